@@ -100,7 +100,7 @@ CREATE TABLE batches (
 );
 
 -- One JNLC from the sweep account to one customer account: our intent, then Alpaca's id and status.
--- status is 'planned' or 'held' until the broker answers, then Alpaca's status, stored raw.
+-- status is 'planned' (then 'sending') until the broker answers, then Alpaca's status, stored raw.
 CREATE TABLE journals (
     id                 BIGSERIAL PRIMARY KEY,
     run_id             BIGINT        NOT NULL REFERENCES runs (id),

@@ -1,0 +1,33 @@
+# cashpool — `make help` lists the targets.
+GO ?= go
+# Benchmarks and soak runs take their size from these.
+BENCHTIME ?= 1x
+SOAK ?= 200
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+.PHONY: run
+run: ## the sample night: throwaway PostgreSQL + built-in Alpaca simulator + fixtures/
+	$(GO) run ./cmd/cashpool demo
+
+.PHONY: build
+build: ## build bin/cashpool
+	$(GO) build -o bin/cashpool ./cmd/cashpool
+
+.PHONY: test
+test: ## every test (starts and stops its own PostgreSQL unless DATABASE_URL is set)
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 9m ./...
+
+.PHONY: bench
+bench: ## benchmarks: split, ingest against plain COPY, broker calls per night
+	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -benchmem ./...
+
+.PHONY: fuzz
+fuzz: ## run each parser's fuzz target for a minute
+	$(GO) test ./batch/ingest -run '^$$' -fuzz FuzzReceipts -fuzztime 60s
+	$(GO) test ./batch/ingest -run '^$$' -fuzz FuzzAllocations -fuzztime 60s

@@ -1,0 +1,296 @@
+package alpaca
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Client calls Alpaca's journal endpoints. It is safe for concurrent use.
+type Client struct {
+	base      string
+	keyID     string
+	secret    string
+	http      *http.Client
+	timeout   time.Duration
+	retries   int
+	now       func() time.Time
+	sleep     func(context.Context, time.Duration) error
+	calls     atomic.Int64
+	mu        sync.Mutex
+	remaining int       // last X-RateLimit-Remaining seen, -1 when unknown
+	reset     time.Time // last X-RateLimit-Reset seen
+}
+
+// Options configure a Client. Zero values take the defaults given.
+type Options struct {
+	BaseURL     string        // e.g. https://broker-api.sandbox.alpaca.markets
+	KeyID       string        // APCA_API_KEY_ID
+	Secret      string        // APCA_API_SECRET_KEY
+	HTTPClient  *http.Client  // default: a client with keep-alive and no overall timeout
+	CallTimeout time.Duration // deadline of one HTTP attempt; default 30s
+	Retries     int           // attempts after the first for retryable failures; default 5
+	Now         func() time.Time
+}
+
+// NewClient builds a client. The secret is only ever put in the Authorization header.
+func NewClient(o Options) *Client {
+	c := &Client{
+		base: o.BaseURL, keyID: o.KeyID, secret: o.Secret, http: o.HTTPClient,
+		timeout: o.CallTimeout, retries: o.Retries, now: o.Now, remaining: -1,
+	}
+	if c.http == nil {
+		c.http = &http.Client{Transport: &http.Transport{
+			Proxy: http.ProxyFromEnvironment, MaxIdleConnsPerHost: 32, IdleConnTimeout: 90 * time.Second,
+		}}
+	}
+	if c.timeout == 0 {
+		c.timeout = 30 * time.Second
+	}
+	if o.Retries == 0 {
+		c.retries = 5
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	c.sleep = sleepCtx
+	return c
+}
+
+// Calls is the number of HTTP requests this client has made, retries included.
+func (c *Client) Calls() int64 { return c.calls.Load() }
+
+// CreateBatch sends POST /v1/journals/batch with body (the exact bytes; a retry resends them
+// unchanged) and key as Idempotency-Key. Timeouts, connection failures, 5xx and 429 are retried with
+// the same key and body, which Alpaca answers with the original result. Any other non-2xx answer
+// comes back as *APIError.
+func (c *Client) CreateBatch(ctx context.Context, key string, body []byte) ([]BatchJournal, error) {
+	if key == "" {
+		return nil, errors.New("alpaca: a batch is never sent without an Idempotency-Key")
+	}
+	var out []BatchJournal
+	err := c.do(ctx, http.MethodPost, "/v1/journals/batch", nil, body, key, &out)
+	return out, err
+}
+
+// GetJournal fetches one journal by Alpaca's id.
+func (c *Client) GetJournal(ctx context.Context, id string) (*Journal, error) {
+	var j Journal
+	if err := c.do(ctx, http.MethodGet, "/v1/journals/"+url.PathEscape(id), nil, nil, "", &j); err != nil {
+		return nil, err
+	}
+	return &j, nil
+}
+
+// ListFilter are the query parameters of GET /v1/journals. Dates are YYYY-MM-DD.
+type ListFilter struct {
+	After, Before, Status, EntryType, ToAccount, FromAccount string
+	Limit                                                    int
+}
+
+// ListJournals calls GET /v1/journals. Alpaca answers 422 when more than 100,000 journals match
+// and has no pagination: callers window by date and fall back to the event stream at scale.
+func (c *Client) ListJournals(ctx context.Context, f ListFilter) ([]Journal, error) {
+	q := url.Values{}
+	for k, v := range map[string]string{"after": f.After, "before": f.Before, "status": f.Status,
+		"entry_type": f.EntryType, "to_account": f.ToAccount, "from_account": f.FromAccount} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	if f.Limit > 0 {
+		q.Set("limit", strconv.Itoa(f.Limit))
+	}
+	var out []Journal
+	err := c.do(ctx, http.MethodGet, "/v1/journals", q, nil, "", &out)
+	return out, err
+}
+
+// DeleteJournal cancels a pending journal (204). Not retried: a lost answer is checked with GetJournal.
+func (c *Client) DeleteJournal(ctx context.Context, id string) error {
+	return c.do(ctx, http.MethodDelete, "/v1/journals/"+url.PathEscape(id), nil, nil, "", nil)
+}
+
+// retryable reports whether a failed attempt may be repeated. A POST is only ever repeated with its
+// Idempotency-Key, which the callers above guarantee.
+func retryable(method, key string, status int, err error) bool {
+	if method == http.MethodPost && key == "" {
+		return false
+	}
+	if method == http.MethodDelete {
+		return false
+	}
+	if err != nil {
+		return true // timeouts, resets, refused connections
+	}
+	return status == http.StatusTooManyRequests || status >= 500
+}
+
+func (c *Client) do(ctx context.Context, method, path string, q url.Values, body []byte, key string, out any) error {
+	u := c.base + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	var lastErr error
+	for attempt := 0; attempt <= c.retries; attempt++ {
+		if err := c.waitForBudget(ctx); err != nil {
+			return err
+		}
+		status, wait, err := c.once(ctx, method, u, body, key, out)
+		if err == nil {
+			return nil
+		}
+		lastErr = err
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if !retryable(method, key, status, transportErr(err)) {
+			return err
+		}
+		if wait <= 0 {
+			wait = backoff(attempt)
+		}
+		if err := c.sleep(ctx, wait); err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("alpaca: %s %s: giving up after %d attempts: %w", method, path, c.retries+1, lastErr)
+}
+
+// transportErr returns err when the request failed below HTTP (no status), nil otherwise.
+func transportErr(err error) error {
+	var apiErr *APIError
+	if errors.As(err, &apiErr) {
+		return nil
+	}
+	return err
+}
+
+func (c *Client) once(ctx context.Context, method, u string, body []byte, key string, out any) (status int, wait time.Duration, err error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return 0, 0, err
+	}
+	req.SetBasicAuth(c.keyID, c.secret)
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
+	}
+	c.calls.Add(1)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		// net/http errors carry the URL but never the Authorization header.
+		return 0, 0, fmt.Errorf("alpaca: %s %s: %w", method, req.URL.Path, unwrapURL(err))
+	}
+	defer resp.Body.Close()
+	wait = c.noteRateLimit(resp.Header)
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	if err != nil {
+		return resp.StatusCode, 0, fmt.Errorf("alpaca: %s %s: reading answer: %w", method, req.URL.Path, err)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		apiErr := &APIError{HTTPStatus: resp.StatusCode}
+		if json.Unmarshal(data, apiErr) != nil || apiErr.Message == "" {
+			apiErr.Message = string(bytes.TrimSpace(data))
+			if len(apiErr.Message) > 500 {
+				apiErr.Message = apiErr.Message[:500]
+			}
+		}
+		if resp.StatusCode != http.StatusTooManyRequests {
+			wait = 0
+		}
+		return resp.StatusCode, wait, apiErr
+	}
+	if out != nil && resp.StatusCode != http.StatusNoContent {
+		if err := json.Unmarshal(data, out); err != nil {
+			return resp.StatusCode, 0, &APIError{HTTPStatus: 502, Message: "undecodable answer: " + err.Error()}
+		}
+	}
+	return resp.StatusCode, 0, nil
+}
+
+func unwrapURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// noteRateLimit records X-RateLimit-Remaining/Reset and returns how long to wait before the next
+// call when the budget is spent.
+func (c *Client) noteRateLimit(h http.Header) time.Duration {
+	rem, err1 := strconv.Atoi(h.Get("X-RateLimit-Remaining"))
+	reset, err2 := strconv.ParseInt(h.Get("X-RateLimit-Reset"), 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.remaining = rem
+	c.reset = time.Unix(reset, 0)
+	if rem <= 0 {
+		return max(time.Until(c.reset), 50*time.Millisecond)
+	}
+	return 0
+}
+
+// waitForBudget holds a call back while the last answer said the budget is spent and the reset
+// time has not come.
+func (c *Client) waitForBudget(ctx context.Context) error {
+	c.mu.Lock()
+	var wait time.Duration
+	if c.remaining == 0 {
+		wait = c.reset.Sub(c.now())
+		c.remaining = -1 // one caller waits for the reset; the next answer refreshes the figure
+	}
+	c.mu.Unlock()
+	if wait > 0 {
+		return c.sleep(ctx, min(wait, time.Minute))
+	}
+	return nil
+}
+
+func backoff(attempt int) time.Duration {
+	d := 100 * time.Millisecond << min(attempt, 6)
+	d = min(d, 5*time.Second)
+	return d/2 + rand.N(d/2+1) // jitter
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// IsTimeout reports whether err is a deadline or connection failure, after which the outcome of a
+// POST is unknown.
+func IsTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+}

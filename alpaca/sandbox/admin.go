@@ -1,0 +1,332 @@
+package sandbox
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/cashpool/cashpool/alpaca"
+	"github.com/shopspring/decimal"
+)
+
+func (s *Server) adminMux() *http.ServeMux {
+	m := http.NewServeMux()
+	m.HandleFunc("GET /sandbox/v1/accounts", s.handleAccounts)
+	m.HandleFunc("POST /sandbox/v1/accounts", s.handleSetAccount)
+	m.HandleFunc("GET /sandbox/v1/cash", s.handleCash)
+	m.HandleFunc("POST /sandbox/v1/cash", s.handleSetCash)
+	m.HandleFunc("GET /sandbox/v1/clock", s.handleClock)
+	m.HandleFunc("POST /sandbox/v1/clock/advance", s.handleAdvance)
+	m.HandleFunc("POST /sandbox/v1/eod", func(w http.ResponseWriter, r *http.Request) {
+		s.EndOfDay()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	m.HandleFunc("POST /sandbox/v1/bod", func(w http.ResponseWriter, r *http.Request) {
+		s.BeginningOfDay()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	m.HandleFunc("POST /sandbox/v1/journals/{id}/{action}", s.handleJournalAction)
+	m.HandleFunc("GET /sandbox/v1/ledger", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, s.Ledger())
+	})
+	m.HandleFunc("GET /sandbox/v1/events", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, s.Events())
+	})
+	m.HandleFunc("GET /sandbox/v1/faults", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, s.Faults())
+	})
+	m.HandleFunc("POST /sandbox/v1/faults", s.handleSetFaults)
+	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, codeNotFound, "route not found")
+	})
+	return m
+}
+
+// accountJSON is an account as the admin API shows it; cash only for firm accounts.
+type accountJSON struct {
+	ID     string  `json:"id"`
+	Status string  `json:"status"`
+	Firm   bool    `json:"firm"`
+	Cash   *string `json:"cash,omitempty"`
+}
+
+func (s *Server) handleAccounts(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	out := make([]accountJSON, 0, len(s.accounts))
+	for _, a := range s.accounts {
+		out = append(out, s.accountWire(a))
+	}
+	s.mu.Unlock()
+	slices.SortFunc(out, func(a, b accountJSON) int {
+		switch {
+		case a.ID < b.ID:
+			return -1
+		case a.ID > b.ID:
+			return 1
+		}
+		return 0
+	})
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) accountWire(a *Account) accountJSON {
+	out := accountJSON{ID: a.ID, Status: a.Status, Firm: a.Firm}
+	if a.Firm {
+		c := s.cash[a.ID].StringFixed(2)
+		out.Cash = &c
+	}
+	return out
+}
+
+// SetAccount adds an account or changes an existing one's status and firm flag.
+func (s *Server) SetAccount(a Account) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.accounts[a.ID] = &a
+	if _, ok := s.cash[a.ID]; a.Firm && !ok {
+		s.cash[a.ID] = decimal.Zero
+	}
+}
+
+func (s *Server) handleSetAccount(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		ID     string `json:"id"`
+		Status string `json:"status"`
+		Firm   *bool  `json:"firm"` // absent keeps an existing account's flag
+	}
+	if !decodeAdmin(w, r, &req) {
+		return
+	}
+	if req.ID == "" || req.Status == "" {
+		writeError(w, http.StatusBadRequest, codeMalformed, "id and status are required")
+		return
+	}
+	s.mu.Lock()
+	a := Account{ID: req.ID, Status: req.Status}
+	if old, ok := s.accounts[req.ID]; ok {
+		a.Firm = old.Firm
+	}
+	s.mu.Unlock()
+	if req.Firm != nil {
+		a.Firm = *req.Firm
+	}
+	s.SetAccount(a)
+	s.mu.Lock()
+	out := s.accountWire(s.accounts[a.ID])
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, out)
+}
+
+// SetCash sets a firm account's cash; account "" means the sweep account.
+func (s *Server) SetCash(account string, amount decimal.Decimal) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if account == "" {
+		account = s.opts.Seed.SweepAccount
+	}
+	a, ok := s.accounts[account]
+	if !ok || !a.Firm {
+		return fmt.Errorf("account %q is not a known firm account", account)
+	}
+	s.cash[account] = amount
+	return nil
+}
+
+// Cash returns a firm account's cash; account "" means the sweep account.
+func (s *Server) Cash(account string) decimal.Decimal {
+	s.lockAndTick()
+	defer s.mu.Unlock()
+	if account == "" {
+		account = s.opts.Seed.SweepAccount
+	}
+	return s.cash[account]
+}
+
+type cashJSON struct {
+	Account string `json:"account"`
+	Amount  string `json:"amount"`
+}
+
+func (s *Server) handleCash(w http.ResponseWriter, r *http.Request) {
+	account := r.URL.Query().Get("account")
+	if account == "" {
+		account = s.opts.Seed.SweepAccount
+	}
+	writeJSON(w, http.StatusOK, cashJSON{Account: account, Amount: s.Cash(account).StringFixed(2)})
+}
+
+func (s *Server) handleSetCash(w http.ResponseWriter, r *http.Request) {
+	var req cashJSON
+	if !decodeAdmin(w, r, &req) {
+		return
+	}
+	amount, err := parseMoney(req.Amount)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, codeMalformed, err.Error())
+		return
+	}
+	if req.Account == "" {
+		req.Account = s.opts.Seed.SweepAccount
+	}
+	if err := s.SetCash(req.Account, amount); err != nil {
+		writeError(w, http.StatusNotFound, codeNotFound, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, cashJSON{Account: req.Account, Amount: amount.StringFixed(2)})
+}
+
+type clockJSON struct {
+	Now string `json:"now"`
+}
+
+func (s *Server) handleClock(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, clockJSON{Now: s.Now().UTC().Format(time.RFC3339Nano)})
+}
+
+func (s *Server) handleAdvance(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Duration string `json:"duration"`
+	}
+	if !decodeAdmin(w, r, &req) {
+		return
+	}
+	d, err := time.ParseDuration(req.Duration)
+	if err != nil || d < 0 {
+		writeError(w, http.StatusBadRequest, codeMalformed, fmt.Sprintf("duration must be a non-negative Go duration like 90s, got %q", req.Duration))
+		return
+	}
+	s.Advance(d)
+	s.handleClock(w, r)
+}
+
+// handleJournalAction runs what Alpaca's operations team would do to one journal.
+func (s *Server) handleJournalAction(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	var (
+		out  any
+		aerr *apiError
+	)
+	switch r.PathValue("action") {
+	case "approve":
+		out, aerr = s.approve(id)
+	case "reject":
+		out, aerr = s.reject(id)
+	case "reverse":
+		out, aerr = s.reverse(id)
+	case "correct":
+		var req struct {
+			Amount string `json:"amount"`
+		}
+		if !decodeAdmin(w, r, &req) {
+			return
+		}
+		amount, err := parseMoney(req.Amount)
+		if err != nil || !amount.IsPositive() {
+			writeError(w, http.StatusBadRequest, codeMalformed, fmt.Sprintf("amount must be a positive decimal with at most 2 places, got %q", req.Amount))
+			return
+		}
+		out, aerr = s.correct(id, amount)
+	default:
+		writeError(w, http.StatusNotFound, codeNotFound, "route not found")
+		return
+	}
+	if aerr != nil {
+		writeError(w, aerr.status, aerr.code, aerr.msg)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// findFor returns journal id if its status is one of want. Callers hold s.mu.
+func (s *Server) findFor(id, action string, want ...string) (*journal, *apiError) {
+	j, ok := s.byID[id]
+	if !ok {
+		return nil, &apiError{http.StatusNotFound, codeNotFound, "journal not found"}
+	}
+	if !slices.Contains(want, j.status) {
+		return nil, &apiError{http.StatusUnprocessableEntity, codeUnprocessable,
+			fmt.Sprintf("cannot %s journal %s in status %s (want %v)", action, id, j.status, want)}
+	}
+	return j, nil
+}
+
+// approve executes a pending journal, as an operations approval does.
+func (s *Server) approve(id string) (journalJSON, *apiError) {
+	now := s.lockAndTick()
+	defer s.mu.Unlock()
+	j, aerr := s.findFor(id, "approve", alpaca.StatusPending)
+	if aerr != nil {
+		return journalJSON{}, aerr
+	}
+	s.setStatus(j, alpaca.StatusExecuted, now)
+	return j.wire(), nil
+}
+
+// reject rejects a journal that has not executed yet; its cash goes back to the firm account.
+func (s *Server) reject(id string) (journalJSON, *apiError) {
+	now := s.lockAndTick()
+	defer s.mu.Unlock()
+	j, aerr := s.findFor(id, "reject", alpaca.StatusPending, alpaca.StatusQueued, alpaca.StatusSentToClearing)
+	if aerr != nil {
+		return journalJSON{}, aerr
+	}
+	s.setStatus(j, alpaca.StatusRejected, now)
+	return j.wire(), nil
+}
+
+// reverse takes back an executed journal. Alpaca's cashiering team does this with a mirror
+// journal; the simulator shows it as the original moving executed -> canceled (and the cash
+// returning), which is what a client watching that journal must survive.
+func (s *Server) reverse(id string) (journalJSON, *apiError) {
+	now := s.lockAndTick()
+	defer s.mu.Unlock()
+	j, aerr := s.findFor(id, "reverse", alpaca.StatusExecuted, alpaca.StatusActivityCreated)
+	if aerr != nil {
+		return journalJSON{}, aerr
+	}
+	s.setStatus(j, alpaca.StatusCanceled, now)
+	return j.wire(), nil
+}
+
+type correctionJSON struct {
+	Original   journalJSON `json:"original"`
+	Correction journalJSON `json:"correction"`
+}
+
+// correct marks an executed journal correct and books a new, executed journal with the corrected
+// amount, as Alpaca's docs describe. The firm account may go negative here: operations
+// corrections are not subject to the balance check.
+func (s *Server) correct(id string, amount decimal.Decimal) (correctionJSON, *apiError) {
+	now := s.lockAndTick()
+	defer s.mu.Unlock()
+	j, aerr := s.findFor(id, "correct", alpaca.StatusExecuted, alpaca.StatusActivityCreated)
+	if aerr != nil {
+		return correctionJSON{}, aerr
+	}
+	s.setStatus(j, alpaca.StatusCorrect, now)
+	nj := &journal{
+		id: newID(), entryType: j.entryType, from: j.from, to: j.to, amount: amount,
+		description: j.description, currency: j.currency, createdAt: now, transmitter: j.transmitter,
+		corrects: j.id, creditsTo: j.creditsTo,
+	}
+	j.correctedBy = nj.id
+	if !j.creditsTo {
+		s.cash[nj.from] = s.cash[nj.from].Sub(amount)
+		nj.holdsCash = true
+	}
+	s.add(nj, now, alpaca.StatusExecuted)
+	return correctionJSON{Original: j.wire(), Correction: nj.wire()}, nil
+}
+
+func decodeAdmin(w http.ResponseWriter, r *http.Request, v any) bool {
+	body, aerr := readBody(r)
+	if aerr == nil {
+		aerr = decodeBody(body, v)
+	}
+	if aerr != nil {
+		writeError(w, aerr.status, aerr.code, aerr.msg)
+		return false
+	}
+	return true
+}

@@ -1,0 +1,469 @@
+package sandbox
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/cashpool/cashpool/alpaca"
+)
+
+// maxBody bounds a request body; a batch of 10,000 entries with full Travel Rule fields fits.
+const maxBody = 16 << 20
+
+// batchRequest is the body of POST /v1/journals/batch, with the fields of every schema vintage so
+// that a field the simulator does not support is refused rather than silently dropped.
+type batchRequest struct {
+	EntryType     string       `json:"entry_type"`
+	FromAccount   string       `json:"from_account"`
+	Description   string       `json:"description"`
+	Correspondent string       `json:"correspondent"`
+	Entries       []batchEntry `json:"entries"`
+}
+
+type batchEntry struct {
+	ToAccount   string  `json:"to_account"`
+	Amount      *string `json:"amount"`
+	Description string  `json:"description"`
+	Currency    *string `json:"currency"`
+	Symbol      *string `json:"symbol"`
+	Qty         *string `json:"qty"`
+	transmitter
+}
+
+// createRequest is the body of POST /v1/journals.
+type createRequest struct {
+	EntryType   string  `json:"entry_type"`
+	FromAccount string  `json:"from_account"`
+	ToAccount   string  `json:"to_account"`
+	Amount      *string `json:"amount"`
+	Symbol      *string `json:"symbol"`
+	Qty         *string `json:"qty"`
+	Currency    *string `json:"currency"`
+	Description string  `json:"description"`
+	transmitter
+}
+
+// apiError is an answer that stops a request before anything is created.
+type apiError struct {
+	status, code int
+	msg          string
+}
+
+func (e *apiError) Error() string { return e.msg }
+
+func badRequest(format string, a ...any) *apiError {
+	return &apiError{http.StatusBadRequest, codeMalformed, fmt.Sprintf(format, a...)}
+}
+
+func (e *apiError) body() []byte { return errorJSON(e.code, e.msg) }
+
+func readBody(r *http.Request) ([]byte, *apiError) {
+	b, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil {
+		return nil, badRequest("read request body: %v", err)
+	}
+	if len(b) > maxBody {
+		return nil, badRequest("request body is larger than %d bytes", maxBody)
+	}
+	return b, nil
+}
+
+func decodeBody(b []byte, v any) *apiError {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(v); err != nil {
+		return badRequest("invalid request body: %v", err)
+	}
+	if dec.More() {
+		return badRequest("invalid request body: trailing data after the JSON object")
+	}
+	return nil
+}
+
+// checkEntryFields validates the parts of one journal that need no account lookup.
+func checkEntryFields(where string, amount *string, currency, symbol, qty *string, description string, t transmitter) (entryRequest, *apiError) {
+	var e entryRequest
+	if amount == nil || *amount == "" {
+		return e, badRequest("%samount is required", where)
+	}
+	a, err := parseMoney(*amount)
+	if err != nil {
+		return e, badRequest("%s%v", where, err)
+	}
+	if !a.IsPositive() {
+		return e, badRequest("%samount must be positive", where)
+	}
+	if currency != nil && *currency != "" && *currency != "USD" {
+		return e, badRequest("%scurrency %q is not supported by the simulator (USD only)", where, *currency)
+	}
+	if (symbol != nil && *symbol != "") || (qty != nil && *qty != "") {
+		return e, badRequest("%ssymbol and qty are not allowed on a JNLC", where)
+	}
+	if len(description) > 1024 {
+		return e, badRequest("%sdescription is longer than 1024 characters", where)
+	}
+	for name, v := range map[string]string{
+		"transmitter_name": t.Name, "transmitter_account_number": t.AccountNumber,
+		"transmitter_address": t.Address, "transmitter_financial_institution": t.FinancialInstitution,
+	} {
+		if len(v) > 255 {
+			return e, badRequest("%s%s is longer than 255 characters", where, name)
+		}
+	}
+	if t.Timestamp != "" {
+		if _, err := time.Parse(time.RFC3339, t.Timestamp); err != nil {
+			return e, badRequest("%stransmitter_timestamp %q is not RFC 3339", where, t.Timestamp)
+		}
+	}
+	return entryRequest{amount: a, description: description, transmitter: t}, nil
+}
+
+// checkFrom enforces the direction rule on the sending side. Callers hold s.mu.
+func (s *Server) checkFrom(id string) *apiError {
+	if id == "" {
+		return badRequest("from_account is required")
+	}
+	a, ok := s.accounts[id]
+	if !ok {
+		return &apiError{http.StatusNotFound, codeNotFound, fmt.Sprintf("account %s not found", id)}
+	}
+	if !a.Firm {
+		return &apiError{http.StatusForbidden, codeForbidden,
+			fmt.Sprintf("from_account %s is not a firm account: cash journals go only from a firm account to customer accounts", id)}
+	}
+	if a.Status != AccountActive {
+		return &apiError{http.StatusUnprocessableEntity, codeNotActive, fmt.Sprintf("account %s is not ACTIVE (%s)", id, a.Status)}
+	}
+	return nil
+}
+
+// checkTo enforces the receiving side: known, a customer, ACTIVE. Callers hold s.mu.
+func (s *Server) checkTo(where, id string) *apiError {
+	if id == "" {
+		return badRequest("%sto_account is required", where)
+	}
+	a, ok := s.accounts[id]
+	if !ok {
+		return &apiError{http.StatusNotFound, codeNotFound, fmt.Sprintf("%saccount %s not found", where, id)}
+	}
+	if a.Firm {
+		return &apiError{http.StatusForbidden, codeForbidden,
+			fmt.Sprintf("%sto_account %s is a firm account: cash journals go only from a firm account to customer accounts", where, id)}
+	}
+	if a.Status != AccountActive {
+		return &apiError{http.StatusUnprocessableEntity, codeNotActive, fmt.Sprintf("%saccount %s is not ACTIVE (%s)", where, id, a.Status)}
+	}
+	return nil
+}
+
+// handleBatch is POST /v1/journals/batch. Every check that can fail the whole batch runs before the
+// first journal is created, so a canceled batch leaves nothing behind.
+func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
+	body, aerr := readBody(r)
+	if aerr != nil {
+		writeRaw(w, aerr.status, aerr.body())
+		return
+	}
+	now := s.lockAndTick()
+	defer s.mu.Unlock()
+	s.idempotent(w, r, body, now, func(key string) (int, []byte) {
+		var req batchRequest
+		if aerr := decodeBody(body, &req); aerr != nil {
+			return aerr.status, aerr.body()
+		}
+		entries, aerr := s.checkBatch(req, key)
+		if aerr != nil {
+			return aerr.status, aerr.body()
+		}
+		out := make([]batchJournalJSON, 0, len(entries))
+		for _, e := range entries {
+			j, _ := s.createJournal(e, now, true)
+			out = append(out, j.batchWire())
+		}
+		b, _ := json.Marshal(out)
+		return http.StatusOK, b
+	})
+}
+
+func (s *Server) checkBatch(req batchRequest, key string) ([]entryRequest, *apiError) {
+	if req.EntryType != "JNLC" {
+		return nil, badRequest("entry_type must be JNLC, got %q", req.EntryType)
+	}
+	if len(req.Entries) == 0 {
+		return nil, badRequest("entries must hold at least one entry")
+	}
+	entries := make([]entryRequest, len(req.Entries))
+	for i, in := range req.Entries {
+		desc := in.Description
+		if desc == "" {
+			desc = req.Description
+		}
+		e, aerr := checkEntryFields(fmt.Sprintf("entries[%d]: ", i), in.Amount, in.Currency, in.Symbol, in.Qty, desc, in.transmitter)
+		if aerr != nil {
+			return nil, aerr
+		}
+		e.from, e.to, e.idemKey = req.FromAccount, in.ToAccount, key
+		if key != "" {
+			e.idemKeyType = "batch"
+		}
+		entries[i] = e
+	}
+	if aerr := s.checkFrom(req.FromAccount); aerr != nil {
+		return nil, aerr
+	}
+	for i, e := range entries {
+		if aerr := s.checkTo(fmt.Sprintf("entries[%d]: ", i), e.to); aerr != nil {
+			return nil, aerr
+		}
+	}
+	return entries, nil
+}
+
+// handleCreate is POST /v1/journals for a single JNLC. A shortfall is a 403 here, as Alpaca
+// documents for this endpoint, and creates nothing.
+func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
+	body, aerr := readBody(r)
+	if aerr != nil {
+		writeRaw(w, aerr.status, aerr.body())
+		return
+	}
+	now := s.lockAndTick()
+	defer s.mu.Unlock()
+	s.idempotent(w, r, body, now, func(key string) (int, []byte) {
+		var req createRequest
+		if aerr := decodeBody(body, &req); aerr != nil {
+			return aerr.status, aerr.body()
+		}
+		switch req.EntryType {
+		case "JNLC":
+		case "JNLS":
+			return http.StatusBadRequest, errorJSON(codeMalformed, "entry_type JNLS is not supported by the simulator")
+		default:
+			return http.StatusBadRequest, errorJSON(codeMalformed, fmt.Sprintf("entry_type must be JNLC or JNLS, got %q", req.EntryType))
+		}
+		e, aerr := checkEntryFields("", req.Amount, req.Currency, req.Symbol, req.Qty, req.Description, req.transmitter)
+		if aerr == nil {
+			aerr = s.checkFrom(req.FromAccount)
+		}
+		if aerr == nil {
+			aerr = s.checkTo("", req.ToAccount)
+		}
+		if aerr != nil {
+			return aerr.status, aerr.body()
+		}
+		e.from, e.to, e.idemKey = req.FromAccount, req.ToAccount, key
+		if key != "" {
+			e.idemKeyType = "single"
+		}
+		j, err := s.createJournal(e, now, false)
+		if err != nil {
+			return http.StatusForbidden, errorJSON(codeForbidden, err.Error())
+		}
+		b, _ := json.Marshal(j.wire())
+		return http.StatusOK, b
+	})
+}
+
+// handleGet is GET /v1/journals/{id}.
+func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
+	s.lockAndTick()
+	defer s.mu.Unlock()
+	j, ok := s.byID[r.PathValue("id")]
+	if !ok {
+		writeError(w, http.StatusNotFound, codeNotFound, "journal not found")
+		return
+	}
+	writeJSON(w, http.StatusOK, j.wire())
+}
+
+// handleDelete is DELETE /v1/journals/{id}: only a pending journal can be canceled.
+func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {
+	now := s.lockAndTick()
+	defer s.mu.Unlock()
+	j, ok := s.byID[r.PathValue("id")]
+	if !ok {
+		writeError(w, http.StatusNotFound, codeNotFound, "journal not found")
+		return
+	}
+	if j.status != alpaca.StatusPending {
+		writeError(w, http.StatusUnprocessableEntity, codeUnprocessable,
+			fmt.Sprintf("journal %s is not in the pending status (%s)", j.id, j.status))
+		return
+	}
+	s.setStatus(j, alpaca.StatusCanceled, now)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// handleList is GET /v1/journals. after and before are creation dates (UTC), both inclusive, so
+// after=D&before=D is the one day D. Results come oldest first; limit keeps the first ones. The
+// 422 is decided on the whole filtered set, before limit, as Alpaca words it.
+func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	var after, before string
+	for name, dst := range map[string]*string{"after": &after, "before": &before} {
+		v := q.Get(name)
+		if v == "" {
+			continue
+		}
+		if _, err := time.Parse(time.DateOnly, v); err != nil {
+			writeError(w, http.StatusBadRequest, codeMalformed, fmt.Sprintf("%s must be a date YYYY-MM-DD, got %q", name, v))
+			return
+		}
+		*dst = v
+	}
+	entryType := q.Get("entry_type")
+	if entryType != "" && entryType != "JNLC" && entryType != "JNLS" {
+		writeError(w, http.StatusBadRequest, codeMalformed, fmt.Sprintf("entry_type must be JNLC or JNLS, got %q", entryType))
+		return
+	}
+	limit := 0
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			writeError(w, http.StatusBadRequest, codeMalformed, fmt.Sprintf("limit must be a positive integer, got %q", v))
+			return
+		}
+		limit = n
+	}
+	status, to, from := q.Get("status"), q.Get("to_account"), q.Get("from_account")
+
+	s.lockAndTick()
+	defer s.mu.Unlock()
+	var matched []*journal
+	for _, j := range s.journals {
+		day := j.createdAt.UTC().Format(time.DateOnly)
+		if (after != "" && day < after) || (before != "" && day > before) ||
+			(status != "" && j.status != status) || (entryType != "" && j.entryType != entryType) ||
+			(to != "" && j.to != to) || (from != "" && j.from != from) {
+			continue
+		}
+		matched = append(matched, j)
+		if len(matched) > s.opts.MaxListResults {
+			writeError(w, http.StatusUnprocessableEntity, codeUnprocessable,
+				fmt.Sprintf("Result set exceeds %s records.", groupThousands(s.opts.MaxListResults)))
+			return
+		}
+	}
+	if limit > 0 && len(matched) > limit {
+		matched = matched[:limit]
+	}
+	out := make([]journalJSON, len(matched))
+	for i, j := range matched {
+		out[i] = j.wire()
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// groupThousands writes 100000 as "100,000", the way Alpaca's message does.
+func groupThousands(n int) string {
+	s := strconv.Itoa(n)
+	var b []byte
+	for i := range len(s) {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b = append(b, ',')
+		}
+		b = append(b, s[i])
+	}
+	return string(b)
+}
+
+// reverseBatchRequest is the body of POST /v1/journals/reverse_batch: many customers to one firm account.
+type reverseBatchRequest struct {
+	EntryType   string `json:"entry_type"`
+	ToAccount   string `json:"to_account"`
+	Description string `json:"description"`
+	Entries     []struct {
+		FromAccount string  `json:"from_account"`
+		Amount      *string `json:"amount"`
+		Description string  `json:"description"`
+	} `json:"entries"`
+}
+
+// handleReverseBatch is POST /v1/journals/reverse_batch. Alpaca documents no Idempotency-Key here,
+// so the simulator ignores the header, and any invalid entry cancels the whole batch. Customer
+// balances are not modelled: entries are never refused, they queue and credit the firm account
+// when executed.
+func (s *Server) handleReverseBatch(w http.ResponseWriter, r *http.Request) {
+	body, aerr := readBody(r)
+	if aerr != nil {
+		writeRaw(w, aerr.status, aerr.body())
+		return
+	}
+	now := s.lockAndTick()
+	defer s.mu.Unlock()
+	var req reverseBatchRequest
+	if aerr := decodeBody(body, &req); aerr != nil {
+		writeRaw(w, aerr.status, aerr.body())
+		return
+	}
+	entries, aerr := s.checkReverseBatch(req)
+	if aerr != nil {
+		writeRaw(w, aerr.status, aerr.body())
+		return
+	}
+	out := make([]journalJSON, 0, len(entries))
+	for _, e := range entries {
+		j := &journal{
+			id: newID(), entryType: "JNLC", from: e.from, to: e.to, amount: e.amount,
+			description: e.description, currency: "USD", createdAt: now,
+			fixture: fixtureStatus(e.description), creditsTo: true,
+		}
+		s.add(j, now, alpaca.StatusQueued)
+		out = append(out, j.wire())
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) checkReverseBatch(req reverseBatchRequest) ([]entryRequest, *apiError) {
+	if req.EntryType != "JNLC" {
+		return nil, badRequest("entry_type must be JNLC, got %q", req.EntryType)
+	}
+	if len(req.Entries) == 0 {
+		return nil, badRequest("entries must hold at least one entry")
+	}
+	entries := make([]entryRequest, len(req.Entries))
+	for i, in := range req.Entries {
+		desc := in.Description
+		if desc == "" {
+			desc = req.Description
+		}
+		e, aerr := checkEntryFields(fmt.Sprintf("entries[%d]: ", i), in.Amount, nil, nil, nil, desc, transmitter{})
+		if aerr != nil {
+			return nil, aerr
+		}
+		e.from, e.to = in.FromAccount, req.ToAccount
+		entries[i] = e
+	}
+	if req.ToAccount == "" {
+		return nil, badRequest("to_account is required")
+	}
+	to, ok := s.accounts[req.ToAccount]
+	switch {
+	case !ok:
+		return nil, &apiError{http.StatusNotFound, codeNotFound, fmt.Sprintf("account %s not found", req.ToAccount)}
+	case !to.Firm:
+		return nil, &apiError{http.StatusForbidden, codeForbidden,
+			fmt.Sprintf("to_account %s is not a firm account: a reverse batch goes from customer accounts to a firm account", req.ToAccount)}
+	}
+	for i, e := range entries {
+		where := fmt.Sprintf("entries[%d]: ", i)
+		a, ok := s.accounts[e.from]
+		switch {
+		case e.from == "":
+			return nil, badRequest("%sfrom_account is required", where)
+		case !ok:
+			return nil, &apiError{http.StatusNotFound, codeNotFound, fmt.Sprintf("%saccount %s not found", where, e.from)}
+		case a.Firm:
+			return nil, &apiError{http.StatusForbidden, codeForbidden,
+				fmt.Sprintf("%sfrom_account %s is a firm account: a reverse batch goes from customer accounts to a firm account", where, e.from)}
+		case a.Status != AccountActive && a.Status != AccountClosed:
+			// Alpaca lets a closed account send its remaining cash back.
+			return nil, &apiError{http.StatusUnprocessableEntity, codeNotActive, fmt.Sprintf("%saccount %s is not ACTIVE (%s)", where, e.from, a.Status)}
+		}
+	}
+	return entries, nil
+}

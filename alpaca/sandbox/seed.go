@@ -1,0 +1,130 @@
+package sandbox
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+
+	"github.com/shopspring/decimal"
+)
+
+// Account statuses the simulator knows by name. Any other string is kept and treated as not ACTIVE.
+const (
+	AccountActive   = "ACTIVE"
+	AccountInactive = "INACTIVE"
+	AccountClosed   = "ACCOUNT_CLOSED"
+)
+
+// Seed is the simulator's starting state. Its JSON form is described in doc.go.
+type Seed struct {
+	SweepAccount string          `json:"sweep_account"`
+	SweepCash    decimal.Decimal `json:"sweep_cash"`
+	JournalLimit decimal.Decimal `json:"journal_limit"` // zero means no per-journal limit
+	DailyLimit   decimal.Decimal `json:"daily_limit"`   // zero means no daily limit
+	Accounts     []Account       `json:"accounts"`
+}
+
+// Account is one brokerage account the simulator knows. Firm accounts (the sweep account and the
+// like) may send journals; customer accounts may only receive them.
+type Account struct {
+	ID     string `json:"id"`
+	Status string `json:"status"`
+	Firm   bool   `json:"firm"`
+}
+
+// moneyPattern is the only amount text accepted: decimal.NewFromString alone would also take 1e3,
+// +1.5 and .5, which Alpaca's decimal strings never are.
+var moneyPattern = regexp.MustCompile(`^(0|[1-9][0-9]{0,17})(\.[0-9]{1,2})?$`)
+
+// parseMoney parses a non-negative amount with at most two decimal places.
+func parseMoney(s string) (decimal.Decimal, error) {
+	if !moneyPattern.MatchString(s) {
+		return decimal.Decimal{}, fmt.Errorf("invalid amount %q: want a plain decimal with at most 2 places", s)
+	}
+	return decimal.NewFromString(s)
+}
+
+// seedFile is the on-disk form: amounts are strings so they pass through moneyPattern.
+type seedFile struct {
+	SweepAccount string    `json:"sweep_account"`
+	SweepCash    string    `json:"sweep_cash"`
+	JournalLimit string    `json:"journal_limit"`
+	DailyLimit   string    `json:"daily_limit"`
+	Accounts     []Account `json:"accounts"`
+}
+
+// LoadSeed reads and checks a seed file.
+func LoadSeed(path string) (Seed, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Seed{}, fmt.Errorf("load seed: %w", err)
+	}
+	s, err := ParseSeed(b)
+	if err != nil {
+		return Seed{}, fmt.Errorf("load seed %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// ParseSeed decodes and checks the JSON form of a Seed. Unknown fields are errors, so a typo in a
+// limit's name does not silently mean "no limit".
+func ParseSeed(b []byte) (Seed, error) {
+	var f seedFile
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return Seed{}, fmt.Errorf("decode: %w", err)
+	}
+	s := Seed{SweepAccount: f.SweepAccount, Accounts: f.Accounts}
+	for _, m := range []struct {
+		name string
+		text string
+		dst  *decimal.Decimal
+	}{
+		{"sweep_cash", f.SweepCash, &s.SweepCash},
+		{"journal_limit", f.JournalLimit, &s.JournalLimit},
+		{"daily_limit", f.DailyLimit, &s.DailyLimit},
+	} {
+		if m.text == "" {
+			continue
+		}
+		d, err := parseMoney(m.text)
+		if err != nil {
+			return Seed{}, fmt.Errorf("%s: %w", m.name, err)
+		}
+		*m.dst = d
+	}
+	if err := s.validate(); err != nil {
+		return Seed{}, err
+	}
+	return s, nil
+}
+
+func (s Seed) validate() error {
+	if s.SweepAccount == "" {
+		return errors.New("sweep_account is required")
+	}
+	seen := make(map[string]bool, len(s.Accounts))
+	for i, a := range s.Accounts {
+		if a.ID == "" {
+			return fmt.Errorf("accounts[%d]: id is required", i)
+		}
+		if a.Status == "" {
+			return fmt.Errorf("accounts[%d] (%s): status is required", i, a.ID)
+		}
+		if seen[a.ID] {
+			return fmt.Errorf("accounts[%d]: duplicate id %s", i, a.ID)
+		}
+		seen[a.ID] = true
+		if a.ID == s.SweepAccount && !a.Firm {
+			return fmt.Errorf("sweep account %s must have firm: true", a.ID)
+		}
+	}
+	if s.SweepCash.IsNegative() || s.JournalLimit.IsNegative() || s.DailyLimit.IsNegative() {
+		return errors.New("amounts must not be negative")
+	}
+	return nil
+}

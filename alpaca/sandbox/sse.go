@@ -1,0 +1,330 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// streamQuery is a parsed event-stream request. The start is an index into Server.events; the
+// end conditions are optional.
+type streamQuery struct {
+	live      bool // no since cursor: only events from now on
+	sinceULID string
+	sinceSeq  int64
+	since     time.Time
+	untilULID string
+	untilSeq  int64
+	until     time.Time // inclusive
+	hasUntil  bool
+	journalID string
+}
+
+// parseStreamV2 reads the query of GET /v2/events/journals/status.
+func parseStreamV2(q url.Values) (streamQuery, error) {
+	sq := streamQuery{journalID: q.Get("id")}
+	sinceID, untilID, since, until := q.Get("since_id"), q.Get("until_id"), q.Get("since"), q.Get("until")
+	switch {
+	case sinceID != "" && since != "":
+		return sq, fmt.Errorf("since and since_id cannot be used together")
+	case until != "" && untilID != "":
+		return sq, fmt.Errorf("until and until_id cannot be used together")
+	case untilID != "" && sinceID == "":
+		return sq, fmt.Errorf("until_id needs since_id")
+	case until != "" && since == "":
+		return sq, fmt.Errorf("until needs since")
+	}
+	var err error
+	if sq.sinceULID, err = parseULIDParam("since_id", sinceID); err != nil {
+		return sq, err
+	}
+	if sq.untilULID, err = parseULIDParam("until_id", untilID); err != nil {
+		return sq, err
+	}
+	if err := sq.parseTimes(since, until); err != nil {
+		return sq, err
+	}
+	sq.live = sinceID == "" && since == ""
+	return sq, nil
+}
+
+// parseStreamV1 reads the query of the legacy GET /v1/events/journals/status: integer cursors
+// (since_id), ULID cursors (since_ulid) or dates.
+func parseStreamV1(q url.Values) (streamQuery, error) {
+	sq := streamQuery{journalID: q.Get("id")}
+	sinceID, untilID := q.Get("since_id"), q.Get("until_id")
+	sinceULID, untilULID := q.Get("since_ulid"), q.Get("until_ulid")
+	since, until := q.Get("since"), q.Get("until")
+	n := 0
+	for _, v := range []string{sinceID, sinceULID, since} {
+		if v != "" {
+			n++
+		}
+	}
+	switch {
+	case n > 1:
+		return sq, fmt.Errorf("since, since_id and since_ulid are mutually exclusive")
+	case untilID != "" && sinceID == "":
+		return sq, fmt.Errorf("until_id needs since_id")
+	case untilULID != "" && sinceULID == "":
+		return sq, fmt.Errorf("until_ulid needs since_ulid")
+	case until != "" && since == "":
+		return sq, fmt.Errorf("until needs since")
+	}
+	var err error
+	for _, p := range []struct {
+		name, text string
+		dst        *int64
+	}{{"since_id", sinceID, &sq.sinceSeq}, {"until_id", untilID, &sq.untilSeq}} {
+		if p.text == "" {
+			continue
+		}
+		if *p.dst, err = strconv.ParseInt(p.text, 10, 64); err != nil || *p.dst < 0 {
+			return sq, fmt.Errorf("%s must be a non-negative integer, got %q", p.name, p.text)
+		}
+	}
+	if sq.sinceULID, err = parseULIDParam("since_ulid", sinceULID); err != nil {
+		return sq, err
+	}
+	if sq.untilULID, err = parseULIDParam("until_ulid", untilULID); err != nil {
+		return sq, err
+	}
+	if err := sq.parseTimes(since, until); err != nil {
+		return sq, err
+	}
+	sq.live = n == 0
+	return sq, nil
+}
+
+func parseULIDParam(name, v string) (string, error) {
+	if v == "" {
+		return "", nil
+	}
+	v = strings.ToUpper(v)
+	if len(v) != 26 || strings.Trim(v, crockford) != "" || v[0] > '7' {
+		return "", fmt.Errorf("%s must be a ULID, got %q", name, v)
+	}
+	return v, nil
+}
+
+// parseTimes accepts RFC 3339 or a date; an until date means the end of that day (UTC).
+func (sq *streamQuery) parseTimes(since, until string) error {
+	parse := func(name, v string, endOfDay bool) (time.Time, error) {
+		if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+			return t, nil
+		}
+		t, err := time.Parse(time.DateOnly, v)
+		if err != nil {
+			return t, fmt.Errorf("%s must be RFC 3339 or YYYY-MM-DD, got %q", name, v)
+		}
+		if endOfDay {
+			t = t.Add(24*time.Hour - time.Nanosecond)
+		}
+		return t, nil
+	}
+	var err error
+	if since != "" {
+		if sq.since, err = parse("since", since, false); err != nil {
+			return err
+		}
+	}
+	if until != "" {
+		if sq.until, err = parse("until", until, true); err != nil {
+			return err
+		}
+		sq.hasUntil = true
+	}
+	return nil
+}
+
+// start returns the index of the first event the stream sends. Callers hold s.mu.
+func (s *Server) start(sq streamQuery) int {
+	switch {
+	case sq.live:
+		return len(s.events)
+	case sq.sinceULID != "":
+		// ULIDs increase with the index, so the cursor is found by bisection.
+		lo, hi := 0, len(s.events)
+		for lo < hi {
+			mid := (lo + hi) / 2
+			if s.events[mid].ID <= sq.sinceULID {
+				lo = mid + 1
+			} else {
+				hi = mid
+			}
+		}
+		return lo
+	case !sq.since.IsZero():
+		for i, e := range s.events {
+			if !e.At.Before(sq.since) {
+				return i
+			}
+		}
+		return len(s.events)
+	default:
+		return int(min(sq.sinceSeq, int64(len(s.events))))
+	}
+}
+
+// past reports whether e lies beyond the stream's end.
+func (sq streamQuery) past(e Event) bool {
+	switch {
+	case sq.untilULID != "":
+		return e.ID > sq.untilULID
+	case sq.untilSeq > 0:
+		return e.Seq > sq.untilSeq
+	case sq.hasUntil:
+		return e.At.After(sq.until)
+	}
+	return false
+}
+
+// finished reports whether no event still to come can fall before the stream's end, given the
+// last recorded event and the simulated now. Callers hold s.mu.
+func (sq streamQuery) finished(last *Event, now time.Time) bool {
+	switch {
+	case sq.untilULID != "":
+		return last != nil && last.ID >= sq.untilULID
+	case sq.untilSeq > 0:
+		return last != nil && last.Seq >= sq.untilSeq
+	case sq.hasUntil:
+		return now.After(sq.until)
+	}
+	return false
+}
+
+// eventV1 is the legacy stream's JournalStatusEvent.
+type eventV1 struct {
+	At         time.Time `json:"at"`
+	EntryType  string    `json:"entry_type"`
+	EventID    int64     `json:"event_id"`
+	EventULID  string    `json:"event_ulid"`
+	JournalID  string    `json:"journal_id"`
+	StatusFrom string    `json:"status_from"`
+	StatusTo   string    `json:"status_to"`
+}
+
+func (s *Server) handleEventsV2(w http.ResponseWriter, r *http.Request) {
+	sq, err := parseStreamV2(r.URL.Query())
+	if err != nil {
+		writeError(w, http.StatusBadRequest, codeMalformed, err.Error())
+		return
+	}
+	s.stream(w, r, sq, func(e Event) any { return e })
+}
+
+func (s *Server) handleEventsV1(w http.ResponseWriter, r *http.Request) {
+	sq, err := parseStreamV1(r.URL.Query())
+	if err != nil {
+		writeError(w, http.StatusBadRequest, codeMalformed, err.Error())
+		return
+	}
+	s.stream(w, r, sq, func(e Event) any {
+		return eventV1{At: e.At, EntryType: e.EntryType, EventID: e.Seq, EventULID: e.ID,
+			JournalID: e.JournalID, StatusFrom: e.StatusFrom, StatusTo: e.StatusTo}
+	})
+}
+
+// stream serves an event stream: history from the cursor, then live events as they are recorded,
+// with heartbeat comments, until the client leaves or the until bound is reached.
+func (s *Server) stream(w http.ResponseWriter, r *http.Request, sq streamQuery, shape func(Event) any) {
+	rc := http.NewResponseController(w)
+	s.mu.Lock()
+	if s.streams >= s.opts.MaxStreams {
+		s.mu.Unlock()
+		writeError(w, http.StatusTooManyRequests, codeTooManyRequests, "Too many requests: too many event stream connections")
+		return
+	}
+	s.streams++
+	s.tick()
+	next := s.start(sq)
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.streams--
+		s.mu.Unlock()
+	}()
+
+	f := s.Faults()
+	s.mu.Lock()
+	rnd := rand.New(rand.NewPCG(f.Seed, uint64(len(s.events))))
+	s.mu.Unlock()
+
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	// A first comment tells the client the stream is open before any event exists.
+	if _, err := fmt.Fprint(w, ":heartbeat\n\n"); err != nil {
+		return
+	}
+	_ = rc.Flush()
+
+	heartbeat := time.NewTicker(s.opts.HeartbeatEvery)
+	defer heartbeat.Stop()
+	poll := time.NewTicker(s.opts.PollEvery)
+	defer poll.Stop()
+	for {
+		s.mu.Lock()
+		now := s.tick()
+		pending := s.events[next:] // recorded events are never modified, so reading after Unlock is safe
+		next = len(s.events)
+		var last *Event
+		if len(s.events) > 0 {
+			last = &s.events[len(s.events)-1]
+		}
+		done := sq.finished(last, now)
+		changed := s.changed
+		s.mu.Unlock()
+
+		for i := 0; i < len(pending); i++ {
+			// Injected stream faults: a later event first, an event twice, or the connection gone.
+			if i+1 < len(pending) && rnd.Float64() < f.StreamReorderRate {
+				pending = append([]Event(nil), pending...) // never write into the shared log
+				pending[i], pending[i+1] = pending[i+1], pending[i]
+			}
+			e := pending[i]
+			if sq.past(e) {
+				return
+			}
+			if sq.journalID != "" && e.JournalID != sq.journalID {
+				continue
+			}
+			copies := 1
+			if rnd.Float64() < f.StreamDuplicateRate {
+				copies = 2
+			}
+			b, _ := json.Marshal(shape(e))
+			for range copies {
+				if _, err := fmt.Fprintf(w, "data: %s\n\n", b); err != nil {
+					return
+				}
+			}
+			if rnd.Float64() < f.StreamDropRate {
+				_ = rc.Flush()
+				return
+			}
+		}
+		if err := rc.Flush(); err != nil {
+			return
+		}
+		if done {
+			return
+		}
+		select {
+		case <-r.Context().Done():
+			return
+		case <-changed:
+		case <-poll.C:
+		case <-heartbeat.C:
+			if _, err := fmt.Fprint(w, ":heartbeat\n\n"); err != nil {
+				return
+			}
+		}
+	}
+}

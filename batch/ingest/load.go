@@ -1,0 +1,467 @@
+package ingest
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"github.com/cashpool/cashpool/pool"
+)
+
+// SQL per kind. The fast path COPYs straight into the real table inside the transaction that also
+// holds the file's row; the careful path COPYs into a temporary table first so that duplicates and
+// conflicts with earlier files can be listed line by line before anything is kept.
+type kindSQL struct {
+	copyTarget   string
+	stage        string
+	copyStage    string
+	insertSelect string
+	// inFileDups returns line, key, value of the key column, first line, for every repeat in the file.
+	inFileDups string
+	// conflicts returns line, key text, earlier file name, earlier line, for every row already loaded.
+	conflicts string
+	keyColumn int // index in the kind's columns of the column a duplicate is reported on
+}
+
+var kinds = map[Kind]kindSQL{
+	KindReceipts: {
+		copyTarget: `COPY receipts (receipt_id, file_id, line, value_date, amount, currency, originator_name,
+			originator_account, originator_bank, originator_address, reference) FROM STDIN`,
+		stage: `CREATE TEMP TABLE stage_receipts (line INT NOT NULL, receipt_id TEXT NOT NULL, value_date DATE NOT NULL,
+			amount NUMERIC(20,2) NOT NULL, currency TEXT NOT NULL, originator_name TEXT NOT NULL,
+			originator_account TEXT NOT NULL, originator_bank TEXT NOT NULL, originator_address TEXT NOT NULL,
+			reference TEXT NOT NULL) ON COMMIT DROP`,
+		copyStage: `COPY stage_receipts (line, receipt_id, value_date, amount, currency, originator_name,
+			originator_account, originator_bank, originator_address, reference) FROM STDIN`,
+		insertSelect: `INSERT INTO receipts (receipt_id, file_id, line, value_date, amount, currency, originator_name,
+			originator_account, originator_bank, originator_address, reference)
+			SELECT receipt_id, $1, line, value_date, amount, currency, originator_name,
+			originator_account, originator_bank, originator_address, reference FROM stage_receipts ORDER BY line`,
+		inFileDups: `SELECT line, receipt_id, receipt_id, first FROM (
+			SELECT line, receipt_id, min(line) OVER (PARTITION BY receipt_id) AS first FROM stage_receipts) s
+			WHERE line > first ORDER BY line`,
+		conflicts: `SELECT s.line, s.receipt_id, s.receipt_id, f.name, r.line FROM stage_receipts s
+			JOIN receipts r ON r.receipt_id = s.receipt_id JOIN files f ON f.id = r.file_id ORDER BY s.line`,
+		keyColumn: rcReceiptID,
+	},
+	KindAllocations: {
+		copyTarget: `COPY allocations (file_id, line, receipt_id, account_id, amount, weight, client_ref, description) FROM STDIN`,
+		stage: `CREATE TEMP TABLE stage_allocations (line INT NOT NULL, receipt_id TEXT NOT NULL, account_id UUID NOT NULL,
+			amount NUMERIC(20,2), weight NUMERIC(30,10), client_ref TEXT NOT NULL, description TEXT NOT NULL) ON COMMIT DROP`,
+		copyStage: `COPY stage_allocations (line, receipt_id, account_id, amount, weight, client_ref, description) FROM STDIN`,
+		insertSelect: `INSERT INTO allocations (file_id, line, receipt_id, account_id, amount, weight, client_ref, description)
+			SELECT $1, line, receipt_id, account_id, amount, weight, client_ref, description FROM stage_allocations ORDER BY line`,
+		inFileDups: `SELECT line, format('receipt_id %s with client_ref %s', receipt_id, client_ref), client_ref, first FROM (
+			SELECT line, receipt_id, client_ref, min(line) OVER (PARTITION BY receipt_id, client_ref) AS first
+			FROM stage_allocations) s WHERE line > first ORDER BY line`,
+		conflicts: `SELECT s.line, format('receipt_id %s with client_ref %s', s.receipt_id, s.client_ref), s.client_ref, f.name, a.line
+			FROM stage_allocations s
+			JOIN allocations a ON a.receipt_id = s.receipt_id AND a.client_ref = s.client_ref
+			JOIN files f ON f.id = a.file_id ORDER BY s.line`,
+		keyColumn: acClientRef,
+	},
+}
+
+const upsertLoaded = `
+	INSERT INTO files (sha256, name, kind, status, rows, errors, reason, received_at)
+	VALUES ($1, $2, $3, 'loaded', 0, 0, '', $4)
+	ON CONFLICT (sha256) DO UPDATE SET name = EXCLUDED.name, kind = EXCLUDED.kind, status = 'loaded',
+		rows = 0, errors = 0, reason = '', received_at = EXCLUDED.received_at
+	WHERE files.status = 'rejected'
+	RETURNING id`
+
+// A file that was rejected before may come back byte for byte (dropped again, or a crash between
+// recording the rejection and moving the file): it is checked again and its row updated.
+const upsertRejected = `
+	INSERT INTO files (sha256, name, kind, status, rows, errors, reason, received_at)
+	VALUES ($1, $2, $3, 'rejected', 0, $4, $5, $6)
+	ON CONFLICT (sha256) DO UPDATE SET name = EXCLUDED.name, errors = EXCLUDED.errors, reason = EXCLUDED.reason
+	WHERE files.status = 'rejected'`
+
+var (
+	// errFallback marks a fast-path failure that the careful path may explain line by line.
+	errFallback = errors.New("fast load failed")
+	// errChanged means the file changed while it was read: it was not complete after all.
+	errChanged = errors.New("file changed while it was read")
+	// errRaced means another process loaded the same bytes while this one read them.
+	errRaced = errors.New("loaded concurrently")
+)
+
+func (r *runner) process(ctx context.Context, c candidate) (FileResult, error) {
+	fr := FileResult{Name: c.name, Kind: c.kind}
+	path := filepath.Join(r.dir, c.name)
+	sum, longLine, err := hashFile(path)
+	if err != nil {
+		return fr, err
+	}
+	fr.SHA256 = sum
+
+	var prev struct {
+		Name       string    `db:"name"`
+		Status     string    `db:"status"`
+		Rows       int       `db:"rows"`
+		ReceivedAt time.Time `db:"received_at"`
+	}
+	err = r.db.GetContext(ctx, &prev, `SELECT name, status, rows, received_at FROM files WHERE sha256 = $1`, sum)
+	switch {
+	case err == nil && prev.Status == "loaded":
+		return r.alreadyLoaded(fr, prev.Name, prev.Rows, prev.ReceivedAt)
+	case err != nil && !errors.Is(err, sql.ErrNoRows):
+		return fr, fmt.Errorf("look up sha256: %w", err)
+	}
+
+	var probs Problems
+	if longLine > 0 {
+		probs.add(Problem{Line: longLine, Problem: fmt.Sprintf("the line is longer than %d bytes; the file was not read", MaxRecordBytes)})
+		return r.reject(ctx, fr, &probs)
+	}
+	rows, err := r.loadFast(ctx, c, path, sum, &probs)
+	if errors.Is(err, errFallback) || (err == nil && probs.Total > 0) {
+		probs = Problems{}
+		rows, err = r.loadCareful(ctx, c, path, sum, &probs)
+	}
+	switch {
+	case errors.Is(err, errChanged):
+		if err := r.remember(ctx, c); err != nil {
+			return fr, err
+		}
+		fr.Outcome = OutcomeIncomplete
+		return fr, nil
+	case errors.Is(err, errRaced):
+		return r.alreadyLoaded(fr, c.name, 0, r.now)
+	case err != nil:
+		return fr, err
+	case probs.Total > 0:
+		return r.reject(ctx, fr, &probs)
+	}
+	fr.Rows = rows
+	fr.Outcome = OutcomeLoaded
+	moved, err := r.moveAside(archiveDir, c.name, nil)
+	fr.MovedTo = moved
+	return fr, err
+}
+
+// alreadyLoaded handles bytes that are already in the database. Under the name they were loaded
+// with, this is a scan finishing an earlier one that committed but stopped before archiving;
+// under another name it is a second delivery of the same file.
+func (r *runner) alreadyLoaded(fr FileResult, name string, rows int, at time.Time) (FileResult, error) {
+	if name == fr.Name {
+		moved, err := r.moveAside(archiveDir, fr.Name, nil)
+		fr.Outcome, fr.Rows, fr.Recovered, fr.MovedTo = OutcomeLoaded, rows, true, moved
+		return fr, err
+	}
+	probs := &Problems{}
+	probs.add(Problem{Problem: fmt.Sprintf("duplicate of %s loaded at %s: the same bytes are never loaded twice",
+		name, at.UTC().Format(time.RFC3339))})
+	moved, err := r.moveAside(rejectedDir, fr.Name, probs)
+	fr.Outcome, fr.Errors, fr.Problems, fr.MovedTo = OutcomeDuplicate, probs.Total, probs.List, moved
+	return fr, err
+}
+
+func (r *runner) reject(ctx context.Context, fr FileResult, probs *Problems) (FileResult, error) {
+	fr.Outcome, fr.Errors, fr.Problems = OutcomeRejected, probs.Total, probs.List
+	reason := ""
+	if len(probs.List) > 0 {
+		reason = truncate(probs.List[0].String(), 500)
+	}
+	// Recorded before the move: a crash in between leaves the file in the folder, and the next scan
+	// checks it again and finds this row.
+	if _, err := r.db.ExecContext(ctx, upsertRejected, fr.SHA256, fr.Name, fr.Kind, probs.Total, reason, r.now); err != nil {
+		return fr, fmt.Errorf("record rejection: %w", err)
+	}
+	moved, err := r.moveAside(rejectedDir, fr.Name, probs)
+	fr.MovedTo = moved
+	return fr, err
+}
+
+// hashFile returns the SHA-256 of the file and the number of the first physical line longer than
+// MaxRecordBytes (0 when there is none), in one pass that holds one buffer.
+func hashFile(path string) (sum string, longLine int, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", 0, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	buf := make([]byte, 256<<10)
+	line, lineLen := 1, 0
+	for {
+		n, err := f.Read(buf)
+		h.Write(buf[:n])
+		if longLine == 0 {
+			for _, b := range buf[:n] {
+				if b == '\n' {
+					line++
+					lineLen = 0
+					continue
+				}
+				lineLen++
+				if lineLen > MaxRecordBytes {
+					longLine = line
+					break
+				}
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return "", 0, err
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), longLine, nil
+}
+
+// loadFast is the path of a good file: the file row and the COPY into the real table in one
+// transaction. It stops at the first problem of any kind and leaves the explaining to loadCareful.
+func (r *runner) loadFast(ctx context.Context, c candidate, path, sum string, probs *Problems) (int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	tx, err := r.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	var fileID int64
+	err = tx.QueryRowContext(ctx, upsertLoaded, sum, c.name, c.kind, r.now).Scan(&fileID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, errRaced
+	}
+	if err != nil {
+		return 0, fmt.Errorf("insert file row: %w", err)
+	}
+	stmt, err := tx.PrepareContext(ctx, kinds[c.kind].copyTarget)
+	if err != nil {
+		return 0, fmt.Errorf("prepare copy: %w", err)
+	}
+	defer stmt.Close()
+	rows := 0
+	var copyErr error
+	copyRow := func(args ...any) error {
+		rows++
+		if rows%65536 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		if _, err := stmt.Exec(args...); err != nil {
+			copyErr = err
+			return err
+		}
+		return nil
+	}
+	switch c.kind {
+	case KindReceipts:
+		_, err = readReceipts(f, r.now, probs, true, func(line int, rc pool.Receipt) error {
+			return copyRow(rc.ReceiptID, fileID, line, rc.ValueDate.Format(time.DateOnly), rc.Amount.String(), rc.Currency,
+				rc.OriginatorName, rc.OriginatorAccount, rc.OriginatorBank, rc.OriginatorAddress, rc.Reference)
+		})
+	case KindAllocations:
+		_, err = readAllocations(f, probs, true, func(line int, a pool.Allocation) error {
+			return copyRow(fileID, line, a.ReceiptID, a.AccountID, a.Amount, a.Weight, a.ClientRef, a.Description)
+		})
+	}
+	switch {
+	case copyErr != nil:
+		return 0, fmt.Errorf("%w: %v", errFallback, copyErr)
+	case err != nil:
+		return 0, err
+	case probs.Total > 0:
+		return 0, nil
+	}
+	if _, err := stmt.Exec(); err != nil {
+		return 0, fmt.Errorf("%w: %v", errFallback, err)
+	}
+	if err := stmt.Close(); err != nil {
+		return 0, fmt.Errorf("%w: %v", errFallback, err)
+	}
+	if err := unchanged(path, c); err != nil {
+		return 0, err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE files SET rows = $2 WHERE id = $1`, fileID, rows); err != nil {
+		return 0, fmt.Errorf("count rows: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("commit: %w", err)
+	}
+	return rows, nil
+}
+
+// loadCareful reads the whole file, collects every problem, stages the good rows in a temporary
+// table and asks the database for duplicates within the file and conflicts with rows already
+// loaded. If there is no problem at all it loads the staged rows; otherwise nothing is kept.
+func (r *runner) loadCareful(ctx context.Context, c candidate, path, sum string, probs *Problems) (int, error) {
+	ks := kinds[c.kind]
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	tx, err := r.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, ks.stage); err != nil {
+		return 0, fmt.Errorf("create stage: %w", err)
+	}
+	stmt, err := tx.PrepareContext(ctx, ks.copyStage)
+	if err != nil {
+		return 0, fmt.Errorf("prepare copy: %w", err)
+	}
+	defer stmt.Close()
+	rows := 0
+	var copyErr error
+	copyRow := func(args ...any) error {
+		rows++
+		if _, err := stmt.Exec(args...); err != nil {
+			copyErr = err
+			return err
+		}
+		return nil
+	}
+	var t *table
+	switch c.kind {
+	case KindReceipts:
+		t, err = readReceipts(f, r.now, probs, false, func(line int, rc pool.Receipt) error {
+			return copyRow(line, rc.ReceiptID, rc.ValueDate.Format(time.DateOnly), rc.Amount.String(), rc.Currency,
+				rc.OriginatorName, rc.OriginatorAccount, rc.OriginatorBank, rc.OriginatorAddress, rc.Reference)
+		})
+	case KindAllocations:
+		t, err = readAllocations(f, probs, false, func(line int, a pool.Allocation) error {
+			return copyRow(line, a.ReceiptID, a.AccountID, a.Amount, a.Weight, a.ClientRef, a.Description)
+		})
+	}
+	if err == nil && copyErr == nil {
+		_, copyErr = stmt.Exec()
+	}
+	if copyErr != nil {
+		// Every value was checked before it was sent, so this is the database disagreeing with
+		// pool's rules; the file is refused with the database's words rather than loaded.
+		probs.add(Problem{Problem: "the database refused the rows: " + copyErr.Error()})
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	if err := stmt.Close(); err != nil {
+		return 0, fmt.Errorf("copy: %w", err)
+	}
+	if err := unchanged(path, c); err != nil {
+		return 0, err
+	}
+	if t != nil && t.col != nil {
+		col := t.col[ks.keyColumn] + 1
+		field := t.columns[ks.keyColumn]
+		if err := queryProblems(ctx, tx, ks.inFileDups, func(rs *sql.Rows) error {
+			var p Problem
+			var key string
+			var first int
+			if err := rs.Scan(&p.Line, &key, &p.Value, &first); err != nil {
+				return err
+			}
+			p.Column, p.Field = col, field
+			p.Problem = fmt.Sprintf("%s appears twice in the file: first at line %d", key, first)
+			probs.add(p)
+			return nil
+		}); err != nil {
+			return 0, err
+		}
+		if err := queryProblems(ctx, tx, ks.conflicts, func(rs *sql.Rows) error {
+			var p Problem
+			var key, other string
+			var otherLine int
+			if err := rs.Scan(&p.Line, &key, &p.Value, &other, &otherLine); err != nil {
+				return err
+			}
+			p.Column, p.Field = col, field
+			p.Problem = fmt.Sprintf("%s was already loaded from %s (line %d)", key, other, otherLine)
+			probs.add(p)
+			return nil
+		}); err != nil {
+			return 0, err
+		}
+	}
+	if probs.Total > 0 {
+		sort.SliceStable(probs.List, func(i, j int) bool {
+			a, b := probs.List[i], probs.List[j]
+			if a.Line != b.Line {
+				return a.Line < b.Line
+			}
+			return a.Column < b.Column
+		})
+		return 0, nil
+	}
+	var fileID int64
+	err = tx.QueryRowContext(ctx, upsertLoaded, sum, c.name, c.kind, r.now).Scan(&fileID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, errRaced
+	}
+	if err != nil {
+		return 0, fmt.Errorf("insert file row: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, ks.insertSelect, fileID); err != nil {
+		return 0, fmt.Errorf("load staged rows: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE files SET rows = $2 WHERE id = $1`, fileID, rows); err != nil {
+		return 0, fmt.Errorf("count rows: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("commit: %w", err)
+	}
+	return rows, nil
+}
+
+func queryProblems(ctx context.Context, tx *sqlx.Tx, q string, scan func(*sql.Rows) error) error {
+	rs, err := tx.QueryContext(ctx, q)
+	if err != nil {
+		return fmt.Errorf("check duplicates: %w", err)
+	}
+	defer rs.Close()
+	for rs.Next() {
+		if err := scan(rs); err != nil {
+			return err
+		}
+	}
+	return rs.Err()
+}
+
+// unchanged checks that the file is still what the scan saw: a writer that was still going would
+// otherwise get half a file loaded.
+func unchanged(path string, c candidate) error {
+	info, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if info.Size() != c.size || info.ModTime().UnixNano() != c.mtime {
+		return errChanged
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+func stringArray(s []string) any { return pq.Array(s) }

@@ -1,0 +1,137 @@
+package ingest
+
+import (
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// ErrorsHeader is the header of the errors file written beside every refused file.
+var ErrorsHeader = []string{"line", "column", "field", "value", "problem"}
+
+// maxValueLen bounds the value echoed in an errors file; the whole value is in the file itself.
+const maxValueLen = 200
+
+// moveAside moves name from the drop folder into sub (archive or rejected) without ever replacing
+// a file already there: a taken name gets a ~N suffix before its extension. With probs it first
+// writes <stem>.errors.csv beside the file's new name. A .ready marker follows its file. It returns
+// the new path relative to the drop folder, or "" when the file was already gone (moved by a
+// concurrent scan).
+func (r *runner) moveAside(sub, name string, probs *Problems) (string, error) {
+	dir := filepath.Join(r.dir, sub)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("create %s: %w", sub, err)
+	}
+	src := filepath.Join(r.dir, name)
+	ext := filepath.Ext(name)
+	stem := strings.TrimSuffix(name, ext)
+	for n := 0; n < 10000; n++ {
+		final := name
+		if n > 0 {
+			final = fmt.Sprintf("%s~%d%s", stem, n, ext)
+		}
+		dst := filepath.Join(dir, final)
+		if _, err := os.Lstat(dst); err == nil {
+			continue
+		}
+		if probs != nil {
+			ef := filepath.Join(dir, strings.TrimSuffix(final, ext)+".errors.csv")
+			err := writeErrorsFile(ef, probs)
+			if errors.Is(err, fs.ErrExist) {
+				continue
+			}
+			if err != nil {
+				return "", err
+			}
+		}
+		err := noReplaceRename(src, dst)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", nil
+		}
+		if err != nil {
+			return "", fmt.Errorf("move to %s: %w", sub, err)
+		}
+		marker := filepath.Join(r.dir, name+readySuffix)
+		if _, err := os.Lstat(marker); err == nil {
+			if err := noReplaceRename(marker, dst+readySuffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return "", fmt.Errorf("move marker: %w", err)
+			}
+		}
+		return filepath.ToSlash(filepath.Join(sub, final)), nil
+	}
+	return "", fmt.Errorf("move to %s: no free name for %s", sub, name)
+}
+
+// noReplaceRename renames src to dst unless dst exists. A hard link refuses an existing target
+// atomically; on file systems without links the check and the rename are two steps.
+func noReplaceRename(src, dst string) error {
+	err := os.Link(src, dst)
+	if err == nil {
+		return os.Remove(src)
+	}
+	if errors.Is(err, fs.ErrExist) || errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if _, err := os.Lstat(dst); err == nil {
+		return fs.ErrExist
+	}
+	return os.Rename(src, dst)
+}
+
+func writeErrorsFile(path string, probs *Problems) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	if err := WriteErrors(f, probs); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
+	}
+	return f.Close()
+}
+
+// WriteErrors writes problems as CSV with the ErrorsHeader columns. Line and column are empty when
+// the problem is not about one; when problems were left out, a last row says how many.
+func WriteErrors(w io.Writer, probs *Problems) error {
+	cw := csv.NewWriter(w)
+	cw.Write(ErrorsHeader)
+	for _, p := range probs.List {
+		cw.Write([]string{num(p.Line), num(p.Column), p.Field, displayValue(p.Value), p.Problem})
+	}
+	if more := probs.Total - len(probs.List); more > 0 {
+		cw.Write([]string{"", "", "", "", fmt.Sprintf("%d more errors not listed", more)})
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+func num(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return strconv.Itoa(n)
+}
+
+// displayValue makes a value safe to show: invalid UTF-8 as escapes, long values cut, and a
+// leading character a spreadsheet would run as a formula neutralised.
+func displayValue(v string) string {
+	if !utf8.ValidString(v) {
+		q := strconv.Quote(v)
+		v = q[1 : len(q)-1]
+	}
+	v = truncate(v, maxValueLen)
+	if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
+		v = "'" + v
+	}
+	return v
+}

@@ -1,0 +1,279 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// Config says where the drop folder is and how to read it.
+type Config struct {
+	DropDir            string
+	ReceiptsPattern    string // default "receipts*.csv", matched case-insensitively
+	AllocationsPattern string // default "allocations*.csv"
+	Now                func() time.Time
+	Logger             *slog.Logger
+}
+
+// Outcome is what one scan did with one file.
+type Outcome string
+
+const (
+	OutcomeLoaded     Outcome = "loaded"             // rows committed, file moved to archive/
+	OutcomeRejected   Outcome = "rejected"           // nothing loaded, file and its errors in rejected/
+	OutcomeDuplicate  Outcome = "duplicate"          // same bytes already loaded under another name; in rejected/
+	OutcomeIncomplete Outcome = "skipped-incomplete" // not known to be complete yet; left in place
+	OutcomeIgnored    Outcome = "ignored"            // a .csv file matching neither pattern; left in place
+)
+
+// FileResult is the answer for one file.
+type FileResult struct {
+	Name     string
+	Kind     Kind
+	SHA256   string
+	Outcome  Outcome
+	Rows     int
+	Errors   int       // all problems, of which Problems holds the first MaxProblems
+	Problems []Problem // sorted by line and column
+	MovedTo  string    // where the file is now, relative to the drop folder
+	// Recovered is set when the rows had been committed by an earlier scan that stopped before it
+	// could move the file; this scan only archived it.
+	Recovered bool
+}
+
+// Result lists every file a scan looked at, in the order it handled them.
+type Result struct {
+	Files []FileResult
+}
+
+// Count returns how many files had outcome o.
+func (r Result) Count(o Outcome) int {
+	n := 0
+	for _, f := range r.Files {
+		if f.Outcome == o {
+			n++
+		}
+	}
+	return n
+}
+
+const (
+	archiveDir  = "archive"
+	rejectedDir = "rejected"
+	readySuffix = ".ready"
+)
+
+type runner struct {
+	db   *sqlx.DB
+	cfg  Config
+	dir  string
+	now  time.Time
+	log  *slog.Logger
+	pats map[Kind]string
+}
+
+type candidate struct {
+	name  string
+	kind  Kind
+	size  int64
+	mtime int64
+	ready bool
+}
+
+// Run takes one scan of the drop folder: every complete file is loaded or rejected and moved,
+// every other one is remembered for the next scan. The error is for failures of the database or the
+// file system; bad files are never an error, they are results.
+func Run(ctx context.Context, db *sqlx.DB, cfg Config) (Result, error) {
+	if cfg.DropDir == "" {
+		return Result{}, errors.New("ingest: no drop folder configured")
+	}
+	dir, err := filepath.Abs(cfg.DropDir)
+	if err != nil {
+		return Result{}, fmt.Errorf("ingest: drop folder: %w", err)
+	}
+	r := &runner{db: db, cfg: cfg, dir: dir, log: cfg.Logger, pats: map[Kind]string{
+		KindReceipts:    strings.ToLower(cmp(cfg.ReceiptsPattern, "receipts*.csv")),
+		KindAllocations: strings.ToLower(cmp(cfg.AllocationsPattern, "allocations*.csv")),
+	}}
+	for k, p := range r.pats {
+		if _, err := filepath.Match(p, ""); err != nil {
+			return Result{}, fmt.Errorf("ingest: %s pattern %q: %w", k, p, err)
+		}
+	}
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now != nil {
+		r.now = cfg.Now()
+	} else {
+		r.now = time.Now()
+	}
+	cands, ignored, err := r.list()
+	if err != nil {
+		return Result{}, err
+	}
+	var res Result
+	for _, name := range ignored {
+		r.log.Warn("ingest: file matches no pattern, left in place", "file", name)
+		res.Files = append(res.Files, FileResult{Name: name, Outcome: OutcomeIgnored})
+	}
+	seen, err := r.loadScans(ctx)
+	if err != nil {
+		return res, err
+	}
+	for _, c := range cands {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		prev, known := seen[c.name]
+		if !c.ready && !(known && prev.size == c.size && prev.mtime == c.mtime) {
+			if err := r.remember(ctx, c); err != nil {
+				return res, err
+			}
+			r.log.Info("ingest: file not complete yet, will look again at the next scan", "file", c.name, "size", c.size)
+			res.Files = append(res.Files, FileResult{Name: c.name, Kind: c.kind, Outcome: OutcomeIncomplete})
+			continue
+		}
+		fr, err := r.process(ctx, c)
+		if err != nil {
+			return res, fmt.Errorf("ingest %s: %w", c.name, err)
+		}
+		res.Files = append(res.Files, fr)
+		r.logResult(fr)
+	}
+	if err := r.forget(ctx, cands); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+func cmp(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func (r *runner) logResult(fr FileResult) {
+	args := []any{"file", fr.Name, "kind", fr.Kind, "outcome", fr.Outcome, "rows", fr.Rows, "sha256", fr.SHA256, "moved_to", fr.MovedTo}
+	switch fr.Outcome {
+	case OutcomeLoaded:
+		r.log.Info("ingest: file loaded", append(args, "recovered", fr.Recovered)...)
+	default:
+		first := ""
+		if len(fr.Problems) > 0 {
+			first = fr.Problems[0].String()
+		}
+		r.log.Warn("ingest: file refused", append(args, "errors", fr.Errors, "first", first)...)
+	}
+}
+
+// list returns the files of the drop folder that match a pattern, receipts first (allocations refer
+// to them), then by name; and the .csv files that match neither.
+func (r *runner) list() (cands []candidate, ignored []string, err error) {
+	entries, err := os.ReadDir(r.dir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("ingest: read drop folder: %w", err)
+	}
+	names := make(map[string]bool, len(entries))
+	for _, e := range entries {
+		names[e.Name()] = true
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if !e.Type().IsRegular() || strings.HasPrefix(name, ".") || strings.HasSuffix(name, readySuffix) {
+			continue
+		}
+		kind := r.kindOf(name)
+		if kind == "" {
+			if strings.HasSuffix(strings.ToLower(name), ".csv") {
+				ignored = append(ignored, name)
+			}
+			continue
+		}
+		info, err := e.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("ingest: %w", err)
+		}
+		cands = append(cands, candidate{name: name, kind: kind, size: info.Size(),
+			mtime: info.ModTime().UnixNano(), ready: names[name+readySuffix]})
+	}
+	sort.Slice(cands, func(i, j int) bool {
+		if cands[i].kind != cands[j].kind {
+			return cands[i].kind == KindReceipts
+		}
+		return cands[i].name < cands[j].name
+	})
+	return cands, ignored, nil
+}
+
+func (r *runner) kindOf(name string) Kind {
+	lower := strings.ToLower(name)
+	for _, k := range []Kind{KindReceipts, KindAllocations} {
+		if ok, _ := filepath.Match(r.pats[k], lower); ok {
+			return k
+		}
+	}
+	return ""
+}
+
+type scan struct {
+	size, mtime int64
+}
+
+func (r *runner) loadScans(ctx context.Context) (map[string]scan, error) {
+	rows, err := r.db.QueryContext(ctx, `SELECT name, size, mtime_ns FROM drop_scans WHERE drop_dir = $1`, r.dir)
+	if err != nil {
+		return nil, fmt.Errorf("ingest: read scan state: %w", err)
+	}
+	defer rows.Close()
+	m := map[string]scan{}
+	for rows.Next() {
+		var name string
+		var s scan
+		if err := rows.Scan(&name, &s.size, &s.mtime); err != nil {
+			return nil, err
+		}
+		m[name] = s
+	}
+	return m, rows.Err()
+}
+
+func (r *runner) remember(ctx context.Context, c candidate) error {
+	_, err := r.db.ExecContext(ctx, `
+		INSERT INTO drop_scans (drop_dir, name, size, mtime_ns, seen_at) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (drop_dir, name) DO UPDATE SET size = EXCLUDED.size, mtime_ns = EXCLUDED.mtime_ns, seen_at = EXCLUDED.seen_at`,
+		r.dir, c.name, c.size, c.mtime, r.now)
+	if err != nil {
+		return fmt.Errorf("ingest: remember %s: %w", c.name, err)
+	}
+	return nil
+}
+
+// forget drops the scan state of every file that is no longer waiting in the folder.
+func (r *runner) forget(ctx context.Context, cands []candidate) error {
+	waiting := []string{} // not nil: a NULL array would match nothing
+	for _, c := range cands {
+		if _, err := os.Lstat(filepath.Join(r.dir, c.name)); err == nil {
+			waiting = append(waiting, c.name)
+		}
+	}
+	_, err := r.db.ExecContext(ctx, `DELETE FROM drop_scans WHERE drop_dir = $1 AND NOT (name = ANY($2))`,
+		r.dir, stringArray(waiting))
+	if err != nil {
+		return fmt.Errorf("ingest: forget scan state: %w", err)
+	}
+	return nil
+}

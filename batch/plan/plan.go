@@ -1,0 +1,430 @@
+// Package plan builds the run of one business date: it matches allocations to receipts, checks the
+// control totals, splits weight allocations to the cent, and writes every journal intent and every
+// batch (with its exact body and Idempotency-Key) in one transaction. Nothing here talks to Alpaca.
+package plan
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/shopspring/decimal"
+
+	"github.com/cashpool/cashpool/alpaca"
+	"github.com/cashpool/cashpool/pool"
+)
+
+// Config is what planning needs to know about the firm.
+type Config struct {
+	SweepAccount string          // the firm's sweep account id; configuration, never read from a CSV
+	BusinessDate string          // YYYY-MM-DD
+	BatchSize    int             // entries per POST /v1/journals/batch; default 500
+	JournalLimit decimal.Decimal // the firm's per-journal limit; amounts above it are expected to go pending; zero = none
+	Now          func() time.Time
+}
+
+// Result tells what a Plan call did.
+type Result struct {
+	RunID    int64
+	Existed  bool // the run had been planned before; nothing was written
+	Receipts int
+	Held     int
+	Journals int
+	Batches  int
+	Skipped  int
+	Planned  decimal.Decimal
+}
+
+// fetchSize is how many receipt×allocation rows are read from the cursor at a time: memory stays
+// flat however large the night is.
+const fetchSize = 5000
+
+// maxDescription is Alpaca's limit on a journal description.
+const maxDescription = 1024
+
+// Plan plans the run for cfg.BusinessDate, or returns the existing run untouched. It takes every
+// receipt with a value date on or before the business date that no earlier run took.
+func Plan(ctx context.Context, db *sqlx.DB, cfg Config) (Result, error) {
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 500
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	now := cfg.Now().UTC()
+	tx, err := db.BeginTxx(ctx, nil)
+	if err != nil {
+		return Result{}, err
+	}
+	defer tx.Rollback()
+
+	var res Result
+	err = tx.QueryRowxContext(ctx, `
+		INSERT INTO runs (business_date, sweep_account, status, planned_at) VALUES ($1, $2, 'planned', $3)
+		ON CONFLICT (business_date, sweep_account) DO NOTHING RETURNING id`,
+		cfg.BusinessDate, cfg.SweepAccount, now).Scan(&res.RunID)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = tx.GetContext(ctx, &res.RunID, `SELECT id FROM runs WHERE business_date = $1 AND sweep_account = $2`,
+			cfg.BusinessDate, cfg.SweepAccount)
+		res.Existed = true
+		return res, err
+	}
+	if err != nil {
+		return res, fmt.Errorf("create run: %w", err)
+	}
+
+	p := &planner{tx: tx, cfg: cfg, now: now, res: &res}
+	if err := p.receipts(ctx); err != nil {
+		return res, err
+	}
+	if err := p.flushBatch(ctx); err != nil {
+		return res, err
+	}
+	if err := p.skipOrphans(ctx); err != nil {
+		return res, err
+	}
+	if _, err := tx.ExecContext(ctx, `
+		INSERT INTO journal_history (journal_id, status_from, status_to, source, at)
+		SELECT id, '', 'planned', 'plan', $2 FROM journals WHERE run_id = $1`, res.RunID, now); err != nil {
+		return res, fmt.Errorf("journal history: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return res, fmt.Errorf("commit plan: %w", err)
+	}
+	return res, nil
+}
+
+type row struct {
+	ReceiptID     string              `db:"receipt_id"`
+	ReceiptAmount decimal.Decimal     `db:"receipt_amount"`
+	ValueDate     time.Time           `db:"value_date"`
+	OrigName      string              `db:"originator_name"`
+	OrigAccount   string              `db:"originator_account"`
+	OrigBank      string              `db:"originator_bank"`
+	OrigAddress   string              `db:"originator_address"`
+	AllocID       sql.NullInt64       `db:"allocation_id"`
+	AccountID     sql.NullString      `db:"account_id"`
+	Amount        decimal.NullDecimal `db:"amount"`
+	Weight        decimal.NullDecimal `db:"weight"`
+	ClientRef     sql.NullString      `db:"client_ref"`
+	Description   sql.NullString      `db:"description"`
+}
+
+// intent is one journal waiting for its batch to fill. It copies what it needs from the row: rows
+// are reused as the cursor moves on.
+type intent struct {
+	allocID   int64
+	key       string
+	receiptID string
+	clientRef string
+	valueDate time.Time
+	amount    decimal.Decimal
+	entry     alpaca.BatchEntry
+	expectPen bool
+}
+
+type planner struct {
+	tx    *sqlx.Tx
+	cfg   Config
+	now   time.Time
+	res   *Result
+	batch []intent
+	seq   int
+}
+
+// receipts walks every unplanned receipt with its allocations, in (receipt_id, client_ref) order,
+// through a server-side cursor, one receipt group at a time.
+func (p *planner) receipts(ctx context.Context) error {
+	_, err := p.tx.ExecContext(ctx, `
+		DECLARE plan_rows NO SCROLL CURSOR FOR
+		SELECT r.receipt_id, r.amount AS receipt_amount, r.value_date, r.originator_name, r.originator_account,
+		       r.originator_bank, r.originator_address,
+		       a.id AS allocation_id, a.account_id, a.amount, a.weight, a.client_ref, a.description
+		FROM receipts r
+		LEFT JOIN allocations a ON a.receipt_id = r.receipt_id
+		WHERE r.value_date <= $1
+		  AND NOT EXISTS (SELECT 1 FROM run_receipts rr WHERE rr.receipt_id = r.receipt_id)
+		ORDER BY r.receipt_id, a.client_ref`, p.cfg.BusinessDate)
+	if err != nil {
+		return fmt.Errorf("select receipts: %w", err)
+	}
+	var group []row
+	for {
+		var chunk []row
+		if err := p.tx.SelectContext(ctx, &chunk, fmt.Sprintf(`FETCH %d FROM plan_rows`, fetchSize)); err != nil {
+			return fmt.Errorf("fetch receipts: %w", err)
+		}
+		for _, r := range chunk {
+			if len(group) > 0 && group[0].ReceiptID != r.ReceiptID {
+				if err := p.receipt(ctx, group); err != nil {
+					return err
+				}
+				group = group[:0]
+			}
+			group = append(group, r)
+		}
+		if len(chunk) < fetchSize {
+			break
+		}
+	}
+	if len(group) > 0 {
+		if err := p.receipt(ctx, group); err != nil {
+			return err
+		}
+	}
+	_, err = p.tx.ExecContext(ctx, `CLOSE plan_rows`)
+	return err
+}
+
+// receipt plans one receipt: amount allocations first, then whatever is left split over the weight
+// allocations. Allocations that exceed the receipt hold it whole: nothing of it is sent.
+func (p *planner) receipt(ctx context.Context, g []row) error {
+	rc := &g[0]
+	p.res.Receipts++
+	total := rc.ReceiptAmount
+	var fixed decimal.Decimal
+	var amounts, weights []*row
+	var skipped []skip
+	for i := range g {
+		r := &g[i]
+		if !r.AllocID.Valid {
+			continue // a receipt with no allocations: all of it stays unallocated
+		}
+		if strings.EqualFold(r.AccountID.String, p.cfg.SweepAccount) {
+			skipped = append(skipped, skip{r.AllocID.Int64, "allocation to the sweep account itself: not a customer account"})
+			continue
+		}
+		if r.Amount.Valid {
+			fixed = fixed.Add(r.Amount.Decimal)
+			amounts = append(amounts, r)
+		} else {
+			weights = append(weights, r)
+		}
+	}
+	if fixed.GreaterThan(total) {
+		p.res.Held++
+		reason := fmt.Sprintf("allocations total %s exceed the receipt's %s by %s; receipt held whole",
+			fixed.StringFixed(2), total.StringFixed(2), fixed.Sub(total).StringFixed(2))
+		for _, r := range append(amounts, weights...) {
+			skipped = append(skipped, skip{r.AllocID.Int64, "receipt " + rc.ReceiptID + " held: over-allocated"})
+		}
+		if err := p.addReceipt(ctx, rc, decimal.Zero, true, reason); err != nil {
+			return err
+		}
+		return p.addSkipped(ctx, skipped)
+	}
+
+	type share struct {
+		r      *row
+		amount decimal.Decimal
+	}
+	var shares []share
+	for _, r := range amounts {
+		shares = append(shares, share{r, r.Amount.Decimal})
+	}
+	allocated := fixed
+	if len(weights) > 0 {
+		rest := total.Sub(fixed)
+		ws := make([]decimal.Decimal, len(weights))
+		for i, r := range weights {
+			ws[i] = r.Weight.Decimal
+		}
+		parts, err := pool.Split(rest, ws)
+		if err != nil {
+			return fmt.Errorf("split receipt %s: %w", rc.ReceiptID, err)
+		}
+		for i, r := range weights {
+			if parts[i].IsZero() {
+				skipped = append(skipped, skip{r.AllocID.Int64, "weight share rounds to 0.00: nothing to send"})
+				continue
+			}
+			shares = append(shares, share{r, parts[i]})
+		}
+		allocated = total
+	}
+	// Shares are journaled in client_ref order whatever their kind, so batches are deterministic.
+	byRef := make(map[int64]decimal.Decimal, len(shares))
+	for _, s := range shares {
+		byRef[s.r.AllocID.Int64] = s.amount
+	}
+	for i := range g {
+		r := &g[i]
+		amt, ok := byRef[r.AllocID.Int64]
+		if !r.AllocID.Valid || !ok {
+			continue
+		}
+		if err := p.addIntent(ctx, r, amt); err != nil {
+			return err
+		}
+	}
+	if err := p.addReceipt(ctx, rc, allocated, false, ""); err != nil {
+		return err
+	}
+	return p.addSkipped(ctx, skipped)
+}
+
+type skip struct {
+	allocID int64
+	reason  string
+}
+
+func (p *planner) addReceipt(ctx context.Context, rc *row, allocated decimal.Decimal, held bool, reason string) error {
+	_, err := p.tx.ExecContext(ctx, `
+		INSERT INTO run_receipts (receipt_id, run_id, amount, allocated, unallocated, held, reason)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		rc.ReceiptID, p.res.RunID, rc.ReceiptAmount, allocated, rc.ReceiptAmount.Sub(allocated), held, reason)
+	if err != nil {
+		return fmt.Errorf("record receipt %s: %w", rc.ReceiptID, err)
+	}
+	return nil
+}
+
+func (p *planner) addSkipped(ctx context.Context, s []skip) error {
+	for _, k := range s {
+		if _, err := p.tx.ExecContext(ctx, `INSERT INTO run_skipped_allocations (allocation_id, run_id, reason) VALUES ($1, $2, $3)`,
+			k.allocID, p.res.RunID, k.reason); err != nil {
+			return fmt.Errorf("record skipped allocation: %w", err)
+		}
+		p.res.Skipped++
+	}
+	return nil
+}
+
+func (p *planner) addIntent(ctx context.Context, r *row, amount decimal.Decimal) error {
+	key := pool.JournalKey(p.cfg.SweepAccount, p.cfg.BusinessDate, r.ReceiptID, r.ClientRef.String, 1)
+	token := pool.KeyToken(key)
+	desc := r.Description.String
+	if len(desc) > maxDescription-len(token)-1 {
+		desc = desc[:maxDescription-len(token)-1]
+	}
+	desc = strings.TrimSpace(desc + " " + token)
+	in := intent{
+		allocID: r.AllocID.Int64, key: key, receiptID: r.ReceiptID, clientRef: r.ClientRef.String, valueDate: r.ValueDate,
+		amount: amount,
+		expectPen: p.cfg.JournalLimit.IsPositive() && amount.GreaterThan(p.cfg.JournalLimit),
+		entry: alpaca.BatchEntry{
+			ToAccount:                       strings.ToLower(r.AccountID.String),
+			Amount:                          amount.StringFixed(2),
+			Description:                     desc,
+			TransmitterName:                 r.OrigName,
+			TransmitterAccountNumber:        r.OrigAccount,
+			TransmitterAddress:              r.OrigAddress,
+			TransmitterFinancialInstitution: r.OrigBank,
+			TransmitterTimestamp:            transmitterTime(r.ValueDate).Format(time.RFC3339),
+		},
+	}
+	p.batch = append(p.batch, in)
+	p.res.Journals++
+	p.res.Planned = p.res.Planned.Add(amount)
+	if len(p.batch) >= p.cfg.BatchSize {
+		return p.flushBatch(ctx)
+	}
+	return nil
+}
+
+// transmitterTime is the wire's value date at midnight UTC: the receipt files carry no time of day.
+func transmitterTime(d time.Time) time.Time {
+	return time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, time.UTC)
+}
+
+// Body renders a batch request. encoding/json writes struct fields in declaration order, so the same
+// entries always give the same bytes.
+func Body(sweep string, entries []alpaca.BatchEntry) ([]byte, error) {
+	return json.Marshal(alpaca.BatchRequest{EntryType: "JNLC", FromAccount: sweep, Entries: entries})
+}
+
+// flushBatch writes the buffered intents as one batch and its journals.
+func (p *planner) flushBatch(ctx context.Context) error {
+	if len(p.batch) == 0 {
+		return nil
+	}
+	p.seq++
+	entries := make([]alpaca.BatchEntry, len(p.batch))
+	for i, in := range p.batch {
+		entries[i] = in.entry
+	}
+	seq := fmt.Sprintf("%06d", p.seq)
+	batchID, err := InsertBatch(ctx, p.tx, p.res.RunID, p.cfg.SweepAccount, p.cfg.BusinessDate, seq, entries)
+	if err != nil {
+		return err
+	}
+	stmt, err := p.tx.PrepareContext(ctx, `COPY journals (run_id, batch_id, journal_key, allocation_id, attempt,
+		receipt_id, client_ref, to_account, amount, description, transmitter_name, transmitter_account_number,
+		transmitter_address, transmitter_financial_institution, transmitter_timestamp, expected_pending, status,
+		updated_at) FROM STDIN`)
+	if err != nil {
+		return fmt.Errorf("copy journals: %w", err)
+	}
+	for _, in := range p.batch {
+		e := in.entry
+		if _, err := stmt.ExecContext(ctx, p.res.RunID, batchID, in.key, in.allocID, 1, in.receiptID, in.clientRef,
+			e.ToAccount, in.amount.StringFixed(2), e.Description, e.TransmitterName, e.TransmitterAccountNumber,
+			e.TransmitterAddress, e.TransmitterFinancialInstitution, transmitterTime(in.valueDate), in.expectPen,
+			"planned", p.now); err != nil {
+			stmt.Close()
+			return fmt.Errorf("copy journals: %w", err)
+		}
+	}
+	if _, err := stmt.ExecContext(ctx); err != nil {
+		stmt.Close()
+		return fmt.Errorf("copy journals: %w", err)
+	}
+	if err := stmt.Close(); err != nil {
+		return err
+	}
+	p.res.Batches++
+	p.batch = p.batch[:0]
+	return nil
+}
+
+// InsertBatch stores one batch with its exact body and derived Idempotency-Key and returns its id.
+// Submit uses it too when it splits a batch Alpaca canceled whole.
+func InsertBatch(ctx context.Context, tx *sqlx.Tx, runID int64, sweep, date, seq string, entries []alpaca.BatchEntry) (int64, error) {
+	body, err := Body(sweep, entries)
+	if err != nil {
+		return 0, err
+	}
+	key := pool.BatchKey(sweep, date, seq, body)
+	var id int64
+	err = tx.QueryRowxContext(ctx, `
+		INSERT INTO batches (run_id, seq, idempotency_key, body, entries, status) VALUES ($1, $2, $3, $4, $5, 'planned')
+		RETURNING id`, runID, seq, key, body, len(entries)).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("insert batch %s: %w", seq, err)
+	}
+	return id, nil
+}
+
+// skipOrphans records allocations this run cannot plan: those whose receipt has not arrived (listed
+// again by every run until it does) and those that arrived after their receipt was planned by an
+// earlier run (listed once).
+func (p *planner) skipOrphans(ctx context.Context) error {
+	res, err := p.tx.ExecContext(ctx, `
+		INSERT INTO run_skipped_allocations (allocation_id, run_id, reason)
+		SELECT a.id, $1, 'awaiting its receipt: no receipt ' || a.receipt_id || ' has been loaded'
+		FROM allocations a
+		WHERE NOT EXISTS (SELECT 1 FROM receipts r WHERE r.receipt_id = a.receipt_id)`, p.res.RunID)
+	if err != nil {
+		return fmt.Errorf("record allocations awaiting receipts: %w", err)
+	}
+	n1, _ := res.RowsAffected()
+	res, err = p.tx.ExecContext(ctx, `
+		INSERT INTO run_skipped_allocations (allocation_id, run_id, reason)
+		SELECT a.id, $1, 'arrived after receipt ' || a.receipt_id || ' was planned by the run of ' || to_char(r.business_date, 'YYYY-MM-DD')
+		FROM allocations a
+		JOIN run_receipts rr ON rr.receipt_id = a.receipt_id AND rr.run_id <> $1
+		JOIN runs r ON r.id = rr.run_id
+		WHERE NOT EXISTS (SELECT 1 FROM journals j WHERE j.allocation_id = a.id)
+		  AND NOT EXISTS (SELECT 1 FROM run_skipped_allocations s WHERE s.allocation_id = a.id)`, p.res.RunID)
+	if err != nil {
+		return fmt.Errorf("record late allocations: %w", err)
+	}
+	n2, _ := res.RowsAffected()
+	p.res.Skipped += int(n1 + n2)
+	return nil
+}

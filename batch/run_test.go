@@ -1,0 +1,354 @@
+package batch_test
+
+import (
+	"context"
+	"encoding/csv"
+	"io/fs"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/shopspring/decimal"
+
+	"github.com/cashpool/cashpool/alpaca"
+	"github.com/cashpool/cashpool/alpaca/sandbox"
+	"github.com/cashpool/cashpool/batch"
+	"github.com/cashpool/cashpool/batch/schema/schematest"
+	"github.com/cashpool/cashpool/fixtures"
+	"github.com/cashpool/cashpool/pool"
+	"github.com/cashpool/cashpool/reconcile"
+)
+
+func TestMain(m *testing.M) { schematest.Main(m) }
+
+// clock is the one clock the pipeline and the simulator share in a test: time moves only when the
+// test (or the tracker's wait) moves it.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+type bundle struct {
+	db     *sqlx.DB
+	sim    *sandbox.Server
+	client *alpaca.Client
+	clock  *clock
+	drop   string
+	runner *batch.Runner
+}
+
+func setup(t *testing.T) *bundle {
+	t.Helper()
+	b := &bundle{db: schematest.DB(t), clock: &clock{t: time.Date(2026, 11, 20, 22, 0, 0, 0, time.UTC)}}
+	seedBytes, err := fixtures.FS.ReadFile("accounts.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed, err := sandbox.ParseSeed(seedBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.sim = sandbox.New(sandbox.Options{Seed: seed, KeyID: "k", Secret: "s", Now: b.clock.Now, StepEvery: time.Second})
+	ts := httptest.NewServer(b.sim)
+	t.Cleanup(ts.Close)
+	b.client = alpaca.NewClient(alpaca.Options{BaseURL: ts.URL, KeyID: "k", Secret: "s", Now: b.clock.Now})
+	b.drop = t.TempDir()
+	copyFixtures(t, b.drop)
+	b.runner = &batch.Runner{DB: b.db, Broker: b.client, Config: batch.Config{
+		SweepAccount: seed.SweepAccount, DropDir: b.drop, OutDir: t.TempDir(), BatchSize: 500,
+		JournalLimit: decimal.RequireFromString("10000.00"), MaxInFlight: 4,
+		TrackFor: time.Hour, PollEvery: time.Minute, Now: b.clock.Now,
+		TrackWait: func(ctx context.Context, d time.Duration) error { b.clock.Advance(d); return nil },
+	}}
+	return b
+}
+
+func copyFixtures(t *testing.T, dir string) {
+	t.Helper()
+	err := fs.WalkDir(fixtures.FS, "drop", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := fixtures.FS.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, d.Name()), data, 0o644); err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dir, d.Name()+".ready"), nil, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func expectedExceptions(t *testing.T) []string {
+	t.Helper()
+	f, err := fixtures.FS.Open("expected-exceptions.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, r := range rows[1:] {
+		out = append(out, strings.Join(r, ","))
+	}
+	sort.Strings(out)
+	return out
+}
+
+// nightBySteps plays the sample night the way the demo does, with the broker's end of day between
+// submit and track.
+func nightBySteps(t *testing.T, b *bundle) *batch.Outcome {
+	t.Helper()
+	ctx := context.Background()
+	date := fixtures.BusinessDate
+	if _, err := b.runner.Ingest(ctx); err != nil {
+		t.Fatal(err)
+	}
+	runID, err := b.runner.Plan(ctx, date)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.runner.Submit(ctx, date, runID); err != nil {
+		t.Fatal(err)
+	}
+	b.sim.EndOfDay()
+	if err := b.runner.Track(ctx, runID); err != nil {
+		t.Fatal(err)
+	}
+	out, err := b.runner.Reconcile(ctx, date)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestSampleNightAgainstSimulator(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	out := nightBySteps(t, b)
+
+	var got []string
+	for _, e := range out.Report.Exceptions {
+		got = append(got, exceptionKey(e))
+	}
+	sort.Strings(got)
+	want := expectedExceptions(t)
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("exceptions:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	tot := out.Report.Totals
+	if !tot.Balanced {
+		t.Fatalf("totals do not balance: %v", tot.Problems)
+	}
+	for name, c := range map[string]struct{ got, want string }{
+		"receipts":    {tot.Receipts.StringFixed(2), "114360.50"},
+		"unallocated": {tot.Unallocated.StringFixed(2), "23500.00"}, // W1002's 11,500 remainder + W1003 held whole
+		"failed":      {tot.Failed.StringFixed(2), "7500.00"},       // rejected fixture 5,000 + inactive account 2,500
+	} {
+		if c.got != c.want {
+			t.Errorf("%s = %s, want %s", name, c.got, c.want)
+		}
+	}
+	if out.Report.ExitCode() != 3 {
+		t.Errorf("exit code %d, want 3 (exceptions for a person)", out.Report.ExitCode())
+	}
+	checkBrokerLedger(t, b)
+
+	// The weight split of W1004 (three equal weights over 10,000.00) must be 3333.34/3333.33/3333.33,
+	// the extra cent to the first client_ref.
+	var parts []string
+	if err := b.db.Select(&parts, `SELECT amount::text FROM journals WHERE receipt_id = 'W1004' ORDER BY client_ref`); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(parts, " ") != "3333.34 3333.33 3333.33" {
+		t.Errorf("W1004 split = %v", parts)
+	}
+}
+
+// checkBrokerLedger checks the invariants against the simulator's own books, not cashpool's tables:
+// no allocation funded twice, every journal the broker holds is one cashpool planned, from the sweep
+// account, for the planned amount.
+func checkBrokerLedger(t *testing.T, b *bundle) {
+	t.Helper()
+	type intent struct {
+		Key     string `db:"journal_key"`
+		Amount  string `db:"amount"`
+		Account string `db:"to_account"`
+	}
+	var intents []intent
+	if err := b.db.Select(&intents, `SELECT journal_key::text, amount::text, to_account::text FROM journals`); err != nil {
+		t.Fatal(err)
+	}
+	byKey := map[string]intent{}
+	for _, in := range intents {
+		byKey[in.Key] = in
+	}
+	live := map[string]int{}
+	for _, e := range b.sim.Ledger() {
+		key, ok := pool.TokenFromDescription(e.Description)
+		if !ok {
+			t.Fatalf("broker journal %s carries no cashpool key: %q", e.ID, e.Description)
+		}
+		in, ok := byKey[key]
+		if !ok {
+			t.Fatalf("broker journal %s has key %s that cashpool never planned", e.ID, key)
+		}
+		if e.FromAccount != b.runner.Config.SweepAccount || e.ToAccount != in.Account || !e.Amount.Equal(decimal.RequireFromString(in.Amount)) {
+			t.Fatalf("broker journal %s (%s → %s, %s) does not match its intent %+v", e.ID, e.FromAccount, e.ToAccount, e.Amount, in)
+		}
+		if !alpaca.Failed(e.Status) {
+			live[key]++
+			if live[key] > 1 {
+				t.Fatalf("allocation with key %s has %d live journals at the broker", key, live[key])
+			}
+		}
+	}
+}
+
+func TestSecondRunOfSameDateSendsNothing(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	first, err := b.runner.Run(ctx, fixtures.BusinessDate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.AlreadyRan {
+		t.Fatal("first run reported as already ran")
+	}
+	calls, ledger := b.client.Calls(), len(b.sim.Ledger())
+	copyFixtures(t, b.drop) // the same files dropped again must not load again either
+	second, err := b.runner.Run(ctx, fixtures.BusinessDate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !second.AlreadyRan {
+		t.Fatal("second run did not notice the first")
+	}
+	if b.client.Calls() != calls || len(b.sim.Ledger()) != ledger {
+		t.Fatalf("second run made %d broker calls and %d journals", b.client.Calls()-calls, len(b.sim.Ledger())-ledger)
+	}
+	var files int
+	if err := b.db.Get(&files, `SELECT count(*) FROM files WHERE status = 'loaded'`); err != nil {
+		t.Fatal(err)
+	}
+	if files != 2 {
+		t.Fatalf("%d files loaded, want the 2 good sample files once", files)
+	}
+}
+
+// lostAnswer is a broker whose first accepted batch reaches Alpaca but whose answer never comes back,
+// as when a connection drops after the journals were created.
+type lostAnswer struct {
+	batch.Broker
+	mu   sync.Mutex
+	lost bool
+	keys []string
+}
+
+func (l *lostAnswer) CreateBatch(ctx context.Context, key string, body []byte) ([]alpaca.BatchJournal, error) {
+	res, err := l.Broker.CreateBatch(ctx, key, body)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err != nil {
+		return res, err
+	}
+	l.keys = append(l.keys, key)
+	if !l.lost {
+		l.lost = true
+		return nil, context.DeadlineExceeded
+	}
+	return res, err
+}
+
+func TestBatchLeftSendingIsResentWithSameKey(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	lossy := &lostAnswer{Broker: b.client}
+	b.runner.Broker = lossy
+	b.runner.Config.MaxInFlight = 1
+	if _, err := b.runner.Run(ctx, fixtures.BusinessDate); err == nil {
+		t.Fatal("run with a lost answer succeeded; want it to stop with the batch left sending")
+	}
+	var sending int
+	if err := b.db.Get(&sending, `SELECT count(*) FROM batches WHERE status = 'sending'`); err != nil {
+		t.Fatal(err)
+	}
+	if sending != 1 {
+		t.Fatalf("%d batches sending after the lost answer, want 1", sending)
+	}
+	before := len(b.sim.Ledger())
+	if _, err := b.runner.Run(ctx, fixtures.BusinessDate); err != nil {
+		t.Fatal(err)
+	}
+	if lossy.keys[0] != lossy.keys[1] {
+		t.Fatalf("resend used key %s, first send %s", lossy.keys[1], lossy.keys[0])
+	}
+	if len(b.sim.Ledger()) < before {
+		t.Fatal("ledger shrank")
+	}
+	checkBrokerLedger(t, b)
+	var notSent int
+	if err := b.db.Get(&notSent, `SELECT count(*) FROM journals WHERE status IN ('planned', 'sending')`); err != nil {
+		t.Fatal(err)
+	}
+	if notSent != 0 {
+		t.Fatalf("%d journals never got an answer", notSent)
+	}
+}
+
+func TestOneRunnerPerDate(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	// Hold the date's run while a second runner tries it.
+	blocked := make(chan struct{})
+	release := make(chan struct{})
+	var once sync.Once
+	b.runner.Config.BeforePost = func(int64) {
+		once.Do(func() { close(blocked); <-release })
+	}
+	done := make(chan error, 1)
+	go func() { _, err := b.runner.Run(ctx, fixtures.BusinessDate); done <- err }()
+	<-blocked
+	second := &batch.Runner{DB: b.db, Broker: b.client, Config: b.runner.Config}
+	second.Config.BeforePost = nil
+	_, err := second.Run(ctx, fixtures.BusinessDate)
+	close(release)
+	if err == nil || !strings.Contains(err.Error(), batch.ErrBusy.Error()) {
+		t.Fatalf("second runner: %v, want ErrBusy", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	checkBrokerLedger(t, b)
+}
+
+func exceptionKey(e reconcile.Exception) string {
+	file := ""
+	if e.Kind == reconcile.KindRejectedFile {
+		file = e.File
+	}
+	return strings.Join([]string{e.Kind, e.ReceiptID, e.ClientRef, file}, ",")
+}

@@ -1,0 +1,180 @@
+package batch
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"time"
+
+	"github.com/robfig/cron/v3"
+)
+
+// Scheduler runs the nightly job on a cron schedule. Of several replicas only the one holding the
+// leader lock (a PostgreSQL session advisory lock) runs; the rest wait for it. At start the leader
+// catches up every business date missed since the last completed one, which it keeps in
+// PostgreSQL. Runs never overlap and a panic in one is recovered and logged.
+type Scheduler struct {
+	Runner   *Runner
+	Schedule cron.Schedule
+	TZ       *time.Location
+	Logger   *slog.Logger
+	Now      func() time.Time
+	// LeaderPoll is how often a standby replica tries for the lock; default 30s.
+	LeaderPoll time.Duration
+	// OnLeader reports leadership changes (for metrics).
+	OnLeader func(bool)
+	// MaxCatchUp bounds how many missed dates are run at start; default 31.
+	MaxCatchUp int
+}
+
+func (s *Scheduler) defaults() {
+	if s.Now == nil {
+		s.Now = time.Now
+	}
+	if s.Logger == nil {
+		s.Logger = slog.New(slog.DiscardHandler)
+	}
+	if s.LeaderPoll <= 0 {
+		s.LeaderPoll = 30 * time.Second
+	}
+	if s.OnLeader == nil {
+		s.OnLeader = func(bool) {}
+	}
+	if s.MaxCatchUp <= 0 {
+		s.MaxCatchUp = 31
+	}
+}
+
+// Serve blocks until ctx ends: it becomes leader, catches up, then runs on schedule.
+func (s *Scheduler) Serve(ctx context.Context) error {
+	s.defaults()
+	conn, err := s.becomeLeader(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	s.OnLeader(true)
+	defer s.OnLeader(false)
+	s.Logger.Info("leader: this replica runs the schedule")
+
+	if err := s.CatchUp(ctx); err != nil {
+		s.Logger.Error("catch-up", "err", err)
+	}
+	c := cron.New(cron.WithLocation(s.TZ), cron.WithLogger(cronLogger{s.Logger}),
+		cron.WithChain(cron.Recover(cronLogger{s.Logger}), cron.SkipIfStillRunning(cronLogger{s.Logger})))
+	c.Schedule(s.Schedule, cron.FuncJob(func() {
+		date := s.Now().In(s.TZ).Format(time.DateOnly)
+		s.runDate(ctx, date)
+	}))
+	c.Start()
+	defer func() { <-c.Stop().Done() }()
+
+	// Losing the lock's connection means another replica may take over: stop at once.
+	t := time.NewTicker(s.LeaderPoll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+			if err := conn.PingContext(ctx); err != nil {
+				return fmt.Errorf("lost the leader lock's connection: %w", err)
+			}
+		}
+	}
+}
+
+func (s *Scheduler) becomeLeader(ctx context.Context) (*sql.Conn, error) {
+	h := fnv.New64a()
+	h.Write([]byte("cashpool:serve:" + s.Runner.Config.SweepAccount))
+	key := int64(h.Sum64())
+	for {
+		conn, err := s.Runner.DB.Conn(ctx)
+		if err != nil {
+			return nil, err
+		}
+		var ok bool
+		if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&ok); err != nil {
+			conn.Close()
+			return nil, err
+		}
+		if ok {
+			return conn, nil
+		}
+		conn.Close()
+		s.Logger.Info("standby: another replica is the runner")
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(s.LeaderPoll):
+		}
+	}
+}
+
+// CatchUp runs every business date after the last completed one whose scheduled time has passed.
+func (s *Scheduler) CatchUp(ctx context.Context) error {
+	s.defaults()
+	var last sql.NullTime
+	err := s.Runner.DB.GetContext(ctx, &last, `SELECT last_completed FROM schedule_state WHERE sweep_account = $1`, s.Runner.Config.SweepAccount)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	if !last.Valid {
+		return nil // never ran: the schedule starts from its next fire
+	}
+	for _, d := range DueDates(s.Schedule, s.TZ, last.Time, s.Now(), s.MaxCatchUp) {
+		s.Logger.Info("catching up a missed night", "date", d)
+		if !s.runDate(ctx, d) {
+			return fmt.Errorf("catch-up stopped at %s", d)
+		}
+	}
+	return nil
+}
+
+// DueDates lists the business dates after last whose scheduled run time is at or before now, at
+// most max of them, oldest first. A business date is the date, in tz, of a fire time.
+func DueDates(sched cron.Schedule, tz *time.Location, last, now time.Time, max int) []string {
+	lastDate := time.Date(last.Year(), last.Month(), last.Day(), 0, 0, 0, 0, tz)
+	var out []string
+	seen := map[string]bool{}
+	for t := sched.Next(lastDate.AddDate(0, 0, 1).Add(-time.Second)); !t.After(now) && len(out) < max; t = sched.Next(t) {
+		d := t.In(tz).Format(time.DateOnly)
+		if d <= lastDate.Format(time.DateOnly) || seen[d] {
+			continue
+		}
+		seen[d] = true
+		out = append(out, d)
+	}
+	return out
+}
+
+// runDate runs one date and records it completed. Exceptions for a person still complete the date;
+// a failure does not.
+func (s *Scheduler) runDate(ctx context.Context, date string) bool {
+	out, err := s.Runner.Run(ctx, date)
+	if err != nil {
+		s.Logger.Error("run failed", "date", date, "err", err)
+		return false
+	}
+	s.Logger.Info("run finished", "date", date, "exceptions", out.Report.Totals.Exceptions, "paths", out.Paths)
+	_, err = s.Runner.DB.ExecContext(ctx, `
+		INSERT INTO schedule_state (sweep_account, last_completed, updated_at) VALUES ($1, $2, $3)
+		ON CONFLICT (sweep_account) DO UPDATE SET last_completed = GREATEST(schedule_state.last_completed, EXCLUDED.last_completed),
+		    updated_at = EXCLUDED.updated_at`, s.Runner.Config.SweepAccount, date, s.Now().UTC())
+	if err != nil {
+		s.Logger.Error("record completed date", "date", date, "err", err)
+		return false
+	}
+	return true
+}
+
+// cronLogger adapts slog to cron's logger.
+type cronLogger struct{ l *slog.Logger }
+
+func (c cronLogger) Info(msg string, kv ...any) { c.l.Debug("cron: "+msg, kv...) }
+func (c cronLogger) Error(err error, msg string, kv ...any) {
+	c.l.Error("cron: "+msg, append(kv, "err", err)...)
+}

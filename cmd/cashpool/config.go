@@ -1,0 +1,162 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/cashpool/cashpool/pool"
+)
+
+// config is every setting, from the environment first, then flags.
+type config struct {
+	DatabaseURL  string
+	BrokerURL    string
+	KeyID        string
+	Secret       string
+	SweepAccount string
+	DropDir      string
+	OutDir       string
+	TZ           *time.Location
+	BatchSize    int
+	JournalLimit decimal.Decimal
+	MaxInFlight  int
+	TrackFor     time.Duration
+	PollEvery    time.Duration
+	SettleFor    time.Duration
+	Schedule     string
+	HTTPAddr     string
+	Date         string
+	Formats      []string
+}
+
+// envOrFile reads NAME, or the contents of the file named by NAME_FILE (for secrets mounted as files).
+func envOrFile(name string) (string, error) {
+	if v := os.Getenv(name); v != "" {
+		return v, nil
+	}
+	if p := os.Getenv(name + "_FILE"); p != "" {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return "", fmt.Errorf("%s_FILE: %w", name, err)
+		}
+		return strings.TrimSpace(string(b)), nil
+	}
+	return "", nil
+}
+
+func envDefault(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// loadConfig reads the environment and registers the flags that override it on fs.
+func loadConfig(fs *flag.FlagSet) (*config, func() error, error) {
+	c := &config{}
+	var err error
+	if c.DatabaseURL, err = envOrFile("DATABASE_URL"); err != nil {
+		return nil, nil, err
+	}
+	if c.Secret, err = envOrFile("APCA_API_SECRET_KEY"); err != nil {
+		return nil, nil, err
+	}
+	c.BrokerURL = strings.TrimRight(os.Getenv("APCA_BROKER_URL"), "/")
+	c.KeyID = os.Getenv("APCA_API_KEY_ID")
+	c.SweepAccount = strings.ToLower(os.Getenv("CASHPOOL_SWEEP_ACCOUNT"))
+	c.DropDir = envDefault("CASHPOOL_DROP_DIR", "drop")
+	c.OutDir = envDefault("CASHPOOL_OUT_DIR", "out")
+	c.Schedule = envDefault("CASHPOOL_SCHEDULE", "30 1 * * *")
+	c.HTTPAddr = envDefault("CASHPOOL_HTTP_ADDR", "127.0.0.1:8080")
+	tz := envDefault("CASHPOOL_TZ", "America/New_York")
+	batchSize := envDefault("CASHPOOL_BATCH_SIZE", "500")
+	limit := envDefault("CASHPOOL_JOURNAL_LIMIT", "0")
+	inFlight := envDefault("CASHPOOL_MAX_IN_FLIGHT", "4")
+	trackFor := envDefault("CASHPOOL_TRACK_FOR", "6h")
+	pollEvery := envDefault("CASHPOOL_POLL_EVERY", "30s")
+	settleFor := envDefault("CASHPOOL_SETTLE_FOR", "10s")
+	formats := envDefault("CASHPOOL_REPORT_FORMATS", "csv")
+
+	fs.StringVar(&c.Date, "date", "", "business date YYYY-MM-DD (default: today in CASHPOOL_TZ)")
+	fs.StringVar(&c.DropDir, "drop", c.DropDir, "drop folder (CASHPOOL_DROP_DIR)")
+	fs.StringVar(&c.OutDir, "out", c.OutDir, "report folder (CASHPOOL_OUT_DIR)")
+	fs.StringVar(&c.SweepAccount, "sweep", c.SweepAccount, "sweep account id (CASHPOOL_SWEEP_ACCOUNT)")
+	fs.StringVar(&formats, "format", formats, "report formats, comma separated: csv, json, html")
+	fs.IntVar(&c.BatchSize, "batch-size", 0, "journals per batch (CASHPOOL_BATCH_SIZE, default 500)")
+
+	finish := func() error {
+		var errs []error
+		loc, err := time.LoadLocation(tz)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("CASHPOOL_TZ %q: %w", tz, err))
+		}
+		c.TZ = loc
+		if c.BatchSize == 0 {
+			if c.BatchSize, err = strconv.Atoi(batchSize); err != nil || c.BatchSize < 1 {
+				errs = append(errs, fmt.Errorf("CASHPOOL_BATCH_SIZE %q: want a positive whole number", batchSize))
+			}
+		}
+		if c.JournalLimit, err = pool.ParseLimit(limit); err != nil {
+			errs = append(errs, fmt.Errorf("CASHPOOL_JOURNAL_LIMIT %q: %w", limit, err))
+		}
+		if c.MaxInFlight, err = strconv.Atoi(inFlight); err != nil || c.MaxInFlight < 1 {
+			errs = append(errs, fmt.Errorf("CASHPOOL_MAX_IN_FLIGHT %q: want a positive whole number", inFlight))
+		}
+		if c.TrackFor, err = time.ParseDuration(trackFor); err != nil {
+			errs = append(errs, fmt.Errorf("CASHPOOL_TRACK_FOR %q: %w", trackFor, err))
+		}
+		if c.PollEvery, err = time.ParseDuration(pollEvery); err != nil {
+			errs = append(errs, fmt.Errorf("CASHPOOL_POLL_EVERY %q: %w", pollEvery, err))
+		}
+		if c.SettleFor, err = time.ParseDuration(settleFor); err != nil {
+			errs = append(errs, fmt.Errorf("CASHPOOL_SETTLE_FOR %q: %w", settleFor, err))
+		}
+		for _, f := range strings.Split(formats, ",") {
+			f = strings.TrimSpace(f)
+			switch f {
+			case "csv", "json", "html":
+				c.Formats = append(c.Formats, f)
+			default:
+				errs = append(errs, fmt.Errorf("report format %q: want csv, json or html", f))
+			}
+		}
+		if c.Date == "" && c.TZ != nil {
+			c.Date = time.Now().In(c.TZ).Format(time.DateOnly)
+		}
+		if _, err := time.Parse(time.DateOnly, c.Date); err != nil {
+			errs = append(errs, fmt.Errorf("--date %q: want YYYY-MM-DD", c.Date))
+		}
+		return errors.Join(errs...)
+	}
+	return c, finish, nil
+}
+
+// needBroker checks the settings a command that talks to Alpaca needs. There is no default broker
+// URL: cashpool never talks to a simulator, or to production, unless told to.
+func (c *config) needBroker() error {
+	var errs []error
+	if c.BrokerURL == "" {
+		errs = append(errs, errors.New("APCA_BROKER_URL is not set (https://broker-api.alpaca.markets, https://broker-api.sandbox.alpaca.markets, or a `cashpool sandbox` address)"))
+	}
+	if c.KeyID == "" {
+		errs = append(errs, errors.New("APCA_API_KEY_ID is not set"))
+	}
+	if c.Secret == "" {
+		errs = append(errs, errors.New("APCA_API_SECRET_KEY (or APCA_API_SECRET_KEY_FILE) is not set"))
+	}
+	return errors.Join(append(errs, c.needSweep())...)
+}
+
+func (c *config) needSweep() error {
+	if !pool.IsUUID(c.SweepAccount) {
+		return errors.New("CASHPOOL_SWEEP_ACCOUNT must be the sweep account's id (a UUID)")
+	}
+	return nil
+}

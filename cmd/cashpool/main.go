@@ -1,0 +1,252 @@
+// Command cashpool funds customer brokerage accounts from a firm's sweep account with Alpaca JNLC
+// batch journals: ingest → plan → submit → track → reconcile. See README.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/cashpool/cashpool/alpaca"
+	"github.com/cashpool/cashpool/batch"
+	"github.com/cashpool/cashpool/batch/ingest"
+	"github.com/cashpool/cashpool/batch/schema"
+	"github.com/cashpool/cashpool/reconcile"
+)
+
+// Exit statuses a scheduler can act on.
+const (
+	exitOK         = 0
+	exitFailure    = 1 // broker, database, or any failure to finish
+	exitUsage      = 2 // bad usage or rejected input
+	exitExceptions = 3 // finished, with exceptions for a person
+)
+
+const usage = `cashpool funds customer accounts from a sweep account with Alpaca JNLC batch journals.
+
+Usage: cashpool <command> [flags]
+
+  demo        throwaway PostgreSQL + built-in simulator + fixtures/ drop: one whole night
+  run         one full, resumable run of a business date (--date, default today in CASHPOOL_TZ)
+  ingest      take complete files from the drop folder
+  plan        plan the run of --date
+  submit      send the planned batches of --date
+  track       follow the journals of --date until final or the tracking deadline
+  reconcile   write the report of --date and mark the run finished
+  report      rewrite the report of --date (--format csv,json,html)
+  status      runs, batches, journals by status, exceptions (--date)
+  serve       scheduler + tracker + HTTP health, metrics and status
+  sandbox     the Alpaca journals simulator as a server (--addr, --seed)
+  migrate     apply database migrations
+
+Configuration comes from the environment (DATABASE_URL, APCA_BROKER_URL, APCA_API_KEY_ID,
+APCA_API_SECRET_KEY, CASHPOOL_SWEEP_ACCOUNT, CASHPOOL_DROP_DIR, CASHPOOL_OUT_DIR, CASHPOOL_TZ, ...)
+and flags; see README.md. Exit status: 0 all executed and balanced, 3 exceptions for a person,
+2 bad usage or rejected input, 1 failure.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// usageError marks errors that are the caller's to fix.
+type usageError struct{ error }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stdout, usage)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+
+	cmd, rest := args[0], args[1:]
+	var code int
+	var err error
+	switch cmd {
+	case "demo":
+		code, err = cmdDemo(ctx, rest, stdout, logger)
+	case "sandbox":
+		code, err = cmdSandbox(ctx, rest, stdout, logger)
+	case "migrate", "run", "ingest", "plan", "submit", "track", "reconcile", "report", "status", "serve":
+		code, err = cmdPipeline(ctx, cmd, rest, stdout, logger)
+	default:
+		fmt.Fprintf(stderr, "cashpool: unknown command %q\n\n%s", cmd, usage)
+		return exitUsage
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "cashpool %s: %v\n", cmd, err)
+		var ue usageError
+		if errors.As(err, &ue) {
+			return exitUsage
+		}
+		if code == exitOK {
+			code = exitFailure
+		}
+	}
+	return code
+}
+
+func cmdPipeline(ctx context.Context, cmd string, args []string, stdout io.Writer, logger *slog.Logger) (int, error) {
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	cfg, finish, err := loadConfig(fs)
+	if err != nil {
+		return exitUsage, usageError{err}
+	}
+	if err := fs.Parse(args); err != nil {
+		return exitUsage, usageError{err}
+	}
+	if err := finish(); err != nil {
+		return exitUsage, usageError{err}
+	}
+	if cfg.DatabaseURL == "" {
+		return exitUsage, usageError{errors.New("DATABASE_URL is not set (try `make run` for the embedded demo)")}
+	}
+	db, err := schema.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return exitFailure, err
+	}
+	defer db.Close()
+	if cmd == "migrate" {
+		n, err := schema.Migrate(ctx, db.DB)
+		if err != nil {
+			return exitFailure, err
+		}
+		fmt.Fprintf(stdout, "applied %d migrations\n", n)
+		return exitOK, nil
+	}
+	if _, err := schema.Migrate(ctx, db.DB); err != nil {
+		return exitFailure, err
+	}
+	if cmd == "status" {
+		if err := cfg.needSweep(); err != nil {
+			return exitUsage, usageError{err}
+		}
+		return exitOK, batch.WriteStatus(ctx, stdout, db, cfg.SweepAccount, cfg.Date)
+	}
+	needBroker := cmd == "run" || cmd == "submit" || cmd == "track" || cmd == "serve"
+	if needBroker {
+		if err := cfg.needBroker(); err != nil {
+			return exitUsage, usageError{err}
+		}
+	} else if cmd != "ingest" {
+		if err := cfg.needSweep(); err != nil {
+			return exitUsage, usageError{err}
+		}
+	}
+	r := newRunner(db, cfg, logger)
+	switch cmd {
+	case "serve":
+		return serve(ctx, r, cfg, stdout, logger)
+	case "ingest":
+		res, err := r.Ingest(ctx)
+		if err != nil {
+			return exitFailure, err
+		}
+		printIngest(stdout, res)
+		if res.Count(ingest.OutcomeRejected)+res.Count(ingest.OutcomeDuplicate) > 0 {
+			return exitUsage, nil
+		}
+		return exitOK, nil
+	case "plan":
+		_, err := r.Plan(ctx, cfg.Date)
+		return exitOK, err
+	case "submit", "track":
+		var runID int64
+		if err := db.GetContext(ctx, &runID, `SELECT id FROM runs WHERE business_date = $1 AND sweep_account = $2`, cfg.Date, cfg.SweepAccount); err != nil {
+			return exitUsage, usageError{fmt.Errorf("no planned run for %s: run `cashpool plan --date %s` first", cfg.Date, cfg.Date)}
+		}
+		if cmd == "submit" {
+			return exitOK, r.Submit(ctx, cfg.Date, runID)
+		}
+		return exitOK, r.Track(ctx, runID)
+	case "reconcile", "report":
+		var out *batch.Outcome
+		if cmd == "report" {
+			out, err = r.Report(ctx, cfg.Date)
+		} else {
+			out, err = r.Reconcile(ctx, cfg.Date)
+		}
+		if err != nil {
+			return exitFailure, err
+		}
+		return printOutcome(stdout, out), nil
+	default: // run
+		out, err := r.Run(ctx, cfg.Date)
+		if err != nil {
+			if errors.Is(err, batch.ErrBusy) {
+				return exitFailure, fmt.Errorf("%w: another `cashpool run` for %s is in progress; nothing was done", err, cfg.Date)
+			}
+			return exitFailure, err
+		}
+		return printOutcome(stdout, out), nil
+	}
+}
+
+func newRunner(db *sqlx.DB, cfg *config, logger *slog.Logger) *batch.Runner {
+	client := alpaca.NewClient(alpaca.Options{BaseURL: cfg.BrokerURL, KeyID: cfg.KeyID, Secret: cfg.Secret})
+	return &batch.Runner{DB: db, Broker: client, Config: batch.Config{
+		SweepAccount: cfg.SweepAccount, DropDir: cfg.DropDir, OutDir: cfg.OutDir, Formats: cfg.Formats,
+		BatchSize: cfg.BatchSize, JournalLimit: cfg.JournalLimit, MaxInFlight: cfg.MaxInFlight,
+		TrackFor: cfg.TrackFor, PollEvery: cfg.PollEvery, Logger: logger, Failpoint: failpointFromEnv(),
+		SettleFor: cfg.SettleFor,
+	}}
+}
+
+func printOutcome(w io.Writer, out *batch.Outcome) int {
+	if out.AlreadyRan {
+		fmt.Fprintf(w, "The run of %s had already finished; nothing was sent. Report rewritten.\n", out.Report.BusinessDate)
+	}
+	reconcile.WriteSummary(w, out.Report)
+	return out.Report.ExitCode()
+}
+
+// failpointFromEnv lets the crash harness kill the process at a named step boundary:
+// CASHPOOL_FAILPOINT=after-plan makes the process exit abruptly right after planning committed.
+func failpointFromEnv() func(string) {
+	want := os.Getenv("CASHPOOL_FAILPOINT")
+	if want == "" {
+		return nil
+	}
+	return func(name string) {
+		if name == want {
+			fmt.Fprintf(os.Stderr, "cashpool: failpoint %s: exiting abruptly\n", name)
+			syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			time.Sleep(time.Second) // never returns: SIGKILL is on its way
+		}
+	}
+}
+
+func printIngest(w io.Writer, res ingest.Result) {
+	for _, f := range res.Files {
+		switch f.Outcome {
+		case ingest.OutcomeLoaded:
+			fmt.Fprintf(w, "  loaded     %s: %d rows\n", f.Name, f.Rows)
+		case ingest.OutcomeRejected, ingest.OutcomeDuplicate:
+			fmt.Fprintf(w, "  %-10s %s: %d problems, see %s.errors.csv\n", f.Outcome, f.Name, f.Errors, f.MovedTo)
+			for i, p := range f.Problems {
+				if i == 5 {
+					fmt.Fprintf(w, "             ... %d more\n", f.Errors-5)
+					break
+				}
+				fmt.Fprintf(w, "             line %d, column %d (%s): %s\n", p.Line, p.Column, p.Field, p.Problem)
+			}
+		default:
+			fmt.Fprintf(w, "  %-10s %s\n", f.Outcome, f.Name)
+		}
+	}
+}

@@ -1,0 +1,430 @@
+package reconcile
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/shopspring/decimal"
+
+	"github.com/cashpool/cashpool/alpaca"
+)
+
+// Exception kinds, in the order the report lists them.
+const (
+	KindRejectedFile      = "rejected_file"
+	KindOverAllocated     = "over_allocated"
+	KindUnallocated       = "unallocated"
+	KindSkippedAllocation = "skipped_allocation"
+	KindFailed            = "failed"
+	KindStuckPending      = "stuck_pending"
+	KindStuck             = "stuck"
+	KindNotSent           = "not_sent"
+	KindCorrected         = "corrected"
+	KindUnknownStatus     = "unknown_status"
+	KindInFlight          = "in_flight"
+	KindUnbalanced        = "unbalanced"
+)
+
+// Kinds lists every exception kind in report order.
+var Kinds = []string{
+	KindRejectedFile, KindOverAllocated, KindUnallocated, KindSkippedAllocation,
+	KindFailed, KindStuckPending, KindStuck, KindNotSent, KindCorrected, KindUnknownStatus,
+	KindInFlight, KindUnbalanced,
+}
+
+var kindRank = func() map[string]int {
+	m := make(map[string]int, len(Kinds))
+	for i, k := range Kinds {
+		m[k] = i
+	}
+	return m
+}()
+
+// ErrRunNotFound is returned by Build and Finish for a run id that does not exist.
+var ErrRunNotFound = errors.New("run not found")
+
+// Totals are the run's sums. They balance when Receipts = Allocated + Unallocated,
+// Allocated = Planned and Planned = Executed + Failed + InFlight, all to the cent.
+type Totals struct {
+	Receipts, Allocated, Unallocated, Held, Planned, Executed, Failed, InFlight decimal.Decimal
+
+	Journals, ExecutedCount, FailedCount, InFlightCount, Exceptions int
+
+	Balanced bool
+	// Problems says which balance check failed, one line each; empty when Balanced.
+	Problems []string
+}
+
+// Exception is one thing a person must look at. Amount is zero when no amount applies (a
+// rejected file, an allocation by weight); the report then leaves it empty. File and Line point
+// at the input row the exception comes from.
+type Exception struct {
+	Kind       string
+	ReceiptID  string
+	ClientRef  string
+	AccountID  string
+	Amount     decimal.Decimal
+	JournalID  string // Alpaca's id, empty until Alpaca answered
+	JournalKey string // cashpool's key
+	Status     string
+	Reason     string
+	NextAction string
+	File       string
+	Line       int
+}
+
+// Report is the reconciliation of one run.
+type Report struct {
+	BusinessDate string
+	SweepAccount string
+	RunID        int64
+	GeneratedAt  time.Time
+	Totals       Totals
+	Exceptions   []Exception
+
+	// paths records what Write wrote, so WriteSummary can point at it.
+	paths []string
+}
+
+// ExitCode is the process exit status for a scheduler: 0 when there is nothing for a person and
+// the totals balance, 3 otherwise. A journal still in flight is listed, so it also yields 3: the
+// run is not done until every journal executed.
+func (r *Report) ExitCode() int {
+	if len(r.Exceptions) == 0 && r.Totals.Balanced {
+		return 0
+	}
+	return 3
+}
+
+type runRow struct {
+	BusinessDate  string       `db:"business_date"`
+	SweepAccount  string       `db:"sweep_account"`
+	PlannedAt     time.Time    `db:"planned_at"`
+	TrackDeadline sql.NullTime `db:"track_deadline"`
+}
+
+type receiptRow struct {
+	ReceiptID   string          `db:"receipt_id"`
+	Amount      decimal.Decimal `db:"amount"`
+	Allocated   decimal.Decimal `db:"allocated"`
+	Unallocated decimal.Decimal `db:"unallocated"`
+	Held        bool            `db:"held"`
+	Reason      string          `db:"reason"`
+	File        string          `db:"file"`
+	Line        int             `db:"line"`
+}
+
+type skippedRow struct {
+	ReceiptID string              `db:"receipt_id"`
+	ClientRef string              `db:"client_ref"`
+	AccountID string              `db:"account_id"`
+	Amount    decimal.NullDecimal `db:"amount"`
+	Reason    string              `db:"reason"`
+	File      string              `db:"file"`
+	Line      int                 `db:"line"`
+}
+
+type journalRow struct {
+	ReceiptID       string          `db:"receipt_id"`
+	ClientRef       string          `db:"client_ref"`
+	ToAccount       string          `db:"to_account"`
+	Amount          decimal.Decimal `db:"amount"`
+	JournalKey      string          `db:"journal_key"`
+	AlpacaID        string          `db:"alpaca_id"`
+	Status          string          `db:"status"`
+	ErrorMessage    string          `db:"error_message"`
+	ExpectedPending bool            `db:"expected_pending"`
+	File            string          `db:"file"`
+	Line            int             `db:"line"`
+}
+
+// Build reads run runID and returns its report as of now. now decides which journals are past the
+// run's track deadline and becomes the report's GeneratedAt.
+func Build(ctx context.Context, db *sqlx.DB, runID int64, now time.Time) (*Report, error) {
+	// One snapshot for every query: the tracker may be updating journals meanwhile, and totals
+	// taken from two moments would not balance.
+	tx, err := db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("reconcile run %d: begin: %w", runID, err)
+	}
+	defer tx.Rollback()
+
+	var run runRow
+	if err := tx.GetContext(ctx, &run, queryRun, runID); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, fmt.Errorf("reconcile run %d: %w", runID, ErrRunNotFound)
+		}
+		return nil, fmt.Errorf("reconcile run %d: read run: %w", runID, err)
+	}
+	r := &Report{
+		BusinessDate: run.BusinessDate,
+		SweepAccount: run.SweepAccount,
+		RunID:        runID,
+		GeneratedAt:  now.UTC(),
+	}
+	steps := []struct {
+		what string
+		read func(context.Context, *sqlx.Tx, *Report, runRow, time.Time) error
+	}{
+		{"rejected files", readRejectedFiles},
+		{"receipts", readReceipts},
+		{"skipped allocations", readSkipped},
+		{"journals", readJournals},
+	}
+	for _, s := range steps {
+		if err := s.read(ctx, tx, r, run, now); err != nil {
+			return nil, fmt.Errorf("reconcile run %d: read %s: %w", runID, s.what, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("reconcile run %d: commit: %w", runID, err)
+	}
+
+	diffs := balance(&r.Totals)
+	for i, p := range r.Totals.Problems {
+		r.Exceptions = append(r.Exceptions, Exception{
+			Kind:       KindUnbalanced,
+			Amount:     diffs[i],
+			Reason:     p,
+			NextAction: "do not re-drive; the database no longer adds up: escalate to engineering",
+		})
+	}
+	sortExceptions(r.Exceptions)
+	r.Totals.Exceptions = len(r.Exceptions)
+	return r, nil
+}
+
+func readRejectedFiles(ctx context.Context, tx *sqlx.Tx, r *Report, run runRow, _ time.Time) error {
+	rows, err := tx.QueryxContext(ctx, queryRejectedFiles, run.SweepAccount, run.PlannedAt, r.RunID)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var f struct {
+			Name   string `db:"name"`
+			Reason string `db:"reason"`
+			Errors int    `db:"errors"`
+		}
+		if err := rows.StructScan(&f); err != nil {
+			return err
+		}
+		reason := f.Reason
+		if f.Errors > 1 {
+			reason = fmt.Sprintf("%s (%d errors in all)", reason, f.Errors)
+		}
+		r.Exceptions = append(r.Exceptions, Exception{
+			Kind:       KindRejectedFile,
+			Reason:     reason,
+			NextAction: fmt.Sprintf("fix the file and drop it again (see rejected/%s.errors.csv)", f.Name),
+			File:       f.Name,
+		})
+	}
+	return rows.Err()
+}
+
+func readReceipts(ctx context.Context, tx *sqlx.Tx, r *Report, _ runRow, _ time.Time) error {
+	rows, err := tx.QueryxContext(ctx, queryReceipts, r.RunID)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	t := &r.Totals
+	for rows.Next() {
+		var rr receiptRow
+		if err := rows.StructScan(&rr); err != nil {
+			return err
+		}
+		t.Receipts = t.Receipts.Add(rr.Amount)
+		t.Allocated = t.Allocated.Add(rr.Allocated)
+		t.Unallocated = t.Unallocated.Add(rr.Unallocated)
+		e := Exception{ReceiptID: rr.ReceiptID, Reason: rr.Reason, File: rr.File, Line: rr.Line}
+		switch {
+		case rr.Held:
+			t.Held = t.Held.Add(rr.Amount)
+			e.Kind = KindOverAllocated
+			e.Amount = rr.Amount
+			e.NextAction = "correct the allocations for this receipt; nothing was sent"
+		case rr.Unallocated.IsPositive():
+			e.Kind = KindUnallocated
+			e.Amount = rr.Unallocated
+			if e.Reason == "" {
+				e.Reason = "allocations cover less than the receipt"
+			}
+			e.NextAction = "remainder stays in the sweep account; allocate it or return it"
+		default:
+			continue
+		}
+		r.Exceptions = append(r.Exceptions, e)
+	}
+	return rows.Err()
+}
+
+func readSkipped(ctx context.Context, tx *sqlx.Tx, r *Report, _ runRow, _ time.Time) error {
+	rows, err := tx.QueryxContext(ctx, querySkipped, r.RunID)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var s skippedRow
+		if err := rows.StructScan(&s); err != nil {
+			return err
+		}
+		r.Exceptions = append(r.Exceptions, Exception{
+			Kind:       KindSkippedAllocation,
+			ReceiptID:  s.ReceiptID,
+			ClientRef:  s.ClientRef,
+			AccountID:  s.AccountID,
+			Amount:     s.Amount.Decimal, // zero for a weight allocation: shown empty
+			Reason:     s.Reason,
+			NextAction: "not funded by this run: resolve the reason (an allocation awaiting its receipt is planned by the run that takes the receipt)",
+			File:       s.File,
+			Line:       s.Line,
+		})
+	}
+	return rows.Err()
+}
+
+func readJournals(ctx context.Context, tx *sqlx.Tx, r *Report, run runRow, now time.Time) error {
+	rows, err := tx.QueryxContext(ctx, queryJournals, r.RunID)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	// At the deadline tracking stops, so a journal still open then is stuck.
+	pastDeadline := run.TrackDeadline.Valid && !now.Before(run.TrackDeadline.Time)
+	for rows.Next() {
+		var j journalRow
+		if err := rows.StructScan(&j); err != nil {
+			return err
+		}
+		tally(&r.Totals, j.Amount, j.Status)
+		if e, ok := journalException(j, r.BusinessDate, pastDeadline); ok {
+			r.Exceptions = append(r.Exceptions, e)
+		}
+	}
+	return rows.Err()
+}
+
+// notSent reports whether status is one cashpool gives a journal before Alpaca answered for it.
+func notSent(status string) bool {
+	return status == "planned" || status == "sending" || status == "held"
+}
+
+// journalException classifies one counted journal. Only a funded journal yields none.
+func journalException(j journalRow, date string, pastDeadline bool) (Exception, bool) {
+	e := Exception{
+		ReceiptID:  j.ReceiptID,
+		ClientRef:  j.ClientRef,
+		AccountID:  j.ToAccount,
+		Amount:     j.Amount,
+		JournalID:  j.AlpacaID,
+		JournalKey: j.JournalKey,
+		Status:     j.Status,
+		Reason:     j.ErrorMessage,
+		File:       j.File,
+		Line:       j.Line,
+	}
+	s := j.Status
+	switch {
+	case notSent(s):
+		e.Kind = KindNotSent
+		if e.Reason == "" {
+			e.Reason = "Alpaca never answered for this journal"
+		}
+		e.NextAction = fmt.Sprintf("re-run `cashpool run --date %s`; it resends with the same key", date)
+	case alpaca.Funded(s):
+		return Exception{}, false
+	case alpaca.Failed(s):
+		e.Kind = KindFailed
+		e.NextAction = fmt.Sprintf("fix the cause, then `cashpool redrive --date %s`", date)
+	case s == alpaca.StatusCorrect:
+		e.Kind = KindCorrected
+		e.NextAction = "Alpaca corrected this journal; check the replacement journal's amount"
+	case s == alpaca.StatusPending && pastDeadline:
+		e.Kind = KindStuckPending
+		if j.ExpectedPending {
+			if e.Reason == "" {
+				e.Reason = "amount above the per-journal limit"
+			}
+			e.NextAction = "above the per-journal limit: awaits Alpaca approval or the next BOD; no action unless it stays pending"
+		} else {
+			e.NextAction = "ask Alpaca operations why it is pending"
+		}
+	case (s == alpaca.StatusQueued || s == alpaca.StatusSentToClearing) && pastDeadline:
+		e.Kind = KindStuck
+		e.NextAction = fmt.Sprintf("ask Alpaca operations why it is still %s", s)
+	case s == alpaca.StatusPending || s == alpaca.StatusQueued || s == alpaca.StatusSentToClearing:
+		e.Kind = KindInFlight
+		e.NextAction = fmt.Sprintf("not settled yet: run `cashpool track --date %s`, then report again", date)
+	default:
+		e.Kind = KindUnknownStatus
+		e.NextAction = "look the journal up in the Alpaca dashboard; cashpool does not know this status"
+	}
+	return e, true
+}
+
+// tally adds one counted journal to t. Every journal lands in exactly one of Executed, Failed
+// and InFlight, so Planned = Executed + Failed + InFlight holds by construction; anything that is
+// neither funded nor failed (not sent, pending, corrected, unknown) is in flight.
+func tally(t *Totals, amount decimal.Decimal, status string) {
+	t.Journals++
+	t.Planned = t.Planned.Add(amount)
+	switch {
+	case alpaca.Funded(status):
+		t.Executed = t.Executed.Add(amount)
+		t.ExecutedCount++
+	case alpaca.Failed(status):
+		t.Failed = t.Failed.Add(amount)
+		t.FailedCount++
+	default:
+		t.InFlight = t.InFlight.Add(amount)
+		t.InFlightCount++
+	}
+}
+
+// balance sets Balanced and Problems from the sums and returns each problem's difference.
+func balance(t *Totals) (diffs []decimal.Decimal) {
+	t.Problems = nil
+	check := func(left, right decimal.Decimal, what string) {
+		if !left.Equal(right) {
+			d := left.Sub(right)
+			t.Problems = append(t.Problems, fmt.Sprintf("%s: %s <> %s (difference %s)",
+				what, left.StringFixed(2), right.StringFixed(2), d.StringFixed(2)))
+			diffs = append(diffs, d)
+		}
+	}
+	check(t.Receipts, t.Allocated.Add(t.Unallocated), "receipts <> allocated + unallocated")
+	check(t.Allocated, t.Planned, "allocated <> planned")
+	check(t.Planned, t.Executed.Add(t.Failed).Add(t.InFlight), "planned <> executed + failed + in flight")
+	t.Balanced = len(t.Problems) == 0
+	return diffs
+}
+
+func sortExceptions(es []Exception) {
+	sort.SliceStable(es, func(i, j int) bool {
+		a, b := es[i], es[j]
+		if ra, rb := kindRank[a.Kind], kindRank[b.Kind]; ra != rb {
+			return ra < rb
+		}
+		if a.ReceiptID != b.ReceiptID {
+			return a.ReceiptID < b.ReceiptID
+		}
+		if a.ClientRef != b.ClientRef {
+			return a.ClientRef < b.ClientRef
+		}
+		if a.File != b.File {
+			return a.File < b.File
+		}
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.JournalKey < b.JournalKey
+	})
+}

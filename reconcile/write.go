@@ -1,0 +1,228 @@
+package reconcile
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+
+	"github.com/gocarina/gocsv"
+)
+
+// File names Write produces inside its directory.
+const (
+	FileCSV    = "reconciliation.csv"
+	FileTotals = "totals.csv"
+	FileJSON   = "reconciliation.json"
+	FileHTML   = "reconciliation.html"
+)
+
+// Write writes r into dir, creating dir, in each of formats: "csv" (reconciliation.csv and
+// totals.csv; the default when no format is given), "json" and "html". Each file is replaced
+// atomically, so a reader never sees half a report. It returns the paths written and remembers
+// them for WriteSummary.
+func Write(dir string, r *Report, formats ...string) ([]string, error) {
+	if len(formats) == 0 {
+		formats = []string{"csv"}
+	}
+	// Check every format before writing anything, so a typo writes nothing.
+	type output struct {
+		name   string
+		render func(io.Writer, *Report) error
+	}
+	var outs []output
+	seen := map[string]bool{}
+	for _, f := range formats {
+		if seen[f] {
+			continue
+		}
+		seen[f] = true
+		switch f {
+		case "csv":
+			outs = append(outs, output{FileCSV, renderCSV}, output{FileTotals, renderTotalsCSV})
+		case "json":
+			outs = append(outs, output{FileJSON, renderJSON})
+		case "html":
+			outs = append(outs, output{FileHTML, renderHTML})
+		default:
+			return nil, fmt.Errorf("report format %q: want csv, json or html", f)
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("report directory: %w", err)
+	}
+	var paths []string
+	for _, o := range outs {
+		var buf bytes.Buffer
+		if err := o.render(&buf, r); err != nil {
+			return paths, fmt.Errorf("render %s: %w", o.name, err)
+		}
+		p := filepath.Join(dir, o.name)
+		if err := writeAtomic(p, buf.Bytes()); err != nil {
+			return paths, fmt.Errorf("write %s: %w", o.name, err)
+		}
+		paths = append(paths, p)
+		if !slices.Contains(r.paths, p) {
+			r.paths = append(r.paths, p)
+		}
+	}
+	return paths, nil
+}
+
+// writeAtomic writes a temporary file beside path and renames it over path.
+func writeAtomic(path string, data []byte) (err error) {
+	dir, name := filepath.Split(path)
+	f, err := os.CreateTemp(dir, "."+name+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if _, err = f.Write(data); err != nil {
+		return err
+	}
+	if err = f.Chmod(0o644); err != nil {
+		return err
+	}
+	if err = f.Sync(); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	if err = os.Rename(f.Name(), path); err != nil {
+		return err
+	}
+	// Make the rename itself durable; not every filesystem can sync a directory, so best effort.
+	if d, derr := os.Open(filepath.Clean(dir)); derr == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// csvRow is one line of reconciliation.csv. Every field is text so empty means empty (no amount,
+// no line) instead of a misleading 0.
+type csvRow struct {
+	Kind       string `csv:"kind"`
+	ReceiptID  string `csv:"receipt_id"`
+	ClientRef  string `csv:"client_ref"`
+	AccountID  string `csv:"account_id"`
+	Amount     string `csv:"amount"`
+	JournalID  string `csv:"journal_id"`
+	JournalKey string `csv:"journal_key"`
+	Status     string `csv:"status"`
+	Reason     string `csv:"reason"`
+	NextAction string `csv:"next_action"`
+	File       string `csv:"file"`
+	Line       string `csv:"line"`
+}
+
+func renderCSV(w io.Writer, r *Report) error {
+	rows := make([]csvRow, 0, len(r.Exceptions))
+	for _, e := range r.Exceptions {
+		rows = append(rows, csvRow{
+			Kind: e.Kind, ReceiptID: e.ReceiptID, ClientRef: e.ClientRef, AccountID: e.AccountID,
+			Amount: amountText(e.Amount), JournalID: e.JournalID, JournalKey: e.JournalKey,
+			Status: e.Status, Reason: e.Reason, NextAction: e.NextAction, File: e.File,
+			Line: lineText(e.Line),
+		})
+	}
+	return gocsv.Marshal(rows, w)
+}
+
+type metricRow struct {
+	Metric string `csv:"metric"`
+	Value  string `csv:"value"`
+}
+
+// metrics is the totals as (name, value) pairs, in the order totals.csv and the summary show them.
+func metrics(t Totals) []metricRow {
+	m := []metricRow{
+		{"receipts", t.Receipts.StringFixed(2)},
+		{"allocated", t.Allocated.StringFixed(2)},
+		{"unallocated", t.Unallocated.StringFixed(2)},
+		{"held", t.Held.StringFixed(2)},
+		{"planned", t.Planned.StringFixed(2)},
+		{"executed", t.Executed.StringFixed(2)},
+		{"failed", t.Failed.StringFixed(2)},
+		{"in_flight", t.InFlight.StringFixed(2)},
+		{"journals", strconv.Itoa(t.Journals)},
+		{"executed_count", strconv.Itoa(t.ExecutedCount)},
+		{"failed_count", strconv.Itoa(t.FailedCount)},
+		{"in_flight_count", strconv.Itoa(t.InFlightCount)},
+		{"exceptions", strconv.Itoa(t.Exceptions)},
+		{"balanced", strconv.FormatBool(t.Balanced)},
+	}
+	return m
+}
+
+func renderTotalsCSV(w io.Writer, r *Report) error {
+	return gocsv.Marshal(metrics(r.Totals), w)
+}
+
+func renderJSON(w io.Writer, r *Report) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}
+
+func lineText(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return strconv.Itoa(n)
+}
+
+var htmlReport = template.Must(template.New("report").Funcs(template.FuncMap{
+	"amount": amountText,
+	"line":   lineText,
+}).Parse(`<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>cashpool reconciliation {{.BusinessDate}}</title>
+<style>
+body { font-family: sans-serif; margin: 2em; }
+table { border-collapse: collapse; margin-bottom: 2em; }
+th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; vertical-align: top; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.bad { color: #a00; font-weight: bold; }
+</style>
+</head>
+<body>
+<h1>Reconciliation {{.BusinessDate}}</h1>
+<p>Sweep account {{.SweepAccount}}, run {{.RunID}}, generated {{.GeneratedAt.Format "2006-01-02 15:04:05 MST"}}.</p>
+{{if .Totals.Balanced}}<p>Totals balance.</p>{{else}}<p class="bad">Totals do not balance:</p>
+<ul>{{range .Totals.Problems}}<li>{{.}}</li>{{end}}</ul>{{end}}
+<h2>Totals</h2>
+<table>
+{{range .Metrics}}<tr><th>{{.Metric}}</th><td class="num">{{.Value}}</td></tr>
+{{end}}</table>
+<h2>Exceptions ({{len .Exceptions}})</h2>
+{{if .Exceptions}}<table>
+<tr><th>kind</th><th>receipt</th><th>client ref</th><th>account</th><th>amount</th><th>journal id</th><th>journal key</th><th>status</th><th>reason</th><th>next action</th><th>file</th><th>line</th></tr>
+{{range .Exceptions}}<tr><td>{{.Kind}}</td><td>{{.ReceiptID}}</td><td>{{.ClientRef}}</td><td>{{.AccountID}}</td><td class="num">{{amount .Amount}}</td><td>{{.JournalID}}</td><td>{{.JournalKey}}</td><td>{{.Status}}</td><td>{{.Reason}}</td><td>{{.NextAction}}</td><td>{{.File}}</td><td class="num">{{line .Line}}</td></tr>
+{{end}}</table>{{else}}<p>None.</p>{{end}}
+</body>
+</html>
+`))
+
+func renderHTML(w io.Writer, r *Report) error {
+	return htmlReport.Execute(w, struct {
+		*Report
+		Metrics []metricRow
+	}{r, metrics(r.Totals)})
+}
