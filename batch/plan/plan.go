@@ -305,7 +305,7 @@ func (p *planner) addIntent(ctx context.Context, r *row, amount decimal.Decimal)
 	desc = strings.TrimSpace(desc + " " + token)
 	in := intent{
 		allocID: r.AllocID.Int64, key: key, receiptID: r.ReceiptID, clientRef: r.ClientRef.String, valueDate: r.ValueDate,
-		amount: amount,
+		amount:    amount,
 		expectPen: p.cfg.JournalLimit.IsPositive() && amount.GreaterThan(p.cfg.JournalLimit),
 		entry: alpaca.BatchEntry{
 			ToAccount:                       strings.ToLower(r.AccountID.String),
