@@ -36,6 +36,7 @@ type Config struct {
 	BatchSize    int
 	JournalLimit decimal.Decimal
 	MaxInFlight  int
+	KeyRetention time.Duration // how long Alpaca remembers an Idempotency-Key; default 24h
 	TrackFor     time.Duration // how long after submission journals are followed before pending counts as stuck
 	PollEvery    time.Duration
 	Now          func() time.Time
@@ -195,12 +196,13 @@ func (r *Runner) Submit(ctx context.Context, date string, runID int64) error {
 	c := r.cfg()
 	res, err := submit.Submit(ctx, r.DB, r.Broker, runID, submit.Config{
 		SweepAccount: c.SweepAccount, BusinessDate: date, MaxInFlight: c.MaxInFlight, Now: c.Now, Logger: c.Logger,
-		BeforePost: c.BeforePost, AfterPost: c.AfterPost,
+		BeforePost: c.BeforePost, AfterPost: c.AfterPost, KeyRetention: c.KeyRetention,
 	})
 	if err != nil {
 		return fmt.Errorf("submit %s: %w", date, err)
 	}
-	c.Logger.Info("submit", "date", date, "batches_sent", res.Sent, "batches_split", res.Split, "journals_canceled_with_batch", res.Canceled)
+	c.Logger.Info("submit", "date", date, "batches_sent", res.Sent, "batches_split", res.Split,
+		"journals_canceled_with_batch", res.Canceled, "batches_recovered_by_listing", res.Recovered)
 	_, err = r.DB.ExecContext(ctx, `UPDATE runs SET track_deadline = $2 WHERE id = $1 AND track_deadline IS NULL`,
 		runID, c.Now().UTC().Add(c.TrackFor))
 	return err

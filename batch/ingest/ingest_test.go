@@ -223,3 +223,129 @@ func TestArchivesFileLoadedBeforeACrash(t *testing.T) {
 		t.Fatalf("receipts: %d rows, want 3", n)
 	}
 }
+
+func TestRejectedFileIsRecordedAndKept(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	content := "receipt_id,account_id,amount,weight,client_ref,description\n" +
+		"R-1,0d9f6e2c-3b1a-4c5d-8e7f-123456789abc,\"1,000.00\",,C-1,\n" +
+		"R-1,0d9f6e2c-3b1a-4c5d-8e7f-123456789abc,10.00,,C-2,=HYPERLINK()\n"
+	b.drop(t, "allocations_x.csv", content, true)
+	f := outcomeOf(t, b.run(t), "allocations_x.csv")
+	if f.Outcome != ingest.OutcomeRejected || f.Errors != 1 || f.MovedTo != "rejected/allocations_x.csv" {
+		t.Fatalf("%+v", f)
+	}
+	kept, err := os.ReadFile(filepath.Join(b.dir, "rejected", "allocations_x.csv"))
+	if err != nil || string(kept) != content {
+		t.Fatalf("rejected file not kept byte for byte: %v", err)
+	}
+	errs, err := os.ReadFile(filepath.Join(b.dir, "rejected", "allocations_x.errors.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "line,column,field,value,problem\n" +
+		"2,3,amount,\"1,000.00\",\"amount must not contain thousands separators: write 1000.00, not 1,000.00\"\n"
+	if string(errs) != want {
+		t.Fatalf("errors file:\n%s\nwant:\n%s", errs, want)
+	}
+	var row struct {
+		Status string `db:"status"`
+		Errors int    `db:"errors"`
+		Reason string `db:"reason"`
+		Rows   int    `db:"rows"`
+	}
+	if err := b.db.Get(&row, `SELECT status, errors, reason, rows FROM files WHERE name = 'allocations_x.csv'`); err != nil {
+		t.Fatal(err)
+	}
+	wantReason := "line 2, column 3 (amount): amount must not contain thousands separators: write 1000.00, not 1,000.00"
+	if row.Status != "rejected" || row.Errors != 1 || row.Rows != 0 || row.Reason != wantReason {
+		t.Fatalf("files row %+v", row)
+	}
+	if n := b.count(t, `SELECT count(*) FROM allocations`); n != 0 {
+		t.Fatalf("%d allocations loaded from a rejected file", n)
+	}
+
+	// The same bad bytes again, under the same name: checked again, kept again, never overwritten.
+	b.drop(t, "allocations_x.csv", content, true)
+	f = outcomeOf(t, b.run(t), "allocations_x.csv")
+	if f.Outcome != ingest.OutcomeRejected || f.MovedTo != "rejected/allocations_x~1.csv" ||
+		!exists(t, filepath.Join(b.dir, "rejected", "allocations_x~1.errors.csv")) ||
+		!exists(t, filepath.Join(b.dir, "rejected", "allocations_x~1.csv.ready")) {
+		t.Fatalf("second rejection: %+v", f)
+	}
+	if n := b.count(t, `SELECT count(*) FROM files`); n != 1 {
+		t.Fatalf("%d files rows, want 1", n)
+	}
+}
+
+func TestErrorsFileIsCapped(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	var sb strings.Builder
+	sb.WriteString("receipt_id,account_id,amount,weight,client_ref,description\n")
+	for i := 0; i < ingest.MaxProblems+234; i++ {
+		sb.WriteString("R-1,not-a-uuid,10.00,,C-1,\n")
+	}
+	b.drop(t, "allocations_many.csv", sb.String(), true)
+	f := outcomeOf(t, b.run(t), "allocations_many.csv")
+	if f.Errors != ingest.MaxProblems+234 || len(f.Problems) != ingest.MaxProblems {
+		t.Fatalf("errors %d, listed %d", f.Errors, len(f.Problems))
+	}
+	errs, err := os.ReadFile(filepath.Join(b.dir, "rejected", "allocations_many.errors.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(errs), "\n"), "\n")
+	if len(lines) != 1+ingest.MaxProblems+1 || lines[len(lines)-1] != ",,,,234 more errors not listed" {
+		t.Fatalf("%d lines, last %q", len(lines), lines[len(lines)-1])
+	}
+	if lines[1] != "2,2,account_id,not-a-uuid,account_id is not an account id: want a UUID such as 0d9f6e2c-3b1a-4c5d-8e7f-123456789abc" {
+		t.Fatalf("first problem %q", lines[1])
+	}
+}
+
+func TestPatternsAndIgnoredFiles(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.cfg.ReceiptsPattern = "wires_*.csv"
+	b.dropFile(t, "testdata/good/receipts_crlf_header_case.csv", "WIRES_2026.CSV")
+	b.dropFile(t, "testdata/good/receipts_base.csv", "receipts_base.csv")
+	b.drop(t, ".hidden.csv", "x", true)
+	b.drop(t, "notes.txt", "x", true)
+	res := b.run(t)
+	if f := outcomeOf(t, res, "WIRES_2026.CSV"); f.Outcome != ingest.OutcomeLoaded || f.Kind != ingest.KindReceipts || f.Rows != 1 {
+		t.Fatalf("%+v", f)
+	}
+	if f := outcomeOf(t, res, "receipts_base.csv"); f.Outcome != ingest.OutcomeIgnored || !exists(t, filepath.Join(b.dir, "receipts_base.csv")) {
+		t.Fatalf("%+v", f)
+	}
+	if len(res.Files) != 2 {
+		t.Fatalf("results %+v, want only the two .csv files that are not hidden", res.Files)
+	}
+}
+
+// The second file of a pair carries one row whose receipt is already loaded: it is refused whole,
+// with the line, and the first file's rows stay as they were.
+func TestCrossFileConflictIsARejectionNotAHalfLoad(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	head := "receipt_id,value_date,amount,currency,originator_name,originator_account,originator_bank,originator_address,reference\n"
+	b.drop(t, "receipts_1.csv", head+"A,2026-11-23,1.00,USD,N,A,B,C,\nB,2026-11-23,2.00,USD,N,A,B,C,\n", true)
+	b.drop(t, "receipts_2.csv", head+"C,2026-11-23,3.00,USD,N,A,B,C,\nB,2026-11-23,2.00,USD,N,A,B,C,\nD,2026-11-23,4.00,USD,N,A,B,C,\n", true)
+	res := b.run(t)
+	if f := outcomeOf(t, res, "receipts_1.csv"); f.Outcome != ingest.OutcomeLoaded {
+		t.Fatalf("%+v", f)
+	}
+	f := outcomeOf(t, res, "receipts_2.csv")
+	if f.Outcome != ingest.OutcomeRejected || len(f.Problems) != 1 ||
+		f.Problems[0].String() != "line 3, column 1 (receipt_id): receipt_id B was already loaded from receipts_1.csv (line 3)" {
+		t.Fatalf("%+v", f)
+	}
+	var sum decimal.Decimal
+	if err := b.db.Get(&sum, `SELECT sum(amount) FROM receipts`); err != nil {
+		t.Fatal(err)
+	}
+	if !sum.Equal(decimal.RequireFromString("3")) {
+		t.Fatalf("receipts sum %s, want 3.00", sum)
+	}
+}

@@ -98,11 +98,11 @@ type table struct {
 type limitReader struct {
 	r      io.Reader
 	handed int64
-	cr     *csv.Reader
+	start  int64 // offset of the end of the last record, as the CSV reader counts
 }
 
 func (l *limitReader) Read(p []byte) (int, error) {
-	if l.cr != nil && l.handed-l.cr.InputOffset() > MaxRecordBytes {
+	if l.handed-l.start > MaxRecordBytes {
 		return 0, errRecordTooLong
 	}
 	n, err := l.r.Read(p)
@@ -122,7 +122,6 @@ func newTable(r io.Reader, columns []string, probs *Problems, failFast bool) (*t
 	}
 	lim := &limitReader{r: br}
 	cr := csv.NewReader(lim)
-	lim.cr = cr
 	cr.FieldsPerRecord = -1 // counted here, to say which line and how many
 	cr.ReuseRecord = true
 	t := &table{columns: columns, cr: cr, lim: lim, probs: probs, failFast: failFast}
@@ -141,6 +140,7 @@ func (t *table) readHeader() error {
 	var rec []string
 	for {
 		r, err := t.cr.Read()
+		t.lim.start = t.cr.InputOffset()
 		if err == io.EOF {
 			t.add(Problem{Problem: "the file is empty: a header row and data rows are required"})
 			return errStop
@@ -206,6 +206,7 @@ func (t *table) readHeader() error {
 func (t *table) next(width int) (rec []string, line int, ok bool, err error) {
 	for {
 		r, err := t.cr.Read()
+		t.lim.start = t.cr.InputOffset()
 		if err == io.EOF {
 			return nil, 0, false, nil
 		}

@@ -7,6 +7,7 @@ package submit
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,6 +28,7 @@ import (
 // Broker is the part of the Alpaca client submit uses.
 type Broker interface {
 	CreateBatch(ctx context.Context, key string, body []byte) ([]alpaca.BatchJournal, error)
+	ListJournals(ctx context.Context, f alpaca.ListFilter) ([]alpaca.Journal, error)
 }
 
 // Config bounds the work.
@@ -34,6 +36,9 @@ type Config struct {
 	SweepAccount string
 	BusinessDate string
 	MaxInFlight  int // batches sent at once; default 4
+	// KeyRetention is how long Alpaca is trusted to remember an Idempotency-Key (default 24h). A
+	// batch left 'sending' for longer is never re-sent blindly: its journals are looked for first.
+	KeyRetention time.Duration
 	Now          func() time.Time
 	Logger       *slog.Logger
 	// BeforePost and AfterPost, when set, run around every POST; the crash harness uses them.
@@ -45,7 +50,8 @@ type Config struct {
 type Result struct {
 	Sent     int // batches answered by Alpaca
 	Split    int // batches Alpaca canceled whole and cashpool split to isolate the bad entries
-	Canceled int // journals failed because Alpaca canceled them with their whole batch
+	Canceled  int // journals failed because Alpaca canceled them with their whole batch
+	Recovered int // batches left sending past the key retention window and matched by listing
 }
 
 // ErrConflict means Alpaca saw this batch's key with a different body: a bug or a tampered
@@ -53,17 +59,22 @@ type Result struct {
 var ErrConflict = errors.New("idempotency key reused with a different body")
 
 type batchRow struct {
-	ID      int64  `db:"id"`
-	Seq     string `db:"seq"`
-	Key     string `db:"idempotency_key"`
-	Body    []byte `db:"body"`
-	Entries int    `db:"entries"`
+	ID        int64        `db:"id"`
+	Seq       string       `db:"seq"`
+	Key       string       `db:"idempotency_key"`
+	Body      []byte       `db:"body"`
+	Entries   int          `db:"entries"`
+	Status    string       `db:"status"`
+	SendingAt sql.NullTime `db:"sending_at"`
 }
 
 // Submit sends every batch of the run that is planned or was left sending, until none is left.
 func Submit(ctx context.Context, db *sqlx.DB, broker Broker, runID int64, cfg Config) (Result, error) {
 	if cfg.MaxInFlight <= 0 {
 		cfg.MaxInFlight = 4
+	}
+	if cfg.KeyRetention <= 0 {
+		cfg.KeyRetention = 24 * time.Hour
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -77,7 +88,7 @@ func Submit(ctx context.Context, db *sqlx.DB, broker Broker, runID int64, cfg Co
 	for {
 		var todo []batchRow
 		if err := db.SelectContext(ctx, &todo, `
-			SELECT id, seq, idempotency_key, body, entries FROM batches
+			SELECT id, seq, idempotency_key, body, entries, status, sending_at FROM batches
 			WHERE run_id = $1 AND status IN ('planned', 'sending') ORDER BY seq`, runID); err != nil {
 			return res, fmt.Errorf("list batches: %w", err)
 		}
@@ -137,6 +148,13 @@ func (s *submitter) sendAll(ctx context.Context, todo []batchRow, res *Result) e
 
 func (s *submitter) send(ctx context.Context, b batchRow, res *Result) error {
 	now := s.cfg.Now().UTC()
+	if b.Status == "sending" && b.SendingAt.Valid && now.Sub(b.SendingAt.Time) > s.cfg.KeyRetention {
+		if err := s.recoverStale(ctx, b); err != nil {
+			return fmt.Errorf("recover batch %s sent before the key retention window: %w", b.Seq, err)
+		}
+		s.count(func() { res.Recovered++ })
+		return nil
+	}
 	// Intent before money: the batch is 'sending' in the database before any byte leaves.
 	if err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE batches SET status = 'sending', attempts = attempts + 1, sending_at = $2 WHERE id = $1`, b.ID, now); err != nil {
@@ -364,4 +382,96 @@ func (s *submitter) inTx(ctx context.Context, f func(tx *sqlx.Tx) error) error {
 		return err
 	}
 	return tx.Commit()
+}
+
+// recoverStale settles a batch left 'sending' for longer than Alpaca keeps idempotency keys: a
+// resend with the old key might create the journals a second time. The sweep account's journals
+// around the time it was sent are listed and matched to its intents by the key token in their
+// description. Journals found are stored as Alpaca's answer; intents not found were never
+// created, and go into a new batch under a new key.
+func (s *submitter) recoverStale(ctx context.Context, b batchRow) error {
+	sent := b.SendingAt.Time
+	list, err := s.broker.ListJournals(ctx, alpaca.ListFilter{
+		FromAccount: s.cfg.SweepAccount, EntryType: "JNLC",
+		After:  sent.AddDate(0, 0, -1).Format(time.DateOnly),
+		Before: sent.AddDate(0, 0, 2).Format(time.DateOnly),
+	})
+	if err != nil {
+		return fmt.Errorf("list journals: %w", err)
+	}
+	found := make(map[string]alpaca.Journal)
+	for _, j := range list {
+		if key, ok := pool.TokenFromDescription(j.Description); ok {
+			found[key] = j
+		}
+	}
+	now := s.cfg.Now().UTC()
+	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+		var js []journalRow
+		if err := tx.SelectContext(ctx, &js, `SELECT id, journal_key, to_account FROM journals WHERE batch_id = $1 ORDER BY id`, b.ID); err != nil {
+			return err
+		}
+		var req alpaca.BatchRequest
+		if err := json.Unmarshal(b.Body, &req); err != nil {
+			return err
+		}
+		var ids []int64
+		var alpacaIDs, statuses []string
+		var unknown []bool
+		var missing []alpaca.BatchEntry
+		missingKeys := map[string]bool{}
+		for _, j := range js {
+			if a, ok := found[j.Key]; ok {
+				ids = append(ids, j.ID)
+				alpacaIDs = append(alpacaIDs, a.ID)
+				statuses = append(statuses, a.Status)
+				unknown = append(unknown, !alpaca.KnownStatus(a.Status))
+			} else {
+				missingKeys[j.Key] = true
+			}
+		}
+		for _, e := range req.Entries {
+			if k, _ := pool.TokenFromDescription(e.Description); missingKeys[k] {
+				missing = append(missing, e)
+			}
+		}
+		if len(ids) > 0 {
+			msgs := make([]string, len(ids))
+			if _, err := tx.ExecContext(ctx, `
+				INSERT INTO journal_history (journal_id, status_from, status_to, source, at)
+				SELECT j.id, j.status, v.status, 'recover', $6
+				FROM journals j JOIN unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bool[]) AS v(id, alpaca_id, status, msg, unknown)
+				  ON j.id = v.id WHERE j.status IS DISTINCT FROM v.status`,
+				pq.Array(ids), pq.Array(alpacaIDs), pq.Array(statuses), pq.Array(msgs), pq.Array(unknown), now); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `
+				UPDATE journals j SET alpaca_id = v.alpaca_id::uuid, status = v.status, status_unknown = v.unknown, updated_at = $5
+				FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bool[]) AS v(id, alpaca_id, status, unknown) WHERE j.id = v.id`,
+				pq.Array(ids), pq.Array(alpacaIDs), pq.Array(statuses), pq.Array(unknown), now); err != nil {
+				return err
+			}
+		}
+		note := fmt.Sprintf("left sending past the key retention window: %d of %d journals found at Alpaca by key token", len(ids), len(js))
+		if len(missing) == 0 {
+			_, err := tx.ExecContext(ctx, `UPDATE batches SET status = 'sent', sent_at = $2, error = $3 WHERE id = $1`, b.ID, now, note)
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE batches SET status = 'split', error = $2 WHERE id = $1`, b.ID, note+"; the rest re-batched under a new key"); err != nil {
+			return err
+		}
+		id, err := plan.InsertBatch(ctx, tx, s.runID, s.cfg.SweepAccount, s.cfg.BusinessDate, b.Seq+".k", missing)
+		if err != nil {
+			return err
+		}
+		keys := make([]string, 0, len(missingKeys))
+		for k := range missingKeys {
+			keys = append(keys, k)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE journals SET batch_id = $1 WHERE batch_id = $2 AND journal_key = ANY($3::uuid[])`,
+			id, b.ID, pq.Array(keys)); err != nil {
+			return err
+		}
+		return setStatus(ctx, tx, `batch_id = $1`, id, "planned", "recover", now)
+	})
 }
