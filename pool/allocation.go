@@ -2,6 +2,7 @@ package pool
 
 import (
 	"errors"
+	"strings"
 
 	"github.com/shopspring/decimal"
 )
@@ -34,12 +35,10 @@ func ParseAccountID(s string) (string, error) {
 	if s == "" {
 		return "", ErrRequired
 	}
+	if strings.ContainsAny(s, " \t\u00a0") {
+		return "", ErrAccountIDSpace
+	}
 	if len(s) != 36 {
-		for i := 0; i < len(s); i++ {
-			if s[i] == ' ' || s[i] == '\t' {
-				return "", ErrAccountIDSpace
-			}
-		}
 		return "", ErrAccountID
 	}
 	var b [36]byte
@@ -58,8 +57,6 @@ func ParseAccountID(s string) (string, error) {
 		case c >= '0' && c <= '9', c >= 'a' && c <= 'f':
 		case c >= 'A' && c <= 'F':
 			c += 'a' - 'A'
-		case c == ' ' || c == '\t':
-			return "", ErrAccountIDSpace
 		default:
 			return "", ErrAccountID
 		}

@@ -125,17 +125,23 @@ func checkNumber(s string) (places int, err error) {
 }
 
 func classifyNumber(s string) error {
+	letters := 0
+	for i := 0; i < len(s); i++ {
+		if c := s[i] | 0x20; c >= 'a' && c <= 'z' {
+			letters++
+		}
+	}
 	switch {
+	case letters > 1 || strings.ContainsAny(s, "$€£¥"):
+		return ErrNumberCurrency
+	case strings.ContainsAny(s, "eE"):
+		return ErrNumberExponent
 	case strings.ContainsAny(s, "+-\u2212"):
 		return ErrNumberSign
 	case strings.ContainsAny(s, " \t\u00a0\u202f"):
 		return ErrNumberSpace
-	case strings.ContainsAny(s, "$€£¥") || strings.Contains(strings.ToUpper(s), "USD"):
-		return ErrNumberCurrency
 	case strings.ContainsAny(s, ",'_"):
 		return ErrNumberThousands
-	case strings.ContainsAny(s, "eE"):
-		return ErrNumberExponent
 	}
 	return ErrNumberSyntax
 }

@@ -48,8 +48,8 @@ type Config struct {
 
 // Result counts what happened.
 type Result struct {
-	Sent     int // batches answered by Alpaca
-	Split    int // batches Alpaca canceled whole and cashpool split to isolate the bad entries
+	Sent      int // batches answered by Alpaca
+	Split     int // batches Alpaca canceled whole and cashpool split to isolate the bad entries
 	Canceled  int // journals failed because Alpaca canceled them with their whole batch
 	Recovered int // batches left sending past the key retention window and matched by listing
 }
