@@ -31,3 +31,7 @@ bench: ## benchmarks: split, ingest against plain COPY, broker calls per night
 fuzz: ## run each parser's fuzz target for a minute
 	$(GO) test ./batch/ingest -run '^$$' -fuzz FuzzReceipts -fuzztime 60s
 	$(GO) test ./batch/ingest -run '^$$' -fuzz FuzzAllocations -fuzztime 60s
+
+.PHONY: soak
+soak: ## crash harness: SOAK nights (default 200), killing cashpool at failpoints with broker faults on
+	$(GO) test -count=1 -timeout 60m ./batch/crash -run TestSoak -v -soak.n $(SOAK) 2>&1 | grep -E '^(=== NAME|--- FAIL|FAIL|ok|PASS)|soak:|seed [0-9]+:'

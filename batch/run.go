@@ -46,11 +46,12 @@ type Config struct {
 	SettleFor time.Duration
 	// TrackWait replaces the pauses between ingest scans and between tracking passes (tests).
 	TrackWait func(ctx context.Context, d time.Duration) error
-	// Failpoint, when set, is called at each step boundary that persists state; the crash harness
-	// kills the process there.
+	// Failpoint, when set, is called at each point where state was just persisted (after-ingest,
+	// after-plan, before-post, after-post, after-store, after-submit, after-track-pass,
+	// after-track); the crash harness kills the process there.
 	Failpoint func(name string)
-	// Submit hooks around each POST, for the crash harness.
-	BeforePost, AfterPost func(batchID int64)
+	// BeforePost runs just before each batch POST (tests).
+	BeforePost func(batchID int64)
 }
 
 // Runner runs the pipeline.
@@ -196,7 +197,15 @@ func (r *Runner) Submit(ctx context.Context, date string, runID int64) error {
 	c := r.cfg()
 	res, err := submit.Submit(ctx, r.DB, r.Broker, runID, submit.Config{
 		SweepAccount: c.SweepAccount, BusinessDate: date, MaxInFlight: c.MaxInFlight, Now: c.Now, Logger: c.Logger,
-		BeforePost: c.BeforePost, AfterPost: c.AfterPost, KeyRetention: c.KeyRetention,
+		KeyRetention: c.KeyRetention,
+		BeforePost: func(id int64) {
+			c.Failpoint("before-post")
+			if c.BeforePost != nil {
+				c.BeforePost(id)
+			}
+		},
+		AfterPost: func(int64) { c.Failpoint("after-post") },
+		Stored:    func(int64) { c.Failpoint("after-store") },
 	})
 	if err != nil {
 		return fmt.Errorf("submit %s: %w", date, err)
@@ -220,6 +229,7 @@ func (r *Runner) Track(ctx context.Context, runID int64) error {
 	}
 	res, err := track.Track(ctx, r.DB, r.Broker, runID, deadline.Time, track.Config{
 		SweepAccount: c.SweepAccount, PollEvery: c.PollEvery, Now: c.Now, Logger: c.Logger, Wait: c.TrackWait,
+		AfterPass: func() { c.Failpoint("after-track-pass") },
 	})
 	if err != nil {
 		return fmt.Errorf("track: %w", err)

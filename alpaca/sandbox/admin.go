@@ -83,6 +83,10 @@ func (s *Server) accountWire(a *Account) accountJSON {
 func (s *Server) SetAccount(a Account) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.setAccount(a)
+}
+
+func (s *Server) setAccount(a Account) {
 	s.accounts[a.ID] = &a
 	if _, ok := s.cash[a.ID]; a.Firm && !ok {
 		s.cash[a.ID] = decimal.Zero
@@ -107,12 +111,10 @@ func (s *Server) handleSetAccount(w http.ResponseWriter, r *http.Request) {
 	if old, ok := s.accounts[req.ID]; ok {
 		a.Firm = old.Firm
 	}
-	s.mu.Unlock()
 	if req.Firm != nil {
 		a.Firm = *req.Firm
 	}
-	s.SetAccount(a)
-	s.mu.Lock()
+	s.setAccount(a)
 	out := s.accountWire(s.accounts[a.ID])
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, out)

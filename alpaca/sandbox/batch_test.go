@@ -408,6 +408,10 @@ func TestLoadSeedFixture(t *testing.T) {
 	if a := s.Accounts[31]; a.ID != inactive || a.Status != "INACTIVE" || a.Firm {
 		t.Fatalf("last account %+v", a)
 	}
+	// The demo seed works as a simulator: customers 01..30 receive, 99 cancels the batch.
+	b := setup(t, func(o *sandbox.Options) { o.Seed = s })
+	b.batch(t, 200, batchOf(entry{ToAccount: cust1, Amount: "1.00"}, entry{ToAccount: "c0000000-0000-4000-8000-000000000030", Amount: "1.00"}), "")
+	wantError(t, b.batch(t, 422, batchOf(entry{ToAccount: inactive, Amount: "1.00"}), ""), 42210001, inactive+" is not ACTIVE (INACTIVE)")
 	for _, bad := range []string{
 		`{"sweep_account":"x","sweep_cash":"1e3","accounts":[]}`,
 		`{"sweep_account":"x","sweep_cash":"10","limit":"5","accounts":[]}`,

@@ -30,7 +30,7 @@ func (s *Server) Events() []Event {
 // appendEvent records a status change and wakes the open streams. Callers hold s.mu.
 func (s *Server) appendEvent(j *journal, from, to string, at time.Time) {
 	e := Event{
-		ID: s.ulids.next(at), Seq: int64(len(s.events) + 1), At: at, JournalID: j.id,
+		ID: s.ulids.next(at), Seq: int64(len(s.events) + 1), At: at.UTC(), JournalID: j.id,
 		EntryType: j.entryType, StatusFrom: from, StatusTo: to, Description: j.description,
 		IdempotencyKey: j.idemKey, IdempotencyKeyType: j.idemKeyType,
 	}

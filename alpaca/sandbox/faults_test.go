@@ -72,7 +72,9 @@ func TestFaultConnectionReset(t *testing.T) {
 
 func TestFaultLatency(t *testing.T) {
 	t.Parallel()
-	b := setup(t, func(o *sandbox.Options) { o.Faults = sandbox.Faults{Latency: 30 * time.Millisecond, Jitter: 10 * time.Millisecond} })
+	b := setup(t, func(o *sandbox.Options) {
+		o.Faults = sandbox.Faults{Latency: 30 * time.Millisecond, Jitter: 10 * time.Millisecond}
+	})
 	start := time.Now()
 	b.must(t, 200, "GET", "/v1/journals", nil)
 	if d := time.Since(start); d < 30*time.Millisecond {
@@ -89,7 +91,9 @@ func TestFaultLatency(t *testing.T) {
 func TestFaultsReproducible(t *testing.T) {
 	t.Parallel()
 	pattern := func(seed uint64) []byte {
-		b := setup(t, func(o *sandbox.Options) { o.Faults = sandbox.Faults{Seed: seed, ErrorRate: 0.3, LoseResponseRate: 0.3, LostAs502: true} })
+		b := setup(t, func(o *sandbox.Options) {
+			o.Faults = sandbox.Faults{Seed: seed, ErrorRate: 0.3, LoseResponseRate: 0.3, LostAs502: true}
+		})
 		var out []byte
 		for range 40 {
 			r := b.must(t, 0, "GET", "/v1/journals", nil)

@@ -3,6 +3,7 @@ package sandbox_test
 import (
 	"bytes"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -129,6 +130,16 @@ func TestAdminAPI(t *testing.T) {
 	b.must(t, 200, "POST", "/sandbox/v1/accounts", map[string]any{"id": newAcct, "status": "ACTIVE"})
 	b.batch(t, 200, batchOf(entry{ToAccount: inactive, Amount: "1.00"}, entry{ToAccount: newAcct, Amount: "1.00"}), "")
 	b.must(t, 400, "POST", "/sandbox/v1/accounts", map[string]string{"id": newAcct})
+	accounts := string(b.must(t, 200, "GET", "/sandbox/v1/accounts", nil).body)
+	for _, want := range []string{`{"id":"` + newAcct + `","status":"ACTIVE","firm":false}`,
+		`{"id":"` + sweep + `","status":"ACTIVE","firm":true,"cash":"99998.00"}`} {
+		if !strings.Contains(accounts, want) {
+			t.Fatalf("accounts %s lack %s", accounts, want)
+		}
+	}
+	if r := b.must(t, 200, "GET", "/sandbox/v1/cash", nil); string(r.body) != `{"account":"`+sweep+`","amount":"99998.00"}` {
+		t.Fatalf("cash %s", r.body)
+	}
 
 	// Cash and clock.
 	r := b.must(t, 200, "POST", "/sandbox/v1/cash", map[string]string{"amount": "5000.00"})

@@ -44,6 +44,7 @@ type Config struct {
 	// BeforePost and AfterPost, when set, run around every POST; the crash harness uses them.
 	BeforePost func(batchID int64)
 	AfterPost  func(batchID int64)
+	Stored     func(batchID int64) // after the answer's transaction committed
 }
 
 // Result counts what happened.
@@ -176,6 +177,9 @@ func (s *submitter) send(ctx context.Context, b batchRow, res *Result) error {
 	case err == nil:
 		if err := s.store(ctx, b, answer); err != nil {
 			return fmt.Errorf("store answer of batch %s: %w", b.Seq, err)
+		}
+		if s.cfg.Stored != nil {
+			s.cfg.Stored(b.ID)
 		}
 		s.count(func() { res.Sent++ })
 		return nil

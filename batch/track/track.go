@@ -36,6 +36,8 @@ type Config struct {
 	Wait func(ctx context.Context, d time.Duration) error
 	// GetParallel bounds concurrent GET-by-id calls; default 4.
 	GetParallel int
+	// AfterPass, when set, runs after each pass committed (the crash harness kills there).
+	AfterPass func()
 }
 
 // Result of a tracking session.
@@ -123,6 +125,9 @@ func Track(ctx context.Context, db *sqlx.DB, broker Broker, runID int64, deadlin
 			return res, err
 		}
 		cfg.Logger.Info("track pass", "run", runID, "changed", changed, "open", n)
+		if cfg.AfterPass != nil {
+			cfg.AfterPass()
+		}
 		if n == 0 || !cfg.Now().Before(deadline) {
 			_, err := db.ExecContext(ctx, `UPDATE runs SET status = 'tracked' WHERE id = $1 AND status IN ('planned', 'submitted')`, runID)
 			return res, err

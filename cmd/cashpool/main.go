@@ -11,8 +11,10 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
+	"sync"
 	"syscall"
-	"time"
 
 	"github.com/jmoiron/sqlx"
 
@@ -215,18 +217,34 @@ func printOutcome(w io.Writer, out *batch.Outcome) int {
 	return out.Report.ExitCode()
 }
 
-// failpointFromEnv lets the crash harness kill the process at a named step boundary:
-// CASHPOOL_FAILPOINT=after-plan makes the process exit abruptly right after planning committed.
+// failpointFromEnv lets the crash harness kill the process where state was just persisted:
+// CASHPOOL_FAILPOINT=after-plan kills it at the first after-plan, after-store:3 at the third
+// after-store, any:7 at the seventh failpoint of any name. Unset, failpoints cost nothing.
 func failpointFromEnv() func(string) {
-	want := os.Getenv("CASHPOOL_FAILPOINT")
-	if want == "" {
+	spec := os.Getenv("CASHPOOL_FAILPOINT")
+	if spec == "" {
 		return nil
 	}
-	return func(name string) {
-		if name == want {
-			fmt.Fprintf(os.Stderr, "cashpool: failpoint %s: exiting abruptly\n", name)
+	name, nth := spec, 1
+	if i := strings.LastIndex(spec, ":"); i >= 0 {
+		if n, err := strconv.Atoi(spec[i+1:]); err == nil && n > 0 {
+			name, nth = spec[:i], n
+		}
+	}
+	var mu sync.Mutex
+	hits := 0
+	return func(point string) {
+		if name != "any" && point != name {
+			return
+		}
+		mu.Lock()
+		hits++
+		kill := hits == nth
+		mu.Unlock()
+		if kill {
+			fmt.Fprintf(os.Stderr, "cashpool: failpoint %s (hit %d): killing the process\n", point, nth)
 			syscall.Kill(os.Getpid(), syscall.SIGKILL)
-			time.Sleep(time.Second) // never returns: SIGKILL is on its way
+			select {} // SIGKILL is on its way; never return into the code after the failpoint
 		}
 	}
 }

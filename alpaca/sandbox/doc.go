@@ -1,0 +1,124 @@
+// Package sandbox is a simulator of Alpaca's Broker API journal endpoints: the stand-in for Alpaca
+// in every test and in the demo, and the server behind `cashpool sandbox`. Clients reach it only
+// over HTTP, exactly as they reach Alpaca; it imports nothing of the pipeline.
+//
+// # What it simulates
+//
+//   - POST /v1/journals/batch, POST /v1/journals (JNLC only), POST /v1/journals/reverse_batch,
+//     GET /v1/journals, GET /v1/journals/{id}, DELETE /v1/journals/{id},
+//     GET /v2/events/journals/status and the legacy GET /v1/events/journals/status.
+//   - HTTP Basic authentication on every /v1, /v2 and /sandbox/v1 call (401, code 40110000).
+//   - X-RateLimit-Limit, -Remaining and -Reset (unix seconds) on every answer, a fixed one-minute
+//     window on the simulated clock, 429 past Options.RateLimit. Only /v1 and /v2 calls count.
+//     An unlimited server advertises a limit of 2147483647.
+//   - Decimals travel as strings with two places ("25.50"). Errors are {"code":int,"message":string}.
+//
+// # Batch semantics
+//
+// The whole batch is refused, and nothing is created, when:
+//
+//	400 40010000  malformed body, entry_type not JNLC, no entries, a bad amount (anything but a
+//	              positive plain decimal with at most 2 places: 1e3, +1.5, .5, 1.005 are refused)
+//	404 40410000  from_account or a to_account is unknown ("entries[i]: account <id> not found")
+//	403 40310000  from_account is not a firm account, or a to_account is one (only firm -> customer)
+//	422 42210001  from_account or a to_account is not ACTIVE ("entries[i]: account <id> is not ACTIVE (INACTIVE)")
+//
+// Otherwise the answer is 200 with one journal per entry, in request order, shaped as the newest
+// BatchJournalResponseJNLC (error_message omitted on success). Entries are booked in order:
+//
+//   - if the firm account's cash does not cover the amount: refused, with error_message
+//     "insufficient balance, available: X, required: Y"; it gets an id and moves no money;
+//   - above Seed.JournalLimit, or pushing the day's total above Seed.DailyLimit: pending
+//     (zero limits mean none); BeginningOfDay executes them, as Alpaca's BOD job does;
+//   - a description with /fixtures/status=rejected/fixtures/ or /fixtures/status=pending/fixtures/
+//     stays queued until EndOfDay, which rejects the first and leaves the second pending forever;
+//   - otherwise queued, then sent_to_clearing and executed, one step per Options.StepEvery of
+//     simulated time.
+//
+// Accepted journals debit the firm account's cash when created and credit it back when rejected,
+// canceled or corrected. Customer balances are not modelled. A single POST /v1/journals follows the
+// same rules, except that a shortfall is 403 40310000 and creates nothing, and JNLS is 400.
+// reverse_batch (customers -> a firm account; a closed customer account may send) never refuses and
+// credits the firm account on execution; Alpaca documents no Idempotency-Key there, so none is kept.
+//
+// # Idempotency
+//
+// An Idempotency-Key (at most 128 characters) on POST /v1/journals and /v1/journals/batch is kept
+// for Options.IdempotencyTTL of simulated time (default 24h). The same key with the byte-identical
+// body on the same endpoint gets the first answer again, status and bytes, and creates nothing; with
+// any other body or endpoint it gets 422 {"code":42210000,"message":"idempotency key reused with a
+// different request body"}. Only answers that created journals are kept: a batch refused whole
+// changed nothing, so its key may be used again for the corrected batch.
+//
+// # Listing
+//
+// GET /v1/journals filters by after and before (UTC creation dates YYYY-MM-DD, both inclusive:
+// after=D&before=D is the day D), status, entry_type, to_account, from_account; results come oldest
+// first and limit keeps the first ones. When more than Options.MaxListResults journals (default
+// 100,000) match the filters, limit notwithstanding, the answer is 422 42210002 "Result set exceeds
+// 100,000 records.". Unknown journal ids are 404 40410000; DELETE of a journal that is not pending
+// is 422 42210002.
+//
+// # Clock and days
+//
+// Time is Options.Now plus an offset that Advance (or POST /sandbox/v1/clock/advance) moves forward.
+// Status changes are applied lazily, on the next call, from a heap of due changes, so a call costs
+// nothing per idle journal; events are stamped with the moment they fell due. Days do not follow
+// the clock: EndOfDay and BeginningOfDay are explicit, as in tests an operator runs the jobs.
+// EndOfDay resolves fixtures, executes every other queued or sent_to_clearing journal and resets
+// the daily total. Settle and system dates are the UTC date of execution.
+//
+// # Event streams
+//
+// Every status change is an Event with a strictly increasing ULID. GET /v2/events/journals/status
+// sends JournalStatusEventV2 objects as "data: {json}" lines; since_id/until_id (ULIDs, since
+// exclusive, until inclusive) or since/until (RFC 3339 or a date; an until date means the end of
+// that day) pick the range, id filters one journal, and without since or since_id only new events
+// come. ":heartbeat" comments come every Options.HeartbeatEvery; the stream ends when the until
+// bound is passed. The legacy v1 stream takes since_id/until_id as integers (event_id) or
+// since_ulid/until_ulid. At most Options.MaxStreams streams are open at once (429 beyond).
+//
+// # Admin API (same Basic auth, never rate limited, never faulted)
+//
+//	GET  /sandbox/v1/accounts                  all accounts, with cash for firm accounts
+//	POST /sandbox/v1/accounts                  {"id","status","firm"?}: add or update an account
+//	GET  /sandbox/v1/cash?account=ID           a firm account's cash (default: the sweep account)
+//	POST /sandbox/v1/cash                      {"account"?,"amount":"1000.00"}: set it
+//	GET  /sandbox/v1/clock                     {"now": RFC 3339}
+//	POST /sandbox/v1/clock/advance             {"duration":"90s"}
+//	POST /sandbox/v1/eod, /sandbox/v1/bod      run end or beginning of day (204)
+//	POST /sandbox/v1/journals/{id}/approve     pending -> executed
+//	POST /sandbox/v1/journals/{id}/reject      pending, queued or sent_to_clearing -> rejected
+//	POST /sandbox/v1/journals/{id}/correct     {"amount"}: executed -> correct, plus a new executed
+//	                                           journal with that amount (ledger corrects/corrected_by)
+//	POST /sandbox/v1/journals/{id}/reverse     executed -> canceled, cash returned (Alpaca books a
+//	                                           mirror journal; the original's status is what a client sees)
+//	GET  /sandbox/v1/ledger                    Ledger() as JSON
+//	GET  /sandbox/v1/events                    Events() as JSON
+//	GET  /sandbox/v1/faults, POST              the Faults as JSON ({"seed":1,"latency":"50ms",
+//	                                           "error_rate":0.1,"lose_response_rate":0.1,...})
+//
+// # Faults
+//
+// Faults apply to /v1 and /v2 calls and draw from math/rand/v2 seeded with Faults.Seed, so a
+// sequence of calls meets the same faults every run: latency plus jitter, a connection reset or a
+// 500 before anything is processed, and a lost answer after the request was processed and stored
+// under its Idempotency-Key (the connection closes without a response, or a 502). Event streams
+// can drop, duplicate or reorder events.
+//
+// # Seed file
+//
+// LoadSeed reads JSON of this form; amounts are strings, unknown fields are errors, and the sweep
+// account is added as an ACTIVE firm account if the list lacks it:
+//
+//	{
+//	  "sweep_account": "8f8c8cee-2591-4f83-be12-82c659b5e748",
+//	  "sweep_cash": "1000000.00",
+//	  "journal_limit": "10000.00",
+//	  "daily_limit": "1000000.00",
+//	  "accounts": [
+//	    {"id": "8f8c8cee-2591-4f83-be12-82c659b5e748", "status": "ACTIVE", "firm": true},
+//	    {"id": "c0000000-0000-4000-8000-000000000001", "status": "ACTIVE", "firm": false}
+//	  ]
+//	}
+package sandbox

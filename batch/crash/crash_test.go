@@ -1,0 +1,320 @@
+package crash_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"errors"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/cashpool/cashpool/alpaca"
+	"github.com/cashpool/cashpool/alpaca/sandbox"
+	"github.com/cashpool/cashpool/batch/schema"
+	"github.com/cashpool/cashpool/batch/schema/schematest"
+	"github.com/cashpool/cashpool/pool"
+)
+
+var (
+	soakN    = flag.Int("soak.n", 3, "number of seeded nights")
+	soakSeed = flag.Uint64("soak.seed", 0, "run only this seed")
+)
+
+func TestMain(m *testing.M) { schematest.Main(m) }
+
+const (
+	sweep = "8f8c8cee-2591-4f83-be12-82c659b5e748"
+	date  = "2026-11-20"
+)
+
+var points = []string{"after-ingest", "after-plan", "before-post", "after-post", "after-store",
+	"after-submit", "after-track-pass", "after-track", "any"}
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// binary builds cmd/cashpool once per test process: the harness kills the real program.
+func binary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "cashpool-crash-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "cashpool")
+		out, err := exec.Command("go", "build", "-o", binPath, "../../cmd/cashpool").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v: %s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// night is one seeded set of input files and the money each allocation must receive.
+type night struct {
+	receipts, allocations string
+	want                  map[string]want // by journal key
+	total                 decimal.Decimal
+}
+
+type want struct {
+	account string
+	amount  decimal.Decimal
+}
+
+func account(n int) string { return fmt.Sprintf("c0000000-0000-4000-8000-0000000000%02d", n) }
+
+func makeNight(rng *rand.Rand) night {
+	n := night{want: map[string]want{}}
+	var rb, ab bytes.Buffer
+	rw, aw := csv.NewWriter(&rb), csv.NewWriter(&ab)
+	rw.Write([]string{"receipt_id", "value_date", "amount", "currency", "originator_name", "originator_account", "originator_bank", "originator_address", "reference"})
+	aw.Write([]string{"receipt_id", "account_id", "amount", "weight", "client_ref", "description"})
+	receipts := 2 + rng.IntN(3)
+	for r := range receipts {
+		id := fmt.Sprintf("W%04d", 1000+r)
+		allocs := 3 + rng.IntN(12)
+		sum := decimal.Zero
+		for a := range allocs {
+			amt := decimal.New(int64(1+rng.IntN(900_000)), -2) // 0.01 .. 9000.00, under the journal limit
+			acct := account(1 + rng.IntN(30))
+			ref := fmt.Sprintf("%s-%03d", id, a)
+			aw.Write([]string{id, acct, amt.StringFixed(2), "", ref, "harness"})
+			n.want[pool.JournalKey(sweep, date, id, ref, 1)] = want{acct, amt}
+			sum = sum.Add(amt)
+		}
+		n.total = n.total.Add(sum)
+		rw.Write([]string{id, date, sum.StringFixed(2), "USD", "Originator " + id, "ACC-" + id, "Bank", "1 Main St", "ref"})
+	}
+	rw.Flush()
+	aw.Flush()
+	n.receipts, n.allocations = rb.String(), ab.String()
+	return n
+}
+
+// simServer is the simulator on a fixed loopback address that the harness can stop and start
+// again, as Alpaca's endpoint going away and coming back: its books survive, connections do not.
+type simServer struct {
+	sim  *sandbox.Server
+	addr string
+	mu   sync.Mutex
+	srv  *http.Server
+}
+
+func (s *simServer) start(t *testing.T) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var l net.Listener
+	var err error
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		l, err = net.Listen("tcp", s.addr)
+		if err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond) // the port is released asynchronously by the kernel
+	}
+	if err != nil {
+		t.Fatalf("restart simulator: %v", err)
+	}
+	s.addr = l.Addr().String()
+	s.srv = &http.Server{Handler: s.sim}
+	go s.srv.Serve(l)
+}
+
+func (s *simServer) stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.srv.Close()
+}
+
+func TestSoak(t *testing.T) {
+	seeds := make([]uint64, 0, *soakN)
+	if *soakSeed != 0 {
+		seeds = append(seeds, *soakSeed)
+	} else {
+		for i := range *soakN {
+			seeds = append(seeds, uint64(i+1))
+		}
+	}
+	var mu sync.Mutex
+	var dup, lost, unbalanced, kills int
+	for _, seed := range seeds {
+		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
+			t.Parallel()
+			r := soakOne(t, seed)
+			mu.Lock()
+			dup += r.duplicates
+			lost += r.lost
+			unbalanced += r.unbalanced
+			kills += r.kills
+			mu.Unlock()
+		})
+	}
+	t.Cleanup(func() {
+		t.Logf("soak: %d nights, %d kills, %d duplicates, %d lost journals, %d unbalanced totals",
+			len(seeds), kills, dup, lost, unbalanced)
+	})
+}
+
+type result struct{ duplicates, lost, unbalanced, kills int }
+
+func soakOne(t *testing.T, seed uint64) result {
+	rng := rand.New(rand.NewPCG(seed, 0x5eed))
+	bin := binary(t)
+	dbURL := schematest.URL(t)
+	n := makeNight(rng)
+
+	seedAccounts := sandbox.Seed{SweepAccount: sweep, SweepCash: decimal.RequireFromString("100000000.00"),
+		JournalLimit: decimal.RequireFromString("10000.00"),
+		Accounts:     []sandbox.Account{{ID: sweep, Status: "ACTIVE", Firm: true}}}
+	for i := 1; i <= 30; i++ {
+		seedAccounts.Accounts = append(seedAccounts.Accounts, sandbox.Account{ID: account(i), Status: "ACTIVE"})
+	}
+	faults := sandbox.Faults{Seed: seed}
+	if seed%2 == 0 { // every other night with the broker misbehaving
+		faults.ErrorRate, faults.LoseResponseRate, faults.ResetRate = 0.1, 0.15, 0.05
+		faults.Latency, faults.Jitter = time.Millisecond, 5*time.Millisecond
+	}
+	sim := &simServer{sim: sandbox.New(sandbox.Options{Seed: seedAccounts, KeyID: "k", Secret: "s",
+		StepEvery: 5 * time.Millisecond, Faults: faults}), addr: "127.0.0.1:0"}
+	sim.start(t)
+	t.Cleanup(sim.stop)
+
+	dir := t.TempDir()
+	drop := filepath.Join(dir, "drop")
+	os.MkdirAll(drop, 0o755)
+	for name, body := range map[string]string{"receipts-1.csv": n.receipts, "allocations-1.csv": n.allocations} {
+		os.WriteFile(filepath.Join(drop, name), []byte(body), 0o644)
+		os.WriteFile(filepath.Join(drop, name+".ready"), nil, 0o644)
+	}
+	env := append(os.Environ(),
+		"DATABASE_URL="+dbURL, "APCA_API_KEY_ID=k", "APCA_API_SECRET_KEY=s",
+		"CASHPOOL_SWEEP_ACCOUNT="+sweep, "CASHPOOL_DROP_DIR="+drop, "CASHPOOL_OUT_DIR="+filepath.Join(dir, "out"),
+		"CASHPOOL_BATCH_SIZE="+fmt.Sprint(3+rng.IntN(6)), "CASHPOOL_MAX_IN_FLIGHT="+fmt.Sprint(1+rng.IntN(4)),
+		"CASHPOOL_TRACK_FOR=60s", "CASHPOOL_POLL_EVERY=20ms", "CASHPOOL_SETTLE_FOR=0s", "CASHPOOL_TZ=UTC")
+
+	var res result
+	var log strings.Builder
+	done := false
+	for attempt := 0; attempt < 40 && !done; attempt++ {
+		fp := ""
+		if attempt < 12 && rng.IntN(5) != 0 {
+			fp = fmt.Sprintf("%s:%d", points[rng.IntN(len(points))], 1+rng.IntN(4))
+		}
+		restartMidRun := rng.IntN(6) == 0
+		cmd := exec.Command(bin, "run", "--date", date)
+		cmd.Env = append(env, "APCA_BROKER_URL=http://"+sim.addr, "CASHPOOL_FAILPOINT="+fp)
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if restartMidRun {
+			go func() {
+				time.Sleep(time.Duration(rng.IntN(50)) * time.Millisecond)
+				sim.stop()
+				time.Sleep(100 * time.Millisecond)
+				sim.start(t)
+			}()
+		}
+		err := cmd.Wait()
+		code := 0
+		var ee *exec.ExitError
+		switch {
+		case err == nil:
+		case errors.As(err, &ee) && ee.Sys().(syscall.WaitStatus).Signaled():
+			res.kills++
+			code = -1
+		case errors.As(err, &ee):
+			code = ee.ExitCode()
+		default:
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&log, "attempt %d failpoint=%q restart=%v exit=%d\n%s\n", attempt, fp, restartMidRun, code, tail(out.String(), 1500))
+		done = code == 0 || code == 3
+	}
+	if !done {
+		t.Fatalf("seed %d: the night never finished\n%s", seed, log.String())
+	}
+
+	// The books that count are the broker's.
+	live := map[string]int{}
+	for _, e := range sim.sim.Ledger() {
+		key, ok := pool.TokenFromDescription(e.Description)
+		w, planned := n.want[key]
+		if !ok || !planned {
+			t.Errorf("seed %d: broker journal %s was never intended: %q", seed, e.ID, e.Description)
+			res.duplicates++
+			continue
+		}
+		if alpaca.Failed(e.Status) {
+			continue
+		}
+		live[key]++
+		if e.ToAccount != w.account || !e.Amount.Equal(w.amount) || e.FromAccount != sweep {
+			t.Errorf("seed %d: broker journal %s moves %s to %s, intended %s to %s", seed, e.ID, e.Amount, e.ToAccount, w.amount, w.account)
+		}
+		if !alpaca.Funded(e.Status) {
+			t.Errorf("seed %d: broker journal %s ended %s, want executed", seed, e.ID, e.Status)
+		}
+	}
+	for key := range n.want {
+		switch live[key] {
+		case 1:
+		case 0:
+			res.lost++
+			t.Errorf("seed %d: allocation with key %s was never funded", seed, key)
+		default:
+			res.duplicates += live[key] - 1
+			t.Errorf("seed %d: allocation with key %s funded %d times", seed, key, live[key])
+		}
+	}
+	db, err := schema.Open(context.Background(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var totals struct {
+		Balanced bool   `db:"balanced"`
+		Executed string `db:"executed"`
+	}
+	if err := db.Get(&totals, `SELECT (totals->>'balanced')::bool AS balanced, totals->>'executed' AS executed FROM runs`); err != nil {
+		t.Fatal(err)
+	}
+	if !totals.Balanced || !decimal.RequireFromString(totals.Executed).Equal(n.total) {
+		res.unbalanced++
+		t.Errorf("seed %d: totals balanced=%v executed=%s, want %s", seed, totals.Balanced, totals.Executed, n.total.StringFixed(2))
+	}
+	if t.Failed() {
+		t.Logf("seed %d history:\n%s", seed, log.String())
+	}
+	return res
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "..." + s[len(s)-n:]
+	}
+	return s
+}

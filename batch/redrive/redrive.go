@@ -1,0 +1,383 @@
+package redrive
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+	"github.com/shopspring/decimal"
+
+	"github.com/cashpool/cashpool/alpaca"
+	"github.com/cashpool/cashpool/batch/plan"
+	"github.com/cashpool/cashpool/pool"
+)
+
+// Config names the run to redrive.
+type Config struct {
+	SweepAccount string // the firm's sweep account id, as the Runner is configured with it
+	BusinessDate string // YYYY-MM-DD
+	BatchSize    int    // entries per new batch; default 500
+	Now          func() time.Time
+}
+
+// Actions of an Item.
+const (
+	ActionRedrive = "redrive"
+	ActionRefuse  = "refuse"
+)
+
+// Item is the decision about one allocation: its highest attempt in the run and what redrive does
+// with it. JournalID, Status, AlpacaID, ErrorMessage and Attempt describe that attempt.
+type Item struct {
+	JournalID    int64
+	AllocationID int64
+	ReceiptID    string
+	ClientRef    string
+	ToAccount    string
+	Amount       decimal.Decimal
+	Status       string
+	AlpacaID     string
+	ErrorMessage string
+	Attempt      int
+	Action       string // ActionRedrive or ActionRefuse
+	Why          string
+}
+
+// Plan is what Preview would do or Apply did. Items are in (receipt_id, client_ref) order.
+type Plan struct {
+	RunID   int64
+	Items   []Item
+	Redrive int
+	Refuse  int
+	Amount  decimal.Decimal // total of the journals redriven
+}
+
+// ErrNoRun means no run exists for the date and sweep account: there is nothing to redrive.
+var ErrNoRun = errors.New("no run for this date")
+
+// ErrBusy means a Runner is working on the run right now; redrive after it finishes.
+var ErrBusy = errors.New("another cashpool process is working on this run")
+
+// maxDescription is Alpaca's limit on a journal description (as in plan).
+const maxDescription = 1024
+
+// Why texts for refused items.
+const (
+	whyFunded   = "already funded"
+	whyInFlight = "still in flight at Alpaca"
+	whyNoAnswer = "never answered: re-run `cashpool run`; it resends with the same key"
+	whyCorrect  = "corrected by Alpaca"
+	whyUnknown  = "unknown status: look it up first"
+)
+
+// decide says what redrive does with a highest attempt in status s.
+func decide(status string, unknown bool) (action, why string) {
+	switch {
+	case unknown || !known(status):
+		// A status we cannot read may hide a journal that moved money: never guess.
+		return ActionRefuse, whyUnknown
+	case alpaca.Failed(status):
+		return ActionRedrive, status + " by Alpaca: a new journal with a new key"
+	case alpaca.Funded(status):
+		return ActionRefuse, whyFunded
+	case status == alpaca.StatusPending || status == alpaca.StatusQueued || status == alpaca.StatusSentToClearing:
+		return ActionRefuse, whyInFlight
+	case status == "planned" || status == "sending":
+		// Alpaca may hold this journal under its key: only a resend with that same key is safe.
+		return ActionRefuse, whyNoAnswer
+	case status == alpaca.StatusCorrect:
+		return ActionRefuse, whyCorrect
+	}
+	return ActionRefuse, whyUnknown
+}
+
+func known(s string) bool { return alpaca.KnownStatus(s) || s == "planned" || s == "sending" }
+
+// journal is the highest attempt of one allocation, with everything a new attempt copies.
+type journal struct {
+	ID            int64           `db:"id"`
+	AllocationID  int64           `db:"allocation_id"`
+	Attempt       int             `db:"attempt"`
+	Key           string          `db:"journal_key"`
+	ReceiptID     string          `db:"receipt_id"`
+	ClientRef     string          `db:"client_ref"`
+	ToAccount     string          `db:"to_account"`
+	Amount        decimal.Decimal `db:"amount"`
+	Description   string          `db:"description"`
+	TName         string          `db:"transmitter_name"`
+	TAccount      string          `db:"transmitter_account_number"`
+	TAddress      string          `db:"transmitter_address"`
+	TInstitution  string          `db:"transmitter_financial_institution"`
+	TTimestamp    time.Time       `db:"transmitter_timestamp"`
+	ExpectPending bool            `db:"expected_pending"`
+	AlpacaID      string          `db:"alpaca_id"`
+	Status        string          `db:"status"`
+	StatusUnknown bool            `db:"status_unknown"`
+	ErrorMessage  string          `db:"error_message"`
+}
+
+// Only the highest attempt per allocation counts, exactly as the report counts it; the outer order
+// is plan's, so new batches list entries as the first ones did.
+const queryHighest = `
+SELECT * FROM (
+    SELECT DISTINCT ON (j.allocation_id)
+           j.id, j.allocation_id, j.attempt, j.journal_key::text AS journal_key, j.receipt_id, j.client_ref,
+           j.to_account::text AS to_account, j.amount, j.description,
+           j.transmitter_name, j.transmitter_account_number, j.transmitter_address,
+           j.transmitter_financial_institution, j.transmitter_timestamp, j.expected_pending,
+           COALESCE(j.alpaca_id::text, '') AS alpaca_id, j.status, j.status_unknown, j.error_message
+    FROM journals j
+    WHERE j.run_id = $1
+    ORDER BY j.allocation_id, j.attempt DESC
+) h
+ORDER BY h.receipt_id, h.client_ref`
+
+func (c Config) withDefaults() (Config, error) {
+	if c.SweepAccount == "" || c.BusinessDate == "" {
+		return c, errors.New("redrive: sweep account and business date are required")
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = 500
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c, nil
+}
+
+// Preview tells what Apply would do now, in a read-only transaction: it writes nothing.
+func Preview(ctx context.Context, db *sqlx.DB, cfg Config) (*Plan, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	tx, err := db.BeginTxx(ctx, &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead})
+	if err != nil {
+		return nil, fmt.Errorf("redrive %s: begin: %w", cfg.BusinessDate, err)
+	}
+	defer tx.Rollback()
+	p, _, err := decideRun(ctx, tx, cfg, false)
+	return p, err
+}
+
+// Apply writes a new attempt for every definitively failed journal of the run and puts the run
+// back to 'planned', all in one transaction. With nothing to redrive it changes nothing.
+func Apply(ctx context.Context, db *sqlx.DB, cfg Config) (*Plan, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	now := cfg.Now().UTC()
+	tx, err := db.BeginTxx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("redrive %s: begin: %w", cfg.BusinessDate, err)
+	}
+	defer tx.Rollback()
+	p, js, err := decideRun(ctx, tx, cfg, true)
+	if err != nil {
+		return nil, err
+	}
+	if p.Redrive == 0 {
+		return p, nil
+	}
+	if err := write(ctx, tx, cfg, p.RunID, js, now); err != nil {
+		return nil, fmt.Errorf("redrive %s: %w", cfg.BusinessDate, err)
+	}
+	// Back to 'planned' with no deadline: the Runner then submits, sets a fresh deadline, tracks and
+	// reconciles it like a new run.
+	if _, err := tx.ExecContext(ctx, `UPDATE runs SET status = 'planned', track_deadline = NULL WHERE id = $1`, p.RunID); err != nil {
+		return nil, fmt.Errorf("redrive %s: reopen run: %w", cfg.BusinessDate, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("redrive %s: commit: %w", cfg.BusinessDate, err)
+	}
+	return p, nil
+}
+
+// decideRun finds the run and decides every allocation's highest attempt. With lock it holds the
+// run row (so two redrives serialise and the second sees the first's new attempts) and refuses to
+// go on while a Runner holds the run's advisory lock. It returns the journals to redrive.
+func decideRun(ctx context.Context, tx *sqlx.Tx, cfg Config, lock bool) (*Plan, []journal, error) {
+	q := `SELECT id FROM runs WHERE business_date = $1 AND sweep_account = $2`
+	if lock {
+		q += ` FOR UPDATE`
+	}
+	p := &Plan{}
+	if err := tx.GetContext(ctx, &p.RunID, q, cfg.BusinessDate, cfg.SweepAccount); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, nil, fmt.Errorf("redrive %s: %w", cfg.BusinessDate, ErrNoRun)
+		}
+		return nil, nil, fmt.Errorf("redrive %s: find run: %w", cfg.BusinessDate, err)
+	}
+	if lock {
+		var ok bool
+		if err := tx.GetContext(ctx, &ok, `SELECT pg_try_advisory_xact_lock($1)`, runLockKey(cfg.SweepAccount, cfg.BusinessDate)); err != nil {
+			return nil, nil, fmt.Errorf("redrive %s: lock run: %w", cfg.BusinessDate, err)
+		}
+		if !ok {
+			return nil, nil, fmt.Errorf("redrive %s: %w", cfg.BusinessDate, ErrBusy)
+		}
+	}
+	var all []journal
+	if err := tx.SelectContext(ctx, &all, queryHighest, p.RunID); err != nil {
+		return nil, nil, fmt.Errorf("redrive %s: read journals: %w", cfg.BusinessDate, err)
+	}
+	var redo []journal
+	p.Items = make([]Item, 0, len(all))
+	for _, j := range all {
+		action, why := decide(j.Status, j.StatusUnknown)
+		p.Items = append(p.Items, Item{
+			JournalID: j.ID, AllocationID: j.AllocationID, ReceiptID: j.ReceiptID, ClientRef: j.ClientRef,
+			ToAccount: j.ToAccount, Amount: j.Amount, Status: j.Status, AlpacaID: j.AlpacaID,
+			ErrorMessage: j.ErrorMessage, Attempt: j.Attempt, Action: action, Why: why,
+		})
+		if action == ActionRedrive {
+			p.Redrive++
+			p.Amount = p.Amount.Add(j.Amount)
+			redo = append(redo, j)
+		} else {
+			p.Refuse++
+		}
+	}
+	return p, redo, nil
+}
+
+// runLockKey is the advisory lock batch.Runner takes for "run:<sweep>:<date>"; it must stay the
+// same derivation as Runner.lock so a redrive and a run of the same date exclude each other.
+func runLockKey(sweep, date string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("cashpool:run:" + sweep + ":" + date))
+	return int64(h.Sum64())
+}
+
+// write stores the new attempts, batched per attempt number in the order given, with their history.
+func write(ctx context.Context, tx *sqlx.Tx, cfg Config, runID int64, js []journal, now time.Time) error {
+	byAttempt := map[int][]journal{}
+	var attempts []int
+	for _, j := range js {
+		next := j.Attempt + 1
+		if _, ok := byAttempt[next]; !ok {
+			attempts = append(attempts, next)
+		}
+		byAttempt[next] = append(byAttempt[next], j)
+	}
+	var batchIDs []int64
+	for _, attempt := range attempts {
+		group := byAttempt[attempt]
+		// A later redrive of the same attempt number (an allocation that failed only after an
+		// earlier redrive) continues the numbering: seqs are unique per run.
+		var last int
+		if err := tx.GetContext(ctx, &last, `
+			SELECT COALESCE(max(substring(seq FROM '^r' || $2::text || '-([0-9]+)')::int), 0)
+			FROM batches WHERE run_id = $1`, runID, attempt); err != nil {
+			return fmt.Errorf("number batches: %w", err)
+		}
+		for start := 0; start < len(group); start += cfg.BatchSize {
+			last++
+			chunk := group[start:min(start+cfg.BatchSize, len(group))]
+			id, err := writeBatch(ctx, tx, cfg, runID, fmt.Sprintf("r%d-%06d", attempt, last), attempt, chunk, now)
+			if err != nil {
+				return err
+			}
+			batchIDs = append(batchIDs, id)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `
+		INSERT INTO journal_history (journal_id, status_from, status_to, source, at)
+		SELECT id, '', 'planned', 'redrive', $2 FROM journals WHERE batch_id = ANY($1::bigint[])`,
+		pq.Array(batchIDs), now); err != nil {
+		return fmt.Errorf("journal history: %w", err)
+	}
+	return nil
+}
+
+func writeBatch(ctx context.Context, tx *sqlx.Tx, cfg Config, runID int64, seq string, attempt int, chunk []journal, now time.Time) (int64, error) {
+	keys := make([]string, len(chunk))
+	entries := make([]alpaca.BatchEntry, len(chunk))
+	for i, j := range chunk {
+		keys[i] = pool.JournalKey(cfg.SweepAccount, cfg.BusinessDate, j.ReceiptID, j.ClientRef, attempt)
+		entries[i] = alpaca.BatchEntry{
+			ToAccount:                       strings.ToLower(j.ToAccount),
+			Amount:                          j.Amount.StringFixed(2),
+			Description:                     description(j.Description, j.Key, keys[i]),
+			TransmitterName:                 j.TName,
+			TransmitterAccountNumber:        j.TAccount,
+			TransmitterAddress:              j.TAddress,
+			TransmitterFinancialInstitution: j.TInstitution,
+			TransmitterTimestamp:            j.TTimestamp.UTC().Format(time.RFC3339),
+		}
+	}
+	batchID, err := plan.InsertBatch(ctx, tx, runID, cfg.SweepAccount, cfg.BusinessDate, seq, entries)
+	if err != nil {
+		return 0, err
+	}
+	stmt, err := tx.PrepareContext(ctx, `COPY journals (run_id, batch_id, journal_key, allocation_id, attempt,
+		receipt_id, client_ref, to_account, amount, description, transmitter_name, transmitter_account_number,
+		transmitter_address, transmitter_financial_institution, transmitter_timestamp, expected_pending, status,
+		updated_at) FROM STDIN`)
+	if err != nil {
+		return 0, fmt.Errorf("copy journals: %w", err)
+	}
+	defer stmt.Close()
+	for i, j := range chunk {
+		e := entries[i]
+		if _, err := stmt.ExecContext(ctx, runID, batchID, keys[i], j.AllocationID, attempt, j.ReceiptID, j.ClientRef,
+			e.ToAccount, e.Amount, e.Description, j.TName, j.TAccount, j.TAddress, j.TInstitution,
+			j.TTimestamp.UTC(), j.ExpectPending, "planned", now); err != nil {
+			return 0, fmt.Errorf("copy journals: %w", err)
+		}
+	}
+	if _, err := stmt.ExecContext(ctx); err != nil {
+		return 0, fmt.Errorf("copy journals: %w", err)
+	}
+	return batchID, nil
+}
+
+// description is the description of a new attempt: the original text without the old attempt's
+// key token, then the new token, so Alpaca's answer matches the new intent and never the old one.
+func description(old, oldKey, newKey string) string {
+	text := strings.TrimSpace(strings.Replace(old, pool.KeyToken(oldKey), "", 1))
+	token := pool.KeyToken(newKey)
+	if len(text) > maxDescription-len(token)-1 {
+		text = text[:maxDescription-len(token)-1]
+	}
+	return strings.TrimSpace(text + " " + token)
+}
+
+// Write prints the plan as a table: what is redriven first, then what is refused and why.
+func (p *Plan) Write(w io.Writer) {
+	fmt.Fprintf(w, "run %d: %d to redrive (%s), %d refused\n", p.RunID, p.Redrive, p.Amount.StringFixed(2), p.Refuse)
+	if len(p.Items) == 0 {
+		fmt.Fprintln(w, "no journals in this run")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ACTION\tRECEIPT\tCLIENT REF\tACCOUNT\tAMOUNT\tATTEMPT\tSTATUS\tALPACA ID\tWHY\tALPACA SAID")
+	for _, action := range []string{ActionRedrive, ActionRefuse} {
+		for _, it := range p.Items {
+			if it.Action != action {
+				continue
+			}
+			alpacaID := it.AlpacaID
+			if alpacaID == "" {
+				alpacaID = "-"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", it.Action, it.ReceiptID, it.ClientRef,
+				it.ToAccount, it.Amount.StringFixed(2), it.Attempt, it.Status, alpacaID, it.Why, oneLine(it.ErrorMessage))
+		}
+	}
+	tw.Flush()
+}
+
+// oneLine keeps Alpaca's message from breaking the table.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
