@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -200,19 +201,22 @@ func hashFile(path string) (sum string, longLine int, err error) {
 	for {
 		n, err := f.Read(buf)
 		h.Write(buf[:n])
-		if longLine == 0 {
-			for _, b := range buf[:n] {
-				if b == '\n' {
-					line++
-					lineLen = 0
-					continue
-				}
-				lineLen++
-				if lineLen > MaxRecordBytes {
-					longLine = line
-					break
-				}
+		for chunk := buf[:n]; longLine == 0 && len(chunk) > 0; {
+			i := bytes.IndexByte(chunk, '\n')
+			if i < 0 {
+				lineLen += len(chunk)
+				i = len(chunk) - 1
+			} else {
+				lineLen += i
 			}
+			if lineLen > MaxRecordBytes {
+				longLine = line
+			}
+			if i < len(chunk) && chunk[i] == '\n' {
+				line++
+				lineLen = 0
+			}
+			chunk = chunk[i+1:]
 		}
 		if err == io.EOF {
 			break

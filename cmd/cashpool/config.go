@@ -30,6 +30,7 @@ type config struct {
 	TrackFor     time.Duration
 	PollEvery    time.Duration
 	SettleFor    time.Duration
+	KeyRetention time.Duration
 	Schedule     string
 	HTTPAddr     string
 	Date         string
@@ -82,6 +83,7 @@ func loadConfig(fs *flag.FlagSet) (*config, func() error, error) {
 	trackFor := envDefault("CASHPOOL_TRACK_FOR", "6h")
 	pollEvery := envDefault("CASHPOOL_POLL_EVERY", "30s")
 	settleFor := envDefault("CASHPOOL_SETTLE_FOR", "10s")
+	keyRetention := envDefault("CASHPOOL_KEY_RETENTION", "24h")
 	formats := envDefault("CASHPOOL_REPORT_FORMATS", "csv")
 
 	fs.StringVar(&c.Date, "date", "", "business date YYYY-MM-DD (default: today in CASHPOOL_TZ)")
@@ -114,6 +116,9 @@ func loadConfig(fs *flag.FlagSet) (*config, func() error, error) {
 		}
 		if c.PollEvery, err = time.ParseDuration(pollEvery); err != nil {
 			errs = append(errs, fmt.Errorf("CASHPOOL_POLL_EVERY %q: %w", pollEvery, err))
+		}
+		if c.KeyRetention, err = time.ParseDuration(keyRetention); err != nil || c.KeyRetention <= 0 {
+			errs = append(errs, fmt.Errorf("CASHPOOL_KEY_RETENTION %q: want a positive duration such as 24h", keyRetention))
 		}
 		if c.SettleFor, err = time.ParseDuration(settleFor); err != nil {
 			errs = append(errs, fmt.Errorf("CASHPOOL_SETTLE_FOR %q: %w", settleFor, err))
