@@ -26,6 +26,8 @@ type Scheduler struct {
 	LeaderPoll time.Duration
 	// OnLeader reports leadership changes (for metrics).
 	OnLeader func(bool)
+	// OnStandby is called each time the lock was found held by another replica.
+	OnStandby func()
 	// MaxCatchUp bounds how many missed dates are run at start; default 31.
 	MaxCatchUp int
 }
@@ -106,6 +108,9 @@ func (s *Scheduler) becomeLeader(ctx context.Context) (*sql.Conn, error) {
 		}
 		conn.Close()
 		s.Logger.Info("standby: another replica is the runner")
+		if s.OnStandby != nil {
+			s.OnStandby()
+		}
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
