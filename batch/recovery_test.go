@@ -6,9 +6,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shopspring/decimal"
+
 	"github.com/cashpool/cashpool/alpaca"
 	"github.com/cashpool/cashpool/alpaca/sandbox"
 	"github.com/cashpool/cashpool/batch"
+	"github.com/cashpool/cashpool/batch/redrive"
 	"github.com/cashpool/cashpool/fixtures"
 )
 
@@ -165,4 +168,59 @@ func TestWholeBatchCancelIsolatesEveryBadEntry(t *testing.T) {
 		t.Fatalf("%d good journals were caught in the cancel", goodNotFunded)
 	}
 	checkBrokerLedger(t, b)
+}
+
+// Operations activates the inactive account and funds what was refused; a redrive sends new
+// journals under new keys for exactly the failed ones, and never touches executed or pending ones.
+func TestRedriveAfterTheCauseIsFixed(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	b.sim.SetCash("", decimal.RequireFromString("40000.00")) // the night needs 90,860.50: later entries are refused
+	if _, err := b.runner.Run(ctx, fixtures.BusinessDate); err != nil {
+		t.Fatal(err)
+	}
+	var refused int
+	if err := b.db.Get(&refused, `SELECT count(*) FROM journals WHERE status = 'refused'`); err != nil {
+		t.Fatal(err)
+	}
+	if refused == 0 {
+		t.Fatal("setup: expected refused journals for lack of cash")
+	}
+	b.sim.SetAccount(sandbox.Account{ID: "c0000000-0000-4000-8000-000000000099", Status: "ACTIVE"})
+	b.sim.SetCash("", decimal.RequireFromString("1000000.00"))
+	cfg := redrive.Config{SweepAccount: b.runner.Config.SweepAccount, BusinessDate: fixtures.BusinessDate}
+	p, err := redrive.Apply(ctx, b.db, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Redrive != refused+1 { // the refused ones and the inactive account's canceled journal
+		t.Fatalf("redrive of %d journals, want %d", p.Redrive, refused+1)
+	}
+	out, err := b.runner.Run(ctx, fixtures.BusinessDate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.AlreadyRan {
+		t.Fatal("the redriven run was not resumed")
+	}
+	checkBrokerLedger(t, b)
+	var open int
+	if err := b.db.Get(&open, `
+		SELECT count(*) FROM (
+		  SELECT DISTINCT ON (allocation_id) status FROM journals ORDER BY allocation_id, attempt DESC) j
+		WHERE status IN ('refused', 'canceled')`); err != nil {
+		t.Fatal(err)
+	}
+	if open != 0 {
+		t.Fatalf("%d allocations still failed after the redrive", open)
+	}
+	// Nothing is left to redrive: a second redrive would send nothing.
+	again, err := redrive.Preview(ctx, b.db, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Redrive != 0 {
+		t.Fatalf("second preview would redrive %d, want 0", again.Redrive)
+	}
 }

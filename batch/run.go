@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"path/filepath"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/cashpool/cashpool/alpaca"
 	"github.com/cashpool/cashpool/batch/ingest"
 	"github.com/cashpool/cashpool/batch/plan"
+	"github.com/cashpool/cashpool/batch/schema"
 	"github.com/cashpool/cashpool/batch/submit"
 	"github.com/cashpool/cashpool/batch/track"
 	"github.com/cashpool/cashpool/reconcile"
@@ -92,7 +92,7 @@ func (r *Runner) cfg() Config {
 // the rest is done. A run that finished before is not run again; its report is rewritten.
 func (r *Runner) Run(ctx context.Context, date string) (*Outcome, error) {
 	c := r.cfg()
-	unlock, err := r.lock(ctx, "run:"+c.SweepAccount+":"+date)
+	unlock, err := r.lock(ctx, schema.RunLockName(c.SweepAccount, date))
 	if err != nil {
 		return nil, err
 	}
@@ -290,9 +290,7 @@ func (r *Runner) lock(ctx context.Context, name string) (func(), error) {
 	if err != nil {
 		return nil, err
 	}
-	h := fnv.New64a()
-	h.Write([]byte("cashpool:" + name))
-	key := int64(h.Sum64())
+	key := schema.LockKey(name)
 	var ok bool
 	if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&ok); err != nil {
 		conn.Close()

@@ -5,11 +5,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"time"
 
 	"github.com/robfig/cron/v3"
+
+	"github.com/cashpool/cashpool/batch/schema"
 )
 
 // Scheduler runs the nightly job on a cron schedule. Of several replicas only the one holding the
@@ -90,9 +91,7 @@ func (s *Scheduler) Serve(ctx context.Context) error {
 }
 
 func (s *Scheduler) becomeLeader(ctx context.Context) (*sql.Conn, error) {
-	h := fnv.New64a()
-	h.Write([]byte("cashpool:serve:" + s.Runner.Config.SweepAccount))
-	key := int64(h.Sum64())
+	key := schema.LockKey("serve:" + s.Runner.Config.SweepAccount)
 	for {
 		conn, err := s.Runner.DB.Conn(ctx)
 		if err != nil {

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"strings"
 	"text/tabwriter"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/cashpool/cashpool/alpaca"
 	"github.com/cashpool/cashpool/batch/plan"
+	"github.com/cashpool/cashpool/batch/schema"
 	"github.com/cashpool/cashpool/pool"
 )
 
@@ -219,7 +219,7 @@ func decideRun(ctx context.Context, tx *sqlx.Tx, cfg Config, lock bool) (*Plan, 
 	}
 	if lock {
 		var ok bool
-		if err := tx.GetContext(ctx, &ok, `SELECT pg_try_advisory_xact_lock($1)`, runLockKey(cfg.SweepAccount, cfg.BusinessDate)); err != nil {
+		if err := tx.GetContext(ctx, &ok, `SELECT pg_try_advisory_xact_lock($1)`, schema.LockKey(schema.RunLockName(cfg.SweepAccount, cfg.BusinessDate))); err != nil {
 			return nil, nil, fmt.Errorf("redrive %s: lock run: %w", cfg.BusinessDate, err)
 		}
 		if !ok {
@@ -248,14 +248,6 @@ func decideRun(ctx context.Context, tx *sqlx.Tx, cfg Config, lock bool) (*Plan, 
 		}
 	}
 	return p, redo, nil
-}
-
-// runLockKey is the advisory lock batch.Runner takes for "run:<sweep>:<date>"; it must stay the
-// same derivation as Runner.lock so a redrive and a run of the same date exclude each other.
-func runLockKey(sweep, date string) int64 {
-	h := fnv.New64a()
-	h.Write([]byte("cashpool:run:" + sweep + ":" + date))
-	return int64(h.Sum64())
 }
 
 // write stores the new attempts, batched per attempt number in the order given, with their history.

@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"embed"
 	"fmt"
+	"hash/fnv"
 	"io/fs"
 
 	"github.com/jmoiron/sqlx"
@@ -53,3 +54,14 @@ func Migrate(ctx context.Context, db *sql.DB) (applied int, err error) {
 	}
 	return len(res), nil
 }
+
+// LockKey is the PostgreSQL advisory lock key of a named lock ("run:<sweep>:<date>", "ingest",
+// "serve:<sweep>"). Every process derives it the same way, so the same name excludes across them.
+func LockKey(name string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("cashpool:" + name))
+	return int64(h.Sum64())
+}
+
+// RunLockName names the lock a process holds while it works on one run.
+func RunLockName(sweep, date string) string { return "run:" + sweep + ":" + date }

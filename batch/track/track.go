@@ -1,8 +1,26 @@
 // Package track follows every journal of a run until Alpaca has settled it or the run's tracking
-// deadline passes. This first version polls: one windowed list call per pass for the whole run
-// (Alpaca's list has no pagination and fails above 100,000 rows), then a GET by id for any journal
-// the list did not return. Every status change is applied with a guard (an older status never
-// overwrites a newer one) and appended to the journal's history in the same transaction.
+// deadline passes.
+//
+// The primary source is Alpaca's v2 journal event stream (Mode "stream", the default): one long
+// connection carries every status change of the sweep account's journals. Events are applied in
+// batches; each batch commits the journals' new statuses, their history rows (source 'sse'), the
+// raw events (journal_events, whose primary key de-duplicates) and the sweep account's stream cursor
+// (event_cursors) in one transaction, so the cursor never runs ahead of what was applied. A
+// reconnect resumes from the stored cursor rewound by a short replay margin, because an event the
+// stream re-ordered may have been lost with the connection; the replayed overlap is dropped by the
+// de-duplication. Events for journals that are not ours are skipped but still move the cursor.
+// Without a stored cursor the stream starts a margin before the run's first batch was sent.
+//
+// Heal passes (Pass: a windowed list call when the run is small, a GET by id per open journal
+// otherwise) catch what the stream never delivered: they run after the stream reports dropped
+// messages, after a reconnect, and once when the deadline comes with journals still open. Mode
+// "poll" runs only passes, one every PollEvery, as the first version did.
+//
+// Every status change is applied with a guard (an older status never overwrites a newer one;
+// stream events are also ordered per journal by their ULID) and appended to the journal's history
+// in the same transaction. Unknown statuses are stored raw and flagged, never a crash. Funded
+// journals (executed, activity_created) count as done for the run, but a reversal that arrives on
+// the stream while tracking is still applied.
 package track
 
 import (
@@ -26,6 +44,17 @@ type Broker interface {
 	GetJournal(ctx context.Context, id string) (*alpaca.Journal, error)
 }
 
+// Streamer is the event stream of the Alpaca client. A Broker without it is tracked by polling.
+type Streamer interface {
+	StreamJournalEvents(ctx context.Context, o alpaca.StreamOptions, fn func(alpaca.JournalEvent) error) error
+}
+
+// Tracking modes.
+const (
+	ModeStream = "stream"
+	ModePoll   = "poll"
+)
+
 // Config of a tracking session.
 type Config struct {
 	SweepAccount string
@@ -36,15 +65,106 @@ type Config struct {
 	Wait func(ctx context.Context, d time.Duration) error
 	// GetParallel bounds concurrent GET-by-id calls; default 4.
 	GetParallel int
-	// AfterPass, when set, runs after each pass committed (the crash harness kills there).
+	// AfterPass, when set, runs after each pass committed and, in stream mode, after each batch of
+	// events committed (the crash harness kills there).
 	AfterPass func()
+
+	// Mode is ModeStream (default) or ModePoll.
+	Mode string
+	// StreamIdle: a stream that sent nothing, not even a heartbeat, for this long is reconnected;
+	// default 60s (Alpaca sends heartbeats far more often).
+	StreamIdle time.Duration
+	// FlushEvents and FlushEvery bound a transaction of stream events: it commits after this many
+	// events or this long after its first event; defaults 500 and 200ms.
+	FlushEvents int
+	FlushEvery  time.Duration
+	// ReplayMargin is how much event time a reconnect re-reads before the stored cursor, to recover
+	// events that were re-ordered behind the last one applied; default 5s.
+	ReplayMargin time.Duration
+	// SinceMargin is how long before the run's first batch was sent the stream starts when no
+	// cursor is stored (or the cursor is later than that); default 1h.
+	SinceMargin time.Duration
+	// ReconnectMax caps the backoff between reconnects; default 30s.
+	ReconnectMax time.Duration
+	// HealListAbove: a heal pass with more open journals than this uses the list call (when the
+	// run has at most ListMax journals) instead of one GET per journal; default 100.
+	HealListAbove int
+	// ListMax is the largest run for which the list call is used at all; default 50,000 (Alpaca
+	// refuses lists above 100,000 and the window also holds other runs' journals).
+	ListMax int
+	// Sleep is the real-time pause between reconnects (tests shorten it); default a timer.
+	Sleep func(ctx context.Context, d time.Duration) error
+}
+
+func (cfg Config) withDefaults() Config {
+	if cfg.PollEvery <= 0 {
+		cfg.PollEvery = 30 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Wait == nil {
+		cfg.Wait = sleep
+	}
+	if cfg.Sleep == nil {
+		cfg.Sleep = sleep
+	}
+	if cfg.GetParallel <= 0 {
+		cfg.GetParallel = 4
+	}
+	if cfg.Mode == "" {
+		cfg.Mode = ModeStream
+	}
+	if cfg.StreamIdle <= 0 {
+		cfg.StreamIdle = 60 * time.Second
+	}
+	if cfg.FlushEvents <= 0 {
+		cfg.FlushEvents = 500
+	}
+	if cfg.FlushEvery <= 0 {
+		cfg.FlushEvery = 200 * time.Millisecond
+	}
+	if cfg.ReplayMargin <= 0 {
+		cfg.ReplayMargin = 5 * time.Second
+	}
+	if cfg.SinceMargin <= 0 {
+		cfg.SinceMargin = time.Hour
+	}
+	if cfg.ReconnectMax <= 0 {
+		cfg.ReconnectMax = 30 * time.Second
+	}
+	if cfg.HealListAbove <= 0 {
+		cfg.HealListAbove = 100
+	}
+	if cfg.ListMax <= 0 {
+		cfg.ListMax = 50_000
+	}
+	return cfg
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // Result of a tracking session.
 type Result struct {
-	Passes  int
-	Changed int // status changes applied
-	Open    int // journals not final when tracking stopped
+	Passes     int // polling or heal passes
+	Changed    int // status changes applied, by passes and by events
+	Open       int // journals not final when tracking stopped
+	Events     int // stream events received (duplicates and other journals' included)
+	Connects   int // stream connections opened
+	Dropped    int // times the stream reported lost messages
+	StreamMode bool
 }
 
 // rank orders statuses along Alpaca's flows so an old observation never overwrites a newer one.
@@ -89,31 +209,15 @@ type open struct {
 	Status   string `db:"status"`
 }
 
-// Track polls until every journal of the run that Alpaca knows is final or the deadline passes.
+// Track follows the run's journals until every one Alpaca knows is final or the deadline passes,
+// then marks the run tracked. It streams when cfg.Mode allows and the broker can; otherwise it polls.
 func Track(ctx context.Context, db *sqlx.DB, broker Broker, runID int64, deadline time.Time, cfg Config) (Result, error) {
-	if cfg.PollEvery <= 0 {
-		cfg.PollEvery = 30 * time.Second
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	if cfg.Wait == nil {
-		cfg.Wait = func(ctx context.Context, d time.Duration) error {
-			t := time.NewTimer(d)
-			defer t.Stop()
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-t.C:
-				return nil
-			}
+	cfg = cfg.withDefaults()
+	if cfg.Mode != ModePoll {
+		if s, ok := broker.(Streamer); ok {
+			return trackStream(ctx, db, broker, s, runID, deadline, cfg)
 		}
-	}
-	if cfg.GetParallel <= 0 {
-		cfg.GetParallel = 4
+		cfg.Logger.Warn("broker has no event stream; tracking by polling", "run", runID)
 	}
 	var res Result
 	for {
@@ -129,13 +233,17 @@ func Track(ctx context.Context, db *sqlx.DB, broker Broker, runID int64, deadlin
 			cfg.AfterPass()
 		}
 		if n == 0 || !cfg.Now().Before(deadline) {
-			_, err := db.ExecContext(ctx, `UPDATE runs SET status = 'tracked' WHERE id = $1 AND status IN ('planned', 'submitted')`, runID)
-			return res, err
+			return res, markTracked(ctx, db, runID)
 		}
 		if err := cfg.Wait(ctx, min(cfg.PollEvery, deadline.Sub(cfg.Now()))); err != nil {
 			return res, err
 		}
 	}
+}
+
+func markTracked(ctx context.Context, db *sqlx.DB, runID int64) error {
+	_, err := db.ExecContext(ctx, `UPDATE runs SET status = 'tracked' WHERE id = $1 AND status IN ('planned', 'submitted')`, runID)
+	return err
 }
 
 // Pass looks every open journal of the run up once and applies what changed. It returns how many

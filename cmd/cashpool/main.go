@@ -46,6 +46,7 @@ Usage: cashpool <command> [flags]
   reconcile   write the report of --date and mark the run finished
   report      rewrite the report of --date (--format csv,json,html)
   status      runs, batches, journals by status, exceptions (--date)
+  redrive     new journals for the failed ones of --date (--dry-run, --yes)
   serve       scheduler + tracker + HTTP health, metrics and status
   sandbox     the Alpaca journals simulator as a server (--addr, --seed)
   migrate     apply database migrations
@@ -83,7 +84,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		code, err = cmdDemo(ctx, rest, stdout, logger)
 	case "sandbox":
 		code, err = cmdSandbox(ctx, rest, stdout, logger)
-	case "migrate", "run", "ingest", "plan", "submit", "track", "reconcile", "report", "status", "serve":
+	case "migrate", "run", "ingest", "plan", "submit", "track", "reconcile", "report", "status", "serve", "redrive":
 		code, err = cmdPipeline(ctx, cmd, rest, stdout, logger)
 	default:
 		fmt.Fprintf(stderr, "cashpool: unknown command %q\n\n%s", cmd, usage)
@@ -108,6 +109,11 @@ func cmdPipeline(ctx context.Context, cmd string, args []string, stdout io.Write
 	cfg, finish, err := loadConfig(fs)
 	if err != nil {
 		return exitUsage, usageError{err}
+	}
+	var dryRun, yes bool
+	if cmd == "redrive" {
+		fs.BoolVar(&dryRun, "dry-run", false, "show what would be redriven and change nothing (the default without --yes)")
+		fs.BoolVar(&yes, "yes", false, "create the new journals and send them")
 	}
 	if err := fs.Parse(args); err != nil {
 		return exitUsage, usageError{err}
@@ -140,7 +146,7 @@ func cmdPipeline(ctx context.Context, cmd string, args []string, stdout io.Write
 		}
 		return exitOK, batch.WriteStatus(ctx, stdout, db, cfg.SweepAccount, cfg.Date)
 	}
-	needBroker := cmd == "run" || cmd == "submit" || cmd == "track" || cmd == "serve"
+	needBroker := cmd == "run" || cmd == "submit" || cmd == "track" || cmd == "serve" || (cmd == "redrive" && yes && !dryRun)
 	if needBroker {
 		if err := cfg.needBroker(); err != nil {
 			return exitUsage, usageError{err}
@@ -154,6 +160,8 @@ func cmdPipeline(ctx context.Context, cmd string, args []string, stdout io.Write
 	switch cmd {
 	case "serve":
 		return serve(ctx, r, cfg, stdout, logger)
+	case "redrive":
+		return redriveDate(ctx, db, r, cfg, yes && !dryRun, stdout)
 	case "ingest":
 		res, err := r.Ingest(ctx)
 		if err != nil {
