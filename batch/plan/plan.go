@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 	"github.com/shopspring/decimal"
 
 	"github.com/cashpool/cashpool/alpaca"
@@ -85,6 +86,9 @@ func Plan(ctx context.Context, db *sqlx.DB, cfg Config) (Result, error) {
 	if err := p.flushBatch(ctx); err != nil {
 		return res, err
 	}
+	if err := p.flushRows(ctx); err != nil {
+		return res, err
+	}
 	if err := p.skipOrphans(ctx); err != nil {
 		return res, err
 	}
@@ -129,12 +133,14 @@ type intent struct {
 }
 
 type planner struct {
-	tx    *sqlx.Tx
-	cfg   Config
-	now   time.Time
-	res   *Result
-	batch []intent
-	seq   int
+	tx          *sqlx.Tx
+	cfg         Config
+	now         time.Time
+	res         *Result
+	batch       []intent
+	seq         int
+	receiptsBuf []runReceipt
+	skipsBuf    []skip
 }
 
 // receipts walks every unplanned receipt with its allocations, in (receipt_id, client_ref) order,
@@ -274,23 +280,65 @@ type skip struct {
 }
 
 func (p *planner) addReceipt(ctx context.Context, rc *row, allocated decimal.Decimal, held bool, reason string) error {
-	_, err := p.tx.ExecContext(ctx, `
-		INSERT INTO run_receipts (receipt_id, run_id, amount, allocated, unallocated, held, reason)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		rc.ReceiptID, p.res.RunID, rc.ReceiptAmount, allocated, rc.ReceiptAmount.Sub(allocated), held, reason)
-	if err != nil {
-		return fmt.Errorf("record receipt %s: %w", rc.ReceiptID, err)
+	p.receiptsBuf = append(p.receiptsBuf, runReceipt{rc.ReceiptID, rc.ReceiptAmount, allocated, held, reason})
+	if len(p.receiptsBuf) >= flushEvery {
+		return p.flushRows(ctx)
 	}
 	return nil
 }
 
 func (p *planner) addSkipped(ctx context.Context, s []skip) error {
-	for _, k := range s {
-		if _, err := p.tx.ExecContext(ctx, `INSERT INTO run_skipped_allocations (allocation_id, run_id, reason) VALUES ($1, $2, $3)`,
-			k.allocID, p.res.RunID, k.reason); err != nil {
-			return fmt.Errorf("record skipped allocation: %w", err)
+	p.skipsBuf = append(p.skipsBuf, s...)
+	p.res.Skipped += len(s)
+	if len(p.skipsBuf) >= flushEvery {
+		return p.flushRows(ctx)
+	}
+	return nil
+}
+
+// flushEvery bounds the receipts and skipped allocations held before they are written in one
+// statement each: no round trip per row, and memory stays flat.
+const flushEvery = 1000
+
+type runReceipt struct {
+	id        string
+	amount    decimal.Decimal
+	allocated decimal.Decimal
+	held      bool
+	reason    string
+}
+
+// flushRows writes the buffered run_receipts and run_skipped_allocations rows.
+func (p *planner) flushRows(ctx context.Context) error {
+	if n := len(p.receiptsBuf); n > 0 {
+		ids, amounts, allocated, unallocated, reasons := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		held := make([]bool, n)
+		for i, r := range p.receiptsBuf {
+			ids[i], amounts[i], allocated[i] = r.id, r.amount.StringFixed(2), r.allocated.StringFixed(2)
+			unallocated[i], held[i], reasons[i] = r.amount.Sub(r.allocated).StringFixed(2), r.held, r.reason
 		}
-		p.res.Skipped++
+		if _, err := p.tx.ExecContext(ctx, `
+			INSERT INTO run_receipts (receipt_id, run_id, amount, allocated, unallocated, held, reason)
+			SELECT v.id, $1, v.amount, v.allocated, v.unallocated, v.held, v.reason
+			FROM unnest($2::text[], $3::numeric[], $4::numeric[], $5::numeric[], $6::bool[], $7::text[])
+			  AS v(id, amount, allocated, unallocated, held, reason)`,
+			p.res.RunID, pq.Array(ids), pq.Array(amounts), pq.Array(allocated), pq.Array(unallocated), pq.Array(held), pq.Array(reasons)); err != nil {
+			return fmt.Errorf("record receipts: %w", err)
+		}
+		p.receiptsBuf = p.receiptsBuf[:0]
+	}
+	if n := len(p.skipsBuf); n > 0 {
+		ids, reasons := make([]int64, n), make([]string, n)
+		for i, k := range p.skipsBuf {
+			ids[i], reasons[i] = k.allocID, k.reason
+		}
+		if _, err := p.tx.ExecContext(ctx, `
+			INSERT INTO run_skipped_allocations (allocation_id, run_id, reason)
+			SELECT v.id, $1, v.reason FROM unnest($2::bigint[], $3::text[]) AS v(id, reason)`,
+			p.res.RunID, pq.Array(ids), pq.Array(reasons)); err != nil {
+			return fmt.Errorf("record skipped allocations: %w", err)
+		}
+		p.skipsBuf = p.skipsBuf[:0]
 	}
 	return nil
 }

@@ -1,0 +1,172 @@
+package plan_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/shopspring/decimal"
+
+	"github.com/cashpool/cashpool/batch/plan"
+	"github.com/cashpool/cashpool/batch/schema/schematest"
+)
+
+func TestMain(m *testing.M) { schematest.Main(m) }
+
+const sweep = "8f8c8cee-2591-4f83-be12-82c659b5e748"
+
+func acct(n int) string { return fmt.Sprintf("c0000000-0000-4000-8000-%012d", n) }
+
+// load inserts receipts "id:amount[:date]" and allocations "receipt:account:amount|wWEIGHT:ref".
+func load(t testing.TB, db *sqlx.DB, receipts, allocations []string) {
+	t.Helper()
+	db.MustExec(`INSERT INTO files (sha256, name, kind, status, received_at) VALUES ('r', 'r.csv', 'receipts', 'loaded', now()), ('a', 'a.csv', 'allocations', 'loaded', now())`)
+	for i, r := range receipts {
+		f := strings.Split(r, ":")
+		date := "2026-11-20"
+		if len(f) > 2 {
+			date = f[2]
+		}
+		db.MustExec(`INSERT INTO receipts VALUES ($1, 1, $2, $3, $4, 'USD', 'Orig', 'ACC1', 'Bank', 'Addr', 'ref')`, f[0], i+2, date, f[1])
+	}
+	for i, a := range allocations {
+		f := strings.Split(a, ":")
+		var amount, weight any
+		if strings.HasPrefix(f[2], "w") {
+			weight = f[2][1:]
+		} else {
+			amount = f[2]
+		}
+		db.MustExec(`INSERT INTO allocations (file_id, line, receipt_id, account_id, amount, weight, client_ref, description)
+			VALUES (2, $1, $2, $3, $4, $5, $6, 'desc')`, i+2, f[0], f[1], amount, weight, f[3])
+	}
+}
+
+func planDate(t testing.TB, db *sqlx.DB, date string, batchSize int) plan.Result {
+	t.Helper()
+	res, err := plan.Plan(context.Background(), db, plan.Config{SweepAccount: sweep, BusinessDate: date, BatchSize: batchSize,
+		JournalLimit: decimal.RequireFromString("1000.00")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func TestPlanControlTotals(t *testing.T) {
+	t.Parallel()
+	db := schematest.DB(t)
+	load(t, db,
+		[]string{"R1:100.00", "R2:50.00", "R3:10.00", "R4:30.00", "R5:5.00:2026-11-21"},
+		[]string{
+			"R1:" + acct(1) + ":20.00:a", "R1:" + acct(2) + ":w1:b", "R1:" + acct(3) + ":w2:c", // 20 + 80 split 1:2
+			"R2:" + acct(1) + ":30.00:a", "R2:" + acct(2) + ":30.00:b", // over-allocated: held
+			"R4:" + acct(4) + ":10.00:a", "R4:" + sweep + ":5.00:b", // to the sweep account itself: refused
+			"R9:" + acct(5) + ":1.00:a", // no such receipt yet
+			"R5:" + acct(6) + ":5.00:a", // receipt dated after the business date
+		})
+	res := planDate(t, db, "2026-11-20", 500)
+	if res.Receipts != 4 || res.Held != 1 || res.Journals != 4 || res.Batches != 1 {
+		t.Fatalf("result %+v", res)
+	}
+	if !res.Planned.Equal(decimal.RequireFromString("110.00")) {
+		t.Fatalf("planned %s", res.Planned)
+	}
+	type rr struct {
+		ID          string `db:"receipt_id"`
+		Allocated   string `db:"allocated"`
+		Unallocated string `db:"unallocated"`
+		Held        bool   `db:"held"`
+	}
+	var got []rr
+	db.Select(&got, `SELECT receipt_id, allocated::text, unallocated::text, held FROM run_receipts ORDER BY receipt_id`)
+	want := []rr{{"R1", "100.00", "0.00", false}, {"R2", "0.00", "50.00", true}, {"R3", "0.00", "10.00", false}, {"R4", "10.00", "20.00", false}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("run_receipts %v, want %v", got, want)
+	}
+	var amounts []string
+	db.Select(&amounts, `SELECT client_ref || '=' || amount::text FROM journals WHERE receipt_id = 'R1' ORDER BY client_ref`)
+	if strings.Join(amounts, " ") != "a=20.00 b=26.67 c=53.33" {
+		t.Fatalf("R1 journals %v", amounts)
+	}
+	var skipped []string
+	db.Select(&skipped, `SELECT a.receipt_id || '/' || a.client_ref FROM run_skipped_allocations s JOIN allocations a ON a.id = s.allocation_id ORDER BY 1`)
+	if strings.Join(skipped, " ") != "R2/a R2/b R4/b R9/a" {
+		t.Fatalf("skipped %v", skipped)
+	}
+	var fromCSV int
+	db.Get(&fromCSV, `SELECT count(*) FROM journals WHERE to_account = $1`, sweep)
+	if fromCSV != 0 {
+		t.Fatal("a journal to the sweep account was planned")
+	}
+
+	// Planning the same date again writes nothing; the next date takes R5 and reports R9 again.
+	again := planDate(t, db, "2026-11-20", 500)
+	if !again.Existed || again.RunID != res.RunID {
+		t.Fatalf("re-plan %+v", again)
+	}
+	next := planDate(t, db, "2026-11-21", 500)
+	if next.Receipts != 1 || next.Journals != 1 || next.Skipped != 1 {
+		t.Fatalf("next day %+v", next)
+	}
+}
+
+func TestPlanIsDeterministic(t *testing.T) {
+	t.Parallel()
+	var receipts, allocs []string
+	for r := range 5 {
+		receipts = append(receipts, fmt.Sprintf("R%d:%d.%02d", r, 1000+r*37, r*7))
+		for a := range 23 {
+			if a%3 == 0 {
+				allocs = append(allocs, fmt.Sprintf("R%d:%s:w%d:ref%02d", r, acct(a+1), a%5+1, a))
+			} else {
+				allocs = append(allocs, fmt.Sprintf("R%d:%s:%d.%02d:ref%02d", r, acct(a+1), a+1, a, a))
+			}
+		}
+	}
+	dump := func() string {
+		db := schematest.DB(t)
+		load(t, db, receipts, allocs)
+		planDate(t, db, "2026-11-20", 7)
+		var rows []string
+		db.Select(&rows, `SELECT seq || ' ' || idempotency_key::text || ' ' || encode(sha256(body), 'hex') FROM batches ORDER BY seq`)
+		var js []string
+		db.Select(&js, `SELECT journal_key::text || ' ' || amount::text || ' ' || expected_pending::text FROM journals ORDER BY journal_key`)
+		return strings.Join(rows, "\n") + "\n" + strings.Join(js, "\n")
+	}
+	a, b := dump(), dump()
+	if a != b {
+		t.Fatalf("same input, different plans:\n%s\n---\n%s", a, b)
+	}
+	if n := strings.Count(a, "\n"); n < 100 {
+		t.Fatalf("suspiciously small plan: %d lines", n)
+	}
+}
+
+// BenchmarkPlan100k plans a night of 100,000 allocations over 1,000 receipts (a quarter by weight)
+// into 200 batches.
+func BenchmarkPlan100k(b *testing.B) {
+	ctx := context.Background()
+	var journals int
+	for range b.N {
+		b.StopTimer()
+		db := schematest.DB(b)
+		db.MustExec(`INSERT INTO files (sha256, name, kind, status, received_at) VALUES ('r', 'r.csv', 'receipts', 'loaded', now()), ('a', 'a.csv', 'allocations', 'loaded', now())`)
+		db.MustExec(`INSERT INTO receipts SELECT 'R' || g, 1, g, '2026-11-20', 1000000.00, 'USD', 'O', 'A', 'B', 'C', 'r' FROM generate_series(1, 1000) g`)
+		db.MustExec(`INSERT INTO allocations (file_id, line, receipt_id, account_id, amount, weight, client_ref, description)
+			SELECT 2, g, 'R' || (g % 1000 + 1), ('c0000000-0000-4000-8000-' || lpad((g % 30 + 1)::text, 12, '0'))::uuid,
+			       CASE WHEN g % 4 = 0 THEN NULL ELSE 100.00 END, CASE WHEN g % 4 = 0 THEN g % 7 + 1 END, 'ref' || g, 'd'
+			FROM generate_series(1, 100000) g`)
+		b.StartTimer()
+		res, err := plan.Plan(ctx, db, plan.Config{SweepAccount: sweep, BusinessDate: "2026-11-20", BatchSize: 500})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if res.Journals != 100000 {
+			b.Fatalf("planned %d journals", res.Journals)
+		}
+		journals += res.Journals
+	}
+	b.ReportMetric(float64(journals)/b.Elapsed().Seconds(), "journals/s")
+}
