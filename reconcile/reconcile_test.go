@@ -659,3 +659,22 @@ func TestFinishStoresTotals(t *testing.T) {
 		t.Errorf("totals->>'receipts' = %q (%v), want 1150.00", receiptsText, err)
 	}
 }
+
+func TestCSVNeutralisesFormulas(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	r := &reconcile.Report{BusinessDate: "2026-11-20", Exceptions: []reconcile.Exception{
+		{Kind: "failed", ReceiptID: "R1", ClientRef: "=HYPERLINK(\"http://x\")", Reason: "@SUM(A1)"},
+	}}
+	paths, err := reconcile.Write(dir, r, "csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(paths[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"'=HYPERLINK(""http://x"")"`) || !strings.Contains(string(b), "'@SUM(A1)") {
+		t.Fatalf("formula not neutralised:\n%s", b)
+	}
+}

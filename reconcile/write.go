@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/gocarina/gocsv"
 )
@@ -131,13 +132,22 @@ func renderCSV(w io.Writer, r *Report) error {
 	rows := make([]csvRow, 0, len(r.Exceptions))
 	for _, e := range r.Exceptions {
 		rows = append(rows, csvRow{
-			Kind: e.Kind, ReceiptID: e.ReceiptID, ClientRef: e.ClientRef, AccountID: e.AccountID,
+			Kind: e.Kind, ReceiptID: cell(e.ReceiptID), ClientRef: cell(e.ClientRef), AccountID: e.AccountID,
 			Amount: amountText(e.Amount), JournalID: e.JournalID, JournalKey: e.JournalKey,
-			Status: e.Status, Reason: e.Reason, NextAction: e.NextAction, File: e.File,
+			Status: cell(e.Status), Reason: cell(e.Reason), NextAction: e.NextAction, File: cell(e.File),
 			Line: lineText(e.Line),
 		})
 	}
 	return gocsv.Marshal(rows, w)
+}
+
+// cell keeps a spreadsheet from running a value as a formula: text from input files and from
+// Alpaca that starts with = + - @ or a control character gets a leading apostrophe.
+func cell(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
 }
 
 type metricRow struct {
