@@ -155,7 +155,19 @@ func (r *Runner) Ingest(ctx context.Context) (ingest.Result, error) {
 		if err != nil {
 			return again, fmt.Errorf("ingest: %w", err)
 		}
-		res = again
+		// Keep what the first scan did; the second scan's answers replace its "incomplete" ones.
+		merged := ingest.Result{}
+		for _, f := range res.Files {
+			if f.Outcome != ingest.OutcomeIncomplete {
+				merged.Files = append(merged.Files, f)
+			}
+		}
+		for _, f := range again.Files {
+			if f.Outcome != ingest.OutcomeIgnored {
+				merged.Files = append(merged.Files, f)
+			}
+		}
+		res = merged
 	}
 	return res, nil
 }

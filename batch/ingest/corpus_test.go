@@ -66,8 +66,7 @@ func TestBadFiles(t *testing.T) {
 			if !bytes.Equal(got, want) {
 				t.Fatalf("problems:\n%s\nwant:\n%s", got, want)
 			}
-			stem := strings.TrimSuffix(name, ".csv")
-			if !exists(t, filepath.Join(b.dir, "rejected", name)) || !exists(t, filepath.Join(b.dir, "rejected", stem+".errors.csv")) {
+			if !exists(t, filepath.Join(b.dir, "rejected", name)) || !exists(t, filepath.Join(b.dir, "rejected", name+".errors.csv")) {
 				t.Fatalf("file or its errors not in rejected/")
 			}
 			var status string

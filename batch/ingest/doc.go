@@ -50,8 +50,8 @@
 //
 // # Errors file
 //
-// Beside every refused file in rejected/ sits <stem>.errors.csv (the file's name without its
-// extension, plus .errors.csv), a CSV with the header
+// Beside every refused file in rejected/ sits <name>.errors.csv (the file's full name, as it is
+// in rejected/, plus .errors.csv), a CSV with the header
 //
 //	line,column,field,value,problem
 //

@@ -194,7 +194,7 @@ func TestDuplicateBytesUnderAnotherName(t *testing.T) {
 	if f.Outcome != ingest.OutcomeDuplicate || f.MovedTo != "rejected/receipts_b.csv" {
 		t.Fatalf("second delivery: %+v", f)
 	}
-	errs, err := os.ReadFile(filepath.Join(b.dir, "rejected", "receipts_b.errors.csv"))
+	errs, err := os.ReadFile(filepath.Join(b.dir, "rejected", "receipts_b.csv.errors.csv"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +239,7 @@ func TestRejectedFileIsRecordedAndKept(t *testing.T) {
 	if err != nil || string(kept) != content {
 		t.Fatalf("rejected file not kept byte for byte: %v", err)
 	}
-	errs, err := os.ReadFile(filepath.Join(b.dir, "rejected", "allocations_x.errors.csv"))
+	errs, err := os.ReadFile(filepath.Join(b.dir, "rejected", "allocations_x.csv.errors.csv"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,7 +269,7 @@ func TestRejectedFileIsRecordedAndKept(t *testing.T) {
 	b.drop(t, "allocations_x.csv", content, true)
 	f = outcomeOf(t, b.run(t), "allocations_x.csv")
 	if f.Outcome != ingest.OutcomeRejected || f.MovedTo != "rejected/allocations_x~1.csv" ||
-		!exists(t, filepath.Join(b.dir, "rejected", "allocations_x~1.errors.csv")) ||
+		!exists(t, filepath.Join(b.dir, "rejected", "allocations_x~1.csv.errors.csv")) ||
 		!exists(t, filepath.Join(b.dir, "rejected", "allocations_x~1.csv.ready")) {
 		t.Fatalf("second rejection: %+v", f)
 	}
@@ -291,7 +291,7 @@ func TestErrorsFileIsCapped(t *testing.T) {
 	if f.Errors != ingest.MaxProblems+234 || len(f.Problems) != ingest.MaxProblems {
 		t.Fatalf("errors %d, listed %d", f.Errors, len(f.Problems))
 	}
-	errs, err := os.ReadFile(filepath.Join(b.dir, "rejected", "allocations_many.errors.csv"))
+	errs, err := os.ReadFile(filepath.Join(b.dir, "rejected", "allocations_many.csv.errors.csv"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,7 @@ const maxValueLen = 200
 
 // moveAside moves name from the drop folder into sub (archive or rejected) without ever replacing
 // a file already there: a taken name gets a ~N suffix before its extension. With probs it first
-// writes <stem>.errors.csv beside the file's new name. A .ready marker follows its file. It returns
+// writes <new name>.errors.csv beside the file. A .ready marker follows its file. It returns
 // the new path relative to the drop folder, or "" when the file was already gone (moved by a
 // concurrent scan).
 func (r *runner) moveAside(sub, name string, probs *Problems) (string, error) {
@@ -42,7 +42,7 @@ func (r *runner) moveAside(sub, name string, probs *Problems) (string, error) {
 			continue
 		}
 		if probs != nil {
-			ef := filepath.Join(dir, strings.TrimSuffix(final, ext)+".errors.csv")
+			ef := filepath.Join(dir, final+".errors.csv")
 			err := writeErrorsFile(ef, probs)
 			if errors.Is(err, fs.ErrExist) {
 				continue

@@ -89,7 +89,6 @@ type table struct {
 	lastLine    int
 	probs       *Problems
 	failFast    bool
-	headerOK    bool
 	headerWidth int
 }
 
@@ -197,7 +196,6 @@ func (t *table) readHeader() error {
 			return err
 		}
 	}
-	t.headerOK = len(probs) == 0
 	return nil
 }
 
@@ -274,11 +272,10 @@ func indexOf(list []string, s string) int {
 
 // rowChecker collects the problems of one row.
 type rowChecker struct {
-	t    *table
-	rec  []string
-	line int
-	bad  bool
-	err  error
+	t   *table
+	rec []string
+	bad bool
+	err error
 }
 
 // field returns the text of columns[i] and whether the header has it.
@@ -392,7 +389,7 @@ func readReceipts(r io.Reader, now time.Time, ps *Problems, failFast bool, row f
 			return t, stopIsNotAnError(err)
 		}
 		rows++
-		c := rowChecker{t: t, rec: rec, line: line}
+		c := rowChecker{t: t, rec: rec}
 		var rc pool.Receipt
 		rc.ReceiptID = c.ref(rcReceiptID)
 		if s, ok := c.field(rcValueDate); ok {
@@ -450,7 +447,7 @@ func readAllocations(r io.Reader, ps *Problems, failFast bool, row func(int, poo
 			return t, stopIsNotAnError(err)
 		}
 		rows++
-		c := rowChecker{t: t, rec: rec, line: line}
+		c := rowChecker{t: t, rec: rec}
 		var a pool.Allocation
 		a.ReceiptID = c.ref(acReceiptID)
 		if s, ok := c.field(acAccountID); ok {
