@@ -42,6 +42,9 @@ type Options struct {
 	CallTimeout time.Duration // deadline of one HTTP attempt; default 30s
 	Retries     int           // attempts after the first for retryable failures; default 5
 	Now         func() time.Time
+	// Sleep waits between attempts and for a rate-limit reset; default a timer. A test on a
+	// simulated clock moves that clock instead.
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // NewClient builds a client. The secret is only ever put in the Authorization header.
@@ -64,7 +67,10 @@ func NewClient(o Options) *Client {
 	if c.now == nil {
 		c.now = time.Now
 	}
-	c.sleep = sleepCtx
+	c.sleep = o.Sleep
+	if c.sleep == nil {
+		c.sleep = sleepCtx
+	}
 	return c
 }
 
@@ -81,6 +87,49 @@ func (c *Client) CreateBatch(ctx context.Context, key string, body []byte) ([]Ba
 	}
 	var out []BatchJournal
 	err := c.do(ctx, http.MethodPost, "/v1/journals/batch", nil, body, key, &out)
+	return out, err
+}
+
+// CreateJournal sends POST /v1/journals with key as Idempotency-Key; retried like CreateBatch.
+func (c *Client) CreateJournal(ctx context.Context, key string, req CreateJournalRequest) (*Journal, error) {
+	if key == "" {
+		return nil, errors.New("alpaca: a journal is never sent without an Idempotency-Key")
+	}
+	body, err := json.Marshal(req)
+	if err != nil {
+		return nil, err
+	}
+	var j Journal
+	if err := c.do(ctx, http.MethodPost, "/v1/journals", nil, body, key, &j); err != nil {
+		return nil, err
+	}
+	return &j, nil
+}
+
+// ReverseBatchRequest is the body of POST /v1/journals/reverse_batch: many customers to one firm
+// account.
+type ReverseBatchRequest struct {
+	EntryType string              `json:"entry_type"`
+	ToAccount string              `json:"to_account"`
+	Entries   []ReverseBatchEntry `json:"entries"`
+}
+
+// ReverseBatchEntry is one source of a reverse batch.
+type ReverseBatchEntry struct {
+	FromAccount string `json:"from_account"`
+	Amount      string `json:"amount"`
+	Description string `json:"description,omitempty"`
+}
+
+// ReverseBatch sends POST /v1/journals/reverse_batch. Alpaca takes no Idempotency-Key there, so it
+// is never retried: after a failure the caller must look at the journals before trying again.
+func (c *Client) ReverseBatch(ctx context.Context, req ReverseBatchRequest) ([]Journal, error) {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return nil, err
+	}
+	var out []Journal
+	err = c.do(ctx, http.MethodPost, "/v1/journals/reverse_batch", nil, body, "", &out)
 	return out, err
 }
 
@@ -250,7 +299,7 @@ func (c *Client) noteRateLimit(h http.Header) time.Duration {
 	c.remaining = rem
 	c.reset = time.Unix(reset, 0)
 	if rem <= 0 {
-		return max(time.Until(c.reset), 50*time.Millisecond)
+		return max(c.reset.Sub(c.now()), 50*time.Millisecond)
 	}
 	return 0
 }

@@ -1,0 +1,191 @@
+package alpaca_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/cashpool/cashpool/alpaca"
+	"github.com/cashpool/cashpool/alpaca/sandbox"
+)
+
+const sweep = "8f8c8cee-2591-4f83-be12-82c659b5e748"
+
+func customer(n string) string { return "c0000000-0000-4000-8000-0000000000" + n }
+
+type simClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *simClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *simClock) Sleep(_ context.Context, d time.Duration) error {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+	return nil
+}
+
+func newSim(t *testing.T, o sandbox.Options) (*sandbox.Server, *alpaca.Client, *simClock) {
+	t.Helper()
+	clk := &simClock{t: time.Date(2026, 11, 20, 15, 0, 0, 0, time.UTC)}
+	o.Now, o.KeyID, o.Secret = clk.Now, "key", "secret"
+	o.Seed = sandbox.Seed{SweepAccount: sweep, SweepCash: decimal.RequireFromString("100000.00"),
+		JournalLimit: decimal.RequireFromString("1000.00"),
+		Accounts: []sandbox.Account{{ID: customer("01"), Status: "ACTIVE"}, {ID: customer("02"), Status: "ACTIVE"}}}
+	sim := sandbox.New(o)
+	ts := httptest.NewServer(sim)
+	t.Cleanup(ts.Close)
+	c := alpaca.NewClient(alpaca.Options{BaseURL: ts.URL, KeyID: "key", Secret: "secret", Now: clk.Now, Sleep: clk.Sleep})
+	return sim, c, clk
+}
+
+func batchBody(t *testing.T, entries ...alpaca.BatchEntry) []byte {
+	t.Helper()
+	b, err := json.Marshal(alpaca.BatchRequest{EntryType: "JNLC", FromAccount: sweep, Entries: entries})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestClientJournalEndpoints(t *testing.T) {
+	t.Parallel()
+	sim, c, clk := newSim(t, sandbox.Options{})
+	ctx := context.Background()
+	got, err := c.CreateBatch(ctx, "0b5c8a5e-8f0a-4c1e-9a63-3f4f6a1b2c01", batchBody(t,
+		alpaca.BatchEntry{ToAccount: customer("01"), Amount: "10.00", Description: "a"},
+		alpaca.BatchEntry{ToAccount: customer("02"), Amount: "2000.00", Description: "over the limit"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Status != alpaca.StatusQueued || got[1].Status != alpaca.StatusPending || got[0].ErrorMessage != "" {
+		t.Fatalf("batch answer %+v", got)
+	}
+	if !got[0].NetAmount.Decimal.Equal(decimal.RequireFromString("10")) {
+		t.Fatalf("net_amount %v", got[0].NetAmount)
+	}
+	clk.Sleep(ctx, 3*time.Second)
+	j, err := c.GetJournal(ctx, got[0].ID)
+	if err != nil || j.Status != alpaca.StatusExecuted {
+		t.Fatalf("get: %+v %v", j, err)
+	}
+	list, err := c.ListJournals(ctx, alpaca.ListFilter{FromAccount: sweep, Status: alpaca.StatusPending})
+	if err != nil || len(list) != 1 || list[0].ID != got[1].ID {
+		t.Fatalf("list pending: %+v %v", list, err)
+	}
+	if err := c.DeleteJournal(ctx, got[1].ID); err != nil {
+		t.Fatal(err)
+	}
+	var apiErr *alpaca.APIError
+	if err := c.DeleteJournal(ctx, got[0].ID); !errors.As(err, &apiErr) || apiErr.HTTPStatus != 422 {
+		t.Fatalf("delete of an executed journal: %v", err)
+	}
+	if _, err := c.GetJournal(ctx, "00000000-0000-4000-8000-000000000000"); !errors.As(err, &apiErr) || apiErr.HTTPStatus != 404 {
+		t.Fatalf("get unknown: %v", err)
+	}
+	single, err := c.CreateJournal(ctx, "0b5c8a5e-8f0a-4c1e-9a63-3f4f6a1b2c02", alpaca.CreateJournalRequest{
+		EntryType: "JNLC", FromAccount: sweep, ToAccount: customer("02"), Amount: "5.00"})
+	if err != nil || single.ID == "" {
+		t.Fatalf("single journal: %+v %v", single, err)
+	}
+	if _, err := c.CreateBatch(ctx, "", batchBody(t)); err == nil {
+		t.Fatal("a batch without an Idempotency-Key was sent")
+	}
+	if n := len(sim.Ledger()); n != 3 {
+		t.Fatalf("%d journals in the ledger, want 3", n)
+	}
+}
+
+// Answers lost after the journals were created are retried with the same key and body; the
+// simulator replays its first answer and nothing is created twice.
+func TestClientRetriesLostAnswersWithTheSameKey(t *testing.T) {
+	t.Parallel()
+	sim, c, _ := newSim(t, sandbox.Options{Faults: sandbox.Faults{Seed: 7, LoseResponseRate: 0.5, ErrorRate: 0.2}})
+	ctx := context.Background()
+	for i := range 10 {
+		key := "0b5c8a5e-8f0a-4c1e-9a63-3f4f6a1b2d" + string(rune('a'+i)) + "0"
+		if _, err := c.CreateBatch(ctx, key, batchBody(t, alpaca.BatchEntry{ToAccount: customer("01"), Amount: "1.00", Description: key})); err != nil {
+			t.Fatalf("batch %d: %v", i, err)
+		}
+	}
+	if n := len(sim.Ledger()); n != 10 {
+		t.Fatalf("%d journals for 10 batches", n)
+	}
+	if c.Calls() <= 10 {
+		t.Fatalf("%d calls: the faults never fired, the test proves nothing", c.Calls())
+	}
+}
+
+func TestClientWaitsForTheRateLimitReset(t *testing.T) {
+	t.Parallel()
+	_, c, clk := newSim(t, sandbox.Options{RateLimit: 3})
+	ctx := context.Background()
+	start := clk.Now()
+	for range 7 {
+		if _, err := c.ListJournals(ctx, alpaca.ListFilter{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Seven calls at three a minute need two resets: the client slept on the simulated clock.
+	if waited := clk.Now().Sub(start); waited < time.Minute {
+		t.Fatalf("waited %s for 7 calls at 3/minute", waited)
+	}
+}
+
+func TestClientNeverRetriesReverseBatch(t *testing.T) {
+	t.Parallel()
+	var calls int
+	var mu sync.Mutex
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		calls++
+		mu.Unlock()
+		http.Error(w, `{"code":50010000,"message":"internal"}`, http.StatusInternalServerError)
+	}))
+	defer ts.Close()
+	c := alpaca.NewClient(alpaca.Options{BaseURL: ts.URL, KeyID: "k", Secret: "s", Sleep: func(context.Context, time.Duration) error { return nil }})
+	if _, err := c.ReverseBatch(context.Background(), alpaca.ReverseBatchRequest{EntryType: "JNLC", ToAccount: sweep,
+		Entries: []alpaca.ReverseBatchEntry{{FromAccount: customer("01"), Amount: "1.00"}}}); err == nil {
+		t.Fatal("want the 500")
+	}
+	if calls != 1 {
+		t.Fatalf("reverse_batch sent %d times; it has no Idempotency-Key and must never be retried", calls)
+	}
+	if _, err := c.ListJournals(context.Background(), alpaca.ListFilter{}); err == nil {
+		t.Fatal("want the 500")
+	}
+	if calls != 1+6 {
+		t.Fatalf("GET tried %d times, want 6 (1 + 5 retries)", calls-1)
+	}
+}
+
+// Alpaca's journal shapes changed over the years: both must decode.
+func TestClientDecodesOldAndNewWireShapes(t *testing.T) {
+	t.Parallel()
+	old := `[{"id":"56f106e5-25a4-4eee-96fa-25bb05dc86bc","entry_type":"JNLC","from_account":"` + sweep + `","to_account":"` + customer("01") + `",
+		"symbol":"","qty":null,"price":"0","status":"queued","settle_date":null,"system_date":null,"net_amount":"115.5",
+		"description":"x","currency":"USD","error_message":""}]`
+	newer := `[{"id":"c79bcd51-4bea-4d1d-9b3c-f37f5035b8f7","entry_type":"JNLC","from_account":"` + sweep + `","to_account":"` + customer("02") + `",
+		"symbol":null,"qty":null,"price":null,"status":"activity_created","settle_date":"2026-11-20","system_date":"2026-11-20",
+		"net_amount":"250","description":"","currency":"USD","transmitter_info":{"originator_full_name":"A"}}]`
+	for name, body := range map[string]string{"old": old, "new": newer} {
+		ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(body)) }))
+		c := alpaca.NewClient(alpaca.Options{BaseURL: ts.URL, KeyID: "k", Secret: "s"})
+		got, err := c.CreateBatch(context.Background(), "0b5c8a5e-8f0a-4c1e-9a63-3f4f6a1b2c09", []byte(`{}`))
+		ts.Close()
+		if err != nil || len(got) != 1 {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if got[0].ErrorMessage != "" || got[0].NetAmount.Decimal.IsZero() || got[0].Status == "" {
+			t.Fatalf("%s decoded as %+v", name, got[0])
+		}
+	}
+}
