@@ -37,10 +37,12 @@ type Config struct {
 	JournalLimit decimal.Decimal
 	MaxInFlight  int
 	KeyRetention time.Duration // how long Alpaca remembers an Idempotency-Key; default 24h
-	TrackFor     time.Duration // how long after submission journals are followed before pending counts as stuck
-	PollEvery    time.Duration
-	Now          func() time.Time
-	Logger       *slog.Logger
+	// AwaitReceiptFor is how long an allocation may wait for its receipt before it is an exception.
+	AwaitReceiptFor time.Duration
+	TrackFor        time.Duration // how long after submission journals are followed before pending counts as stuck
+	PollEvery       time.Duration
+	Now             func() time.Time
+	Logger          *slog.Logger
 	// SettleFor is how long ingest waits before a second scan for files seen for the first time
 	// without a .ready marker; zero takes only files already complete.
 	SettleFor time.Duration
@@ -191,6 +193,7 @@ func (r *Runner) Plan(ctx context.Context, date string) (int64, error) {
 	c := r.cfg()
 	res, err := plan.Plan(ctx, r.DB, plan.Config{
 		SweepAccount: c.SweepAccount, BusinessDate: date, BatchSize: c.BatchSize, JournalLimit: c.JournalLimit, Now: c.Now,
+		AwaitReceiptFor: c.AwaitReceiptFor,
 	})
 	if err != nil {
 		return 0, fmt.Errorf("plan %s: %w", date, err)

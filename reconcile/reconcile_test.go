@@ -678,3 +678,16 @@ func TestCSVNeutralisesFormulas(t *testing.T) {
 		t.Fatalf("formula not neutralised:\n%s", b)
 	}
 }
+
+func TestAwaitingReceiptIsNotForAPerson(t *testing.T) {
+	t.Parallel()
+	r := &reconcile.Report{Totals: reconcile.Totals{Balanced: true},
+		Exceptions: []reconcile.Exception{{Kind: reconcile.KindAwaitingReceipt, ReceiptID: "R9"}}}
+	if r.ExitCode() != 0 {
+		t.Fatalf("exit %d with only an allocation awaiting its receipt, want 0", r.ExitCode())
+	}
+	r.Exceptions = append(r.Exceptions, reconcile.Exception{Kind: reconcile.KindSkippedAllocation})
+	if r.ExitCode() != 3 {
+		t.Fatalf("exit %d with a skipped allocation, want 3", r.ExitCode())
+	}
+}

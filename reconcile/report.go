@@ -20,19 +20,22 @@ const (
 	KindOverAllocated     = "over_allocated"
 	KindUnallocated       = "unallocated"
 	KindSkippedAllocation = "skipped_allocation"
-	KindFailed            = "failed"
-	KindStuckPending      = "stuck_pending"
-	KindStuck             = "stuck"
-	KindNotSent           = "not_sent"
-	KindCorrected         = "corrected"
-	KindUnknownStatus     = "unknown_status"
-	KindInFlight          = "in_flight"
-	KindUnbalanced        = "unbalanced"
+	// KindAwaitingReceipt is listed for information: the allocation is within its wait for its
+	// receipt, and is not yet for a person.
+	KindAwaitingReceipt = "awaiting_receipt"
+	KindFailed          = "failed"
+	KindStuckPending    = "stuck_pending"
+	KindStuck           = "stuck"
+	KindNotSent         = "not_sent"
+	KindCorrected       = "corrected"
+	KindUnknownStatus   = "unknown_status"
+	KindInFlight        = "in_flight"
+	KindUnbalanced      = "unbalanced"
 )
 
 // Kinds lists every exception kind in report order.
 var Kinds = []string{
-	KindRejectedFile, KindOverAllocated, KindUnallocated, KindSkippedAllocation,
+	KindRejectedFile, KindOverAllocated, KindUnallocated, KindSkippedAllocation, KindAwaitingReceipt,
 	KindFailed, KindStuckPending, KindStuck, KindNotSent, KindCorrected, KindUnknownStatus,
 	KindInFlight, KindUnbalanced,
 }
@@ -95,10 +98,15 @@ type Report struct {
 // the totals balance, 3 otherwise. A journal still in flight is listed, so it also yields 3: the
 // run is not done until every journal executed.
 func (r *Report) ExitCode() int {
-	if len(r.Exceptions) == 0 && r.Totals.Balanced {
-		return 0
+	for _, e := range r.Exceptions {
+		if e.Kind != KindAwaitingReceipt {
+			return 3
+		}
 	}
-	return 3
+	if !r.Totals.Balanced {
+		return 3
+	}
+	return 0
 }
 
 type runRow struct {
@@ -125,6 +133,7 @@ type skippedRow struct {
 	AccountID string              `db:"account_id"`
 	Amount    decimal.NullDecimal `db:"amount"`
 	Reason    string              `db:"reason"`
+	Awaiting  bool                `db:"awaiting"`
 	File      string              `db:"file"`
 	Line      int                 `db:"line"`
 }
@@ -276,17 +285,22 @@ func readSkipped(ctx context.Context, tx *sqlx.Tx, r *Report, _ runRow, _ time.T
 		if err := rows.StructScan(&s); err != nil {
 			return err
 		}
-		r.Exceptions = append(r.Exceptions, Exception{
+		e := Exception{
 			Kind:       KindSkippedAllocation,
 			ReceiptID:  s.ReceiptID,
 			ClientRef:  s.ClientRef,
 			AccountID:  s.AccountID,
 			Amount:     s.Amount.Decimal, // zero for a weight allocation: shown empty
 			Reason:     s.Reason,
-			NextAction: "not funded by this run: resolve the reason (an allocation awaiting its receipt is planned by the run that takes the receipt)",
+			NextAction: "not funded by this run: resolve the reason",
 			File:       s.File,
 			Line:       s.Line,
-		})
+		}
+		if s.Awaiting {
+			e.Kind = KindAwaitingReceipt
+			e.NextAction = "none yet: the run that takes the receipt funds it; past the wait it becomes an exception"
+		}
+		r.Exceptions = append(r.Exceptions, e)
 	}
 	return rows.Err()
 }

@@ -34,7 +34,7 @@ WHERE rr.run_id = $1
 ORDER BY rr.receipt_id`
 
 	querySkipped = `
-SELECT a.receipt_id, a.client_ref, a.account_id::text AS account_id, a.amount, s.reason,
+SELECT a.receipt_id, a.client_ref, a.account_id::text AS account_id, a.amount, s.reason, s.awaiting,
        f.name AS file, a.line
 FROM run_skipped_allocations s
 JOIN allocations a ON a.id = s.allocation_id

@@ -26,7 +26,10 @@ type Config struct {
 	BusinessDate string          // YYYY-MM-DD
 	BatchSize    int             // entries per POST /v1/journals/batch; default 500
 	JournalLimit decimal.Decimal // the firm's per-journal limit; amounts above it are expected to go pending; zero = none
-	Now          func() time.Time
+	// AwaitReceiptFor is how long after its file arrived an allocation may wait for its receipt
+	// before it is an exception for a person; default 72h.
+	AwaitReceiptFor time.Duration
+	Now             func() time.Time
 }
 
 // Result tells what a Plan call did.
@@ -56,6 +59,9 @@ func Plan(ctx context.Context, db *sqlx.DB, cfg Config) (Result, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.AwaitReceiptFor <= 0 {
+		cfg.AwaitReceiptFor = 72 * time.Hour
 	}
 	now := cfg.Now().UTC()
 	tx, err := db.BeginTxx(ctx, nil)
@@ -453,10 +459,18 @@ func InsertBatch(ctx context.Context, tx *sqlx.Tx, runID int64, sweep, date, seq
 // earlier run (listed once).
 func (p *planner) skipOrphans(ctx context.Context) error {
 	res, err := p.tx.ExecContext(ctx, `
-		INSERT INTO run_skipped_allocations (allocation_id, run_id, reason)
-		SELECT a.id, $1, 'awaiting its receipt: no receipt ' || a.receipt_id || ' has been loaded'
-		FROM allocations a
-		WHERE NOT EXISTS (SELECT 1 FROM receipts r WHERE r.receipt_id = a.receipt_id)`, p.res.RunID)
+		INSERT INTO run_skipped_allocations (allocation_id, run_id, reason, awaiting)
+		SELECT a.id, $1,
+		       CASE WHEN f.received_at + make_interval(secs => $2) > $3
+		            THEN 'awaiting its receipt ' || a.receipt_id || ' until ' ||
+		                 to_char((f.received_at + make_interval(secs => $2)) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') || ' UTC'
+		            ELSE 'its receipt ' || a.receipt_id || ' never arrived (file received ' ||
+		                 to_char(f.received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') || ' UTC)'
+		       END,
+		       f.received_at + make_interval(secs => $2) > $3
+		FROM allocations a JOIN files f ON f.id = a.file_id
+		WHERE NOT EXISTS (SELECT 1 FROM receipts r WHERE r.receipt_id = a.receipt_id)`,
+		p.res.RunID, p.cfg.AwaitReceiptFor.Seconds(), p.now)
 	if err != nil {
 		return fmt.Errorf("record allocations awaiting receipts: %w", err)
 	}

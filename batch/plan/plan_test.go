@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/shopspring/decimal"
@@ -169,4 +170,33 @@ func BenchmarkPlan100k(b *testing.B) {
 		journals += res.Journals
 	}
 	b.ReportMetric(float64(journals)/b.Elapsed().Seconds(), "journals/s")
+}
+
+func TestAllocationAwaitsItsReceiptUntilTheDeadline(t *testing.T) {
+	t.Parallel()
+	db := schematest.DB(t)
+	load(t, db, []string{"R1:10.00"}, []string{"R1:" + acct(1) + ":10.00:a", "R7:" + acct(2) + ":5.00:b"})
+	received := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+	db.MustExec(`UPDATE files SET received_at = $1`, received)
+	awaiting := func(date string, now time.Time) (bool, string) {
+		res, err := plan.Plan(context.Background(), db, plan.Config{SweepAccount: sweep, BusinessDate: date,
+			AwaitReceiptFor: 48 * time.Hour, Now: func() time.Time { return now }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var row struct {
+			Awaiting bool   `db:"awaiting"`
+			Reason   string `db:"reason"`
+		}
+		if err := db.Get(&row, `SELECT awaiting, reason FROM run_skipped_allocations WHERE run_id = $1`, res.RunID); err != nil {
+			t.Fatal(err)
+		}
+		return row.Awaiting, row.Reason
+	}
+	if ok, why := awaiting("2026-11-20", received.Add(time.Hour)); !ok || !strings.Contains(why, "until 2026-11-22 12:00 UTC") {
+		t.Fatalf("within the wait: awaiting=%v %q", ok, why)
+	}
+	if ok, why := awaiting("2026-11-23", received.Add(72*time.Hour)); ok || !strings.Contains(why, "never arrived") {
+		t.Fatalf("past the wait: awaiting=%v %q", ok, why)
+	}
 }

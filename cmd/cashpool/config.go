@@ -31,6 +31,7 @@ type config struct {
 	PollEvery    time.Duration
 	SettleFor    time.Duration
 	KeyRetention time.Duration
+	AwaitFor     time.Duration
 	Schedule     string
 	HTTPAddr     string
 	Date         string
@@ -84,6 +85,7 @@ func loadConfig(fs *flag.FlagSet) (*config, func() error, error) {
 	pollEvery := envDefault("CASHPOOL_POLL_EVERY", "30s")
 	settleFor := envDefault("CASHPOOL_SETTLE_FOR", "10s")
 	keyRetention := envDefault("CASHPOOL_KEY_RETENTION", "24h")
+	awaitFor := envDefault("CASHPOOL_AWAIT_RECEIPT_FOR", "72h")
 	formats := envDefault("CASHPOOL_REPORT_FORMATS", "csv")
 
 	fs.StringVar(&c.Date, "date", "", "business date YYYY-MM-DD (default: today in CASHPOOL_TZ)")
@@ -119,6 +121,9 @@ func loadConfig(fs *flag.FlagSet) (*config, func() error, error) {
 		}
 		if c.KeyRetention, err = time.ParseDuration(keyRetention); err != nil || c.KeyRetention <= 0 {
 			errs = append(errs, fmt.Errorf("CASHPOOL_KEY_RETENTION %q: want a positive duration such as 24h", keyRetention))
+		}
+		if c.AwaitFor, err = time.ParseDuration(awaitFor); err != nil || c.AwaitFor <= 0 {
+			errs = append(errs, fmt.Errorf("CASHPOOL_AWAIT_RECEIPT_FOR %q: want a positive duration such as 72h", awaitFor))
 		}
 		if c.SettleFor, err = time.ParseDuration(settleFor); err != nil {
 			errs = append(errs, fmt.Errorf("CASHPOOL_SETTLE_FOR %q: %w", settleFor, err))

@@ -213,7 +213,7 @@ func newRunner(db *sqlx.DB, cfg *config, logger *slog.Logger) *batch.Runner {
 		SweepAccount: cfg.SweepAccount, DropDir: cfg.DropDir, OutDir: cfg.OutDir, Formats: cfg.Formats,
 		BatchSize: cfg.BatchSize, JournalLimit: cfg.JournalLimit, MaxInFlight: cfg.MaxInFlight,
 		TrackFor: cfg.TrackFor, PollEvery: cfg.PollEvery, Logger: logger, Failpoint: failpointFromEnv(),
-		SettleFor: cfg.SettleFor, KeyRetention: cfg.KeyRetention,
+		SettleFor: cfg.SettleFor, KeyRetention: cfg.KeyRetention, AwaitReceiptFor: cfg.AwaitFor,
 	}}
 }
 
