@@ -220,7 +220,14 @@ func soakOne(t *testing.T, seed uint64) result {
 	for attempt := 0; attempt < 40 && !done; attempt++ {
 		fp := ""
 		if attempt < 12 && rng.IntN(5) != 0 {
-			fp = fmt.Sprintf("%s:%d", points[rng.IntN(len(points))], 1+rng.IntN(4))
+			// A named point at its first or second hit, or "any" at a seeded hit among all of
+			// them: the seeded random moment.
+			p := points[rng.IntN(len(points))]
+			hit := 1 + rng.IntN(2)
+			if p == "any" {
+				hit = 1 + rng.IntN(20)
+			}
+			fp = fmt.Sprintf("%s:%d", p, hit)
 		}
 		restartMidRun := rng.IntN(6) == 0
 		cmd := exec.Command(bin, "run", "--date", date)
