@@ -272,21 +272,7 @@ func (s *submitter) store(ctx context.Context, b batchRow, answer []alpaca.Batch
 			msgs = append(msgs, a.ErrorMessage)
 			unknown = append(unknown, !alpaca.KnownStatus(a.Status))
 		}
-		if _, err := tx.ExecContext(ctx, `
-			INSERT INTO journal_history (journal_id, status_from, status_to, source, at)
-			SELECT j.id, j.status, v.status, 'submit', $6
-			FROM journals j JOIN unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bool[]) AS v(id, alpaca_id, status, msg, unknown)
-			  ON j.id = v.id
-			WHERE j.status IS DISTINCT FROM v.status`,
-			pq.Array(ids), pq.Array(alpacaIDs), pq.Array(statuses), pq.Array(msgs), pq.Array(unknown), now); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `
-			UPDATE journals j SET alpaca_id = NULLIF(v.alpaca_id, '')::uuid, status = v.status, error_message = v.msg,
-			       status_unknown = v.unknown, updated_at = $6
-			FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bool[]) AS v(id, alpaca_id, status, msg, unknown)
-			WHERE j.id = v.id`,
-			pq.Array(ids), pq.Array(alpacaIDs), pq.Array(statuses), pq.Array(msgs), pq.Array(unknown), now); err != nil {
+		if err := recordAnswers(ctx, tx, answers{ids, alpacaIDs, statuses, msgs, unknown}, "submit", now); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `UPDATE batches SET status = 'sent', sent_at = $2, http_status = 200 WHERE id = $1`, b.ID, now)
@@ -365,6 +351,34 @@ func splitEntries(entries []alpaca.BatchEntry, msg string) (named, rest []alpaca
 	return named, rest
 }
 
+// answers are Alpaca's word on some journals, column by column.
+type answers struct {
+	ids       []int64
+	alpacaIDs []string
+	statuses  []string
+	msgs      []string
+	unknown   []bool
+}
+
+// recordAnswers stores Alpaca's id, status and error_message for each journal and appends every
+// status change to the history, in two statements whatever the number of journals.
+func recordAnswers(ctx context.Context, tx *sqlx.Tx, a answers, source string, now time.Time) error {
+	args := []any{pq.Array(a.ids), pq.Array(a.alpacaIDs), pq.Array(a.statuses), pq.Array(a.msgs), pq.Array(a.unknown), now, source}
+	const values = `unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bool[]) AS v(id, alpaca_id, status, msg, unknown)`
+	if _, err := tx.ExecContext(ctx, `
+		INSERT INTO journal_history (journal_id, status_from, status_to, source, at)
+		SELECT j.id, j.status, v.status, $7, $6
+		FROM journals j JOIN `+values+` ON j.id = v.id
+		WHERE j.status IS DISTINCT FROM v.status`, args...); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `
+		UPDATE journals j SET alpaca_id = NULLIF(v.alpaca_id, '')::uuid, status = v.status, error_message = v.msg,
+		       status_unknown = v.unknown, updated_at = $6
+		FROM `+values+` WHERE j.id = v.id`, args[:6]...)
+	return err
+}
+
 // setStatus moves the journals matching where (with $1 bound to arg) to status, recording history.
 func setStatus(ctx context.Context, tx *sqlx.Tx, where string, arg any, status, source string, now time.Time) error {
 	if _, err := tx.ExecContext(ctx, `
@@ -440,19 +454,9 @@ func (s *submitter) recoverStale(ctx context.Context, b batchRow) error {
 			}
 		}
 		if len(ids) > 0 {
+			// The list has no error_message; a journal found is one Alpaca accepted or refused.
 			msgs := make([]string, len(ids))
-			if _, err := tx.ExecContext(ctx, `
-				INSERT INTO journal_history (journal_id, status_from, status_to, source, at)
-				SELECT j.id, j.status, v.status, 'recover', $6
-				FROM journals j JOIN unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bool[]) AS v(id, alpaca_id, status, msg, unknown)
-				  ON j.id = v.id WHERE j.status IS DISTINCT FROM v.status`,
-				pq.Array(ids), pq.Array(alpacaIDs), pq.Array(statuses), pq.Array(msgs), pq.Array(unknown), now); err != nil {
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, `
-				UPDATE journals j SET alpaca_id = v.alpaca_id::uuid, status = v.status, status_unknown = v.unknown, updated_at = $5
-				FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bool[]) AS v(id, alpaca_id, status, unknown) WHERE j.id = v.id`,
-				pq.Array(ids), pq.Array(alpacaIDs), pq.Array(statuses), pq.Array(unknown), now); err != nil {
+			if err := recordAnswers(ctx, tx, answers{ids, alpacaIDs, statuses, msgs, unknown}, "recover", now); err != nil {
 				return err
 			}
 		}
