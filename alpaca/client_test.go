@@ -39,7 +39,7 @@ func newSim(t *testing.T, o sandbox.Options) (*sandbox.Server, *alpaca.Client, *
 	o.Now, o.KeyID, o.Secret = clk.Now, "key", "secret"
 	o.Seed = sandbox.Seed{SweepAccount: sweep, SweepCash: decimal.RequireFromString("100000.00"),
 		JournalLimit: decimal.RequireFromString("1000.00"),
-		Accounts: []sandbox.Account{{ID: customer("01"), Status: "ACTIVE"}, {ID: customer("02"), Status: "ACTIVE"}}}
+		Accounts:     []sandbox.Account{{ID: customer("01"), Status: "ACTIVE"}, {ID: customer("02"), Status: "ACTIVE"}}}
 	sim := sandbox.New(o)
 	ts := httptest.NewServer(sim)
 	t.Cleanup(ts.Close)

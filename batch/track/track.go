@@ -250,40 +250,65 @@ func markTracked(ctx context.Context, db *sqlx.DB, runID int64) error {
 // stay open. Funded journals (executed, activity_created) are not open: watching them for
 // reversals is a later, longer-lived job.
 func Pass(ctx context.Context, db *sqlx.DB, broker Broker, runID int64, cfg Config) (stillOpen, changed int, err error) {
+	return pass(ctx, db, broker, runID, cfg.withDefaults(), "poll", true)
+}
+
+// heal is a Pass for stragglers behind the stream: a few open journals are looked up by id, many
+// by one list call, unless the run is too large for the list to be worth the try.
+func heal(ctx context.Context, db *sqlx.DB, broker Broker, runID int64, cfg Config) (stillOpen, changed int, err error) {
+	var size, openN int
+	if err := db.QueryRowContext(ctx, `
+		SELECT count(*), count(*) FILTER (WHERE status NOT IN (`+finalList+`))
+		FROM journals WHERE run_id = $1 AND alpaca_id IS NOT NULL`, runID).Scan(&size, &openN); err != nil {
+		return 0, 0, fmt.Errorf("count journals: %w", err)
+	}
+	if openN == 0 {
+		return 0, 0, nil
+	}
+	useList := openN > cfg.HealListAbove && size <= cfg.ListMax
+	return pass(ctx, db, broker, runID, cfg, "heal", useList)
+}
+
+// finalList is the SQL list of statuses after which a journal is done for its run.
+const finalList = `'executed', 'activity_created', 'rejected', 'refused', 'canceled', 'deleted', 'correct'`
+
+func pass(ctx context.Context, db *sqlx.DB, broker Broker, runID int64, cfg Config, source string, useList bool) (stillOpen, changed int, err error) {
 	var js []open
 	if err := db.SelectContext(ctx, &js, `
 		SELECT id, alpaca_id::text AS alpaca_id, status FROM journals
 		WHERE run_id = $1 AND alpaca_id IS NOT NULL
-		  AND status NOT IN ('executed', 'activity_created', 'rejected', 'refused', 'canceled', 'deleted', 'correct')`, runID); err != nil {
+		  AND status NOT IN (`+finalList+`)`, runID); err != nil {
 		return 0, 0, fmt.Errorf("open journals: %w", err)
 	}
 	if len(js) == 0 {
 		return 0, 0, nil
 	}
-	var window struct {
-		From time.Time `db:"first"`
-		To   time.Time `db:"last"`
-	}
-	if err := db.GetContext(ctx, &window, `SELECT min(sent_at) AS first, max(sent_at) AS last FROM batches WHERE run_id = $1 AND sent_at IS NOT NULL`, runID); err != nil {
-		return 0, 0, fmt.Errorf("batch window: %w", err)
-	}
 	seen := make(map[string]alpaca.Journal, len(js))
-	list, err := broker.ListJournals(ctx, alpaca.ListFilter{
-		FromAccount: cfg.SweepAccount, EntryType: "JNLC",
-		// The list filters by creation date; a day either side absorbs time zones.
-		After:  window.From.AddDate(0, 0, -1).Format(time.DateOnly),
-		Before: window.To.AddDate(0, 0, 1).Format(time.DateOnly),
-	})
-	var apiErr *alpaca.APIError
-	switch {
-	case err == nil:
-		for _, j := range list {
-			seen[strings.ToLower(j.ID)] = j
+	if useList {
+		var window struct {
+			From time.Time `db:"first"`
+			To   time.Time `db:"last"`
 		}
-	case errors.As(err, &apiErr) && apiErr.HTTPStatus == 422:
-		cfg.Logger.Warn("journal list too large; looking journals up one by one", "run", runID)
-	default:
-		return len(js), 0, fmt.Errorf("list journals: %w", err)
+		if err := db.GetContext(ctx, &window, `SELECT min(sent_at) AS first, max(sent_at) AS last FROM batches WHERE run_id = $1 AND sent_at IS NOT NULL`, runID); err != nil {
+			return 0, 0, fmt.Errorf("batch window: %w", err)
+		}
+		list, err := broker.ListJournals(ctx, alpaca.ListFilter{
+			FromAccount: cfg.SweepAccount, EntryType: "JNLC",
+			// The list filters by creation date; a day either side absorbs time zones.
+			After:  window.From.AddDate(0, 0, -1).Format(time.DateOnly),
+			Before: window.To.AddDate(0, 0, 1).Format(time.DateOnly),
+		})
+		var apiErr *alpaca.APIError
+		switch {
+		case err == nil:
+			for _, j := range list {
+				seen[strings.ToLower(j.ID)] = j
+			}
+		case errors.As(err, &apiErr) && apiErr.HTTPStatus == 422:
+			cfg.Logger.Warn("journal list too large; looking journals up one by one", "run", runID)
+		default:
+			return len(js), 0, fmt.Errorf("list journals: %w", err)
+		}
 	}
 	var missing []open
 	for _, j := range js {
@@ -296,7 +321,7 @@ func Pass(ctx context.Context, db *sqlx.DB, broker Broker, runID int64, cfg Conf
 	}
 
 	var ids []int64
-	var statuses []string
+	var olds, statuses []string
 	var unknown []bool
 	still := 0
 	for _, j := range js {
@@ -304,6 +329,7 @@ func Pass(ctx context.Context, db *sqlx.DB, broker Broker, runID int64, cfg Conf
 		status := j.Status
 		if ok && Newer(j.Status, a.Status) {
 			ids = append(ids, j.ID)
+			olds = append(olds, j.Status)
 			statuses = append(statuses, a.Status)
 			unknown = append(unknown, !alpaca.KnownStatus(a.Status))
 			status = a.Status
@@ -321,20 +347,22 @@ func Pass(ctx context.Context, db *sqlx.DB, broker Broker, runID int64, cfg Conf
 		return still, 0, err
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `
+	// The lookups took time: a row the stream moved meanwhile keeps the stream's status (j.status
+	// = v.old), since the stream's may be the newer one. History is written from what was updated.
+	r, err := tx.ExecContext(ctx, `
+		WITH u AS (
+			UPDATE journals j SET status = v.status, status_unknown = v.unknown, updated_at = $6
+			FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bool[]) AS v(id, old, status, unknown)
+			WHERE j.id = v.id AND j.status = v.old AND j.status <> v.status
+			RETURNING j.id, v.old, v.status)
 		INSERT INTO journal_history (journal_id, status_from, status_to, source, at)
-		SELECT j.id, j.status, v.status, 'poll', $4
-		FROM journals j JOIN unnest($1::bigint[], $2::text[], $3::bool[]) AS v(id, status, unknown) ON j.id = v.id
-		WHERE j.status <> v.status`, pq.Array(ids), pq.Array(statuses), pq.Array(unknown), now); err != nil {
+		SELECT id, old, status, $5, $6 FROM u`,
+		pq.Array(ids), pq.Array(olds), pq.Array(statuses), pq.Array(unknown), source, now)
+	if err != nil {
 		return still, 0, err
 	}
-	if _, err := tx.ExecContext(ctx, `
-		UPDATE journals j SET status = v.status, status_unknown = v.unknown, updated_at = $4
-		FROM unnest($1::bigint[], $2::text[], $3::bool[]) AS v(id, status, unknown)
-		WHERE j.id = v.id`, pq.Array(ids), pq.Array(statuses), pq.Array(unknown), now); err != nil {
-		return still, 0, err
-	}
-	return still, len(ids), tx.Commit()
+	n, _ := r.RowsAffected()
+	return still, int(n), tx.Commit()
 }
 
 func getEach(ctx context.Context, broker Broker, js []open, seen map[string]alpaca.Journal, parallel int) error {

@@ -1,0 +1,548 @@
+package track
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"github.com/cashpool/cashpool/alpaca"
+)
+
+// streamer reads the sweep account's event stream and applies it, reconnecting from the stored
+// cursor until its context ends.
+type streamer struct {
+	db     *sqlx.DB
+	s      Streamer
+	cfg    Config
+	runID  int64
+	start  time.Time // where the stream starts without a usable cursor
+	heal   chan string
+	signal chan struct{}
+
+	events, connects, dropped, changed atomic.Int64
+}
+
+// applyError is a failure to write applied events: tracking stops rather than skip them.
+type applyError struct{ err error }
+
+func (e *applyError) Error() string { return "apply stream events: " + e.err.Error() }
+func (e *applyError) Unwrap() error { return e.err }
+
+func trackStream(ctx context.Context, db *sqlx.DB, broker Broker, s Streamer, runID int64, deadline time.Time, cfg Config) (Result, error) {
+	res := Result{StreamMode: true}
+	openN, err := countOpen(ctx, db, runID)
+	if err != nil {
+		return res, err
+	}
+	if openN == 0 {
+		return res, markTracked(ctx, db, runID)
+	}
+	var first sql.NullTime
+	if err := db.GetContext(ctx, &first, `SELECT min(coalesce(sent_at, sending_at)) FROM batches WHERE run_id = $1`, runID); err != nil {
+		return res, fmt.Errorf("first batch: %w", err)
+	}
+	if !first.Valid {
+		first.Time = cfg.Now()
+	}
+	st := &streamer{db: db, s: s, cfg: cfg, runID: runID, start: first.Time.Add(-cfg.SinceMargin),
+		heal: make(chan string, 1), signal: make(chan struct{}, 1)}
+
+	sctx, stop := context.WithCancel(ctx)
+	streamDone := make(chan error, 1)
+	go func() { streamDone <- st.loop(sctx) }()
+	collect := func() {
+		res.Events, res.Connects = int(st.events.Load()), int(st.connects.Load())
+		res.Dropped, res.Changed = int(st.dropped.Load()), res.Changed+int(st.changed.Load())
+	}
+	// The stream must be gone before Track returns: nothing may write after the caller moved on.
+	finish := func(err error) (Result, error) {
+		stop()
+		if serr := <-streamDone; err == nil && serr != nil && !errors.Is(serr, context.Canceled) {
+			err = serr
+		}
+		collect()
+		res.Open = openN
+		if err == nil {
+			err = markTracked(ctx, db, runID)
+		}
+		return res, err
+	}
+	runHeal := func(reason string) error {
+		n, changed, err := heal(ctx, db, broker, runID, cfg)
+		res.Passes++
+		res.Changed += changed
+		if err != nil {
+			return fmt.Errorf("heal pass: %w", err)
+		}
+		cfg.Logger.Info("track heal pass", "run", runID, "reason", reason, "changed", changed, "open", n)
+		if cfg.AfterPass != nil {
+			cfg.AfterPass()
+		}
+		openN = n
+		return nil
+	}
+
+	const recountEvery = 500 * time.Millisecond // counting a large run's open journals is not free
+	lastCount := time.Now()
+	for {
+		if openN == 0 {
+			return finish(nil)
+		}
+		if !cfg.Now().Before(deadline) {
+			// The last chance for stragglers the stream never delivered.
+			err := runHeal("deadline")
+			return finish(err)
+		}
+		select {
+		case reason := <-st.heal:
+			if err := runHeal(reason); err != nil {
+				return finish(err)
+			}
+			continue
+		default:
+		}
+		// Wait (injectable: tests advance the simulator's clock there) or until events were applied.
+		wctx, wcancel := context.WithCancel(sctx)
+		waited := make(chan error, 1)
+		go func() { waited <- cfg.Wait(wctx, max(min(cfg.PollEvery, deadline.Sub(cfg.Now())), 0)) }()
+		var werr error
+		woken, waitedOut := false, false
+		select {
+		case <-st.signal:
+			woken = true
+		case reason := <-st.heal:
+			st.requestHeal(reason) // handled at the top of the loop
+		case werr = <-waited:
+			waitedOut = true
+		case err := <-streamDone:
+			wcancel()
+			<-waited
+			streamDone <- err // finish reads it again
+			if err == nil {
+				err = errors.New("event stream stopped")
+			}
+			return finish(err)
+		}
+		wcancel()
+		if !waitedOut {
+			werr = <-waited
+		}
+		if werr != nil && !errors.Is(werr, context.Canceled) {
+			return finish(werr)
+		}
+		if ctx.Err() != nil {
+			return finish(ctx.Err())
+		}
+		if since := time.Since(lastCount); woken && since < recountEvery {
+			if err := sleep(ctx, recountEvery-since); err != nil {
+				return finish(err)
+			}
+		}
+		if openN, err = countOpen(ctx, db, runID); err != nil {
+			return finish(err)
+		}
+		lastCount = time.Now()
+	}
+}
+
+func countOpen(ctx context.Context, db *sqlx.DB, runID int64) (int, error) {
+	var n int
+	err := db.GetContext(ctx, &n, `SELECT count(*) FROM journals WHERE run_id = $1 AND alpaca_id IS NOT NULL
+		AND status NOT IN (`+finalList+`)`, runID)
+	if err != nil {
+		return 0, fmt.Errorf("count open journals: %w", err)
+	}
+	return n, nil
+}
+
+func (st *streamer) requestHeal(reason string) {
+	select {
+	case st.heal <- reason:
+	default: // one pending heal covers every reason
+	}
+}
+
+func (st *streamer) notify() {
+	select {
+	case st.signal <- struct{}{}:
+	default:
+	}
+}
+
+// loop connects, applies, and reconnects with backoff until ctx ends or applying fails.
+func (st *streamer) loop(ctx context.Context) error {
+	fails := 0
+	prev := ""
+	for attempt := 0; ; attempt++ {
+		cursor, err := st.cursor(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return &applyError{err}
+		}
+		o := alpaca.StreamOptions{IdleTimeout: st.cfg.StreamIdle}
+		rewound, at, ok := rewind(cursor, st.cfg.ReplayMargin)
+		switch {
+		case !ok:
+			o.Since = st.start
+		case attempt == 0 && at.After(st.start):
+			// The cursor is past the run's start: events of this run may have come before its
+			// journal ids were stored and been skipped as not ours. Re-read them; de-duplication
+			// drops what was applied.
+			o.Since = st.start
+		case attempt > 0 && cursor == prev:
+			// The replay did not get past the cursor (a connection that breaks at the same point
+			// every time): start exactly at the cursor so the stream always makes progress.
+			o.SinceID = cursor
+		default:
+			o.SinceID = rewound
+		}
+		prev = cursor
+		st.connects.Add(1)
+		received, err := st.connect(ctx, o)
+		if ctx.Err() != nil {
+			return nil
+		}
+		var ae *applyError
+		if errors.As(err, &ae) {
+			return err
+		}
+		var dropped *alpaca.DroppedError
+		switch {
+		case errors.As(err, &dropped):
+			st.dropped.Add(1)
+			st.cfg.Logger.Warn("event stream lost messages; resuming from the cursor and healing", "run", st.runID, "dropped", dropped.N)
+			st.requestHeal("dropped")
+		default:
+			st.cfg.Logger.Info("event stream ended; reconnecting", "run", st.runID, "events", received, "err", err)
+			st.requestHeal("reconnect")
+		}
+		if received > 0 {
+			fails = 0
+		} else {
+			fails++
+		}
+		if err := st.cfg.Sleep(ctx, reconnectDelay(fails, st.cfg.ReconnectMax)); err != nil {
+			return nil
+		}
+	}
+}
+
+// reconnectDelay is immediate after a connection that delivered events, then exponential with jitter.
+func reconnectDelay(fails int, ceiling time.Duration) time.Duration {
+	if fails == 0 {
+		return 0
+	}
+	d := min(100*time.Millisecond<<min(fails-1, 10), ceiling)
+	return d/2 + rand.N(d/2+1)
+}
+
+func (st *streamer) cursor(ctx context.Context) (string, error) {
+	var id string
+	err := st.db.GetContext(ctx, &id, `SELECT last_event_id FROM event_cursors WHERE sweep_account = $1`, st.cfg.SweepAccount)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return id, err
+}
+
+// connect reads one connection, applying events in transactions of up to FlushEvents events or
+// FlushEvery after the first buffered one. Events buffered when ctx ends are not applied: the
+// cursor did not pass them, so the next session reads them again.
+func (st *streamer) connect(ctx context.Context, o alpaca.StreamOptions) (received int, err error) {
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ch := make(chan alpaca.JournalEvent, 2*st.cfg.FlushEvents)
+	streamErr := make(chan error, 1)
+	go func() {
+		streamErr <- st.s.StreamJournalEvents(cctx, o, func(e alpaca.JournalEvent) error {
+			select {
+			case ch <- e:
+				return nil
+			case <-cctx.Done():
+				return cctx.Err()
+			}
+		})
+	}()
+	buf := make([]alpaca.JournalEvent, 0, st.cfg.FlushEvents)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	flush := func() error {
+		timer.Stop()
+		if len(buf) == 0 {
+			return nil
+		}
+		changed, err := st.apply(ctx, buf)
+		if err != nil {
+			return &applyError{err}
+		}
+		buf = buf[:0]
+		st.changed.Add(int64(changed))
+		if st.cfg.AfterPass != nil {
+			st.cfg.AfterPass()
+		}
+		st.notify()
+		return nil
+	}
+	for {
+		select {
+		case e := <-ch:
+			received++
+			st.events.Add(1)
+			buf = append(buf, e)
+			if len(buf) == 1 {
+				timer.Reset(st.cfg.FlushEvery)
+			}
+			if len(buf) >= st.cfg.FlushEvents {
+				if err := flush(); err != nil {
+					cancel()
+					<-streamErr
+					return received, err
+				}
+			}
+		case <-timer.C:
+			if err := flush(); err != nil {
+				cancel()
+				<-streamErr
+				return received, err
+			}
+		case err := <-streamErr:
+			if ctx.Err() != nil {
+				return received, ctx.Err()
+			}
+			// The reader has returned: what it queued is all there is. Everything received before the
+			// stream broke is sound and is applied.
+			for more := true; more; {
+				select {
+				case e := <-ch:
+					received++
+					st.events.Add(1)
+					buf = append(buf, e)
+					if len(buf) >= st.cfg.FlushEvents {
+						if ferr := flush(); ferr != nil {
+							return received, ferr
+						}
+					}
+				default:
+					more = false
+				}
+			}
+			if ferr := flush(); ferr != nil {
+				return received, ferr
+			}
+			return received, err
+		}
+	}
+}
+
+// ours is one of our journals touched by a batch of events, locked for the transaction.
+type ours struct {
+	ID        int64  `db:"id"`
+	AlpacaID  string `db:"alpaca_id"`
+	Status    string `db:"status"`
+	LastEvent string `db:"last_event"`
+	dirty     bool
+}
+
+// apply writes one batch of events and moves the cursor past them, in one transaction. An event
+// is applied when it is new (its id was never recorded), newer than the journal's last recorded
+// event (ULID order), and Newer than the journal's status; every new event of ours is recorded,
+// applied or not, so a duplicate is recognised however late it comes.
+func (st *streamer) apply(ctx context.Context, evs []alpaca.JournalEvent) (changed int, err error) {
+	maxID := ""
+	var jids []string
+	seenJ := map[string]bool{}
+	byID := make(map[string]alpaca.JournalEvent, len(evs))
+	for _, e := range evs {
+		e.EventID = strings.ToUpper(e.EventID)
+		if validULID(e.EventID) && e.EventID > maxID {
+			maxID = e.EventID
+		}
+		e.JournalID = strings.ToLower(e.JournalID)
+		if !validUUID(e.JournalID) {
+			continue // not a journal id we could hold; the cursor still passes it
+		}
+		byID[e.EventID] = e
+		if !seenJ[e.JournalID] {
+			seenJ[e.JournalID] = true
+			jids = append(jids, e.JournalID)
+		}
+	}
+	tx, err := st.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+
+	// Journals first, locked in id order: a concurrent tracker or heal pass on the same journals
+	// waits here and then sees this transaction's events and statuses.
+	var js []*ours
+	if len(jids) > 0 {
+		if err := tx.SelectContext(ctx, &js, `
+			SELECT j.id, j.alpaca_id::text AS alpaca_id, j.status,
+			       coalesce((SELECT max(e.event_id) FROM journal_events e WHERE e.journal_id = j.id), '') AS last_event
+			FROM journals j WHERE j.alpaca_id = ANY($1::uuid[]) ORDER BY j.id FOR UPDATE OF j`, pq.Array(jids)); err != nil {
+			return 0, fmt.Errorf("our journals: %w", err)
+		}
+	}
+	mine := make(map[string]*ours, len(js))
+	for _, j := range js {
+		mine[strings.ToLower(j.AlpacaID)] = j
+	}
+	var fresh []alpaca.JournalEvent
+	if len(mine) > 0 {
+		ids := make([]string, 0, len(byID))
+		for id, e := range byID {
+			if mine[e.JournalID] != nil {
+				ids = append(ids, id)
+			}
+		}
+		var known []string
+		if err := tx.SelectContext(ctx, &known, `SELECT event_id FROM journal_events WHERE event_id = ANY($1::text[])`, pq.Array(ids)); err != nil {
+			return 0, fmt.Errorf("seen events: %w", err)
+		}
+		old := make(map[string]bool, len(known))
+		for _, id := range known {
+			old[id] = true
+		}
+		for _, id := range ids {
+			if !old[id] {
+				fresh = append(fresh, byID[id])
+			}
+		}
+	}
+	slices.SortFunc(fresh, func(a, b alpaca.JournalEvent) int { return strings.Compare(a.EventID, b.EventID) })
+
+	now := st.cfg.Now().UTC()
+	var ev struct {
+		ids, froms, tos []string
+		jids            []int64
+		ats             []time.Time
+		applied         []bool
+	}
+	var hist struct {
+		jids       []int64
+		froms, tos []string
+		ats        []time.Time
+	}
+	for _, e := range fresh {
+		j := mine[e.JournalID]
+		applied := e.EventID > j.LastEvent && Newer(j.Status, e.StatusTo)
+		j.LastEvent = max(j.LastEvent, e.EventID)
+		ev.ids, ev.jids, ev.froms, ev.tos = append(ev.ids, e.EventID), append(ev.jids, j.ID), append(ev.froms, e.StatusFrom), append(ev.tos, e.StatusTo)
+		ev.ats, ev.applied = append(ev.ats, e.At.UTC()), append(ev.applied, applied)
+		if applied {
+			hist.jids, hist.froms, hist.tos, hist.ats = append(hist.jids, j.ID), append(hist.froms, j.Status), append(hist.tos, e.StatusTo), append(hist.ats, e.At.UTC())
+			j.Status, j.dirty = e.StatusTo, true
+		}
+	}
+	if len(ev.ids) > 0 {
+		if _, err := tx.ExecContext(ctx, `
+			INSERT INTO journal_events (event_id, journal_id, status_from, status_to, at, applied, received_at)
+			SELECT * , $7::timestamptz FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::timestamptz[], $6::bool[])
+			ON CONFLICT (event_id) DO NOTHING`,
+			pq.Array(ev.ids), pq.Array(ev.jids), pq.Array(ev.froms), pq.Array(ev.tos), pq.Array(ev.ats), pq.Array(ev.applied), now); err != nil {
+			return 0, fmt.Errorf("record events: %w", err)
+		}
+	}
+	if len(hist.jids) > 0 {
+		if _, err := tx.ExecContext(ctx, `
+			INSERT INTO journal_history (journal_id, status_from, status_to, source, at)
+			SELECT id, status_from, status_to, 'sse', at FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[]) AS v(id, status_from, status_to, at)`,
+			pq.Array(hist.jids), pq.Array(hist.froms), pq.Array(hist.tos), pq.Array(hist.ats)); err != nil {
+			return 0, fmt.Errorf("history: %w", err)
+		}
+		var ids []int64
+		var statuses []string
+		var unknown []bool
+		for _, j := range js {
+			if j.dirty {
+				ids, statuses, unknown = append(ids, j.ID), append(statuses, j.Status), append(unknown, !alpaca.KnownStatus(j.Status))
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `
+			UPDATE journals j SET status = v.status, status_unknown = v.unknown, updated_at = $4
+			FROM unnest($1::bigint[], $2::text[], $3::bool[]) AS v(id, status, unknown) WHERE j.id = v.id`,
+			pq.Array(ids), pq.Array(statuses), pq.Array(unknown), now); err != nil {
+			return 0, fmt.Errorf("statuses: %w", err)
+		}
+		changed = len(hist.jids)
+	}
+	if maxID != "" {
+		if _, err := tx.ExecContext(ctx, `
+			INSERT INTO event_cursors (sweep_account, last_event_id, updated_at) VALUES ($1, $2, $3)
+			ON CONFLICT (sweep_account) DO UPDATE
+			SET last_event_id = greatest(event_cursors.last_event_id, excluded.last_event_id), updated_at = excluded.updated_at`,
+			st.cfg.SweepAccount, maxID, now); err != nil {
+			return 0, fmt.Errorf("cursor: %w", err)
+		}
+	}
+	return changed, tx.Commit()
+}
+
+const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+func validULID(s string) bool {
+	if len(s) != 26 || s[0] > '7' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if strings.IndexByte(crockford, s[i]) < 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func validUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+			if c != '-' {
+				return false
+			}
+		case c >= '0' && c <= '9', c >= 'a' && c <= 'f':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// rewind returns the smallest ULID of the millisecond d before id's (ULIDs lead with a 48-bit
+// millisecond time), that time, and whether id was a ULID at all.
+func rewind(id string, d time.Duration) (string, time.Time, bool) {
+	if !validULID(id) {
+		return "", time.Time{}, false
+	}
+	var ms uint64
+	for i := 0; i < 10; i++ {
+		ms = ms<<5 | uint64(strings.IndexByte(crockford, id[i]))
+	}
+	at := time.UnixMilli(int64(ms)).UTC()
+	back := uint64(max(int64(ms)-d.Milliseconds(), 0))
+	var out [26]byte
+	for i := 9; i >= 0; i-- {
+		out[i] = crockford[back&31]
+		back >>= 5
+	}
+	for i := 10; i < 26; i++ {
+		out[i] = '0'
+	}
+	return string(out[:]), at, true
+}
