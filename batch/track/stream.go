@@ -65,6 +65,10 @@ func trackStream(ctx context.Context, db *sqlx.DB, broker Broker, s Streamer, ru
 	}
 	// The stream must be gone before Track returns: nothing may write after the caller moved on.
 	finish := func(err error) (Result, error) {
+		if err != nil && ctx.Err() != nil {
+			// Whatever failed on the way out failed because tracking was stopped: say so.
+			err = ctx.Err()
+		}
 		stop()
 		if serr := <-streamDone; err == nil && serr != nil && !errors.Is(serr, context.Canceled) {
 			err = serr
