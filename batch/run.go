@@ -37,6 +37,8 @@ type Config struct {
 	JournalLimit decimal.Decimal
 	MaxInFlight  int
 	KeyRetention time.Duration // how long Alpaca remembers an Idempotency-Key; default 24h
+	// WatchFor is how long after its run a funded journal's reversal is still reported; default 5 days.
+	WatchFor time.Duration
 	// AwaitReceiptFor is how long an allocation may wait for its receipt before it is an exception.
 	AwaitReceiptFor time.Duration
 	TrackFor        time.Duration // how long after submission journals are followed before pending counts as stuck
@@ -250,6 +252,28 @@ func (r *Runner) Track(ctx context.Context, runID int64) error {
 		return fmt.Errorf("track: %w", err)
 	}
 	c.Logger.Info("track", "run", runID, "passes", res.Passes, "changes", res.Changed, "still_open", res.Open)
+	watch := c.WatchFor
+	if watch <= 0 {
+		watch = 5 * 24 * time.Hour
+	}
+	var date time.Time
+	if err := r.DB.GetContext(ctx, &date, `SELECT business_date FROM runs WHERE id = $1`, runID); err != nil {
+		return err
+	}
+	reversed, err := track.Watch(ctx, r.DB, r.Broker, c.SweepAccount, date.Add(-watch), c.Now())
+	if err != nil {
+		// The event stream sees reversals too; a failed extra look is logged, not fatal.
+		c.Logger.Warn("track: watching funded journals of earlier runs", "err", err)
+	} else if reversed > 0 {
+		c.Logger.Warn("track: funded journals changed at Alpaca after funding", "journals", reversed)
+	}
+	linked, err := track.LinkCorrections(ctx, r.DB, r.Broker, c.SweepAccount, c.Now())
+	if err != nil {
+		return fmt.Errorf("track: %w", err)
+	}
+	if linked > 0 {
+		c.Logger.Info("track: corrected journals linked to their replacements", "linked", linked)
+	}
 	return nil
 }
 
@@ -278,7 +302,7 @@ func (r *Runner) Reconcile(ctx context.Context, date string) (*Outcome, error) {
 
 func (r *Runner) reconcile(ctx context.Context, date string, runID int64, finish bool) (*Outcome, error) {
 	c := r.cfg()
-	rep, err := reconcile.Build(ctx, r.DB, runID, c.Now())
+	rep, err := reconcile.Build(ctx, r.DB, runID, c.Now(), reconcile.WatchFor(c.WatchFor))
 	if err != nil {
 		return nil, fmt.Errorf("reconcile: %w", err)
 	}

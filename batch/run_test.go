@@ -48,6 +48,7 @@ type bundle struct {
 	clock  *clock
 	drop   string
 	runner *batch.Runner
+	simURL string
 }
 
 func setup(t *testing.T) *bundle {
@@ -64,6 +65,7 @@ func setup(t *testing.T) *bundle {
 	b.sim = sandbox.New(sandbox.Options{Seed: seed, KeyID: "k", Secret: "s", Now: b.clock.Now, StepEvery: time.Second})
 	ts := httptest.NewServer(b.sim)
 	t.Cleanup(ts.Close)
+	b.simURL = ts.URL
 	b.client = alpaca.NewClient(alpaca.Options{BaseURL: ts.URL, KeyID: "k", Secret: "s", Now: b.clock.Now})
 	b.drop = t.TempDir()
 	copyFixtures(t, b.drop)

@@ -31,6 +31,15 @@ func Finish(ctx context.Context, db *sqlx.DB, r *Report, now time.Time) error {
 	} else if n == 0 {
 		return fmt.Errorf("finish run %d: %w", r.RunID, ErrRunNotFound)
 	}
+	for _, e := range r.Exceptions {
+		if e.Kind != KindReversed || e.historyID == 0 {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO reported_reversals (history_id, run_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
+			e.historyID, r.RunID); err != nil {
+			return fmt.Errorf("finish run %d: mark reversal reported: %w", r.RunID, err)
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("finish run %d: commit: %w", r.RunID, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -28,15 +29,17 @@ const (
 	KindStuck           = "stuck"
 	KindNotSent         = "not_sent"
 	KindCorrected       = "corrected"
-	KindUnknownStatus   = "unknown_status"
-	KindInFlight        = "in_flight"
-	KindUnbalanced      = "unbalanced"
+	// KindReversed is a funded journal of an earlier run that Alpaca reversed after funding.
+	KindReversed      = "reversed"
+	KindUnknownStatus = "unknown_status"
+	KindInFlight      = "in_flight"
+	KindUnbalanced    = "unbalanced"
 )
 
 // Kinds lists every exception kind in report order.
 var Kinds = []string{
 	KindRejectedFile, KindOverAllocated, KindUnallocated, KindSkippedAllocation, KindAwaitingReceipt,
-	KindFailed, KindStuckPending, KindStuck, KindNotSent, KindCorrected, KindUnknownStatus,
+	KindFailed, KindStuckPending, KindStuck, KindNotSent, KindCorrected, KindReversed, KindUnknownStatus,
 	KindInFlight, KindUnbalanced,
 }
 
@@ -79,6 +82,8 @@ type Exception struct {
 	NextAction string
 	File       string
 	Line       int
+
+	historyID int64 // for a reversal: the history row that recorded it, marked reported by Finish
 }
 
 // Report is the reconciliation of one run.
@@ -150,11 +155,19 @@ type journalRow struct {
 	ExpectedPending bool            `db:"expected_pending"`
 	File            string          `db:"file"`
 	Line            int             `db:"line"`
+
+	ReplacementID     sql.NullString      `db:"replacement_id"`
+	ReplacementAmount decimal.NullDecimal `db:"replacement_amount"`
+	ReplacementStatus sql.NullString      `db:"replacement_status"`
 }
 
 // Build reads run runID and returns its report as of now. now decides which journals are past the
 // run's track deadline and becomes the report's GeneratedAt.
-func Build(ctx context.Context, db *sqlx.DB, runID int64, now time.Time) (*Report, error) {
+func Build(ctx context.Context, db *sqlx.DB, runID int64, now time.Time, opts ...Option) (*Report, error) {
+	o := options{watch: 5 * 24 * time.Hour}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	// One snapshot for every query: the tracker may be updating journals meanwhile, and totals
 	// taken from two moments would not balance.
 	tx, err := db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
@@ -184,6 +197,9 @@ func Build(ctx context.Context, db *sqlx.DB, runID int64, now time.Time) (*Repor
 		{"receipts", readReceipts},
 		{"skipped allocations", readSkipped},
 		{"journals", readJournals},
+		{"reversals", func(ctx context.Context, tx *sqlx.Tx, r *Report, run runRow, now time.Time) error {
+			return readReversals(ctx, tx, r, run, o.watch)
+		}},
 	}
 	for _, s := range steps {
 		if err := s.read(ctx, tx, r, run, now); err != nil {
@@ -361,6 +377,10 @@ func journalException(j journalRow, date string, pastDeadline bool) (Exception, 
 	case s == alpaca.StatusCorrect:
 		e.Kind = KindCorrected
 		e.NextAction = "Alpaca corrected this journal; check the replacement journal's amount"
+		if j.ReplacementID.Valid {
+			e.Reason = strings.TrimSpace(fmt.Sprintf("replaced by journal %s for %s (%s). %s", j.ReplacementID.String,
+				j.ReplacementAmount.Decimal.StringFixed(2), j.ReplacementStatus.String, e.Reason))
+		}
 	case s == alpaca.StatusPending && pastDeadline:
 		e.Kind = KindStuckPending
 		if j.ExpectedPending {
@@ -441,4 +461,55 @@ func sortExceptions(es []Exception) {
 		}
 		return a.JournalKey < b.JournalKey
 	})
+}
+
+// Option adjusts Build.
+type Option func(*options)
+
+type options struct{ watch time.Duration }
+
+// WatchFor sets how long after its run a funded journal's reversal is still reported (default 5
+// days; zero or less keeps the default).
+func WatchFor(d time.Duration) Option {
+	return func(o *options) {
+		if d > 0 {
+			o.watch = d
+		}
+	}
+}
+
+type reversalRow struct {
+	HistoryID  int64           `db:"history_id"`
+	ReceiptID  string          `db:"receipt_id"`
+	ClientRef  string          `db:"client_ref"`
+	ToAccount  string          `db:"to_account"`
+	Amount     decimal.Decimal `db:"amount"`
+	JournalKey string          `db:"journal_key"`
+	AlpacaID   string          `db:"alpaca_id"`
+	StatusTo   string          `db:"status_to"`
+	At         time.Time       `db:"at"`
+	RunDate    string          `db:"run_date"`
+	Message    string          `db:"error_message"`
+	File       string          `db:"file"`
+	Line       int             `db:"line"`
+}
+
+// readReversals lists funded journals of earlier runs (within the watch) that Alpaca moved away
+// from funded and that no other finished report has listed yet.
+func readReversals(ctx context.Context, tx *sqlx.Tx, r *Report, run runRow, watch time.Duration) error {
+	var rows []reversalRow
+	if err := tx.SelectContext(ctx, &rows, queryReversals, r.RunID, run.SweepAccount, run.BusinessDate, watch.Hours()/24); err != nil {
+		return err
+	}
+	for _, v := range rows {
+		r.Exceptions = append(r.Exceptions, Exception{
+			Kind: KindReversed, ReceiptID: v.ReceiptID, ClientRef: v.ClientRef, AccountID: v.ToAccount,
+			Amount: v.Amount, JournalID: v.AlpacaID, JournalKey: v.JournalKey, Status: v.StatusTo,
+			Reason: strings.TrimSpace(fmt.Sprintf("funded by the run of %s, then %s at Alpaca on %s. %s",
+				v.RunDate, v.StatusTo, v.At.UTC().Format("2006-01-02 15:04 MST"), v.Message)),
+			NextAction: "the money left the customer's account after funding: ask Alpaca operations why; if it must be funded again, `cashpool redrive --date " + v.RunDate + "`",
+			File:       v.File, Line: v.Line, historyID: v.HistoryID,
+		})
+	}
+	return nil
 }

@@ -47,10 +47,12 @@ ORDER BY a.receipt_id, a.client_ref`
 SELECT DISTINCT ON (j.allocation_id)
        j.receipt_id, j.client_ref, j.to_account::text AS to_account, j.amount,
        j.journal_key::text AS journal_key, COALESCE(j.alpaca_id::text, '') AS alpaca_id,
-       j.status, j.error_message, j.expected_pending, f.name AS file, a.line
+       j.status, j.error_message, j.expected_pending, f.name AS file, a.line,
+       x.alpaca_id::text AS replacement_id, x.amount AS replacement_amount, x.status AS replacement_status
 FROM journals j
 JOIN allocations a ON a.id = j.allocation_id
 JOIN files f ON f.id = a.file_id
+LEFT JOIN journal_replacements x ON x.journal_id = j.id
 WHERE j.run_id = $1
 ORDER BY j.allocation_id, j.attempt DESC`
 
@@ -58,4 +60,25 @@ ORDER BY j.allocation_id, j.attempt DESC`
 UPDATE runs
 SET totals = $2, status = 'reconciled', finished_at = COALESCE(finished_at, $3)
 WHERE id = $1`
+
+	// Reversals: a history row moving a funded journal of another run of this sweep account, at most
+	// the watch days older than this run, away from funded; not yet listed by another run's
+	// finished report.
+	queryReversals = `
+SELECT h.id AS history_id, j.receipt_id, j.client_ref, j.to_account::text AS to_account, j.amount,
+       j.journal_key::text AS journal_key, COALESCE(j.alpaca_id::text, '') AS alpaca_id, h.status_to, h.at,
+       to_char(r.business_date, 'YYYY-MM-DD') AS run_date, j.error_message, f.name AS file, a.line
+FROM journal_history h
+JOIN journals j ON j.id = h.journal_id
+JOIN runs r ON r.id = j.run_id
+JOIN allocations a ON a.id = j.allocation_id
+JOIN files f ON f.id = a.file_id
+WHERE h.status_from IN ('executed', 'activity_created')
+  AND h.status_to NOT IN ('executed', 'activity_created')
+  AND j.run_id <> $1
+  AND r.sweep_account = $2::uuid
+  AND r.business_date >= $3::date - make_interval(days => ceil($4::float8)::int)
+  AND r.business_date <= $3::date
+  AND NOT EXISTS (SELECT 1 FROM reported_reversals x WHERE x.history_id = h.id AND x.run_id <> $1)
+ORDER BY j.receipt_id, j.client_ref, h.id`
 )

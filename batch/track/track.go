@@ -341,15 +341,16 @@ func pass(ctx context.Context, db *sqlx.DB, broker Broker, runID int64, cfg Conf
 	if len(ids) == 0 {
 		return still, 0, nil
 	}
-	now := cfg.Now().UTC()
-	tx, err := db.BeginTxx(ctx, nil)
-	if err != nil {
-		return still, 0, err
-	}
-	defer tx.Rollback()
-	// The lookups took time: a row the stream moved meanwhile keeps the stream's status (j.status
-	// = v.old), since the stream's may be the newer one. History is written from what was updated.
-	r, err := tx.ExecContext(ctx, `
+	n, err := applyChanges(ctx, db, ids, olds, statuses, unknown, source, cfg.Now().UTC())
+	return still, n, err
+}
+
+// applyChanges moves journal ids[i] from olds[i] to statuses[i] and appends the history, in one
+// statement. The lookups took time: a row the stream moved meanwhile keeps the stream's status
+// (j.status = v.old), since the stream's may be the newer one. History is written from what was
+// updated, and the number of rows updated is returned.
+func applyChanges(ctx context.Context, db *sqlx.DB, ids []int64, olds, statuses []string, unknown []bool, source string, now time.Time) (int, error) {
+	r, err := db.ExecContext(ctx, `
 		WITH u AS (
 			UPDATE journals j SET status = v.status, status_unknown = v.unknown, updated_at = $6
 			FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bool[]) AS v(id, old, status, unknown)
@@ -359,10 +360,10 @@ func pass(ctx context.Context, db *sqlx.DB, broker Broker, runID int64, cfg Conf
 		SELECT id, old, status, $5, $6 FROM u`,
 		pq.Array(ids), pq.Array(olds), pq.Array(statuses), pq.Array(unknown), source, now)
 	if err != nil {
-		return still, 0, err
+		return 0, err
 	}
 	n, _ := r.RowsAffected()
-	return still, int(n), tx.Commit()
+	return int(n), nil
 }
 
 func getEach(ctx context.Context, broker Broker, js []open, seen map[string]alpaca.Journal, parallel int) error {

@@ -32,6 +32,7 @@ type config struct {
 	SettleFor    time.Duration
 	KeyRetention time.Duration
 	AwaitFor     time.Duration
+	WatchFor     time.Duration
 	Schedule     string
 	HTTPAddr     string
 	Date         string
@@ -86,6 +87,7 @@ func loadConfig(fs *flag.FlagSet) (*config, func() error, error) {
 	settleFor := envDefault("CASHPOOL_SETTLE_FOR", "10s")
 	keyRetention := envDefault("CASHPOOL_KEY_RETENTION", "24h")
 	awaitFor := envDefault("CASHPOOL_AWAIT_RECEIPT_FOR", "72h")
+	watchDays := envDefault("CASHPOOL_WATCH_DAYS", "5")
 	formats := envDefault("CASHPOOL_REPORT_FORMATS", "csv")
 
 	fs.StringVar(&c.Date, "date", "", "business date YYYY-MM-DD (default: today in CASHPOOL_TZ)")
@@ -124,6 +126,11 @@ func loadConfig(fs *flag.FlagSet) (*config, func() error, error) {
 		}
 		if c.AwaitFor, err = time.ParseDuration(awaitFor); err != nil || c.AwaitFor <= 0 {
 			errs = append(errs, fmt.Errorf("CASHPOOL_AWAIT_RECEIPT_FOR %q: want a positive duration such as 72h", awaitFor))
+		}
+		if d, err := strconv.Atoi(watchDays); err != nil || d < 1 {
+			errs = append(errs, fmt.Errorf("CASHPOOL_WATCH_DAYS %q: want a positive whole number of days", watchDays))
+		} else {
+			c.WatchFor = time.Duration(d) * 24 * time.Hour
 		}
 		if c.SettleFor, err = time.ParseDuration(settleFor); err != nil {
 			errs = append(errs, fmt.Errorf("CASHPOOL_SETTLE_FOR %q: %w", settleFor, err))

@@ -214,6 +214,7 @@ func newRunner(db *sqlx.DB, cfg *config, logger *slog.Logger) *batch.Runner {
 		BatchSize: cfg.BatchSize, JournalLimit: cfg.JournalLimit, MaxInFlight: cfg.MaxInFlight,
 		TrackFor: cfg.TrackFor, PollEvery: cfg.PollEvery, Logger: logger, Failpoint: failpointFromEnv(),
 		SettleFor: cfg.SettleFor, KeyRetention: cfg.KeyRetention, AwaitReceiptFor: cfg.AwaitFor,
+		WatchFor: cfg.WatchFor,
 	}}
 }
 

@@ -1,0 +1,110 @@
+package track
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/cashpool/cashpool/alpaca"
+	"github.com/cashpool/cashpool/pool"
+)
+
+// LinkCorrections finds, for every journal Alpaca marked 'correct' that has no known replacement
+// yet, the journal that replaced it: the one to the same account that carries the same key token
+// in its description under another id. The list is narrowed to the account and the weeks around
+// the correction, so it stays small. Returns how many were linked.
+func LinkCorrections(ctx context.Context, db *sqlx.DB, broker Broker, sweep string, now time.Time) (int, error) {
+	var corrected []struct {
+		ID        int64     `db:"id"`
+		Key       string    `db:"journal_key"`
+		ToAccount string    `db:"to_account"`
+		AlpacaID  string    `db:"alpaca_id"`
+		Updated   time.Time `db:"updated_at"`
+	}
+	if err := db.SelectContext(ctx, &corrected, `
+		SELECT j.id, j.journal_key::text AS journal_key, j.to_account::text AS to_account, j.alpaca_id::text AS alpaca_id, j.updated_at
+		FROM journals j JOIN runs r ON r.id = j.run_id
+		WHERE j.status = 'correct' AND r.sweep_account = $1
+		  AND NOT EXISTS (SELECT 1 FROM journal_replacements x WHERE x.journal_id = j.id)`, sweep); err != nil {
+		return 0, fmt.Errorf("corrected journals: %w", err)
+	}
+	linked := 0
+	for _, c := range corrected {
+		list, err := broker.ListJournals(ctx, alpaca.ListFilter{
+			FromAccount: sweep, ToAccount: c.ToAccount, EntryType: "JNLC",
+			After:  c.Updated.AddDate(0, 0, -14).Format(time.DateOnly),
+			Before: now.AddDate(0, 0, 1).Format(time.DateOnly),
+		})
+		if err != nil {
+			return linked, fmt.Errorf("look for the replacement of journal %s: %w", c.AlpacaID, err)
+		}
+		for _, j := range list {
+			key, ok := pool.TokenFromDescription(j.Description)
+			if !ok || key != c.Key || strings.EqualFold(j.ID, c.AlpacaID) {
+				continue
+			}
+			var amount any
+			if j.NetAmount.Valid {
+				amount = j.NetAmount.Decimal.StringFixed(2)
+			}
+			if _, err := db.ExecContext(ctx, `
+				INSERT INTO journal_replacements (journal_id, alpaca_id, amount, status, found_at) VALUES ($1, $2, $3, $4, $5)
+				ON CONFLICT DO NOTHING`, c.ID, j.ID, amount, j.Status, now.UTC()); err != nil {
+				return linked, fmt.Errorf("link replacement: %w", err)
+			}
+			linked++
+			break
+		}
+	}
+	return linked, nil
+}
+
+// Watch looks again at the funded journals of the sweep account's runs from business date from on,
+// and applies any change Alpaca made since (a reversal: executed → canceled, a correction:
+// executed → correct), with history source 'watch'. One list call covers them all; above Alpaca's
+// 100,000-row limit the list fails and the event stream, which sees every change, is relied on.
+func Watch(ctx context.Context, db *sqlx.DB, broker Broker, sweep string, from time.Time, now time.Time) (int, error) {
+	var funded []open
+	if err := db.SelectContext(ctx, &funded, `
+		SELECT j.id, j.alpaca_id::text AS alpaca_id, j.status FROM journals j JOIN runs r ON r.id = j.run_id
+		WHERE r.sweep_account = $1 AND r.business_date >= $2 AND j.alpaca_id IS NOT NULL
+		  AND j.status IN ('executed', 'activity_created')`, sweep, from.Format(time.DateOnly)); err != nil {
+		return 0, fmt.Errorf("funded journals: %w", err)
+	}
+	if len(funded) == 0 {
+		return 0, nil
+	}
+	var first time.Time
+	if err := db.GetContext(ctx, &first, `
+		SELECT coalesce(min(b.sent_at), $3) FROM batches b JOIN runs r ON r.id = b.run_id
+		WHERE r.sweep_account = $1 AND r.business_date >= $2`, sweep, from.Format(time.DateOnly), now); err != nil {
+		return 0, err
+	}
+	list, err := broker.ListJournals(ctx, alpaca.ListFilter{FromAccount: sweep, EntryType: "JNLC",
+		After: first.AddDate(0, 0, -1).Format(time.DateOnly), Before: now.AddDate(0, 0, 1).Format(time.DateOnly)})
+	if err != nil {
+		return 0, fmt.Errorf("list journals: %w", err)
+	}
+	current := make(map[string]string, len(list))
+	for _, j := range list {
+		current[strings.ToLower(j.ID)] = j.Status
+	}
+	var ids []int64
+	var olds, statuses []string
+	var unknown []bool
+	for _, j := range funded {
+		if s, ok := current[strings.ToLower(j.AlpacaID)]; ok && Newer(j.Status, s) {
+			ids = append(ids, j.ID)
+			olds = append(olds, j.Status)
+			statuses = append(statuses, s)
+			unknown = append(unknown, !alpaca.KnownStatus(s))
+		}
+	}
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	return applyChanges(ctx, db, ids, olds, statuses, unknown, "watch", now.UTC())
+}

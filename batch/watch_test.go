@@ -1,0 +1,100 @@
+package batch_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cashpool/cashpool/fixtures"
+	"github.com/cashpool/cashpool/reconcile"
+)
+
+// admin calls the simulator's operations API, as Alpaca's cashiering team acting on a journal.
+func admin(t *testing.T, b *bundle, path, body string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, b.simURL+"/sandbox/v1/"+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth("k", "s")
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		t.Fatalf("admin %s: HTTP %d", path, resp.StatusCode)
+	}
+}
+
+func alpacaID(t *testing.T, b *bundle, clientRef string) string {
+	t.Helper()
+	var id string
+	if err := b.db.Get(&id, `SELECT alpaca_id::text FROM journals WHERE client_ref = $1`, clientRef); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// After a night, Alpaca's cashiering reverses one funded journal and corrects another. The next
+// night's report lists both, once; the corrected journal is linked to its replacement.
+func TestReversalAndCorrectionReportedTheNextNight(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	if _, err := b.runner.Run(ctx, fixtures.BusinessDate); err != nil {
+		t.Fatal(err)
+	}
+	admin(t, b, "journals/"+alpacaID(t, b, "ACME-001")+"/reverse", "")
+	admin(t, b, "journals/"+alpacaID(t, b, "ACME-002")+"/correct", `{"amount":"2999.00"}`)
+
+	b.clock.Advance(24 * time.Hour)
+	next, err := b.runner.Run(ctx, "2026-11-21")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]reconcile.Exception{}
+	for _, e := range next.Report.Exceptions {
+		if e.Kind == reconcile.KindReversed {
+			got[e.ClientRef] = e
+		}
+	}
+	if got["ACME-001"].Status != "canceled" || got["ACME-002"].Status != "correct" || len(got) != 2 {
+		t.Fatalf("reversals in the next night's report: %+v", got)
+	}
+	var replacement string
+	if err := b.db.Get(&replacement, `SELECT amount::text FROM journal_replacements`); err != nil {
+		t.Fatalf("no replacement linked: %v", err)
+	}
+	if replacement != "2999.00" {
+		t.Fatalf("replacement amount %s", replacement)
+	}
+	// The night after that does not list them again.
+	b.clock.Advance(24 * time.Hour)
+	third, err := b.runner.Run(ctx, "2026-11-22")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range third.Report.Exceptions {
+		if e.Kind == reconcile.KindReversed {
+			t.Fatalf("reversal reported twice: %+v", e)
+		}
+	}
+	// The first night's report, rewritten, shows the correction with its replacement.
+	first, err := b.runner.Report(ctx, fixtures.BusinessDate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, e := range first.Report.Exceptions {
+		if e.Kind == reconcile.KindCorrected && e.ClientRef == "ACME-002" && strings.Contains(e.Reason, "2999.00") {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("corrected journal not reported with its replacement: %+v", first.Report.Exceptions)
+	}
+}
