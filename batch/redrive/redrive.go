@@ -351,11 +351,17 @@ func (p *Plan) Write(w io.Writer) {
 		fmt.Fprintln(w, "no journals in this run")
 		return
 	}
+	// Funded journals are the bulk of a night and need no look: they are counted, not listed.
+	funded := 0
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ACTION\tRECEIPT\tCLIENT REF\tACCOUNT\tAMOUNT\tATTEMPT\tSTATUS\tALPACA ID\tWHY\tALPACA SAID")
 	for _, action := range []string{ActionRedrive, ActionRefuse} {
 		for _, it := range p.Items {
 			if it.Action != action {
+				continue
+			}
+			if action == ActionRefuse && alpaca.Funded(it.Status) {
+				funded++
 				continue
 			}
 			alpacaID := it.AlpacaID
@@ -367,6 +373,9 @@ func (p *Plan) Write(w io.Writer) {
 		}
 	}
 	tw.Flush()
+	if funded > 0 {
+		fmt.Fprintf(w, "(and %d journals already funded, refused, not listed)\n", funded)
+	}
 }
 
 // oneLine keeps Alpaca's message from breaking the table.
