@@ -37,6 +37,10 @@ func (s *Server) adminMux() *http.ServeMux {
 		writeJSON(w, http.StatusOK, s.Faults())
 	})
 	m.HandleFunc("POST /sandbox/v1/faults", s.handleSetFaults)
+	m.HandleFunc("GET /sandbox/v1/limits", s.handleLimits)
+	m.HandleFunc("POST /sandbox/v1/limits", s.handleSetLimits)
+	m.HandleFunc("GET /sandbox/v1/jnlc_version", s.handleJNLCVersion)
+	m.HandleFunc("POST /sandbox/v1/jnlc_version", s.handleSetJNLCVersion)
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, codeNotFound, "route not found")
 	})
@@ -306,6 +310,11 @@ func (s *Server) correct(id string, amount decimal.Decimal) (correctionJSON, *ap
 	if aerr != nil {
 		return correctionJSON{}, aerr
 	}
+	if j.entryType != entryJNLC {
+		// A correction books a new amount; a securities journal has none to correct.
+		return correctionJSON{}, &apiError{http.StatusUnprocessableEntity, codeUnprocessable,
+			fmt.Sprintf("cannot correct journal %s: only cash journals (JNLC) carry an amount", id)}
+	}
 	s.setStatus(j, alpaca.StatusCorrect, now)
 	nj := &journal{
 		id: newID(), entryType: j.entryType, from: j.from, to: j.to, amount: amount,
@@ -331,4 +340,106 @@ func decodeAdmin(w http.ResponseWriter, r *http.Request, v any) bool {
 		return false
 	}
 	return true
+}
+
+// SetLimits replaces the JNLC per-journal and daily limits; zero means none, and a negative value
+// counts as zero. They apply to journals created from now on: journals already pending stay
+// pending until BeginningOfDay or an approval, and the day's running total is kept.
+func (s *Server) SetLimits(journal, daily decimal.Decimal) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.journalLimit = decimal.Max(journal, decimal.Zero)
+	s.dailyLimit = decimal.Max(daily, decimal.Zero)
+}
+
+// Limits returns the JNLC per-journal and daily limits in force (zero means none).
+func (s *Server) Limits() (journal, daily decimal.Decimal) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.journalLimit, s.dailyLimit
+}
+
+// limitsJSON is the admin API's form of the limits: strings, as amounts are on the wire.
+type limitsJSON struct {
+	JournalLimit *string `json:"journal_limit"`
+	DailyLimit   *string `json:"daily_limit"`
+}
+
+func (s *Server) writeLimits(w http.ResponseWriter) {
+	journal, daily := s.Limits()
+	j, d := journal.StringFixed(2), daily.StringFixed(2)
+	writeJSON(w, http.StatusOK, limitsJSON{JournalLimit: &j, DailyLimit: &d})
+}
+
+func (s *Server) handleLimits(w http.ResponseWriter, r *http.Request) { s.writeLimits(w) }
+
+// handleSetLimits takes either limit or both; an absent one keeps its value, "0" removes it.
+func (s *Server) handleSetLimits(w http.ResponseWriter, r *http.Request) {
+	var req limitsJSON
+	if !decodeAdmin(w, r, &req) {
+		return
+	}
+	if req.JournalLimit == nil && req.DailyLimit == nil {
+		writeError(w, http.StatusBadRequest, codeMalformed, "journal_limit or daily_limit is required")
+		return
+	}
+	// Parse both before changing either, so a bad value changes nothing.
+	journal, daily := s.Limits()
+	for _, l := range []struct {
+		name string
+		text *string
+		dst  *decimal.Decimal
+	}{{"journal_limit", req.JournalLimit, &journal}, {"daily_limit", req.DailyLimit, &daily}} {
+		if l.text == nil {
+			continue
+		}
+		v, err := parseMoney(*l.text)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, codeMalformed, l.name+": "+err.Error())
+			return
+		}
+		*l.dst = v
+	}
+	s.SetLimits(journal, daily)
+	s.writeLimits(w)
+}
+
+// SetJNLCv2 switches single JNLCs between the v1 flow (false) and the JNLC v2 flow (true), for
+// journals created from now on.
+func (s *Server) SetJNLCv2(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.jnlcV2 = on
+}
+
+// JNLCv2 reports whether single JNLCs follow the JNLC v2 flow.
+func (s *Server) JNLCv2() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.jnlcV2
+}
+
+type jnlcVersionJSON struct {
+	Version int `json:"version"`
+}
+
+func (s *Server) handleJNLCVersion(w http.ResponseWriter, r *http.Request) {
+	v := 1
+	if s.JNLCv2() {
+		v = 2
+	}
+	writeJSON(w, http.StatusOK, jnlcVersionJSON{Version: v})
+}
+
+func (s *Server) handleSetJNLCVersion(w http.ResponseWriter, r *http.Request) {
+	var req jnlcVersionJSON
+	if !decodeAdmin(w, r, &req) {
+		return
+	}
+	if req.Version != 1 && req.Version != 2 {
+		writeError(w, http.StatusBadRequest, codeMalformed, fmt.Sprintf("version must be 1 or 2, got %d", req.Version))
+		return
+	}
+	s.SetJNLCv2(req.Version == 2)
+	s.handleJNLCVersion(w, r)
 }

@@ -321,8 +321,8 @@ func TestSingleJournal(t *testing.T) {
 	if !bytes.Equal(r.body, again.body) || len(b.sim.Ledger()) != 1 || b.sim.Ledger()[0].IdempotencyKeyType != "single" {
 		t.Fatalf("single replay created a journal or changed the answer")
 	}
-	wantError(t, b.must(t, 400, "POST", "/v1/journals", map[string]string{"entry_type": "JNLS", "from_account": sweep,
-		"to_account": cust1, "symbol": "AAPL", "qty": "1"}), 40010000, "not supported by the simulator")
+	wantError(t, b.must(t, 400, "POST", "/v1/journals", map[string]string{"entry_type": "JNLX", "from_account": sweep,
+		"to_account": cust1, "amount": "1.00"}), 40010000, "JNLC or JNLS")
 	wantError(t, b.must(t, 403, "POST", "/v1/journals", map[string]string{"entry_type": "JNLC", "from_account": sweep,
 		"to_account": cust1, "amount": "100000.00"}), 40310000, "insufficient balance, available: 99987.66, required: 100000.00")
 	wantError(t, b.must(t, 422, "POST", "/v1/journals", map[string]string{"entry_type": "JNLC", "from_account": sweep,

@@ -4,14 +4,15 @@
 //
 // # What it simulates
 //
-//   - POST /v1/journals/batch, POST /v1/journals (JNLC only), POST /v1/journals/reverse_batch,
+//   - POST /v1/journals/batch, POST /v1/journals (JNLC and JNLS), POST /v1/journals/reverse_batch,
 //     GET /v1/journals, GET /v1/journals/{id}, DELETE /v1/journals/{id},
 //     GET /v2/events/journals/status and the legacy GET /v1/events/journals/status.
 //   - HTTP Basic authentication on every /v1, /v2 and /sandbox/v1 call (401, code 40110000).
 //   - X-RateLimit-Limit, -Remaining and -Reset (unix seconds) on every answer, a fixed one-minute
 //     window on the simulated clock, 429 past Options.RateLimit. Only /v1 and /v2 calls count.
 //     An unlimited server advertises a limit of 2147483647.
-//   - Decimals travel as strings with two places ("25.50"). Errors are {"code":int,"message":string}.
+//   - Decimals travel as strings: amounts with two places ("25.50"), JNLS qty without trailing
+//     zeros ("0.5"), prices with at least two places ("128.23"). Errors are {"code":int,"message":string}.
 //
 // # Batch semantics
 //
@@ -28,16 +29,50 @@
 //
 //   - if the firm account's cash does not cover the amount: refused, with error_message
 //     "insufficient balance, available: X, required: Y"; it gets an id and moves no money;
-//   - above Seed.JournalLimit, or pushing the day's total above Seed.DailyLimit: pending
-//     (zero limits mean none); BeginningOfDay executes them, as Alpaca's BOD job does;
+//   - above the per-journal limit, or pushing the day's total above the daily limit: pending
+//     (zero limits mean none); BeginningOfDay executes them, as Alpaca's BOD job does. The limits
+//     start as Seed.JournalLimit and Seed.DailyLimit and change with SetLimits or
+//     POST /sandbox/v1/limits, for journals created afterwards (pending ones stay pending and the
+//     day's running total is kept);
 //   - a description with /fixtures/status=rejected/fixtures/ or /fixtures/status=pending/fixtures/
 //     stays queued until EndOfDay, which rejects the first and leaves the second pending forever;
 //   - otherwise queued, then sent_to_clearing and executed, one step per Options.StepEvery of
 //     simulated time.
 //
 // Accepted journals debit the firm account's cash when created and credit it back when rejected,
-// canceled or corrected. Customer balances are not modelled. A single POST /v1/journals follows the
-// same rules, except that a shortfall is 403 40310000 and creates nothing, and JNLS is 400.
+// canceled or corrected. Customer balances are not modelled. A single JNLC on POST /v1/journals
+// follows the same rules, except that a shortfall is 403 40310000 and creates nothing; symbol or
+// qty on a JNLC is 400 40010000. Batches are JNLC only (entry_type JNLS is 400).
+//
+// # JNLC v2
+//
+// With Options.JNLCv2 (or SetJNLCv2, or POST /sandbox/v1/jnlc_version {"version":2}) a single
+// JNLC under the limits answers executed at once (settle and system dates set) and moves to
+// activity_created one StepEvery later; both changes are events. Over-limit single JNLCs (pending,
+// then executed at BOD or approval, never activity_created), every batch entry and fixture journals
+// keep the v1 flow, as Alpaca keeps batches and over-limit JNLCs on v1. The switch applies to
+// journals created after it.
+//
+// # Securities journals (JNLS)
+//
+// POST /v1/journals with entry_type JNLS takes symbol and qty and no amount:
+//
+//	400 40010000  amount on a JNLS; symbol or qty missing; a symbol that is not an upper-case
+//	              equity ticker (A-Z, 0-9, "."; crypto pairs such as BTC/USD are refused, as Alpaca
+//	              does not journal crypto); a qty that is not a positive plain decimal with at most
+//	              9 places; a currency other than USD; transmitter_* fields (JNLC only in the schema)
+//	404 40410000  from_account or to_account unknown
+//	403 40310000  anything but an ACTIVE firm account to an ACTIVE customer account ("JNLS can ONLY
+//	              be done from the SWEEP ACCOUNT to the USER ACCOUNT"): customer senders, firm
+//	              receivers, and non-ACTIVE accounts on either side
+//
+// The answer is the newest JNLS shape: symbol, qty, price (decimal strings) and net_amount null.
+// The price is Seed.Prices[symbol], or 100.00 for a symbol not listed. A JNLS
+// follows the v1 flow (queued, sent_to_clearing, executed on the clock; fixtures as for JNLC,
+// whatever Options.JNLCv2 says) and Idempotency-Key works as for JNLC. Securities positions are
+// not modelled: no holding is checked or moved, no cash moves, and neither the JNLC limits nor
+// Alpaca's USD-based JNLS limit apply. The admin API can approve, reject and reverse a JNLS but
+// not correct it (422: it has no amount). The ledger records symbol, qty and price.
 // reverse_batch (customers -> a firm account; a closed customer account may send) never refuses and
 // credits the firm account on execution; Alpaca documents no Idempotency-Key there, so none is kept.
 //
@@ -97,6 +132,11 @@
 //	GET  /sandbox/v1/events                    Events() as JSON
 //	GET  /sandbox/v1/faults, POST              the Faults as JSON ({"seed":1,"latency":"50ms",
 //	                                           "error_rate":0.1,"lose_response_rate":0.1,...})
+//	GET  /sandbox/v1/limits, POST              {"journal_limit":"10000.00","daily_limit":"1000000.00"}
+//	                                           (SetLimits, Limits); a POST may carry either or both,
+//	                                           "0" means none, any invalid value is 400 and changes
+//	                                           nothing
+//	GET  /sandbox/v1/jnlc_version, POST        {"version":1} or {"version":2} (SetJNLCv2, JNLCv2)
 //
 // # Faults
 //
@@ -104,18 +144,27 @@
 // sequence of calls meets the same faults every run: latency plus jitter, a connection reset or a
 // 500 before anything is processed, and a lost answer after the request was processed and stored
 // under its Idempotency-Key (the connection closes without a response, or a 502). Event streams
-// can drop, duplicate or reorder events.
+// can drop, duplicate or reorder events, and play Alpaca's slow-reader cut-off: with probability
+// Faults.StreamSlowReaderRate ("stream_slow_reader_rate") per event about to be sent, the stream
+// skips it and the following ones, N in all (drawn 1..5, capped at the events it had to send),
+// sends the comment ": you are reading too slowly, dropped N messages" instead and closes the
+// connection. The skipped events stay in the log, so a client resuming from the last event id it
+// received gets them. Stream faults draw from a generator seeded with Faults.Seed and the log
+// length at connection time; the slow-reader draw happens only when its rate is non-zero, so
+// enabling it leaves the other stream faults' sequence unchanged.
 //
 // # Seed file
 //
-// LoadSeed reads JSON of this form; amounts are strings, unknown fields are errors, and the sweep
-// account is added as an ACTIVE firm account if the list lacks it:
+// LoadSeed reads JSON of this form; amounts are strings, unknown fields are errors, prices (JNLS
+// only, optional) are positive decimals with at most 9 places, and the sweep account is added as
+// an ACTIVE firm account if the list lacks it:
 //
 //	{
 //	  "sweep_account": "8f8c8cee-2591-4f83-be12-82c659b5e748",
 //	  "sweep_cash": "1000000.00",
 //	  "journal_limit": "10000.00",
 //	  "daily_limit": "1000000.00",
+//	  "prices": {"AAPL": "128.23"},
 //	  "accounts": [
 //	    {"id": "8f8c8cee-2591-4f83-be12-82c659b5e748", "status": "ACTIVE", "firm": true},
 //	    {"id": "c0000000-0000-4000-8000-000000000001", "status": "ACTIVE", "firm": false}

@@ -34,6 +34,13 @@ type Faults struct {
 	StreamDropRate      float64
 	StreamDuplicateRate float64
 	StreamReorderRate   float64
+
+	// StreamSlowReaderRate: what Alpaca does to a client that falls behind. Per event about to be
+	// sent, the stream skips it and the next ones, N in all (1..5, capped at the events at hand),
+	// sends the comment ": you are reading too slowly, dropped N messages" instead and closes the
+	// connection. The events stay in the log, so a client resuming from its cursor gets them.
+	// Drawn only when non-zero, so turning it on leaves the other stream faults' sequence alone.
+	StreamSlowReaderRate float64
 }
 
 // faultsJSON is the admin API's form: durations as Go duration strings ("250ms").
@@ -49,6 +56,8 @@ type faultsJSON struct {
 	StreamDropRate      float64 `json:"stream_drop_rate"`
 	StreamDuplicateRate float64 `json:"stream_duplicate_rate"`
 	StreamReorderRate   float64 `json:"stream_reorder_rate"`
+
+	StreamSlowReaderRate float64 `json:"stream_slow_reader_rate"`
 }
 
 // MarshalJSON writes durations as Go duration strings.
@@ -57,6 +66,7 @@ func (f Faults) MarshalJSON() ([]byte, error) {
 		Seed: f.Seed, Latency: f.Latency.String(), Jitter: f.Jitter.String(), ResetRate: f.ResetRate,
 		ErrorRate: f.ErrorRate, LoseResponseRate: f.LoseResponseRate, LostAs502: f.LostAs502,
 		StreamDropRate: f.StreamDropRate, StreamDuplicateRate: f.StreamDuplicateRate, StreamReorderRate: f.StreamReorderRate,
+		StreamSlowReaderRate: f.StreamSlowReaderRate,
 	})
 }
 
@@ -68,7 +78,8 @@ func (f *Faults) UnmarshalJSON(b []byte) error {
 	}
 	out := Faults{Seed: in.Seed, ResetRate: in.ResetRate, ErrorRate: in.ErrorRate,
 		LoseResponseRate: in.LoseResponseRate, LostAs502: in.LostAs502, StreamDropRate: in.StreamDropRate,
-		StreamDuplicateRate: in.StreamDuplicateRate, StreamReorderRate: in.StreamReorderRate}
+		StreamDuplicateRate: in.StreamDuplicateRate, StreamReorderRate: in.StreamReorderRate,
+		StreamSlowReaderRate: in.StreamSlowReaderRate}
 	for _, d := range []struct {
 		name, text string
 		dst        *time.Duration
@@ -85,7 +96,7 @@ func (f *Faults) UnmarshalJSON(b []byte) error {
 	for name, p := range map[string]float64{
 		"reset_rate": out.ResetRate, "error_rate": out.ErrorRate, "lose_response_rate": out.LoseResponseRate,
 		"stream_drop_rate": out.StreamDropRate, "stream_duplicate_rate": out.StreamDuplicateRate,
-		"stream_reorder_rate": out.StreamReorderRate,
+		"stream_reorder_rate": out.StreamReorderRate, "stream_slow_reader_rate": out.StreamSlowReaderRate,
 	} {
 		if p < 0 || p > 1 {
 			return fmt.Errorf("%s must be within [0, 1], got %v", name, p)

@@ -223,8 +223,8 @@ func (s *Server) checkBatch(req batchRequest, key string) ([]entryRequest, *apiE
 	return entries, nil
 }
 
-// handleCreate is POST /v1/journals for a single JNLC. A shortfall is a 403 here, as Alpaca
-// documents for this endpoint, and creates nothing.
+// handleCreate is POST /v1/journals for a single JNLC or JNLS. A shortfall of cash is a 403 here,
+// as Alpaca documents for this endpoint, and creates nothing.
 func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 	body, aerr := readBody(r)
 	if aerr != nil {
@@ -238,34 +238,119 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 		if aerr := decodeBody(body, &req); aerr != nil {
 			return aerr.status, aerr.body()
 		}
+		var (
+			j    *journal
+			aerr *apiError
+		)
 		switch req.EntryType {
-		case "JNLC":
-		case "JNLS":
-			return http.StatusBadRequest, errorJSON(codeMalformed, "entry_type JNLS is not supported by the simulator")
+		case entryJNLC:
+			j, aerr = s.createSingleJNLC(req, key, now)
+		case entryJNLS:
+			j, aerr = s.createSingleJNLS(req, key, now)
 		default:
-			return http.StatusBadRequest, errorJSON(codeMalformed, fmt.Sprintf("entry_type must be JNLC or JNLS, got %q", req.EntryType))
-		}
-		e, aerr := checkEntryFields("", req.Amount, req.Currency, req.Symbol, req.Qty, req.Description, req.transmitter)
-		if aerr == nil {
-			aerr = s.checkFrom(req.FromAccount)
-		}
-		if aerr == nil {
-			aerr = s.checkTo("", req.ToAccount)
+			aerr = badRequest("entry_type must be JNLC or JNLS, got %q", req.EntryType)
 		}
 		if aerr != nil {
 			return aerr.status, aerr.body()
 		}
-		e.from, e.to, e.idemKey = req.FromAccount, req.ToAccount, key
-		if key != "" {
-			e.idemKeyType = "single"
-		}
-		j, err := s.createJournal(e, now, false)
-		if err != nil {
-			return http.StatusForbidden, errorJSON(codeForbidden, err.Error())
-		}
 		b, _ := json.Marshal(j.wire())
 		return http.StatusOK, b
 	})
+}
+
+// createSingleJNLC validates and books a single cash journal. Callers hold s.mu.
+func (s *Server) createSingleJNLC(req createRequest, key string, now time.Time) (*journal, *apiError) {
+	e, aerr := checkEntryFields("", req.Amount, req.Currency, req.Symbol, req.Qty, req.Description, req.transmitter)
+	if aerr == nil {
+		aerr = s.checkFrom(req.FromAccount)
+	}
+	if aerr == nil {
+		aerr = s.checkTo("", req.ToAccount)
+	}
+	if aerr != nil {
+		return nil, aerr
+	}
+	e.from, e.to, e.idemKey, e.v2 = req.FromAccount, req.ToAccount, key, s.jnlcV2
+	if key != "" {
+		e.idemKeyType = "single"
+	}
+	j, err := s.createJournal(e, now, false)
+	if err != nil {
+		return nil, &apiError{http.StatusForbidden, codeForbidden, err.Error()}
+	}
+	return j, nil
+}
+
+// createSingleJNLS validates and books a single securities journal. Callers hold s.mu.
+func (s *Server) createSingleJNLS(req createRequest, key string, now time.Time) (*journal, *apiError) {
+	if req.Amount != nil && *req.Amount != "" {
+		return nil, badRequest("amount is not allowed on a JNLS: it takes symbol and qty")
+	}
+	if req.Symbol == nil || *req.Symbol == "" {
+		return nil, badRequest("symbol is required on a JNLS")
+	}
+	if !symbolPattern.MatchString(*req.Symbol) {
+		return nil, badRequest("symbol %q is not an equity symbol (crypto JNLS is not supported)", *req.Symbol)
+	}
+	if req.Qty == nil || *req.Qty == "" {
+		return nil, badRequest("qty is required on a JNLS")
+	}
+	qty, err := parseQty("qty", *req.Qty)
+	if err != nil {
+		return nil, badRequest("%v", err)
+	}
+	if req.Currency != nil && *req.Currency != "" && *req.Currency != "USD" {
+		return nil, badRequest("currency %q is not supported by the simulator (USD only)", *req.Currency)
+	}
+	if len(req.Description) > 1024 {
+		return nil, badRequest("description is longer than 1024 characters")
+	}
+	if req.transmitter != (transmitter{}) {
+		// Alpaca's schema has the Travel Rule fields on cash journals only.
+		return nil, badRequest("transmitter fields are allowed on a JNLC only")
+	}
+	if aerr := s.checkJNLSAccounts(req.FromAccount, req.ToAccount); aerr != nil {
+		return nil, aerr
+	}
+	return s.createJNLS(securitiesRequest{
+		from: req.FromAccount, to: req.ToAccount, symbol: *req.Symbol, qty: qty,
+		description: req.Description, idemKey: key,
+	}, now), nil
+}
+
+// checkJNLSAccounts enforces Alpaca's JNLS rule, "JNLS can ONLY be done from the SWEEP ACCOUNT to
+// the USER ACCOUNT": an ACTIVE firm account to an ACTIVE customer account. Anything else that
+// names known accounts is 403. Callers hold s.mu.
+func (s *Server) checkJNLSAccounts(fromID, toID string) *apiError {
+	if fromID == "" {
+		return badRequest("from_account is required")
+	}
+	if toID == "" {
+		return badRequest("to_account is required")
+	}
+	from, ok := s.accounts[fromID]
+	if !ok {
+		return &apiError{http.StatusNotFound, codeNotFound, fmt.Sprintf("account %s not found", fromID)}
+	}
+	to, ok := s.accounts[toID]
+	if !ok {
+		return &apiError{http.StatusNotFound, codeNotFound, fmt.Sprintf("account %s not found", toID)}
+	}
+	forbid := func(format string, a ...any) *apiError {
+		return &apiError{http.StatusForbidden, codeForbidden,
+			fmt.Sprintf(format, a...) + ": securities journals go only from a firm account to an ACTIVE customer account"}
+	}
+	switch {
+	case !from.Firm:
+		return forbid("from_account %s is not a firm account", fromID)
+	case from.Status != AccountActive:
+		return forbid("from_account %s is not ACTIVE (%s)", fromID, from.Status)
+	case to.Firm:
+		return forbid("to_account %s is a firm account", toID)
+	case to.Status != AccountActive:
+		return forbid("to_account %s is not ACTIVE (%s)", toID, to.Status)
+	}
+	return nil
 }
 
 // handleGet is GET /v1/journals/{id}.

@@ -16,7 +16,9 @@ import (
 // journal is the simulator's record of one journal. Guarded by Server.mu.
 type journal struct {
 	id, entryType, from, to string
-	amount                  decimal.Decimal
+	amount                  decimal.Decimal // JNLC only
+	symbol                  string          // JNLS only
+	qty, price              decimal.Decimal // JNLS only; price is fixed per symbol (Seed.Prices)
 	status                  string
 	description             string
 	currency                string
@@ -27,6 +29,7 @@ type journal struct {
 	idemKey, idemKeyType    string
 	fixture                 string // status named by a /fixtures/status=.../fixtures/ description
 	overLimit               bool   // pending because of the per-journal or daily limit
+	v2                      bool   // JNLC v2 flow: executed at creation, activity_created one step later
 	holdsCash               bool   // the from account was debited and not yet credited back
 	creditsTo               bool   // a reverse-batch journal: the firm to account is credited on execution
 	credited                bool   // the to account was credited and not yet debited back
@@ -43,7 +46,7 @@ type transmitter struct {
 }
 
 // journalJSON is the newest Journal wire shape: every JournalBase key present, null where nothing
-// applies (symbol, qty, price for cash; the dates until execution).
+// applies (symbol, qty, price for cash; net_amount for securities; the dates until execution).
 type journalJSON struct {
 	ID          string  `json:"id"`
 	EntryType   string  `json:"entry_type"`
@@ -69,12 +72,20 @@ type batchJournalJSON struct {
 }
 
 func (j *journal) wire() journalJSON {
-	amount := j.amount.StringFixed(2)
 	out := journalJSON{
 		ID: j.id, EntryType: j.entryType, FromAccount: j.from, ToAccount: j.to,
-		Status: j.status, NetAmount: &amount, Description: j.description, Currency: j.currency,
+		Status: j.status, Description: j.description, Currency: j.currency,
 		CreatedAt:   j.createdAt.UTC().Format(time.RFC3339Nano),
 		transmitter: j.transmitter,
+	}
+	if j.entryType == entryJNLS {
+		// The newest JNLS example: symbol, qty and price set, net_amount null.
+		sym, qty := j.symbol, j.qty.String()
+		price := j.price.StringFixed(max(2, -j.price.Exponent()))
+		out.Symbol, out.Qty, out.Price = &sym, &qty, &price
+	} else {
+		amount := j.amount.StringFixed(2)
+		out.NetAmount = &amount
 	}
 	if j.settleDate != "" {
 		d := j.settleDate
@@ -93,7 +104,10 @@ type LedgerEntry struct {
 	EntryType          string          `json:"entry_type"`
 	FromAccount        string          `json:"from_account"`
 	ToAccount          string          `json:"to_account"`
-	Amount             decimal.Decimal `json:"amount"`
+	Amount             decimal.Decimal `json:"amount"`           // zero for JNLS
+	Symbol             string          `json:"symbol,omitempty"` // JNLS only
+	Qty                decimal.Decimal `json:"qty,omitzero"`     // JNLS only
+	Price              decimal.Decimal `json:"price,omitzero"`   // JNLS only
 	Status             string          `json:"status"`
 	Description        string          `json:"description"`
 	IdempotencyKey     string          `json:"idempotency_key,omitempty"`
@@ -113,8 +127,8 @@ func (s *Server) Ledger() []LedgerEntry {
 	for i, j := range s.journals {
 		out[i] = LedgerEntry{
 			ID: j.id, EntryType: j.entryType, FromAccount: j.from, ToAccount: j.to, Amount: j.amount,
-			Status: j.status, Description: j.description, IdempotencyKey: j.idemKey,
-			IdempotencyKeyType: j.idemKeyType, ErrorMessage: j.errorMessage, CreatedAt: j.createdAt,
+			Symbol: j.symbol, Qty: j.qty, Price: j.price, Status: j.status, Description: j.description,
+			IdempotencyKey: j.idemKey, IdempotencyKeyType: j.idemKeyType, ErrorMessage: j.errorMessage, CreatedAt: j.createdAt,
 			Corrects: j.corrects, CorrectedBy: j.correctedBy,
 		}
 	}
@@ -160,14 +174,23 @@ type entryRequest struct {
 	transmitter transmitter
 	idemKey     string
 	idemKeyType string
+	v2          bool // a single JNLC on a JNLC v2 server: executed at once when under the limits
 }
+
+// Entry types.
+const (
+	entryJNLC = "JNLC"
+	entryJNLS = "JNLS"
+)
 
 // createJournal books one JNLC from a firm account. refuseShort decides what a shortfall of cash
 // does: a batch entry is created refused; a single journal is not created at all and the caller
-// answers 403. Callers hold s.mu.
+// answers 403. With e.v2 a journal under the limits follows the JNLC v2 flow (executed now,
+// activity_created one StepEvery later); over-limit and fixture journals keep the v1 flow, as
+// Alpaca keeps over-limit JNLCs on v1 and fixtures must wait for EndOfDay. Callers hold s.mu.
 func (s *Server) createJournal(e entryRequest, now time.Time, refuseShort bool) (*journal, error) {
 	j := &journal{
-		id: newID(), entryType: "JNLC", from: e.from, to: e.to, amount: e.amount,
+		id: newID(), entryType: entryJNLC, from: e.from, to: e.to, amount: e.amount,
 		description: e.description, currency: "USD", createdAt: now, transmitter: e.transmitter,
 		idemKey: e.idemKey, idemKeyType: e.idemKeyType, fixture: fixtureStatus(e.description),
 	}
@@ -185,17 +208,50 @@ func (s *Server) createJournal(e entryRequest, now time.Time, refuseShort bool) 
 	s.cash[e.from] = available.Sub(e.amount)
 	j.holdsCash = true
 
-	lim := s.opts.Seed
-	overJournal := lim.JournalLimit.IsPositive() && e.amount.GreaterThan(lim.JournalLimit)
-	overDaily := lim.DailyLimit.IsPositive() && s.dailyTotal.Add(e.amount).GreaterThan(lim.DailyLimit)
+	overJournal := s.journalLimit.IsPositive() && e.amount.GreaterThan(s.journalLimit)
+	overDaily := s.dailyLimit.IsPositive() && s.dailyTotal.Add(e.amount).GreaterThan(s.dailyLimit)
 	if overJournal || overDaily {
 		j.overLimit = true
 		s.add(j, now, alpaca.StatusPending)
 		return j, nil
 	}
 	s.dailyTotal = s.dailyTotal.Add(e.amount)
+	if e.v2 && j.fixture == "" {
+		j.v2 = true
+		s.add(j, now, alpaca.StatusExecuted)
+		return j, nil
+	}
 	s.add(j, now, alpaca.StatusQueued)
 	return j, nil
+}
+
+// securitiesRequest is one JNLS to create, already validated.
+type securitiesRequest struct {
+	from, to    string
+	symbol      string
+	qty         decimal.Decimal
+	description string
+	idemKey     string
+}
+
+// createJNLS books one securities journal. Positions are not modelled, so nothing is checked or
+// moved: the journal only follows the v1 flow (queued, sent_to_clearing, executed), and the JNLC
+// cash limits do not apply to it. Callers hold s.mu.
+func (s *Server) createJNLS(e securitiesRequest, now time.Time) *journal {
+	price, ok := s.opts.Seed.Prices[e.symbol]
+	if !ok {
+		price = defaultPrice
+	}
+	j := &journal{
+		id: newID(), entryType: entryJNLS, from: e.from, to: e.to, symbol: e.symbol, qty: e.qty,
+		price: price, description: e.description, currency: "USD", createdAt: now,
+		idemKey: e.idemKey, fixture: fixtureStatus(e.description),
+	}
+	if e.idemKey != "" {
+		j.idemKeyType = "single"
+	}
+	s.add(j, now, alpaca.StatusQueued)
+	return j
 }
 
 // add records a new journal with its first status.
@@ -237,8 +293,9 @@ func (s *Server) setStatus(j *journal, status string, at time.Time) {
 	}
 	// Fixture journals wait for EOD; the others move on by themselves.
 	if j.fixture == "" {
-		switch status {
-		case alpaca.StatusQueued, alpaca.StatusSentToClearing:
+		switch {
+		case status == alpaca.StatusQueued, status == alpaca.StatusSentToClearing,
+			status == alpaca.StatusExecuted && j.v2:
 			heap.Push(&s.due, dueStep{at: at.Add(s.opts.StepEvery), id: j.id, from: status})
 		}
 	}
@@ -260,6 +317,8 @@ func (s *Server) tick() time.Time {
 			s.setStatus(j, alpaca.StatusSentToClearing, d.at)
 		case alpaca.StatusSentToClearing:
 			s.setStatus(j, alpaca.StatusExecuted, d.at)
+		case alpaca.StatusExecuted:
+			s.setStatus(j, alpaca.StatusActivityCreated, d.at) // JNLC v2 only: nothing else is queued from executed
 		}
 	}
 	s.pruneIdempotency(now)

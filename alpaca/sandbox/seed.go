@@ -25,7 +25,15 @@ type Seed struct {
 	JournalLimit decimal.Decimal `json:"journal_limit"` // zero means no per-journal limit
 	DailyLimit   decimal.Decimal `json:"daily_limit"`   // zero means no daily limit
 	Accounts     []Account       `json:"accounts"`
+
+	// Prices fixes the price a JNLS journal reports per symbol; symbols not listed get
+	// 100.00. Positions are not modelled, so the price is informational only.
+	Prices map[string]decimal.Decimal `json:"prices,omitempty"`
 }
+
+// defaultPrice is the price of a JNLS symbol that Seed.Prices does not list. Unexported so that
+// no client can change what another simulator in the same process reports.
+var defaultPrice = decimal.RequireFromString("100.00")
 
 // Account is one brokerage account the simulator knows. Firm accounts (the sweep account and the
 // like) may send journals; customer accounts may only receive them.
@@ -47,13 +55,37 @@ func parseMoney(s string) (decimal.Decimal, error) {
 	return decimal.NewFromString(s)
 }
 
+// qtyPattern is the only quantity (and price) text accepted: a plain decimal with at most 9
+// places, as Alpaca documents for JNLS qty; 1e3, +1.5 and .5 are refused as for amounts.
+var qtyPattern = regexp.MustCompile(`^(0|[1-9][0-9]{0,17})(\.[0-9]{1,9})?$`)
+
+// parseQty parses a positive quantity or price with at most nine decimal places.
+func parseQty(name, s string) (decimal.Decimal, error) {
+	if !qtyPattern.MatchString(s) {
+		return decimal.Decimal{}, fmt.Errorf("invalid %s %q: want a plain decimal with at most 9 places", name, s)
+	}
+	d, err := decimal.NewFromString(s)
+	if err != nil {
+		return decimal.Decimal{}, fmt.Errorf("invalid %s %q: %w", name, s, err)
+	}
+	if !d.IsPositive() {
+		return decimal.Decimal{}, fmt.Errorf("%s must be positive, got %q", name, s)
+	}
+	return d, nil
+}
+
+// symbolPattern is an equity ticker such as AAPL or BRK.B. Crypto pairs (BTC/USD) are refused:
+// Alpaca does not support crypto JNLS.
+var symbolPattern = regexp.MustCompile(`^[A-Z][A-Z0-9.]{0,9}$`)
+
 // seedFile is the on-disk form: amounts are strings so they pass through moneyPattern.
 type seedFile struct {
-	SweepAccount string    `json:"sweep_account"`
-	SweepCash    string    `json:"sweep_cash"`
-	JournalLimit string    `json:"journal_limit"`
-	DailyLimit   string    `json:"daily_limit"`
-	Accounts     []Account `json:"accounts"`
+	SweepAccount string            `json:"sweep_account"`
+	SweepCash    string            `json:"sweep_cash"`
+	JournalLimit string            `json:"journal_limit"`
+	DailyLimit   string            `json:"daily_limit"`
+	Accounts     []Account         `json:"accounts"`
+	Prices       map[string]string `json:"prices"`
 }
 
 // LoadSeed reads and checks a seed file.
@@ -97,6 +129,19 @@ func ParseSeed(b []byte) (Seed, error) {
 		}
 		*m.dst = d
 	}
+	for sym, text := range f.Prices {
+		if !symbolPattern.MatchString(sym) {
+			return Seed{}, fmt.Errorf("prices: invalid symbol %q", sym)
+		}
+		p, err := parseQty("price", text)
+		if err != nil {
+			return Seed{}, fmt.Errorf("prices[%s]: %w", sym, err)
+		}
+		if s.Prices == nil {
+			s.Prices = make(map[string]decimal.Decimal, len(f.Prices))
+		}
+		s.Prices[sym] = p
+	}
 	if err := s.validate(); err != nil {
 		return Seed{}, err
 	}
@@ -125,6 +170,11 @@ func (s Seed) validate() error {
 	}
 	if s.SweepCash.IsNegative() || s.JournalLimit.IsNegative() || s.DailyLimit.IsNegative() {
 		return errors.New("amounts must not be negative")
+	}
+	for sym, p := range s.Prices {
+		if !p.IsPositive() {
+			return fmt.Errorf("prices[%s] must be positive", sym)
+		}
 	}
 	return nil
 }

@@ -53,6 +53,11 @@ type Options struct {
 
 	// MaxStreams caps concurrent event-stream connections (default 25, as Alpaca).
 	MaxStreams int
+
+	// JNLCv2 switches single POST /v1/journals JNLCs to Alpaca's JNLC v2 flow: executed in the
+	// create response, activity_created one StepEvery later. Over-limit single JNLCs and every
+	// batch entry keep the v1 flow, as at Alpaca. SetJNLCv2 changes it at run time.
+	JNLCv2 bool
 }
 
 // Server is the simulated Broker API. It implements http.Handler and is safe for concurrent use.
@@ -69,6 +74,10 @@ type Server struct {
 	open       map[string]*journal // queued, sent_to_clearing or pending: what EOD and BOD look at
 	due        dueHeap
 	dailyTotal decimal.Decimal
+
+	// Run-time settings, seeded from Options and changed through the admin API.
+	journalLimit, dailyLimit decimal.Decimal // zero means none
+	jnlcV2                   bool
 
 	idem      map[string]*idemEntry
 	idemOrder []*idemEntry // oldest first, for expiry without scanning the map
@@ -118,6 +127,10 @@ func New(o Options) *Server {
 		open:     make(map[string]*journal),
 		idem:     make(map[string]*idemEntry),
 		changed:  make(chan struct{}),
+
+		journalLimit: o.Seed.JournalLimit,
+		dailyLimit:   o.Seed.DailyLimit,
+		jnlcV2:       o.JNLCv2,
 	}
 	for _, a := range o.Seed.Accounts {
 		a := a

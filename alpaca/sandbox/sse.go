@@ -198,6 +198,21 @@ func (sq streamQuery) finished(last *Event, now time.Time) bool {
 	return false
 }
 
+// sendable counts the events of pending, up to limit, that this stream would send: before its
+// end and for its journal filter.
+func (sq streamQuery) sendable(pending []Event, limit int) int {
+	n := 0
+	for _, e := range pending {
+		if n == limit || sq.past(e) {
+			break
+		}
+		if sq.journalID == "" || e.JournalID == sq.journalID {
+			n++
+		}
+	}
+	return n
+}
+
 // eventV1 is the legacy stream's JournalStatusEvent.
 type eventV1 struct {
 	At         time.Time `json:"at"`
@@ -294,6 +309,17 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, sq streamQuery, 
 			}
 			if sq.journalID != "" && e.JournalID != sq.journalID {
 				continue
+			}
+			if f.StreamSlowReaderRate > 0 && rnd.Float64() < f.StreamSlowReaderRate {
+				n := min(1+rnd.IntN(5), sq.sendable(pending[i:], 5))
+				_, _ = fmt.Fprintf(w, ": you are reading too slowly, dropped %d messages\n\n", n)
+				_ = rc.Flush()
+				// Alpaca closes the connection on a reader that fell behind; the skipped events
+				// stay in s.events for the client's resume.
+				if conn, ok := hijack(w); ok {
+					_ = conn.Close()
+				}
+				return
 			}
 			copies := 1
 			if rnd.Float64() < f.StreamDuplicateRate {
