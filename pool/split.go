@@ -3,6 +3,7 @@ package pool
 import (
 	"errors"
 	"math/big"
+	"math/bits"
 	"sort"
 
 	"github.com/shopspring/decimal"
@@ -25,46 +26,84 @@ func Split(total decimal.Decimal, weights []decimal.Decimal) ([]decimal.Decimal,
 		return nil, errors.New("split: total has more than two decimal places")
 	}
 	cents := total.Shift(2).BigInt()
-	sum := new(big.Rat)
-	rats := make([]*big.Rat, len(weights))
-	for i, w := range weights {
+	// Weights become integers at a common scale, so every share is an exact integer division:
+	// part = cents*w / W, remainder = cents*w mod W, no rationals, no rounding.
+	scale := int32(0)
+	for _, w := range weights {
 		if w.Sign() <= 0 {
 			return nil, errors.New("split: weights must be positive")
 		}
-		rats[i] = w.Rat()
-		sum.Add(sum, rats[i])
+		scale = max(scale, -w.Exponent())
+	}
+	ints := make([]*big.Int, len(weights))
+	sum := new(big.Int)
+	for i, w := range weights {
+		ints[i] = w.Shift(scale).BigInt()
+		sum.Add(sum, ints[i])
+	}
+	if cents.IsInt64() && sum.IsUint64() {
+		return split64(cents.Uint64(), ints, sum.Uint64()), nil
 	}
 
 	type part struct {
-		i     int
 		cents *big.Int
-		rem   *big.Rat // fractional cent left over, in [0, 1)
+		rem   *big.Int // cents*w mod W: the leftover fraction of a cent, times W
 	}
 	parts := make([]part, len(weights))
 	given := new(big.Int)
-	for i, w := range rats {
-		exact := new(big.Rat).Mul(new(big.Rat).SetInt(cents), w)
-		exact.Quo(exact, sum)
-		floor := new(big.Int).Quo(exact.Num(), exact.Denom()) // exact >= 0, so Quo floors
-		rem := new(big.Rat).Sub(exact, new(big.Rat).SetInt(floor))
-		parts[i] = part{i: i, cents: floor, rem: rem}
-		given.Add(given, floor)
+	prod := new(big.Int)
+	for i, w := range ints {
+		prod.Mul(cents, w)
+		q, r := new(big.Int), new(big.Int)
+		q.QuoRem(prod, sum, r) // both non-negative, so QuoRem floors
+		parts[i] = part{cents: q, rem: r}
+		given.Add(given, q)
 	}
 	left := new(big.Int).Sub(cents, given).Int64() // < len(weights) by construction
-	order := make([]int, len(parts))
-	for i := range order {
-		order[i] = i
-	}
-	sort.SliceStable(order, func(a, b int) bool {
-		return parts[order[a]].rem.Cmp(parts[order[b]].rem) > 0
-	})
-	for k := int64(0); k < left; k++ {
-		p := &parts[order[k]]
-		p.cents.Add(p.cents, big.NewInt(1))
+	if left > 0 {
+		order := make([]int, len(parts))
+		for i := range order {
+			order[i] = i
+		}
+		sort.SliceStable(order, func(a, b int) bool {
+			return parts[order[a]].rem.Cmp(parts[order[b]].rem) > 0
+		})
+		for k := int64(0); k < left; k++ {
+			p := &parts[order[k]]
+			p.cents.Add(p.cents, big.NewInt(1))
+		}
 	}
 	out := make([]decimal.Decimal, len(parts))
 	for i, p := range parts {
 		out[i] = decimal.NewFromBigInt(p.cents, -2)
 	}
 	return out, nil
+}
+
+// split64 is Split when the cents and the scaled weights fit in 64 bits, as they do for any real
+// night: the same arithmetic with 128-bit products instead of big integers.
+func split64(cents uint64, weights []*big.Int, sum uint64) []decimal.Decimal {
+	parts := make([]uint64, len(weights))
+	rems := make([]uint64, len(weights))
+	var given uint64
+	for i, w := range weights {
+		hi, lo := bits.Mul64(cents, w.Uint64())
+		parts[i], rems[i] = bits.Div64(hi, lo, sum) // hi < sum because the quotient is at most cents
+		given += parts[i]
+	}
+	if left := cents - given; left > 0 {
+		order := make([]int, len(parts))
+		for i := range order {
+			order[i] = i
+		}
+		sort.SliceStable(order, func(a, b int) bool { return rems[order[a]] > rems[order[b]] })
+		for _, i := range order[:left] {
+			parts[i]++
+		}
+	}
+	out := make([]decimal.Decimal, len(parts))
+	for i, p := range parts {
+		out[i] = decimal.New(int64(p), -2)
+	}
+	return out
 }
