@@ -374,22 +374,7 @@ func ReadReceipts(r io.Reader, now time.Time, row func(line int, rc pool.Receipt
 }
 
 func readReceipts(r io.Reader, now time.Time, ps *Problems, failFast bool, row func(int, pool.Receipt) error) (*table, error) {
-	t, err := newTable(r, ReceiptColumns, ps, failFast)
-	if t == nil || err != nil {
-		return t, stopIsNotAnError(err)
-	}
-	rows := 0
-	hdrWidth := t.width()
-	for {
-		rec, line, ok, err := t.next(hdrWidth)
-		if err != nil || !ok {
-			if err == nil && rows == 0 && ps.Total == 0 {
-				t.add(Problem{Problem: "no data rows: the file has a header but nothing under it"})
-			}
-			return t, stopIsNotAnError(err)
-		}
-		rows++
-		c := rowChecker{t: t, rec: rec}
+	return readRows(r, ReceiptColumns, ps, failFast, row, func(c *rowChecker) pool.Receipt {
 		var rc pool.Receipt
 		rc.ReceiptID = c.ref(rcReceiptID)
 		if s, ok := c.field(rcValueDate); ok {
@@ -412,27 +397,14 @@ func readReceipts(r io.Reader, now time.Time, ps *Problems, failFast bool, row f
 		rc.OriginatorBank = c.text(rcOriginatorBank, pool.MaxOriginatorLen, true)
 		rc.OriginatorAddress = c.text(rcOriginatorAddress, pool.MaxOriginatorLen, true)
 		rc.Reference = c.text(rcReference, pool.MaxReferenceLen, false)
-		if c.err != nil {
-			return t, stopIsNotAnError(c.err)
-		}
-		if c.bad {
-			continue
-		}
-		if err := row(line, rc); err != nil {
-			return t, err
-		}
-	}
+		return rc
+	})
 }
 
-// ReadAllocations reads an allocations file like ReadReceipts.
-func ReadAllocations(r io.Reader, row func(line int, a pool.Allocation) error) (Problems, error) {
-	var ps Problems
-	_, err := readAllocations(r, &ps, false, row)
-	return ps, err
-}
-
-func readAllocations(r io.Reader, ps *Problems, failFast bool, row func(int, pool.Allocation) error) (*table, error) {
-	t, err := newTable(r, AllocationColumns, ps, failFast)
+// readRows walks the data rows of a file with the given columns: parse checks one row and builds
+// its value, recording problems on the checker; rows without problems go to row.
+func readRows[T any](r io.Reader, columns []string, ps *Problems, failFast bool, row func(int, T) error, parse func(*rowChecker) T) (*table, error) {
+	t, err := newTable(r, columns, ps, failFast)
 	if t == nil || err != nil {
 		return t, stopIsNotAnError(err)
 	}
@@ -448,6 +420,28 @@ func readAllocations(r io.Reader, ps *Problems, failFast bool, row func(int, poo
 		}
 		rows++
 		c := rowChecker{t: t, rec: rec}
+		v := parse(&c)
+		if c.err != nil {
+			return t, stopIsNotAnError(c.err)
+		}
+		if c.bad {
+			continue
+		}
+		if err := row(line, v); err != nil {
+			return t, err
+		}
+	}
+}
+
+// ReadAllocations reads an allocations file like ReadReceipts.
+func ReadAllocations(r io.Reader, row func(line int, a pool.Allocation) error) (Problems, error) {
+	var ps Problems
+	_, err := readAllocations(r, &ps, false, row)
+	return ps, err
+}
+
+func readAllocations(r io.Reader, ps *Problems, failFast bool, row func(int, pool.Allocation) error) (*table, error) {
+	return readRows(r, AllocationColumns, ps, failFast, row, func(c *rowChecker) pool.Allocation {
 		var a pool.Allocation
 		a.ReceiptID = c.ref(acReceiptID)
 		if s, ok := c.field(acAccountID); ok {
@@ -477,16 +471,8 @@ func readAllocations(r io.Reader, ps *Problems, failFast bool, row func(int, poo
 		}
 		a.ClientRef = c.ref(acClientRef)
 		a.Description = c.text(acDescription, pool.MaxDescriptionLen, false)
-		if c.err != nil {
-			return t, stopIsNotAnError(c.err)
-		}
-		if c.bad {
-			continue
-		}
-		if err := row(line, a); err != nil {
-			return t, err
-		}
-	}
+		return a
+	})
 }
 
 func (t *table) width() int { return t.headerWidth }
