@@ -242,6 +242,16 @@ func (b *bundle) checkStatusesMatch(t *testing.T) {
 	for _, r := range rows {
 		if want[r.AlpacaID] != r.Status {
 			t.Errorf("journal %s: status %q, simulator says %q", r.AlpacaID, r.Status, want[r.AlpacaID])
+			rows, _ := b.db.Queryx(`SELECT h.id, h.status_from, h.status_to, h.source, h.at FROM journal_history h JOIN journals j ON j.id = h.journal_id WHERE j.alpaca_id = $1 ORDER BY h.id`, r.AlpacaID)
+			for rows.Next() {
+				v, _ := rows.SliceScan()
+				t.Logf("  history: %v", v)
+			}
+			rows, _ = b.db.Queryx(`SELECT e.event_id, e.status_from, e.status_to, e.applied FROM journal_events e JOIN journals j ON j.id = e.journal_id WHERE j.alpaca_id = $1 ORDER BY e.event_id`, r.AlpacaID)
+			for rows.Next() {
+				v, _ := rows.SliceScan()
+				t.Logf("  event: %v", v)
+			}
 		}
 	}
 }

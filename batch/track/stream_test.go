@@ -112,8 +112,10 @@ func TestStreamDropsWithReorderHealToTheRightStatus(t *testing.T) {
 	}
 	b.sim.Advance(3 * time.Second)
 	res := b.track(t, b.config())
-	if res.Open != 0 || res.Connects < 2 {
-		t.Errorf("result %+v: want reconnects and nothing open", res)
+	// Whether the stream or a heal pass settles a journal depends on timing; that every journal
+	// ends at the simulator's status, with a history that never goes backwards, does not.
+	if res.Open != 0 {
+		t.Errorf("result %+v: want nothing open", res)
 	}
 	b.checkStatusesMatch(t)
 	b.checkHistory(t)

@@ -342,6 +342,12 @@ func pass(ctx context.Context, db *sqlx.DB, broker Broker, runID int64, cfg Conf
 		return still, 0, nil
 	}
 	n, err := applyChanges(ctx, db, ids, olds, statuses, unknown, source, cfg.Now().UTC())
+	if err != nil || n == len(ids) {
+		return still, n, err
+	}
+	// Some rows moved under us (the stream applied an event meanwhile) and kept their status:
+	// what is open is what the database says, not what this pass saw.
+	still, err = countOpen(ctx, db, runID)
 	return still, n, err
 }
 
