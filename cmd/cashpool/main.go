@@ -157,6 +157,9 @@ func cmdPipeline(ctx context.Context, cmd string, args []string, stdout io.Write
 		}
 	}
 	r := newRunner(db, cfg, logger)
+	if c, ok := r.Broker.(interface{ Calls() int64 }); ok {
+		defer func() { logger.Info("broker calls", "command", cmd, "calls", c.Calls()) }()
+	}
 	switch cmd {
 	case "serve":
 		return serve(ctx, r, cfg, stdout, logger)
