@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	_ "time/tzdata" // CASHPOOL_TZ works on machines without a zoneinfo database: one binary
 
 	"github.com/jmoiron/sqlx"
 
