@@ -195,6 +195,8 @@ func soakOne(t *testing.T, seed uint64) result {
 	if seed%2 == 0 { // every other night with the broker misbehaving
 		faults.ErrorRate, faults.LoseResponseRate, faults.ResetRate = 0.1, 0.15, 0.05
 		faults.Latency, faults.Jitter = time.Millisecond, 5*time.Millisecond
+		faults.StreamDropRate, faults.StreamDuplicateRate, faults.StreamReorderRate = 0.05, 0.05, 0.05
+		faults.StreamSlowReaderRate = 0.02
 	}
 	sim := &simServer{sim: sandbox.New(sandbox.Options{Seed: seedAccounts, KeyID: "k", Secret: "s",
 		StepEvery: 5 * time.Millisecond, Faults: faults}), addr: "127.0.0.1:0"}

@@ -33,6 +33,7 @@ type config struct {
 	KeyRetention time.Duration
 	AwaitFor     time.Duration
 	WatchFor     time.Duration
+	ScanEvery    time.Duration
 	Schedule     string
 	HTTPAddr     string
 	Date         string
@@ -88,6 +89,7 @@ func loadConfig(fs *flag.FlagSet) (*config, func() error, error) {
 	keyRetention := envDefault("CASHPOOL_KEY_RETENTION", "24h")
 	awaitFor := envDefault("CASHPOOL_AWAIT_RECEIPT_FOR", "72h")
 	watchDays := envDefault("CASHPOOL_WATCH_DAYS", "5")
+	scanEvery := envDefault("CASHPOOL_SCAN_EVERY", "1m")
 	formats := envDefault("CASHPOOL_REPORT_FORMATS", "csv")
 
 	fs.StringVar(&c.Date, "date", "", "business date YYYY-MM-DD (default: today in CASHPOOL_TZ)")
@@ -131,6 +133,9 @@ func loadConfig(fs *flag.FlagSet) (*config, func() error, error) {
 			errs = append(errs, fmt.Errorf("CASHPOOL_WATCH_DAYS %q: want a positive whole number of days", watchDays))
 		} else {
 			c.WatchFor = time.Duration(d) * 24 * time.Hour
+		}
+		if c.ScanEvery, err = time.ParseDuration(scanEvery); err != nil || c.ScanEvery <= 0 {
+			errs = append(errs, fmt.Errorf("CASHPOOL_SCAN_EVERY %q: want a positive duration such as 1m", scanEvery))
 		}
 		if c.SettleFor, err = time.ParseDuration(settleFor); err != nil {
 			errs = append(errs, fmt.Errorf("CASHPOOL_SETTLE_FOR %q: %w", settleFor, err))

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,7 +13,7 @@ import (
 func TestDemo(t *testing.T) {
 	out := t.TempDir()
 	var stdout, stderr bytes.Buffer
-	code := run([]string{"demo", "--out", out, "--track-for", "2s"}, &stdout, &stderr)
+	code := run(context.Background(), []string{"demo", "--out", out, "--track-for", "2s"}, &stdout, &stderr)
 	if code != exitOK {
 		t.Fatalf("demo exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
 	}
@@ -37,7 +38,7 @@ func TestSecretsNeverPrinted(t *testing.T) {
 	t.Setenv("DATABASE_URL", "postgres://cashpool:"+secret+"@127.0.0.1:1/x?sslmode=disable&connect_timeout=1")
 	for _, args := range [][]string{{"run", "--date", "2026-11-20"}, {"status"}, {"submit"}, {"sandbox", "--addr", "256.0.0.1:0"}} {
 		var stdout, stderr bytes.Buffer
-		code := run(args, &stdout, &stderr)
+		code := run(context.Background(), args, &stdout, &stderr)
 		if code == exitOK {
 			t.Errorf("%v succeeded; want a failure", args)
 		}
@@ -51,7 +52,7 @@ func TestUsageErrors(t *testing.T) {
 	t.Setenv("DATABASE_URL", "")
 	for _, args := range [][]string{{"nosuch"}, {"run", "--date", "20-11-2026"}, {"run"}} {
 		var stdout, stderr bytes.Buffer
-		if code := run(args, &stdout, &stderr); code != exitUsage {
+		if code := run(context.Background(), args, &stdout, &stderr); code != exitUsage {
 			t.Errorf("%v: exit %d, want %d (%s)", args, code, exitUsage, stderr.String())
 		}
 	}

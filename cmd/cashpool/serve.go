@@ -14,6 +14,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/cashpool/cashpool/batch"
+	"github.com/cashpool/cashpool/batch/ingest"
 )
 
 // serve runs the nightly job on a cron schedule. Of several replicas, the one holding the leader
@@ -67,6 +68,33 @@ func serve(ctx context.Context, r *batch.Runner, cfg *config, stdout io.Writer, 
 	}()
 	defer srv.Shutdown(context.Background())
 	logger.Info("serving", "addr", cfg.HTTPAddr, "schedule", cfg.Schedule, "tz", cfg.TZ.String())
+
+	// The drop folder is scanned between nights too, so a bad file is answered within minutes, not
+	// at the next run; the scan takes the same lock as a run's ingest.
+	go func() {
+		t := time.NewTicker(cfg.ScanEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if !leader.Load() {
+					continue
+				}
+				res, err := r.Ingest(ctx)
+				if err != nil && !errors.Is(err, batch.ErrBusy) {
+					logger.Error("drop-folder scan", "err", err)
+					continue
+				}
+				for _, f := range res.Files {
+					if f.Outcome != ingest.OutcomeIncomplete && f.Outcome != ingest.OutcomeIgnored {
+						logger.Info("drop-folder scan", "file", f.Name, "outcome", f.Outcome, "rows", f.Rows, "errors", f.Errors)
+					}
+				}
+			}
+		}
+	}()
 
 	sc := &batch.Scheduler{Runner: r, Schedule: sched, TZ: cfg.TZ, Logger: logger,
 		OnLeader: func(b bool) { leader.Store(b) }}
