@@ -31,12 +31,15 @@ type Broker interface {
 type Config struct {
 	SweepAccount string
 	DropDir      string
-	OutDir       string
-	Formats      []string // report formats; default csv
-	BatchSize    int
-	JournalLimit decimal.Decimal
-	MaxInFlight  int
-	KeyRetention time.Duration // how long Alpaca remembers an Idempotency-Key; default 24h
+	// ReceiptsPattern and AllocationsPattern name the files of each kind (defaults receipts*.csv,
+	// allocations*.csv).
+	ReceiptsPattern, AllocationsPattern string
+	OutDir                              string
+	Formats                             []string // report formats; default csv
+	BatchSize                           int
+	JournalLimit                        decimal.Decimal
+	MaxInFlight                         int
+	KeyRetention                        time.Duration // how long Alpaca remembers an Idempotency-Key; default 24h
 	// WatchFor is how long after its run a funded journal's reversal is still reported; default 5 days.
 	WatchFor time.Duration
 	// AwaitReceiptFor is how long an allocation may wait for its receipt before it is an exception.
@@ -143,7 +146,8 @@ func (r *Runner) Ingest(ctx context.Context) (ingest.Result, error) {
 		return ingest.Result{}, err
 	}
 	defer unlock()
-	icfg := ingest.Config{DropDir: c.DropDir, Now: c.Now, Logger: c.Logger}
+	icfg := ingest.Config{DropDir: c.DropDir, Now: c.Now, Logger: c.Logger,
+		ReceiptsPattern: c.ReceiptsPattern, AllocationsPattern: c.AllocationsPattern}
 	res, err := ingest.Run(ctx, r.DB, icfg)
 	if err != nil {
 		return res, fmt.Errorf("ingest: %w", err)

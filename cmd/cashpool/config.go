@@ -22,6 +22,8 @@ type config struct {
 	Secret       string
 	SweepAccount string
 	DropDir      string
+	ReceiptsPat  string
+	AllocPat     string
 	OutDir       string
 	TZ           *time.Location
 	BatchSize    int
@@ -76,6 +78,8 @@ func loadConfig(fs *flag.FlagSet) (*config, func() error, error) {
 	c.KeyID = os.Getenv("APCA_API_KEY_ID")
 	c.SweepAccount = strings.ToLower(os.Getenv("CASHPOOL_SWEEP_ACCOUNT"))
 	c.DropDir = envDefault("CASHPOOL_DROP_DIR", "drop")
+	c.ReceiptsPat = envDefault("CASHPOOL_RECEIPTS_PATTERN", "receipts*.csv")
+	c.AllocPat = envDefault("CASHPOOL_ALLOCATIONS_PATTERN", "allocations*.csv")
 	c.OutDir = envDefault("CASHPOOL_OUT_DIR", "out")
 	c.Schedule = envDefault("CASHPOOL_SCHEDULE", "30 1 * * *")
 	c.HTTPAddr = envDefault("CASHPOOL_HTTP_ADDR", "127.0.0.1:8080")

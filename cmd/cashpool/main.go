@@ -216,6 +216,7 @@ func newRunner(db *sqlx.DB, cfg *config, logger *slog.Logger) *batch.Runner {
 	client := alpaca.NewClient(alpaca.Options{BaseURL: cfg.BrokerURL, KeyID: cfg.KeyID, Secret: cfg.Secret})
 	return &batch.Runner{DB: db, Broker: client, Config: batch.Config{
 		SweepAccount: cfg.SweepAccount, DropDir: cfg.DropDir, OutDir: cfg.OutDir, Formats: cfg.Formats,
+		ReceiptsPattern: cfg.ReceiptsPat, AllocationsPattern: cfg.AllocPat,
 		BatchSize: cfg.BatchSize, JournalLimit: cfg.JournalLimit, MaxInFlight: cfg.MaxInFlight,
 		TrackFor: cfg.TrackFor, PollEvery: cfg.PollEvery, Logger: logger, Failpoint: failpointFromEnv(),
 		SettleFor: cfg.SettleFor, KeyRetention: cfg.KeyRetention, AwaitReceiptFor: cfg.AwaitFor,
