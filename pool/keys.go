@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // JournalKey is the deterministic identity of one journal intent: the same allocation in the same
@@ -71,4 +72,34 @@ func IsUUID(s string) bool {
 		}
 	}
 	return true
+}
+
+// MaxDescription is Alpaca's limit on a journal description, in bytes.
+const MaxDescription = 1024
+
+// Describe is the description a journal is sent with: text, without any key token an earlier
+// attempt put there, then the token of journalKey. Text is shortened to fit Alpaca's limit at a
+// character boundary, so a multi-byte character is never cut in half.
+func Describe(text, journalKey string) string {
+	for {
+		k, ok := TokenFromDescription(text)
+		if !ok {
+			break
+		}
+		text = strings.Replace(text, KeyToken(k), "", 1)
+	}
+	text = strings.TrimSpace(text)
+	token := KeyToken(journalKey)
+	room := MaxDescription - len(token) - 1
+	if len(text) > room {
+		cut := room
+		for cut > 0 && !utf8.RuneStart(text[cut]) {
+			cut--
+		}
+		text = strings.TrimSpace(text[:cut])
+	}
+	if text == "" {
+		return token
+	}
+	return text + " " + token
 }

@@ -48,9 +48,6 @@ type Result struct {
 // flat however large the night is.
 const fetchSize = 5000
 
-// maxDescription is Alpaca's limit on a journal description.
-const maxDescription = 1024
-
 // Plan plans the run for cfg.BusinessDate, or returns the existing run untouched. It takes every
 // receipt with a value date on or before the business date that no earlier run took.
 func Plan(ctx context.Context, db *sqlx.DB, cfg Config) (Result, error) {
@@ -351,12 +348,7 @@ func (p *planner) flushRows(ctx context.Context) error {
 
 func (p *planner) addIntent(ctx context.Context, r *row, amount decimal.Decimal) error {
 	key := pool.JournalKey(p.cfg.SweepAccount, p.cfg.BusinessDate, r.ReceiptID, r.ClientRef.String, 1)
-	token := pool.KeyToken(key)
-	desc := r.Description.String
-	if len(desc) > maxDescription-len(token)-1 {
-		desc = desc[:maxDescription-len(token)-1]
-	}
-	desc = strings.TrimSpace(desc + " " + token)
+	desc := pool.Describe(r.Description.String, key)
 	in := intent{
 		allocID: r.AllocID.Int64, key: key, receiptID: r.ReceiptID, clientRef: r.ClientRef.String, valueDate: r.ValueDate,
 		amount:    amount,

@@ -66,9 +66,6 @@ var ErrNoRun = errors.New("no run for this date")
 // ErrBusy means a Runner is working on the run right now; redrive after it finishes.
 var ErrBusy = errors.New("another cashpool process is working on this run")
 
-// maxDescription is Alpaca's limit on a journal description (as in plan).
-const maxDescription = 1024
-
 // Why texts for refused items.
 const (
 	whyFunded   = "already funded"
@@ -299,7 +296,7 @@ func writeBatch(ctx context.Context, tx *sqlx.Tx, cfg Config, runID int64, seq s
 		entries[i] = alpaca.BatchEntry{
 			ToAccount:                       strings.ToLower(j.ToAccount),
 			Amount:                          j.Amount.StringFixed(2),
-			Description:                     description(j.Description, j.Key, keys[i]),
+			Description:                     pool.Describe(j.Description, keys[i]),
 			TransmitterName:                 j.TName,
 			TransmitterAccountNumber:        j.TAccount,
 			TransmitterAddress:              j.TAddress,
@@ -331,17 +328,6 @@ func writeBatch(ctx context.Context, tx *sqlx.Tx, cfg Config, runID int64, seq s
 		return 0, fmt.Errorf("copy journals: %w", err)
 	}
 	return batchID, nil
-}
-
-// description is the description of a new attempt: the original text without the old attempt's
-// key token, then the new token, so Alpaca's answer matches the new intent and never the old one.
-func description(old, oldKey, newKey string) string {
-	text := strings.TrimSpace(strings.Replace(old, pool.KeyToken(oldKey), "", 1))
-	token := pool.KeyToken(newKey)
-	if len(text) > maxDescription-len(token)-1 {
-		text = text[:maxDescription-len(token)-1]
-	}
-	return strings.TrimSpace(text + " " + token)
 }
 
 // Write prints the plan as a table: what is redriven first, then what is refused and why.
