@@ -98,3 +98,54 @@ func TestReversalAndCorrectionReportedTheNextNight(t *testing.T) {
 		t.Fatalf("corrected journal not reported with its replacement: %+v", first.Report.Exceptions)
 	}
 }
+
+// A journal still queued when its night was reported, rejected by Alpaca afterwards, is news for
+// the next night's report, once. A failure the first report already showed is not repeated.
+func TestLateFailureOfAStuckJournalIsReportedOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	first, err := b.runner.Run(ctx, fixtures.BusinessDate) // no end of day yet: BWP-002's fixture is still queued
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]string{}
+	for _, e := range first.Report.Exceptions {
+		kinds[e.ClientRef] = e.Kind
+	}
+	if kinds["BWP-002"] != reconcile.KindStuck || kinds["BWP-003"] != reconcile.KindFailed {
+		t.Fatalf("setup: first night BWP-002 %q, BWP-003 %q", kinds["BWP-002"], kinds["BWP-003"])
+	}
+	b.sim.EndOfDay()       // the rejected fixture resolves
+	b.sim.BeginningOfDay() // the over-limit journal executes: good news, nothing to report
+
+	b.clock.Advance(24 * time.Hour)
+	next, err := b.runner.Run(ctx, "2026-11-21")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var late []string
+	for _, e := range next.Report.Exceptions {
+		if e.Kind == reconcile.KindFailedLate || e.Kind == reconcile.KindReversed {
+			late = append(late, e.Kind+" "+e.ClientRef+" "+e.Status)
+		}
+	}
+	if strings.Join(late, ";") != "failed_late BWP-002 rejected" {
+		t.Fatalf("late news in the next night's report: %v", late)
+	}
+	var status string
+	if err := b.db.Get(&status, `SELECT status FROM journals WHERE client_ref = 'BWP-001'`); err != nil || status != "executed" {
+		t.Fatalf("the over-limit journal executed at BOD is %q (%v)", status, err)
+	}
+
+	b.clock.Advance(24 * time.Hour)
+	third, err := b.runner.Run(ctx, "2026-11-22")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range third.Report.Exceptions {
+		if e.Kind == reconcile.KindFailedLate {
+			t.Fatalf("late failure reported twice: %+v", e)
+		}
+	}
+}

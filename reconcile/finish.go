@@ -32,7 +32,7 @@ func Finish(ctx context.Context, db *sqlx.DB, r *Report, now time.Time) error {
 		return fmt.Errorf("finish run %d: %w", r.RunID, ErrRunNotFound)
 	}
 	for _, e := range r.Exceptions {
-		if e.Kind != KindReversed || e.historyID == 0 {
+		if e.historyID == 0 { // only late news carries a history row
 			continue
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO reported_reversals (history_id, run_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`,

@@ -30,7 +30,9 @@ const (
 	KindNotSent         = "not_sent"
 	KindCorrected       = "corrected"
 	// KindReversed is a funded journal of an earlier run that Alpaca reversed after funding.
-	KindReversed      = "reversed"
+	KindReversed = "reversed"
+	// KindFailedLate is a journal still open when its run was reported that Alpaca then failed.
+	KindFailedLate    = "failed_late"
 	KindUnknownStatus = "unknown_status"
 	KindInFlight      = "in_flight"
 	KindUnbalanced    = "unbalanced"
@@ -39,7 +41,7 @@ const (
 // Kinds lists every exception kind in report order.
 var Kinds = []string{
 	KindRejectedFile, KindOverAllocated, KindUnallocated, KindSkippedAllocation, KindAwaitingReceipt,
-	KindFailed, KindStuckPending, KindStuck, KindNotSent, KindCorrected, KindReversed, KindUnknownStatus,
+	KindFailed, KindStuckPending, KindStuck, KindNotSent, KindCorrected, KindReversed, KindFailedLate, KindUnknownStatus,
 	KindInFlight, KindUnbalanced,
 }
 
@@ -198,7 +200,7 @@ func Build(ctx context.Context, db *sqlx.DB, runID int64, now time.Time, opts ..
 		{"skipped allocations", readSkipped},
 		{"journals", readJournals},
 		{"reversals", func(ctx context.Context, tx *sqlx.Tx, r *Report, run runRow, now time.Time) error {
-			return readReversals(ctx, tx, r, run, o.watch)
+			return readLate(ctx, tx, r, run, o.watch)
 		}},
 	}
 	for _, s := range steps {
@@ -478,7 +480,7 @@ func WatchFor(d time.Duration) Option {
 	}
 }
 
-type reversalRow struct {
+type lateRow struct {
 	HistoryID  int64           `db:"history_id"`
 	ReceiptID  string          `db:"receipt_id"`
 	ClientRef  string          `db:"client_ref"`
@@ -486,6 +488,7 @@ type reversalRow struct {
 	Amount     decimal.Decimal `db:"amount"`
 	JournalKey string          `db:"journal_key"`
 	AlpacaID   string          `db:"alpaca_id"`
+	StatusFrom string          `db:"status_from"`
 	StatusTo   string          `db:"status_to"`
 	At         time.Time       `db:"at"`
 	RunDate    string          `db:"run_date"`
@@ -494,22 +497,29 @@ type reversalRow struct {
 	Line       int             `db:"line"`
 }
 
-// readReversals lists funded journals of earlier runs (within the watch) that Alpaca moved away
-// from funded and that no other finished report has listed yet.
-func readReversals(ctx context.Context, tx *sqlx.Tx, r *Report, run runRow, watch time.Duration) error {
-	var rows []reversalRow
-	if err := tx.SelectContext(ctx, &rows, queryReversals, r.RunID, run.SweepAccount, run.BusinessDate, watch.Hours()/24); err != nil {
+// readLate lists what Alpaca did to journals of earlier runs after their reports: reversals of
+// funded journals, and failures of journals that were still open.
+func readLate(ctx context.Context, tx *sqlx.Tx, r *Report, run runRow, watch time.Duration) error {
+	var rows []lateRow
+	if err := tx.SelectContext(ctx, &rows, queryLate, r.RunID, run.SweepAccount, run.BusinessDate, watch.Hours()/24); err != nil {
 		return err
 	}
 	for _, v := range rows {
-		r.Exceptions = append(r.Exceptions, Exception{
+		e := Exception{
 			Kind: KindReversed, ReceiptID: v.ReceiptID, ClientRef: v.ClientRef, AccountID: v.ToAccount,
 			Amount: v.Amount, JournalID: v.AlpacaID, JournalKey: v.JournalKey, Status: v.StatusTo,
 			Reason: strings.TrimSpace(fmt.Sprintf("funded by the run of %s, then %s at Alpaca on %s. %s",
 				v.RunDate, v.StatusTo, v.At.UTC().Format("2006-01-02 15:04 MST"), v.Message)),
 			NextAction: "the money left the customer's account after funding: ask Alpaca operations why; if it must be funded again, `cashpool redrive --date " + v.RunDate + "`",
 			File:       v.File, Line: v.Line, historyID: v.HistoryID,
-		})
+		}
+		if !alpaca.Funded(v.StatusFrom) {
+			e.Kind = KindFailedLate
+			e.Reason = strings.TrimSpace(fmt.Sprintf("%s when the run of %s was reported, then %s at Alpaca on %s. %s",
+				v.StatusFrom, v.RunDate, v.StatusTo, v.At.UTC().Format("2006-01-02 15:04 MST"), v.Message))
+			e.NextAction = "never funded: fix the cause, then `cashpool redrive --date " + v.RunDate + "`"
+		}
+		r.Exceptions = append(r.Exceptions, e)
 	}
 	return nil
 }

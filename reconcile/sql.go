@@ -58,23 +58,27 @@ ORDER BY j.allocation_id, j.attempt DESC`
 
 	queryFinish = `
 UPDATE runs
-SET totals = $2, status = 'reconciled', finished_at = COALESCE(finished_at, $3)
+SET totals = $2, status = 'reconciled', finished_at = COALESCE(finished_at, $3),
+    reported_history_id = (SELECT COALESCE(max(id), 0) FROM journal_history)
 WHERE id = $1`
 
-	// Reversals: a history row moving a funded journal of another run of this sweep account, at most
-	// the watch days older than this run, away from funded; not yet listed by another run's
-	// finished report.
-	queryReversals = `
+	// Late news about journals of earlier runs of this sweep account (at most the watch days older
+	// than this run), changed after their own run's report was finished: a funded journal moved
+	// away from funded (a reversal, a correction), or a journal still open then that failed.
+	// Listed until a finished report other than this run's has listed it.
+	queryLate = `
 SELECT h.id AS history_id, j.receipt_id, j.client_ref, j.to_account::text AS to_account, j.amount,
-       j.journal_key::text AS journal_key, COALESCE(j.alpaca_id::text, '') AS alpaca_id, h.status_to, h.at,
+       j.journal_key::text AS journal_key, COALESCE(j.alpaca_id::text, '') AS alpaca_id, h.status_from, h.status_to, h.at,
        to_char(r.business_date, 'YYYY-MM-DD') AS run_date, j.error_message, f.name AS file, a.line
 FROM journal_history h
 JOIN journals j ON j.id = h.journal_id
 JOIN runs r ON r.id = j.run_id
 JOIN allocations a ON a.id = j.allocation_id
 JOIN files f ON f.id = a.file_id
-WHERE h.status_from IN ('executed', 'activity_created')
-  AND h.status_to NOT IN ('executed', 'activity_created')
+WHERE h.id > r.reported_history_id
+  AND ((h.status_from IN ('executed', 'activity_created') AND h.status_to NOT IN ('executed', 'activity_created'))
+    OR (h.status_from NOT IN ('executed', 'activity_created', 'rejected', 'refused', 'canceled', 'deleted', 'correct')
+        AND h.status_to IN ('rejected', 'refused', 'canceled', 'deleted', 'correct')))
   AND j.run_id <> $1
   AND r.sweep_account = $2::uuid
   AND r.business_date >= $3::date - make_interval(days => ceil($4::float8)::int)

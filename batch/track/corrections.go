@@ -62,19 +62,21 @@ func LinkCorrections(ctx context.Context, db *sqlx.DB, broker Broker, sweep stri
 	return linked, nil
 }
 
-// Watch looks again at the funded journals of the sweep account's runs from business date from on,
-// and applies any change Alpaca made since (a reversal: executed → canceled, a correction:
-// executed → correct), with history source 'watch'. One list call covers them all; above Alpaca's
-// 100,000-row limit the list fails and the event stream, which sees every change, is relied on.
+// Watch looks again at the journals of the sweep account's runs from business date from on that
+// are funded or still open, and applies any change Alpaca made since (a reversal: executed →
+// canceled; a correction: executed → correct; a late outcome of a journal that was stuck: pending
+// → executed or rejected), with history source 'watch'. One list call covers them all; above
+// Alpaca's 100,000-row limit the list fails and the event stream, which sees every change, is
+// relied on.
 func Watch(ctx context.Context, db *sqlx.DB, broker Broker, sweep string, from time.Time, now time.Time) (int, error) {
-	var funded []open
-	if err := db.SelectContext(ctx, &funded, `
+	var watched []open
+	if err := db.SelectContext(ctx, &watched, `
 		SELECT j.id, j.alpaca_id::text AS alpaca_id, j.status FROM journals j JOIN runs r ON r.id = j.run_id
 		WHERE r.sweep_account = $1 AND r.business_date >= $2 AND j.alpaca_id IS NOT NULL
-		  AND j.status IN ('executed', 'activity_created')`, sweep, from.Format(time.DateOnly)); err != nil {
-		return 0, fmt.Errorf("funded journals: %w", err)
+		  AND j.status NOT IN (`+failedList+`)`, sweep, from.Format(time.DateOnly)); err != nil {
+		return 0, fmt.Errorf("funded and open journals: %w", err)
 	}
-	if len(funded) == 0 {
+	if len(watched) == 0 {
 		return 0, nil
 	}
 	var first time.Time
@@ -95,7 +97,7 @@ func Watch(ctx context.Context, db *sqlx.DB, broker Broker, sweep string, from t
 	var ids []int64
 	var olds, statuses []string
 	var unknown []bool
-	for _, j := range funded {
+	for _, j := range watched {
 		if s, ok := current[strings.ToLower(j.AlpacaID)]; ok && Newer(j.Status, s) {
 			ids = append(ids, j.ID)
 			olds = append(olds, j.Status)
@@ -108,3 +110,6 @@ func Watch(ctx context.Context, db *sqlx.DB, broker Broker, sweep string, from t
 	}
 	return applyChanges(ctx, db, ids, olds, statuses, unknown, "watch", now.UTC())
 }
+
+// failedList are the statuses after which nothing more happens to a journal.
+const failedList = `'rejected', 'refused', 'canceled', 'deleted', 'correct'`
