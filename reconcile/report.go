@@ -226,21 +226,33 @@ func Build(ctx context.Context, db *sqlx.DB, runID int64, now time.Time, opts ..
 	return r, nil
 }
 
-func readRejectedFiles(ctx context.Context, tx *sqlx.Tx, r *Report, run runRow, _ time.Time) error {
-	rows, err := tx.QueryxContext(ctx, queryRejectedFiles, run.SweepAccount, run.PlannedAt, r.RunID)
+// eachRow streams the rows of query into fn, one struct at a time.
+func eachRow[T any](ctx context.Context, tx *sqlx.Tx, query string, fn func(T) error, args ...any) error {
+	rows, err := tx.QueryxContext(ctx, query, args...)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var f struct {
-			Name   string `db:"name"`
-			Reason string `db:"reason"`
-			Errors int    `db:"errors"`
-		}
-		if err := rows.StructScan(&f); err != nil {
+		var v T
+		if err := rows.StructScan(&v); err != nil {
 			return err
 		}
+		if err := fn(v); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+type rejectedFileRow struct {
+	Name   string `db:"name"`
+	Reason string `db:"reason"`
+	Errors int    `db:"errors"`
+}
+
+func readRejectedFiles(ctx context.Context, tx *sqlx.Tx, r *Report, run runRow, _ time.Time) error {
+	return eachRow(ctx, tx, queryRejectedFiles, func(f rejectedFileRow) error {
 		reason := f.Reason
 		if f.Errors > 1 {
 			reason = fmt.Sprintf("%s (%d errors in all)", reason, f.Errors)
@@ -251,22 +263,13 @@ func readRejectedFiles(ctx context.Context, tx *sqlx.Tx, r *Report, run runRow, 
 			NextAction: fmt.Sprintf("fix the file and drop it again (see rejected/%s.errors.csv)", f.Name),
 			File:       f.Name,
 		})
-	}
-	return rows.Err()
+		return nil
+	}, run.SweepAccount, run.PlannedAt, r.RunID)
 }
 
 func readReceipts(ctx context.Context, tx *sqlx.Tx, r *Report, _ runRow, _ time.Time) error {
-	rows, err := tx.QueryxContext(ctx, queryReceipts, r.RunID)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
 	t := &r.Totals
-	for rows.Next() {
-		var rr receiptRow
-		if err := rows.StructScan(&rr); err != nil {
-			return err
-		}
+	return eachRow(ctx, tx, queryReceipts, func(rr receiptRow) error {
 		t.Receipts = t.Receipts.Add(rr.Amount)
 		t.Allocated = t.Allocated.Add(rr.Allocated)
 		t.Unallocated = t.Unallocated.Add(rr.Unallocated)
@@ -285,24 +288,15 @@ func readReceipts(ctx context.Context, tx *sqlx.Tx, r *Report, _ runRow, _ time.
 			}
 			e.NextAction = "remainder stays in the sweep account; allocate it or return it"
 		default:
-			continue
+			return nil
 		}
 		r.Exceptions = append(r.Exceptions, e)
-	}
-	return rows.Err()
+		return nil
+	}, r.RunID)
 }
 
 func readSkipped(ctx context.Context, tx *sqlx.Tx, r *Report, _ runRow, _ time.Time) error {
-	rows, err := tx.QueryxContext(ctx, querySkipped, r.RunID)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var s skippedRow
-		if err := rows.StructScan(&s); err != nil {
-			return err
-		}
+	return eachRow(ctx, tx, querySkipped, func(s skippedRow) error {
 		e := Exception{
 			Kind:       KindSkippedAllocation,
 			ReceiptID:  s.ReceiptID,
@@ -319,29 +313,20 @@ func readSkipped(ctx context.Context, tx *sqlx.Tx, r *Report, _ runRow, _ time.T
 			e.NextAction = "none yet: the run that takes the receipt funds it; past the wait it becomes an exception"
 		}
 		r.Exceptions = append(r.Exceptions, e)
-	}
-	return rows.Err()
+		return nil
+	}, r.RunID)
 }
 
 func readJournals(ctx context.Context, tx *sqlx.Tx, r *Report, run runRow, now time.Time) error {
-	rows, err := tx.QueryxContext(ctx, queryJournals, r.RunID)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
 	// At the deadline tracking stops, so a journal still open then is stuck.
 	pastDeadline := run.TrackDeadline.Valid && !now.Before(run.TrackDeadline.Time)
-	for rows.Next() {
-		var j journalRow
-		if err := rows.StructScan(&j); err != nil {
-			return err
-		}
+	return eachRow(ctx, tx, queryJournals, func(j journalRow) error {
 		tally(&r.Totals, j.Amount, j.Status)
 		if e, ok := journalException(j, r.BusinessDate, pastDeadline); ok {
 			r.Exceptions = append(r.Exceptions, e)
 		}
-	}
-	return rows.Err()
+		return nil
+	}, r.RunID)
 }
 
 // notSent reports whether status is one cashpool gives a journal before Alpaca answered for it.
