@@ -2,11 +2,13 @@ package track
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	"github.com/cashpool/cashpool/alpaca"
 	"github.com/cashpool/cashpool/pool"
@@ -69,36 +71,41 @@ func LinkCorrections(ctx context.Context, db *sqlx.DB, broker Broker, sweep stri
 // Alpaca's 100,000-row limit the list fails and the event stream, which sees every change, is
 // relied on.
 func Watch(ctx context.Context, db *sqlx.DB, broker Broker, sweep string, from time.Time, now time.Time) (int, error) {
-	var watched []open
-	if err := db.SelectContext(ctx, &watched, `
-		SELECT j.id, j.alpaca_id::text AS alpaca_id, j.status FROM journals j JOIN runs r ON r.id = j.run_id
-		WHERE r.sweep_account = $1 AND r.business_date >= $2 AND j.alpaca_id IS NOT NULL
-		  AND j.status NOT IN (`+failedList+`)`, sweep, from.Format(time.DateOnly)); err != nil {
-		return 0, fmt.Errorf("funded and open journals: %w", err)
-	}
-	if len(watched) == 0 {
-		return 0, nil
-	}
-	var first time.Time
+	var first sql.NullTime
 	if err := db.GetContext(ctx, &first, `
-		SELECT coalesce(min(b.sent_at), $3) FROM batches b JOIN runs r ON r.id = b.run_id
-		WHERE r.sweep_account = $1 AND r.business_date >= $2`, sweep, from.Format(time.DateOnly), now); err != nil {
+		SELECT min(b.sent_at) FROM batches b JOIN runs r ON r.id = b.run_id
+		WHERE r.sweep_account = $1 AND r.business_date >= $2`, sweep, from.Format(time.DateOnly)); err != nil {
 		return 0, err
 	}
+	if !first.Valid {
+		return 0, nil // nothing was ever sent in the watch
+	}
+	// Ask Alpaca first and load only our journals it answered for: the watch spans several nights
+	// and need not be held in memory whole.
 	list, err := broker.ListJournals(ctx, alpaca.ListFilter{FromAccount: sweep, EntryType: "JNLC",
-		After: first.AddDate(0, 0, -1).Format(time.DateOnly), Before: now.AddDate(0, 0, 1).Format(time.DateOnly)})
+		After: first.Time.AddDate(0, 0, -1).Format(time.DateOnly), Before: now.AddDate(0, 0, 1).Format(time.DateOnly)})
 	if err != nil {
 		return 0, fmt.Errorf("list journals: %w", err)
 	}
 	current := make(map[string]string, len(list))
+	listed := make([]string, 0, len(list))
 	for _, j := range list {
-		current[strings.ToLower(j.ID)] = j.Status
+		id := strings.ToLower(j.ID)
+		current[id] = j.Status
+		listed = append(listed, id)
+	}
+	var watched []open
+	if err := db.SelectContext(ctx, &watched, `
+		SELECT j.id, j.alpaca_id::text AS alpaca_id, j.status FROM journals j JOIN runs r ON r.id = j.run_id
+		WHERE j.alpaca_id = ANY($3::uuid[]) AND r.sweep_account = $1 AND r.business_date >= $2
+		  AND j.status NOT IN (`+failedList+`)`, sweep, from.Format(time.DateOnly), pq.Array(listed)); err != nil {
+		return 0, fmt.Errorf("funded and open journals: %w", err)
 	}
 	var ids []int64
 	var olds, statuses []string
 	var unknown []bool
 	for _, j := range watched {
-		if s, ok := current[strings.ToLower(j.AlpacaID)]; ok && Newer(j.Status, s) {
+		if s := current[strings.ToLower(j.AlpacaID)]; Newer(j.Status, s) {
 			ids = append(ids, j.ID)
 			olds = append(olds, j.Status)
 			statuses = append(statuses, s)
