@@ -33,12 +33,38 @@ type Client struct {
 	reset     time.Time // last X-RateLimit-Reset seen
 }
 
+// Answer size limits. An answer over its limit is an error wrapping ErrAnswerTooLarge, read no
+// further, so a broken or hostile server cannot exhaust memory.
+//
+// One journal takes about 400 bytes of JSON with an empty description, and 2.6 KB with a full
+// 1,024-byte description and every Travel Rule field at its 255-character maximum.
+const (
+	// MaxListAnswerBytes bounds the answer of GET /v1/journals. Alpaca answers at most 100,000
+	// journals (422 beyond): 100,000 of the largest journals take 262 MB, and the rest is room for
+	// whitespace and escaped characters.
+	MaxListAnswerBytes = 320 << 20
+	// MaxAnswerBytes bounds every other answer: a batch answer of 20,000 of the largest journals
+	// (2.7 KB each with error_message) takes 54 MB.
+	MaxAnswerBytes = 64 << 20
+	// maxErrorBytes bounds what is read of a non-2xx answer: only its message is kept.
+	maxErrorBytes = 64 << 10
+)
+
+// ErrAnswerTooLarge means an answer exceeded its stated limit (MaxListAnswerBytes, MaxAnswerBytes
+// or MaxStreamLineBytes). It is never retried: the same request would get the same answer.
+var ErrAnswerTooLarge = errors.New("alpaca: answer larger than its limit")
+
+// ErrRedirect means the broker answered with a redirect (3xx). The client never follows one: a
+// 307 or 308 would send the same money-moving body again, with its credentials, wherever the
+// Location points. It is never retried; the broker URL is probably wrong.
+var ErrRedirect = errors.New("alpaca: the broker answered with a redirect, which is never followed")
+
 // Options configure a Client. Zero values take the defaults given.
 type Options struct {
 	BaseURL     string        // e.g. https://broker-api.sandbox.alpaca.markets
 	KeyID       string        // APCA_API_KEY_ID
 	Secret      string        // APCA_API_SECRET_KEY
-	HTTPClient  *http.Client  // default: a client with keep-alive and no overall timeout
+	HTTPClient  *http.Client  // default: a client with keep-alive and no overall timeout; redirects are refused either way
 	CallTimeout time.Duration // deadline of one HTTP attempt; default 30s
 	Retries     int           // attempts after the first for retryable failures; default 5
 	Now         func() time.Time
@@ -50,14 +76,19 @@ type Options struct {
 // NewClient builds a client. The secret is only ever put in the Authorization header.
 func NewClient(o Options) *Client {
 	c := &Client{
-		base: o.BaseURL, keyID: o.KeyID, secret: o.Secret, http: o.HTTPClient,
+		base: o.BaseURL, keyID: o.KeyID, secret: o.Secret,
 		timeout: o.CallTimeout, retries: o.Retries, now: o.Now, remaining: -1,
 	}
-	if c.http == nil {
+	if o.HTTPClient != nil {
+		hc := *o.HTTPClient // a copy: the caller's client keeps its own redirect policy
+		c.http = &hc
+	} else {
 		c.http = &http.Client{Transport: &http.Transport{
 			Proxy: http.ProxyFromEnvironment, MaxIdleConnsPerHost: 32, IdleConnTimeout: 90 * time.Second,
 		}}
 	}
+	// Hand every 3xx back unfollowed; once and StreamJournalEvents turn it into ErrRedirect.
+	c.http.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	if c.timeout == 0 {
 		c.timeout = 30 * time.Second
 	}
@@ -86,7 +117,7 @@ func (c *Client) CreateBatch(ctx context.Context, key string, body []byte) ([]Ba
 		return nil, errors.New("alpaca: a batch is never sent without an Idempotency-Key")
 	}
 	var out []BatchJournal
-	err := c.do(ctx, http.MethodPost, "/v1/journals/batch", nil, body, key, &out)
+	err := c.do(ctx, http.MethodPost, "/v1/journals/batch", nil, body, key, &out, MaxAnswerBytes)
 	return out, err
 }
 
@@ -100,7 +131,7 @@ func (c *Client) CreateJournal(ctx context.Context, key string, req CreateJourna
 		return nil, err
 	}
 	var j Journal
-	if err := c.do(ctx, http.MethodPost, "/v1/journals", nil, body, key, &j); err != nil {
+	if err := c.do(ctx, http.MethodPost, "/v1/journals", nil, body, key, &j, MaxAnswerBytes); err != nil {
 		return nil, err
 	}
 	return &j, nil
@@ -129,14 +160,14 @@ func (c *Client) ReverseBatch(ctx context.Context, req ReverseBatchRequest) ([]J
 		return nil, err
 	}
 	var out []Journal
-	err = c.do(ctx, http.MethodPost, "/v1/journals/reverse_batch", nil, body, "", &out)
+	err = c.do(ctx, http.MethodPost, "/v1/journals/reverse_batch", nil, body, "", &out, MaxAnswerBytes)
 	return out, err
 }
 
 // GetJournal fetches one journal by Alpaca's id.
 func (c *Client) GetJournal(ctx context.Context, id string) (*Journal, error) {
 	var j Journal
-	if err := c.do(ctx, http.MethodGet, "/v1/journals/"+url.PathEscape(id), nil, nil, "", &j); err != nil {
+	if err := c.do(ctx, http.MethodGet, "/v1/journals/"+url.PathEscape(id), nil, nil, "", &j, MaxAnswerBytes); err != nil {
 		return nil, err
 	}
 	return &j, nil
@@ -162,13 +193,13 @@ func (c *Client) ListJournals(ctx context.Context, f ListFilter) ([]Journal, err
 		q.Set("limit", strconv.Itoa(f.Limit))
 	}
 	var out []Journal
-	err := c.do(ctx, http.MethodGet, "/v1/journals", q, nil, "", &out)
+	err := c.do(ctx, http.MethodGet, "/v1/journals", q, nil, "", &out, MaxListAnswerBytes)
 	return out, err
 }
 
 // DeleteJournal cancels a pending journal (204). Not retried: a lost answer is checked with GetJournal.
 func (c *Client) DeleteJournal(ctx context.Context, id string) error {
-	return c.do(ctx, http.MethodDelete, "/v1/journals/"+url.PathEscape(id), nil, nil, "", nil)
+	return c.do(ctx, http.MethodDelete, "/v1/journals/"+url.PathEscape(id), nil, nil, "", nil, MaxAnswerBytes)
 }
 
 // retryable reports whether a failed attempt may be repeated. A POST is only ever repeated with its
@@ -186,7 +217,8 @@ func retryable(method, key string, status int, err error) bool {
 	return status == http.StatusTooManyRequests || status >= 500
 }
 
-func (c *Client) do(ctx context.Context, method, path string, q url.Values, body []byte, key string, out any) error {
+// do sends one request, retried as retryable allows; limit bounds the size of a 2xx answer.
+func (c *Client) do(ctx context.Context, method, path string, q url.Values, body []byte, key string, out any, limit int64) error {
 	u := c.base + path
 	if len(q) > 0 {
 		u += "?" + q.Encode()
@@ -196,13 +228,16 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 		if err := c.waitForBudget(ctx); err != nil {
 			return err
 		}
-		status, wait, err := c.once(ctx, method, u, body, key, out)
+		status, wait, err := c.once(ctx, method, path, u, body, key, out, limit)
 		if err == nil {
 			return nil
 		}
 		lastErr = err
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if errors.Is(err, ErrRedirect) || errors.Is(err, ErrAnswerTooLarge) || errors.Is(err, errBadBaseURL) {
+			return err
 		}
 		if !retryable(method, key, status, transportErr(err)) {
 			return err
@@ -226,18 +261,17 @@ func transportErr(err error) error {
 	return err
 }
 
-func (c *Client) once(ctx context.Context, method, u string, body []byte, key string, out any) (status int, wait time.Duration, err error) {
+func (c *Client) once(ctx context.Context, method, path, u string, body []byte, key string, out any, limit int64) (status int, wait time.Duration, err error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	req, err := c.newRequest(ctx, method, path, u, rd)
 	if err != nil {
 		return 0, 0, err
 	}
-	req.SetBasicAuth(c.keyID, c.secret)
 	req.Header.Set("Accept", "application/json")
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -248,27 +282,26 @@ func (c *Client) once(ctx context.Context, method, u string, body []byte, key st
 	c.calls.Add(1)
 	resp, err := c.http.Do(req)
 	if err != nil {
-		// net/http errors carry the URL but never the Authorization header.
-		return 0, 0, fmt.Errorf("alpaca: %s %s: %w", method, req.URL.Path, unwrapURL(err))
+		return 0, 0, fmt.Errorf("alpaca: %s %s: %w", method, path, unwrapURL(err))
 	}
 	defer resp.Body.Close()
 	wait = c.noteRateLimit(resp.Header)
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
-	if err != nil {
-		return resp.StatusCode, 0, fmt.Errorf("alpaca: %s %s: reading answer: %w", method, req.URL.Path, err)
+	if err := redirectError(method, path, resp); err != nil {
+		return resp.StatusCode, 0, err
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		apiErr := &APIError{HTTPStatus: resp.StatusCode}
-		if json.Unmarshal(data, apiErr) != nil || apiErr.Message == "" {
-			apiErr.Message = string(bytes.TrimSpace(data))
-			if len(apiErr.Message) > 500 {
-				apiErr.Message = apiErr.Message[:500]
-			}
-		}
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBytes))
 		if resp.StatusCode != http.StatusTooManyRequests {
 			wait = 0
 		}
-		return resp.StatusCode, wait, apiErr
+		return resp.StatusCode, wait, decodeAPIError(resp.StatusCode, data)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return resp.StatusCode, 0, fmt.Errorf("alpaca: %s %s: reading answer: %w", method, path, err)
+	}
+	if int64(len(data)) > limit {
+		return resp.StatusCode, 0, fmt.Errorf("%w of %d bytes: %s %s", ErrAnswerTooLarge, limit, method, path)
 	}
 	if out != nil && resp.StatusCode != http.StatusNoContent {
 		if err := json.Unmarshal(data, out); err != nil {
@@ -278,6 +311,47 @@ func (c *Client) once(ctx context.Context, method, u string, body []byte, key st
 	return resp.StatusCode, 0, nil
 }
 
+// newRequest builds a request with Basic auth. A base URL that does not parse is reported without
+// its text, which may hold a password.
+func (c *Client) newRequest(ctx context.Context, method, path, u string, body io.Reader) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		return nil, fmt.Errorf("alpaca: %s %s: %w: %s", method, path, errBadBaseURL, RedactURL(c.base))
+	}
+	req.SetBasicAuth(c.keyID, c.secret)
+	return req, nil
+}
+
+var errBadBaseURL = errors.New("the broker URL is not a valid URL")
+
+// redirectError turns a 3xx answer into an error wrapping ErrRedirect, naming where it pointed
+// (without userinfo).
+func redirectError(method, path string, resp *http.Response) error {
+	if resp.StatusCode < 300 || resp.StatusCode > 399 {
+		return nil
+	}
+	where := ""
+	if loc := resp.Header.Get("Location"); loc != "" {
+		where = " to " + RedactURL(loc)
+	}
+	return fmt.Errorf("%w: %s %s answered HTTP %d%s; the request was not sent there: check the broker URL",
+		ErrRedirect, method, path, resp.StatusCode, where)
+}
+
+// decodeAPIError reads Alpaca's {"code","message"} body, or keeps the first 500 bytes of any other.
+func decodeAPIError(status int, data []byte) *APIError {
+	apiErr := &APIError{HTTPStatus: status}
+	if json.Unmarshal(data, apiErr) != nil || apiErr.Message == "" {
+		apiErr.Message = string(bytes.TrimSpace(data))
+		if len(apiErr.Message) > 500 {
+			apiErr.Message = apiErr.Message[:500]
+		}
+	}
+	return apiErr
+}
+
+// unwrapURL drops the *url.Error layer of a transport error: it repeats the whole URL, and the
+// caller already names the method and path.
 func unwrapURL(err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {

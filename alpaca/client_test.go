@@ -1,12 +1,15 @@
 package alpaca_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -187,5 +190,105 @@ func TestClientDecodesOldAndNewWireShapes(t *testing.T) {
 		if got[0].ErrorMessage != "" || got[0].NetAmount.Decimal.IsZero() || got[0].Status == "" {
 			t.Fatalf("%s decoded as %+v", name, got[0])
 		}
+	}
+}
+
+// A redirect is never followed, whatever the method and whoever built the http.Client: a 307 or
+// 308 would send the same money-moving body, with its Basic auth, to wherever Location points.
+func TestClientRefusesRedirects(t *testing.T) {
+	t.Parallel()
+	var elsewhere atomic.Int64
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		elsewhere.Add(1)
+		w.Write([]byte(`[]`))
+	}))
+	defer target.Close()
+	location := strings.Replace(target.URL, "http://", "http://user:location-password@", 1) + "/v1/journals/batch"
+	for _, status := range []int{301, 302, 303, 307, 308} {
+		var calls atomic.Int64
+		broker := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			calls.Add(1)
+			w.Header().Set("Location", location)
+			w.WriteHeader(status)
+		}))
+		own := &http.Client{} // follows redirects by default
+		for name, hc := range map[string]*http.Client{"default client": nil, "caller's client": own} {
+			c := alpaca.NewClient(alpaca.Options{BaseURL: broker.URL, KeyID: "k", Secret: "topsecret", HTTPClient: hc,
+				Sleep: func(context.Context, time.Duration) error { return nil }})
+			ctx := context.Background()
+			_, postErr := c.CreateBatch(ctx, "0b5c8a5e-8f0a-4c1e-9a63-3f4f6a1b2c10", batchBody(t,
+				alpaca.BatchEntry{ToAccount: customer("01"), Amount: "1.00"}))
+			_, getErr := c.ListJournals(ctx, alpaca.ListFilter{})
+			streamErr := c.StreamJournalEvents(ctx, alpaca.StreamOptions{}, func(alpaca.JournalEvent) error { return nil })
+			for op, err := range map[string]error{"POST": postErr, "GET": getErr, "stream": streamErr} {
+				var apiErr *alpaca.APIError
+				if !errors.Is(err, alpaca.ErrRedirect) || errors.As(err, &apiErr) {
+					t.Errorf("%d, %s, %s: err %v, want ErrRedirect and no APIError", status, name, op, err)
+					continue
+				}
+				if msg := err.Error(); strings.Contains(msg, "topsecret") || strings.Contains(msg, "location-password") ||
+					!strings.Contains(msg, "redirect") {
+					t.Errorf("%d, %s, %s: error %q", status, name, op, msg)
+				}
+			}
+			if n := calls.Swap(0); n != 3 {
+				t.Errorf("%d, %s: %d calls for 3 requests: a redirect must never be retried", status, name, n)
+			}
+		}
+		if own.CheckRedirect != nil {
+			t.Errorf("the caller's http.Client was changed")
+		}
+		broker.Close()
+	}
+	if n := elsewhere.Load(); n != 0 {
+		t.Fatalf("the redirect target was called %d times", n)
+	}
+}
+
+// The answer limits stop a server that never stops sending; a legitimate answer of the largest
+// list Alpaca gives (100,000 journals) fits.
+func TestClientCapsAnswers(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int64
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"id":"`))
+		chunk := bytes.Repeat([]byte("x"), 1<<20)
+		for i := 0; i <= alpaca.MaxAnswerBytes>>20; i++ {
+			if _, err := w.Write(chunk); err != nil {
+				return // the client hung up, as it should
+			}
+		}
+		w.Write([]byte(`"}`))
+	}))
+	defer ts.Close()
+	c := alpaca.NewClient(alpaca.Options{BaseURL: ts.URL, KeyID: "k", Secret: "s", Sleep: func(context.Context, time.Duration) error { return nil }})
+	_, err := c.GetJournal(context.Background(), "56f106e5-25a4-4eee-96fa-25bb05dc86bc")
+	if !errors.Is(err, alpaca.ErrAnswerTooLarge) {
+		t.Fatalf("err %v, want ErrAnswerTooLarge", err)
+	}
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("%d calls: an answer too large is the same on every try and must not be retried", n)
+	}
+
+	// The largest journal: a 1,024-byte description and every Travel Rule field at 255 characters.
+	long := func(n int) string { return strings.Repeat("x", n) }
+	biggest, err := json.Marshal(map[string]any{
+		"id": customer("01"), "entry_type": "JNLC", "from_account": sweep, "to_account": customer("02"),
+		"symbol": nil, "qty": nil, "price": nil, "status": "sent_to_clearing",
+		"settle_date": "2026-11-20", "system_date": "2026-11-20", "net_amount": "123456789012345678.99",
+		"description": long(1024), "currency": "USD", "created_at": "2026-11-20T15:00:00.123456789Z",
+		"transmitter_name": long(255), "transmitter_account_number": long(255), "transmitter_address": long(255),
+		"transmitter_financial_institution": long(255), "transmitter_timestamp": "2026-11-20T15:00:00.123456789Z",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if list := 100_000 * (len(biggest) + 1); list > alpaca.MaxListAnswerBytes {
+		t.Fatalf("100,000 journals of %d bytes take %d bytes, over MaxListAnswerBytes", len(biggest), list)
+	}
+	if answer := 20_000 * (len(biggest) + len(`,"error_message":""`) + 200 + 1); answer > alpaca.MaxAnswerBytes {
+		t.Fatalf("a batch answer of 20,000 journals takes %d bytes, over MaxAnswerBytes", answer)
 	}
 }

@@ -68,6 +68,12 @@ func (e *DroppedError) Error() string {
 	return fmt.Sprintf("alpaca: event stream dropped %d messages (client read too slowly)", e.N)
 }
 
+// MaxStreamLineBytes bounds one line of the event stream, and the data of one event when it spans
+// several lines. The largest event Alpaca documents, with a 1,024-byte description, takes about
+// 1.5 KB (7 KB were every description character escaped); a longer line ends the stream with an
+// error wrapping ErrAnswerTooLarge instead of growing without end.
+const MaxStreamLineBytes = 64 << 10
+
 var droppedPattern = regexp.MustCompile(`reading too slowly.*dropped (\d+)`)
 
 // StreamJournalEvents opens GET /v2/events/journals/status (or the v1 stream) and calls fn for
@@ -113,11 +119,10 @@ func (c *Client) StreamJournalEvents(ctx context.Context, o StreamOptions, fn fu
 	if len(q) > 0 {
 		u += "?" + q.Encode()
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	req, err := c.newRequest(ctx, http.MethodGet, path, u, nil)
 	if err != nil {
 		return err
 	}
-	req.SetBasicAuth(c.keyID, c.secret)
 	req.Header.Set("Accept", "text/event-stream")
 	req.Header.Set("Cache-Control", "no-cache")
 	timer := time.AfterFunc(idle, func() { cancel(ErrStreamIdle) })
@@ -133,13 +138,12 @@ func (c *Client) StreamJournalEvents(ctx context.Context, o StreamOptions, fn fu
 	}
 	defer resp.Body.Close()
 	c.noteRateLimit(resp.Header)
+	if err := redirectError(http.MethodGet, path, resp); err != nil {
+		return err
+	}
 	if resp.StatusCode != http.StatusOK {
-		data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		apiErr := &APIError{HTTPStatus: resp.StatusCode}
-		if json.Unmarshal(data, apiErr) != nil || apiErr.Message == "" {
-			apiErr.Message = string(bytes.TrimSpace(data))
-		}
-		return apiErr
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBytes))
+		return decodeAPIError(resp.StatusCode, data)
 	}
 
 	body := &idleReader{r: resp.Body, timer: timer, idle: idle}
@@ -186,7 +190,9 @@ type eventV1 struct {
 // dispatches them; comment lines are heartbeats unless they report lost data or a server error;
 // other fields (event, id, retry) carry nothing Alpaca uses.
 func readEvents(r io.Reader, v1 bool, fn func(JournalEvent) error) error {
-	br := bufio.NewReaderSize(r, 64<<10)
+	sc := bufio.NewScanner(r)
+	// The +2 leaves room for the line's own "\r\n", which the limit does not count.
+	sc.Buffer(make([]byte, 0, 4<<10), MaxStreamLineBytes+2)
 	var data []byte
 	dispatch := func() error {
 		if len(data) == 0 {
@@ -209,39 +215,44 @@ func readEvents(r io.Reader, v1 bool, fn func(JournalEvent) error) error {
 		}
 		return fn(e)
 	}
-	for {
-		line, err := br.ReadBytes('\n')
-		if len(line) > 0 && (err == nil || err == io.EOF) {
-			line = bytes.TrimRight(line, "\r\n")
-			switch {
-			case len(line) == 0:
-				if derr := dispatch(); derr != nil {
-					return derr
-				}
-			case line[0] == ':':
-				text := strings.TrimSpace(string(line[1:]))
-				if m := droppedPattern.FindStringSubmatch(text); m != nil {
-					n, _ := strconv.Atoi(m[1])
-					return &DroppedError{N: n}
-				}
-				if strings.Contains(text, "internal server error") {
-					return ErrStreamServer
-				}
-			case bytes.HasPrefix(line, []byte("data:")):
-				v := bytes.TrimPrefix(line[5:], []byte(" "))
-				if len(data) > 0 {
-					data = append(data, '\n')
-				}
-				data = append(data, v...)
+	tooLong := fmt.Errorf("%w: an event stream line or event over %d bytes", ErrAnswerTooLarge, MaxStreamLineBytes)
+	for sc.Scan() {
+		line := sc.Bytes() // without its "\n" or "\r\n"
+		if len(line) > MaxStreamLineBytes {
+			return tooLong
+		}
+		switch {
+		case len(line) == 0:
+			if err := dispatch(); err != nil {
+				return err
 			}
-		}
-		if err == io.EOF {
-			// An event the server finished without its blank line is still whole JSON or garbage;
-			// dispatch tells which.
-			return dispatch()
-		}
-		if err != nil {
-			return err
+		case line[0] == ':':
+			text := strings.TrimSpace(string(line[1:]))
+			if m := droppedPattern.FindStringSubmatch(text); m != nil {
+				n, _ := strconv.Atoi(m[1])
+				return &DroppedError{N: n}
+			}
+			if strings.Contains(text, "internal server error") {
+				return ErrStreamServer
+			}
+		case bytes.HasPrefix(line, []byte("data:")):
+			v := bytes.TrimPrefix(line[5:], []byte(" "))
+			if len(data) > 0 {
+				data = append(data, '\n')
+			}
+			if len(data)+len(v) > MaxStreamLineBytes {
+				return tooLong
+			}
+			data = append(data, v...)
 		}
 	}
+	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			return tooLong
+		}
+		return err
+	}
+	// An event the server finished without its blank line is still whole JSON or garbage;
+	// dispatch tells which.
+	return dispatch()
 }

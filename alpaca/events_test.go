@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -98,5 +99,34 @@ func TestStreamNon200IsAPIError(t *testing.T) {
 	var apiErr *alpaca.APIError
 	if !errors.As(err, &apiErr) || apiErr.HTTPStatus != 400 {
 		t.Errorf("err %v", err)
+	}
+}
+
+// A stream line, or an event's data over several lines, longer than MaxStreamLineBytes ends the
+// stream with ErrAnswerTooLarge; a line of exactly the limit is read.
+func TestStreamCapsLines(t *testing.T) {
+	t.Parallel()
+	event := func(size int) string {
+		e := `data: {"at":"2026-03-02T14:00:01Z","entry_type":"JNLC","event_id":"01F535Y1FVY8WZHE763HCNS8T0",` +
+			`"journal_id":"2f144d2a-91e6-46ff-8e37-959a701cc58d","status_from":"","status_to":"queued","description":""}`
+		return e[:len(e)-2] + strings.Repeat("x", size-len(e)) + `"}`
+	}
+	for name, tc := range map[string]struct {
+		body    string
+		events  int
+		tooLong bool
+	}{
+		"a line of the limit":      {event(alpaca.MaxStreamLineBytes) + "\r\n\r\n", 1, false},
+		"a line over the limit":    {event(alpaca.MaxStreamLineBytes+1) + "\n\n", 0, true},
+		"a comment over the limit": {":" + strings.Repeat(" ", alpaca.MaxStreamLineBytes) + "\n\n", 0, true},
+		"an endless line":          {"data: " + strings.Repeat("x", 4*alpaca.MaxStreamLineBytes), 0, true},
+		"an event over many lines": {strings.Repeat("data: "+strings.Repeat(" ", 1000)+"\n", alpaca.MaxStreamLineBytes/1000+1) + "\n", 0, true},
+	} {
+		c := streamServer(t, "", func(w http.ResponseWriter) { fmt.Fprint(w, tc.body) })
+		n := 0
+		err := c.StreamJournalEvents(context.Background(), alpaca.StreamOptions{}, func(alpaca.JournalEvent) error { n++; return nil })
+		if tc.tooLong != errors.Is(err, alpaca.ErrAnswerTooLarge) || n != tc.events || (!tc.tooLong && err != nil) {
+			t.Errorf("%s: err %v after %d events", name, err, n)
+		}
 	}
 }
