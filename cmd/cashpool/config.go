@@ -11,6 +11,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/cashpool/cashpool/alpaca"
 	"github.com/cashpool/cashpool/pool"
 )
 
@@ -170,6 +171,10 @@ func (c *config) needBroker() error {
 	var errs []error
 	if c.BrokerURL == "" {
 		errs = append(errs, errors.New("APCA_BROKER_URL is not set (https://broker-api.alpaca.markets, https://broker-api.sandbox.alpaca.markets, or a `cashpool sandbox` address)"))
+	} else if u, err := alpaca.ParseBaseURL(c.BrokerURL); err != nil {
+		errs = append(errs, fmt.Errorf("APCA_BROKER_URL: %w", err)) // never quotes a password
+	} else {
+		c.BrokerURL = u
 	}
 	if c.KeyID == "" {
 		errs = append(errs, errors.New("APCA_API_KEY_ID is not set"))
