@@ -148,7 +148,9 @@ func TestWholeBatchCancel(t *testing.T) {
 		{"negative", batchOf(entry{ToAccount: cust2, Amount: "-1.00"}), 400, 40010000, "amount"},
 		{"zero", batchOf(entry{ToAccount: cust2, Amount: "0.00"}), 400, 40010000, "positive"},
 		{"missing amount", batchOf(entry{ToAccount: cust2}), 400, 40010000, "amount is required"},
-		{"numeric amount", `{"entry_type":"JNLC","from_account":"` + sweep + `","entries":[{"to_account":"` + cust1 + `","amount":5}]}`, 400, 40010000, "invalid request body"},
+		{"numeric exponent", `{"entry_type":"JNLC","from_account":"` + sweep + `","entries":[{"to_account":"` + cust1 + `","amount":5e2}]}`, 400, 40010000, "amount"},
+		{"numeric three places", `{"entry_type":"JNLC","from_account":"` + sweep + `","entries":[{"to_account":"` + cust1 + `","amount":0.30000000000000004}]}`, 400, 40010000, "amount"},
+		{"boolean amount", `{"entry_type":"JNLC","from_account":"` + sweep + `","entries":[{"to_account":"` + cust1 + `","amount":true}]}`, 400, 40010000, "string or number"},
 		{"not JSON", `{"entry_type":`, 400, 40010000, "invalid request body"},
 	}
 	for _, c := range cases {

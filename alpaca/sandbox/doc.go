@@ -13,6 +13,8 @@
 //     An unlimited server advertises a limit of 2147483647.
 //   - Decimals travel as strings: amounts with two places ("25.50"), JNLS qty without trailing
 //     zeros ("0.5"), prices with at least two places ("128.23"). Errors are {"code":int,"message":string}.
+//     A request's amount or qty may also be a JSON number (Alpaca documents "string/numeric";
+//     alpaca-py sends floats): its exact text is checked like a string's, 25.5 is "25.5".
 //
 // # Batch semantics
 //
@@ -89,7 +91,8 @@
 //
 // GET /v1/journals filters by after and before (UTC creation dates YYYY-MM-DD, both inclusive:
 // after=D&before=D is the day D), status, entry_type, to_account, from_account; results come oldest
-// first and limit keeps the first ones. When more than Options.MaxListResults journals (default
+// first and limit keeps the first ones. A bad date, entry_type, limit or a status that is not a
+// journal status (case counts) is 400 40010000. When more than Options.MaxListResults journals (default
 // 100,000) match the filters, limit notwithstanding, the answer is 422 42210002 "Result set exceeds
 // 100,000 records.". Unknown journal ids are 404 40410000; DELETE of a journal that is not pending
 // is 422 42210002.

@@ -26,25 +26,25 @@ type batchRequest struct {
 }
 
 type batchEntry struct {
-	ToAccount   string  `json:"to_account"`
-	Amount      *string `json:"amount"`
-	Description string  `json:"description"`
-	Currency    *string `json:"currency"`
-	Symbol      *string `json:"symbol"`
-	Qty         *string `json:"qty"`
+	ToAccount   string       `json:"to_account"`
+	Amount      *decimalText `json:"amount"`
+	Description string       `json:"description"`
+	Currency    *string      `json:"currency"`
+	Symbol      *string      `json:"symbol"`
+	Qty         *decimalText `json:"qty"`
 	transmitter
 }
 
 // createRequest is the body of POST /v1/journals.
 type createRequest struct {
-	EntryType   string  `json:"entry_type"`
-	FromAccount string  `json:"from_account"`
-	ToAccount   string  `json:"to_account"`
-	Amount      *string `json:"amount"`
-	Symbol      *string `json:"symbol"`
-	Qty         *string `json:"qty"`
-	Currency    *string `json:"currency"`
-	Description string  `json:"description"`
+	EntryType   string       `json:"entry_type"`
+	FromAccount string       `json:"from_account"`
+	ToAccount   string       `json:"to_account"`
+	Amount      *decimalText `json:"amount"`
+	Symbol      *string      `json:"symbol"`
+	Qty         *decimalText `json:"qty"`
+	Currency    *string      `json:"currency"`
+	Description string       `json:"description"`
 	transmitter
 }
 
@@ -85,12 +85,12 @@ func decodeBody(b []byte, v any) *apiError {
 }
 
 // checkEntryFields validates the parts of one journal that need no account lookup.
-func checkEntryFields(where string, amount *string, currency, symbol, qty *string, description string, t transmitter) (entryRequest, *apiError) {
+func checkEntryFields(where string, amount *decimalText, currency, symbol *string, qty *decimalText, description string, t transmitter) (entryRequest, *apiError) {
 	var e entryRequest
 	if amount == nil || *amount == "" {
 		return e, badRequest("%samount is required", where)
 	}
-	a, err := parseMoney(*amount)
+	a, err := parseMoney(string(*amount))
 	if err != nil {
 		return e, badRequest("%s%v", where, err)
 	}
@@ -295,7 +295,7 @@ func (s *Server) createSingleJNLS(req createRequest, key string, now time.Time) 
 	if req.Qty == nil || *req.Qty == "" {
 		return nil, badRequest("qty is required on a JNLS")
 	}
-	qty, err := parseQty("qty", *req.Qty)
+	qty, err := parseQty("qty", string(*req.Qty))
 	if err != nil {
 		return nil, badRequest("%v", err)
 	}
@@ -405,6 +405,13 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, codeMalformed, fmt.Sprintf("entry_type must be JNLC or JNLS, got %q", entryType))
 		return
 	}
+	// Alpaca documents the filter as the JournalStatus enum (the newest has activity_created) and
+	// an invalid parameter as 400 "One of the parameters is invalid."
+	status := q.Get("status")
+	if status != "" && !alpaca.KnownStatus(status) {
+		writeError(w, http.StatusBadRequest, codeMalformed, fmt.Sprintf("status %q is not a journal status", status))
+		return
+	}
 	limit := 0
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -414,7 +421,7 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = n
 	}
-	status, to, from := q.Get("status"), q.Get("to_account"), q.Get("from_account")
+	to, from := q.Get("to_account"), q.Get("from_account")
 
 	s.lockAndTick()
 	defer s.mu.Unlock()
@@ -462,9 +469,9 @@ type reverseBatchRequest struct {
 	ToAccount   string `json:"to_account"`
 	Description string `json:"description"`
 	Entries     []struct {
-		FromAccount string  `json:"from_account"`
-		Amount      *string `json:"amount"`
-		Description string  `json:"description"`
+		FromAccount string       `json:"from_account"`
+		Amount      *decimalText `json:"amount"`
+		Description string       `json:"description"`
 	} `json:"entries"`
 }
 
