@@ -215,7 +215,7 @@ func (b *bundle) sweepCash(t *testing.T) decimal.Decimal {
 // schemas are the published response schemas, compiled once for all tests.
 type schemas struct {
 	journal, batchJournal, apiError, eventV2, eventV1 *jsonschema.Schema
-	account                                          *jsonschema.Schema
+	account                                           *jsonschema.Schema
 }
 
 // accountSchema is the Broker API's Account object (GET /v1/accounts/{account_id}), written by hand
