@@ -110,7 +110,7 @@ func (r *Runner) cfg() Config {
 // No night is left behind: every unfinished run of an earlier date of the sweep account is resumed
 // first, oldest first, each under its own lock; one that cannot be finished now (another process
 // holds it, or it failed again) is named in date's report, which then exits 3. Before any of it,
-// Preflight checks what can be checked before money moves.
+// everything that can be checked before money moves is checked.
 func (r *Runner) Run(ctx context.Context, date string) (*Outcome, error) {
 	c := r.cfg()
 	if err := r.DB.PingContext(ctx); err != nil {
@@ -127,7 +127,7 @@ func (r *Runner) Run(ctx context.Context, date string) (*Outcome, error) {
 	}
 	// A finished date with nothing earlier open only rewrites its report: the broker is not needed.
 	needBroker := len(earlier) > 0 || status != "reconciled"
-	if err := r.Preflight(ctx, append(earlier, date), needBroker); err != nil {
+	if err := r.preflight(ctx, append(earlier, date), needBroker); err != nil {
 		return nil, err
 	}
 	for _, d := range earlier {
@@ -236,14 +236,11 @@ func (r *Runner) NightState(ctx context.Context, date string) string {
 		date, run.Status, p.Final, p.Total, p.Funded.StringFixed(2), p.Open(), p.Unsent, resume)
 }
 
-// Preflight checks, before anything is ingested, planned or sent, what a run needs: the database
-// answers, the report folder of each date takes a file, and (when broker is set) the broker
-// accepts the credentials and holds the sweep account, ACTIVE. A problem a person must fix wraps
-// ErrNotReady.
-func (r *Runner) Preflight(ctx context.Context, dates []string, broker bool) error {
-	if err := r.DB.PingContext(ctx); err != nil {
-		return fmt.Errorf("the database does not answer: %w", err)
-	}
+// preflight checks, before anything is ingested, planned or sent, what a run needs beyond the
+// database (Run pinged it): the report folder of each date takes a file, and (when broker is set)
+// the broker accepts the credentials and holds the sweep account, ACTIVE. A problem a person must
+// fix wraps ErrNotReady.
+func (r *Runner) preflight(ctx context.Context, dates []string, broker bool) error {
 	for _, d := range dates {
 		if err := r.checkReportDir(d); err != nil {
 			return err
