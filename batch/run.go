@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -25,6 +27,7 @@ import (
 type Broker interface {
 	submit.Broker
 	track.Broker
+	GetAccount(ctx context.Context, id string) (*alpaca.Account, error)
 }
 
 // Config is the firm's configuration of a run.
@@ -59,6 +62,8 @@ type Config struct {
 	Failpoint func(name string)
 	// BeforePost runs just before each batch POST (tests).
 	BeforePost func(batchID int64)
+	// ProgressEvery is the real-time pace of tracking's progress lines; default 30s.
+	ProgressEvery time.Duration
 }
 
 // Runner runs the pipeline.
@@ -70,6 +75,10 @@ type Runner struct {
 
 // ErrBusy means another process holds the lock this call needs.
 var ErrBusy = errors.New("another cashpool process is working on this")
+
+// ErrNotReady means a check before any money moved found something a person must fix: the
+// credentials, the sweep account, the report folder.
+var ErrNotReady = errors.New("not ready to run")
 
 // Outcome is what a run produced.
 type Outcome struct {
@@ -97,7 +106,66 @@ func (r *Runner) cfg() Config {
 
 // Run is one full, resumable run of date (YYYY-MM-DD): whatever earlier attempts finished is kept,
 // the rest is done. A run that finished before is not run again; its report is rewritten.
+//
+// No night is left behind: every unfinished run of an earlier date of the sweep account is resumed
+// first, oldest first, each under its own lock; one that cannot be finished now (another process
+// holds it, or it failed again) is named in date's report, which then exits 3. Before any of it,
+// everything that can be checked before money moves is checked.
 func (r *Runner) Run(ctx context.Context, date string) (*Outcome, error) {
+	c := r.cfg()
+	if err := r.DB.PingContext(ctx); err != nil {
+		return nil, fmt.Errorf("the database does not answer: %w", err)
+	}
+	earlier, err := r.unfinishedBefore(ctx, date)
+	if err != nil {
+		return nil, err
+	}
+	var status string
+	err = r.DB.GetContext(ctx, &status, `SELECT status FROM runs WHERE business_date = $1 AND sweep_account = $2`, date, c.SweepAccount)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, err
+	}
+	// A finished date with nothing earlier open only rewrites its report: the broker is not needed.
+	needBroker := len(earlier) > 0 || status != "reconciled"
+	if err := r.preflight(ctx, append(earlier, date), needBroker); err != nil {
+		return nil, err
+	}
+	for _, d := range earlier {
+		c.Logger.Info("resuming an unfinished earlier night first", "date", d)
+		if _, err := r.runDate(ctx, d, false); err != nil {
+			if ctx.Err() != nil {
+				return nil, err
+			}
+			c.Logger.Warn("an earlier night could not be finished now; this night's report names it", "date", d, "err", err)
+		}
+	}
+	return r.runDate(ctx, date, true)
+}
+
+// unfinishedBefore lists the dates before date whose run of the sweep account is not finished,
+// oldest first.
+func (r *Runner) unfinishedBefore(ctx context.Context, date string) ([]string, error) {
+	var dates []string
+	err := r.DB.SelectContext(ctx, &dates, `SELECT to_char(business_date, 'YYYY-MM-DD') FROM runs
+		WHERE sweep_account = $1 AND business_date < $2 AND status <> 'reconciled' ORDER BY business_date`,
+		r.cfg().SweepAccount, date)
+	if err != nil {
+		return nil, fmt.Errorf("unfinished earlier runs: %w", err)
+	}
+	return dates, nil
+}
+
+// runDate runs the steps of one date under its lock; ingest says whether to take the drop folder
+// first. When ctx is canceled, the error says where the night stands and how to resume it.
+func (r *Runner) runDate(ctx context.Context, date string, ingest bool) (*Outcome, error) {
+	out, err := r.steps(ctx, date, ingest)
+	if err != nil && ctx.Err() != nil && !errors.Is(err, ErrBusy) {
+		return nil, fmt.Errorf("stopped (%w): %s", err, r.NightState(context.WithoutCancel(ctx), date))
+	}
+	return out, err
+}
+
+func (r *Runner) steps(ctx context.Context, date string, ingest bool) (*Outcome, error) {
 	c := r.cfg()
 	unlock, err := r.lock(ctx, schema.RunLockName(c.SweepAccount, date))
 	if err != nil {
@@ -105,10 +173,12 @@ func (r *Runner) Run(ctx context.Context, date string) (*Outcome, error) {
 	}
 	defer unlock()
 
-	if _, err := r.Ingest(ctx); err != nil {
-		return nil, err
+	if ingest {
+		if _, err := r.Ingest(ctx); err != nil {
+			return nil, err
+		}
+		c.Failpoint("after-ingest")
 	}
-	c.Failpoint("after-ingest")
 	var status string
 	err = r.DB.GetContext(ctx, &status, `SELECT status FROM runs WHERE business_date = $1 AND sweep_account = $2`, date, c.SweepAccount)
 	if err == nil && status == "reconciled" {
@@ -136,6 +206,90 @@ func (r *Runner) Run(ctx context.Context, date string) (*Outcome, error) {
 	}
 	c.Failpoint("after-track")
 	return r.reconcile(ctx, date, runID, true)
+}
+
+// NightState says in one line where the run of date stands and how to resume it, for an operator
+// who just stopped it.
+func (r *Runner) NightState(ctx context.Context, date string) string {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	resume := fmt.Sprintf("run `cashpool run --date %s` again to resume", date)
+	var run struct {
+		ID     int64  `db:"id"`
+		Status string `db:"status"`
+	}
+	err := r.DB.GetContext(ctx, &run, `SELECT id, status FROM runs WHERE business_date = $1 AND sweep_account = $2`, date, r.cfg().SweepAccount)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Sprintf("%s: not planned yet, nothing was sent; %s", date, resume)
+	}
+	if err != nil {
+		return fmt.Sprintf("%s: state unknown (%v); nothing is lost: %s", date, err, resume)
+	}
+	if run.Status == "reconciled" {
+		return fmt.Sprintf("%s: finished; `cashpool report --date %s` rewrites its report", date, date)
+	}
+	p, err := track.ReadProgress(ctx, r.DB, run.ID)
+	if err != nil {
+		return fmt.Sprintf("%s: %s, journals unknown (%v); nothing is lost: %s", date, run.Status, err, resume)
+	}
+	return fmt.Sprintf("%s: %s, %d of %d journals final (%s funded), %d open (%d not sent yet); nothing is lost: %s",
+		date, run.Status, p.Final, p.Total, p.Funded.StringFixed(2), p.Open(), p.Unsent, resume)
+}
+
+// preflight checks, before anything is ingested, planned or sent, what a run needs beyond the
+// database (Run pinged it): the report folder of each date takes a file, and (when broker is set)
+// the broker accepts the credentials and holds the sweep account, ACTIVE. A problem a person must
+// fix wraps ErrNotReady.
+func (r *Runner) preflight(ctx context.Context, dates []string, broker bool) error {
+	for _, d := range dates {
+		if err := r.checkReportDir(d); err != nil {
+			return err
+		}
+	}
+	if broker {
+		return r.CheckBroker(ctx)
+	}
+	return nil
+}
+
+// checkReportDir creates and removes a probe file where date's report goes.
+func (r *Runner) checkReportDir(date string) error {
+	dir := filepath.Join(r.cfg().OutDir, date)
+	err := os.MkdirAll(dir, 0o755)
+	if err == nil {
+		var f *os.File
+		if f, err = os.CreateTemp(dir, ".cashpool-probe-*"); err == nil {
+			f.Close()
+			err = os.Remove(f.Name())
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("%w: the report folder %s cannot take the report (CASHPOOL_OUT_DIR): %v; nothing was sent", ErrNotReady, dir, err)
+	}
+	return nil
+}
+
+// CheckBroker makes one cheap call (GET the sweep account) that proves the credentials work and
+// the sweep account exists and is ACTIVE.
+func (r *Runner) CheckBroker(ctx context.Context) error {
+	sweep := r.cfg().SweepAccount
+	a, err := r.Broker.GetAccount(ctx, sweep)
+	var apiErr *alpaca.APIError
+	switch {
+	case errors.As(err, &apiErr) && (apiErr.HTTPStatus == 401 || apiErr.HTTPStatus == 403):
+		return fmt.Errorf("%w: the broker refused the credentials (HTTP %d): check APCA_API_KEY_ID and APCA_API_SECRET_KEY; nothing was sent",
+			ErrNotReady, apiErr.HTTPStatus)
+	case errors.As(err, &apiErr) && apiErr.HTTPStatus == 404:
+		return fmt.Errorf("%w: the broker has no account %s: check CASHPOOL_SWEEP_ACCOUNT; nothing was sent", ErrNotReady, sweep)
+	case err != nil:
+		return fmt.Errorf("checking the sweep account at the broker: %w; nothing was sent", err)
+	case !strings.EqualFold(a.ID, sweep):
+		return fmt.Errorf("the broker answered for account %q when asked for %s; nothing was sent", a.ID, sweep)
+	case a.Status != alpaca.AccountActive:
+		return fmt.Errorf("%w: the sweep account %s is %s at the broker, not %s: journals from it would fail; nothing was sent",
+			ErrNotReady, sweep, a.Status, alpaca.AccountActive)
+	}
+	return nil
 }
 
 // Ingest takes every complete file from the drop folder. Serialised across processes.
@@ -233,24 +387,24 @@ func (r *Runner) Submit(ctx context.Context, date string, runID int64) error {
 	}
 	c.Logger.Info("submit", "date", date, "batches_sent", res.Sent, "batches_split", res.Split,
 		"journals_canceled_with_batch", res.Canceled, "batches_recovered_by_listing", res.Recovered)
-	_, err = r.DB.ExecContext(ctx, `UPDATE runs SET track_deadline = $2 WHERE id = $1 AND track_deadline IS NULL`,
-		runID, c.Now().UTC().Add(c.TrackFor))
+	// The first submission of a round (a redrive starts another) fixes the moment tracking counts
+	// from; Track derives the deadline from it and the TrackFor of whichever run tracks.
+	now := c.Now().UTC()
+	_, err = r.DB.ExecContext(ctx, `UPDATE runs SET submitted_at = $2, track_deadline = $3 WHERE id = $1 AND track_deadline IS NULL`,
+		runID, now, now.Add(c.TrackFor))
 	return err
 }
 
 // Track follows the run's journals until they are final or its deadline passes.
 func (r *Runner) Track(ctx context.Context, runID int64) error {
 	c := r.cfg()
-	var deadline sql.NullTime
-	if err := r.DB.GetContext(ctx, &deadline, `SELECT track_deadline FROM runs WHERE id = $1`, runID); err != nil {
+	deadline, err := r.trackDeadline(ctx, runID)
+	if err != nil {
 		return err
 	}
-	if !deadline.Valid {
-		return errors.New("track: the run has not been submitted yet")
-	}
-	res, err := track.Track(ctx, r.DB, r.Broker, runID, deadline.Time, track.Config{
+	res, err := track.Track(ctx, r.DB, r.Broker, runID, deadline, track.Config{
 		SweepAccount: c.SweepAccount, PollEvery: c.PollEvery, Now: c.Now, Logger: c.Logger, Wait: c.TrackWait,
-		AfterPass: func() { c.Failpoint("after-track-pass") },
+		AfterPass: func() { c.Failpoint("after-track-pass") }, ProgressEvery: c.ProgressEvery,
 	})
 	if err != nil {
 		return fmt.Errorf("track: %w", err)
@@ -279,6 +433,30 @@ func (r *Runner) Track(ctx context.Context, runID int64) error {
 		c.Logger.Info("track: corrected journals linked to their replacements", "linked", linked)
 	}
 	return nil
+}
+
+// trackDeadline is the run's submission time plus this runner's TrackFor, stored for the report:
+// a later run with a shorter (or longer) CASHPOOL_TRACK_FOR is honoured, never the first run's.
+func (r *Runner) trackDeadline(ctx context.Context, runID int64) (time.Time, error) {
+	c := r.cfg()
+	var submitted time.Time
+	if err := r.DB.GetContext(ctx, &submitted, `SELECT submitted_at FROM runs
+		WHERE id = $1 AND submitted_at IS NOT NULL AND track_deadline IS NOT NULL`, runID); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return time.Time{}, errors.New("track: the run has not been submitted yet")
+		}
+		return time.Time{}, err
+	}
+	deadline := submitted.Add(c.TrackFor).UTC()
+	res, err := r.DB.ExecContext(ctx, `UPDATE runs SET track_deadline = $2 WHERE id = $1 AND track_deadline <> $2`, runID, deadline)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		c.Logger.Info("track: deadline follows CASHPOOL_TRACK_FOR", "run", runID, "submitted", submitted.UTC(),
+			"track_for", c.TrackFor, "deadline", deadline)
+	}
+	return deadline, nil
 }
 
 // Report rebuilds and rewrites the report of date without touching the run's state.

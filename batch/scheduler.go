@@ -15,8 +15,9 @@ import (
 
 // Scheduler runs the nightly job on a cron schedule. Of several replicas only the one holding the
 // leader lock (a PostgreSQL session advisory lock) runs; the rest wait for it. At start the leader
-// catches up every business date missed since the last completed one, which it keeps in
-// PostgreSQL. Runs never overlap and a panic in one is recovered and logged.
+// finishes every unfinished run, then catches up every business date missed since the last
+// completed one, which it keeps in PostgreSQL. Runs never overlap and a panic in one is recovered
+// and logged.
 type Scheduler struct {
 	Runner   *Runner
 	Schedule cron.Schedule
@@ -118,9 +119,23 @@ func (s *Scheduler) becomeLeader(ctx context.Context) (*sql.Conn, error) {
 	}
 }
 
-// CatchUp runs every business date after the last completed one whose scheduled time has passed.
+// CatchUp finishes every unfinished run up to today, oldest first, then runs every business date
+// after the last completed one whose scheduled time has passed. An unfinished run that fails again
+// does not stop the catch-up: every later run's report names it until it is finished.
 func (s *Scheduler) CatchUp(ctx context.Context) error {
 	s.defaults()
+	var open []string
+	if err := s.Runner.DB.SelectContext(ctx, &open, `SELECT to_char(business_date, 'YYYY-MM-DD') FROM runs
+		WHERE sweep_account = $1 AND status <> 'reconciled' AND business_date <= $2 ORDER BY business_date`,
+		s.Runner.Config.SweepAccount, s.Now().In(s.TZ).Format(time.DateOnly)); err != nil {
+		return fmt.Errorf("unfinished runs: %w", err)
+	}
+	for _, d := range open {
+		s.Logger.Info("finishing an unfinished night", "date", d)
+		if !s.runDate(ctx, d) && ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
 	var last sql.NullTime
 	err := s.Runner.DB.GetContext(ctx, &last, `SELECT last_completed FROM schedule_state WHERE sweep_account = $1`, s.Runner.Config.SweepAccount)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {

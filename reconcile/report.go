@@ -34,6 +34,9 @@ const (
 	// KindFailedLate is a journal still open when its run was reported that Alpaca then failed.
 	KindFailedLate    = "failed_late"
 	KindUnknownStatus = "unknown_status"
+	// KindUnfinishedRun is an earlier date of the same sweep account whose run is not finished:
+	// its money may not have moved, and no later run may pass it by in silence.
+	KindUnfinishedRun = "unfinished_run"
 	KindInFlight      = "in_flight"
 	KindUnbalanced    = "unbalanced"
 )
@@ -42,7 +45,7 @@ const (
 var Kinds = []string{
 	KindRejectedFile, KindOverAllocated, KindUnallocated, KindSkippedAllocation, KindAwaitingReceipt,
 	KindFailed, KindStuckPending, KindStuck, KindNotSent, KindCorrected, KindReversed, KindFailedLate, KindUnknownStatus,
-	KindInFlight, KindUnbalanced,
+	KindUnfinishedRun, KindInFlight, KindUnbalanced,
 }
 
 var kindRank = func() map[string]int {
@@ -202,6 +205,7 @@ func Build(ctx context.Context, db *sqlx.DB, runID int64, now time.Time, opts ..
 		{"reversals", func(ctx context.Context, tx *sqlx.Tx, r *Report, run runRow, now time.Time) error {
 			return readLate(ctx, tx, r, run, o.watch)
 		}},
+		{"unfinished earlier runs", readUnfinished},
 	}
 	for _, s := range steps {
 		if err := s.read(ctx, tx, r, run, now); err != nil {
@@ -507,4 +511,30 @@ func readLate(ctx context.Context, tx *sqlx.Tx, r *Report, run runRow, watch tim
 		r.Exceptions = append(r.Exceptions, e)
 	}
 	return nil
+}
+
+type unfinishedRow struct {
+	BusinessDate string          `db:"business_date"`
+	Status       string          `db:"status"`
+	Journals     int             `db:"journals"`
+	Final        int             `db:"final"`
+	Unsent       int             `db:"unsent"`
+	Open         decimal.Decimal `db:"open_amount"`
+}
+
+// readUnfinished names every earlier date of the sweep account whose run is not finished, with
+// the amount of its journals not yet final: a later night must never hide it.
+func readUnfinished(ctx context.Context, tx *sqlx.Tx, r *Report, run runRow, _ time.Time) error {
+	return eachRow(ctx, tx, queryUnfinished, func(u unfinishedRow) error {
+		r.Exceptions = append(r.Exceptions, Exception{
+			Kind:   KindUnfinishedRun,
+			Amount: u.Open,
+			Status: u.Status,
+			Reason: fmt.Sprintf("the run of %s is not finished (%s): %d of %d journals final, %d not sent yet",
+				u.BusinessDate, u.Status, u.Final, u.Journals, u.Unsent),
+			NextAction: fmt.Sprintf("run `cashpool run --date %s` to finish it (every later run tries first); `cashpool status --date %s` shows where it stopped",
+				u.BusinessDate, u.BusinessDate),
+		})
+		return nil
+	}, run.SweepAccount, run.BusinessDate)
 }

@@ -11,6 +11,19 @@ SELECT to_char(business_date, 'YYYY-MM-DD') AS business_date,
 FROM runs
 WHERE id = $1`
 
+	// Runs of earlier dates of the same sweep account that are not finished, oldest first.
+	queryUnfinished = `
+SELECT to_char(r.business_date, 'YYYY-MM-DD') AS business_date, r.status,
+       count(j.id) AS journals,
+       count(j.id) FILTER (WHERE j.status IN ('executed', 'activity_created', 'rejected', 'refused', 'canceled', 'deleted', 'correct')) AS final,
+       count(j.id) FILTER (WHERE j.alpaca_id IS NULL AND j.status NOT IN ('executed', 'activity_created', 'rejected', 'refused', 'canceled', 'deleted', 'correct')) AS unsent,
+       COALESCE(sum(j.amount) FILTER (WHERE j.status NOT IN ('executed', 'activity_created', 'rejected', 'refused', 'canceled', 'deleted', 'correct')), 0) AS open_amount
+FROM runs r
+LEFT JOIN journals j ON j.run_id = r.id
+WHERE r.sweep_account = $1::uuid AND r.business_date < $2::date AND r.status <> 'reconciled'
+GROUP BY r.id
+ORDER BY r.business_date`
+
 	// Rejected files since the previous run of the same sweep account was planned, up to this run:
 	// each rejected file is reported by exactly one run.
 	queryRejectedFiles = `

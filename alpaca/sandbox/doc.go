@@ -7,6 +7,10 @@
 //   - POST /v1/journals/batch, POST /v1/journals (JNLC and JNLS), POST /v1/journals/reverse_batch,
 //     GET /v1/journals, GET /v1/journals/{id}, DELETE /v1/journals/{id},
 //     GET /v2/events/journals/status and the legacy GET /v1/events/journals/status.
+//   - GET /v1/accounts/{account_id}: the account's id, account_number, status (as seeded or set
+//     through the admin API: ACTIVE, INACTIVE, ACCOUNT_CLOSED, ...), crypto_status (always
+//     INACTIVE), currency and last_equity (the cash of a firm account); 404 for an unknown account,
+//     400 for an id that is not a UUID.
 //   - HTTP Basic authentication on every /v1, /v2 and /sandbox/v1 call (401, code 40110000).
 //   - X-RateLimit-Limit, -Remaining and -Reset (unix seconds) on every answer, a fixed one-minute
 //     window on the simulated clock, 429 past Options.RateLimit. Only /v1 and /v2 calls count.

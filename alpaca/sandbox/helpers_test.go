@@ -215,7 +215,23 @@ func (b *bundle) sweepCash(t *testing.T) decimal.Decimal {
 // schemas are the published response schemas, compiled once for all tests.
 type schemas struct {
 	journal, batchJournal, apiError, eventV2, eventV1 *jsonschema.Schema
+	account                                           *jsonschema.Schema
 }
+
+// accountSchema is the Broker API's Account object (GET /v1/accounts/{account_id}), written by hand
+// from Alpaca's Broker API reference: the journal specification does not cover accounts.
+const accountSchema = `{
+  "type": "object",
+  "required": ["id", "account_number", "status", "currency"],
+  "properties": {
+    "id": {"type": "string", "format": "uuid"},
+    "account_number": {"type": "string"},
+    "status": {"type": "string"},
+    "crypto_status": {"type": "string"},
+    "currency": {"type": "string"},
+    "last_equity": {"type": "string", "format": "decimal"}
+  }
+}`
 
 var loadSchemaOnce = sync.OnceValues(func() (*schemas, error) {
 	f, err := os.Open(specPath)
@@ -236,6 +252,17 @@ var loadSchemaOnce = sync.OnceValues(func() (*schemas, error) {
 		return nil, err
 	}
 	s := &schemas{}
+	account, err := jsonschema.UnmarshalJSON(strings.NewReader(accountSchema))
+	if err != nil {
+		return nil, err
+	}
+	const accountURL = "https://alpaca.invalid/account.json"
+	if err := c.AddResource(accountURL, account); err != nil {
+		return nil, err
+	}
+	if s.account, err = c.Compile(accountURL); err != nil {
+		return nil, fmt.Errorf("compile account: %w", err)
+	}
 	for name, dst := range map[string]**jsonschema.Schema{
 		"Journal": &s.journal, "BatchJournalResponseJNLC": &s.batchJournal, "Error": &s.apiError,
 		"JournalStatusEventV2": &s.eventV2, "JournalStatusEvent": &s.eventV1,
@@ -298,6 +325,8 @@ func (s *schemas) check(t *testing.T, method, path string, r response) {
 		}
 	case strings.HasPrefix(p, "/v1/journals"):
 		validate(s.journal, inst)
+	case method == "GET" && strings.HasPrefix(p, "/v1/accounts/"):
+		validate(s.account, inst)
 	default:
 		t.Fatalf("no schema known for %s %s", method, path)
 	}

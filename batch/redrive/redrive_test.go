@@ -575,6 +575,10 @@ func (b *broker) CreateBatch(ctx context.Context, key string, body []byte) ([]al
 	return out, nil
 }
 
+func (b *broker) GetAccount(ctx context.Context, id string) (*alpaca.Account, error) {
+	return &alpaca.Account{ID: id, Status: alpaca.AccountActive, Currency: "USD"}, nil
+}
+
 func (b *broker) ListJournals(ctx context.Context, f alpaca.ListFilter) ([]alpaca.Journal, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -34,6 +34,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
+	"github.com/shopspring/decimal"
 
 	"github.com/cashpool/cashpool/alpaca"
 )
@@ -94,6 +95,9 @@ type Config struct {
 	ListMax int
 	// Sleep is the real-time pause between reconnects (tests shorten it); default a timer.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// ProgressEvery is the real-time pace of the progress lines a long wait logs (journals final
+	// of total, amount funded, time left); default 30s.
+	ProgressEvery time.Duration
 }
 
 func (cfg Config) withDefaults() Config {
@@ -141,6 +145,9 @@ func (cfg Config) withDefaults() Config {
 	}
 	if cfg.ListMax <= 0 {
 		cfg.ListMax = 50_000
+	}
+	if cfg.ProgressEvery <= 0 {
+		cfg.ProgressEvery = 30 * time.Second
 	}
 	return cfg
 }
@@ -213,6 +220,7 @@ type open struct {
 // then marks the run tracked. It streams when cfg.Mode allows and the broker can; otherwise it polls.
 func Track(ctx context.Context, db *sqlx.DB, broker Broker, runID int64, deadline time.Time, cfg Config) (Result, error) {
 	cfg = cfg.withDefaults()
+	defer logProgress(ctx, db, runID, deadline, cfg)()
 	if cfg.Mode != ModePoll {
 		if s, ok := broker.(Streamer); ok {
 			return trackStream(ctx, db, broker, s, runID, deadline, cfg)
@@ -397,4 +405,60 @@ func getEach(ctx context.Context, broker Broker, js []open, seen map[string]alpa
 	}
 	wg.Wait()
 	return firstErr
+}
+
+// Progress is where a run's journals stand.
+type Progress struct {
+	Total  int `db:"total"`
+	Final  int `db:"final"`
+	Unsent int `db:"unsent"` // not final and without an answer from Alpaca yet
+	// Funded is the amount of the journals executed (or activity_created).
+	Funded decimal.Decimal `db:"funded"`
+}
+
+// Open is how many journals are not final, sent or not.
+func (p Progress) Open() int { return p.Total - p.Final }
+
+// ReadProgress counts the run's journals by where they stand.
+func ReadProgress(ctx context.Context, db *sqlx.DB, runID int64) (Progress, error) {
+	var p Progress
+	err := db.GetContext(ctx, &p, `
+		SELECT count(*) AS total,
+		       count(*) FILTER (WHERE status IN (`+finalList+`)) AS final,
+		       count(*) FILTER (WHERE alpaca_id IS NULL AND status NOT IN (`+finalList+`)) AS unsent,
+		       COALESCE(sum(amount) FILTER (WHERE status IN ('executed', 'activity_created')), 0) AS funded
+		FROM journals WHERE run_id = $1`, runID)
+	if err != nil {
+		return p, fmt.Errorf("read progress: %w", err)
+	}
+	return p, nil
+}
+
+// logProgress logs where the run stands every cfg.ProgressEvery until the returned stop is called;
+// stop returns once nothing more will be logged.
+func logProgress(ctx context.Context, db *sqlx.DB, runID int64, deadline time.Time, cfg Config) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(cfg.ProgressEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			p, err := ReadProgress(ctx, db, runID)
+			if err != nil {
+				if ctx.Err() == nil {
+					cfg.Logger.Warn("track progress", "run", runID, "err", err)
+				}
+				continue
+			}
+			cfg.Logger.Info("track progress", "run", runID, "final", p.Final, "total", p.Total, "open", p.Open(),
+				"funded", p.Funded.StringFixed(2), "left", max(deadline.Sub(cfg.Now()), 0).Round(time.Second))
+		}
+	}()
+	return func() { cancel(); <-done }
 }

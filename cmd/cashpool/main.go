@@ -186,6 +186,12 @@ func cmdPipeline(ctx context.Context, cmd string, args []string, stdout io.Write
 			return exitUsage, usageError{fmt.Errorf("no planned run for %s: run `cashpool plan --date %s` first", cfg.Date, cfg.Date)}
 		}
 		if cmd == "submit" {
+			if err := r.CheckBroker(ctx); err != nil {
+				if errors.Is(err, batch.ErrNotReady) {
+					return exitUsage, err
+				}
+				return exitFailure, err
+			}
 			return exitOK, r.Submit(ctx, cfg.Date, runID)
 		}
 		return exitOK, r.Track(ctx, runID)
@@ -203,6 +209,9 @@ func cmdPipeline(ctx context.Context, cmd string, args []string, stdout io.Write
 	default: // run
 		out, err := r.Run(ctx, cfg.Date)
 		if err != nil {
+			if errors.Is(err, batch.ErrNotReady) {
+				return exitUsage, err
+			}
 			if errors.Is(err, batch.ErrBusy) {
 				return exitFailure, fmt.Errorf("%w: another `cashpool run` for %s is in progress; nothing was done", err, cfg.Date)
 			}

@@ -1,0 +1,57 @@
+package sandbox
+
+import (
+	"fmt"
+	"hash/fnv"
+	"net/http"
+	"regexp"
+)
+
+// uuidPattern is the account id the Broker API's path parameter takes (format uuid).
+var uuidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+// accountWireJSON is the Broker API's account object, as far as the simulator models an account:
+// id, account_number, status, crypto_status, currency and last_equity.
+type accountWireJSON struct {
+	ID            string `json:"id"`
+	AccountNumber string `json:"account_number"`
+	Status        string `json:"status"`
+	CryptoStatus  string `json:"crypto_status"`
+	Currency      string `json:"currency"`
+	LastEquity    string `json:"last_equity"`
+}
+
+// handleGetAccount is GET /v1/accounts/{account_id}: 400 for an id that is not a UUID, 404 for an
+// account the simulator does not know, otherwise the account with its status as set (seed or
+// admin API). Crypto trading is never enabled here, so crypto_status is INACTIVE whatever the
+// status: a client must read status, not crypto_status.
+func (s *Server) handleGetAccount(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("account_id")
+	if !uuidPattern.MatchString(id) {
+		writeError(w, http.StatusBadRequest, codeMalformed, fmt.Sprintf("account_id %q is not a valid UUID", id))
+		return
+	}
+	s.lockAndTick()
+	defer s.mu.Unlock()
+	a, ok := s.accounts[id]
+	if !ok {
+		writeError(w, http.StatusNotFound, codeNotFound, "account not found")
+		return
+	}
+	equity := "0"
+	if a.Firm {
+		equity = s.cash[a.ID].StringFixed(2)
+	}
+	writeJSON(w, http.StatusOK, accountWireJSON{
+		ID: a.ID, AccountNumber: accountNumber(a.ID), Status: a.Status, CryptoStatus: AccountInactive,
+		Currency: "USD", LastEquity: equity,
+	})
+}
+
+// accountNumber is a stable 10-digit account number derived from the id: Alpaca shows one to end
+// users beside every id; the simulator has no other source for it.
+func accountNumber(id string) string {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return fmt.Sprintf("9%09d", h.Sum32()%1_000_000_000)
+}

@@ -1,0 +1,137 @@
+package batch_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cashpool/cashpool/batch"
+	"github.com/cashpool/cashpool/fixtures"
+)
+
+// stopDuringTracking runs the sample night and cancels it, as Ctrl-C does, at tracking's first
+// wait: everything is sent, nothing is final yet.
+func stopDuringTracking(t *testing.T, b *bundle) error {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	wait := b.runner.Config.TrackWait
+	b.runner.Config.TrackWait = func(ctx context.Context, d time.Duration) error {
+		cancel()
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	_, err := b.runner.Run(ctx, fixtures.BusinessDate)
+	b.runner.Config.TrackWait = wait
+	if err == nil {
+		t.Fatal("a run canceled while tracking succeeded")
+	}
+	return err
+}
+
+// Ctrl-C while tracking says what state the night is in and how to resume it.
+func TestCancelDuringTrackingSaysStateAndHowToResume(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	err := stopDuringTracking(t, b)
+	var journals int
+	if err := b.db.Get(&journals, `SELECT count(*) FROM journals`); err != nil {
+		t.Fatal(err)
+	}
+	msg := err.Error()
+	want := regexp.MustCompile(fmt.Sprintf(`%s: submitted, \d+ of %d journals final \([0-9.]+ funded\), \d+ open \(0 not sent yet\); nothing is lost: run `+
+		"`cashpool run --date %s`"+` again to resume`, fixtures.BusinessDate, journals, fixtures.BusinessDate))
+	if !want.MatchString(msg) {
+		t.Fatalf("stopped run says %q, want it to match %s", msg, want)
+	}
+	if !strings.Contains(msg, context.Canceled.Error()) {
+		t.Errorf("stopped run %q does not say it was canceled", msg)
+	}
+}
+
+// The tracking deadline follows the CASHPOOL_TRACK_FOR of the run that tracks, counted from the
+// submission: a second run with a shorter setting stops at submission + the shorter setting.
+func TestSecondRunHonoursShorterTrackFor(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.runner.Config.TrackFor = 6 * time.Hour
+	submitted := b.clock.Now() // the clock moves only in tracking's waits
+	stopDuringTracking(t, b)
+	if !b.clock.Now().Equal(submitted) {
+		t.Fatalf("the clock moved before tracking: %s", b.clock.Now().Sub(submitted))
+	}
+
+	b.runner.Config.TrackFor = 10 * time.Minute
+	out, err := b.runner.Run(context.Background(), fixtures.BusinessDate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tracked := b.clock.Now().Sub(submitted); tracked > 10*time.Minute {
+		t.Fatalf("the second run tracked until %s after submission, want at most the 10m it was given", tracked)
+	}
+	stuck := 0
+	for _, e := range out.Report.Exceptions {
+		if e.Kind == "stuck_pending" || e.Kind == "stuck" {
+			stuck++
+		}
+	}
+	if stuck == 0 {
+		t.Error("nothing reported stuck at the shortened deadline; the over-limit journal is still pending")
+	}
+}
+
+// safeLog is a log sink the tracker writes while the test reads it.
+type safeLog struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *safeLog) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *safeLog) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// noStream hides the client's event stream: tracking polls, and waits where the test says.
+type noStream struct{ batch.Broker }
+
+// A long wait logs progress at a steady pace: journals final of total, amount funded, time left.
+func TestTrackingLogsProgress(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	var logs safeLog
+	b.runner.Config.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	b.runner.Broker = noStream{b.client}
+	b.runner.Config.ProgressEvery = 10 * time.Millisecond
+	progress := regexp.MustCompile(`msg="track progress" run=\d+ final=\d+ total=(\d+) open=\d+ funded=[0-9]+\.[0-9]{2} left=\S+`)
+	var once sync.Once
+	b.runner.Config.TrackWait = func(ctx context.Context, d time.Duration) error {
+		// The first pause is a long wait in real time: it ends once two progress lines appeared.
+		once.Do(func() {
+			end := time.Now().Add(10 * time.Second)
+			for len(progress.FindAllString(logs.String(), -1)) < 2 {
+				if time.Now().After(end) {
+					t.Errorf("no progress lines within 10s of waiting; log:\n%s", logs.String())
+					return
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		})
+		b.clock.Advance(d)
+		return nil
+	}
+	if _, err := b.runner.Run(context.Background(), fixtures.BusinessDate); err != nil {
+		t.Fatal(err)
+	}
+	var journals int
+	if err := b.db.Get(&journals, `SELECT count(*) FROM journals`); err != nil {
+		t.Fatal(err)
+	}
+	m := progress.FindStringSubmatch(logs.String())
+	if m == nil || m[1] != fmt.Sprint(journals) {
+		t.Fatalf("progress line %q, want one counting the run's %d journals", m, journals)
+	}
+}
