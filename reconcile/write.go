@@ -176,6 +176,16 @@ func metrics(t Totals) []metricRow {
 	return m
 }
 
+// TotalsRows is the totals as (metric, value) pairs, named and formatted as totals.csv has them.
+func TotalsRows(t Totals) [][2]string {
+	m := metrics(t)
+	out := make([][2]string, len(m))
+	for i, r := range m {
+		out[i] = [2]string{r.Metric, r.Value}
+	}
+	return out
+}
+
 func renderTotalsCSV(w io.Writer, r *Report) error {
 	return gocsv.Marshal(metrics(r.Totals), w)
 }

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 	_ "time/tzdata" // CASHPOOL_TZ works on machines without a zoneinfo database: one binary
 
 	"github.com/jmoiron/sqlx"
@@ -146,7 +147,7 @@ func cmdPipeline(ctx context.Context, cmd string, args []string, stdout io.Write
 		if err := cfg.needSweep(); err != nil {
 			return exitUsage, usageError{err}
 		}
-		return exitOK, batch.WriteStatus(ctx, stdout, db, cfg.SweepAccount, cfg.Date)
+		return exitOK, batch.WriteStatus(ctx, stdout, db, cfg.SweepAccount, cfg.Date, time.Now(), reconcile.WatchFor(cfg.WatchFor))
 	}
 	needBroker := cmd == "run" || cmd == "submit" || cmd == "track" || cmd == "serve" || (cmd == "redrive" && yes && !dryRun)
 	if needBroker {

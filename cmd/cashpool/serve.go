@@ -15,6 +15,7 @@ import (
 
 	"github.com/cashpool/cashpool/batch"
 	"github.com/cashpool/cashpool/batch/ingest"
+	"github.com/cashpool/cashpool/reconcile"
 )
 
 // serve runs the nightly job on a cron schedule. Of several replicas, the one holding the leader
@@ -53,7 +54,7 @@ func serve(ctx context.Context, r *batch.Runner, cfg *config, stdout io.Writer, 
 			date = time.Now().In(cfg.TZ).Format(time.DateOnly)
 		}
 		var buf bytes.Buffer
-		if err := batch.WriteStatus(req.Context(), &buf, r.DB, cfg.SweepAccount, date); err != nil {
+		if err := batch.WriteStatus(req.Context(), &buf, r.DB, cfg.SweepAccount, date, time.Now(), reconcile.WatchFor(cfg.WatchFor)); err != nil {
 			http.Error(w, "status unavailable", http.StatusInternalServerError)
 			return
 		}
