@@ -129,6 +129,9 @@ func cmdPipeline(ctx context.Context, cmd string, args []string, stdout io.Write
 		return exitUsage, usageError{errors.New("DATABASE_URL is not set (try `make run` for the embedded demo)")}
 	}
 	db, err := schema.Open(ctx, cfg.DatabaseURL)
+	if errors.Is(err, schema.ErrBadURL) {
+		return exitUsage, usageError{err}
+	}
 	if err != nil {
 		return exitFailure, err
 	}

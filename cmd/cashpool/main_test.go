@@ -57,3 +57,29 @@ func TestUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+// A DATABASE_URL that cannot be read is a usage error whose message never quotes it: it may hold
+// the password.
+func TestMalformedDatabaseURLNeverPrintsThePassword(t *testing.T) {
+	const secret = "Pw0rdLEAK"
+	t.Setenv("CASHPOOL_SWEEP_ACCOUNT", "8f8c8cee-2591-4f83-be12-82c659b5e748")
+	for _, dsn := range []string{
+		"postgres://cashpool:" + secret + "@[::1/cashpool",
+		"postgres://cashpool:Pw0rd/LEAK@db.example/cashpool",
+		"postgres://cashpool:Pw0rd%zzLEAK@db.example/cashpool",
+		"host=db.example password='" + secret,
+	} {
+		t.Setenv("DATABASE_URL", dsn)
+		for _, args := range [][]string{{"status"}, {"migrate"}} {
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), args, &stdout, &stderr)
+			out := stdout.String() + stderr.String()
+			if code != exitUsage || !strings.Contains(out, "DATABASE_URL cannot be read") {
+				t.Errorf("%v with %q: exit %d, want %d with a clear message:\n%s", args, dsn, code, exitUsage, out)
+			}
+			if strings.Contains(out, "Pw0rd") || strings.Contains(out, "LEAK") {
+				t.Errorf("%v printed the password:\n%s", args, out)
+			}
+		}
+	}
+}
