@@ -4,32 +4,47 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
+	"time"
+	"unicode"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/shopspring/decimal"
+
+	"github.com/cashpool/cashpool/reconcile"
 )
 
+// statusJournalLines caps the failed and stuck journals status lists one by one; the report has
+// them all.
+const statusJournalLines = 50
+
+// latestAttempt keeps, as the report does, only the highest attempt of each allocation: an earlier
+// attempt was redriven and is history, not money.
+const latestAttempt = `NOT EXISTS (SELECT 1 FROM journals k WHERE k.allocation_id = j.allocation_id AND k.attempt > j.attempt)`
+
 // WriteStatus prints what the database knows about the runs of a sweep account: the run of date in
-// detail (batches and journals by status, exceptions), the last runs in a line each, and the files
-// rejected lately.
-func WriteStatus(ctx context.Context, w io.Writer, db *sqlx.DB, sweep, date string) error {
+// detail (batches, journals by status, the report's totals and exceptions as of now, the failed
+// and stuck journals), the last runs in a line each, and the files rejected lately. opts are the
+// report's options, so status and report agree.
+func WriteStatus(ctx context.Context, w io.Writer, db *sqlx.DB, sweep, date string, now time.Time, opts ...reconcile.Option) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	defer tw.Flush()
 	var runs []struct {
-		ID       int64   `db:"id"`
-		Date     string  `db:"business_date"`
-		Status   string  `db:"status"`
-		Journals int     `db:"journals"`
-		Amount   string  `db:"amount"`
-		Totals   *string `db:"totals"`
+		ID       int64  `db:"id"`
+		Date     string `db:"business_date"`
+		Status   string `db:"status"`
+		Journals int    `db:"journals"`
+		Amount   string `db:"amount"`
 	}
 	if err := db.SelectContext(ctx, &runs, `
 		SELECT r.id, to_char(r.business_date, 'YYYY-MM-DD') AS business_date, r.status,
-		       count(j.id) AS journals, to_char(coalesce(sum(j.amount), 0), 'FM999999999999990.00') AS amount,
-		       r.totals::text AS totals
-		FROM runs r LEFT JOIN journals j ON j.run_id = r.id
-		WHERE r.sweep_account = $1
-		GROUP BY r.id ORDER BY r.business_date DESC LIMIT 10`, sweep); err != nil {
+		       t.n AS journals, to_char(t.amount, 'FM999999999999990.00') AS amount
+		FROM (SELECT * FROM runs WHERE sweep_account = $1 ORDER BY business_date DESC LIMIT 10) r
+		CROSS JOIN LATERAL (
+		    SELECT count(*) AS n, coalesce(sum(j.amount), 0) AS amount
+		    FROM journals j WHERE j.run_id = r.id AND `+latestAttempt+`) t
+		ORDER BY r.business_date DESC`, sweep); err != nil {
 		return err
 	}
 	fmt.Fprintln(tw, "RUN\tDATE\tSTATUS\tJOURNALS\tAMOUNT")
@@ -46,51 +61,8 @@ func WriteStatus(ctx context.Context, w io.Writer, db *sqlx.DB, sweep, date stri
 	fmt.Fprintln(tw)
 	if runID == 0 {
 		fmt.Fprintf(tw, "No run for %s.\n", date)
-	} else {
-		var batches []struct {
-			Status string `db:"status"`
-			N      int    `db:"n"`
-		}
-		if err := db.SelectContext(ctx, &batches, `SELECT status, count(*) AS n FROM batches WHERE run_id = $1 GROUP BY status ORDER BY status`, runID); err != nil {
-			return err
-		}
-		fmt.Fprintf(tw, "Run of %s: batches\n", date)
-		for _, b := range batches {
-			fmt.Fprintf(tw, "  %s\t%d\n", b.Status, b.N)
-		}
-		var journals []struct {
-			Status  string `db:"status"`
-			Unknown bool   `db:"status_unknown"`
-			N       int    `db:"n"`
-			Amount  string `db:"amount"`
-		}
-		if err := db.SelectContext(ctx, &journals, `
-			SELECT status, status_unknown, count(*) AS n, to_char(sum(amount), 'FM999999999999990.00') AS amount
-			FROM journals WHERE run_id = $1 GROUP BY status, status_unknown ORDER BY status`, runID); err != nil {
-			return err
-		}
-		fmt.Fprintf(tw, "Run of %s: journals\n", date)
-		for _, j := range journals {
-			flag := ""
-			if j.Unknown {
-				flag = " (unknown status)"
-			}
-			fmt.Fprintf(tw, "  %s%s\t%d\t%s\n", j.Status, flag, j.N, j.Amount)
-		}
-		var exc []struct {
-			Kind string `db:"kind"`
-			N    int    `db:"n"`
-		}
-		if err := db.SelectContext(ctx, &exc, `
-			SELECT 'held receipts' AS kind, count(*) AS n FROM run_receipts WHERE run_id = $1 AND held
-			UNION ALL SELECT 'receipts with unallocated remainder', count(*) FROM run_receipts WHERE run_id = $1 AND NOT held AND unallocated > 0
-			UNION ALL SELECT 'allocations not planned', count(*) FROM run_skipped_allocations WHERE run_id = $1`, runID); err != nil {
-			return err
-		}
-		fmt.Fprintf(tw, "Run of %s: exceptions\n", date)
-		for _, e := range exc {
-			fmt.Fprintf(tw, "  %s\t%d\n", e.Kind, e.N)
-		}
+	} else if err := writeRunStatus(ctx, tw, db, runID, date, now, opts); err != nil {
+		return err
 	}
 	var files []struct {
 		Name   string `db:"name"`
@@ -112,4 +84,115 @@ func WriteStatus(ctx context.Context, w io.Writer, db *sqlx.DB, sweep, date stri
 		fmt.Fprintf(tw, "  %s\t%s\t%d errors\t%s\n", f.At, f.Name, f.Errors, f.Reason)
 	}
 	return nil
+}
+
+// writeRunStatus prints one run: its batches, its journals by status, and the report's totals and
+// exceptions built now, so every figure is the report's to the cent.
+func writeRunStatus(ctx context.Context, tw io.Writer, db *sqlx.DB, runID int64, date string, now time.Time, opts []reconcile.Option) error {
+	var batches []struct {
+		Status string `db:"status"`
+		N      int    `db:"n"`
+	}
+	if err := db.SelectContext(ctx, &batches, `SELECT status, count(*) AS n FROM batches WHERE run_id = $1 GROUP BY status ORDER BY status`, runID); err != nil {
+		return err
+	}
+	fmt.Fprintf(tw, "Run of %s: batches\n", date)
+	for _, b := range batches {
+		fmt.Fprintf(tw, "  %s\t%d\n", b.Status, b.N)
+	}
+	var journals []struct {
+		Status   string `db:"status"`
+		Unknown  bool   `db:"status_unknown"`
+		Redriven bool   `db:"redriven"`
+		N        int    `db:"n"`
+		Amount   string `db:"amount"`
+	}
+	if err := db.SelectContext(ctx, &journals, `
+		SELECT status, status_unknown, NOT (`+latestAttempt+`) AS redriven, count(*) AS n,
+		       to_char(sum(amount), 'FM999999999999990.00') AS amount
+		FROM journals j WHERE run_id = $1 GROUP BY 1, 2, 3 ORDER BY 3, 1`, runID); err != nil {
+		return err
+	}
+	fmt.Fprintf(tw, "Run of %s: journals (latest attempt of each allocation)\n", date)
+	redriven := false
+	for _, j := range journals {
+		if j.Redriven && !redriven {
+			redriven = true
+			fmt.Fprintf(tw, "Run of %s: earlier attempts, redriven (history, not counted)\n", date)
+		}
+		flag := ""
+		if j.Unknown {
+			flag = " (unknown status)"
+		}
+		fmt.Fprintf(tw, "  %s%s\t%d\t%s\n", j.Status, flag, j.N, j.Amount)
+	}
+
+	rep, err := reconcile.Build(ctx, db, runID, now, opts...)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(tw, "Run of %s: totals (as the report has them)\n", date)
+	for _, m := range reconcile.TotalsRows(rep.Totals) {
+		fmt.Fprintf(tw, "  %s\t%s\n", m[0], m[1])
+	}
+	type kindSum struct {
+		n      int
+		amount decimal.Decimal
+	}
+	byKind := map[string]*kindSum{}
+	for _, e := range rep.Exceptions {
+		k := byKind[e.Kind]
+		if k == nil {
+			k = &kindSum{}
+			byKind[e.Kind] = k
+		}
+		k.n++
+		k.amount = k.amount.Add(e.Amount)
+	}
+	fmt.Fprintf(tw, "Run of %s: exceptions\n", date)
+	if len(rep.Exceptions) == 0 {
+		fmt.Fprintln(tw, "  none")
+	}
+	for _, kind := range reconcile.Kinds {
+		if k := byKind[kind]; k != nil {
+			fmt.Fprintf(tw, "  %s\t%d\t%s\n", kind, k.n, k.amount.StringFixed(2))
+		}
+	}
+	// The journals a person must look at, one by one: failed, stuck, not sent, unknown, late news.
+	var listed, more int
+	for _, e := range rep.Exceptions {
+		if e.JournalKey == "" {
+			continue
+		}
+		if listed == statusJournalLines {
+			more++
+			continue
+		}
+		if listed == 0 {
+			fmt.Fprintf(tw, "Run of %s: failed and stuck journals\n", date)
+			fmt.Fprintln(tw, "  KIND\tRECEIPT\tCLIENT REF\tACCOUNT\tAMOUNT\tSTATUS\tJOURNAL KEY\tALPACA ID\tREASON")
+		}
+		listed++
+		id := e.JournalID
+		if id == "" {
+			id = "-"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Kind, statusText(e.ReceiptID), statusText(e.ClientRef),
+			e.AccountID, e.Amount.StringFixed(2), statusText(e.Status), e.JournalKey, id, statusText(e.Reason))
+	}
+	if more > 0 {
+		fmt.Fprintf(tw, "  ... and %d more: see the report\n", more)
+	}
+	return nil
+}
+
+// statusText keeps free text (file values, Alpaca's messages) on one line of the table: control
+// characters become spaces and runs of space collapse.
+func statusText(s string) string {
+	return strings.Join(strings.Fields(strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)), " ")
 }

@@ -2,10 +2,14 @@ package reconcile
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html/template"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -54,7 +58,8 @@ func Write(dir string, r *Report, formats ...string) ([]string, error) {
 			return nil, fmt.Errorf("report format %q: want csv, json or html", f)
 		}
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	// Reports hold account ids and amounts: the umask, not cashpool, decides who may read them.
+	if err := os.MkdirAll(dir, 0o777); err != nil {
 		return nil, fmt.Errorf("report directory: %w", err)
 	}
 	var paths []string
@@ -75,10 +80,11 @@ func Write(dir string, r *Report, formats ...string) ([]string, error) {
 	return paths, nil
 }
 
-// writeAtomic writes a temporary file beside path and renames it over path.
+// writeAtomic writes a temporary file beside path and renames it over path. The file is created
+// with mode 0666 less the umask, as any file a user's program writes.
 func writeAtomic(path string, data []byte) (err error) {
 	dir, name := filepath.Split(path)
-	f, err := os.CreateTemp(dir, "."+name+".tmp-*")
+	f, err := createTemp(dir, "."+name+".tmp-")
 	if err != nil {
 		return err
 	}
@@ -89,9 +95,6 @@ func writeAtomic(path string, data []byte) (err error) {
 		}
 	}()
 	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Chmod(0o644); err != nil {
 		return err
 	}
 	if err = f.Sync(); err != nil {
@@ -109,6 +112,20 @@ func writeAtomic(path string, data []byte) (err error) {
 		d.Close()
 	}
 	return nil
+}
+
+// createTemp creates a new file named prefix plus a random suffix in dir, with mode 0666 less the
+// umask (os.CreateTemp would make it 0600 whatever the umask says).
+func createTemp(dir, prefix string) (*os.File, error) {
+	for range 100 {
+		var b [8]byte
+		rand.Read(b[:])
+		f, err := os.OpenFile(filepath.Join(dir, prefix+hex.EncodeToString(b[:])), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+		if !errors.Is(err, fs.ErrExist) {
+			return f, err
+		}
+	}
+	return nil, fmt.Errorf("no free temporary name for %s in %s", prefix, dir)
 }
 
 // csvRow is one line of reconciliation.csv. Every field is text so empty means empty (no amount,
@@ -174,6 +191,16 @@ func metrics(t Totals) []metricRow {
 		{"balanced", strconv.FormatBool(t.Balanced)},
 	}
 	return m
+}
+
+// TotalsRows is the totals as (metric, value) pairs, named and formatted as totals.csv has them.
+func TotalsRows(t Totals) [][2]string {
+	m := metrics(t)
+	out := make([][2]string, len(m))
+	for i, r := range m {
+		out[i] = [2]string{r.Metric, r.Value}
+	}
+	return out
 }
 
 func renderTotalsCSV(w io.Writer, r *Report) error {

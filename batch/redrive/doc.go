@@ -13,4 +13,9 @@
 // the run, then puts the run back to 'planned' so the Runner submits, tracks and reconciles it
 // like any other. The new intents are 'planned', not failed, so applying again creates nothing.
 // Preview answers the same question in a read-only transaction.
+//
+// Config.Journal limits a redrive to one journal (by its key or its Alpaca id), which must be the
+// latest attempt of its allocation. Its new attempt may carry a corrected account (a UUID, never
+// the sweep account) or description; who and why are then required, and are kept with what was
+// corrected on the new attempt's first history row. The failed attempt is left as it was.
 package redrive

@@ -20,13 +20,30 @@ import (
 	"github.com/cashpool/cashpool/pool"
 )
 
-// Config names the run to redrive.
+// Config names the run to redrive and, optionally, the one journal to redrive and what its new
+// attempt corrects.
 type Config struct {
 	SweepAccount string // the firm's sweep account id, as the Runner is configured with it
 	BusinessDate string // YYYY-MM-DD
 	BatchSize    int    // entries per new batch; default 500
 	Now          func() time.Time
+
+	// Journal, when set, limits the redrive to one journal: its cashpool key or Alpaca id. It
+	// must be the latest attempt of its allocation and have failed.
+	Journal string
+	// Account and Description, when set, replace the journal's account and description (without
+	// the key token) in its new attempt. Both need Journal, By and Reason.
+	Account     string
+	Description string
+	// By and Reason say who redrove and why; they are kept in the new attempt's history.
+	By, Reason string
 }
+
+// ErrInvalid wraps a Config that cannot be acted on as given: the caller's to fix.
+var ErrInvalid = errors.New("invalid redrive")
+
+// ErrNoJournal means Config.Journal names no journal of the run.
+var ErrNoJournal = errors.New("no such journal in this run")
 
 // Actions of an Item.
 const (
@@ -49,6 +66,9 @@ type Item struct {
 	Attempt      int
 	Action       string // ActionRedrive or ActionRefuse
 	Why          string
+	// NewAccount and NewDescription are the corrections the new attempt carries; empty when none.
+	NewAccount     string
+	NewDescription string
 }
 
 // Plan is what Preview would do or Apply did. Items are in (receipt_id, client_ref) order.
@@ -119,6 +139,8 @@ type journal struct {
 	Status        string          `db:"status"`
 	StatusUnknown bool            `db:"status_unknown"`
 	ErrorMessage  string          `db:"error_message"`
+
+	newAccount, newDescription string // the corrections of Config, on the journal named
 }
 
 // Only the highest attempt per allocation counts, exactly as the report counts it; the outer order
@@ -137,6 +159,12 @@ SELECT * FROM (
 ) h
 ORDER BY h.receipt_id, h.client_ref`
 
+// Limits on what an operator types; a description has the allocation file's limit.
+const (
+	maxBy     = 200
+	maxReason = 1000
+)
+
 func (c Config) withDefaults() (Config, error) {
 	if c.SweepAccount == "" || c.BusinessDate == "" {
 		return c, errors.New("redrive: sweep account and business date are required")
@@ -146,6 +174,43 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	var errs []error
+	if c.Journal != "" {
+		id, err := pool.ParseAccountID(c.Journal) // the same UUID syntax as an account id
+		if err != nil {
+			errs = append(errs, fmt.Errorf("journal %q %w (a journal key or an Alpaca journal id)", c.Journal, err))
+		}
+		c.Journal = id
+	}
+	correcting := c.Account != "" || c.Description != ""
+	if correcting && c.Journal == "" && len(errs) == 0 {
+		errs = append(errs, errors.New("a corrected account or description applies to one journal: name it"))
+	}
+	if c.Account != "" {
+		acc, err := pool.ParseAccountID(c.Account)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("account %q %w", c.Account, err))
+		case acc == strings.ToLower(c.SweepAccount):
+			// Direction: journals only ever go from the sweep account, never to it.
+			errs = append(errs, fmt.Errorf("account %s is the sweep account itself: journals only go from it", acc))
+		}
+		c.Account = acc
+	}
+	if c.Description != "" {
+		if err := pool.CheckText(c.Description, pool.MaxDescriptionLen, true); err != nil {
+			errs = append(errs, fmt.Errorf("description %w (at most %d bytes)", err, pool.MaxDescriptionLen))
+		}
+	}
+	if err := pool.CheckText(c.By, maxBy, correcting); err != nil {
+		errs = append(errs, fmt.Errorf("who redrives %w (a correction is recorded with who and why)", err))
+	}
+	if err := pool.CheckText(c.Reason, maxReason, correcting); err != nil {
+		errs = append(errs, fmt.Errorf("the reason %w (a correction is recorded with who and why)", err))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return c, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	return c, nil
 }
@@ -227,14 +292,30 @@ func decideRun(ctx context.Context, tx *sqlx.Tx, cfg Config, lock bool) (*Plan, 
 	if err := tx.SelectContext(ctx, &all, queryHighest, p.RunID); err != nil {
 		return nil, nil, fmt.Errorf("redrive %s: read journals: %w", cfg.BusinessDate, err)
 	}
+	var named *journal
+	if cfg.Journal != "" {
+		var err error
+		if named, all, err = pickNamed(ctx, tx, p.RunID, cfg.Journal, all); err != nil {
+			return nil, nil, fmt.Errorf("redrive %s: %w", cfg.BusinessDate, err)
+		}
+	}
 	var redo []journal
 	p.Items = make([]Item, 0, len(all))
 	for _, j := range all {
 		action, why := decide(j.Status, j.StatusUnknown)
+		if named != nil && named.ID != j.ID {
+			// Only the latest attempt may be redriven: an earlier one was redriven already.
+			action, why = ActionRefuse, fmt.Sprintf("journal %s is attempt %d; the latest attempt is %d (%s, key %s)",
+				cfg.Journal, named.Attempt, j.Attempt, j.Status, j.Key)
+		}
+		if action == ActionRedrive {
+			j.newAccount, j.newDescription = cfg.Account, cfg.Description
+		}
 		p.Items = append(p.Items, Item{
 			JournalID: j.ID, AllocationID: j.AllocationID, ReceiptID: j.ReceiptID, ClientRef: j.ClientRef,
 			ToAccount: j.ToAccount, Amount: j.Amount, Status: j.Status, AlpacaID: j.AlpacaID,
 			ErrorMessage: j.ErrorMessage, Attempt: j.Attempt, Action: action, Why: why,
+			NewAccount: j.newAccount, NewDescription: j.newDescription,
 		})
 		if action == ActionRedrive {
 			p.Redrive++
@@ -245,6 +326,26 @@ func decideRun(ctx context.Context, tx *sqlx.Tx, cfg Config, lock bool) (*Plan, 
 		}
 	}
 	return p, redo, nil
+}
+
+// pickNamed finds the journal named by its key or Alpaca id in the run and keeps, of the latest
+// attempts all, only its allocation's.
+func pickNamed(ctx context.Context, tx *sqlx.Tx, runID int64, id string, all []journal) (*journal, []journal, error) {
+	var named journal
+	if err := tx.GetContext(ctx, &named, `
+		SELECT id, allocation_id, attempt, journal_key::text AS journal_key, status
+		FROM journals WHERE run_id = $1 AND (journal_key = $2::uuid OR alpaca_id = $2::uuid)`, runID, id); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, nil, fmt.Errorf("journal %s: %w", id, ErrNoJournal)
+		}
+		return nil, nil, fmt.Errorf("find journal %s: %w", id, err)
+	}
+	for _, j := range all {
+		if j.AllocationID == named.AllocationID {
+			return &named, []journal{j}, nil
+		}
+	}
+	return nil, nil, fmt.Errorf("journal %s: %w", id, ErrNoJournal)
 }
 
 // write stores the new attempts, batched per attempt number in the order given, with their history.
@@ -279,13 +380,42 @@ func write(ctx context.Context, tx *sqlx.Tx, cfg Config, runID int64, js []journ
 			batchIDs = append(batchIDs, id)
 		}
 	}
+	// The new attempt's first history row says who, why, which attempt it replaces and what it
+	// corrects; the failed attempt stays as it was.
 	if _, err := tx.ExecContext(ctx, `
-		INSERT INTO journal_history (journal_id, status_from, status_to, source, at)
-		SELECT id, '', 'planned', 'redrive', $2 FROM journals WHERE batch_id = ANY($1::bigint[])`,
-		pq.Array(batchIDs), now); err != nil {
+		INSERT INTO journal_history (journal_id, status_from, status_to, source, at, actor, reason, detail)
+		SELECT j.id, '', 'planned', 'redrive', $2, $3, $4, o.detail
+		FROM journals j
+		JOIN unnest($5::bigint[], $6::text[]) AS o(allocation_id, detail) ON o.allocation_id = j.allocation_id
+		WHERE j.batch_id = ANY($1::bigint[])`,
+		pq.Array(batchIDs), now, cfg.By, cfg.Reason, pq.Array(allocationIDs(js)), pq.Array(details(js))); err != nil {
 		return fmt.Errorf("journal history: %w", err)
 	}
 	return nil
+}
+
+func allocationIDs(js []journal) []int64 {
+	out := make([]int64, len(js))
+	for i, j := range js {
+		out[i] = j.AllocationID
+	}
+	return out
+}
+
+// details describes each new attempt for its history: the attempt it replaces and its corrections.
+func details(js []journal) []string {
+	out := make([]string, len(js))
+	for i, j := range js {
+		d := fmt.Sprintf("redrive of journal %s (attempt %d, %s)", j.Key, j.Attempt, j.Status)
+		if j.newAccount != "" && j.newAccount != strings.ToLower(j.ToAccount) {
+			d += fmt.Sprintf("; account %s -> %s", strings.ToLower(j.ToAccount), j.newAccount)
+		}
+		if j.newDescription != "" {
+			d += fmt.Sprintf("; description %q -> %q", j.Description, j.newDescription)
+		}
+		out[i] = d
+	}
+	return out
 }
 
 func writeBatch(ctx context.Context, tx *sqlx.Tx, cfg Config, runID int64, seq string, attempt int, chunk []journal, now time.Time) (int64, error) {
@@ -293,10 +423,20 @@ func writeBatch(ctx context.Context, tx *sqlx.Tx, cfg Config, runID int64, seq s
 	entries := make([]alpaca.BatchEntry, len(chunk))
 	for i, j := range chunk {
 		keys[i] = pool.JournalKey(cfg.SweepAccount, cfg.BusinessDate, j.ReceiptID, j.ClientRef, attempt)
+		to, desc := strings.ToLower(j.ToAccount), j.Description
+		if j.newAccount != "" {
+			to = j.newAccount
+		}
+		if j.newDescription != "" {
+			desc = j.newDescription
+		}
+		if to == strings.ToLower(cfg.SweepAccount) {
+			return 0, fmt.Errorf("journal %s would go to the sweep account itself", keys[i])
+		}
 		entries[i] = alpaca.BatchEntry{
-			ToAccount:                       strings.ToLower(j.ToAccount),
+			ToAccount:                       to,
 			Amount:                          j.Amount.StringFixed(2),
-			Description:                     pool.Describe(j.Description, keys[i]),
+			Description:                     pool.Describe(desc, keys[i]),
 			TransmitterName:                 j.TName,
 			TransmitterAccountNumber:        j.TAccount,
 			TransmitterAddress:              j.TAddress,
@@ -354,11 +494,20 @@ func (p *Plan) Write(w io.Writer) {
 			if alpacaID == "" {
 				alpacaID = "-"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", it.Action, it.ReceiptID, it.ClientRef,
-				it.ToAccount, it.Amount.StringFixed(2), it.Attempt, it.Status, alpacaID, it.Why, oneLine(it.ErrorMessage))
+			account := it.ToAccount
+			if it.NewAccount != "" {
+				account += " -> " + it.NewAccount
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", it.Action, oneLine(it.ReceiptID), oneLine(it.ClientRef),
+				account, it.Amount.StringFixed(2), it.Attempt, it.Status, alpacaID, it.Why, oneLine(it.ErrorMessage))
 		}
 	}
 	tw.Flush()
+	for _, it := range p.Items {
+		if it.Action == ActionRedrive && it.NewDescription != "" {
+			fmt.Fprintf(w, "new description for %s / %s: %q\n", oneLine(it.ReceiptID), oneLine(it.ClientRef), it.NewDescription)
+		}
+	}
 	if funded > 0 {
 		fmt.Fprintf(w, "(and %d journals already funded, refused, not listed)\n", funded)
 	}

@@ -597,3 +597,167 @@ func (b *broker) GetJournal(ctx context.Context, id string) (*alpaca.Journal, er
 	}
 	return nil, &alpaca.APIError{HTTPStatus: 404, Message: "not found"}
 }
+
+// A journal failed for a wrong account is redriven to the corrected account with a corrected
+// description: only that journal, under a new key, with who, why and what changed in its history;
+// the failed attempt is left as it was.
+func TestRedriveOneJournalWithCorrections(t *testing.T) {
+	t.Parallel()
+	f, _ := setup(t, 3, 500)
+	f.answer("c00", "canceled", "account is not active")
+	f.answer("c01", "refused", "")
+	f.answer("c02", "executed", "")
+	old := f.journals("c00")[0]
+	c := cfg()
+	c.Journal = strings.ToUpper(old.Key) // a key is a UUID: either case names it
+	c.Account = "8E00A1B2-0000-4000-8000-0000000000AA"
+	c.Description = "funding c00, corrected account"
+	c.By, c.Reason = "alice", "account number typo in the allocations file"
+
+	pre, err := redrive.Preview(context.Background(), f.db, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pre.Redrive != 1 || len(pre.Items) != 1 || pre.Items[0].ClientRef != "c00" || pre.Items[0].NewAccount != "8e00a1b2-0000-4000-8000-0000000000aa" {
+		t.Fatalf("preview %+v; want c00 alone, to the corrected account", pre)
+	}
+	var buf bytes.Buffer
+	pre.Write(&buf)
+	for _, want := range []string{account(0) + " -> 8e00a1b2-0000-4000-8000-0000000000aa", `"funding c00, corrected account"`} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("preview lacks %q:\n%s", want, buf.String())
+		}
+	}
+	apply(t, f.db, c)
+
+	js := f.journals("c00")
+	if len(js) != 2 {
+		t.Fatalf("c00 has %d journals, want 2", len(js))
+	}
+	same := func(r row) string {
+		return fmt.Sprint(*r.BatchID, r.Key, r.Attempt, r.ToAccount, r.Amount.StringFixed(2), r.Description, r.Status)
+	}
+	if same(js[0]) != same(old) {
+		t.Errorf("the failed attempt changed: %s → %s", same(old), same(js[0]))
+	}
+	nu := js[1]
+	key := pool.JournalKey(sweep, date, "R1", "c00", 2)
+	if nu.Key != key || nu.ToAccount != "8e00a1b2-0000-4000-8000-0000000000aa" || !nu.Amount.Equal(old.Amount) ||
+		nu.Description != "funding c00, corrected account "+pool.KeyToken(key) {
+		t.Errorf("new attempt %+v", nu)
+	}
+	if n := len(f.journals("c01")); n != 1 {
+		t.Errorf("c01 has %d journals: a journal not named was redriven", n)
+	}
+	var body []byte
+	if err := f.db.Get(&body, `SELECT body FROM batches WHERE id = $1`, *nu.BatchID); err != nil {
+		t.Fatal(err)
+	}
+	var req alpaca.BatchRequest
+	if err := json.Unmarshal(body, &req); err != nil {
+		t.Fatal(err)
+	}
+	if len(req.Entries) != 1 || req.Entries[0].ToAccount != "8e00a1b2-0000-4000-8000-0000000000aa" ||
+		req.Entries[0].Description != nu.Description || req.FromAccount != sweep {
+		t.Errorf("batch body %s", body)
+	}
+	var h struct {
+		Actor  string `db:"actor"`
+		Reason string `db:"reason"`
+		Detail string `db:"detail"`
+	}
+	if err := f.db.Get(&h, `SELECT actor, reason, detail FROM journal_history WHERE journal_id = $1 AND source = 'redrive'`, nu.ID); err != nil {
+		t.Fatal(err)
+	}
+	wantDetail := `redrive of journal ` + old.Key + ` (attempt 1, canceled); account ` + account(0) +
+		` -> 8e00a1b2-0000-4000-8000-0000000000aa; description "funding c00 ` + pool.KeyToken(old.Key) + `" -> "funding c00, corrected account"`
+	if h.Actor != "alice" || h.Reason != "account number typo in the allocations file" || h.Detail != wantDetail {
+		t.Errorf("history = %+v\nwant detail %s", h, wantDetail)
+	}
+}
+
+// The same journal named by its Alpaca id; an earlier attempt, a funded journal and an unknown one
+// are refused; nothing is written for them.
+func TestRedriveNamedJournal(t *testing.T) {
+	t.Parallel()
+	f, _ := setup(t, 3, 500)
+	f.answer("c00", "refused", "")
+	f.answer("c01", "executed", "")
+	var alpacaID string
+	if err := f.db.Get(&alpacaID, `SELECT alpaca_id::text FROM journals WHERE client_ref = 'c00'`); err != nil {
+		t.Fatal(err)
+	}
+	first := f.journals("c00")[0].Key
+	c := cfg()
+	c.Journal = alpacaID
+	if p := apply(t, f.db, c); p.Redrive != 1 || p.Items[0].ClientRef != "c00" {
+		t.Fatalf("by Alpaca id: %+v", p)
+	}
+	f.answer("c00", "refused", "") // the second attempt failed too
+
+	for _, tc := range []struct{ journal, why string }{
+		{first, "is attempt 1; the latest attempt is 2 (refused, key " + pool.JournalKey(sweep, date, "R1", "c00", 2) + ")"},
+		{f.journals("c01")[0].Key, "already funded"},
+	} {
+		c := cfg()
+		c.Journal = tc.journal
+		journals := f.count(`SELECT count(*) FROM journals`)
+		p := apply(t, f.db, c)
+		if p.Redrive != 0 || len(p.Items) != 1 || !strings.HasSuffix(p.Items[0].Why, tc.why) {
+			t.Errorf("journal %s: %+v; want refused: %s", tc.journal, p, tc.why)
+		}
+		if n := f.count(`SELECT count(*) FROM journals`); n != journals {
+			t.Errorf("journal %s: %d new journals", tc.journal, n-journals)
+		}
+	}
+	c = cfg()
+	c.Journal = "8e00a1b2-0000-4000-8000-00000000dead"
+	if _, err := redrive.Preview(context.Background(), f.db, c); !errors.Is(err, redrive.ErrNoJournal) {
+		t.Errorf("unknown journal: %v, want ErrNoJournal", err)
+	}
+}
+
+// Corrections are checked before anything is read: direction (never to the sweep account), account
+// id syntax, one named journal, and who and why.
+func TestCorrectionsValidated(t *testing.T) {
+	t.Parallel()
+	f, _ := setup(t, 1, 500)
+	f.answer("c00", "refused", "")
+	key := f.journals("c00")[0].Key
+	good := func() redrive.Config {
+		c := cfg()
+		c.Journal, c.Account, c.By, c.Reason = key, account(5), "alice", "typo"
+		return c
+	}
+	for name, tc := range map[string]struct {
+		change func(*redrive.Config)
+		want   string
+	}{
+		"to the sweep account":          {func(c *redrive.Config) { c.Account = sweep }, "is the sweep account itself"},
+		"to the sweep account, upper":   {func(c *redrive.Config) { c.Account = strings.ToUpper(sweep) }, "is the sweep account itself"},
+		"account with a space":          {func(c *redrive.Config) { c.Account = " " + account(5) }, "has spaces"},
+		"account not a uuid":            {func(c *redrive.Config) { c.Account = "12345" }, "is not an account id"},
+		"nil account":                   {func(c *redrive.Config) { c.Account = "00000000-0000-0000-0000-000000000000" }, "nil UUID"},
+		"no journal named":              {func(c *redrive.Config) { c.Journal = "" }, "applies to one journal"},
+		"journal not a uuid":            {func(c *redrive.Config) { c.Journal = "BWP-003" }, "is not an account id"},
+		"no by":                         {func(c *redrive.Config) { c.By = " " }, "who redrives is required"},
+		"no reason":                     {func(c *redrive.Config) { c.Reason = "" }, "the reason is required"},
+		"description with a control":    {func(c *redrive.Config) { c.Description = "a\x1b[2Jb" }, "control character"},
+		"description too long":          {func(c *redrive.Config) { c.Description = strings.Repeat("x", 5000) }, "too long"},
+		"description only, no reason":   {func(c *redrive.Config) { c.Account, c.Description, c.Reason = "", "fixed", "" }, "the reason is required"},
+		"description without a journal": {func(c *redrive.Config) { c.Account, c.Description, c.Journal = "", "fixed", "" }, "applies to one journal"},
+	} {
+		c := good()
+		tc.change(&c)
+		_, err := redrive.Apply(context.Background(), f.db, c)
+		if !errors.Is(err, redrive.ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v; want ErrInvalid saying %q", name, err, tc.want)
+		}
+	}
+	if n := f.count(`SELECT count(*) FROM journals`); n != 1 {
+		t.Errorf("%d journals after refused corrections, want 1", n)
+	}
+	if p := apply(t, f.db, good()); p.Redrive != 1 {
+		t.Errorf("the valid correction: %+v", p)
+	}
+}

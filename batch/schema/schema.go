@@ -6,12 +6,15 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"io/fs"
+	"strings"
+	"time"
 
 	"github.com/jmoiron/sqlx"
-	_ "github.com/lib/pq" // the PostgreSQL driver
+	"github.com/lib/pq" // the PostgreSQL driver
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 )
@@ -19,19 +22,71 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-// Open connects to the database at url and checks that it answers.
+// Timeouts every connection gets unless the database URL sets its own (a URL's 0 turns the
+// server-side ones off). A statement gets half an hour: the longest legitimate one is the COPY of
+// a big drop-folder file, and tracking never holds a statement or a transaction open while it
+// waits for Alpaca. A transaction left idle (a process stuck between two statements) is ended
+// after ten minutes, releasing its row locks.
+const (
+	DefaultConnectTimeout        = 10 * time.Second
+	DefaultStatementTimeout      = "30min"
+	DefaultIdleInTransactionTime = "10min"
+)
+
+// ErrBadURL means the database URL could not be read. Its text is never part of an error: it may
+// hold a password.
+var ErrBadURL = errors.New("DATABASE_URL cannot be read (its text is not shown: it may hold a password); " +
+	"want postgres://user:password@host:port/dbname?sslmode=require with any @ : / ? # % in the user or password percent-encoded, or key=value pairs")
+
+// Open connects to the database at url and checks that it answers. Every connection has a connect
+// timeout, a statement timeout and an idle-in-transaction timeout (see DefaultStatementTimeout).
+// No error it returns carries the URL's password.
 func Open(ctx context.Context, url string) (*sqlx.DB, error) {
-	db, err := sqlx.Open("postgres", url)
+	cfg, err := pq.NewConfig(url)
 	if err != nil {
-		return nil, fmt.Errorf("open database: %w", err)
+		// pq's message quotes the URL, password included.
+		return nil, ErrBadURL
 	}
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = DefaultConnectTimeout
+	}
+	if cfg.Runtime == nil {
+		cfg.Runtime = map[string]string{}
+	}
+	if _, ok := cfg.Runtime["statement_timeout"]; !ok {
+		cfg.Runtime["statement_timeout"] = DefaultStatementTimeout
+	}
+	if _, ok := cfg.Runtime["idle_in_transaction_session_timeout"]; !ok {
+		cfg.Runtime["idle_in_transaction_session_timeout"] = DefaultIdleInTransactionTime
+	}
+	connector, err := pq.NewConnectorConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", redact(err, cfg.Password))
+	}
+	db := sqlx.NewDb(sql.OpenDB(connector), "postgres")
 	db.SetMaxOpenConns(16)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("connect to database: %w", err)
+		return nil, fmt.Errorf("connect to database: %w", redact(err, cfg.Password))
 	}
 	return db, nil
 }
+
+// redact keeps a password out of an error's text, should a driver or server ever quote it.
+func redact(err error, password string) error {
+	if password == "" || !strings.Contains(err.Error(), password) {
+		return err
+	}
+	return redacted{msg: strings.ReplaceAll(err.Error(), password, "xxxxx"), err: err}
+}
+
+type redacted struct {
+	msg string
+	err error
+}
+
+func (r redacted) Error() string { return r.msg }
+func (r redacted) Unwrap() error { return r.err }
 
 // Migrate applies every pending migration. Concurrent callers are serialised by a PostgreSQL
 // session lock, so several replicas may start at once.

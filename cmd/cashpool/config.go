@@ -43,12 +43,21 @@ type config struct {
 	Formats      []string
 }
 
-// envOrFile reads NAME, or the contents of the file named by NAME_FILE (for secrets mounted as files).
+// envOrFile reads NAME, or the contents of the file named by NAME_FILE (for secrets mounted as
+// files). A secret file anyone but its owner may read is refused: the secret may already be out.
 func envOrFile(name string) (string, error) {
 	if v := os.Getenv(name); v != "" {
 		return v, nil
 	}
 	if p := os.Getenv(name + "_FILE"); p != "" {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return "", fmt.Errorf("%s_FILE: %w", name, err)
+		}
+		if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+			return "", fmt.Errorf("%s_FILE %s is readable by group or others (mode %04o): make it readable by cashpool's user only (chmod 600 %s)",
+				name, p, perm, p)
+		}
 		b, err := os.ReadFile(p)
 		if err != nil {
 			return "", fmt.Errorf("%s_FILE: %w", name, err)

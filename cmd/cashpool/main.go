@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 	_ "time/tzdata" // CASHPOOL_TZ works on machines without a zoneinfo database: one binary
 
 	"github.com/jmoiron/sqlx"
@@ -47,7 +48,8 @@ Usage: cashpool <command> [flags]
   reconcile   write the report of --date and mark the run finished
   report      rewrite the report of --date (--format csv,json,html)
   status      runs, batches, journals by status, exceptions (--date)
-  redrive     new journals for the failed ones of --date (--dry-run, --yes)
+  redrive     new journals for the failed ones of --date, or one --journal to a corrected
+              --account or --description (--by, --reason); shows the plan, acts with --yes
   serve       scheduler + tracker + HTTP health, metrics and status
   sandbox     the Alpaca journals simulator as a server (--addr, --seed)
   migrate     apply database migrations
@@ -112,14 +114,14 @@ func cmdPipeline(ctx context.Context, cmd string, args []string, stdout io.Write
 	if err != nil {
 		return exitUsage, usageError{err}
 	}
-	var dryRun, yes bool
+	var rf redriveFlags
 	if cmd == "redrive" {
-		fs.BoolVar(&dryRun, "dry-run", false, "show what would be redriven and change nothing (the default without --yes)")
-		fs.BoolVar(&yes, "yes", false, "create the new journals and send them")
+		rf.register(fs)
 	}
 	if err := fs.Parse(args); err != nil {
 		return exitUsage, usageError{err}
 	}
+	rf.parsed(fs)
 	if err := finish(); err != nil {
 		return exitUsage, usageError{err}
 	}
@@ -127,6 +129,9 @@ func cmdPipeline(ctx context.Context, cmd string, args []string, stdout io.Write
 		return exitUsage, usageError{errors.New("DATABASE_URL is not set (try `make run` for the embedded demo)")}
 	}
 	db, err := schema.Open(ctx, cfg.DatabaseURL)
+	if errors.Is(err, schema.ErrBadURL) {
+		return exitUsage, usageError{err}
+	}
 	if err != nil {
 		return exitFailure, err
 	}
@@ -146,9 +151,9 @@ func cmdPipeline(ctx context.Context, cmd string, args []string, stdout io.Write
 		if err := cfg.needSweep(); err != nil {
 			return exitUsage, usageError{err}
 		}
-		return exitOK, batch.WriteStatus(ctx, stdout, db, cfg.SweepAccount, cfg.Date)
+		return exitOK, batch.WriteStatus(ctx, stdout, db, cfg.SweepAccount, cfg.Date, time.Now(), reconcile.WatchFor(cfg.WatchFor))
 	}
-	needBroker := cmd == "run" || cmd == "submit" || cmd == "track" || cmd == "serve" || (cmd == "redrive" && yes && !dryRun)
+	needBroker := cmd == "run" || cmd == "submit" || cmd == "track" || cmd == "serve" || (cmd == "redrive" && rf.act())
 	if needBroker {
 		if err := cfg.needBroker(); err != nil {
 			return exitUsage, usageError{err}
@@ -166,7 +171,7 @@ func cmdPipeline(ctx context.Context, cmd string, args []string, stdout io.Write
 	case "serve":
 		return serve(ctx, r, cfg, stdout, logger)
 	case "redrive":
-		return redriveDate(ctx, db, r, cfg, yes && !dryRun, stdout)
+		return redriveDate(ctx, db, r, cfg, &rf, stdout)
 	case "ingest":
 		res, err := r.Ingest(ctx)
 		if err != nil {

@@ -57,3 +57,69 @@ func TestUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+// A DATABASE_URL that cannot be read is a usage error whose message never quotes it: it may hold
+// the password.
+func TestMalformedDatabaseURLNeverPrintsThePassword(t *testing.T) {
+	const secret = "Pw0rdLEAK"
+	t.Setenv("CASHPOOL_SWEEP_ACCOUNT", "8f8c8cee-2591-4f83-be12-82c659b5e748")
+	for _, dsn := range []string{
+		"postgres://cashpool:" + secret + "@[::1/cashpool",
+		"postgres://cashpool:Pw0rd/LEAK@db.example/cashpool",
+		"postgres://cashpool:Pw0rd%zzLEAK@db.example/cashpool",
+		"host=db.example password='" + secret,
+	} {
+		t.Setenv("DATABASE_URL", dsn)
+		for _, args := range [][]string{{"status"}, {"migrate"}} {
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), args, &stdout, &stderr)
+			out := stdout.String() + stderr.String()
+			if code != exitUsage || !strings.Contains(out, "DATABASE_URL cannot be read") {
+				t.Errorf("%v with %q: exit %d, want %d with a clear message:\n%s", args, dsn, code, exitUsage, out)
+			}
+			if strings.Contains(out, "Pw0rd") || strings.Contains(out, "LEAK") {
+				t.Errorf("%v printed the password:\n%s", args, out)
+			}
+		}
+	}
+}
+
+// A secret file readable by group or others is refused before anything runs (exit 2), with a
+// message naming the file and the fix, and without its contents.
+func TestSecretFileReadableByOthersIsRefused(t *testing.T) {
+	const secret = "s3cr3t-IN-A-FILE"
+	dir := t.TempDir()
+	file := filepath.Join(dir, "secret")
+	if err := os.WriteFile(file, []byte(secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("APCA_API_SECRET_KEY", "")
+	t.Setenv("DATABASE_URL", "")
+	t.Setenv("CASHPOOL_SWEEP_ACCOUNT", "8f8c8cee-2591-4f83-be12-82c659b5e748")
+	for _, name := range []string{"APCA_API_SECRET_KEY", "DATABASE_URL"} {
+		t.Setenv(name+"_FILE", file)
+		for _, mode := range []os.FileMode{0o644, 0o640, 0o604, 0o620, 0o666} {
+			if err := os.Chmod(file, mode); err != nil {
+				t.Fatal(err)
+			}
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), []string{"status"}, &stdout, &stderr)
+			out := stdout.String() + stderr.String()
+			if code != exitUsage || !strings.Contains(out, name+"_FILE "+file+" is readable by group or others") {
+				t.Errorf("%s_FILE mode %04o: exit %d, want %d with a clear message:\n%s", name, mode, code, exitUsage, out)
+			}
+			if strings.Contains(out, secret) {
+				t.Errorf("printed the secret:\n%s", out)
+			}
+		}
+		// Readable by its owner only: taken.
+		if err := os.Chmod(file, 0o400); err != nil {
+			t.Fatal(err)
+		}
+		got, err := envOrFile(name)
+		if err != nil || got != secret {
+			t.Errorf("%s_FILE mode 0400: %q, %v; want the secret", name, got, err)
+		}
+		t.Setenv(name+"_FILE", "")
+	}
+}

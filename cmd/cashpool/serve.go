@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -15,22 +17,31 @@ import (
 
 	"github.com/cashpool/cashpool/batch"
 	"github.com/cashpool/cashpool/batch/ingest"
+	"github.com/cashpool/cashpool/reconcile"
 )
 
 // serve runs the nightly job on a cron schedule. Of several replicas, the one holding the leader
 // lock runs; the others wait for it. A missed night is caught up at start from the last completed
 // business date kept in PostgreSQL.
 func serve(ctx context.Context, r *batch.Runner, cfg *config, stdout io.Writer, logger *slog.Logger) (int, error) {
-	sched, err := cron.ParseStandard(withTZ(cfg.Schedule, cfg.TZ.String()))
+	sched, err := parseSchedule(cfg.Schedule, cfg.TZ, time.Now())
 	if err != nil {
-		return exitUsage, usageError{fmt.Errorf("CASHPOOL_SCHEDULE %q: %w", cfg.Schedule, err)}
+		return exitUsage, usageError{err}
 	}
+	// Listen before anything else: a replica that cannot answer health checks must not become the
+	// leader and run nights nobody can see.
+	l, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return exitFailure, fmt.Errorf("CASHPOOL_HTTP_ADDR %s: cannot listen (%w); is another process using it? Nothing was started", cfg.HTTPAddr, err)
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	var leader atomic.Bool
 	var lastRun atomic.Value
 	lastRun.Store("")
 	mux := http.NewServeMux()
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
-		if err := r.DB.PingContext(ctx); err != nil {
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, req *http.Request) {
+		if err := r.DB.PingContext(req.Context()); err != nil {
 			http.Error(w, "database unreachable", http.StatusServiceUnavailable)
 			return
 		}
@@ -53,17 +64,18 @@ func serve(ctx context.Context, r *batch.Runner, cfg *config, stdout io.Writer, 
 			date = time.Now().In(cfg.TZ).Format(time.DateOnly)
 		}
 		var buf bytes.Buffer
-		if err := batch.WriteStatus(req.Context(), &buf, r.DB, cfg.SweepAccount, date); err != nil {
+		if err := batch.WriteStatus(req.Context(), &buf, r.DB, cfg.SweepAccount, date, time.Now(), reconcile.WatchFor(cfg.WatchFor)); err != nil {
 			http.Error(w, "status unavailable", http.StatusInternalServerError)
 			return
 		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write(buf.Bytes())
 	})
-	srv := &http.Server{Addr: cfg.HTTPAddr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := newHTTPServer(mux)
 	go func() {
-		if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			logger.Error("http server", "err", err)
+		// Without HTTP this replica is blind to operations: stop it rather than run on.
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			cancel(fmt.Errorf("http server: %w", err))
 		}
 	}()
 	defer srv.Shutdown(context.Background())
@@ -101,11 +113,47 @@ func serve(ctx context.Context, r *batch.Runner, cfg *config, stdout io.Writer, 
 	if err := sc.Serve(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		return exitFailure, err
 	}
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+		return exitFailure, cause
+	}
 	return exitOK, nil
 }
 
+// newHTTPServer bounds every phase of a request, so slow or idle clients cannot hold connections
+// open: headers within 10s, a whole request within 30s, an answer within a minute (a /status of
+// a big night included), an idle keep-alive connection for a minute.
+func newHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      time.Minute,
+		IdleTimeout:       time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+}
+
+// parseSchedule reads a cron schedule in tz (a CRON_TZ= or TZ= prefix in spec overrides tz) that
+// fires at least once from now. The cron library panics on some malformed specs (a bare
+// "CRON_TZ=UTC"): such a spec is a usage error like any other.
+func parseSchedule(spec string, tz *time.Location, now time.Time) (sched cron.Schedule, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			sched, err = nil, fmt.Errorf("CASHPOOL_SCHEDULE %q cannot be read: want five fields such as \"30 1 * * *\", optionally after CRON_TZ=<zone>", spec)
+		}
+	}()
+	sched, err = cron.ParseStandard(withTZ(spec, tz.String()))
+	if err != nil {
+		return nil, fmt.Errorf("CASHPOOL_SCHEDULE %q: %w", spec, err)
+	}
+	if sched.Next(now).IsZero() {
+		return nil, fmt.Errorf("CASHPOOL_SCHEDULE %q never fires", spec)
+	}
+	return sched, nil
+}
+
 func withTZ(spec, tz string) string {
-	if len(spec) >= 8 && (spec[:8] == "CRON_TZ=" || spec[:3] == "TZ=") {
+	if strings.HasPrefix(spec, "CRON_TZ=") || strings.HasPrefix(spec, "TZ=") {
 		return spec
 	}
 	return "CRON_TZ=" + tz + " " + spec

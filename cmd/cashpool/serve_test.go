@@ -102,3 +102,123 @@ func TestServeScansTheDropFolderAndAnswersHealth(t *testing.T) {
 		t.Fatalf("serve exit %d:\n%s", code, out.String())
 	}
 }
+
+// serveEnv sets what `cashpool serve` needs, against a simulator, with extra settings on top.
+func serveEnv(t *testing.T, extra map[string]string) (drop string) {
+	t.Helper()
+	seed, err := loadSeed("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim := httptest.NewServer(sandbox.New(sandbox.Options{Seed: seed, KeyID: "k", Secret: "s"}))
+	t.Cleanup(sim.Close)
+	drop = t.TempDir()
+	env := map[string]string{
+		"DATABASE_URL": schematest.URL(t), "APCA_BROKER_URL": sim.URL, "APCA_API_KEY_ID": "k", "APCA_API_SECRET_KEY": "s",
+		"CASHPOOL_SWEEP_ACCOUNT": seed.SweepAccount, "CASHPOOL_DROP_DIR": drop, "CASHPOOL_OUT_DIR": t.TempDir(),
+		"CASHPOOL_SCAN_EVERY": "50ms", "CASHPOOL_HTTP_ADDR": "127.0.0.1:0", "CASHPOOL_SCHEDULE": "0 0 1 1 *",
+	}
+	for k, v := range extra {
+		env[k] = v
+	}
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+	return drop
+}
+
+// serveExit runs `cashpool serve` and returns its exit status and output, or fails the test if it
+// is still running after d.
+func serveExit(t *testing.T, d time.Duration) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan int, 1)
+	var out safeBuffer
+	go func() { done <- run(ctx, []string{"serve"}, &out, &out) }()
+	select {
+	case code := <-done:
+		return code, out.String()
+	case <-time.After(d):
+		cancel()
+		<-done
+		t.Fatalf("serve still running after %s:\n%s", d, out.String())
+		return 0, ""
+	}
+}
+
+// A port already taken stops serve at once with exit 1 and a clear message: it never becomes the
+// leader (it would run nights with no health check, metrics or status to show for them).
+func TestServeStopsWhenItsPortIsTaken(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	drop := serveEnv(t, map[string]string{"CASHPOOL_HTTP_ADDR": l.Addr().String()})
+	bad := filepath.Join(drop, "receipts-bad.csv")
+	os.WriteFile(bad, []byte("receipt_id\nW1\n"), 0o644)
+	os.WriteFile(bad+".ready", nil, 0o644)
+
+	code, out := serveExit(t, 20*time.Second)
+	if code != exitFailure || !strings.Contains(out, "CASHPOOL_HTTP_ADDR "+l.Addr().String()+": cannot listen") {
+		t.Errorf("exit %d, want %d with a clear message:\n%s", code, exitFailure, out)
+	}
+	if _, err := os.Stat(bad); err != nil {
+		t.Errorf("the drop folder was scanned: serve led without HTTP (%v)", err)
+	}
+}
+
+// A schedule the cron library cannot read, or one that never fires, is a usage error, never a
+// panic.
+func TestServeMalformedScheduleIsUsageError(t *testing.T) {
+	serveEnv(t, nil)
+	for _, spec := range []string{"CRON_TZ=UTC", "TZ=UTC", "CRON_TZ=", "TZ=", "CRON_TZ=UTC ", "@every", "61 1 * * *",
+		"*/0 * * * *", "CRON_TZ=Nowhere/Zone 30 1 * * *", "0 0 31 2 *", "30 1 * * * *"} {
+		t.Setenv("CASHPOOL_SCHEDULE", spec)
+		code, out := serveExit(t, 20*time.Second)
+		if code != exitUsage || !strings.Contains(out, "CASHPOOL_SCHEDULE") {
+			t.Errorf("schedule %q: exit %d, want %d naming CASHPOOL_SCHEDULE:\n%s", spec, code, exitUsage, out)
+		}
+	}
+}
+
+func TestParseSchedule(t *testing.T) {
+	t.Parallel()
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+	for spec, next := range map[string]string{
+		"30 1 * * *":                      "2026-11-21T06:30:00Z", // 01:30 in New York
+		"CRON_TZ=UTC 30 1 * * *":          "2026-11-21T01:30:00Z",
+		"TZ=Europe/Paris 0 2 * * 1-5":     "2026-11-23T01:00:00Z", // Monday 02:00 in Paris
+		"@daily":                          "2026-11-21T05:00:00Z",
+		"CRON_TZ=Asia/Tokyo 0 3 29 2 *":   "2028-02-28T18:00:00Z", // the next 29 February, 03:00 in Tokyo
+		"CRON_TZ=UTC":                     "",
+		"TZ=UTC":                          "",
+		"CRON_TZ=":                        "",
+		"0 0 30 2 *":                      "",
+		"1 2 3":                           "",
+		"CRON_TZ=UTC CRON_TZ=UTC 0 1 * *": "",
+	} {
+		s, err := parseSchedule(spec, ny, now)
+		got := ""
+		if err == nil {
+			got = s.Next(now).UTC().Format(time.RFC3339)
+		}
+		if got != next || (err == nil) != (next != "") {
+			t.Errorf("%q: next %q, err %v; want %q", spec, got, err, next)
+		}
+	}
+}
+
+// The HTTP server bounds every phase of a request and idle keep-alive connections.
+func TestHTTPServerTimeouts(t *testing.T) {
+	t.Parallel()
+	s := newHTTPServer(http.NotFoundHandler())
+	if s.ReadHeaderTimeout <= 0 || s.ReadTimeout <= 0 || s.WriteTimeout <= 0 || s.IdleTimeout <= 0 || s.MaxHeaderBytes <= 0 {
+		t.Errorf("server %+v: want read-header, read, write and idle timeouts and a header limit", s)
+	}
+}

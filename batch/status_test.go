@@ -1,0 +1,146 @@
+package batch_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/cashpool/cashpool/alpaca/sandbox"
+	"github.com/cashpool/cashpool/batch"
+	"github.com/cashpool/cashpool/batch/redrive"
+	"github.com/cashpool/cashpool/fixtures"
+	"github.com/cashpool/cashpool/pool"
+)
+
+// statusSection returns the "  name value..." lines under the header of status's output that
+// starts with title, split into fields.
+func statusSection(out, title string) [][]string {
+	var rows [][]string
+	in := false
+	for _, line := range strings.Split(out, "\n") {
+		switch {
+		case strings.HasPrefix(line, title):
+			in = true
+		case in && strings.HasPrefix(line, "  "):
+			rows = append(rows, strings.Fields(line))
+		case in:
+			return rows
+		}
+	}
+	return rows
+}
+
+// After a redrive, status counts each allocation once (its latest attempt), as the report does:
+// its figures are the report's to the cent, and the journals still failed or stuck are listed.
+func TestStatusAgreesWithReportAfterRedrive(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	date := fixtures.BusinessDate
+	nightBySteps(t, b)
+	// Operations activates the inactive account and redrives the night's two failed journals
+	// (BWP-002's rejected fixture fails again; BWP-003 is funded this time).
+	b.sim.SetAccount(sandbox.Account{ID: "c0000000-0000-4000-8000-000000000099", Status: "ACTIVE"})
+	p, err := redrive.Apply(ctx, b.db, redrive.Config{SweepAccount: b.runner.Config.SweepAccount, BusinessDate: date, Now: b.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Redrive != 2 {
+		t.Fatalf("redrove %d journals, want 2", p.Redrive)
+	}
+	if _, err := b.runner.Run(ctx, date); err != nil {
+		t.Fatal(err)
+	}
+	b.sim.EndOfDay()
+	if err := b.runner.Track(ctx, p.RunID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.runner.Reconcile(ctx, date); err != nil {
+		t.Fatal(err)
+	}
+
+	var out bytes.Buffer
+	if err := batch.WriteStatus(ctx, &out, b.db, b.runner.Config.SweepAccount, date, b.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	status := out.String()
+
+	// Oracle 1: the numbers worked out by hand from fixtures/drop. 36 allocations less W1099's
+	// (awaiting) and W1003's two (held): 33 journals. BWP-003 (2,500.00) is now executed; only
+	// BWP-002 (5,000.00) failed; BWP-001 (15,000.00) and FOX-001 (3,000.00) stay pending.
+	want := map[string]string{
+		"receipts": "114360.50", "allocated": "90860.50", "unallocated": "23500.00", "held": "12000.00",
+		"planned": "90860.50", "executed": "67860.50", "failed": "5000.00", "in_flight": "18000.00",
+		"journals": "33", "executed_count": "30", "failed_count": "1", "in_flight_count": "2", "balanced": "true",
+	}
+	// Oracle 2: the report file the run wrote.
+	f, err := os.Open(filepath.Join(b.runner.Config.OutDir, date, "totals.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	file, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, r := range statusSection(status, "Run of "+date+": totals") {
+		if len(r) == 2 {
+			got[r[0]] = r[1]
+		}
+	}
+	for _, r := range file[1:] {
+		if got[r[0]] != r[1] {
+			t.Errorf("status %s = %q, report file %q", r[0], got[r[0]], r[1])
+		}
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("status %s = %q, want %s", k, got[k], v)
+		}
+	}
+	// The runs table counts each allocation once.
+	for _, r := range statusSection(status, "RUN") {
+		if r[1] == date && (r[3] != want["journals"] || r[4] != want["planned"]) {
+			t.Errorf("runs table: %s journals for %s; want %s for %s (one per allocation)", r[3], r[4], want["journals"], want["planned"])
+		}
+	}
+	var latest int
+	for _, r := range statusSection(status, "Run of "+date+": journals") {
+		n := 0
+		for _, c := range r[1] {
+			n = n*10 + int(c-'0')
+		}
+		latest += n
+	}
+	if latest != 33 {
+		t.Errorf("journals by status add up to %d, want 33:\n%s", latest, status)
+	}
+
+	// Failed and stuck journals are listed with their keys.
+	listed := map[string]string{}
+	for _, r := range statusSection(status, "Run of "+date+": failed and stuck journals") {
+		if r[0] != "KIND" {
+			listed[r[2]] = r[0] + " " + r[6]
+		}
+	}
+	key := func(receipt, ref string, attempt int) string {
+		return pool.JournalKey(b.runner.Config.SweepAccount, date, receipt, ref, attempt)
+	}
+	for ref, w := range map[string]string{
+		"BWP-002": "failed " + key("W1002", "BWP-002", 2),
+		"BWP-001": "stuck_pending " + key("W1002", "BWP-001", 1),
+		"FOX-001": "stuck_pending " + key("W1006", "FOX-001", 1),
+	} {
+		if listed[ref] != w {
+			t.Errorf("%s listed as %q, want %q\n%s", ref, listed[ref], w, status)
+		}
+	}
+	if _, ok := listed["BWP-003"]; ok || len(listed) != 3 {
+		t.Errorf("listed %v; want exactly BWP-001, BWP-002, FOX-001\n%s", listed, status)
+	}
+}
