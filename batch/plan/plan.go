@@ -146,8 +146,9 @@ type planner struct {
 	skipsBuf    []skip
 }
 
-// receipts walks every unplanned receipt with its allocations, in (receipt_id, client_ref) order,
-// through a server-side cursor, one receipt group at a time.
+// receipts walks every unplanned receipt with its allocations, in (receipt_id, client_ref) byte
+// order, through a server-side cursor, one receipt group at a time. COLLATE "C" keeps the order (and
+// so the batches and their keys) the same on a database whose default collation is a locale's.
 func (p *planner) receipts(ctx context.Context) error {
 	_, err := p.tx.ExecContext(ctx, `
 		DECLARE plan_rows NO SCROLL CURSOR FOR
@@ -158,7 +159,7 @@ func (p *planner) receipts(ctx context.Context) error {
 		LEFT JOIN allocations a ON a.receipt_id = r.receipt_id
 		WHERE r.value_date <= $1
 		  AND NOT EXISTS (SELECT 1 FROM run_receipts rr WHERE rr.receipt_id = r.receipt_id)
-		ORDER BY r.receipt_id, a.client_ref`, p.cfg.BusinessDate)
+		ORDER BY r.receipt_id COLLATE "C", a.client_ref COLLATE "C"`, p.cfg.BusinessDate)
 	if err != nil {
 		return fmt.Errorf("select receipts: %w", err)
 	}
@@ -191,22 +192,24 @@ func (p *planner) receipts(ctx context.Context) error {
 }
 
 // receipt plans one receipt: amount allocations first, then whatever is left split over the weight
-// allocations. Allocations that exceed the receipt hold it whole: nothing of it is sent.
+// allocations. Allocations that exceed the receipt, or one to the sweep account itself, hold it
+// whole: nothing of it is sent.
 func (p *planner) receipt(ctx context.Context, g []row) error {
 	rc := &g[0]
 	p.res.Receipts++
 	total := rc.ReceiptAmount
 	var fixed decimal.Decimal
 	var amounts, weights []*row
-	var skipped []skip
+	var toSweep []string
 	for i := range g {
 		r := &g[i]
 		if !r.AllocID.Valid {
 			continue // a receipt with no allocations: all of it stays unallocated
 		}
 		if strings.EqualFold(r.AccountID.String, p.cfg.SweepAccount) {
-			skipped = append(skipped, skip{r.AllocID.Int64, "allocation to the sweep account itself: not a customer account"})
-			continue
+			// Dropping it would let the other weights absorb its share: money meant for nobody
+			// would go to customers. The file is wrong; a person decides.
+			toSweep = append(toSweep, r.ClientRef.String)
 		}
 		if r.Amount.Valid {
 			fixed = fixed.Add(r.Amount.Decimal)
@@ -215,18 +218,29 @@ func (p *planner) receipt(ctx context.Context, g []row) error {
 			weights = append(weights, r)
 		}
 	}
-	if fixed.GreaterThan(total) {
-		p.res.Held++
-		reason := fmt.Sprintf("allocations total %s exceed the receipt's %s by %s; receipt held whole",
+	var held, why string
+	switch {
+	case len(toSweep) > 0:
+		held = fmt.Sprintf("allocation %s is to the sweep account itself, not a customer account; receipt held whole",
+			strings.Join(toSweep, ", "))
+		why = "allocation to the sweep account"
+	case fixed.GreaterThan(total):
+		held = fmt.Sprintf("allocations total %s exceed the receipt's %s by %s; receipt held whole",
 			fixed.StringFixed(2), total.StringFixed(2), fixed.Sub(total).StringFixed(2))
+		why = "over-allocated"
+	}
+	if held != "" {
+		p.res.Held++
+		var skipped []skip
 		for _, r := range append(amounts, weights...) {
-			skipped = append(skipped, skip{r.AllocID.Int64, "receipt " + rc.ReceiptID + " held: over-allocated"})
+			skipped = append(skipped, skip{r.AllocID.Int64, "receipt " + rc.ReceiptID + " held: " + why})
 		}
-		if err := p.addReceipt(ctx, rc, decimal.Zero, true, reason); err != nil {
+		if err := p.addReceipt(ctx, rc, decimal.Zero, true, held); err != nil {
 			return err
 		}
 		return p.addSkipped(ctx, skipped)
 	}
+	var skipped []skip
 
 	type share struct {
 		r      *row
@@ -239,9 +253,9 @@ func (p *planner) receipt(ctx context.Context, g []row) error {
 	allocated := fixed
 	if len(weights) > 0 {
 		rest := total.Sub(fixed)
-		ws := make([]decimal.Decimal, len(weights))
+		ws := make([]pool.Share, len(weights))
 		for i, r := range weights {
-			ws[i] = r.Weight.Decimal
+			ws[i] = pool.Share{Ref: r.ClientRef.String, Weight: r.Weight.Decimal}
 		}
 		parts, err := pool.Split(rest, ws)
 		if err != nil {

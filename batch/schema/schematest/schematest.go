@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	"github.com/cashpool/cashpool/batch/schema"
 	"github.com/cashpool/cashpool/pgtemp"
@@ -119,6 +120,44 @@ func URL(t testing.TB) string {
 		a.Exec(`DROP DATABASE IF EXISTS ` + name + ` WITH (FORCE)`)
 	})
 	return withDB(serverURL, name)
+}
+
+// CollatedDB is DB for a database whose default collation is the ICU locale icu (say "en-US"),
+// created empty and migrated for t: the test cluster itself uses the C locale, which would hide any
+// dependence on a locale's order. It skips t when the server has no ICU support.
+func CollatedDB(t testing.TB, icu string) *sqlx.DB {
+	t.Helper()
+	once.Do(func() { onceErr = setup() })
+	if onceErr != nil {
+		t.Fatalf("test database: %v", onceErr)
+	}
+	name := fmt.Sprintf("cashpool_t_%d_%d", os.Getpid(), counter.Add(1))
+	admin, err := sqlx.Open("postgres", serverURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	if _, err := admin.Exec(`CREATE DATABASE ` + name + ` TEMPLATE template0 ENCODING 'UTF8' LOCALE_PROVIDER icu ICU_LOCALE ` +
+		pq.QuoteLiteral(icu)); err != nil {
+		t.Skipf("this PostgreSQL cannot create a database with ICU collation %s: %v", icu, err)
+	}
+	t.Cleanup(func() {
+		a, err := sqlx.Open("postgres", serverURL)
+		if err != nil {
+			return
+		}
+		defer a.Close()
+		a.Exec(`DROP DATABASE IF EXISTS ` + name + ` WITH (FORCE)`)
+	})
+	db, err := schema.Open(context.Background(), withDB(serverURL, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := schema.Migrate(context.Background(), db.DB); err != nil {
+		t.Fatal(err)
+	}
+	return db
 }
 
 // DB is URL plus an open handle, closed when t ends.
