@@ -42,6 +42,10 @@ type Result struct {
 	Batches  int
 	Skipped  int
 	Planned  decimal.Decimal
+	// Waiting counts the receipts not planned because an allocations file naming them was refused
+	// or is not complete; NightHeld says nothing was planned because such a file could not be read.
+	Waiting   int
+	NightHeld bool
 }
 
 // fetchSize is how many receipt×allocation rows are read from the cursor at a time: memory stays
@@ -83,8 +87,13 @@ func Plan(ctx context.Context, db *sqlx.DB, cfg Config) (Result, error) {
 	}
 
 	p := &planner{tx: tx, cfg: cfg, now: now, res: &res}
-	if err := p.receipts(ctx); err != nil {
+	if err := p.holds(ctx); err != nil {
 		return res, err
+	}
+	if !res.NightHeld {
+		if err := p.receipts(ctx); err != nil {
+			return res, err
+		}
 	}
 	if err := p.flushBatch(ctx); err != nil {
 		return res, err
@@ -159,7 +168,8 @@ func (p *planner) receipts(ctx context.Context) error {
 		LEFT JOIN allocations a ON a.receipt_id = r.receipt_id
 		WHERE r.value_date <= $1
 		  AND NOT EXISTS (SELECT 1 FROM run_receipts rr WHERE rr.receipt_id = r.receipt_id)
-		ORDER BY r.receipt_id COLLATE "C", a.client_ref COLLATE "C"`, p.cfg.BusinessDate)
+		  AND NOT EXISTS (SELECT 1 FROM run_held_receipts h WHERE h.run_id = $2 AND h.receipt_id = r.receipt_id)
+		ORDER BY r.receipt_id COLLATE "C", a.client_ref COLLATE "C"`, p.cfg.BusinessDate, p.res.RunID)
 	if err != nil {
 		return fmt.Errorf("select receipts: %w", err)
 	}
@@ -188,6 +198,57 @@ func (p *planner) receipts(ctx context.Context) error {
 		}
 	}
 	_, err = p.tx.ExecContext(ctx, `CLOSE plan_rows`)
+	return err
+}
+
+// holds records what this run must not plan because an allocations file naming it is not loaded
+// (DESIGN invariant 7: no payout on incomplete information):
+//   - a receipt named by a refused allocations file, until every allocation (receipt_id,
+//     client_ref) the file names for it has been loaded from another file, or an operator
+//     released the file;
+//   - a receipt named by an allocations file still waiting in the drop folder, until it is taken;
+//   - the whole night, while a refused file (not released) or a waiting file cannot be read well
+//     enough to tell which receipts it names.
+func (p *planner) holds(ctx context.Context) error {
+	res, err := p.tx.ExecContext(ctx, `
+		INSERT INTO run_held_receipts (run_id, receipt_id, file, waiting, reason)
+		SELECT $1::bigint, '', f.name, false, 'allocations file ' || f.name || ' was refused and the receipts it names cannot be read: nothing is planned until it is released'
+		FROM files f
+		WHERE f.kind = 'allocations' AND f.status = 'rejected' AND f.receipts_unread AND f.released_at IS NULL
+		UNION ALL
+		SELECT $1::bigint, '', s.name, true, 'allocations file ' || s.name || ' is still being written and the receipts it names cannot be read yet: nothing is planned until it is taken'
+		FROM drop_scans s
+		WHERE s.receipts_unread
+		ON CONFLICT DO NOTHING`, p.res.RunID)
+	if err != nil {
+		return fmt.Errorf("record held night: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		p.res.NightHeld = true
+		return nil
+	}
+	res, err = p.tx.ExecContext(ctx, `
+		INSERT INTO run_held_receipts (run_id, receipt_id, file, waiting, reason)
+		SELECT $1, h.receipt_id, h.file, h.waiting, h.reason
+		FROM (
+			SELECT DISTINCT ra.receipt_id, f.name AS file, false AS waiting,
+			       'allocations file ' || f.name || ' was refused; it names allocations of this receipt that no loaded file holds' AS reason
+			FROM refused_allocations ra
+			JOIN files f ON f.id = ra.file_id
+			WHERE f.status = 'rejected' AND f.released_at IS NULL
+			  AND NOT EXISTS (SELECT 1 FROM allocations a WHERE a.receipt_id = ra.receipt_id AND a.client_ref = ra.client_ref)
+			UNION
+			SELECT s.receipt_id, s.name, true, 'allocations file ' || s.name || ' naming this receipt is still being written'
+			FROM drop_scan_receipts s
+		) h
+		JOIN receipts r ON r.receipt_id = h.receipt_id
+		WHERE r.value_date <= $2
+		  AND NOT EXISTS (SELECT 1 FROM run_receipts rr WHERE rr.receipt_id = h.receipt_id)
+		ON CONFLICT DO NOTHING`, p.res.RunID, p.cfg.BusinessDate)
+	if err != nil {
+		return fmt.Errorf("record held receipts: %w", err)
+	}
+	err = p.tx.GetContext(ctx, &p.res.Waiting, `SELECT count(DISTINCT receipt_id) FROM run_held_receipts WHERE run_id = $1`, p.res.RunID)
 	return err
 }
 

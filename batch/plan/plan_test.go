@@ -263,3 +263,64 @@ func TestSplitTieBreakIgnoresDatabaseCollation(t *testing.T) {
 		t.Fatalf("journals %v, want %s", got, want)
 	}
 }
+
+// The hold rules, one receipt each: R1's refused file names only an allocation another file
+// loaded (not held); R2's names one nobody loaded (held); R3's file was released (not held); R4 is
+// named by a file still being written (held); R5 is named by R2's file but dated after the
+// business date (not this run's). Then a waiting file that cannot be read holds the whole night.
+func TestIncompleteAllocationSetsHoldReceipts(t *testing.T) {
+	t.Parallel()
+	db := schematest.DB(t)
+	load(t, db, []string{"R1:10.00", "R2:20.00", "R3:30.00", "R4:40.00", "R5:50.00:2026-11-21", "R6:60.00"}, []string{
+		"R1:" + acct(1) + ":w1:x", "R2:" + acct(2) + ":w1:a", "R3:" + acct(3) + ":w1:a", "R4:" + acct(4) + ":w1:a",
+		"R6:" + acct(6) + ":6.00:a",
+	})
+	db.MustExec(`INSERT INTO files (id, sha256, name, kind, status, received_at, released_at) VALUES
+		(11, 'f1', 'alloc-1.csv', 'allocations', 'rejected', now(), NULL),
+		(12, 'f2', 'alloc-2.csv', 'allocations', 'rejected', now(), NULL),
+		(13, 'f3', 'alloc-3.csv', 'allocations', 'rejected', now(), now())`)
+	db.MustExec(`INSERT INTO refused_allocations (file_id, receipt_id, client_ref) VALUES
+		(11, 'R1', 'x'), (12, 'R2', 'b'), (12, 'R5', ''), (13, 'R3', 'b')`)
+	db.MustExec(`INSERT INTO drop_scans (drop_dir, name, size, mtime_ns, seen_at) VALUES ('/d', 'alloc-4.csv', 1, 1, now())`)
+	db.MustExec(`INSERT INTO drop_scan_receipts (drop_dir, name, receipt_id) VALUES ('/d', 'alloc-4.csv', 'R4')`)
+
+	res := planDate(t, db, "2026-11-20", 500)
+	if res.Waiting != 2 || res.NightHeld || res.Receipts != 3 {
+		t.Fatalf("result %+v", res)
+	}
+	var held []string
+	db.Select(&held, `SELECT receipt_id || ' ' || file || ' ' || waiting::text FROM run_held_receipts WHERE run_id = $1 ORDER BY 1`, res.RunID)
+	if got := strings.Join(held, ", "); got != "R2 alloc-2.csv false, R4 alloc-4.csv true" {
+		t.Fatalf("held %s", got)
+	}
+	var planned []string
+	db.Select(&planned, `SELECT receipt_id FROM run_receipts ORDER BY 1`)
+	if got := strings.Join(planned, " "); got != "R1 R3 R6" {
+		t.Fatalf("planned %s", got)
+	}
+
+	// The next night: R2's missing allocation arrives, R4's file is still being written and can
+	// no longer be read; nothing is planned.
+	db.MustExec(`INSERT INTO allocations (file_id, line, receipt_id, account_id, weight, client_ref, description)
+		VALUES (2, 99, 'R2', $1, 1, 'b', 'desc')`, acct(5))
+	db.MustExec(`UPDATE drop_scans SET receipts_unread = true`)
+	next := planDate(t, db, "2026-11-21", 500)
+	if !next.NightHeld || next.Receipts != 0 || next.Journals != 0 {
+		t.Fatalf("next night %+v", next)
+	}
+	held = nil
+	db.Select(&held, `SELECT '[' || receipt_id || '] ' || file FROM run_held_receipts WHERE run_id = $1`, next.RunID)
+	if got := strings.Join(held, ", "); got != "[] alloc-4.csv" {
+		t.Fatalf("held %s", got)
+	}
+
+	// Taken at last: the night after plans R2 with both its allocations, and R4. R5, now due, is
+	// held: alloc-2.csv names it with a client_ref that could not be read, which no file can match.
+	db.MustExec(`DELETE FROM drop_scans`)
+	after := planDate(t, db, "2026-11-22", 500)
+	var amounts []string
+	db.Select(&amounts, `SELECT receipt_id || '/' || client_ref || '=' || amount::text FROM journals WHERE run_id = $1 ORDER BY 1`, after.RunID)
+	if got := strings.Join(amounts, " "); got != "R2/a=10.00 R2/b=10.00 R4/a=40.00" || after.Receipts != 2 || after.Waiting != 1 {
+		t.Fatalf("after: %+v, journals %s", after, got)
+	}
+}

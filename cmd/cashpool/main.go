@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 	_ "time/tzdata" // CASHPOOL_TZ works on machines without a zoneinfo database: one binary
 
 	"github.com/jmoiron/sqlx"
@@ -48,6 +49,7 @@ Usage: cashpool <command> [flags]
   report      rewrite the report of --date (--format csv,json,html)
   status      runs, batches, journals by status, exceptions (--date)
   redrive     new journals for the failed ones of --date (--dry-run, --yes)
+  release     lift the holds of a refused allocations file (--file NAME --reason TEXT)
   serve       scheduler + tracker + HTTP health, metrics and status
   sandbox     the Alpaca journals simulator as a server (--addr, --seed)
   migrate     apply database migrations
@@ -86,7 +88,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		code, err = cmdDemo(ctx, rest, stdout, logger)
 	case "sandbox":
 		code, err = cmdSandbox(ctx, rest, stdout, logger)
-	case "migrate", "run", "ingest", "plan", "submit", "track", "reconcile", "report", "status", "serve", "redrive":
+	case "migrate", "run", "ingest", "plan", "submit", "track", "reconcile", "report", "status", "serve", "redrive", "release":
 		code, err = cmdPipeline(ctx, cmd, rest, stdout, logger)
 	default:
 		fmt.Fprintf(stderr, "cashpool: unknown command %q\n\n%s", cmd, usage)
@@ -117,8 +119,16 @@ func cmdPipeline(ctx context.Context, cmd string, args []string, stdout io.Write
 		fs.BoolVar(&dryRun, "dry-run", false, "show what would be redriven and change nothing (the default without --yes)")
 		fs.BoolVar(&yes, "yes", false, "create the new journals and send them")
 	}
+	var releaseFile, releaseReason string
+	if cmd == "release" {
+		fs.StringVar(&releaseFile, "file", "", "the refused allocations file, by its name in the report")
+		fs.StringVar(&releaseReason, "reason", "", "why its allocations will not come (recorded)")
+	}
 	if err := fs.Parse(args); err != nil {
 		return exitUsage, usageError{err}
+	}
+	if cmd == "release" && (releaseFile == "" || strings.TrimSpace(releaseReason) == "") {
+		return exitUsage, usageError{errors.New("release needs --file NAME and --reason TEXT")}
 	}
 	if err := finish(); err != nil {
 		return exitUsage, usageError{err}
@@ -153,7 +163,7 @@ func cmdPipeline(ctx context.Context, cmd string, args []string, stdout io.Write
 		if err := cfg.needBroker(); err != nil {
 			return exitUsage, usageError{err}
 		}
-	} else if cmd != "ingest" {
+	} else if cmd != "ingest" && cmd != "release" {
 		if err := cfg.needSweep(); err != nil {
 			return exitUsage, usageError{err}
 		}
@@ -167,6 +177,16 @@ func cmdPipeline(ctx context.Context, cmd string, args []string, stdout io.Write
 		return serve(ctx, r, cfg, stdout, logger)
 	case "redrive":
 		return redriveDate(ctx, db, r, cfg, yes && !dryRun, stdout)
+	case "release":
+		n, err := ingest.Release(ctx, db, releaseFile, releaseReason, time.Now())
+		if err != nil {
+			return exitFailure, err
+		}
+		if n == 0 {
+			return exitUsage, usageError{fmt.Errorf("no refused allocations file called %q holds anything", releaseFile)}
+		}
+		fmt.Fprintf(stdout, "released %q (%d refused file(s)): the next run plans the receipts it held\n", releaseFile, n)
+		return exitOK, nil
 	case "ingest":
 		res, err := r.Ingest(ctx)
 		if err != nil {
