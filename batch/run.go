@@ -363,6 +363,11 @@ func (r *Runner) Plan(ctx context.Context, date string) (int64, error) {
 	} else {
 		c.Logger.Info("plan", "date", date, "run", res.RunID, "receipts", res.Receipts, "held", res.Held,
 			"journals", res.Journals, "batches", res.Batches, "skipped", res.Skipped, "amount", res.Planned.StringFixed(2))
+		if res.NightHeld {
+			c.Logger.Warn("plan: nothing planned: an allocations file that is not loaded cannot be read; see the report", "date", date)
+		} else if res.Waiting > 0 {
+			c.Logger.Warn("plan: receipts held until the allocations files naming them are loaded; see the report", "date", date, "receipts", res.Waiting)
+		}
 	}
 	return res.RunID, nil
 }

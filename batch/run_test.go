@@ -163,7 +163,7 @@ func TestSampleNightAgainstSimulator(t *testing.T) {
 		t.Fatalf("totals do not balance: %v", tot.Problems)
 	}
 	for name, c := range map[string]struct{ got, want string }{
-		"receipts":    {tot.Receipts.StringFixed(2), "114360.50"},
+		"receipts":    {tot.Receipts.StringFixed(2), "112500.00"},   // W1007 (1,860.50) held: a refused file names it
 		"unallocated": {tot.Unallocated.StringFixed(2), "23500.00"}, // W1002's 11,500 remainder + W1003 held whole
 		"failed":      {tot.Failed.StringFixed(2), "7500.00"},       // rejected fixture 5,000 + inactive account 2,500
 	} {

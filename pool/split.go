@@ -9,14 +9,21 @@ import (
 	"github.com/shopspring/decimal"
 )
 
-// Split divides total (at most two decimal places) into len(weights) parts to the cent, in
-// proportion to weights, with the largest-remainder method: every part first gets its exact share
-// rounded down to the cent, then the cents left over go one each to the parts with the largest
-// remainders. Ties go to the lower index, so callers fix the tie order by the order they pass
-// weights in (plan passes them sorted by client_ref). The parts always sum to total exactly and
-// each differs from its exact share by less than one cent.
-func Split(total decimal.Decimal, weights []decimal.Decimal) ([]decimal.Decimal, error) {
-	if len(weights) == 0 {
+// Share is one party to a split: its weight, and the reference (a client_ref) that decides ties.
+type Share struct {
+	Ref    string
+	Weight decimal.Decimal
+}
+
+// Split divides total (at most two decimal places) into len(shares) parts to the cent, in
+// proportion to the weights, with the largest-remainder method: every part first gets its exact
+// share rounded down to the cent, then the cents left over go one each to the parts with the
+// largest remainders. Ties go to the lower Ref compared byte by byte (never by a locale's
+// collation, so the same file pays the same cents on every database), then to the lower index.
+// out[i] is the part of shares[i]. The parts always sum to total exactly and each differs from its
+// exact share by less than one cent.
+func Split(total decimal.Decimal, shares []Share) ([]decimal.Decimal, error) {
+	if len(shares) == 0 {
 		return nil, errors.New("split: no weights")
 	}
 	if total.Sign() < 0 {
@@ -29,27 +36,27 @@ func Split(total decimal.Decimal, weights []decimal.Decimal) ([]decimal.Decimal,
 	// Weights become integers at a common scale, so every share is an exact integer division:
 	// part = cents*w / W, remainder = cents*w mod W, no rationals, no rounding.
 	scale := int32(0)
-	for _, w := range weights {
-		if w.Sign() <= 0 {
+	for _, s := range shares {
+		if s.Weight.Sign() <= 0 {
 			return nil, errors.New("split: weights must be positive")
 		}
-		scale = max(scale, -w.Exponent())
+		scale = max(scale, -s.Weight.Exponent())
 	}
-	ints := make([]*big.Int, len(weights))
+	ints := make([]*big.Int, len(shares))
 	sum := new(big.Int)
-	for i, w := range weights {
-		ints[i] = w.Shift(scale).BigInt()
+	for i, s := range shares {
+		ints[i] = s.Weight.Shift(scale).BigInt()
 		sum.Add(sum, ints[i])
 	}
 	if cents.IsInt64() && sum.IsUint64() {
-		return split64(cents.Uint64(), ints, sum.Uint64()), nil
+		return split64(cents.Uint64(), shares, ints, sum.Uint64()), nil
 	}
 
 	type part struct {
 		cents *big.Int
 		rem   *big.Int // cents*w mod W: the leftover fraction of a cent, times W
 	}
-	parts := make([]part, len(weights))
+	parts := make([]part, len(shares))
 	given := new(big.Int)
 	prod := new(big.Int)
 	for i, w := range ints {
@@ -59,14 +66,17 @@ func Split(total decimal.Decimal, weights []decimal.Decimal) ([]decimal.Decimal,
 		parts[i] = part{cents: q, rem: r}
 		given.Add(given, q)
 	}
-	left := new(big.Int).Sub(cents, given).Int64() // < len(weights) by construction
+	left := new(big.Int).Sub(cents, given).Int64() // < len(shares) by construction
 	if left > 0 {
 		order := make([]int, len(parts))
 		for i := range order {
 			order[i] = i
 		}
 		sort.SliceStable(order, func(a, b int) bool {
-			return parts[order[a]].rem.Cmp(parts[order[b]].rem) > 0
+			if c := parts[order[a]].rem.Cmp(parts[order[b]].rem); c != 0 {
+				return c > 0
+			}
+			return shares[order[a]].Ref < shares[order[b]].Ref
 		})
 		for k := int64(0); k < left; k++ {
 			p := &parts[order[k]]
@@ -82,7 +92,7 @@ func Split(total decimal.Decimal, weights []decimal.Decimal) ([]decimal.Decimal,
 
 // split64 is Split when the cents and the scaled weights fit in 64 bits, as they do for any real
 // night: the same arithmetic with 128-bit products instead of big integers.
-func split64(cents uint64, weights []*big.Int, sum uint64) []decimal.Decimal {
+func split64(cents uint64, shares []Share, weights []*big.Int, sum uint64) []decimal.Decimal {
 	parts := make([]uint64, len(weights))
 	rems := make([]uint64, len(weights))
 	var given uint64
@@ -96,7 +106,12 @@ func split64(cents uint64, weights []*big.Int, sum uint64) []decimal.Decimal {
 		for i := range order {
 			order[i] = i
 		}
-		sort.SliceStable(order, func(a, b int) bool { return rems[order[a]] > rems[order[b]] })
+		sort.SliceStable(order, func(a, b int) bool {
+			if ra, rb := rems[order[a]], rems[order[b]]; ra != rb {
+				return ra > rb
+			}
+			return shares[order[a]].Ref < shares[order[b]].Ref
+		})
 		for _, i := range order[:left] {
 			parts[i]++
 		}

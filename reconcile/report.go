@@ -17,7 +17,13 @@ import (
 
 // Exception kinds, in the order the report lists them.
 const (
-	KindRejectedFile      = "rejected_file"
+	KindRejectedFile = "rejected_file"
+	// KindHeldNight is a run that planned nothing: an allocations file that is not loaded could not
+	// be read well enough to tell which receipts it names.
+	KindHeldNight = "held_night"
+	// KindHeldReceipt is a receipt not planned because an allocations file naming it was refused
+	// or is not complete; a later run plans it once that file's allocations are loaded.
+	KindHeldReceipt       = "held_receipt"
 	KindOverAllocated     = "over_allocated"
 	KindUnallocated       = "unallocated"
 	KindSkippedAllocation = "skipped_allocation"
@@ -43,7 +49,7 @@ const (
 
 // Kinds lists every exception kind in report order.
 var Kinds = []string{
-	KindRejectedFile, KindOverAllocated, KindUnallocated, KindSkippedAllocation, KindAwaitingReceipt,
+	KindRejectedFile, KindHeldNight, KindHeldReceipt, KindOverAllocated, KindUnallocated, KindSkippedAllocation, KindAwaitingReceipt,
 	KindFailed, KindStuckPending, KindStuck, KindNotSent, KindCorrected, KindReversed, KindFailedLate, KindUnknownStatus,
 	KindUnfinishedRun, KindInFlight, KindUnbalanced,
 }
@@ -199,6 +205,7 @@ func Build(ctx context.Context, db *sqlx.DB, runID int64, now time.Time, opts ..
 		read func(context.Context, *sqlx.Tx, *Report, runRow, time.Time) error
 	}{
 		{"rejected files", readRejectedFiles},
+		{"held receipts", readHeld},
 		{"receipts", readReceipts},
 		{"skipped allocations", readSkipped},
 		{"journals", readJournals},
@@ -269,6 +276,34 @@ func readRejectedFiles(ctx context.Context, tx *sqlx.Tx, r *Report, run runRow, 
 		})
 		return nil
 	}, run.SweepAccount, run.PlannedAt, r.RunID)
+}
+
+type heldRow struct {
+	ReceiptID string              `db:"receipt_id"`
+	File      string              `db:"file"`
+	Waiting   bool                `db:"waiting"`
+	Reason    string              `db:"reason"`
+	Amount    decimal.NullDecimal `db:"amount"`
+}
+
+func readHeld(ctx context.Context, tx *sqlx.Tx, r *Report, _ runRow, _ time.Time) error {
+	return eachRow(ctx, tx, queryHeld, func(h heldRow) error {
+		e := Exception{Kind: KindHeldReceipt, ReceiptID: h.ReceiptID, Amount: h.Amount.Decimal, Reason: h.Reason, File: h.File}
+		switch {
+		case h.ReceiptID == "" && h.Waiting:
+			e.Kind = KindHeldNight
+			e.NextAction = fmt.Sprintf("let %s be completed (or remove it from the drop folder), then run again; nothing was sent", h.File)
+		case h.ReceiptID == "":
+			e.Kind = KindHeldNight
+			e.NextAction = fmt.Sprintf("replace %s with a corrected file, then `cashpool release --file %s --reason ...`; nothing was sent", h.File, h.File)
+		case h.Waiting:
+			e.NextAction = fmt.Sprintf("let %s be completed (write %s.ready when it is); the next run plans the receipt", h.File, h.File)
+		default:
+			e.NextAction = fmt.Sprintf("replace %s with a corrected file (every allocation it has for this receipt); the next run plans the receipt. If they must not be paid: `cashpool release --file %s --reason ...`", h.File, h.File)
+		}
+		r.Exceptions = append(r.Exceptions, e)
+		return nil
+	}, r.RunID)
 }
 
 func readReceipts(ctx context.Context, tx *sqlx.Tx, r *Report, _ runRow, _ time.Time) error {

@@ -37,6 +37,14 @@ WHERE f.status = 'rejected'
         '-infinity')
 ORDER BY f.name, f.received_at, f.id`
 
+	// What the run did not plan because an allocations file naming it is not loaded.
+	queryHeld = `
+SELECT h.receipt_id, h.file, h.waiting, h.reason, r.amount
+FROM run_held_receipts h
+LEFT JOIN receipts r ON r.receipt_id = h.receipt_id
+WHERE h.run_id = $1
+ORDER BY h.receipt_id, h.file`
+
 	queryReceipts = `
 SELECT rr.receipt_id, rr.amount, rr.allocated, rr.unallocated, rr.held, rr.reason,
        f.name AS file, r.line

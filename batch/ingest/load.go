@@ -89,7 +89,8 @@ const upsertRejected = `
 	INSERT INTO files (sha256, name, kind, status, rows, errors, reason, received_at)
 	VALUES ($1, $2, $3, 'rejected', 0, $4, $5, $6)
 	ON CONFLICT (sha256) DO UPDATE SET name = EXCLUDED.name, errors = EXCLUDED.errors, reason = EXCLUDED.reason
-	WHERE files.status = 'rejected'`
+	WHERE files.status = 'rejected'
+	RETURNING id`
 
 var (
 	// errFallback marks a fast-path failure that the careful path may explain line by line.
@@ -178,13 +179,35 @@ func (r *runner) reject(ctx context.Context, fr FileResult, probs *Problems) (Fi
 		reason = truncate(probs.List[0].String(), 500)
 	}
 	// Recorded before the move: a crash in between leaves the file in the folder, and the next scan
-	// checks it again and finds this row.
-	if _, err := r.db.ExecContext(ctx, upsertRejected, fr.SHA256, fr.Name, fr.Kind, probs.Total, reason, r.now); err != nil {
+	// checks it again and finds this row. What a refused allocations file names is recorded with it.
+	if err := r.recordRejection(ctx, fr, probs.Total, reason); err != nil {
 		return fr, fmt.Errorf("record rejection: %w", err)
 	}
 	moved, err := r.moveAside(rejectedDir, fr.Name, probs)
 	fr.MovedTo = moved
 	return fr, err
+}
+
+func (r *runner) recordRejection(ctx context.Context, fr FileResult, errs int, reason string) error {
+	tx, err := r.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var fileID int64
+	err = tx.QueryRowContext(ctx, upsertRejected, fr.SHA256, fr.Name, fr.Kind, errs, reason, r.now).Scan(&fileID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil // the same bytes were loaded meanwhile: they name nothing that is not loaded
+	}
+	if err != nil {
+		return err
+	}
+	if fr.Kind == KindAllocations {
+		if err := recordRefused(ctx, tx, fileID, filepath.Join(r.dir, fr.Name)); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
 }
 
 // hashFile returns the SHA-256 of the file and the number of the first physical line longer than

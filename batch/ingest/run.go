@@ -251,11 +251,24 @@ func (r *runner) loadScans(ctx context.Context) (map[string]scan, error) {
 	return m, rows.Err()
 }
 
+// remember keeps what the scan saw of a file it did not take; for an allocations file, with the
+// receipts it names so far, which plan holds while it waits.
 func (r *runner) remember(ctx context.Context, c candidate) error {
-	_, err := r.db.ExecContext(ctx, `
+	tx, err := r.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	_, err = tx.ExecContext(ctx, `
 		INSERT INTO drop_scans (drop_dir, name, size, mtime_ns, seen_at) VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (drop_dir, name) DO UPDATE SET size = EXCLUDED.size, mtime_ns = EXCLUDED.mtime_ns, seen_at = EXCLUDED.seen_at`,
 		r.dir, c.name, c.size, c.mtime, r.now)
+	if err == nil && c.kind == KindAllocations {
+		err = recordWaiting(ctx, tx, r.dir, c.name, filepath.Join(r.dir, c.name))
+	}
+	if err == nil {
+		err = tx.Commit()
+	}
 	if err != nil {
 		return fmt.Errorf("ingest: remember %s: %w", c.name, err)
 	}

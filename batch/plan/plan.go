@@ -42,6 +42,10 @@ type Result struct {
 	Batches  int
 	Skipped  int
 	Planned  decimal.Decimal
+	// Waiting counts the receipts not planned because an allocations file naming them was refused
+	// or is not complete; NightHeld says nothing was planned because such a file could not be read.
+	Waiting   int
+	NightHeld bool
 }
 
 // fetchSize is how many receipt×allocation rows are read from the cursor at a time: memory stays
@@ -83,8 +87,13 @@ func Plan(ctx context.Context, db *sqlx.DB, cfg Config) (Result, error) {
 	}
 
 	p := &planner{tx: tx, cfg: cfg, now: now, res: &res}
-	if err := p.receipts(ctx); err != nil {
+	if err := p.holds(ctx); err != nil {
 		return res, err
+	}
+	if !res.NightHeld {
+		if err := p.receipts(ctx); err != nil {
+			return res, err
+		}
 	}
 	if err := p.flushBatch(ctx); err != nil {
 		return res, err
@@ -146,8 +155,9 @@ type planner struct {
 	skipsBuf    []skip
 }
 
-// receipts walks every unplanned receipt with its allocations, in (receipt_id, client_ref) order,
-// through a server-side cursor, one receipt group at a time.
+// receipts walks every unplanned receipt with its allocations, in (receipt_id, client_ref) byte
+// order, through a server-side cursor, one receipt group at a time. COLLATE "C" keeps the order (and
+// so the batches and their keys) the same on a database whose default collation is a locale's.
 func (p *planner) receipts(ctx context.Context) error {
 	_, err := p.tx.ExecContext(ctx, `
 		DECLARE plan_rows NO SCROLL CURSOR FOR
@@ -158,7 +168,8 @@ func (p *planner) receipts(ctx context.Context) error {
 		LEFT JOIN allocations a ON a.receipt_id = r.receipt_id
 		WHERE r.value_date <= $1
 		  AND NOT EXISTS (SELECT 1 FROM run_receipts rr WHERE rr.receipt_id = r.receipt_id)
-		ORDER BY r.receipt_id, a.client_ref`, p.cfg.BusinessDate)
+		  AND NOT EXISTS (SELECT 1 FROM run_held_receipts h WHERE h.run_id = $2 AND h.receipt_id = r.receipt_id)
+		ORDER BY r.receipt_id COLLATE "C", a.client_ref COLLATE "C"`, p.cfg.BusinessDate, p.res.RunID)
 	if err != nil {
 		return fmt.Errorf("select receipts: %w", err)
 	}
@@ -190,23 +201,76 @@ func (p *planner) receipts(ctx context.Context) error {
 	return err
 }
 
+// holds records what this run must not plan because an allocations file naming it is not loaded
+// (DESIGN invariant 7: no payout on incomplete information):
+//   - a receipt named by a refused allocations file, until every allocation (receipt_id,
+//     client_ref) the file names for it has been loaded from another file, or an operator
+//     released the file;
+//   - a receipt named by an allocations file still waiting in the drop folder, until it is taken;
+//   - the whole night, while a refused file (not released) or a waiting file cannot be read well
+//     enough to tell which receipts it names.
+func (p *planner) holds(ctx context.Context) error {
+	res, err := p.tx.ExecContext(ctx, `
+		INSERT INTO run_held_receipts (run_id, receipt_id, file, waiting, reason)
+		SELECT $1::bigint, '', f.name, false, 'allocations file ' || f.name || ' was refused and the receipts it names cannot be read: nothing is planned until it is released'
+		FROM files f
+		WHERE f.kind = 'allocations' AND f.status = 'rejected' AND f.receipts_unread AND f.released_at IS NULL
+		UNION ALL
+		SELECT $1::bigint, '', s.name, true, 'allocations file ' || s.name || ' is still being written and the receipts it names cannot be read yet: nothing is planned until it is taken'
+		FROM drop_scans s
+		WHERE s.receipts_unread
+		ON CONFLICT DO NOTHING`, p.res.RunID)
+	if err != nil {
+		return fmt.Errorf("record held night: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		p.res.NightHeld = true
+		return nil
+	}
+	res, err = p.tx.ExecContext(ctx, `
+		INSERT INTO run_held_receipts (run_id, receipt_id, file, waiting, reason)
+		SELECT $1, h.receipt_id, h.file, h.waiting, h.reason
+		FROM (
+			SELECT DISTINCT ra.receipt_id, f.name AS file, false AS waiting,
+			       'allocations file ' || f.name || ' was refused; it names allocations of this receipt that no loaded file holds' AS reason
+			FROM refused_allocations ra
+			JOIN files f ON f.id = ra.file_id
+			WHERE f.status = 'rejected' AND f.released_at IS NULL
+			  AND NOT EXISTS (SELECT 1 FROM allocations a WHERE a.receipt_id = ra.receipt_id AND a.client_ref = ra.client_ref)
+			UNION
+			SELECT s.receipt_id, s.name, true, 'allocations file ' || s.name || ' naming this receipt is still being written'
+			FROM drop_scan_receipts s
+		) h
+		JOIN receipts r ON r.receipt_id = h.receipt_id
+		WHERE r.value_date <= $2
+		  AND NOT EXISTS (SELECT 1 FROM run_receipts rr WHERE rr.receipt_id = h.receipt_id)
+		ON CONFLICT DO NOTHING`, p.res.RunID, p.cfg.BusinessDate)
+	if err != nil {
+		return fmt.Errorf("record held receipts: %w", err)
+	}
+	err = p.tx.GetContext(ctx, &p.res.Waiting, `SELECT count(DISTINCT receipt_id) FROM run_held_receipts WHERE run_id = $1`, p.res.RunID)
+	return err
+}
+
 // receipt plans one receipt: amount allocations first, then whatever is left split over the weight
-// allocations. Allocations that exceed the receipt hold it whole: nothing of it is sent.
+// allocations. Allocations that exceed the receipt, or one to the sweep account itself, hold it
+// whole: nothing of it is sent.
 func (p *planner) receipt(ctx context.Context, g []row) error {
 	rc := &g[0]
 	p.res.Receipts++
 	total := rc.ReceiptAmount
 	var fixed decimal.Decimal
 	var amounts, weights []*row
-	var skipped []skip
+	var toSweep []string
 	for i := range g {
 		r := &g[i]
 		if !r.AllocID.Valid {
 			continue // a receipt with no allocations: all of it stays unallocated
 		}
 		if strings.EqualFold(r.AccountID.String, p.cfg.SweepAccount) {
-			skipped = append(skipped, skip{r.AllocID.Int64, "allocation to the sweep account itself: not a customer account"})
-			continue
+			// Dropping it would let the other weights absorb its share: money meant for nobody
+			// would go to customers. The file is wrong; a person decides.
+			toSweep = append(toSweep, r.ClientRef.String)
 		}
 		if r.Amount.Valid {
 			fixed = fixed.Add(r.Amount.Decimal)
@@ -215,18 +279,29 @@ func (p *planner) receipt(ctx context.Context, g []row) error {
 			weights = append(weights, r)
 		}
 	}
-	if fixed.GreaterThan(total) {
-		p.res.Held++
-		reason := fmt.Sprintf("allocations total %s exceed the receipt's %s by %s; receipt held whole",
+	var held, why string
+	switch {
+	case len(toSweep) > 0:
+		held = fmt.Sprintf("allocation %s is to the sweep account itself, not a customer account; receipt held whole",
+			strings.Join(toSweep, ", "))
+		why = "allocation to the sweep account"
+	case fixed.GreaterThan(total):
+		held = fmt.Sprintf("allocations total %s exceed the receipt's %s by %s; receipt held whole",
 			fixed.StringFixed(2), total.StringFixed(2), fixed.Sub(total).StringFixed(2))
+		why = "over-allocated"
+	}
+	if held != "" {
+		p.res.Held++
+		var skipped []skip
 		for _, r := range append(amounts, weights...) {
-			skipped = append(skipped, skip{r.AllocID.Int64, "receipt " + rc.ReceiptID + " held: over-allocated"})
+			skipped = append(skipped, skip{r.AllocID.Int64, "receipt " + rc.ReceiptID + " held: " + why})
 		}
-		if err := p.addReceipt(ctx, rc, decimal.Zero, true, reason); err != nil {
+		if err := p.addReceipt(ctx, rc, decimal.Zero, true, held); err != nil {
 			return err
 		}
 		return p.addSkipped(ctx, skipped)
 	}
+	var skipped []skip
 
 	type share struct {
 		r      *row
@@ -239,9 +314,9 @@ func (p *planner) receipt(ctx context.Context, g []row) error {
 	allocated := fixed
 	if len(weights) > 0 {
 		rest := total.Sub(fixed)
-		ws := make([]decimal.Decimal, len(weights))
+		ws := make([]pool.Share, len(weights))
 		for i, r := range weights {
-			ws[i] = r.Weight.Decimal
+			ws[i] = pool.Share{Ref: r.ClientRef.String, Weight: r.Weight.Decimal}
 		}
 		parts, err := pool.Split(rest, ws)
 		if err != nil {

@@ -50,6 +50,7 @@ Usage: cashpool <command> [flags]
   status      runs, batches, journals by status, exceptions (--date)
   redrive     new journals for the failed ones of --date, or one --journal to a corrected
               --account or --description (--by, --reason); shows the plan, acts with --yes
+  release     lift the holds of a refused allocations file (--file NAME --reason TEXT)
   serve       scheduler + tracker + HTTP health, metrics and status
   sandbox     the Alpaca journals simulator as a server (--addr, --seed)
   migrate     apply database migrations
@@ -88,7 +89,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		code, err = cmdDemo(ctx, rest, stdout, logger)
 	case "sandbox":
 		code, err = cmdSandbox(ctx, rest, stdout, logger)
-	case "migrate", "run", "ingest", "plan", "submit", "track", "reconcile", "report", "status", "serve", "redrive":
+	case "migrate", "run", "ingest", "plan", "submit", "track", "reconcile", "report", "status", "serve", "redrive", "release":
 		code, err = cmdPipeline(ctx, cmd, rest, stdout, logger)
 	default:
 		fmt.Fprintf(stderr, "cashpool: unknown command %q\n\n%s", cmd, usage)
@@ -118,10 +119,18 @@ func cmdPipeline(ctx context.Context, cmd string, args []string, stdout io.Write
 	if cmd == "redrive" {
 		rf.register(fs)
 	}
+	var releaseFile, releaseReason string
+	if cmd == "release" {
+		fs.StringVar(&releaseFile, "file", "", "the refused allocations file, by its name in the report")
+		fs.StringVar(&releaseReason, "reason", "", "why its allocations will not come (recorded)")
+	}
 	if err := fs.Parse(args); err != nil {
 		return exitUsage, usageError{err}
 	}
 	rf.parsed(fs)
+	if cmd == "release" && (releaseFile == "" || strings.TrimSpace(releaseReason) == "") {
+		return exitUsage, usageError{errors.New("release needs --file NAME and --reason TEXT")}
+	}
 	if err := finish(); err != nil {
 		return exitUsage, usageError{err}
 	}
@@ -158,7 +167,7 @@ func cmdPipeline(ctx context.Context, cmd string, args []string, stdout io.Write
 		if err := cfg.needBroker(); err != nil {
 			return exitUsage, usageError{err}
 		}
-	} else if cmd != "ingest" {
+	} else if cmd != "ingest" && cmd != "release" {
 		if err := cfg.needSweep(); err != nil {
 			return exitUsage, usageError{err}
 		}
@@ -172,6 +181,16 @@ func cmdPipeline(ctx context.Context, cmd string, args []string, stdout io.Write
 		return serve(ctx, r, cfg, stdout, logger)
 	case "redrive":
 		return redriveDate(ctx, db, r, cfg, &rf, stdout)
+	case "release":
+		n, err := ingest.Release(ctx, db, releaseFile, releaseReason, time.Now())
+		if err != nil {
+			return exitFailure, err
+		}
+		if n == 0 {
+			return exitUsage, usageError{fmt.Errorf("no refused allocations file called %q holds anything", releaseFile)}
+		}
+		fmt.Fprintf(stdout, "released %q (%d refused file(s)): the next run plans the receipts it held\n", releaseFile, n)
+		return exitOK, nil
 	case "ingest":
 		res, err := r.Ingest(ctx)
 		if err != nil {

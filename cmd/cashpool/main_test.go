@@ -50,7 +50,7 @@ func TestSecretsNeverPrinted(t *testing.T) {
 
 func TestUsageErrors(t *testing.T) {
 	t.Setenv("DATABASE_URL", "")
-	for _, args := range [][]string{{"nosuch"}, {"run", "--date", "20-11-2026"}, {"run"}} {
+	for _, args := range [][]string{{"nosuch"}, {"run", "--date", "20-11-2026"}, {"run"}, {"release", "--file", "x.csv"}} {
 		var stdout, stderr bytes.Buffer
 		if code := run(context.Background(), args, &stdout, &stderr); code != exitUsage {
 			t.Errorf("%v: exit %d, want %d (%s)", args, code, exitUsage, stderr.String())

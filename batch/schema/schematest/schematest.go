@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	"github.com/cashpool/cashpool/batch/schema"
 	"github.com/cashpool/cashpool/pgtemp"
@@ -89,10 +90,48 @@ func withDB(u, name string) string {
 // URL creates a fresh migrated database for t, dropped when t ends, and returns its URL.
 func URL(t testing.TB) string {
 	t.Helper()
+	started(t)
+	u, err := create(t, ` TEMPLATE `+template)
+	if err != nil {
+		t.Fatalf("create test database: %v", err)
+	}
+	return u
+}
+
+// CollatedDB is DB for a database whose default collation is the ICU locale icu (say "en-US"),
+// created empty and migrated for t: the test cluster itself uses the C locale, which would hide any
+// dependence on a locale's order. It skips t when the server has no ICU support.
+func CollatedDB(t testing.TB, icu string) *sqlx.DB {
+	t.Helper()
+	started(t)
+	u, err := create(t, ` TEMPLATE template0 ENCODING 'UTF8' LOCALE_PROVIDER icu ICU_LOCALE `+pq.QuoteLiteral(icu))
+	if err != nil {
+		t.Skipf("this PostgreSQL cannot create a database with ICU collation %s: %v", icu, err)
+	}
+	db, err := schema.Open(context.Background(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := schema.Migrate(context.Background(), db.DB); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+// started sets up the server and the migrated template once per test binary.
+func started(t testing.TB) {
+	t.Helper()
 	once.Do(func() { onceErr = setup() })
 	if onceErr != nil {
 		t.Fatalf("test database: %v", onceErr)
 	}
+}
+
+// create runs CREATE DATABASE <new name><options> for t, drops the database when t ends, and
+// returns its URL.
+func create(t testing.TB, options string) (string, error) {
+	t.Helper()
 	name := fmt.Sprintf("cashpool_t_%d_%d", os.Getpid(), counter.Add(1))
 	admin, err := sqlx.Open("postgres", serverURL)
 	if err != nil {
@@ -101,14 +140,14 @@ func URL(t testing.TB) string {
 	defer admin.Close()
 	// CREATE DATABASE ... TEMPLATE fails if another session is connected to the template.
 	for i := 0; ; i++ {
-		_, err = admin.Exec(`CREATE DATABASE ` + name + ` TEMPLATE ` + template)
+		_, err = admin.Exec(`CREATE DATABASE ` + name + options)
 		if err == nil || i > 50 {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	if err != nil {
-		t.Fatalf("create test database: %v", err)
+		return "", err
 	}
 	t.Cleanup(func() {
 		a, err := sqlx.Open("postgres", serverURL)
@@ -118,7 +157,7 @@ func URL(t testing.TB) string {
 		defer a.Close()
 		a.Exec(`DROP DATABASE IF EXISTS ` + name + ` WITH (FORCE)`)
 	})
-	return withDB(serverURL, name)
+	return withDB(serverURL, name), nil
 }
 
 // DB is URL plus an open handle, closed when t ends.
