@@ -157,20 +157,28 @@ func (b *bundle) track(tb testing.TB, cfg track.Config) track.Result {
 	return res
 }
 
-// trackUntil runs Track in the background until cond holds, then stops it as a kill would.
-func (b *bundle) trackUntil(t *testing.T, cfg track.Config, cond func() bool) {
+// trackUntil runs Track in the background until cond holds, then stops it as a kill would, and
+// returns what it reported.
+func (b *bundle) trackUntil(t *testing.T, cfg track.Config, cond func() bool) track.Result {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
+	defer cancel() // also when cond is never reached
+	type outcome struct {
+		res track.Result
+		err error
+	}
+	done := make(chan outcome, 1)
 	go func() {
-		_, err := track.Track(ctx, b.db, b.client, b.runID, b.sim.Now().Add(time.Hour), cfg)
-		done <- err
+		res, err := track.Track(ctx, b.db, b.client, b.runID, b.sim.Now().Add(time.Hour), cfg)
+		done <- outcome{res, err}
 	}()
 	waitFor(t, 20*time.Second, cond)
 	cancel()
-	if err := <-done; err != nil && ctx.Err() == nil {
-		t.Fatalf("track: %v", err)
+	o := <-done
+	if o.err != nil && ctx.Err() == nil {
+		t.Fatalf("track: %v", o.err)
 	}
+	return o.res
 }
 
 // waitFor polls cond until it holds or the deadline passes.
@@ -256,6 +264,14 @@ func (b *bundle) checkStatusesMatch(t *testing.T) {
 	}
 }
 
+// stage orders Alpaca's journal statuses along its flows, written out here rather than taken from
+// the package under test. A failed or corrected journal may follow an executed one; a status not
+// listed here (one Alpaca does not document) may come anywhere.
+var stage = map[string]int{
+	"queued": 1, "pending": 2, "sent_to_clearing": 3, "executed": 4, "activity_created": 5,
+	"rejected": 6, "refused": 6, "canceled": 6, "deleted": 6, "correct": 6,
+}
+
 // checkHistory holds the history to the rules: no change twice, never backwards.
 func (b *bundle) checkHistory(t *testing.T) {
 	t.Helper()
@@ -278,7 +294,7 @@ func (b *bundle) checkHistory(t *testing.T) {
 		if l, ok := last[r.Journal]; ok && l != r.From {
 			t.Errorf("journal %d: history row from %q follows a row to %q", r.Journal, r.From, l)
 		}
-		if !track.Newer(r.From, r.To) {
+		if from, to := stage[r.From], stage[r.To]; r.From == r.To || from > 0 && to > 0 && to <= from {
 			t.Errorf("journal %d: history moves backwards %q -> %q", r.Journal, r.From, r.To)
 		}
 		last[r.Journal] = r.To

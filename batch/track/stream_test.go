@@ -3,10 +3,19 @@ package track_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/cashpool/cashpool/alpaca"
 	"github.com/cashpool/cashpool/alpaca/sandbox"
 	"github.com/cashpool/cashpool/batch/track"
 )
@@ -57,7 +66,9 @@ func TestStreamDuplicatesAndReordersNeverGoBackwards(t *testing.T) {
 	b.admin(t, "/sandbox/v1/journals/"+ids[1]+"/correct", `{"amount":"0.50"}`)
 	want := b.ourEvents(t)
 
-	b.trackUntil(t, b.config(), func() bool { return b.cursor(t) >= b.sim.Events()[len(b.sim.Events())-1].ID })
+	cfg := b.config()
+	cfg.FlushEvents = 1 // every event in its own transaction: the guard must hold across them
+	b.trackUntil(t, cfg, func() bool { return b.cursor(t) >= b.sim.Events()[len(b.sim.Events())-1].ID })
 
 	b.checkStatusesMatch(t)
 	b.checkHistory(t)
@@ -70,6 +81,134 @@ func TestStreamDuplicatesAndReordersNeverGoBackwards(t *testing.T) {
 	var n int
 	if err := b.db.Get(&n, `SELECT count(*) FROM journal_history WHERE status_to IN ('canceled', 'correct') AND status_from = 'executed' AND source = 'sse'`); err != nil || n != 2 {
 		t.Errorf("reversals in history: %d, %v; want 2", n, err)
+	}
+}
+
+// The guard, one event per transaction: whatever order and however often the stream delivers a
+// journal's events, the journal ends at the status of its newest event that moves it forward, and
+// its history holds exactly the moves applied. The expectations are written out by hand.
+func TestStreamGuardAcrossTransactions(t *testing.T) {
+	t.Parallel()
+	type move struct{ from, to string }
+	cases := []struct {
+		name    string
+		events  []move // in event-id order: the order they happened at Alpaca
+		deliver []int  // indexes into events, in stream order
+		status  string
+		history []move
+	}{
+		{"in order", []move{{"queued", "sent_to_clearing"}, {"sent_to_clearing", "executed"}},
+			[]int{0, 1}, "executed", []move{{"queued", "sent_to_clearing"}, {"sent_to_clearing", "executed"}}},
+		{"newer first, older later", []move{{"queued", "sent_to_clearing"}, {"sent_to_clearing", "executed"}},
+			[]int{1, 0}, "executed", []move{{"queued", "executed"}}},
+		{"duplicates after a later event", []move{{"queued", "sent_to_clearing"}, {"sent_to_clearing", "executed"}},
+			[]int{0, 1, 0, 1, 1}, "executed", []move{{"queued", "sent_to_clearing"}, {"sent_to_clearing", "executed"}}},
+		{"reversal, then the events before it replayed", []move{{"queued", "sent_to_clearing"}, {"sent_to_clearing", "executed"}, {"executed", "canceled"}},
+			[]int{0, 2, 1, 0, 2}, "canceled", []move{{"queued", "sent_to_clearing"}, {"sent_to_clearing", "canceled"}}},
+		{"reversal in order", []move{{"queued", "sent_to_clearing"}, {"sent_to_clearing", "executed"}, {"executed", "correct"}},
+			[]int{0, 1, 2}, "correct", []move{{"queued", "sent_to_clearing"}, {"sent_to_clearing", "executed"}, {"executed", "correct"}}},
+		{"newer event with an older status", []move{{"sent_to_clearing", "executed"}, {"queued", "sent_to_clearing"}},
+			[]int{0, 1}, "executed", []move{{"queued", "executed"}}},
+		{"unknown status older than the event applied", []move{{"queued", "settled_v9"}, {"settled_v9", "executed"}},
+			[]int{1, 0, 1}, "executed", []move{{"queued", "executed"}}},
+		{"unknown status in order", []move{{"queued", "sent_to_clearing"}, {"sent_to_clearing", "settled_v9"}},
+			[]int{1, 0, 0}, "settled_v9", []move{{"queued", "settled_v9"}}},
+		{"the same event only", []move{{"queued", "sent_to_clearing"}},
+			[]int{0, 0, 0}, "sent_to_clearing", []move{{"queued", "sent_to_clearing"}}},
+		{"no events: keeps tracking open", nil, nil, "queued", nil},
+	}
+
+	// The stream interleaves the cases' deliveries and ends with an event of a journal not ours
+	// with the highest id: once the cursor stands on it, every delivery before it was applied.
+	var script [][]byte
+	b := setup(t, sandbox.Faults{}, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !strings.HasPrefix(r.URL.Path, "/v2/events/") {
+				next.ServeHTTP(w, r)
+				return
+			}
+			w.Header().Set("Content-Type", "text/event-stream")
+			rc := http.NewResponseController(w)
+			for _, data := range script {
+				fmt.Fprintf(w, "data: %s\n\n", data)
+				_ = rc.Flush()
+			}
+			for { // stay open, as Alpaca does, so no reconnect (and no heal pass) happens
+				fmt.Fprint(w, ":heartbeat\n\n")
+				_ = rc.Flush()
+				select {
+				case <-r.Context().Done():
+					return
+				case <-time.After(100 * time.Millisecond):
+				}
+			}
+		})
+	})
+	ids := b.post(t, len(cases), true, "")
+	eventID := func(c, e int) string { return fmt.Sprintf("01KJR000000%03d%012d", c, e) }
+	event := func(id, journal string, m move) []byte {
+		data, _ := json.Marshal(alpaca.JournalEvent{EventID: id, JournalID: journal, EntryType: "JNLC",
+			StatusFrom: m.from, StatusTo: m.to, At: base})
+		return data
+	}
+	for round := 0; ; round++ {
+		more := false
+		for c, tc := range cases {
+			if round < len(tc.deliver) {
+				more = true
+				e := tc.deliver[round]
+				script = append(script, event(eventID(c, e), ids[c], tc.events[e]))
+			}
+		}
+		if !more {
+			break
+		}
+	}
+	last := eventID(999, 0)
+	script = append(script, event(last, "d0000000-0000-4000-8000-000000000001", move{"queued", "executed"}))
+
+	cfg := b.config()
+	cfg.FlushEvents = 1
+	cfg.StreamIdle = time.Minute
+	var commits atomic.Int64
+	cfg.AfterPass = func() { commits.Add(1) }
+	res := b.trackUntil(t, cfg, func() bool { return b.cursor(t) == last })
+	if res.Passes != 0 || res.Connects != 1 {
+		t.Fatalf("result %+v: want one connection and no heal pass (the simulator would then decide statuses)", res)
+	}
+	if got := commits.Load(); got != int64(len(script)) {
+		t.Errorf("%d transactions for %d events, want one each", got, len(script))
+	}
+
+	for c, tc := range cases {
+		var status string
+		if err := b.db.Get(&status, `SELECT status FROM journals WHERE alpaca_id = $1`, ids[c]); err != nil {
+			t.Fatal(err)
+		}
+		var rows []struct {
+			From   string `db:"status_from"`
+			To     string `db:"status_to"`
+			Source string `db:"source"`
+		}
+		if err := b.db.Select(&rows, `SELECT h.status_from, h.status_to, h.source FROM journal_history h
+			JOIN journals j ON j.id = h.journal_id WHERE j.alpaca_id = $1 ORDER BY h.id`, ids[c]); err != nil {
+			t.Fatal(err)
+		}
+		var history []move
+		for _, r := range rows {
+			if r.Source != "sse" {
+				t.Errorf("%s: history row from %q", tc.name, r.Source)
+			}
+			history = append(history, move{r.From, r.To})
+		}
+		if status != tc.status || !slices.Equal(history, tc.history) {
+			t.Errorf("%s: status %q, history %v; want %q, %v", tc.name, status, history, tc.status, tc.history)
+		}
+		var recorded int
+		if err := b.db.Get(&recorded, `SELECT count(*) FROM journal_events e JOIN journals j ON j.id = e.journal_id
+			WHERE j.alpaca_id = $1`, ids[c]); err != nil || recorded != len(tc.events) {
+			t.Errorf("%s: %d events recorded (%v), want each once: %d", tc.name, recorded, err, len(tc.events))
+		}
 	}
 }
 
@@ -258,6 +397,10 @@ func TestHealCatchesWhatTheStreamNeverDelivered(t *testing.T) {
 	b.checkHistory(t)
 }
 
+// A connection that reports lost messages is reconnected from the cursor and a heal pass runs
+// for the drop. Both then race to settle the journals (which wins is timing, not correctness), so
+// a journal kept pending holds tracking open until both have been seen to happen: the stream
+// delivering every event and the heal pass the drop asked for.
 func TestStreamDroppedMessagesTriggerHeal(t *testing.T) {
 	t.Parallel()
 	sent := 0
@@ -272,29 +415,55 @@ func TestStreamDroppedMessagesTriggerHeal(t *testing.T) {
 	for range 3 {
 		b.post(t, 10, true, "")
 	}
+	b.post(t, 1, true, "/fixtures/status=pending/fixtures/") // keeps tracking alive until the test stops it
 	b.sim.Advance(3 * time.Second)
 	want := b.ourEvents(t)
-	res := b.track(t, b.config())
-	if res.Dropped != 1 || res.Connects < 2 || res.Open != 0 {
-		t.Errorf("result %+v: want one drop, a reconnect and nothing open", res)
-	}
-	got := b.recordedEvents(t)
-	for _, e := range want {
-		if got[e.ID] {
-			continue
-		}
-		// Tracking ends once everything is final; the heal may have got there first.
-		if e.StatusTo != "executed" {
-			var n int
-			_ = b.db.Get(&n, `SELECT count(*) FROM journals WHERE alpaca_id = $1 AND status = 'executed'`, e.JournalID)
-			if n == 1 {
-				continue
+	logs := &lockedBuffer{}
+	cfg := b.config()
+	cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
+
+	res := b.trackUntil(t, cfg, func() bool {
+		got := b.recordedEvents(t)
+		for _, e := range want {
+			if !got[e.ID] {
+				return false
 			}
 		}
-		t.Errorf("event %s lost", e.ID)
+		return logs.hasLine(`msg="track heal pass"`, "reason=dropped")
+	})
+	if res.Dropped != 1 || res.Connects < 2 {
+		t.Errorf("result %+v: want one drop and a reconnect", res)
 	}
 	b.checkStatusesMatch(t)
 	b.checkHistory(t)
+}
+
+// lockedBuffer collects log output written from tracking's goroutines.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+// hasLine reports whether one logged line holds every part.
+func (l *lockedBuffer) hasLine(parts ...string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for line := range strings.Lines(l.buf.String()) {
+		all := true
+		for _, p := range parts {
+			all = all && strings.Contains(line, p)
+		}
+		if all {
+			return true
+		}
+	}
+	return false
 }
 
 func TestPollModeStillWorks(t *testing.T) {
