@@ -296,7 +296,7 @@ func writeBatch(ctx context.Context, tx *sqlx.Tx, cfg Config, runID int64, seq s
 		entries[i] = alpaca.BatchEntry{
 			ToAccount:                       strings.ToLower(j.ToAccount),
 			Amount:                          j.Amount.StringFixed(2),
-			Description:                     pool.Describe(j.Description, keys[i]),
+			Description:                     pool.Describe(pool.DescriptionText(j.Description), keys[i]),
 			TransmitterName:                 j.TName,
 			TransmitterAccountNumber:        j.TAccount,
 			TransmitterAddress:              j.TAddress,
