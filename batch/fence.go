@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/cashpool/cashpool/batch/schema"
@@ -30,7 +31,13 @@ func (r *Runner) lockRun(ctx context.Context, date string) (context.Context, sub
 		unlock()
 		return ctx, submit.Fence{}, nil, err
 	}
-	fence.Held = func(ctx context.Context) error { return lockHeld(ctx, conn, fence) }
+	// One session answers one query at a time: the submit workers and the watcher take turns.
+	var mu sync.Mutex
+	fence.Held = func(ctx context.Context) error {
+		mu.Lock()
+		defer mu.Unlock()
+		return lockHeld(ctx, conn, fence)
+	}
 	every := c.LockCheckEvery
 	if every <= 0 {
 		every = 5 * time.Second

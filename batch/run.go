@@ -138,6 +138,9 @@ func (r *Runner) Run(ctx context.Context, date string) (_ *Outcome, err error) {
 		return nil, err
 	}
 	c.Failpoint("after-track")
+	if err := fence.Held(ctx); err != nil {
+		return nil, err // the report is the lock holder's to write
+	}
 	return r.reconcile(ctx, date, runID, true)
 }
 

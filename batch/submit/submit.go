@@ -90,6 +90,9 @@ func Submit(ctx context.Context, db *sqlx.DB, broker Broker, runID int64, cfg Co
 		return Result{}, errors.New("submit: no fencing token: the caller must hold the run lock")
 	}
 	s := &submitter{db: db, broker: broker, runID: runID, cfg: cfg}
+	if err := s.holdsLock(ctx); err != nil {
+		return Result{}, err
+	}
 	var res Result
 	// Splitting a batch creates new planned batches: loop until a pass finds nothing to send.
 	for {
@@ -225,12 +228,14 @@ func (s *submitter) refused(ctx context.Context, b batchRow, apiErr *alpaca.APIE
 			// The batch stays 'sending'; the next run asks again.
 			return fmt.Errorf("batch %s refused (%w); listing Alpaca's journals to tell a conflict from a canceled batch: %w", b.Seq, apiErr, err)
 		}
+		var keys []string
+		if err := s.db.SelectContext(ctx, &keys, `SELECT journal_key::text FROM journals WHERE batch_id = $1`, b.ID); err != nil {
+			return err
+		}
 		held := 0
-		for _, e := range req.Entries {
-			if k, ok := pool.TokenFromDescription(e.Description); ok {
-				if _, ok := found[k]; ok {
-					held++
-				}
+		for _, k := range keys {
+			if _, ok := found[k]; ok {
+				held++
 			}
 		}
 		if held > 0 || len(named) == 0 && strings.Contains(strings.ToLower(apiErr.Message), "idempotency") {
@@ -286,6 +291,17 @@ func (s *submitter) conflict(ctx context.Context, b batchRow, apiErr *alpaca.API
 }
 
 func (s *submitter) count(f func()) { s.mu.Lock(); f(); s.mu.Unlock() }
+
+// holdsLock checks that the run lock's session is alive and its fence still current, before any
+// work: a run that lost its lock must not even find that nothing is left to send.
+func (s *submitter) holdsLock(ctx context.Context) error {
+	if s.cfg.Fence.Held != nil {
+		if err := s.cfg.Fence.Held(ctx); err != nil {
+			return err
+		}
+	}
+	return s.inTx(ctx, func(tx *sqlx.Tx) error { return checkFence(ctx, tx, s.cfg.Fence) })
+}
 
 // wholeBatchCancel reports whether an HTTP status means Alpaca refused the whole batch for what is
 // in it (an unknown, inactive or ineligible account, an invalid entry) and created nothing.
