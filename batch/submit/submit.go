@@ -19,7 +19,6 @@ import (
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
-	"github.com/shopspring/decimal"
 
 	"github.com/cashpool/cashpool/alpaca"
 	"github.com/cashpool/cashpool/batch/plan"
@@ -245,10 +244,7 @@ func (s *submitter) refused(ctx context.Context, b batchRow, apiErr *alpaca.APIE
 	if mentions(apiErr.Message, s.cfg.SweepAccount) {
 		// Nothing was created and nothing in the batch is to blame: the sweep account itself was
 		// refused. The batch stays 'sending' and is resent, same key and body, once it is fixed.
-		if err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-			_, err := tx.ExecContext(ctx, `UPDATE batches SET http_status = $2, error = $3 WHERE id = $1`, b.ID, apiErr.HTTPStatus, apiErr.Message)
-			return err
-		}); err != nil {
+		if _, err := s.db.ExecContext(ctx, `UPDATE batches SET http_status = $2, error = $3 WHERE id = $1`, b.ID, apiErr.HTTPStatus, apiErr.Message); err != nil {
 			return err
 		}
 		return fmt.Errorf("batch %s: Alpaca refused the sweep account %s (%w); nothing was created: fix the account and re-run", b.Seq, s.cfg.SweepAccount, apiErr)
@@ -303,8 +299,9 @@ func (s *submitter) holdsLock(ctx context.Context) error {
 	return s.inTx(ctx, func(tx *sqlx.Tx) error { return checkFence(ctx, tx, s.cfg.Fence) })
 }
 
-// wholeBatchCancel reports whether an HTTP status means Alpaca refused the whole batch for what is
-// in it (an unknown, inactive or ineligible account, an invalid entry) and created nothing.
+// wholeBatchCancel reports whether an HTTP status means Alpaca refused the whole batch: for what is
+// in it (an unknown, inactive or ineligible account, an invalid entry), creating nothing, or, for a
+// 422 only, because its key was used before (refused tells the two apart).
 func wholeBatchCancel(status int) bool {
 	switch status {
 	case http.StatusBadRequest, http.StatusForbidden, http.StatusNotFound, http.StatusUnprocessableEntity:
@@ -367,7 +364,11 @@ func (s *submitter) store(ctx context.Context, b batchRow, answer []alpaca.Batch
 			if got.ToAccount != "" && !strings.EqualFold(got.ToAccount, e.ToAccount) {
 				return fmt.Errorf("answer entry %d (journal %s) is for account %s, its intent for %s", i, got.ID, got.ToAccount, e.ToAccount)
 			}
-			if got.NetAmount.Valid && !got.NetAmount.Decimal.Equal(decimal.RequireFromString(e.Amount)) {
+			want, err := pool.ParseAmount(e.Amount)
+			if err != nil {
+				return fmt.Errorf("stored body of batch %s: entry amount %q: %w", b.Seq, e.Amount, err)
+			}
+			if got.NetAmount.Valid && !got.NetAmount.Decimal.Equal(want) {
 				return fmt.Errorf("answer entry %d (journal %s) is for %s, its intent for %s", i, got.ID, got.NetAmount.Decimal, e.Amount)
 			}
 			a.ids = append(a.ids, byKey[key])
