@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -69,6 +70,8 @@ func TestClientJournalEndpoints(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Alpaca does not keep the request's order in its answer: put it back by description.
+	slices.SortFunc(got, func(a, b alpaca.BatchJournal) int { return strings.Compare(a.Description, b.Description) })
 	if len(got) != 2 || got[0].Status != alpaca.StatusQueued || got[1].Status != alpaca.StatusPending || got[0].ErrorMessage != "" {
 		t.Fatalf("batch answer %+v", got)
 	}

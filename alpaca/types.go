@@ -126,6 +126,3 @@ type APIError struct {
 func (e *APIError) Error() string {
 	return fmt.Sprintf("alpaca: HTTP %d: code %d: %s", e.HTTPStatus, e.Code, e.Message)
 }
-
-// CodeIdempotencyConflict is the code of a 422 for a reused Idempotency-Key with a different body.
-const CodeIdempotencyConflict = 42210000

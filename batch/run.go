@@ -64,6 +64,8 @@ type Config struct {
 	BeforePost func(batchID int64)
 	// ProgressEvery is the real-time pace of tracking's progress lines; default 30s.
 	ProgressEvery time.Duration
+	// LockCheckEvery is how often a run checks that it still holds its run lock; default 5s.
+	LockCheckEvery time.Duration
 }
 
 // Runner runs the pipeline.
@@ -165,13 +167,14 @@ func (r *Runner) runDate(ctx context.Context, date string, ingest bool) (*Outcom
 	return out, err
 }
 
-func (r *Runner) steps(ctx context.Context, date string, ingest bool) (*Outcome, error) {
+func (r *Runner) steps(ctx context.Context, date string, ingest bool) (_ *Outcome, err error) {
 	c := r.cfg()
-	unlock, err := r.lock(ctx, schema.RunLockName(c.SweepAccount, date))
+	ctx, fence, unlock, err := r.lockRun(ctx, date)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
+	defer func() { err = withLostLock(ctx, err) }()
 
 	if ingest {
 		if _, err := r.Ingest(ctx); err != nil {
@@ -197,7 +200,7 @@ func (r *Runner) steps(ctx context.Context, date string, ingest bool) (*Outcome,
 		return nil, err
 	}
 	c.Failpoint("after-plan")
-	if err := r.Submit(ctx, date, runID); err != nil {
+	if err := r.sendPlanned(ctx, date, runID, fence); err != nil {
 		return nil, err
 	}
 	c.Failpoint("after-submit")
@@ -205,6 +208,9 @@ func (r *Runner) steps(ctx context.Context, date string, ingest bool) (*Outcome,
 		return nil, err
 	}
 	c.Failpoint("after-track")
+	if err := fence.Held(ctx); err != nil {
+		return nil, err // the report is the lock holder's to write
+	}
 	return r.reconcile(ctx, date, runID, true)
 }
 
@@ -295,7 +301,7 @@ func (r *Runner) CheckBroker(ctx context.Context) error {
 // Ingest takes every complete file from the drop folder. Serialised across processes.
 func (r *Runner) Ingest(ctx context.Context) (ingest.Result, error) {
 	c := r.cfg()
-	unlock, err := r.lock(ctx, "ingest")
+	_, unlock, err := r.lock(ctx, "ingest")
 	if err != nil {
 		return ingest.Result{}, err
 	}
@@ -372,12 +378,23 @@ func (r *Runner) Plan(ctx context.Context, date string) (int64, error) {
 	return res.RunID, nil
 }
 
-// Submit sends what is planned and sets the tracking deadline once everything is sent.
-func (r *Runner) Submit(ctx context.Context, date string, runID int64) error {
+// Submit sends what is planned, under the run lock of date, and sets the tracking deadline once
+// everything is sent.
+func (r *Runner) Submit(ctx context.Context, date string, runID int64) (err error) {
+	ctx, fence, unlock, err := r.lockRun(ctx, date)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	defer func() { err = withLostLock(ctx, err) }()
+	return r.sendPlanned(ctx, date, runID, fence)
+}
+
+func (r *Runner) sendPlanned(ctx context.Context, date string, runID int64, fence submit.Fence) error {
 	c := r.cfg()
 	res, err := submit.Submit(ctx, r.DB, r.Broker, runID, submit.Config{
 		SweepAccount: c.SweepAccount, BusinessDate: date, MaxInFlight: c.MaxInFlight, Now: c.Now, Logger: c.Logger,
-		KeyRetention: c.KeyRetention,
+		KeyRetention: c.KeyRetention, Fence: fence,
 		BeforePost: func(id int64) {
 			c.Failpoint("before-post")
 			if c.BeforePost != nil {
@@ -510,23 +527,23 @@ func (r *Runner) reconcile(ctx context.Context, date string, runID int64, finish
 }
 
 // lock takes a PostgreSQL session advisory lock on one dedicated connection (the pool would hand
-// the unlock to another session) and returns its release.
-func (r *Runner) lock(ctx context.Context, name string) (func(), error) {
+// the unlock to another session) and returns that connection and the lock's release.
+func (r *Runner) lock(ctx context.Context, name string) (*sql.Conn, func(), error) {
 	conn, err := r.DB.Conn(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	key := schema.LockKey(name)
 	var ok bool
 	if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&ok); err != nil {
 		conn.Close()
-		return nil, err
+		return nil, nil, err
 	}
 	if !ok {
 		conn.Close()
-		return nil, fmt.Errorf("%w (lock %q)", ErrBusy, name)
+		return nil, nil, fmt.Errorf("%w (lock %q)", ErrBusy, name)
 	}
-	return func() {
+	return conn, func() {
 		conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock($1)`, key)
 		conn.Close()
 	}, nil

@@ -60,6 +60,9 @@ func (s *Scheduler) Serve(ctx context.Context) error {
 		return err
 	}
 	defer conn.Close()
+	// A run in progress stops with the leadership (its own run lock and fence guard it as well).
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
 	s.OnLeader(true)
 	defer s.OnLeader(false)
 	s.Logger.Info("leader: this replica runs the schedule")
@@ -85,7 +88,9 @@ func (s *Scheduler) Serve(ctx context.Context) error {
 			return ctx.Err()
 		case <-t.C:
 			if err := conn.PingContext(ctx); err != nil {
-				return fmt.Errorf("lost the leader lock's connection: %w", err)
+				err = fmt.Errorf("lost the leader lock's connection: %w", err)
+				stop(err)
+				return err
 			}
 		}
 	}

@@ -24,20 +24,35 @@ func BatchKey(sweepAccount, businessDate, seq string, body []byte) string {
 	return uuidFrom("batch", sweepAccount, businessDate, seq, hex.EncodeToString(sum[:]))
 }
 
-// KeyToken is the marker put in a journal's description: "cp:<journal key>".
+// KeyToken is the marker put at the end of a journal's description: "cp:<journal key>".
 func KeyToken(journalKey string) string { return "cp:" + journalKey }
 
-// TokenFromDescription finds the journal key in a description written with KeyToken.
+// tokenLen is the length of a key token: "cp:" and a 36-character UUID.
+const tokenLen = 3 + 36
+
+// TokenFromDescription finds the journal key in a description written by Describe. Only the final
+// token counts: the operator's text before it may hold anything, "cp:" and UUIDs included.
 func TokenFromDescription(desc string) (string, bool) {
-	i := strings.Index(desc, "cp:")
-	if i < 0 || len(desc) < i+3+36 {
+	if len(desc) < tokenLen {
 		return "", false
 	}
-	k := desc[i+3 : i+3+36]
-	if !IsUUID(k) {
+	at := len(desc) - tokenLen
+	if at > 0 && desc[at-1] != ' ' {
 		return "", false
 	}
-	return k, true
+	if desc[at:at+3] != "cp:" || !IsUUID(desc[at+3:]) {
+		return "", false
+	}
+	return desc[at+3:], true
+}
+
+// DescriptionText is the operator's text of a description written by Describe: the description
+// without its final token (and the space before it).
+func DescriptionText(desc string) string {
+	if _, ok := TokenFromDescription(desc); !ok {
+		return desc
+	}
+	return strings.TrimSuffix(desc[:len(desc)-tokenLen], " ")
 }
 
 // uuidFrom hashes its parts into a UUID (version 8, RFC 9562: vendor-defined, here SHA-256).
@@ -77,29 +92,21 @@ func IsUUID(s string) bool {
 // MaxDescription is Alpaca's limit on a journal description, in bytes.
 const MaxDescription = 1024
 
-// Describe is the description a journal is sent with: text, without any key token an earlier
-// attempt put there, then the token of journalKey. Text is shortened to fit Alpaca's limit at a
-// character boundary, so a multi-byte character is never cut in half.
+// Describe is the description a journal is sent with: the operator's text as written, then a
+// space and the token of journalKey, always last, so TokenFromDescription reads it whatever the
+// text holds. Text too long for Alpaca's limit is shortened at a character boundary, never cutting
+// a multi-byte character in half.
 func Describe(text, journalKey string) string {
-	for {
-		k, ok := TokenFromDescription(text)
-		if !ok {
-			break
-		}
-		text = strings.Replace(text, KeyToken(k), "", 1)
-	}
-	text = strings.TrimSpace(text)
 	token := KeyToken(journalKey)
-	room := MaxDescription - len(token) - 1
-	if len(text) > room {
+	if text == "" {
+		return token
+	}
+	if room := MaxDescription - len(token) - 1; len(text) > room {
 		cut := room
 		for cut > 0 && !utf8.RuneStart(text[cut]) {
 			cut--
 		}
-		text = strings.TrimSpace(text[:cut])
-	}
-	if text == "" {
-		return token
+		text = text[:cut]
 	}
 	return text + " " + token
 }

@@ -3,7 +3,10 @@ package pool_test
 import (
 	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf8"
+
+	"pgregory.net/rapid"
 
 	"github.com/cashpool/cashpool/pool"
 )
@@ -31,7 +34,7 @@ func TestKeysAreDeterministicAndDistinct(t *testing.T) {
 			t.Fatalf("key %q is not 36 characters", k)
 		}
 	}
-	got, ok := pool.TokenFromDescription("rent Nov " + pool.KeyToken(a) + " /fixtures/status=rejected/fixtures/")
+	got, ok := pool.TokenFromDescription("rent Nov /fixtures/status=rejected/fixtures/ " + pool.KeyToken(a))
 	if !ok || got != a {
 		t.Fatalf("token not found back: %q %v", got, ok)
 	}
@@ -40,16 +43,16 @@ func TestKeysAreDeterministicAndDistinct(t *testing.T) {
 	}
 }
 
-func TestDescribeFitsAlpacaAndKeepsOneToken(t *testing.T) {
+func TestDescribeFitsAlpacaAndKeepsOperatorText(t *testing.T) {
 	t.Parallel()
 	k1 := pool.JournalKey("s", "d", "R1", "c", 1)
 	k2 := pool.JournalKey("s", "d", "R1", "c", 2)
-	if got := pool.Describe("rent /fixtures/status=rejected/fixtures/", k1); got != "rent /fixtures/status=rejected/fixtures/ "+pool.KeyToken(k1) {
+	if got := pool.Describe("rent /fixtures/status=rejected/fixtures/", k1); got != "rent /fixtures/status=rejected/fixtures/ cp:"+k1 {
 		t.Fatalf("plain: %q", got)
 	}
-	// A redrive replaces the earlier attempt's token; it never carries two.
-	again := pool.Describe(pool.Describe("rent", k1), k2)
-	if strings.Count(again, "cp:") != 1 || !strings.HasSuffix(again, pool.KeyToken(k2)) || !strings.HasPrefix(again, "rent ") {
+	// A redrive describes the operator's text again under the new key: one token, the new one.
+	again := pool.Describe(pool.DescriptionText(pool.Describe("rent", k1)), k2)
+	if again != "rent cp:"+k2 {
 		t.Fatalf("redriven: %q", again)
 	}
 	// A long text of three-byte characters is cut at a character boundary, within the limit.
@@ -61,7 +64,78 @@ func TestDescribeFitsAlpacaAndKeepsOneToken(t *testing.T) {
 	if k, ok := pool.TokenFromDescription(got); !ok || k != k1 {
 		t.Fatalf("token lost from a long description: %q", got[len(got)-50:])
 	}
-	if got := pool.Describe("", k1); got != pool.KeyToken(k1) {
+	if got := pool.Describe("", k1); got != "cp:"+k1 {
 		t.Fatalf("empty: %q", got)
 	}
+}
+
+// Operators write anything in a description; the key is read from the final token only. The
+// expected descriptions are written out by hand.
+func TestTokenFoundWhateverTheOperatorWrote(t *testing.T) {
+	t.Parallel()
+	const key = "0c6f2a9e-4b1d-8e3a-9f00-1a2b3c4d5e6f"
+	const other = "7d2c1b0a-9e8f-8a7b-b6c5-d4e3f2a1b0c9"
+	cases := []struct{ text, want string }{
+		{"tcp: gateway", "tcp: gateway cp:" + key},
+		{"see cp: 42", "see cp: 42 cp:" + key},
+		{"cp:0C6F2A9E-4B1D-8E3A-9F00-1A2B3C4D5E6F", "cp:0C6F2A9E-4B1D-8E3A-9F00-1A2B3C4D5E6F cp:" + key},
+		{"refund of cp:" + other, "refund of cp:" + other + " cp:" + key},
+		{"cp:" + other, "cp:" + other + " cp:" + key},
+		{"cp:", "cp: cp:" + key},
+		{"  padded  ", "  padded   cp:" + key},
+		{"ends with cp:" + key, "ends with cp:" + key + " cp:" + key},
+	}
+	for _, c := range cases {
+		got := pool.Describe(c.text, key)
+		if got != c.want {
+			t.Errorf("Describe(%q) = %q, want %q", c.text, got, c.want)
+		}
+		if k, ok := pool.TokenFromDescription(got); !ok || k != key {
+			t.Errorf("token of %q: %q %v, want %s", got, k, ok, key)
+		}
+		if text := pool.DescriptionText(got); text != c.text {
+			t.Errorf("operator text of %q: %q, want %q", got, text, c.text)
+		}
+	}
+	// Descriptions not written by Describe carry no token, whatever cp: they hold.
+	for _, d := range []string{"", "cp:" + key + " trailing", "xcp:" + key, "cp:" + strings.ToUpper(key), "cp:" + key[:35]} {
+		if k, ok := pool.TokenFromDescription(d); ok {
+			t.Errorf("found token %q in %q", k, d)
+		}
+	}
+}
+
+// For any text an operator can write, the token of Describe's description is the key, the
+// description fits Alpaca's limit and is valid UTF-8, and a text that fits is kept as written.
+func TestDescribePropertyAnyText(t *testing.T) {
+	t.Parallel()
+	fragment := rapid.OneOf(
+		rapid.String(),
+		rapid.SampledFrom([]string{"cp:", "cp: ", " cp:", "tcp:", "CP:", "€", "\n", "\t", " ", "/fixtures/status=rejected/fixtures/"}),
+		rapid.StringMatching(`cp:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}`),
+		rapid.StringMatching(`[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}`),
+		rapid.StringOfN(rapid.RuneFrom(nil, unicode.Han, unicode.Greek), 0, 400, -1),
+	)
+	rapid.Check(t, func(t *rapid.T) {
+		parts := rapid.SliceOfN(fragment, 0, 40).Draw(t, "parts")
+		text := strings.Join(parts, "")
+		key := pool.JournalKey("s", "d", rapid.String().Draw(t, "receipt"), "c", rapid.IntRange(1, 9).Draw(t, "attempt"))
+		got := pool.Describe(text, key)
+		if k, ok := pool.TokenFromDescription(got); !ok || k != key {
+			t.Fatalf("Describe(%q) = %q: token %q %v, want %s", text, got, k, ok, key)
+		}
+		if len(got) > pool.MaxDescription {
+			t.Fatalf("description of %d bytes", len(got))
+		}
+		if !utf8.ValidString(got) {
+			t.Fatalf("description %q is not valid UTF-8", got)
+		}
+		back := pool.DescriptionText(got)
+		if !strings.HasPrefix(text, back) {
+			t.Fatalf("operator text %q became %q", text, back)
+		}
+		if len(text)+len(" cp:")+36 <= pool.MaxDescription && back != text {
+			t.Fatalf("operator text %q that fits became %q", text, back)
+		}
+	})
 }

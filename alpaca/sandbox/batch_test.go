@@ -47,7 +47,7 @@ func TestBatchHappyPath(t *testing.T) {
 	if bytes.Contains(r.body, []byte("error_message")) {
 		t.Fatalf("successful entries must omit error_message: %s", r.body)
 	}
-	got := decodeJSON[[]wireJournal](t, r.body)
+	got := answered(t, r)
 	want := []struct{ to, amount, desc string }{{cust1, "100.00", "first"}, {cust2, "25.50", ""}, {cust1, "7.00", ""}}
 	if len(got) != len(want) {
 		t.Fatalf("got %d journals, want %d", len(got), len(want))
@@ -65,6 +65,36 @@ func TestBatchHappyPath(t *testing.T) {
 	ledger := b.sim.Ledger()
 	if len(ledger) != 3 || ledger[0].ID != got[0].ID || ledger[0].IdempotencyKey != "key-happy" || ledger[0].IdempotencyKeyType != "batch" {
 		t.Fatalf("ledger %+v does not match the answer", ledger)
+	}
+}
+
+// Alpaca does not promise that a batch answer keeps the request's order; the simulator answers in
+// reverse so that a client matching by position fails. Each answered journal is still its entry's.
+func TestBatchAnswerIsNotInRequestOrder(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	r := b.batch(t, 200, batchOf(
+		entry{ToAccount: cust1, Amount: "1.00", Description: "a"},
+		entry{ToAccount: cust2, Amount: "2.00", Description: "b"},
+		entry{ToAccount: cust3, Amount: "3.00", Description: "c"},
+	), "key-order")
+	got := decodeJSON[[]wireJournal](t, r.body)
+	var order []string
+	for _, j := range got {
+		order = append(order, j.Description)
+	}
+	if strings.Join(order, "") != "cba" {
+		t.Fatalf("answer order %v, want c b a", order)
+	}
+	byID := map[string]sandbox.LedgerEntry{}
+	for _, l := range b.sim.Ledger() {
+		byID[l.ID] = l
+	}
+	for _, j := range got {
+		l := byID[j.ID]
+		if l.Description != j.Description || l.ToAccount != j.ToAccount || l.Amount.StringFixed(2) != *j.NetAmount {
+			t.Fatalf("answered %+v, ledger %+v", j, l)
+		}
 	}
 }
 
@@ -134,8 +164,8 @@ func TestWholeBatchCancel(t *testing.T) {
 		msg    string
 	}{
 		{"unknown to_account", batchOf(good, entry{ToAccount: unknown, Amount: "1.00"}), 404, 40410000, "account " + unknown + " not found"},
-		{"inactive to_account", batchOf(good, entry{ToAccount: inactive, Amount: "1.00"}), 422, 42210001, "account " + inactive + " is not ACTIVE (INACTIVE)"},
-		{"closed to_account", batchOf(good, entry{ToAccount: closed, Amount: "1.00"}), 422, 42210001, "account " + closed + " is not ACTIVE (ACCOUNT_CLOSED)"},
+		{"inactive to_account", batchOf(good, entry{ToAccount: inactive, Amount: "1.00"}), 422, 42210000, "account " + inactive + " is not ACTIVE (INACTIVE)"},
+		{"closed to_account", batchOf(good, entry{ToAccount: closed, Amount: "1.00"}), 422, 42210000, "account " + closed + " is not ACTIVE (ACCOUNT_CLOSED)"},
 		{"firm to_account", batchOf(good, entry{ToAccount: firm2, Amount: "1.00"}), 403, 40310000, firm2},
 		{"customer from_account", batchBody{EntryType: "JNLC", FromAccount: cust2, Entries: []entry{good}}, 403, 40310000, cust2},
 		{"unknown from_account", batchBody{EntryType: "JNLC", FromAccount: unknown, Entries: []entry{good}}, 404, 40410000, unknown},
@@ -184,7 +214,7 @@ func TestRefusedWhenSweepCashShort(t *testing.T) {
 		entry{ToAccount: cust2, Amount: "100.00"},
 		entry{ToAccount: cust3, Amount: "50.00"},
 	), "key-refused")
-	got := decodeJSON[[]wireJournal](t, r.body)
+	got := answered(t, r)
 	if got[0].Status != "queued" || got[0].ErrorMessage != nil {
 		t.Fatalf("first entry %+v, want queued without error_message", got[0])
 	}
@@ -216,7 +246,7 @@ func TestOverLimitIsPendingUntilBOD(t *testing.T) {
 		entry{ToAccount: cust3, Amount: "200.00"},   // exactly fills the day
 		entry{ToAccount: cust3, Amount: "0.01"},     // one cent over the day
 	), "key-limits")
-	got := decodeJSON[[]wireJournal](t, r.body)
+	got := answered(t, r)
 	for i, want := range []string{"pending", "queued", "queued", "pending"} {
 		if got[i].Status != want {
 			t.Fatalf("entry %d is %s, want %s", i, got[i].Status, want)
@@ -238,7 +268,7 @@ func TestOverLimitIsPendingUntilBOD(t *testing.T) {
 	}
 	// After EOD the daily total starts again.
 	r = b.batch(t, 200, batchOf(entry{ToAccount: cust1, Amount: "10000.00"}), "key-next-day")
-	if j := decodeJSON[[]wireJournal](t, r.body)[0]; j.Status != "queued" {
+	if j := answered(t, r)[0]; j.Status != "queued" {
 		t.Fatalf("next day's journal is %s, want queued", j.Status)
 	}
 }
@@ -252,7 +282,7 @@ func TestFixturesResolveAtEOD(t *testing.T) {
 		entry{ToAccount: cust3, Amount: "30.00", Description: "plain"},
 		entry{ToAccount: cust3, Amount: "20000.00", Description: "/fixtures/status=pending/fixtures/"},
 	), "key-fixtures")
-	ids := decodeJSON[[]wireJournal](t, r.body)
+	ids := answered(t, r)
 	b.sim.Advance(time.Minute)
 	for i, want := range []string{"queued", "queued", "executed", "pending"} {
 		if j := b.journal(t, ids[i].ID); j.Status != want {
@@ -277,7 +307,7 @@ func TestFixturesResolveAtEOD(t *testing.T) {
 func TestStatusProgressesOnTheSimulatedClock(t *testing.T) {
 	t.Parallel()
 	b := setup(t, func(o *sandbox.Options) { o.StepEvery = 5 * time.Second })
-	id := decodeJSON[[]wireJournal](t, b.batch(t, 200, batchOf(entry{ToAccount: cust1, Amount: "1.00"}), "k").body)[0].ID
+	id := answered(t, b.batch(t, 200, batchOf(entry{ToAccount: cust1, Amount: "1.00"}), "k"))[0].ID
 	steps := []struct {
 		advance time.Duration
 		want    string
@@ -328,7 +358,7 @@ func TestSingleJournal(t *testing.T) {
 	wantError(t, b.must(t, 403, "POST", "/v1/journals", map[string]string{"entry_type": "JNLC", "from_account": sweep,
 		"to_account": cust1, "amount": "100000.00"}), 40310000, "insufficient balance, available: 99987.66, required: 100000.00")
 	wantError(t, b.must(t, 422, "POST", "/v1/journals", map[string]string{"entry_type": "JNLC", "from_account": sweep,
-		"to_account": inactive, "amount": "1.00"}), 42210001, inactive)
+		"to_account": inactive, "amount": "1.00"}), 42210000, inactive)
 	wantError(t, b.must(t, 403, "POST", "/v1/journals", map[string]string{"entry_type": "JNLC", "from_account": cust1,
 		"to_account": cust2, "amount": "1.00"}), 40310000, "firm")
 	wantError(t, b.must(t, 400, "POST", "/v1/journals", map[string]string{"entry_type": "JNLC", "from_account": sweep,
@@ -355,7 +385,7 @@ func TestReverseBatch(t *testing.T) {
 	}
 	bad := map[string]any{"entry_type": "JNLC", "to_account": sweep, "entries": []map[string]string{
 		{"from_account": cust1, "amount": "1.00"}, {"from_account": inactive, "amount": "1.00"}}}
-	wantError(t, b.must(t, 422, "POST", "/v1/journals/reverse_batch", bad), 42210001, inactive)
+	wantError(t, b.must(t, 422, "POST", "/v1/journals/reverse_batch", bad), 42210000, inactive)
 	wantError(t, b.must(t, 403, "POST", "/v1/journals/reverse_batch", map[string]any{"entry_type": "JNLC", "to_account": cust2,
 		"entries": []map[string]string{{"from_account": cust1, "amount": "1.00"}}}), 40310000, cust2)
 	if n := len(b.sim.Ledger()); n != 2 {
@@ -413,7 +443,7 @@ func TestLoadSeedFixture(t *testing.T) {
 	// The demo seed works as a simulator: customers 01..30 receive, 99 cancels the batch.
 	b := setup(t, func(o *sandbox.Options) { o.Seed = s })
 	b.batch(t, 200, batchOf(entry{ToAccount: cust1, Amount: "1.00"}, entry{ToAccount: "c0000000-0000-4000-8000-000000000030", Amount: "1.00"}), "")
-	wantError(t, b.batch(t, 422, batchOf(entry{ToAccount: inactive, Amount: "1.00"}), ""), 42210001, inactive+" is not ACTIVE (INACTIVE)")
+	wantError(t, b.batch(t, 422, batchOf(entry{ToAccount: inactive, Amount: "1.00"}), ""), 42210000, inactive+" is not ACTIVE (INACTIVE)")
 	for _, bad := range []string{
 		`{"sweep_account":"x","sweep_cash":"1e3","accounts":[]}`,
 		`{"sweep_account":"x","sweep_cash":"10","limit":"5","accounts":[]}`,

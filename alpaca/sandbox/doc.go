@@ -28,10 +28,14 @@
 //	              positive plain decimal with at most 2 places: 1e3, +1.5, .5, 1.005 are refused)
 //	404 40410000  from_account or a to_account is unknown ("entries[i]: account <id> not found")
 //	403 40310000  from_account is not a firm account, or a to_account is one (only firm -> customer)
-//	422 42210001  from_account or a to_account is not ACTIVE ("entries[i]: account <id> is not ACTIVE (INACTIVE)")
+//	422 42210000  from_account or a to_account is not ACTIVE ("entries[i]: account <id> is not ACTIVE
+//	              (INACTIVE)"): Alpaca's generic 422, the code of an idempotency conflict too
 //
-// Otherwise the answer is 200 with one journal per entry, in request order, shaped as the newest
-// BatchJournalResponseJNLC (error_message omitted on success). Entries are booked in order:
+// Otherwise the answer is 200 with one journal per entry, shaped as the newest
+// BatchJournalResponseJNLC (error_message omitted on success). Alpaca does not promise the answer
+// keeps the request's order, so the simulator answers in reverse request order (the harshest
+// order that stays deterministic); replays return the same bytes. Entries are booked in request
+// order:
 //
 //   - if the firm account's cash does not cover the amount: refused, with error_message
 //     "insufficient balance, available: X, required: Y"; it gets an id and moves no money;

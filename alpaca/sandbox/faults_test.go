@@ -47,7 +47,7 @@ func TestFaultLostResponse(t *testing.T) {
 		}
 		// The client retries with the same key and gets the answer it never saw.
 		b.sim.SetFaults(sandbox.Faults{})
-		got := decodeJSON[[]wireJournal](t, b.batch(t, 200, body, "lost-key").body)
+		got := answered(t, b.batch(t, 200, body, "lost-key"))
 		if len(got) != 2 || got[0].ID != ledger[0].ID || got[1].ID != ledger[1].ID {
 			t.Fatalf("replay %+v does not carry the created journals %+v", got, ledger)
 		}

@@ -42,7 +42,7 @@ func TestJNLCv2Flow(t *testing.T) {
 	// Over the per-journal limit: v1, pending.
 	over := decodeJSON[wireJournal](t, b.must(t, 200, "POST", "/v1/journals", jnlc(cust2, "10000.01")).body)
 	// Batch entries: v1 even with the option on.
-	batched := decodeJSON[[]wireJournal](t, b.batch(t, 200, batchOf(entry{ToAccount: cust3, Amount: "1.00"}), "").body)[0]
+	batched := answered(t, b.batch(t, 200, batchOf(entry{ToAccount: cust3, Amount: "1.00"}), ""))[0]
 	// A fixture journal keeps the v1 flow so that EndOfDay can resolve it.
 	fixture := map[string]string{"entry_type": "JNLC", "from_account": sweep, "to_account": cust3, "amount": "2.00",
 		"description": "/fixtures/status=rejected/fixtures/"}
@@ -135,7 +135,7 @@ func TestLimitsAdmin(t *testing.T) {
 	if r := b.must(t, 200, "POST", "/sandbox/v1/limits", `{"journal_limit":"100.00"}`); string(r.body) != `{"journal_limit":"100.00","daily_limit":"50000.00"}` {
 		t.Fatalf("set journal_limit %s", r.body)
 	}
-	got := decodeJSON[[]wireJournal](t, b.batch(t, 200, batchOf(entry{ToAccount: cust1, Amount: "100.00"}, entry{ToAccount: cust2, Amount: "100.01"}), "").body)
+	got := answered(t, b.batch(t, 200, batchOf(entry{ToAccount: cust1, Amount: "100.00"}, entry{ToAccount: cust2, Amount: "100.01"}), ""))
 	if got[0].Status != "queued" || got[1].Status != "pending" {
 		t.Fatalf("with a 100.00 journal limit: %s, %s", got[0].Status, got[1].Status)
 	}
@@ -158,8 +158,8 @@ func TestLimitsAdmin(t *testing.T) {
 	if j, d := b.sim.Limits(); !j.Equal(dec("50")) || !d.Equal(dec("60150")) {
 		t.Fatalf("Limits() %s %s", j, d)
 	}
-	got = decodeJSON[[]wireJournal](t, b.batch(t, 200, batchOf(
-		entry{ToAccount: cust1, Amount: "50.00"}, entry{ToAccount: cust2, Amount: "50.01"}, entry{ToAccount: cust3, Amount: "0.01"}), "").body)
+	got = answered(t, b.batch(t, 200, batchOf(
+		entry{ToAccount: cust1, Amount: "50.00"}, entry{ToAccount: cust2, Amount: "50.01"}, entry{ToAccount: cust3, Amount: "0.01"}), ""))
 	if got[0].Status != "queued" || got[1].Status != "pending" || got[2].Status != "pending" {
 		t.Fatalf("with limits 50/60150: %s %s %s, want queued pending pending", got[0].Status, got[1].Status, got[2].Status)
 	}

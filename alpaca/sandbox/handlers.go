@@ -136,7 +136,7 @@ func (s *Server) checkFrom(id string) *apiError {
 			fmt.Sprintf("from_account %s is not a firm account: cash journals go only from a firm account to customer accounts", id)}
 	}
 	if a.Status != AccountActive {
-		return &apiError{http.StatusUnprocessableEntity, codeNotActive, fmt.Sprintf("account %s is not ACTIVE (%s)", id, a.Status)}
+		return &apiError{http.StatusUnprocessableEntity, codeUnprocessableGeneric, fmt.Sprintf("account %s is not ACTIVE (%s)", id, a.Status)}
 	}
 	return nil
 }
@@ -155,7 +155,7 @@ func (s *Server) checkTo(where, id string) *apiError {
 			fmt.Sprintf("%sto_account %s is a firm account: cash journals go only from a firm account to customer accounts", where, id)}
 	}
 	if a.Status != AccountActive {
-		return &apiError{http.StatusUnprocessableEntity, codeNotActive, fmt.Sprintf("%saccount %s is not ACTIVE (%s)", where, id, a.Status)}
+		return &apiError{http.StatusUnprocessableEntity, codeUnprocessableGeneric, fmt.Sprintf("%saccount %s is not ACTIVE (%s)", where, id, a.Status)}
 	}
 	return nil
 }
@@ -179,10 +179,12 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 		if aerr != nil {
 			return aerr.status, aerr.body()
 		}
-		out := make([]batchJournalJSON, 0, len(entries))
-		for _, e := range entries {
+		// Entries are booked in request order, but Alpaca does not promise the answer keeps it: the
+		// simulator answers in reverse, so a client that matches by position fails here.
+		out := make([]batchJournalJSON, len(entries))
+		for i, e := range entries {
 			j, _ := s.createJournal(e, now, true)
-			out = append(out, j.batchWire())
+			out[len(entries)-1-i] = j.batchWire()
 		}
 		b, _ := json.Marshal(out)
 		return http.StatusOK, b
@@ -554,7 +556,7 @@ func (s *Server) checkReverseBatch(req reverseBatchRequest) ([]entryRequest, *ap
 				fmt.Sprintf("%sfrom_account %s is a firm account: a reverse batch goes from customer accounts to a firm account", where, e.from)}
 		case a.Status != AccountActive && a.Status != AccountClosed:
 			// Alpaca lets a closed account send its remaining cash back.
-			return nil, &apiError{http.StatusUnprocessableEntity, codeNotActive, fmt.Sprintf("%saccount %s is not ACTIVE (%s)", where, e.from, a.Status)}
+			return nil, &apiError{http.StatusUnprocessableEntity, codeUnprocessableGeneric, fmt.Sprintf("%saccount %s is not ACTIVE (%s)", where, e.from, a.Status)}
 		}
 	}
 	return entries, nil

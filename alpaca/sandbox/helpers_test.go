@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -150,6 +151,14 @@ func (b *bundle) batch(t *testing.T, want int, req any, key string) response {
 		return b.must(t, want, "POST", "/v1/journals/batch", req)
 	}
 	return b.must(t, want, "POST", "/v1/journals/batch", req, "Idempotency-Key", key)
+}
+
+// answered decodes a batch answer back into request order: the simulator answers in reverse.
+func answered(t *testing.T, r response) []wireJournal {
+	t.Helper()
+	got := decodeJSON[[]wireJournal](t, r.body)
+	slices.Reverse(got)
+	return got
 }
 
 // wireJournal decodes the fields tests look at; the raw shape is checked by the schemas.

@@ -35,11 +35,11 @@ func TestSchemasRejectBadShapes(t *testing.T) {
 func TestListFilters(t *testing.T) {
 	t.Parallel()
 	b := setup(t, func(o *sandbox.Options) { o.Seed.JournalLimit = dec("100.00") })
-	day1 := decodeJSON[[]wireJournal](t, b.batch(t, 200, batchOf(
-		entry{ToAccount: cust1, Amount: "1.00"}, entry{ToAccount: cust2, Amount: "500.00"}), "d1").body)
+	day1 := answered(t, b.batch(t, 200, batchOf(
+		entry{ToAccount: cust1, Amount: "1.00"}, entry{ToAccount: cust2, Amount: "500.00"}), "d1"))
 	b.sim.Advance(24 * time.Hour) // day1 journals execute or stay pending
-	day2 := decodeJSON[[]wireJournal](t, b.batch(t, 200, batchOf(
-		entry{ToAccount: cust1, Amount: "2.00"}, entry{ToAccount: cust3, Amount: "3.00"}), "d2").body)
+	day2 := answered(t, b.batch(t, 200, batchOf(
+		entry{ToAccount: cust1, Amount: "2.00"}, entry{ToAccount: cust3, Amount: "3.00"}), "d2"))
 
 	ids := func(path string) string {
 		t.Helper()
@@ -92,8 +92,8 @@ func TestListTooManyResults(t *testing.T) {
 func TestGetAndDelete(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
-	got := decodeJSON[[]wireJournal](t, b.batch(t, 200, batchOf(
-		entry{ToAccount: cust1, Amount: "1.00"}, entry{ToAccount: cust2, Amount: "20000.00"}), "k").body)
+	got := answered(t, b.batch(t, 200, batchOf(
+		entry{ToAccount: cust1, Amount: "1.00"}, entry{ToAccount: cust2, Amount: "20000.00"}), "k"))
 	queued, pending := got[0].ID, got[1].ID
 
 	wantError(t, b.must(t, 404, "GET", "/v1/journals/"+unknown, nil), 40410000, "not found")
@@ -155,15 +155,15 @@ func TestAdminAPI(t *testing.T) {
 	b.must(t, 400, "POST", "/sandbox/v1/clock/advance", map[string]string{"duration": "-1s"})
 
 	// Operations actions.
-	got := decodeJSON[[]wireJournal](t, b.batch(t, 200, batchOf(
+	got := answered(t, b.batch(t, 200, batchOf(
 		entry{ToAccount: cust1, Amount: "1000.00"}, entry{ToAccount: cust2, Amount: "20000.00"},
-		entry{ToAccount: cust3, Amount: "30000.00"}, entry{ToAccount: cust3, Amount: "4.00"}), "").body)
+		entry{ToAccount: cust3, Amount: "30000.00"}, entry{ToAccount: cust3, Amount: "4.00"}), ""))
 	if got[1].Status != "refused" || got[2].Status != "refused" {
 		t.Fatalf("with 5000 cash the big entries are refused: %+v", got)
 	}
 	b.must(t, 200, "POST", "/sandbox/v1/cash", map[string]string{"amount": "100000.00"})
-	got = decodeJSON[[]wireJournal](t, b.batch(t, 200, batchOf(
-		entry{ToAccount: cust2, Amount: "20000.00"}, entry{ToAccount: cust3, Amount: "30000.00"}), "").body)
+	got = answered(t, b.batch(t, 200, batchOf(
+		entry{ToAccount: cust2, Amount: "20000.00"}, entry{ToAccount: cust3, Amount: "30000.00"}), ""))
 	b.must(t, 200, "POST", "/sandbox/v1/journals/"+got[0].ID+"/approve", nil)
 	b.must(t, 200, "POST", "/sandbox/v1/journals/"+got[1].ID+"/reject", nil)
 	b.must(t, 422, "POST", "/sandbox/v1/journals/"+got[1].ID+"/approve", nil)

@@ -275,15 +275,16 @@ func (s *Server) apiMux() *http.ServeMux {
 
 // Error codes: Alpaca's observed codes are the HTTP status followed by five digits.
 const (
-	codeMalformed       = 40010000
-	codeUnauthorized    = 40110000
-	codeForbidden       = 40310000
-	codeNotFound        = 40410000
-	codeIdempotency     = 42210000
-	codeNotActive       = 42210001
-	codeUnprocessable   = 42210002
-	codeTooManyRequests = 42910000
-	codeInternal        = 50010000
+	codeMalformed    = 40010000
+	codeUnauthorized = 40110000
+	codeForbidden    = 40310000
+	codeNotFound     = 40410000
+	// Alpaca's generic 422: an Idempotency-Key reused with another body and a batch canceled for
+	// an account that is not ACTIVE both answer it; only the message tells them apart.
+	codeUnprocessableGeneric = 42210000
+	codeUnprocessable        = 42210002
+	codeTooManyRequests      = 42910000
+	codeInternal             = 50010000
 )
 
 type errorBody struct {

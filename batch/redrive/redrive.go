@@ -436,7 +436,7 @@ func writeBatch(ctx context.Context, tx *sqlx.Tx, cfg Config, runID int64, seq s
 		entries[i] = alpaca.BatchEntry{
 			ToAccount:                       to,
 			Amount:                          j.Amount.StringFixed(2),
-			Description:                     pool.Describe(desc, keys[i]),
+			Description:                     pool.Describe(pool.DescriptionText(desc), keys[i]),
 			TransmitterName:                 j.TName,
 			TransmitterAccountNumber:        j.TAccount,
 			TransmitterAddress:              j.TAddress,

@@ -41,6 +41,8 @@ type Config struct {
 	KeyRetention time.Duration
 	Now          func() time.Time
 	Logger       *slog.Logger
+	// Fence is the run lock's fencing token, required: no batch is marked 'sending' without it.
+	Fence Fence
 	// BeforePost and AfterPost, when set, run around every POST; the crash harness uses them.
 	BeforePost func(batchID int64)
 	AfterPost  func(batchID int64)
@@ -55,8 +57,8 @@ type Result struct {
 	Recovered int // batches left sending past the key retention window and matched by listing
 }
 
-// ErrConflict means Alpaca saw this batch's key with a different body: a bug or a tampered
-// database, never retried.
+// ErrConflict means Alpaca already holds journals of this batch yet refused it: its key was seen
+// with a different body, a bug or a tampered database. Never retried.
 var ErrConflict = errors.New("idempotency key reused with a different body")
 
 type batchRow struct {
@@ -83,7 +85,13 @@ func Submit(ctx context.Context, db *sqlx.DB, broker Broker, runID int64, cfg Co
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Fence.Name == "" {
+		return Result{}, errors.New("submit: no fencing token: the caller must hold the run lock")
+	}
 	s := &submitter{db: db, broker: broker, runID: runID, cfg: cfg}
+	if err := s.holdsLock(ctx); err != nil {
+		return Result{}, err
+	}
 	var res Result
 	// Splitting a batch creates new planned batches: loop until a pass finds nothing to send.
 	for {
@@ -156,8 +164,17 @@ func (s *submitter) send(ctx context.Context, b batchRow, res *Result) error {
 		s.count(func() { res.Recovered++ })
 		return nil
 	}
-	// Intent before money: the batch is 'sending' in the database before any byte leaves.
+	if s.cfg.Fence.Held != nil {
+		if err := s.cfg.Fence.Held(ctx); err != nil {
+			return fmt.Errorf("batch %s not sent: %w", b.Seq, err)
+		}
+	}
+	// Intent before money: the batch is 'sending' in the database before any byte leaves, and only
+	// while this process still holds the run lock.
 	if err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		if err := checkFence(ctx, tx, s.cfg.Fence); err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, `UPDATE batches SET status = 'sending', attempts = attempts + 1, sending_at = $2 WHERE id = $1`, b.ID, now); err != nil {
 			return err
 		}
@@ -183,26 +200,8 @@ func (s *submitter) send(ctx context.Context, b batchRow, res *Result) error {
 		}
 		s.count(func() { res.Sent++ })
 		return nil
-	case errors.As(err, &apiErr) && apiErr.Code == alpaca.CodeIdempotencyConflict:
-		s.inTx(ctx, func(tx *sqlx.Tx) error {
-			_, err := tx.ExecContext(ctx, `UPDATE batches SET status = 'failed', http_status = $2, error = $3 WHERE id = $1`,
-				b.ID, apiErr.HTTPStatus, apiErr.Message)
-			return err
-		})
-		return fmt.Errorf("batch %s: %w", b.Seq, ErrConflict)
 	case errors.As(err, &apiErr) && wholeBatchCancel(apiErr.HTTPStatus):
-		n, err := s.isolate(ctx, b, apiErr)
-		if err != nil {
-			return fmt.Errorf("isolate batch %s: %w", b.Seq, err)
-		}
-		s.count(func() {
-			if n > 0 {
-				res.Canceled += n
-			} else {
-				res.Split++
-			}
-		})
-		return nil
+		return s.refused(ctx, b, apiErr, res)
 	default:
 		// Timeouts, 5xx and 429 past the client's retries: the batch stays 'sending' and the next
 		// run resends it with the same key and body.
@@ -210,10 +209,99 @@ func (s *submitter) send(ctx context.Context, b batchRow, res *Result) error {
 	}
 }
 
+// refused handles a batch Alpaca refused whole. Alpaca answers 422 with its generic code 42210000
+// both for a key reused with another body and for a batch canceled for an inactive account, so a
+// 422 is decided by what Alpaca holds: journals carrying this batch's key tokens mean the batch was
+// created before (a conflict: never sent again); none mean it was canceled, and the message says
+// which entries to blame.
+func (s *submitter) refused(ctx context.Context, b batchRow, apiErr *alpaca.APIError, res *Result) error {
+	var req alpaca.BatchRequest
+	if err := json.Unmarshal(b.Body, &req); err != nil {
+		return err
+	}
+	named, _ := splitEntries(req.Entries, apiErr.Message)
+	if apiErr.HTTPStatus == http.StatusUnprocessableEntity {
+		now := s.cfg.Now().UTC()
+		found, err := s.listByToken(ctx, now.Add(-s.cfg.KeyRetention), now)
+		if err != nil {
+			// The batch stays 'sending'; the next run asks again.
+			return fmt.Errorf("batch %s refused (%w); listing Alpaca's journals to tell a conflict from a canceled batch: %w", b.Seq, apiErr, err)
+		}
+		var keys []string
+		if err := s.db.SelectContext(ctx, &keys, `SELECT journal_key::text FROM journals WHERE batch_id = $1`, b.ID); err != nil {
+			return err
+		}
+		held := 0
+		for _, k := range keys {
+			if _, ok := found[k]; ok {
+				held++
+			}
+		}
+		if held > 0 || len(named) == 0 && strings.Contains(strings.ToLower(apiErr.Message), "idempotency") {
+			return s.conflict(ctx, b, apiErr, found)
+		}
+	}
+	if mentions(apiErr.Message, s.cfg.SweepAccount) {
+		// Nothing was created and nothing in the batch is to blame: the sweep account itself was
+		// refused. The batch stays 'sending' and is resent, same key and body, once it is fixed.
+		if _, err := s.db.ExecContext(ctx, `UPDATE batches SET http_status = $2, error = $3 WHERE id = $1`, b.ID, apiErr.HTTPStatus, apiErr.Message); err != nil {
+			return err
+		}
+		return fmt.Errorf("batch %s: Alpaca refused the sweep account %s (%w); nothing was created: fix the account and re-run", b.Seq, s.cfg.SweepAccount, apiErr)
+	}
+	n, split, err := s.isolate(ctx, b, apiErr)
+	if err != nil {
+		return fmt.Errorf("isolate batch %s: %w", b.Seq, err)
+	}
+	s.count(func() {
+		res.Canceled += n
+		if split {
+			res.Split++
+		}
+	})
+	return nil
+}
+
+// conflict records the journals of a refused batch that Alpaca holds (so they are tracked, never
+// re-sent), fails the batch and reports the conflict.
+func (s *submitter) conflict(ctx context.Context, b batchRow, apiErr *alpaca.APIError, found map[string]alpaca.Journal) error {
+	now := s.cfg.Now().UTC()
+	var note string
+	if err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		js, err := batchJournals(ctx, tx, b.ID)
+		if err != nil {
+			return err
+		}
+		matched, _, err := recordFound(ctx, tx, js, found, "submit", now)
+		if err != nil {
+			return err
+		}
+		note = fmt.Sprintf("%d of %d journals found at Alpaca by key token", matched, len(js))
+		_, err = tx.ExecContext(ctx, `UPDATE batches SET status = 'failed', http_status = $2, error = $3 WHERE id = $1`,
+			b.ID, apiErr.HTTPStatus, apiErr.Message+"; "+note)
+		return err
+	}); err != nil {
+		return err
+	}
+	return fmt.Errorf("batch %s: %w (Alpaca: %s; %s)", b.Seq, ErrConflict, apiErr.Message, note)
+}
+
 func (s *submitter) count(f func()) { s.mu.Lock(); f(); s.mu.Unlock() }
 
-// wholeBatchCancel reports whether an HTTP status means Alpaca refused the whole batch for what is
-// in it (an unknown, inactive or ineligible account, an invalid entry) and created nothing.
+// holdsLock checks that the run lock's session is alive and its fence still current, before any
+// work: a run that lost its lock must not even find that nothing is left to send.
+func (s *submitter) holdsLock(ctx context.Context) error {
+	if s.cfg.Fence.Held != nil {
+		if err := s.cfg.Fence.Held(ctx); err != nil {
+			return err
+		}
+	}
+	return s.inTx(ctx, func(tx *sqlx.Tx) error { return checkFence(ctx, tx, s.cfg.Fence) })
+}
+
+// wholeBatchCancel reports whether an HTTP status means Alpaca refused the whole batch: for what is
+// in it (an unknown, inactive or ineligible account, an invalid entry), creating nothing, or, for a
+// 422 only, because its key was used before (refused tells the two apart).
 func wholeBatchCancel(status int) bool {
 	switch status {
 	case http.StatusBadRequest, http.StatusForbidden, http.StatusNotFound, http.StatusUnprocessableEntity:
@@ -228,127 +316,163 @@ type journalRow struct {
 	ToAccount string `db:"to_account"`
 }
 
+func batchJournals(ctx context.Context, tx *sqlx.Tx, batchID int64) ([]journalRow, error) {
+	var js []journalRow
+	err := tx.SelectContext(ctx, &js, `SELECT id, journal_key, to_account FROM journals WHERE batch_id = $1 ORDER BY id`, batchID)
+	return js, err
+}
+
 // store records Alpaca's answer to a batch: every journal's id, status and error_message, the
-// batch 'sent', and the history, in one transaction. Entries are matched by the key token in their
-// description, falling back to their position, which is the request order.
+// batch 'sent', and the history, in one transaction. Alpaca does not promise the answer keeps the
+// request's order: each answered journal is matched to its intent by the key token of its
+// description, never by position, and must agree with that intent's account and amount.
 func (s *submitter) store(ctx context.Context, b batchRow, answer []alpaca.BatchJournal) error {
 	now := s.cfg.Now().UTC()
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
-		var js []journalRow
-		if err := tx.SelectContext(ctx, &js, `SELECT id, journal_key, to_account FROM journals WHERE batch_id = $1 ORDER BY id`, b.ID); err != nil {
+		js, err := batchJournals(ctx, tx, b.ID)
+		if err != nil {
 			return err
 		}
 		var req alpaca.BatchRequest
 		if err := json.Unmarshal(b.Body, &req); err != nil {
 			return err
+		}
+		if len(answer) != len(req.Entries) {
+			return fmt.Errorf("alpaca answered %d journals for %d entries", len(answer), len(req.Entries))
 		}
 		byKey := make(map[string]int64, len(js))
 		for _, j := range js {
 			byKey[j.Key] = j.ID
 		}
-		if len(answer) != len(req.Entries) {
-			return fmt.Errorf("alpaca answered %d journals for %d entries", len(answer), len(req.Entries))
+		entries := make(map[string]alpaca.BatchEntry, len(req.Entries))
+		for _, e := range req.Entries {
+			k, _ := pool.TokenFromDescription(e.Description)
+			entries[k] = e
 		}
-		ids := make([]int64, 0, len(answer))
-		alpacaIDs := make([]string, 0, len(answer))
-		statuses := make([]string, 0, len(answer))
-		msgs := make([]string, 0, len(answer))
-		unknown := make([]bool, 0, len(answer))
-		for i, a := range answer {
-			key, ok := pool.TokenFromDescription(a.Description)
-			if !ok {
-				key, _ = pool.TokenFromDescription(req.Entries[i].Description)
+		var a answers
+		seen := make(map[string]bool, len(answer))
+		for i, got := range answer {
+			key, ok := pool.TokenFromDescription(got.Description)
+			e, known := entries[key]
+			if !ok || !known || byKey[key] == 0 {
+				return fmt.Errorf("answer entry %d (journal %s) carries no key token of this batch", i, got.ID)
 			}
-			id, ok := byKey[key]
-			if !ok {
-				return fmt.Errorf("answer entry %d (journal %s) matches no intent of the batch", i, a.ID)
+			if seen[key] {
+				return fmt.Errorf("answer entry %d (journal %s) repeats the key token %s", i, got.ID, key)
 			}
-			if !strings.EqualFold(a.ToAccount, req.Entries[i].ToAccount) && a.ToAccount != "" {
-				return fmt.Errorf("answer entry %d is for account %s, request entry for %s", i, a.ToAccount, req.Entries[i].ToAccount)
+			seen[key] = true
+			if got.ToAccount != "" && !strings.EqualFold(got.ToAccount, e.ToAccount) {
+				return fmt.Errorf("answer entry %d (journal %s) is for account %s, its intent for %s", i, got.ID, got.ToAccount, e.ToAccount)
 			}
-			ids = append(ids, id)
-			alpacaIDs = append(alpacaIDs, a.ID)
-			statuses = append(statuses, a.Status)
-			msgs = append(msgs, a.ErrorMessage)
-			unknown = append(unknown, !alpaca.KnownStatus(a.Status))
+			want, err := pool.ParseAmount(e.Amount)
+			if err != nil {
+				return fmt.Errorf("stored body of batch %s: entry amount %q: %w", b.Seq, e.Amount, err)
+			}
+			if got.NetAmount.Valid && !got.NetAmount.Decimal.Equal(want) {
+				return fmt.Errorf("answer entry %d (journal %s) is for %s, its intent for %s", i, got.ID, got.NetAmount.Decimal, e.Amount)
+			}
+			a.ids = append(a.ids, byKey[key])
+			a.alpacaIDs = append(a.alpacaIDs, got.ID)
+			a.statuses = append(a.statuses, got.Status)
+			a.msgs = append(a.msgs, got.ErrorMessage)
+			a.unknown = append(a.unknown, !alpaca.KnownStatus(got.Status))
 		}
-		if err := recordAnswers(ctx, tx, answers{ids, alpacaIDs, statuses, msgs, unknown}, "submit", now); err != nil {
+		if err := recordAnswers(ctx, tx, a, "submit", now); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE batches SET status = 'sent', sent_at = $2, http_status = 200 WHERE id = $1`, b.ID, now)
+		_, err = tx.ExecContext(ctx, `UPDATE batches SET status = 'sent', sent_at = $2, http_status = 200 WHERE id = $1`, b.ID, now)
 		return err
 	})
 }
 
-// isolate handles a batch Alpaca canceled whole. A single-entry batch fails its journal with
-// Alpaca's message. A larger one is split, under new keys, into the entries the message names (if
-// any) and the rest, or else into halves, so the good entries are sent again and the bad ones end up
-// alone. Returns the number of journals failed.
-func (s *submitter) isolate(ctx context.Context, b batchRow, apiErr *alpaca.APIError) (int, error) {
+// isolate handles a batch Alpaca canceled whole, having created nothing. The entries whose account
+// the message names fail with Alpaca's message and the rest go again, under a new key, in a batch
+// of their own. When the message names no entry, the batch is split in halves under new keys until
+// the bad entries end up alone; a batch of one fails. Returns the number of journals failed and
+// whether new batches were made.
+func (s *submitter) isolate(ctx context.Context, b batchRow, apiErr *alpaca.APIError) (int, bool, error) {
 	now := s.cfg.Now().UTC()
 	var failed int
+	var split bool
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		var req alpaca.BatchRequest
 		if err := json.Unmarshal(b.Body, &req); err != nil {
 			return err
 		}
-		var js []journalRow
-		if err := tx.SelectContext(ctx, &js, `SELECT id, journal_key, to_account FROM journals WHERE batch_id = $1 ORDER BY id`, b.ID); err != nil {
-			return err
-		}
-		if len(req.Entries) == 1 {
-			failed = len(js)
-			if _, err := tx.ExecContext(ctx, `UPDATE batches SET status = 'failed', http_status = $2, error = $3 WHERE id = $1`,
-				b.ID, apiErr.HTTPStatus, apiErr.Message); err != nil {
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, `UPDATE journals SET error_message = $2 WHERE batch_id = $1`,
-				b.ID, fmt.Sprintf("batch canceled by Alpaca (HTTP %d): %s", apiErr.HTTPStatus, apiErr.Message)); err != nil {
-				return err
-			}
-			return setStatus(ctx, tx, `batch_id = $1`, b.ID, alpaca.StatusCanceled, "submit", now)
-		}
 		named, rest := splitEntries(req.Entries, apiErr.Message)
-		if len(named) == 0 || len(rest) == 0 {
+		var parts [][]alpaca.BatchEntry
+		switch {
+		case len(req.Entries) == 1:
+			named, rest = req.Entries, nil
+		case len(named) > 0:
+			if len(rest) > 0 {
+				parts = [][]alpaca.BatchEntry{rest}
+			}
+		default:
 			half := len(req.Entries) / 2
-			named, rest = req.Entries[:half], req.Entries[half:]
+			parts = [][]alpaca.BatchEntry{req.Entries[:half], req.Entries[half:]}
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE batches SET status = 'split', http_status = $2, error = $3 WHERE id = $1`,
-			b.ID, apiErr.HTTPStatus, apiErr.Message); err != nil {
+		status := "failed"
+		if len(parts) > 0 {
+			status = "split"
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE batches SET status = $4, http_status = $2, error = $3 WHERE id = $1`,
+			b.ID, apiErr.HTTPStatus, apiErr.Message, status); err != nil {
 			return err
+		}
+		if len(named) > 0 {
+			var ids []int64
+			if err := tx.SelectContext(ctx, &ids, `
+				UPDATE journals SET error_message = $3 WHERE batch_id = $1 AND journal_key = ANY($2::uuid[]) RETURNING id`,
+				b.ID, pq.Array(entryKeys(named)), fmt.Sprintf("batch canceled by Alpaca (HTTP %d): %s", apiErr.HTTPStatus, apiErr.Message)); err != nil {
+				return err
+			}
+			failed = len(ids)
+			if err := setStatus(ctx, tx, `id = ANY($1::bigint[])`, pq.Array(ids), alpaca.StatusCanceled, "submit", now); err != nil {
+				return err
+			}
 		}
 		var children []int64
-		for i, part := range [][]alpaca.BatchEntry{named, rest} {
+		for i, part := range parts {
 			id, err := plan.InsertBatch(ctx, tx, s.runID, s.cfg.SweepAccount, s.cfg.BusinessDate, fmt.Sprintf("%s.%d", b.Seq, i+1), part)
 			if err != nil {
 				return err
 			}
 			children = append(children, id)
-			keys := make([]string, len(part))
-			for k, e := range part {
-				keys[k], _ = pool.TokenFromDescription(e.Description)
-			}
 			if _, err := tx.ExecContext(ctx, `UPDATE journals SET batch_id = $1 WHERE batch_id = $2 AND journal_key = ANY($3::uuid[])`,
-				id, b.ID, pq.Array(keys)); err != nil {
+				id, b.ID, pq.Array(entryKeys(part))); err != nil {
 				return err
 			}
 		}
+		split = len(children) > 0
 		return setStatus(ctx, tx, `batch_id = ANY($1::bigint[])`, pq.Array(children), "planned", "split", now)
 	})
-	return failed, err
+	return failed, split, err
+}
+
+func entryKeys(entries []alpaca.BatchEntry) []string {
+	keys := make([]string, len(entries))
+	for i, e := range entries {
+		keys[i], _ = pool.TokenFromDescription(e.Description)
+	}
+	return keys
 }
 
 // splitEntries separates the entries whose account Alpaca's message names.
 func splitEntries(entries []alpaca.BatchEntry, msg string) (named, rest []alpaca.BatchEntry) {
-	msg = strings.ToLower(msg)
 	for _, e := range entries {
-		if strings.Contains(msg, strings.ToLower(e.ToAccount)) {
+		if mentions(msg, e.ToAccount) {
 			named = append(named, e)
 		} else {
 			rest = append(rest, e)
 		}
 	}
 	return named, rest
+}
+
+// mentions reports whether Alpaca's message names the account id.
+func mentions(msg, account string) bool {
+	return account != "" && strings.Contains(strings.ToLower(msg), strings.ToLower(account))
 }
 
 // answers are Alpaca's word on some journals, column by column.
@@ -409,58 +533,31 @@ func (s *submitter) inTx(ctx context.Context, f func(tx *sqlx.Tx) error) error {
 // created, and go into a new batch under a new key.
 func (s *submitter) recoverStale(ctx context.Context, b batchRow) error {
 	sent := b.SendingAt.Time
-	list, err := s.broker.ListJournals(ctx, alpaca.ListFilter{
-		FromAccount: s.cfg.SweepAccount, EntryType: "JNLC",
-		After:  sent.AddDate(0, 0, -1).Format(time.DateOnly),
-		Before: sent.AddDate(0, 0, 2).Format(time.DateOnly),
-	})
+	found, err := s.listByToken(ctx, sent, sent.AddDate(0, 0, 1))
 	if err != nil {
-		return fmt.Errorf("list journals: %w", err)
-	}
-	found := make(map[string]alpaca.Journal)
-	for _, j := range list {
-		if key, ok := pool.TokenFromDescription(j.Description); ok {
-			found[key] = j
-		}
+		return err
 	}
 	now := s.cfg.Now().UTC()
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
-		var js []journalRow
-		if err := tx.SelectContext(ctx, &js, `SELECT id, journal_key, to_account FROM journals WHERE batch_id = $1 ORDER BY id`, b.ID); err != nil {
+		js, err := batchJournals(ctx, tx, b.ID)
+		if err != nil {
 			return err
 		}
 		var req alpaca.BatchRequest
 		if err := json.Unmarshal(b.Body, &req); err != nil {
 			return err
 		}
-		var ids []int64
-		var alpacaIDs, statuses []string
-		var unknown []bool
-		var missing []alpaca.BatchEntry
-		missingKeys := map[string]bool{}
-		for _, j := range js {
-			if a, ok := found[j.Key]; ok {
-				ids = append(ids, j.ID)
-				alpacaIDs = append(alpacaIDs, a.ID)
-				statuses = append(statuses, a.Status)
-				unknown = append(unknown, !alpaca.KnownStatus(a.Status))
-			} else {
-				missingKeys[j.Key] = true
-			}
+		matched, missingKeys, err := recordFound(ctx, tx, js, found, "recover", now)
+		if err != nil {
+			return err
 		}
+		var missing []alpaca.BatchEntry
 		for _, e := range req.Entries {
 			if k, _ := pool.TokenFromDescription(e.Description); missingKeys[k] {
 				missing = append(missing, e)
 			}
 		}
-		if len(ids) > 0 {
-			// The list has no error_message; a journal found is one Alpaca accepted or refused.
-			msgs := make([]string, len(ids))
-			if err := recordAnswers(ctx, tx, answers{ids, alpacaIDs, statuses, msgs, unknown}, "recover", now); err != nil {
-				return err
-			}
-		}
-		note := fmt.Sprintf("left sending past the key retention window: %d of %d journals found at Alpaca by key token", len(ids), len(js))
+		note := fmt.Sprintf("left sending past the key retention window: %d of %d journals found at Alpaca by key token", matched, len(js))
 		if len(missing) == 0 {
 			_, err := tx.ExecContext(ctx, `UPDATE batches SET status = 'sent', sent_at = $2, error = $3 WHERE id = $1`, b.ID, now, note)
 			return err
@@ -472,14 +569,55 @@ func (s *submitter) recoverStale(ctx context.Context, b batchRow) error {
 		if err != nil {
 			return err
 		}
-		keys := make([]string, 0, len(missingKeys))
-		for k := range missingKeys {
-			keys = append(keys, k)
-		}
 		if _, err := tx.ExecContext(ctx, `UPDATE journals SET batch_id = $1 WHERE batch_id = $2 AND journal_key = ANY($3::uuid[])`,
-			id, b.ID, pq.Array(keys)); err != nil {
+			id, b.ID, pq.Array(entryKeys(missing))); err != nil {
 			return err
 		}
 		return setStatus(ctx, tx, `batch_id = $1`, id, "planned", "recover", now)
 	})
+}
+
+// listByToken lists the sweep account's cash journals created between from and to (a day more
+// on each side: Alpaca filters by creation date) and indexes them by the key token of their
+// description.
+func (s *submitter) listByToken(ctx context.Context, from, to time.Time) (map[string]alpaca.Journal, error) {
+	list, err := s.broker.ListJournals(ctx, alpaca.ListFilter{
+		FromAccount: s.cfg.SweepAccount, EntryType: "JNLC",
+		After:  from.AddDate(0, 0, -1).Format(time.DateOnly),
+		Before: to.AddDate(0, 0, 1).Format(time.DateOnly),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list journals: %w", err)
+	}
+	found := make(map[string]alpaca.Journal)
+	for _, j := range list {
+		if key, ok := pool.TokenFromDescription(j.Description); ok {
+			found[key] = j
+		}
+	}
+	return found, nil
+}
+
+// recordFound stores, as Alpaca's answer, the journals of js found at Alpaca by key token, and
+// returns how many were found and the keys of those that were not.
+func recordFound(ctx context.Context, tx *sqlx.Tx, js []journalRow, found map[string]alpaca.Journal, source string, now time.Time) (int, map[string]bool, error) {
+	var a answers
+	missing := map[string]bool{}
+	for _, j := range js {
+		f, ok := found[j.Key]
+		if !ok {
+			missing[j.Key] = true
+			continue
+		}
+		a.ids = append(a.ids, j.ID)
+		a.alpacaIDs = append(a.alpacaIDs, f.ID)
+		a.statuses = append(a.statuses, f.Status)
+		// The list has no error_message; a journal found is one Alpaca accepted or refused.
+		a.msgs = append(a.msgs, "")
+		a.unknown = append(a.unknown, !alpaca.KnownStatus(f.Status))
+	}
+	if len(a.ids) == 0 {
+		return 0, missing, nil
+	}
+	return len(a.ids), missing, recordAnswers(ctx, tx, a, source, now)
 }
