@@ -155,9 +155,17 @@ func (s *submitter) sendAll(ctx context.Context, todo []batchRow, res *Result) e
 	return ctx.Err()
 }
 
+// keyTrusted says whether a batch whose key first went out at first may still be re-sent blindly at
+// now: Alpaca's retention is counted from the key's first use (a replay need not renew it), and the
+// resend lands some time after this check, so a tenth of the retention is kept as a margin. At the
+// edge itself a resend would find the key forgotten and create every journal a second time.
+func keyTrusted(first, now time.Time, retention time.Duration) bool {
+	return now.Sub(first) < retention-retention/10
+}
+
 func (s *submitter) send(ctx context.Context, b batchRow, res *Result) error {
 	now := s.cfg.Now().UTC()
-	if b.Status == "sending" && b.SendingAt.Valid && now.Sub(b.SendingAt.Time) > s.cfg.KeyRetention {
+	if b.Status == "sending" && b.SendingAt.Valid && !keyTrusted(b.SendingAt.Time, now, s.cfg.KeyRetention) {
 		if err := s.recoverStale(ctx, b); err != nil {
 			return fmt.Errorf("recover batch %s sent before the key retention window: %w", b.Seq, err)
 		}
@@ -175,7 +183,7 @@ func (s *submitter) send(ctx context.Context, b batchRow, res *Result) error {
 		if err := checkFence(ctx, tx, s.cfg.Fence); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE batches SET status = 'sending', attempts = attempts + 1, sending_at = $2 WHERE id = $1`, b.ID, now); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE batches SET status = 'sending', attempts = attempts + 1, sending_at = COALESCE(sending_at, $2) WHERE id = $1`, b.ID, now); err != nil {
 			return err
 		}
 		return setStatus(ctx, tx, `batch_id = $1 AND status = 'planned'`, b.ID, "sending", "submit", now)
@@ -532,12 +540,12 @@ func (s *submitter) inTx(ctx context.Context, f func(tx *sqlx.Tx) error) error {
 // description. Journals found are stored as Alpaca's answer; intents not found were never
 // created, and go into a new batch under a new key.
 func (s *submitter) recoverStale(ctx context.Context, b batchRow) error {
-	sent := b.SendingAt.Time
-	found, err := s.listByToken(ctx, sent, sent.AddDate(0, 0, 1))
+	// From the key's first use until now: any resend in between may have been the one that landed.
+	now := s.cfg.Now().UTC()
+	found, err := s.listByToken(ctx, b.SendingAt.Time, now)
 	if err != nil {
 		return err
 	}
-	now := s.cfg.Now().UTC()
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
 		js, err := batchJournals(ctx, tx, b.ID)
 		if err != nil {

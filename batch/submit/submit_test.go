@@ -490,3 +490,38 @@ func TestStaleFenceSendsNothing(t *testing.T) {
 		t.Fatalf("%d batches moved (%v)", sending, err)
 	}
 }
+
+// A batch is re-sent blindly only while Alpaca surely still remembers its key, counted from the
+// key's first use: a resend at the very edge of the retention window (the simulator forgets a key
+// at exactly 24h) would create every journal again. Resends in between do not renew the window.
+func TestResendNearKeyRetentionEdgeLooksFirst(t *testing.T) {
+	t.Parallel()
+	for _, after := range []time.Duration{22 * time.Hour, 24 * time.Hour} {
+		t.Run(after.String(), func(t *testing.T) {
+			t.Parallel()
+			e := setup(t, fourAllocations(), 10)
+			b := &broker{real: e.client, loseAnswer: true}
+			if _, err := submit.Submit(context.Background(), e.db, b, e.runID, e.config(t)); !errors.Is(err, errLost) {
+				t.Fatalf("first submit: %v, want the lost answer", err)
+			}
+			// A resend an hour later, also lost: it must not move the window's start.
+			e.clock.Advance(time.Hour)
+			if _, err := submit.Submit(context.Background(), e.db, b, e.runID, e.config(t)); !errors.Is(err, errLost) {
+				t.Fatalf("second submit: %v, want the lost answer", err)
+			}
+			e.clock.Advance(after - time.Hour)
+			b.loseAnswer = false
+			res, err := submit.Submit(context.Background(), e.db, b, e.runID, e.config(t))
+			if err != nil || res.Recovered != 1 {
+				t.Fatalf("submit %s after the first POST: %+v %v, want the batch recovered by listing", after, res, err)
+			}
+			if len(b.posts) != 2 {
+				t.Fatalf("%d POSTs, want the 2 lost ones only", len(b.posts))
+			}
+			if n := len(e.sim.Ledger()); n != 4 {
+				t.Fatalf("Alpaca holds %d journals, want 4", n)
+			}
+			e.checkAgainstLedger(t)
+		})
+	}
+}
