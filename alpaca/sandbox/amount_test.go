@@ -15,7 +15,7 @@ func TestNumericAmounts(t *testing.T) {
 		b := setup(t, func(o *sandbox.Options) { o.JNLCv2 = v2 })
 		r := b.batch(t, 200, `{"entry_type":"JNLC","from_account":"`+sweep+`","entries":[`+
 			`{"to_account":"`+cust1+`","amount":5},{"to_account":"`+cust2+`","amount":25.5},{"to_account":"`+cust3+`","amount":"7.25"}]}`, "key-numeric")
-		got := decodeJSON[[]wireJournal](t, r.body)
+		got := answered(t, r)
 		if len(got) != 3 || *got[0].NetAmount != "5.00" || *got[1].NetAmount != "25.50" || *got[2].NetAmount != "7.25" {
 			t.Fatalf("v2 %v: batch answer %s", v2, r.body)
 		}
