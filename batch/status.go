@@ -7,6 +7,8 @@ import (
 	"text/tabwriter"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/cashpool/cashpool/pool"
 )
 
 // WriteStatus prints what the database knows about the runs of a sweep account: the run of date in
@@ -100,7 +102,7 @@ func WriteStatus(ctx context.Context, w io.Writer, db *sqlx.DB, sweep, date stri
 	}
 	if err := db.SelectContext(ctx, &files, `
 		SELECT name, errors, reason, to_char(received_at, 'YYYY-MM-DD HH24:MI') AS at FROM files
-		WHERE status = 'rejected' ORDER BY received_at DESC LIMIT 10`); err != nil {
+		WHERE status IN ('rejected', 'duplicate') ORDER BY received_at DESC LIMIT 10`); err != nil {
 		return err
 	}
 	fmt.Fprintln(tw)
@@ -109,7 +111,8 @@ func WriteStatus(ctx context.Context, w io.Writer, db *sqlx.DB, sweep, date stri
 		fmt.Fprintln(tw, "  none")
 	}
 	for _, f := range files {
-		fmt.Fprintf(tw, "  %s\t%s\t%d errors\t%s\n", f.At, f.Name, f.Errors, f.Reason)
+		// Names and reasons come from the drop folder: escaped, as the page may reach a terminal.
+		fmt.Fprintf(tw, "  %s\t%s\t%d errors\t%s\n", f.At, pool.Printable(f.Name), f.Errors, pool.Printable(f.Reason))
 	}
 	return nil
 }
