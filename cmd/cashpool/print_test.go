@@ -15,7 +15,7 @@ func TestPrintIngestEscapesControls(t *testing.T) {
 	res := ingest.Result{Files: []ingest.FileResult{
 		{Name: "receipts_\x1b[31m\nfake.csv", Outcome: ingest.OutcomeLoaded, Rows: 2},
 		{Name: "allocations_\x1b]0;x\x07.csv", Outcome: ingest.OutcomeRejected, Errors: 1,
-			MovedTo: "rejected/allocations_\x1b]0;x\x07.csv",
+			MovedTo:  "rejected/allocations_\x1b]0;x\x07.csv",
 			Problems: []ingest.Problem{{Line: 2, Column: 6, Field: "description\u202e", Problem: "value \x00\x1b[2J\r\n is bad"}}},
 		{Name: "receipts_\x9bx.csv", Outcome: ingest.OutcomeChanged, Errors: 1, MovedTo: "rejected/receipts_\x9bx.csv"},
 	}}
