@@ -54,6 +54,8 @@ type Config struct {
 	// SettleFor is how long ingest waits before a second scan for files seen for the first time
 	// without a .ready marker; zero takes only files already complete.
 	SettleFor time.Duration
+	// RequireReady takes only drop-folder files with a <file>.ready marker.
+	RequireReady bool
 	// TrackWait replaces the pauses between ingest scans and between tracking passes (tests).
 	TrackWait func(ctx context.Context, d time.Duration) error
 	// Failpoint, when set, is called at each point where state was just persisted (after-ingest,
@@ -307,7 +309,7 @@ func (r *Runner) Ingest(ctx context.Context) (ingest.Result, error) {
 	}
 	defer unlock()
 	icfg := ingest.Config{DropDir: c.DropDir, Now: c.Now, Logger: c.Logger,
-		ReceiptsPattern: c.ReceiptsPattern, AllocationsPattern: c.AllocationsPattern}
+		ReceiptsPattern: c.ReceiptsPattern, AllocationsPattern: c.AllocationsPattern, RequireReady: c.RequireReady}
 	res, err := ingest.Run(ctx, r.DB, icfg)
 	if err != nil {
 		return res, fmt.Errorf("ingest: %w", err)

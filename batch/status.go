@@ -7,11 +7,11 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
-	"unicode"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/shopspring/decimal"
 
+	"github.com/cashpool/cashpool/pool"
 	"github.com/cashpool/cashpool/reconcile"
 )
 
@@ -72,7 +72,7 @@ func WriteStatus(ctx context.Context, w io.Writer, db *sqlx.DB, sweep, date stri
 	}
 	if err := db.SelectContext(ctx, &files, `
 		SELECT name, errors, reason, to_char(received_at, 'YYYY-MM-DD HH24:MI') AS at FROM files
-		WHERE status = 'rejected' ORDER BY received_at DESC LIMIT 10`); err != nil {
+		WHERE status IN ('rejected', 'duplicate') ORDER BY received_at DESC LIMIT 10`); err != nil {
 		return err
 	}
 	fmt.Fprintln(tw)
@@ -81,7 +81,8 @@ func WriteStatus(ctx context.Context, w io.Writer, db *sqlx.DB, sweep, date stri
 		fmt.Fprintln(tw, "  none")
 	}
 	for _, f := range files {
-		fmt.Fprintf(tw, "  %s\t%s\t%d errors\t%s\n", f.At, f.Name, f.Errors, f.Reason)
+		// Names and reasons come from the drop folder: escaped, as the page may reach a terminal.
+		fmt.Fprintf(tw, "  %s\t%s\t%d errors\t%s\n", f.At, pool.Printable(f.Name), f.Errors, pool.Printable(f.Reason))
 	}
 	return nil
 }
@@ -187,12 +188,7 @@ func writeRunStatus(ctx context.Context, tw io.Writer, db *sqlx.DB, runID int64,
 }
 
 // statusText keeps free text (file values, Alpaca's messages) on one line of the table: control
-// characters become spaces and runs of space collapse.
+// characters are escaped visibly and runs of space collapse.
 func statusText(s string) string {
-	return strings.Join(strings.Fields(strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return ' '
-		}
-		return r
-	}, s)), " ")
+	return strings.Join(strings.Fields(pool.Printable(s)), " ")
 }

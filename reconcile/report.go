@@ -13,6 +13,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/cashpool/cashpool/alpaca"
+	"github.com/cashpool/cashpool/pool"
 )
 
 // Exception kinds, in the order the report lists them.
@@ -95,6 +96,15 @@ type Exception struct {
 	Line       int
 
 	historyID int64 // for a reversal: the history row that recorded it, marked reported by Finish
+}
+
+// printable escapes the control characters of the texts that come from input files (file names,
+// references, problems that quote values) and from Alpaca, so no report, summary or page that
+// shows them hands a terminal raw escape sequences.
+func (e *Exception) printable() {
+	for _, s := range []*string{&e.ReceiptID, &e.ClientRef, &e.Status, &e.Reason, &e.NextAction, &e.File} {
+		*s = pool.Printable(*s)
+	}
 }
 
 // Report is the reconciliation of one run.
@@ -232,6 +242,9 @@ func Build(ctx context.Context, db *sqlx.DB, runID int64, now time.Time, opts ..
 			NextAction: "do not re-drive; the database no longer adds up: escalate to engineering",
 		})
 	}
+	for i := range r.Exceptions {
+		r.Exceptions[i].printable()
+	}
 	sortExceptions(r.Exceptions)
 	r.Totals.Exceptions = len(r.Exceptions)
 	return r, nil
@@ -257,9 +270,11 @@ func eachRow[T any](ctx context.Context, tx *sqlx.Tx, query string, fn func(T) e
 }
 
 type rejectedFileRow struct {
-	Name   string `db:"name"`
-	Reason string `db:"reason"`
-	Errors int    `db:"errors"`
+	Name    string `db:"name"`
+	Reason  string `db:"reason"`
+	Errors  int    `db:"errors"`
+	Status  string `db:"status"`
+	Changed bool   `db:"changed_while_read"`
 }
 
 func readRejectedFiles(ctx context.Context, tx *sqlx.Tx, r *Report, run runRow, _ time.Time) error {
@@ -268,10 +283,19 @@ func readRejectedFiles(ctx context.Context, tx *sqlx.Tx, r *Report, run runRow, 
 		if f.Errors > 1 {
 			reason = fmt.Sprintf("%s (%d errors in all)", reason, f.Errors)
 		}
+		next := fmt.Sprintf("fix the file and drop it again (see rejected/%s.errors.csv)", f.Name)
+		switch {
+		case f.Status == "duplicate":
+			next = "nothing to do if it was delivered twice; if it was meant to be another file, ask for that file " +
+				fmt.Sprintf("(see rejected/%s.errors.csv)", f.Name)
+		case f.Changed:
+			next = fmt.Sprintf("check that the finished file was loaded (archive/%s) and have the sender write "+
+				"%s.ready after the file; the version read is in rejected/", f.Name, f.Name)
+		}
 		r.Exceptions = append(r.Exceptions, Exception{
 			Kind:       KindRejectedFile,
 			Reason:     reason,
-			NextAction: fmt.Sprintf("fix the file and drop it again (see rejected/%s.errors.csv)", f.Name),
+			NextAction: next,
 			File:       f.Name,
 		})
 		return nil

@@ -24,12 +24,12 @@ WHERE r.sweep_account = $1::uuid AND r.business_date < $2::date AND r.status <> 
 GROUP BY r.id
 ORDER BY r.business_date`
 
-	// Rejected files since the previous run of the same sweep account was planned, up to this run:
-	// each rejected file is reported by exactly one run.
+	// Refused files (rejected, or duplicates of loaded ones) since the previous run of the same sweep
+	// account was planned, up to this run: each refused file is reported by exactly one run.
 	queryRejectedFiles = `
-SELECT f.name, f.reason, f.errors
+SELECT f.name, f.reason, f.errors, f.status, f.changed_while_read
 FROM files f
-WHERE f.status = 'rejected'
+WHERE f.status IN ('rejected', 'duplicate')
   AND f.received_at <= $2
   AND f.received_at > COALESCE(
         (SELECT max(p.planned_at) FROM runs p

@@ -7,13 +7,27 @@
 //
 //   - a marker named <file>.ready exists beside it (for tools that can write one after the file), or
 //   - its size and modification time are the same as at the previous scan (for people copying by
-//     hand, and for tools that rename a finished file into the folder).
+//     hand, and for tools that rename a finished file into the folder). Config.RequireReady turns
+//     this rule off: only marked files are taken.
 //
 // Run performs one scan and never sleeps; the caller decides how often to scan. A file seen for the
 // first time without a marker is reported as skipped-incomplete and its size and time are kept in
 // the drop_scans table; the next scan takes it if neither moved. A one-shot command therefore scans,
 // and scans again after a pause if anything was incomplete; a long-running scheduler just scans on
-// its interval. A file that changes while it is being read is put back to incomplete, never loaded.
+// its interval. A marker whose file is not in the folder is moved to archive/: it would otherwise
+// vouch for the next file of that name before that file is finished.
+//
+// # A file that changes while it is read
+//
+// A writer that paused longer than the settle time, or wrote its marker too early, may go on after
+// the file was taken. The file is copied into the hidden .reading folder as it is hashed, and the
+// copy is what is parsed and loaded, so the bytes loaded are the bytes hashed. Just before the
+// commit the file is checked again: size, modification time and SHA-256. If it changed, nothing is
+// committed; the version that was read goes to rejected/ under the file's name with its errors file
+// (and the file's .ready marker, written before the change), it is recorded as a rejected file with
+// changed_while_read set so the night's report lists it, and the file as it is now stays in the
+// drop folder and is taken again once it is complete (outcome changed-while-read). Rows are never
+// half loaded and nothing is lost: both versions are kept.
 //
 // Kinds come from names: receipts*.csv and allocations*.csv by default (Config patterns, matched
 // without regard to case). Other .csv files are reported as ignored and left in place; files whose
@@ -22,7 +36,8 @@
 // # What happens to a taken file
 //
 // A file is identified by the SHA-256 of its bytes. Bytes already loaded under another name are a
-// duplicate: nothing is loaded and the file goes to rejected/ with an errors file saying
+// duplicate: nothing is loaded, a files row with status duplicate is recorded (so the night's report
+// lists it like any refused file), and the file goes to rejected/ with an errors file saying
 // "duplicate of <name> loaded at <time>". Bytes already loaded under the same name mean an earlier
 // scan committed but stopped before moving the file; this scan only archives it.
 //
@@ -35,7 +50,7 @@
 // If anything is wrong the transaction is rolled back, a files row with status rejected, the error
 // count and the first problem is committed, and the file moves to rejected/ with its errors file.
 // Nothing is ever deleted: names already taken in archive/ or rejected/ get a ~N suffix before the
-// extension, and a .ready marker follows its file.
+// extension (chosen so that the file's .ready marker can follow it under the same name).
 //
 // # What is checked
 //
@@ -58,6 +73,7 @@
 // one row per problem sorted by line and column, line and column left empty when the problem is
 // about the whole file or the whole row. At most MaxProblems rows are listed; when there were more,
 // a last row with only the problem column says "N more errors not listed". Values are shortened to
-// 200 bytes, invalid UTF-8 is shown escaped, and a value a spreadsheet would run as a formula gets
-// a leading apostrophe.
+// 200 bytes. In every column, control characters and invalid UTF-8 are shown escaped (\x1b, \n,
+// \u202e, \xff; see pool.Printable) and text a spreadsheet would run as a formula gets a leading
+// apostrophe. File names and problems reach logs, the command line and status pages escaped too.
 package ingest

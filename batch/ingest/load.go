@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -75,22 +76,31 @@ var kinds = map[Kind]kindSQL{
 	},
 }
 
+// Rows of duplicates repeat the sha256 of the file they duplicate; every other row has its own.
 const upsertLoaded = `
 	INSERT INTO files (sha256, name, kind, status, rows, errors, reason, received_at)
 	VALUES ($1, $2, $3, 'loaded', 0, 0, '', $4)
-	ON CONFLICT (sha256) DO UPDATE SET name = EXCLUDED.name, kind = EXCLUDED.kind, status = 'loaded',
-		rows = 0, errors = 0, reason = '', received_at = EXCLUDED.received_at
+	ON CONFLICT (sha256) WHERE status <> 'duplicate' DO UPDATE SET name = EXCLUDED.name, kind = EXCLUDED.kind,
+		status = 'loaded', rows = 0, errors = 0, reason = '', received_at = EXCLUDED.received_at,
+		changed_while_read = false
 	WHERE files.status = 'rejected'
 	RETURNING id`
 
 // A file that was rejected before may come back byte for byte (dropped again, or a crash between
 // recording the rejection and moving the file): it is checked again and its row updated.
 const upsertRejected = `
-	INSERT INTO files (sha256, name, kind, status, rows, errors, reason, received_at)
-	VALUES ($1, $2, $3, 'rejected', 0, $4, $5, $6)
-	ON CONFLICT (sha256) DO UPDATE SET name = EXCLUDED.name, errors = EXCLUDED.errors, reason = EXCLUDED.reason
+	INSERT INTO files (sha256, name, kind, status, rows, errors, reason, received_at, changed_while_read)
+	VALUES ($1, $2, $3, 'rejected', 0, $4, $5, $6, $7)
+	ON CONFLICT (sha256) WHERE status <> 'duplicate' DO UPDATE SET name = EXCLUDED.name, errors = EXCLUDED.errors,
+		reason = EXCLUDED.reason, changed_while_read = EXCLUDED.changed_while_read
 	WHERE files.status = 'rejected'
 	RETURNING id`
+
+// A duplicate is recorded once per name, like a rejected file dropped again under its name.
+const upsertDuplicate = `
+	INSERT INTO files (sha256, name, kind, status, rows, errors, reason, received_at)
+	VALUES ($1, $2, $3, 'duplicate', 0, $4, $5, $6)
+	ON CONFLICT (sha256, name) WHERE status = 'duplicate' DO UPDATE SET errors = EXCLUDED.errors, reason = EXCLUDED.reason`
 
 var (
 	// errFallback marks a fast-path failure that the careful path may explain line by line.
@@ -103,12 +113,12 @@ var (
 
 func (r *runner) process(ctx context.Context, c candidate) (FileResult, error) {
 	fr := FileResult{Name: c.name, Kind: c.kind}
-	path := filepath.Join(r.dir, c.name)
-	sum, longLine, err := hashFile(path)
+	rc, err := r.copyForReading(c.name)
 	if err != nil {
 		return fr, err
 	}
-	fr.SHA256 = sum
+	defer rc.discard()
+	fr.SHA256 = rc.sum
 
 	var prev struct {
 		Name       string    `db:"name"`
@@ -116,33 +126,30 @@ func (r *runner) process(ctx context.Context, c candidate) (FileResult, error) {
 		Rows       int       `db:"rows"`
 		ReceivedAt time.Time `db:"received_at"`
 	}
-	err = r.db.GetContext(ctx, &prev, `SELECT name, status, rows, received_at FROM files WHERE sha256 = $1`, sum)
+	err = r.db.GetContext(ctx, &prev, `SELECT name, status, rows, received_at FROM files
+		WHERE sha256 = $1 AND status <> 'duplicate'`, rc.sum)
 	switch {
 	case err == nil && prev.Status == "loaded":
-		return r.alreadyLoaded(fr, prev.Name, prev.Rows, prev.ReceivedAt)
+		return r.alreadyLoaded(ctx, fr, prev.Name, prev.Rows, prev.ReceivedAt)
 	case err != nil && !errors.Is(err, sql.ErrNoRows):
 		return fr, fmt.Errorf("look up sha256: %w", err)
 	}
 
 	var probs Problems
-	if longLine > 0 {
-		probs.add(Problem{Line: longLine, Problem: fmt.Sprintf("the line is longer than %d bytes; the file was not read", MaxRecordBytes)})
+	if rc.longLine > 0 {
+		probs.add(Problem{Line: rc.longLine, Problem: fmt.Sprintf("the line is longer than %d bytes; the file was not read", MaxRecordBytes)})
 		return r.reject(ctx, fr, &probs)
 	}
-	rows, err := r.loadFast(ctx, c, path, sum, &probs)
+	rows, err := r.loadFast(ctx, c, rc, &probs)
 	if errors.Is(err, errFallback) || (err == nil && probs.Total > 0) {
 		probs = Problems{}
-		rows, err = r.loadCareful(ctx, c, path, sum, &probs)
+		rows, err = r.loadCareful(ctx, c, rc, &probs)
 	}
 	switch {
 	case errors.Is(err, errChanged):
-		if err := r.remember(ctx, c); err != nil {
-			return fr, err
-		}
-		fr.Outcome = OutcomeIncomplete
-		return fr, nil
+		return r.changed(ctx, fr, rc)
 	case errors.Is(err, errRaced):
-		return r.alreadyLoaded(fr, c.name, 0, r.now)
+		return r.alreadyLoaded(ctx, fr, c.name, 0, r.now)
 	case err != nil:
 		return fr, err
 	case probs.Total > 0:
@@ -158,7 +165,7 @@ func (r *runner) process(ctx context.Context, c candidate) (FileResult, error) {
 // alreadyLoaded handles bytes that are already in the database. Under the name they were loaded
 // with, this is a scan finishing an earlier one that committed but stopped before archiving;
 // under another name it is a second delivery of the same file.
-func (r *runner) alreadyLoaded(fr FileResult, name string, rows int, at time.Time) (FileResult, error) {
+func (r *runner) alreadyLoaded(ctx context.Context, fr FileResult, name string, rows int, at time.Time) (FileResult, error) {
 	if name == fr.Name {
 		moved, err := r.moveAside(archiveDir, fr.Name, nil)
 		fr.Outcome, fr.Rows, fr.Recovered, fr.MovedTo = OutcomeLoaded, rows, true, moved
@@ -167,9 +174,45 @@ func (r *runner) alreadyLoaded(fr FileResult, name string, rows int, at time.Tim
 	probs := &Problems{}
 	probs.add(Problem{Problem: fmt.Sprintf("duplicate of %s loaded at %s: the same bytes are never loaded twice",
 		name, at.UTC().Format(time.RFC3339))})
+	fr.Outcome, fr.Errors, fr.Problems = OutcomeDuplicate, probs.Total, probs.List
+	// Recorded before the move, like a rejection, so the night's report lists it.
+	if _, err := r.db.ExecContext(ctx, upsertDuplicate, fr.SHA256, fr.Name, fr.Kind, probs.Total,
+		truncate(probs.List[0].String(), 500), r.now); err != nil {
+		return fr, fmt.Errorf("record duplicate: %w", err)
+	}
 	moved, err := r.moveAside(rejectedDir, fr.Name, probs)
-	fr.Outcome, fr.Errors, fr.Problems, fr.MovedTo = OutcomeDuplicate, probs.Total, probs.List, moved
+	fr.MovedTo = moved
 	return fr, err
+}
+
+// changed handles a file that changed between the scan that took it and the end of its load.
+// Nothing of it was loaded. The bytes that were read are recorded as a rejected file and kept in
+// rejected/ under the file's name with an errors file, so the night's report lists them; the file
+// as it is now stays in the drop folder and is taken once it is complete. A .ready marker, written
+// before the change, goes with the version that was read.
+func (r *runner) changed(ctx context.Context, fr FileResult, rc *readCopy) (FileResult, error) {
+	now := "the file is no longer there"
+	cur, statErr := os.Stat(filepath.Join(r.dir, fr.Name))
+	if statErr == nil {
+		now = fmt.Sprintf("it now has %d bytes", cur.Size())
+	}
+	probs := &Problems{}
+	probs.add(Problem{Problem: fmt.Sprintf("the file changed while it was read (%d bytes were read, %s): nothing of it "+
+		"was loaded; this is the version that was read, and the file as it is now is taken once it is complete", rc.size, now)})
+	fr.Outcome, fr.Errors, fr.Problems = OutcomeChanged, probs.Total, probs.List
+	if err := r.recordRejection(ctx, fr, probs.Total, truncate(probs.List[0].String(), 500), true, rc.path); err != nil {
+		return fr, fmt.Errorf("record changed file: %w", err)
+	}
+	moved, err := r.place(rejectedDir, rc.path, fr.Name, probs)
+	if err != nil {
+		return fr, err
+	}
+	rc.kept, fr.MovedTo = true, moved
+	if statErr == nil {
+		// The settling starts again from what the file is now.
+		return fr, r.remember(ctx, candidate{name: fr.Name, kind: fr.Kind, size: cur.Size(), mtime: cur.ModTime().UnixNano()})
+	}
+	return fr, nil
 }
 
 func (r *runner) reject(ctx context.Context, fr FileResult, probs *Problems) (FileResult, error) {
@@ -180,7 +223,7 @@ func (r *runner) reject(ctx context.Context, fr FileResult, probs *Problems) (Fi
 	}
 	// Recorded before the move: a crash in between leaves the file in the folder, and the next scan
 	// checks it again and finds this row. What a refused allocations file names is recorded with it.
-	if err := r.recordRejection(ctx, fr, probs.Total, reason); err != nil {
+	if err := r.recordRejection(ctx, fr, probs.Total, reason, false, filepath.Join(r.dir, fr.Name)); err != nil {
 		return fr, fmt.Errorf("record rejection: %w", err)
 	}
 	moved, err := r.moveAside(rejectedDir, fr.Name, probs)
@@ -188,14 +231,16 @@ func (r *runner) reject(ctx context.Context, fr FileResult, probs *Problems) (Fi
 	return fr, err
 }
 
-func (r *runner) recordRejection(ctx context.Context, fr FileResult, errs int, reason string) error {
+// recordRejection records a refused file and, for an allocations file, what the bytes at path
+// (the file, or the version of it that was read) name, in one transaction.
+func (r *runner) recordRejection(ctx context.Context, fr FileResult, errs int, reason string, changed bool, path string) error {
 	tx, err := r.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
 	var fileID int64
-	err = tx.QueryRowContext(ctx, upsertRejected, fr.SHA256, fr.Name, fr.Kind, errs, reason, r.now).Scan(&fileID)
+	err = tx.QueryRowContext(ctx, upsertRejected, fr.SHA256, fr.Name, fr.Kind, errs, reason, r.now, changed).Scan(&fileID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil // the same bytes were loaded meanwhile: they name nothing that is not loaded
 	}
@@ -203,27 +248,71 @@ func (r *runner) recordRejection(ctx context.Context, fr FileResult, errs int, r
 		return err
 	}
 	if fr.Kind == KindAllocations {
-		if err := recordRefused(ctx, tx, fileID, filepath.Join(r.dir, fr.Name)); err != nil {
+		if err := recordRefused(ctx, tx, fileID, path); err != nil {
 			return err
 		}
 	}
 	return tx.Commit()
 }
 
-// hashFile returns the SHA-256 of the file and the number of the first physical line longer than
-// MaxRecordBytes (0 when there is none), in one pass that holds one buffer.
-func hashFile(path string) (sum string, longLine int, err error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", 0, err
+// readCopy is the private copy of a taken file that ingest parses: the bytes that were hashed are
+// the bytes that are loaded, and when the file changes meanwhile they are still there to be kept.
+type readCopy struct {
+	path     string
+	sum      string
+	size     int64
+	longLine int  // first physical line longer than MaxRecordBytes, 0 when none
+	kept     bool // moved to rejected/: not to be removed
+}
+
+// copyForReading copies the file into the hidden reading folder of the drop folder (the same file
+// system, so a kept copy is renamed, never copied again), hashing it on the way.
+func (r *runner) copyForReading(name string) (*readCopy, error) {
+	dir := filepath.Join(r.dir, readingDir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create %s: %w", readingDir, err)
 	}
-	defer f.Close()
+	in, err := os.Open(filepath.Join(r.dir, name))
+	if err != nil {
+		return nil, err
+	}
+	defer in.Close()
+	out, err := os.CreateTemp(dir, "*.csv")
+	if err != nil {
+		return nil, fmt.Errorf("copy for reading: %w", err)
+	}
+	rc := &readCopy{path: out.Name()}
+	rc.sum, rc.size, rc.longLine, err = hashCopy(in, out)
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(rc.path)
+		return nil, fmt.Errorf("copy for reading: %w", err)
+	}
+	return rc, nil
+}
+
+func (rc *readCopy) discard() {
+	if !rc.kept {
+		os.Remove(rc.path)
+	}
+}
+
+// hashCopy copies src to dst and returns the SHA-256 and size of the bytes and the number of the
+// first physical line longer than MaxRecordBytes (0 when there is none), in one pass that holds one
+// buffer.
+func hashCopy(src io.Reader, dst io.Writer) (sum string, size int64, longLine int, err error) {
 	h := sha256.New()
 	buf := make([]byte, 256<<10)
 	line, lineLen := 1, 0
 	for {
-		n, err := f.Read(buf)
+		n, err := src.Read(buf)
 		h.Write(buf[:n])
+		size += int64(n)
+		if _, werr := dst.Write(buf[:n]); werr != nil {
+			return "", 0, 0, werr
+		}
 		for chunk := buf[:n]; longLine == 0 && len(chunk) > 0; {
 			i := bytes.IndexByte(chunk, '\n')
 			if i < 0 {
@@ -245,16 +334,16 @@ func hashFile(path string) (sum string, longLine int, err error) {
 			break
 		}
 		if err != nil {
-			return "", 0, err
+			return "", 0, 0, err
 		}
 	}
-	return hex.EncodeToString(h.Sum(nil)), longLine, nil
+	return hex.EncodeToString(h.Sum(nil)), size, longLine, nil
 }
 
 // loadFast is the path of a good file: the file row and the COPY into the real table in one
 // transaction. It stops at the first problem of any kind and leaves the explaining to loadCareful.
-func (r *runner) loadFast(ctx context.Context, c candidate, path, sum string, probs *Problems) (int, error) {
-	f, err := os.Open(path)
+func (r *runner) loadFast(ctx context.Context, c candidate, rc *readCopy, probs *Problems) (int, error) {
+	f, err := os.Open(rc.path)
 	if err != nil {
 		return 0, err
 	}
@@ -265,7 +354,7 @@ func (r *runner) loadFast(ctx context.Context, c candidate, path, sum string, pr
 	}
 	defer tx.Rollback()
 	var fileID int64
-	err = tx.QueryRowContext(ctx, upsertLoaded, sum, c.name, c.kind, r.now).Scan(&fileID)
+	err = tx.QueryRowContext(ctx, upsertLoaded, rc.sum, c.name, c.kind, r.now).Scan(&fileID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, errRaced
 	}
@@ -317,7 +406,7 @@ func (r *runner) loadFast(ctx context.Context, c candidate, path, sum string, pr
 	if err := stmt.Close(); err != nil {
 		return 0, fmt.Errorf("%w: %v", errFallback, err)
 	}
-	if err := unchanged(path, c); err != nil {
+	if err := r.unchanged(c, rc); err != nil {
 		return 0, err
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE files SET rows = $2 WHERE id = $1`, fileID, rows); err != nil {
@@ -332,9 +421,9 @@ func (r *runner) loadFast(ctx context.Context, c candidate, path, sum string, pr
 // loadCareful reads the whole file, collects every problem, stages the good rows in a temporary
 // table and asks the database for duplicates within the file and conflicts with rows already
 // loaded. If there is no problem at all it loads the staged rows; otherwise nothing is kept.
-func (r *runner) loadCareful(ctx context.Context, c candidate, path, sum string, probs *Problems) (int, error) {
+func (r *runner) loadCareful(ctx context.Context, c candidate, rc *readCopy, probs *Problems) (int, error) {
 	ks := kinds[c.kind]
-	f, err := os.Open(path)
+	f, err := os.Open(rc.path)
 	if err != nil {
 		return 0, err
 	}
@@ -389,7 +478,7 @@ func (r *runner) loadCareful(ctx context.Context, c candidate, path, sum string,
 	if err := stmt.Close(); err != nil {
 		return 0, fmt.Errorf("copy: %w", err)
 	}
-	if err := unchanged(path, c); err != nil {
+	if err := r.unchanged(c, rc); err != nil {
 		return 0, err
 	}
 	if t != nil && t.col != nil {
@@ -435,7 +524,7 @@ func (r *runner) loadCareful(ctx context.Context, c candidate, path, sum string,
 		return 0, nil
 	}
 	var fileID int64
-	err = tx.QueryRowContext(ctx, upsertLoaded, sum, c.name, c.kind, r.now).Scan(&fileID)
+	err = tx.QueryRowContext(ctx, upsertLoaded, rc.sum, c.name, c.kind, r.now).Scan(&fileID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, errRaced
 	}
@@ -468,14 +557,34 @@ func queryProblems(ctx context.Context, tx *sqlx.Tx, q string, scan func(*sql.Ro
 	return rs.Err()
 }
 
-// unchanged checks that the file is still what the scan saw: a writer that was still going would
-// otherwise get half a file loaded.
-func unchanged(path string, c candidate) error {
+// unchanged checks, just before the commit, that the file is still what the scan saw and what was
+// read: same size and modification time, same SHA-256. A writer that was still going would
+// otherwise get half a file loaded and the rest lost.
+func (r *runner) unchanged(c candidate, rc *readCopy) error {
+	if r.cfg.AfterRead != nil {
+		r.cfg.AfterRead(c.name)
+	}
+	path := filepath.Join(r.dir, c.name)
 	info, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return errChanged
+	}
 	if err != nil {
 		return err
 	}
-	if info.Size() != c.size || info.ModTime().UnixNano() != c.mtime {
+	if info.Size() != c.size || info.Size() != rc.size || info.ModTime().UnixNano() != c.mtime {
+		return errChanged
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	sum, _, _, err := hashCopy(f, io.Discard)
+	if err != nil {
+		return err
+	}
+	if sum != rc.sum {
 		return errChanged
 	}
 	return nil

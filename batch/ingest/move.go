@@ -10,7 +10,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/cashpool/cashpool/pool"
 )
 
 // ErrorsHeader is the header of the errors file written beside every refused file.
@@ -19,17 +20,24 @@ var ErrorsHeader = []string{"line", "column", "field", "value", "problem"}
 // maxValueLen bounds the value echoed in an errors file; the whole value is in the file itself.
 const maxValueLen = 200
 
-// moveAside moves name from the drop folder into sub (archive or rejected) without ever replacing
-// a file already there: a taken name gets a ~N suffix before its extension. With probs it first
-// writes <new name>.errors.csv beside the file. A .ready marker follows its file. It returns
-// the new path relative to the drop folder, or "" when the file was already gone (moved by a
-// concurrent scan).
+// moveAside moves name from the drop folder into sub (archive or rejected); see place.
 func (r *runner) moveAside(sub, name string, probs *Problems) (string, error) {
+	return r.place(sub, filepath.Join(r.dir, name), name, probs)
+}
+
+// place moves src into sub as name without ever replacing a file already there: a taken name gets
+// a ~N suffix before its extension. With probs it first writes <new name>.errors.csv beside the
+// file. The marker <name>.ready of the drop folder follows the file, so a name is only used when
+// the marker's place is free too. It returns the new path relative to the drop folder, or "" when
+// src was already gone (moved by a concurrent scan).
+func (r *runner) place(sub, src, name string, probs *Problems) (string, error) {
 	dir := filepath.Join(r.dir, sub)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("create %s: %w", sub, err)
 	}
-	src := filepath.Join(r.dir, name)
+	marker := filepath.Join(r.dir, name+readySuffix)
+	_, err := os.Lstat(marker)
+	hasMarker := err == nil
 	ext := filepath.Ext(name)
 	stem := strings.TrimSuffix(name, ext)
 	for n := 0; n < 10000; n++ {
@@ -39,6 +47,9 @@ func (r *runner) moveAside(sub, name string, probs *Problems) (string, error) {
 		}
 		dst := filepath.Join(dir, final)
 		if _, err := os.Lstat(dst); err == nil {
+			continue
+		}
+		if _, err := os.Lstat(dst + readySuffix); hasMarker && err == nil {
 			continue
 		}
 		if probs != nil {
@@ -61,10 +72,11 @@ func (r *runner) moveAside(sub, name string, probs *Problems) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("move to %s: %w", sub, err)
 		}
-		marker := filepath.Join(r.dir, name+readySuffix)
-		if _, err := os.Lstat(marker); err == nil {
+		if hasMarker {
+			// The file has moved; a marker that cannot follow (taken by a concurrent move) stays
+			// behind and the next scan archives it as stale, rather than this scan stopping here.
 			if err := noReplaceRename(marker, dst+readySuffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return "", fmt.Errorf("move marker: %w", err)
+				r.log.Warn("ingest: marker left in the drop folder", "marker", name+readySuffix, "err", err)
 			}
 		}
 		return filepath.ToSlash(filepath.Join(sub, final)), nil
@@ -101,12 +113,15 @@ func writeErrorsFile(path string, probs *Problems) error {
 }
 
 // WriteErrors writes problems as CSV with the ErrorsHeader columns. Line and column are empty when
-// the problem is not about one; when problems were left out, a last row says how many.
+// the problem is not about one; when problems were left out, a last row says how many. Every text
+// column is made safe to show (see displayValue): a header, a value and a file name named in a
+// problem all come from outside.
 func WriteErrors(w io.Writer, probs *Problems) error {
 	cw := csv.NewWriter(w)
 	cw.Write(ErrorsHeader)
 	for _, p := range probs.List {
-		cw.Write([]string{num(p.Line), num(p.Column), p.Field, displayValue(p.Value), p.Problem})
+		cw.Write([]string{num(p.Line), num(p.Column), displayValue(p.Field), displayValue(truncate(p.Value, maxValueLen)),
+			displayValue(p.Problem)})
 	}
 	if more := probs.Total - len(probs.List); more > 0 {
 		cw.Write([]string{"", "", "", "", fmt.Sprintf("%d more errors not listed", more)})
@@ -122,15 +137,11 @@ func num(n int) string {
 	return strconv.Itoa(n)
 }
 
-// displayValue makes a value safe to show: invalid UTF-8 as escapes, long values cut, and a
-// leading character a spreadsheet would run as a formula neutralised.
+// displayValue makes text safe to show in a terminal and a spreadsheet: control characters and
+// invalid UTF-8 escaped, and a leading character a spreadsheet would run as a formula neutralised.
 func displayValue(v string) string {
-	if !utf8.ValidString(v) {
-		q := strconv.Quote(v)
-		v = q[1 : len(q)-1]
-	}
-	v = truncate(v, maxValueLen)
-	if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
+	v = pool.Printable(v)
+	if v != "" && strings.ContainsRune("=+-@", rune(v[0])) {
 		v = "'" + v
 	}
 	return v

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/cashpool/cashpool/pool"
 )
 
 // Config says where the drop folder is and how to read it.
@@ -20,8 +22,14 @@ type Config struct {
 	DropDir            string
 	ReceiptsPattern    string // default "receipts*.csv", matched case-insensitively
 	AllocationsPattern string // default "allocations*.csv"
-	Now                func() time.Time
-	Logger             *slog.Logger
+	// RequireReady takes only files with a <file>.ready marker beside them; without it a file is
+	// also taken when its size and modification time held still between two scans.
+	RequireReady bool
+	Now          func() time.Time
+	Logger       *slog.Logger
+	// AfterRead, when set, is called with a file's name after its rows were read and before the
+	// file is checked for changes, just before the commit (tests change the file there).
+	AfterRead func(name string)
 }
 
 // Outcome is what one scan did with one file.
@@ -31,6 +39,7 @@ const (
 	OutcomeLoaded     Outcome = "loaded"             // rows committed, file moved to archive/
 	OutcomeRejected   Outcome = "rejected"           // nothing loaded, file and its errors in rejected/
 	OutcomeDuplicate  Outcome = "duplicate"          // same bytes already loaded under another name; in rejected/
+	OutcomeChanged    Outcome = "changed-while-read" // nothing loaded; the version read in rejected/, the file left in place
 	OutcomeIncomplete Outcome = "skipped-incomplete" // not known to be complete yet; left in place
 	OutcomeIgnored    Outcome = "ignored"            // a .csv file matching neither pattern; left in place
 )
@@ -70,6 +79,7 @@ const (
 	archiveDir  = "archive"
 	rejectedDir = "rejected"
 	readySuffix = ".ready"
+	readingDir  = ".reading" // private copies of the files being read
 )
 
 type runner struct {
@@ -93,6 +103,21 @@ type candidate struct {
 // every other one is remembered for the next scan. The error is for failures of the database or the
 // file system; bad files are never an error, they are results.
 func Run(ctx context.Context, db *sqlx.DB, cfg Config) (Result, error) {
+	res, err := scanFolder(ctx, db, cfg)
+	if err != nil {
+		err = printableError{err}
+	}
+	return res, err
+}
+
+// printableError shows an error's message with its control characters escaped: it names files of
+// the drop folder, and it ends up on a terminal.
+type printableError struct{ err error }
+
+func (e printableError) Error() string { return pool.Printable(e.err.Error()) }
+func (e printableError) Unwrap() error { return e.err }
+
+func scanFolder(ctx context.Context, db *sqlx.DB, cfg Config) (Result, error) {
 	if cfg.DropDir == "" {
 		return Result{}, errors.New("ingest: no drop folder configured")
 	}
@@ -117,8 +142,11 @@ func Run(ctx context.Context, db *sqlx.DB, cfg Config) (Result, error) {
 	} else {
 		r.now = time.Now()
 	}
-	cands, ignored, err := r.list()
+	cands, ignored, stale, err := r.list()
 	if err != nil {
+		return Result{}, err
+	}
+	if err := r.archiveStaleMarkers(stale); err != nil {
 		return Result{}, err
 	}
 	var res Result
@@ -133,6 +161,11 @@ func Run(ctx context.Context, db *sqlx.DB, cfg Config) (Result, error) {
 	for _, c := range cands {
 		if err := ctx.Err(); err != nil {
 			return res, err
+		}
+		if !c.ready && r.cfg.RequireReady {
+			r.log.Info("ingest: file has no .ready marker yet, will look again at the next scan", "file", c.name)
+			res.Files = append(res.Files, FileResult{Name: c.name, Kind: c.kind, Outcome: OutcomeIncomplete})
+			continue
 		}
 		prev, known := seen[c.name]
 		if !c.ready && !(known && prev.size == c.size && prev.mtime == c.mtime) {
@@ -168,6 +201,8 @@ func (r *runner) logResult(fr FileResult) {
 	switch fr.Outcome {
 	case OutcomeLoaded:
 		r.log.Info("ingest: file loaded", append(args, "recovered", fr.Recovered)...)
+	case OutcomeChanged:
+		r.log.Error("ingest: file changed while it was read; nothing of it was loaded, the version read is kept", args...)
 	default:
 		first := ""
 		if len(fr.Problems) > 0 {
@@ -178,11 +213,12 @@ func (r *runner) logResult(fr FileResult) {
 }
 
 // list returns the files of the drop folder that match a pattern, receipts first (allocations refer
-// to them), then by name; and the .csv files that match neither.
-func (r *runner) list() (cands []candidate, ignored []string, err error) {
+// to them), then by name; the .csv files that match neither; and the markers of such files whose
+// file is not in the folder.
+func (r *runner) list() (cands []candidate, ignored, stale []string, err error) {
 	entries, err := os.ReadDir(r.dir)
 	if err != nil {
-		return nil, nil, fmt.Errorf("ingest: read drop folder: %w", err)
+		return nil, nil, nil, fmt.Errorf("ingest: read drop folder: %w", err)
 	}
 	names := make(map[string]bool, len(entries))
 	for _, e := range entries {
@@ -190,7 +226,13 @@ func (r *runner) list() (cands []candidate, ignored []string, err error) {
 	}
 	for _, e := range entries {
 		name := e.Name()
-		if !e.Type().IsRegular() || strings.HasPrefix(name, ".") || strings.HasSuffix(name, readySuffix) {
+		if !e.Type().IsRegular() || strings.HasPrefix(name, ".") {
+			continue
+		}
+		if file, ok := strings.CutSuffix(name, readySuffix); ok {
+			if !names[file] && r.kindOf(file) != "" {
+				stale = append(stale, name)
+			}
 			continue
 		}
 		kind := r.kindOf(name)
@@ -205,7 +247,7 @@ func (r *runner) list() (cands []candidate, ignored []string, err error) {
 			continue
 		}
 		if err != nil {
-			return nil, nil, fmt.Errorf("ingest: %w", err)
+			return nil, nil, nil, fmt.Errorf("ingest: %w", err)
 		}
 		cands = append(cands, candidate{name: name, kind: kind, size: info.Size(),
 			mtime: info.ModTime().UnixNano(), ready: names[name+readySuffix]})
@@ -216,7 +258,27 @@ func (r *runner) list() (cands []candidate, ignored []string, err error) {
 		}
 		return cands[i].name < cands[j].name
 	})
-	return cands, ignored, nil
+	return cands, ignored, stale, nil
+}
+
+// archiveStaleMarkers moves markers whose file is not in the drop folder (left by a scan that
+// stopped between moving a file and its marker, or written before the file) to archive/: left in
+// place, a marker would make the next file of that name count as complete while it is still being
+// written.
+func (r *runner) archiveStaleMarkers(markers []string) error {
+	for _, m := range markers {
+		// The listing is not atomic: a file written during it, before its marker, may be missing
+		// from it. A file that exists now keeps its marker.
+		if _, err := os.Lstat(filepath.Join(r.dir, strings.TrimSuffix(m, readySuffix))); err == nil {
+			continue
+		}
+		moved, err := r.moveAside(archiveDir, m, nil)
+		if err != nil {
+			return fmt.Errorf("ingest: stale marker %s: %w", m, err)
+		}
+		r.log.Warn("ingest: marker without its file moved out of the drop folder", "marker", m, "moved_to", moved)
+	}
+	return nil
 }
 
 func (r *runner) kindOf(name string) Kind {

@@ -33,6 +33,7 @@ type config struct {
 	TrackFor     time.Duration
 	PollEvery    time.Duration
 	SettleFor    time.Duration
+	RequireReady bool
 	KeyRetention time.Duration
 	AwaitFor     time.Duration
 	WatchFor     time.Duration
@@ -100,6 +101,7 @@ func loadConfig(fs *flag.FlagSet) (*config, func() error, error) {
 	trackFor := envDefault("CASHPOOL_TRACK_FOR", "6h")
 	pollEvery := envDefault("CASHPOOL_POLL_EVERY", "30s")
 	settleFor := envDefault("CASHPOOL_SETTLE_FOR", "10s")
+	requireReady := envDefault("CASHPOOL_REQUIRE_READY", "false")
 	keyRetention := envDefault("CASHPOOL_KEY_RETENTION", "24h")
 	awaitFor := envDefault("CASHPOOL_AWAIT_RECEIPT_FOR", "72h")
 	watchDays := envDefault("CASHPOOL_WATCH_DAYS", "5")
@@ -153,6 +155,9 @@ func loadConfig(fs *flag.FlagSet) (*config, func() error, error) {
 		}
 		if c.SettleFor, err = time.ParseDuration(settleFor); err != nil {
 			errs = append(errs, fmt.Errorf("CASHPOOL_SETTLE_FOR %q: %w", settleFor, err))
+		}
+		if c.RequireReady, err = strconv.ParseBool(requireReady); err != nil {
+			errs = append(errs, fmt.Errorf("CASHPOOL_REQUIRE_READY %q: want true or false", requireReady))
 		}
 		for _, f := range strings.Split(formats, ",") {
 			f = strings.TrimSpace(f)

@@ -24,6 +24,7 @@ import (
 	"github.com/cashpool/cashpool/batch"
 	"github.com/cashpool/cashpool/batch/ingest"
 	"github.com/cashpool/cashpool/batch/schema"
+	"github.com/cashpool/cashpool/pool"
 	"github.com/cashpool/cashpool/reconcile"
 )
 
@@ -197,7 +198,7 @@ func cmdPipeline(ctx context.Context, cmd string, args []string, stdout io.Write
 			return exitFailure, err
 		}
 		printIngest(stdout, res)
-		if res.Count(ingest.OutcomeRejected)+res.Count(ingest.OutcomeDuplicate) > 0 {
+		if res.Count(ingest.OutcomeRejected)+res.Count(ingest.OutcomeDuplicate)+res.Count(ingest.OutcomeChanged) > 0 {
 			return exitUsage, nil
 		}
 		return exitOK, nil
@@ -252,7 +253,7 @@ func newRunner(db *sqlx.DB, cfg *config, logger *slog.Logger) *batch.Runner {
 		ReceiptsPattern: cfg.ReceiptsPat, AllocationsPattern: cfg.AllocPat,
 		BatchSize: cfg.BatchSize, JournalLimit: cfg.JournalLimit, MaxInFlight: cfg.MaxInFlight,
 		TrackFor: cfg.TrackFor, PollEvery: cfg.PollEvery, Logger: logger, Failpoint: failpointFromEnv(),
-		SettleFor: cfg.SettleFor, KeyRetention: cfg.KeyRetention, AwaitReceiptFor: cfg.AwaitFor,
+		SettleFor: cfg.SettleFor, RequireReady: cfg.RequireReady, KeyRetention: cfg.KeyRetention, AwaitReceiptFor: cfg.AwaitFor,
 		WatchFor: cfg.WatchFor,
 	}}
 }
@@ -297,22 +298,28 @@ func failpointFromEnv() func(string) {
 	}
 }
 
+// printIngest shows what ingest did with each file. File names and problems (which quote values)
+// come from the drop folder: their control characters are shown escaped, never sent to the terminal.
 func printIngest(w io.Writer, res ingest.Result) {
 	for _, f := range res.Files {
+		name := pool.Printable(f.Name)
 		switch f.Outcome {
 		case ingest.OutcomeLoaded:
-			fmt.Fprintf(w, "  loaded     %s: %d rows\n", f.Name, f.Rows)
-		case ingest.OutcomeRejected, ingest.OutcomeDuplicate:
-			fmt.Fprintf(w, "  %-10s %s: %d problems, see %s.errors.csv\n", f.Outcome, f.Name, f.Errors, f.MovedTo)
+			fmt.Fprintf(w, "  loaded     %s: %d rows\n", name, f.Rows)
+		case ingest.OutcomeRejected, ingest.OutcomeDuplicate, ingest.OutcomeChanged:
+			fmt.Fprintf(w, "  %-10s %s: %d problems, see %s.errors.csv\n", f.Outcome, name, f.Errors, pool.Printable(f.MovedTo))
+			if f.Outcome == ingest.OutcomeChanged {
+				fmt.Fprintf(w, "             nothing of it was loaded; the file as it is now stays in the drop folder\n")
+			}
 			for i, p := range f.Problems {
 				if i == 5 {
 					fmt.Fprintf(w, "             ... %d more\n", f.Errors-5)
 					break
 				}
-				fmt.Fprintf(w, "             line %d, column %d (%s): %s\n", p.Line, p.Column, p.Field, p.Problem)
+				fmt.Fprintf(w, "             line %d, column %d (%s): %s\n", p.Line, p.Column, pool.Printable(p.Field), pool.Printable(p.Problem))
 			}
 		default:
-			fmt.Fprintf(w, "  %-10s %s\n", f.Outcome, f.Name)
+			fmt.Fprintf(w, "  %-10s %s\n", f.Outcome, name)
 		}
 	}
 }
