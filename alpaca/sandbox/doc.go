@@ -101,9 +101,9 @@
 // after=D&before=D is the day D), status, entry_type, to_account, from_account; results come oldest
 // first and limit keeps the first ones. A bad date, entry_type, limit or a status that is not a
 // journal status (case counts) is 400 40010000. When more than Options.MaxListResults journals (default
-// 100,000) match the filters, limit notwithstanding, the answer is 422 42210002 "Result set exceeds
+// 100,000) match the filters, limit notwithstanding, the answer is 422 42210000 "Result set exceeds
 // 100,000 records.". Unknown journal ids are 404 40410000; DELETE of a journal that is not pending
-// is 422 42210002.
+// is 422 42210000.
 //
 // # Clock and days
 //

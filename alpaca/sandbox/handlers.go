@@ -136,7 +136,7 @@ func (s *Server) checkFrom(id string) *apiError {
 			fmt.Sprintf("from_account %s is not a firm account: cash journals go only from a firm account to customer accounts", id)}
 	}
 	if a.Status != AccountActive {
-		return &apiError{http.StatusUnprocessableEntity, codeUnprocessableGeneric, fmt.Sprintf("account %s is not ACTIVE (%s)", id, a.Status)}
+		return &apiError{http.StatusUnprocessableEntity, codeUnprocessable, fmt.Sprintf("account %s is not ACTIVE (%s)", id, a.Status)}
 	}
 	return nil
 }
@@ -155,7 +155,7 @@ func (s *Server) checkTo(where, id string) *apiError {
 			fmt.Sprintf("%sto_account %s is a firm account: cash journals go only from a firm account to customer accounts", where, id)}
 	}
 	if a.Status != AccountActive {
-		return &apiError{http.StatusUnprocessableEntity, codeUnprocessableGeneric, fmt.Sprintf("%saccount %s is not ACTIVE (%s)", where, id, a.Status)}
+		return &apiError{http.StatusUnprocessableEntity, codeUnprocessable, fmt.Sprintf("%saccount %s is not ACTIVE (%s)", where, id, a.Status)}
 	}
 	return nil
 }
@@ -556,7 +556,7 @@ func (s *Server) checkReverseBatch(req reverseBatchRequest) ([]entryRequest, *ap
 				fmt.Sprintf("%sfrom_account %s is a firm account: a reverse batch goes from customer accounts to a firm account", where, e.from)}
 		case a.Status != AccountActive && a.Status != AccountClosed:
 			// Alpaca lets a closed account send its remaining cash back.
-			return nil, &apiError{http.StatusUnprocessableEntity, codeUnprocessableGeneric, fmt.Sprintf("%saccount %s is not ACTIVE (%s)", where, e.from, a.Status)}
+			return nil, &apiError{http.StatusUnprocessableEntity, codeUnprocessable, fmt.Sprintf("%saccount %s is not ACTIVE (%s)", where, e.from, a.Status)}
 		}
 	}
 	return entries, nil

@@ -46,7 +46,7 @@ func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, body []byte,
 	fp := fingerprint(r, body)
 	if e, ok := s.idem[key]; ok && now.Before(e.expires) {
 		if e.fingerprint != fp {
-			writeError(w, http.StatusUnprocessableEntity, codeUnprocessableGeneric,
+			writeError(w, http.StatusUnprocessableEntity, codeUnprocessable,
 				"idempotency key reused with a different request body")
 			return
 		}

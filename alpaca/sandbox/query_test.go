@@ -78,7 +78,7 @@ func TestListTooManyResults(t *testing.T) {
 	b.batch(t, 200, batchOf(entry{ToAccount: cust1, Amount: "1.00"}, entry{ToAccount: cust1, Amount: "1.00"},
 		entry{ToAccount: cust1, Amount: "1.00"}, entry{ToAccount: cust2, Amount: "1.00"}), "k")
 	r := b.must(t, 422, "GET", "/v1/journals", nil)
-	wantError(t, r, 42210002, "Result set exceeds 3 records.")
+	wantError(t, r, 42210000, "Result set exceeds 3 records.")
 	b.must(t, 422, "GET", "/v1/journals?limit=1", nil) // the bound is on the filtered set, not the page
 	if n := len(decodeJSON[[]wireJournal](t, b.must(t, 200, "GET", "/v1/journals?to_account="+cust1, nil).body)); n != 3 {
 		t.Fatalf("narrowed list has %d journals, want 3", n)
@@ -98,7 +98,7 @@ func TestGetAndDelete(t *testing.T) {
 
 	wantError(t, b.must(t, 404, "GET", "/v1/journals/"+unknown, nil), 40410000, "not found")
 	wantError(t, b.must(t, 404, "DELETE", "/v1/journals/"+unknown, nil), 40410000, "not found")
-	wantError(t, b.must(t, 422, "DELETE", "/v1/journals/"+queued, nil), 42210002, "not in the pending status")
+	wantError(t, b.must(t, 422, "DELETE", "/v1/journals/"+queued, nil), 42210000, "not in the pending status")
 	if j := b.journal(t, queued); j.ID != queued || *j.NetAmount != "1.00" || j.ErrorMessage != nil {
 		t.Fatalf("get %+v", j)
 	}

@@ -279,12 +279,12 @@ const (
 	codeUnauthorized = 40110000
 	codeForbidden    = 40310000
 	codeNotFound     = 40410000
-	// Alpaca's generic 422: an Idempotency-Key reused with another body and a batch canceled for
-	// an account that is not ACTIVE both answer it; only the message tells them apart.
-	codeUnprocessableGeneric = 42210000
-	codeUnprocessable        = 42210002
-	codeTooManyRequests      = 42910000
-	codeInternal             = 50010000
+	// Alpaca's generic 422, the only 422 code it shows: an Idempotency-Key reused with another body,
+	// a batch canceled for an account that is not ACTIVE, a list over its result limit and a DELETE
+	// of a journal that is not pending all answer it; only the message tells them apart.
+	codeUnprocessable   = 42210000
+	codeTooManyRequests = 42910000
+	codeInternal        = 50010000
 )
 
 type errorBody struct {
