@@ -513,7 +513,8 @@ func (p *Plan) Write(w io.Writer) {
 	}
 }
 
-// oneLine keeps Alpaca's message from breaking the table.
+// oneLine keeps free text (values from files, Alpaca's message) from breaking the table or reaching
+// a terminal raw: control and bidi characters are escaped, runs of space collapse.
 func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
+	return strings.Join(strings.Fields(pool.Printable(s)), " ")
 }
