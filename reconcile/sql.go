@@ -77,12 +77,6 @@ LEFT JOIN journal_replacements x ON x.journal_id = j.id
 WHERE j.run_id = $1
 ORDER BY j.allocation_id, j.attempt DESC`
 
-	queryFinish = `
-UPDATE runs
-SET totals = $2, status = 'reconciled', finished_at = COALESCE(finished_at, $3),
-    reported_history_id = (SELECT COALESCE(max(id), 0) FROM journal_history)
-WHERE id = $1`
-
 	// Late news about journals of earlier runs of this sweep account (at most the watch days older
 	// than this run), changed after their own run's report was finished: a funded journal moved
 	// away from funded (a reversal, a correction), or a journal still open then that failed.
