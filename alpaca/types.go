@@ -43,10 +43,6 @@ func Failed(s string) bool {
 	return false
 }
 
-// Final reports whether no further status change is expected in the normal flow. correct is final
-// for the original journal; its replacement is a different journal.
-func Final(s string) bool { return Funded(s) || Failed(s) || s == StatusCorrect }
-
 // Journal is Alpaca's journal object as returned by every journal endpoint. Nullable fields are
 // pointers; older wire shapes send "" or "0" where newer ones send null, and both decode.
 type Journal struct {

@@ -18,6 +18,7 @@ import (
 	"github.com/cashpool/cashpool/batch/ingest"
 	"github.com/cashpool/cashpool/batch/plan"
 	"github.com/cashpool/cashpool/batch/schema"
+	"github.com/cashpool/cashpool/batch/store"
 	"github.com/cashpool/cashpool/batch/submit"
 	"github.com/cashpool/cashpool/batch/track"
 	"github.com/cashpool/cashpool/reconcile"
@@ -130,7 +131,7 @@ func (r *Runner) Run(ctx context.Context, date string) (*Outcome, error) {
 		return nil, err
 	}
 	// A finished date with nothing earlier open only rewrites its report: the broker is not needed.
-	needBroker := len(earlier) > 0 || status != "reconciled"
+	needBroker := len(earlier) > 0 || status != store.RunReconciled
 	if err := r.preflight(ctx, append(earlier, date), needBroker); err != nil {
 		return nil, err
 	}
@@ -151,8 +152,8 @@ func (r *Runner) Run(ctx context.Context, date string) (*Outcome, error) {
 func (r *Runner) unfinishedBefore(ctx context.Context, date string) ([]string, error) {
 	var dates []string
 	err := r.DB.SelectContext(ctx, &dates, `SELECT to_char(business_date, 'YYYY-MM-DD') FROM runs
-		WHERE sweep_account = $1 AND business_date < $2 AND status <> 'reconciled' ORDER BY business_date`,
-		r.cfg().SweepAccount, date)
+		WHERE sweep_account = $1 AND business_date < $2 AND status <> $3 ORDER BY business_date`,
+		r.cfg().SweepAccount, date, store.RunReconciled)
 	if err != nil {
 		return nil, fmt.Errorf("unfinished earlier runs: %w", err)
 	}
@@ -186,7 +187,7 @@ func (r *Runner) steps(ctx context.Context, date string, ingest bool) (_ *Outcom
 	}
 	var status string
 	err = r.DB.GetContext(ctx, &status, `SELECT status FROM runs WHERE business_date = $1 AND sweep_account = $2`, date, c.SweepAccount)
-	if err == nil && status == "reconciled" {
+	if err == nil && status == store.RunReconciled {
 		c.Logger.Info("run already finished; nothing is sent again", "date", date)
 		out, err := r.Report(ctx, date)
 		if out != nil {
@@ -233,7 +234,7 @@ func (r *Runner) NightState(ctx context.Context, date string) string {
 	if err != nil {
 		return fmt.Sprintf("%s: state unknown (%v); nothing is lost: %s", date, err, resume)
 	}
-	if run.Status == "reconciled" {
+	if run.Status == store.RunReconciled {
 		return fmt.Sprintf("%s: finished; `cashpool report --date %s` rewrites its report", date, date)
 	}
 	p, err := track.ReadProgress(ctx, r.DB, run.ID)

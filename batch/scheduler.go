@@ -11,6 +11,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/cashpool/cashpool/batch/schema"
+	"github.com/cashpool/cashpool/batch/store"
 )
 
 // Scheduler runs the nightly job on a cron schedule. Of several replicas only the one holding the
@@ -131,8 +132,8 @@ func (s *Scheduler) CatchUp(ctx context.Context) error {
 	s.defaults()
 	var open []string
 	if err := s.Runner.DB.SelectContext(ctx, &open, `SELECT to_char(business_date, 'YYYY-MM-DD') FROM runs
-		WHERE sweep_account = $1 AND status <> 'reconciled' AND business_date <= $2 ORDER BY business_date`,
-		s.Runner.Config.SweepAccount, s.Now().In(s.TZ).Format(time.DateOnly)); err != nil {
+		WHERE sweep_account = $1 AND status <> $3 AND business_date <= $2 ORDER BY business_date`,
+		s.Runner.Config.SweepAccount, s.Now().In(s.TZ).Format(time.DateOnly), store.RunReconciled); err != nil {
 		return fmt.Errorf("unfinished runs: %w", err)
 	}
 	for _, d := range open {

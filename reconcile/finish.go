@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/cashpool/cashpool/batch/store"
 )
 
 // Finish stores r's totals on its run and marks the run reconciled. Calling it again (a report
@@ -22,13 +24,11 @@ func Finish(ctx context.Context, db *sqlx.DB, r *Report, now time.Time) error {
 		return fmt.Errorf("finish run %d: begin: %w", r.RunID, err)
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, queryFinish, r.RunID, totals, now)
+	moved, err := store.MoveRun(ctx, tx, r.RunID, store.RunReconciled, totals, now)
 	if err != nil {
 		return fmt.Errorf("finish run %d: %w", r.RunID, err)
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("finish run %d: %w", r.RunID, err)
-	} else if n == 0 {
+	if !moved {
 		return fmt.Errorf("finish run %d: %w", r.RunID, ErrRunNotFound)
 	}
 	for _, e := range r.Exceptions {

@@ -12,7 +12,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/shopspring/decimal"
 
-	"github.com/cashpool/cashpool/alpaca"
+	"github.com/cashpool/cashpool/batch/store"
 	"github.com/cashpool/cashpool/pool"
 )
 
@@ -394,7 +394,7 @@ func readJournals(ctx context.Context, tx *sqlx.Tx, r *Report, run runRow, now t
 
 // notSent reports whether status is one cashpool gives a journal before Alpaca answered for it.
 func notSent(status string) bool {
-	return status == "planned" || status == "sending" || status == "held"
+	return status == store.JournalPlanned || status == store.JournalSending || status == "held"
 }
 
 // journalException classifies one counted journal. Only a funded journal yields none.
@@ -419,19 +419,19 @@ func journalException(j journalRow, date string, pastDeadline bool) (Exception, 
 			e.Reason = "Alpaca never answered for this journal"
 		}
 		e.NextAction = fmt.Sprintf("re-run `cashpool run --date %s`; it resends with the same key", date)
-	case alpaca.Funded(s):
+	case store.JournalFunded(s):
 		return Exception{}, false
-	case alpaca.Failed(s):
+	case store.JournalFailed(s):
 		e.Kind = KindFailed
 		e.NextAction = fmt.Sprintf("fix the cause, then `cashpool redrive --date %s`", date)
-	case s == alpaca.StatusCorrect:
+	case s == store.JournalCorrect:
 		e.Kind = KindCorrected
 		e.NextAction = "Alpaca corrected this journal; check the replacement journal's amount"
 		if j.ReplacementID.Valid {
 			e.Reason = strings.TrimSpace(fmt.Sprintf("replaced by journal %s for %s (%s). %s", j.ReplacementID.String,
 				j.ReplacementAmount.Decimal.StringFixed(2), j.ReplacementStatus.String, e.Reason))
 		}
-	case s == alpaca.StatusPending && pastDeadline:
+	case s == store.JournalPending && pastDeadline:
 		e.Kind = KindStuckPending
 		if j.ExpectedPending {
 			if e.Reason == "" {
@@ -441,10 +441,10 @@ func journalException(j journalRow, date string, pastDeadline bool) (Exception, 
 		} else {
 			e.NextAction = "ask Alpaca operations why it is pending"
 		}
-	case (s == alpaca.StatusQueued || s == alpaca.StatusSentToClearing) && pastDeadline:
+	case (s == store.JournalQueued || s == store.JournalSentToClearing) && pastDeadline:
 		e.Kind = KindStuck
 		e.NextAction = fmt.Sprintf("ask Alpaca operations why it is still %s", s)
-	case s == alpaca.StatusPending || s == alpaca.StatusQueued || s == alpaca.StatusSentToClearing:
+	case s == store.JournalPending || s == store.JournalQueued || s == store.JournalSentToClearing:
 		e.Kind = KindInFlight
 		e.NextAction = fmt.Sprintf("not settled yet: run `cashpool track --date %s`, then report again", date)
 	default:
@@ -461,10 +461,10 @@ func tally(t *Totals, amount decimal.Decimal, status string) {
 	t.Journals++
 	t.Planned = t.Planned.Add(amount)
 	switch {
-	case alpaca.Funded(status):
+	case store.JournalFunded(status):
 		t.Executed = t.Executed.Add(amount)
 		t.ExecutedCount++
-	case alpaca.Failed(status):
+	case store.JournalFailed(status):
 		t.Failed = t.Failed.Add(amount)
 		t.FailedCount++
 	default:
@@ -561,7 +561,7 @@ func readLate(ctx context.Context, tx *sqlx.Tx, r *Report, run runRow, watch tim
 			NextAction: "the money left the customer's account after funding: ask Alpaca operations why; if it must be funded again, `cashpool redrive --date " + v.RunDate + "`",
 			File:       v.File, Line: v.Line, historyID: v.HistoryID,
 		}
-		if !alpaca.Funded(v.StatusFrom) {
+		if !store.JournalFunded(v.StatusFrom) {
 			e.Kind = KindFailedLate
 			e.Reason = strings.TrimSpace(fmt.Sprintf("%s when the run of %s was reported, then %s at Alpaca on %s. %s",
 				v.StatusFrom, v.RunDate, v.StatusTo, v.At.UTC().Format("2006-01-02 15:04 MST"), v.Message))

@@ -1,8 +1,22 @@
 package reconcile
 
+import (
+	"github.com/lib/pq"
+
+	"github.com/cashpool/cashpool/batch/store"
+)
+
+// Statuses in the queries below come from their owner, batch/store.
+var (
+	final    = store.SQLList(store.JournalsFinal)
+	funded   = store.SQLList(store.JournalsFunded)
+	done     = store.SQLList(store.JournalsDone)
+	finished = pq.QuoteLiteral(store.RunReconciled)
+)
+
 // Every query the report runs, in one place. Build runs them inside one repeatable-read
 // transaction, so they all see the same snapshot.
-const (
+var (
 	queryRun = `
 SELECT to_char(business_date, 'YYYY-MM-DD') AS business_date,
        sweep_account::text AS sweep_account,
@@ -15,12 +29,12 @@ WHERE id = $1`
 	queryUnfinished = `
 SELECT to_char(r.business_date, 'YYYY-MM-DD') AS business_date, r.status,
        count(j.id) AS journals,
-       count(j.id) FILTER (WHERE j.status IN ('executed', 'activity_created', 'rejected', 'refused', 'canceled', 'deleted', 'correct')) AS final,
-       count(j.id) FILTER (WHERE j.alpaca_id IS NULL AND j.status NOT IN ('executed', 'activity_created', 'rejected', 'refused', 'canceled', 'deleted', 'correct')) AS unsent,
-       COALESCE(sum(j.amount) FILTER (WHERE j.status NOT IN ('executed', 'activity_created', 'rejected', 'refused', 'canceled', 'deleted', 'correct')), 0) AS open_amount
+       count(j.id) FILTER (WHERE j.status IN (` + final + `)) AS final,
+       count(j.id) FILTER (WHERE j.alpaca_id IS NULL AND j.status NOT IN (` + final + `)) AS unsent,
+       COALESCE(sum(j.amount) FILTER (WHERE j.status NOT IN (` + final + `)), 0) AS open_amount
 FROM runs r
 LEFT JOIN journals j ON j.run_id = r.id
-WHERE r.sweep_account = $1::uuid AND r.business_date < $2::date AND r.status <> 'reconciled'
+WHERE r.sweep_account = $1::uuid AND r.business_date < $2::date AND r.status <> ` + finished + `
 GROUP BY r.id
 ORDER BY r.business_date`
 
@@ -77,12 +91,6 @@ LEFT JOIN journal_replacements x ON x.journal_id = j.id
 WHERE j.run_id = $1
 ORDER BY j.allocation_id, j.attempt DESC`
 
-	queryFinish = `
-UPDATE runs
-SET totals = $2, status = 'reconciled', finished_at = COALESCE(finished_at, $3),
-    reported_history_id = (SELECT COALESCE(max(id), 0) FROM journal_history)
-WHERE id = $1`
-
 	// Late news about journals of earlier runs of this sweep account (at most the watch days older
 	// than this run), changed after their own run's report was finished: a funded journal moved
 	// away from funded (a reversal, a correction), or a journal still open then that failed.
@@ -97,9 +105,9 @@ JOIN runs r ON r.id = j.run_id
 JOIN allocations a ON a.id = j.allocation_id
 JOIN files f ON f.id = a.file_id
 WHERE h.id > r.reported_history_id
-  AND ((h.status_from IN ('executed', 'activity_created') AND h.status_to NOT IN ('executed', 'activity_created'))
-    OR (h.status_from NOT IN ('executed', 'activity_created', 'rejected', 'refused', 'canceled', 'deleted', 'correct')
-        AND h.status_to IN ('rejected', 'refused', 'canceled', 'deleted', 'correct')))
+  AND ((h.status_from IN (` + funded + `) AND h.status_to NOT IN (` + funded + `))
+    OR (h.status_from NOT IN (` + final + `)
+        AND h.status_to IN (` + done + `)))
   AND j.run_id <> $1
   AND r.sweep_account = $2::uuid
   AND r.business_date >= $3::date - make_interval(days => ceil($4::float8)::int)

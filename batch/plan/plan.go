@@ -17,6 +17,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/cashpool/cashpool/alpaca"
+	"github.com/cashpool/cashpool/batch/store"
 	"github.com/cashpool/cashpool/pool"
 )
 
@@ -73,9 +74,9 @@ func Plan(ctx context.Context, db *sqlx.DB, cfg Config) (Result, error) {
 
 	var res Result
 	err = tx.QueryRowxContext(ctx, `
-		INSERT INTO runs (business_date, sweep_account, status, planned_at) VALUES ($1, $2, 'planned', $3)
+		INSERT INTO runs (business_date, sweep_account, status, planned_at) VALUES ($1, $2, $4, $3)
 		ON CONFLICT (business_date, sweep_account) DO NOTHING RETURNING id`,
-		cfg.BusinessDate, cfg.SweepAccount, now).Scan(&res.RunID)
+		cfg.BusinessDate, cfg.SweepAccount, now, store.RunPlanned).Scan(&res.RunID)
 	if errors.Is(err, sql.ErrNoRows) {
 		err = tx.GetContext(ctx, &res.RunID, `SELECT id FROM runs WHERE business_date = $1 AND sweep_account = $2`,
 			cfg.BusinessDate, cfg.SweepAccount)
@@ -104,10 +105,8 @@ func Plan(ctx context.Context, db *sqlx.DB, cfg Config) (Result, error) {
 	if err := p.skipOrphans(ctx); err != nil {
 		return res, err
 	}
-	if _, err := tx.ExecContext(ctx, `
-		INSERT INTO journal_history (journal_id, status_from, status_to, source, at)
-		SELECT id, '', 'planned', 'plan', $2 FROM journals WHERE run_id = $1`, res.RunID, now); err != nil {
-		return res, fmt.Errorf("journal history: %w", err)
+	if err := store.JournalsPlanned(ctx, tx, res.RunID, now); err != nil {
+		return res, err
 	}
 	if err := tx.Commit(); err != nil {
 		return res, fmt.Errorf("commit plan: %w", err)
@@ -486,7 +485,7 @@ func (p *planner) flushBatch(ctx context.Context) error {
 		if _, err := stmt.ExecContext(ctx, p.res.RunID, batchID, in.key, in.allocID, 1, in.receiptID, in.clientRef,
 			e.ToAccount, in.amount.StringFixed(2), e.Description, e.TransmitterName, e.TransmitterAccountNumber,
 			e.TransmitterAddress, e.TransmitterFinancialInstitution, transmitterTime(in.valueDate), in.expectPen,
-			"planned", p.now); err != nil {
+			store.JournalPlanned, p.now); err != nil {
 			stmt.Close()
 			return fmt.Errorf("copy journals: %w", err)
 		}
@@ -513,8 +512,8 @@ func InsertBatch(ctx context.Context, tx *sqlx.Tx, runID int64, sweep, date, seq
 	key := pool.BatchKey(sweep, date, seq, body)
 	var id int64
 	err = tx.QueryRowxContext(ctx, `
-		INSERT INTO batches (run_id, seq, idempotency_key, body, entries, status) VALUES ($1, $2, $3, $4, $5, 'planned')
-		RETURNING id`, runID, seq, key, body, len(entries)).Scan(&id)
+		INSERT INTO batches (run_id, seq, idempotency_key, body, entries, status) VALUES ($1, $2, $3, $4, $5, $6)
+		RETURNING id`, runID, seq, key, body, len(entries), store.BatchPlanned).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("insert batch %s: %w", seq, err)
 	}

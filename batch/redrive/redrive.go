@@ -11,12 +11,12 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 	"github.com/shopspring/decimal"
 
 	"github.com/cashpool/cashpool/alpaca"
 	"github.com/cashpool/cashpool/batch/plan"
 	"github.com/cashpool/cashpool/batch/schema"
+	"github.com/cashpool/cashpool/batch/store"
 	"github.com/cashpool/cashpool/pool"
 )
 
@@ -101,22 +101,22 @@ func decide(status string, unknown bool) (action, why string) {
 	case unknown || !known(status):
 		// A status we cannot read may hide a journal that moved money: never guess.
 		return ActionRefuse, whyUnknown
-	case alpaca.Failed(status):
+	case store.JournalFailed(status):
 		return ActionRedrive, status + " by Alpaca: a new journal with a new key"
-	case alpaca.Funded(status):
+	case store.JournalFunded(status):
 		return ActionRefuse, whyFunded
-	case status == alpaca.StatusPending || status == alpaca.StatusQueued || status == alpaca.StatusSentToClearing:
+	case status == store.JournalPending || status == store.JournalQueued || status == store.JournalSentToClearing:
 		return ActionRefuse, whyInFlight
-	case status == "planned" || status == "sending":
+	case status == store.JournalPlanned || status == store.JournalSending:
 		// Alpaca may hold this journal under its key: only a resend with that same key is safe.
 		return ActionRefuse, whyNoAnswer
-	case status == alpaca.StatusCorrect:
+	case status == store.JournalCorrect:
 		return ActionRefuse, whyCorrect
 	}
 	return ActionRefuse, whyUnknown
 }
 
-func known(s string) bool { return alpaca.KnownStatus(s) || s == "planned" || s == "sending" }
+func known(s string) bool { return store.JournalKnown(s) }
 
 // journal is the highest attempt of one allocation, with everything a new attempt copies.
 type journal struct {
@@ -255,7 +255,7 @@ func Apply(ctx context.Context, db *sqlx.DB, cfg Config) (*Plan, error) {
 	}
 	// Back to 'planned' with no deadline: the Runner then submits, sets a fresh deadline, tracks and
 	// reconciles it like a new run.
-	if _, err := tx.ExecContext(ctx, `UPDATE runs SET status = 'planned', track_deadline = NULL WHERE id = $1`, p.RunID); err != nil {
+	if _, err := store.MoveRun(ctx, tx, p.RunID, store.RunPlanned, nil, now); err != nil {
 		return nil, fmt.Errorf("redrive %s: reopen run: %w", cfg.BusinessDate, err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -382,16 +382,7 @@ func write(ctx context.Context, tx *sqlx.Tx, cfg Config, runID int64, js []journ
 	}
 	// The new attempt's first history row says who, why, which attempt it replaces and what it
 	// corrects; the failed attempt stays as it was.
-	if _, err := tx.ExecContext(ctx, `
-		INSERT INTO journal_history (journal_id, status_from, status_to, source, at, actor, reason, detail)
-		SELECT j.id, '', 'planned', 'redrive', $2, $3, $4, o.detail
-		FROM journals j
-		JOIN unnest($5::bigint[], $6::text[]) AS o(allocation_id, detail) ON o.allocation_id = j.allocation_id
-		WHERE j.batch_id = ANY($1::bigint[])`,
-		pq.Array(batchIDs), now, cfg.By, cfg.Reason, pq.Array(allocationIDs(js)), pq.Array(details(js))); err != nil {
-		return fmt.Errorf("journal history: %w", err)
-	}
-	return nil
+	return store.JournalsRedriven(ctx, tx, batchIDs, allocationIDs(js), details(js), cfg.By, cfg.Reason, now)
 }
 
 func allocationIDs(js []journal) []int64 {
@@ -460,7 +451,7 @@ func writeBatch(ctx context.Context, tx *sqlx.Tx, cfg Config, runID int64, seq s
 		e := entries[i]
 		if _, err := stmt.ExecContext(ctx, runID, batchID, keys[i], j.AllocationID, attempt, j.ReceiptID, j.ClientRef,
 			e.ToAccount, e.Amount, e.Description, j.TName, j.TAccount, j.TAddress, j.TInstitution,
-			j.TTimestamp.UTC(), j.ExpectPending, "planned", now); err != nil {
+			j.TTimestamp.UTC(), j.ExpectPending, store.JournalPlanned, now); err != nil {
 			return 0, fmt.Errorf("copy journals: %w", err)
 		}
 	}
@@ -486,7 +477,7 @@ func (p *Plan) Write(w io.Writer) {
 			if it.Action != action {
 				continue
 			}
-			if action == ActionRefuse && alpaca.Funded(it.Status) {
+			if action == ActionRefuse && store.JournalFunded(it.Status) {
 				funded++
 				continue
 			}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/cashpool/cashpool/alpaca"
 	"github.com/cashpool/cashpool/batch/plan"
+	"github.com/cashpool/cashpool/batch/store"
 	"github.com/cashpool/cashpool/pool"
 )
 
@@ -98,7 +99,7 @@ func Submit(ctx context.Context, db *sqlx.DB, broker Broker, runID int64, cfg Co
 		var todo []batchRow
 		if err := db.SelectContext(ctx, &todo, `
 			SELECT id, seq, idempotency_key, body, entries, status, sending_at FROM batches
-			WHERE run_id = $1 AND status IN ('planned', 'sending') ORDER BY seq`, runID); err != nil {
+			WHERE run_id = $1 AND status = ANY($2::text[]) ORDER BY seq`, runID, pq.Array(store.BatchesToSend)); err != nil {
 			return res, fmt.Errorf("list batches: %w", err)
 		}
 		if len(todo) == 0 {
@@ -108,7 +109,7 @@ func Submit(ctx context.Context, db *sqlx.DB, broker Broker, runID int64, cfg Co
 			return res, err
 		}
 	}
-	_, err := db.ExecContext(ctx, `UPDATE runs SET status = 'submitted' WHERE id = $1 AND status = 'planned'`, runID)
+	_, err := store.MoveRun(ctx, db, runID, store.RunSubmitted, nil, cfg.Now().UTC())
 	return res, err
 }
 
@@ -165,7 +166,7 @@ func keyTrusted(first, now time.Time, retention time.Duration) bool {
 
 func (s *submitter) send(ctx context.Context, b batchRow, res *Result) error {
 	now := s.cfg.Now().UTC()
-	if b.Status == "sending" && b.SendingAt.Valid && !keyTrusted(b.SendingAt.Time, now, s.cfg.KeyRetention) {
+	if b.Status == store.BatchSending && b.SendingAt.Valid && !keyTrusted(b.SendingAt.Time, now, s.cfg.KeyRetention) {
 		if err := s.recoverStale(ctx, b); err != nil {
 			return fmt.Errorf("recover batch %s sent before the key retention window: %w", b.Seq, err)
 		}
@@ -183,10 +184,10 @@ func (s *submitter) send(ctx context.Context, b batchRow, res *Result) error {
 		if err := checkFence(ctx, tx, s.cfg.Fence); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE batches SET status = 'sending', attempts = attempts + 1, sending_at = COALESCE(sending_at, $2) WHERE id = $1`, b.ID, now); err != nil {
+		if err := store.MoveBatch(ctx, tx, b.ID, store.BatchSending, store.BatchMove{}, now); err != nil {
 			return err
 		}
-		return setStatus(ctx, tx, `batch_id = $1 AND status = 'planned'`, b.ID, "sending", "submit", now)
+		return moveBatchJournals(ctx, tx, []int64{b.ID}, store.JournalSending, "submit", now)
 	}); err != nil {
 		return fmt.Errorf("mark batch %s sending: %w", b.Seq, err)
 	}
@@ -285,9 +286,7 @@ func (s *submitter) conflict(ctx context.Context, b batchRow, apiErr *alpaca.API
 			return err
 		}
 		note = fmt.Sprintf("%d of %d journals found at Alpaca by key token", matched, len(js))
-		_, err = tx.ExecContext(ctx, `UPDATE batches SET status = 'failed', http_status = $2, error = $3 WHERE id = $1`,
-			b.ID, apiErr.HTTPStatus, apiErr.Message+"; "+note)
-		return err
+		return store.MoveBatch(ctx, tx, b.ID, store.BatchFailed, refusal(apiErr, apiErr.Message+"; "+note), now)
 	}); err != nil {
 		return err
 	}
@@ -357,7 +356,7 @@ func (s *submitter) store(ctx context.Context, b batchRow, answer []alpaca.Batch
 			k, _ := pool.TokenFromDescription(e.Description)
 			entries[k] = e
 		}
-		var a answers
+		var a []store.JournalMove
 		seen := make(map[string]bool, len(answer))
 		for i, got := range answer {
 			key, ok := pool.TokenFromDescription(got.Description)
@@ -379,17 +378,12 @@ func (s *submitter) store(ctx context.Context, b batchRow, answer []alpaca.Batch
 			if got.NetAmount.Valid && !got.NetAmount.Decimal.Equal(want) {
 				return fmt.Errorf("answer entry %d (journal %s) is for %s, its intent for %s", i, got.ID, got.NetAmount.Decimal, e.Amount)
 			}
-			a.ids = append(a.ids, byKey[key])
-			a.alpacaIDs = append(a.alpacaIDs, got.ID)
-			a.statuses = append(a.statuses, got.Status)
-			a.msgs = append(a.msgs, got.ErrorMessage)
-			a.unknown = append(a.unknown, !alpaca.KnownStatus(got.Status))
+			a = append(a, store.JournalMove{ID: byKey[key], To: got.Status, AlpacaID: got.ID, Message: got.ErrorMessage})
 		}
-		if err := recordAnswers(ctx, tx, a, "submit", now); err != nil {
+		if err := store.AnswerJournals(ctx, tx, a, "submit", now); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE batches SET status = 'sent', sent_at = $2, http_status = 200 WHERE id = $1`, b.ID, now)
-		return err
+		return store.MoveBatch(ctx, tx, b.ID, store.BatchSent, store.BatchMove{HTTPStatus: sql.NullInt64{Int64: http.StatusOK, Valid: true}}, now)
 	})
 }
 
@@ -420,12 +414,11 @@ func (s *submitter) isolate(ctx context.Context, b batchRow, apiErr *alpaca.APIE
 			half := len(req.Entries) / 2
 			parts = [][]alpaca.BatchEntry{req.Entries[:half], req.Entries[half:]}
 		}
-		status := "failed"
+		status := store.BatchFailed
 		if len(parts) > 0 {
-			status = "split"
+			status = store.BatchSplit
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE batches SET status = $4, http_status = $2, error = $3 WHERE id = $1`,
-			b.ID, apiErr.HTTPStatus, apiErr.Message, status); err != nil {
+		if err := store.MoveBatch(ctx, tx, b.ID, status, refusal(apiErr, apiErr.Message), now); err != nil {
 			return err
 		}
 		if len(named) > 0 {
@@ -436,7 +429,7 @@ func (s *submitter) isolate(ctx context.Context, b batchRow, apiErr *alpaca.APIE
 				return err
 			}
 			failed = len(ids)
-			if err := setStatus(ctx, tx, `id = ANY($1::bigint[])`, pq.Array(ids), alpaca.StatusCanceled, "submit", now); err != nil {
+			if _, err := store.MoveJournals(ctx, tx, store.Moves(ids, store.JournalCanceled), "submit", now); err != nil {
 				return err
 			}
 		}
@@ -453,7 +446,7 @@ func (s *submitter) isolate(ctx context.Context, b batchRow, apiErr *alpaca.APIE
 			}
 		}
 		split = len(children) > 0
-		return setStatus(ctx, tx, `batch_id = ANY($1::bigint[])`, pq.Array(children), "planned", "split", now)
+		return moveBatchJournals(ctx, tx, children, store.JournalPlanned, "split", now)
 	})
 	return failed, split, err
 }
@@ -483,43 +476,19 @@ func mentions(msg, account string) bool {
 	return account != "" && strings.Contains(strings.ToLower(msg), strings.ToLower(account))
 }
 
-// answers are Alpaca's word on some journals, column by column.
-type answers struct {
-	ids       []int64
-	alpacaIDs []string
-	statuses  []string
-	msgs      []string
-	unknown   []bool
-}
-
-// recordAnswers stores Alpaca's id, status and error_message for each journal and appends every
-// status change to the history, in two statements whatever the number of journals.
-func recordAnswers(ctx context.Context, tx *sqlx.Tx, a answers, source string, now time.Time) error {
-	args := []any{pq.Array(a.ids), pq.Array(a.alpacaIDs), pq.Array(a.statuses), pq.Array(a.msgs), pq.Array(a.unknown), now, source}
-	const values = `unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bool[]) AS v(id, alpaca_id, status, msg, unknown)`
-	if _, err := tx.ExecContext(ctx, `
-		INSERT INTO journal_history (journal_id, status_from, status_to, source, at)
-		SELECT j.id, j.status, v.status, $7, $6
-		FROM journals j JOIN `+values+` ON j.id = v.id
-		WHERE j.status IS DISTINCT FROM v.status`, args...); err != nil {
+// moveBatchJournals moves the journals of the batches that may take status to.
+func moveBatchJournals(ctx context.Context, tx *sqlx.Tx, batchIDs []int64, to, source string, now time.Time) error {
+	ids, err := store.JournalsOfBatches(ctx, tx, batchIDs)
+	if err != nil {
 		return err
 	}
-	_, err := tx.ExecContext(ctx, `
-		UPDATE journals j SET alpaca_id = NULLIF(v.alpaca_id, '')::uuid, status = v.status, error_message = v.msg,
-		       status_unknown = v.unknown, updated_at = $6
-		FROM `+values+` WHERE j.id = v.id`, args[:6]...)
+	_, err = store.MoveJournals(ctx, tx, store.Moves(ids, to), source, now)
 	return err
 }
 
-// setStatus moves the journals matching where (with $1 bound to arg) to status, recording history.
-func setStatus(ctx context.Context, tx *sqlx.Tx, where string, arg any, status, source string, now time.Time) error {
-	if _, err := tx.ExecContext(ctx, `
-		INSERT INTO journal_history (journal_id, status_from, status_to, source, at)
-		SELECT id, status, $2, $3, $4 FROM journals WHERE (`+where+`) AND status <> $2`, arg, status, source, now); err != nil {
-		return err
-	}
-	_, err := tx.ExecContext(ctx, `UPDATE journals SET status = $2, updated_at = $3 WHERE (`+where+`) AND status <> $2`, arg, status, now)
-	return err
+// refusal is what a batch refused by Alpaca records: the HTTP status and the message (or a note).
+func refusal(apiErr *alpaca.APIError, msg string) store.BatchMove {
+	return store.BatchMove{HTTPStatus: sql.NullInt64{Int64: int64(apiErr.HTTPStatus), Valid: true}, Error: sql.NullString{String: msg, Valid: true}}
 }
 
 func (s *submitter) inTx(ctx context.Context, f func(tx *sqlx.Tx) error) error {
@@ -567,10 +536,10 @@ func (s *submitter) recoverStale(ctx context.Context, b batchRow) error {
 		}
 		note := fmt.Sprintf("left sending past the key retention window: %d of %d journals found at Alpaca by key token", matched, len(js))
 		if len(missing) == 0 {
-			_, err := tx.ExecContext(ctx, `UPDATE batches SET status = 'sent', sent_at = $2, error = $3 WHERE id = $1`, b.ID, now, note)
-			return err
+			return store.MoveBatch(ctx, tx, b.ID, store.BatchSent, store.BatchMove{Error: sql.NullString{String: note, Valid: true}}, now)
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE batches SET status = 'split', error = $2 WHERE id = $1`, b.ID, note+"; the rest re-batched under a new key"); err != nil {
+		rest := note + "; the rest re-batched under a new key"
+		if err := store.MoveBatch(ctx, tx, b.ID, store.BatchSplit, store.BatchMove{Error: sql.NullString{String: rest, Valid: true}}, now); err != nil {
 			return err
 		}
 		id, err := plan.InsertBatch(ctx, tx, s.runID, s.cfg.SweepAccount, s.cfg.BusinessDate, b.Seq+".k", missing)
@@ -581,7 +550,7 @@ func (s *submitter) recoverStale(ctx context.Context, b batchRow) error {
 			id, b.ID, pq.Array(entryKeys(missing))); err != nil {
 			return err
 		}
-		return setStatus(ctx, tx, `batch_id = $1`, id, "planned", "recover", now)
+		return moveBatchJournals(ctx, tx, []int64{id}, store.JournalPlanned, "recover", now)
 	})
 }
 
@@ -609,7 +578,7 @@ func (s *submitter) listByToken(ctx context.Context, from, to time.Time) (map[st
 // recordFound stores, as Alpaca's answer, the journals of js found at Alpaca by key token, and
 // returns how many were found and the keys of those that were not.
 func recordFound(ctx context.Context, tx *sqlx.Tx, js []journalRow, found map[string]alpaca.Journal, source string, now time.Time) (int, map[string]bool, error) {
-	var a answers
+	var a []store.JournalMove
 	missing := map[string]bool{}
 	for _, j := range js {
 		f, ok := found[j.Key]
@@ -617,15 +586,11 @@ func recordFound(ctx context.Context, tx *sqlx.Tx, js []journalRow, found map[st
 			missing[j.Key] = true
 			continue
 		}
-		a.ids = append(a.ids, j.ID)
-		a.alpacaIDs = append(a.alpacaIDs, f.ID)
-		a.statuses = append(a.statuses, f.Status)
 		// The list has no error_message; a journal found is one Alpaca accepted or refused.
-		a.msgs = append(a.msgs, "")
-		a.unknown = append(a.unknown, !alpaca.KnownStatus(f.Status))
+		a = append(a, store.JournalMove{ID: j.ID, To: f.Status, AlpacaID: f.ID})
 	}
-	if len(a.ids) == 0 {
+	if len(a) == 0 {
 		return 0, missing, nil
 	}
-	return len(a.ids), missing, recordAnswers(ctx, tx, a, source, now)
+	return len(a), missing, store.AnswerJournals(ctx, tx, a, source, now)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/cashpool/cashpool/alpaca"
+	"github.com/cashpool/cashpool/batch/store"
 	"github.com/cashpool/cashpool/pool"
 )
 
@@ -29,8 +30,8 @@ func LinkCorrections(ctx context.Context, db *sqlx.DB, broker Broker, sweep stri
 	if err := db.SelectContext(ctx, &corrected, `
 		SELECT j.id, j.journal_key::text AS journal_key, j.to_account::text AS to_account, j.alpaca_id::text AS alpaca_id, j.updated_at
 		FROM journals j JOIN runs r ON r.id = j.run_id
-		WHERE j.status = 'correct' AND r.sweep_account = $1
-		  AND NOT EXISTS (SELECT 1 FROM journal_replacements x WHERE x.journal_id = j.id)`, sweep); err != nil {
+		WHERE j.status = $2 AND r.sweep_account = $1
+		  AND NOT EXISTS (SELECT 1 FROM journal_replacements x WHERE x.journal_id = j.id)`, sweep, store.JournalCorrect); err != nil {
 		return 0, fmt.Errorf("corrected journals: %w", err)
 	}
 	linked := 0
@@ -101,22 +102,17 @@ func Watch(ctx context.Context, db *sqlx.DB, broker Broker, sweep string, from t
 		  AND j.status NOT IN (`+failedList+`)`, sweep, from.Format(time.DateOnly), pq.Array(listed)); err != nil {
 		return 0, fmt.Errorf("funded and open journals: %w", err)
 	}
-	var ids []int64
-	var olds, statuses []string
-	var unknown []bool
+	var moves []store.JournalMove
 	for _, j := range watched {
-		if s := current[strings.ToLower(j.AlpacaID)]; Newer(j.Status, s) {
-			ids = append(ids, j.ID)
-			olds = append(olds, j.Status)
-			statuses = append(statuses, s)
-			unknown = append(unknown, !alpaca.KnownStatus(s))
+		if s := current[strings.ToLower(j.AlpacaID)]; store.JournalMayMove(j.Status, s) {
+			moves = append(moves, store.JournalMove{ID: j.ID, Seen: j.Status, To: s})
 		}
 	}
-	if len(ids) == 0 {
+	if len(moves) == 0 {
 		return 0, nil
 	}
-	return applyChanges(ctx, db, ids, olds, statuses, unknown, "watch", now.UTC())
+	return applyChanges(ctx, db, moves, "watch", now.UTC())
 }
 
 // failedList are the statuses after which nothing more happens to a journal.
-const failedList = `'rejected', 'refused', 'canceled', 'deleted', 'correct'`
+var failedList = store.SQLList(store.JournalsDone)

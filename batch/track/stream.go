@@ -15,6 +15,7 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/cashpool/cashpool/alpaca"
+	"github.com/cashpool/cashpool/batch/store"
 )
 
 // streamer reads the sweep account's event stream and applies it, reconnecting from the stored
@@ -356,7 +357,6 @@ type ours struct {
 	AlpacaID  string `db:"alpaca_id"`
 	Status    string `db:"status"`
 	LastEvent string `db:"last_event"`
-	dirty     bool
 }
 
 // apply writes one batch of events and moves the cursor past them, in one transaction. An event
@@ -435,20 +435,24 @@ func (st *streamer) apply(ctx context.Context, evs []alpaca.JournalEvent) (chang
 		ats             []time.Time
 		applied         []bool
 	}
-	var hist struct {
-		jids       []int64
-		froms, tos []string
-		ats        []time.Time
-	}
+	// rounds[k] holds the k-th applied event of each journal: a journal moves once per statement,
+	// each move from the status the one before left.
+	var rounds [][]store.JournalMove
+	moves := map[int64]int{}
 	for _, e := range fresh {
 		j := mine[e.JournalID]
-		applied := e.EventID > j.LastEvent && Newer(j.Status, e.StatusTo)
+		applied := e.EventID > j.LastEvent && store.JournalMayMove(j.Status, e.StatusTo)
 		j.LastEvent = max(j.LastEvent, e.EventID)
 		ev.ids, ev.jids, ev.froms, ev.tos = append(ev.ids, e.EventID), append(ev.jids, j.ID), append(ev.froms, e.StatusFrom), append(ev.tos, e.StatusTo)
 		ev.ats, ev.applied = append(ev.ats, e.At.UTC()), append(ev.applied, applied)
 		if applied {
-			hist.jids, hist.froms, hist.tos, hist.ats = append(hist.jids, j.ID), append(hist.froms, j.Status), append(hist.tos, e.StatusTo), append(hist.ats, e.At.UTC())
-			j.Status, j.dirty = e.StatusTo, true
+			k := moves[j.ID]
+			moves[j.ID]++
+			if k == len(rounds) {
+				rounds = append(rounds, nil)
+			}
+			rounds[k] = append(rounds[k], store.JournalMove{ID: j.ID, Seen: j.Status, To: e.StatusTo, At: e.At.UTC()})
+			j.Status = e.StatusTo
 		}
 	}
 	if len(ev.ids) > 0 {
@@ -460,28 +464,12 @@ func (st *streamer) apply(ctx context.Context, evs []alpaca.JournalEvent) (chang
 			return 0, fmt.Errorf("record events: %w", err)
 		}
 	}
-	if len(hist.jids) > 0 {
-		if _, err := tx.ExecContext(ctx, `
-			INSERT INTO journal_history (journal_id, status_from, status_to, source, at)
-			SELECT id, status_from, status_to, 'sse', at FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[]) AS v(id, status_from, status_to, at)`,
-			pq.Array(hist.jids), pq.Array(hist.froms), pq.Array(hist.tos), pq.Array(hist.ats)); err != nil {
-			return 0, fmt.Errorf("history: %w", err)
-		}
-		var ids []int64
-		var statuses []string
-		var unknown []bool
-		for _, j := range js {
-			if j.dirty {
-				ids, statuses, unknown = append(ids, j.ID), append(statuses, j.Status), append(unknown, !alpaca.KnownStatus(j.Status))
-			}
-		}
-		if _, err := tx.ExecContext(ctx, `
-			UPDATE journals j SET status = v.status, status_unknown = v.unknown, updated_at = $4
-			FROM unnest($1::bigint[], $2::text[], $3::bool[]) AS v(id, status, unknown) WHERE j.id = v.id`,
-			pq.Array(ids), pq.Array(statuses), pq.Array(unknown), now); err != nil {
+	for _, round := range rounds {
+		moved, err := store.MoveJournals(ctx, tx, round, "sse", now)
+		if err != nil {
 			return 0, fmt.Errorf("statuses: %w", err)
 		}
-		changed = len(hist.jids)
+		changed += len(moved)
 	}
 	if maxID != "" {
 		if _, err := tx.ExecContext(ctx, `

@@ -33,10 +33,10 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 	"github.com/shopspring/decimal"
 
 	"github.com/cashpool/cashpool/alpaca"
+	"github.com/cashpool/cashpool/batch/store"
 )
 
 // Broker is the part of the Alpaca client tracking uses.
@@ -174,42 +174,6 @@ type Result struct {
 	StreamMode bool
 }
 
-// rank orders statuses along Alpaca's flows so an old observation never overwrites a newer one.
-// Failed and corrected statuses outrank executed: cashiering can still reverse an executed journal.
-func rank(s string) int {
-	switch s {
-	case "planned":
-		return 0
-	case "sending":
-		return 1
-	case alpaca.StatusQueued:
-		return 2
-	case alpaca.StatusPending:
-		return 3
-	case alpaca.StatusSentToClearing:
-		return 4
-	case alpaca.StatusExecuted:
-		return 5
-	case alpaca.StatusActivityCreated:
-		return 6
-	case alpaca.StatusRejected, alpaca.StatusRefused, alpaca.StatusCanceled, alpaca.StatusDeleted, alpaca.StatusCorrect:
-		return 7
-	}
-	return -1 // unknown: always recorded, never blocks a known status
-}
-
-// Newer reports whether moving from old to new is progress and should be applied.
-func Newer(old, new string) bool {
-	if old == new {
-		return false
-	}
-	ro, rn := rank(old), rank(new)
-	if ro < 0 || rn < 0 {
-		return true
-	}
-	return rn > ro
-}
-
 type open struct {
 	ID       int64  `db:"id"`
 	AlpacaID string `db:"alpaca_id"`
@@ -250,7 +214,7 @@ func Track(ctx context.Context, db *sqlx.DB, broker Broker, runID int64, deadlin
 }
 
 func markTracked(ctx context.Context, db *sqlx.DB, runID int64) error {
-	_, err := db.ExecContext(ctx, `UPDATE runs SET status = 'tracked' WHERE id = $1 AND status IN ('planned', 'submitted')`, runID)
+	_, err := store.MoveRun(ctx, db, runID, store.RunTracked, nil, time.Time{})
 	return err
 }
 
@@ -278,7 +242,7 @@ func heal(ctx context.Context, db *sqlx.DB, broker Broker, runID int64, cfg Conf
 }
 
 // finalList is the SQL list of statuses after which a journal is done for its run.
-const finalList = `'executed', 'activity_created', 'rejected', 'refused', 'canceled', 'deleted', 'correct'`
+var finalList = store.SQLList(store.JournalsFinal)
 
 func pass(ctx context.Context, db *sqlx.DB, broker Broker, runID int64, cfg Config, source string, useList bool) (stillOpen, changed int, err error) {
 	var js []open
@@ -328,29 +292,24 @@ func pass(ctx context.Context, db *sqlx.DB, broker Broker, runID int64, cfg Conf
 		return len(js), 0, err
 	}
 
-	var ids []int64
-	var olds, statuses []string
-	var unknown []bool
+	var moves []store.JournalMove
 	still := 0
 	for _, j := range js {
 		a, ok := seen[strings.ToLower(j.AlpacaID)]
 		status := j.Status
-		if ok && Newer(j.Status, a.Status) {
-			ids = append(ids, j.ID)
-			olds = append(olds, j.Status)
-			statuses = append(statuses, a.Status)
-			unknown = append(unknown, !alpaca.KnownStatus(a.Status))
+		if ok && store.JournalMayMove(j.Status, a.Status) {
+			moves = append(moves, store.JournalMove{ID: j.ID, Seen: j.Status, To: a.Status})
 			status = a.Status
 		}
-		if !alpaca.Final(status) {
+		if !store.JournalFinal(status) {
 			still++
 		}
 	}
-	if len(ids) == 0 {
+	if len(moves) == 0 {
 		return still, 0, nil
 	}
-	n, err := applyChanges(ctx, db, ids, olds, statuses, unknown, source, cfg.Now().UTC())
-	if err != nil || n == len(ids) {
+	n, err := applyChanges(ctx, db, moves, source, cfg.Now().UTC())
+	if err != nil || n == len(moves) {
 		return still, n, err
 	}
 	// Some rows moved under us (the stream applied an event meanwhile) and kept their status:
@@ -359,26 +318,16 @@ func pass(ctx context.Context, db *sqlx.DB, broker Broker, runID int64, cfg Conf
 	return still, n, err
 }
 
-// applyChanges moves journal ids[i] from olds[i] to statuses[i] and appends the history, in one
-// statement. The lookups took time: a row the stream moved meanwhile keeps the stream's status
-// (j.status = v.old), since the stream's may be the newer one. History is written from what was
-// updated, and the number of rows updated is returned.
-func applyChanges(ctx context.Context, db *sqlx.DB, ids []int64, olds, statuses []string, unknown []bool, source string, now time.Time) (int, error) {
-	r, err := db.ExecContext(ctx, `
-		WITH u AS (
-			UPDATE journals j SET status = v.status, status_unknown = v.unknown, updated_at = $6
-			FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bool[]) AS v(id, old, status, unknown)
-			WHERE j.id = v.id AND j.status = v.old AND j.status <> v.status
-			RETURNING j.id, v.old, v.status)
-		INSERT INTO journal_history (journal_id, status_from, status_to, source, at)
-		SELECT id, old, status, $5, $6 FROM u`,
-		pq.Array(ids), pq.Array(olds), pq.Array(statuses), pq.Array(unknown), source, now)
-	if err != nil {
-		return 0, err
-	}
-	n, _ := r.RowsAffected()
-	return int(n), nil
+// applyChanges applies the moves, each from the status the lookup saw, and appends the history, in
+// one statement. The lookups took time: a row the stream moved meanwhile keeps the stream's status,
+// since the stream's may be the newer one. It returns how many moved.
+func applyChanges(ctx context.Context, db *sqlx.DB, moves []store.JournalMove, source string, now time.Time) (int, error) {
+	moved, err := store.MoveJournals(ctx, db, moves, source, now)
+	return len(moved), err
 }
+
+// fundedList is the SQL list of funded statuses.
+var fundedList = store.SQLList(store.JournalsFunded)
 
 func getEach(ctx context.Context, broker Broker, js []open, seen map[string]alpaca.Journal, parallel int) error {
 	var mu sync.Mutex
@@ -426,7 +375,7 @@ func ReadProgress(ctx context.Context, db *sqlx.DB, runID int64) (Progress, erro
 		SELECT count(*) AS total,
 		       count(*) FILTER (WHERE status IN (`+finalList+`)) AS final,
 		       count(*) FILTER (WHERE alpaca_id IS NULL AND status NOT IN (`+finalList+`)) AS unsent,
-		       COALESCE(sum(amount) FILTER (WHERE status IN ('executed', 'activity_created')), 0) AS funded
+		       COALESCE(sum(amount) FILTER (WHERE status IN (`+fundedList+`)), 0) AS funded
 		FROM journals WHERE run_id = $1`, runID)
 	if err != nil {
 		return p, fmt.Errorf("read progress: %w", err)

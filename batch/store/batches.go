@@ -1,0 +1,72 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/lib/pq"
+)
+
+// Batch statuses. A batch is written planned with its exact body and key; it is marked sending
+// (and committed) before every POST; Alpaca's answer makes it sent; a refusal fails it, or splits
+// it when its journals go again in new batches under new keys.
+const (
+	BatchPlanned = "planned"
+	BatchSending = "sending"
+	BatchSent    = "sent"
+	BatchFailed  = "failed"
+	BatchSplit   = "split"
+)
+
+// BatchStatuses lists every batch status.
+var BatchStatuses = []string{BatchPlanned, BatchSending, BatchSent, BatchFailed, BatchSplit}
+
+// BatchesFinal are the statuses after which a batch is never sent again.
+var BatchesFinal = []string{BatchSent, BatchFailed, BatchSplit}
+
+// BatchesToSend are the statuses of batches submit still sends: planned, or left sending by a
+// crash or a lost answer (re-sent with the same key and body).
+var BatchesToSend = []string{BatchPlanned, BatchSending}
+
+// batchFrom says, for each status, which statuses a batch may take it from. Sending again from
+// sending is a resend: one more attempt under the same key.
+var batchFrom = map[string][]string{
+	BatchSending: {BatchPlanned, BatchSending},
+	BatchSent:    {BatchSending},
+	BatchFailed:  {BatchSending},
+	BatchSplit:   {BatchSending},
+}
+
+// BatchMove is what a batch's transition records besides its status. Sending counts an attempt and
+// keeps the first sending time; sent records the time.
+type BatchMove struct {
+	HTTPStatus sql.NullInt64  // Alpaca's HTTP status, when it answered
+	Error      sql.NullString // Alpaca's message or cashpool's note, when there is one
+}
+
+// MoveBatch moves batch id to status to, guarded in SQL by batchFrom: a batch not in a status it
+// may move from is left as it is and the call fails.
+func MoveBatch(ctx context.Context, q Querier, id int64, to string, m BatchMove, now time.Time) error {
+	var moved int64
+	err := q.GetContext(ctx, &moved, queryMoveBatch, id, to, pq.Array(batchFrom[to]), m.HTTPStatus, m.Error, now, BatchSending, BatchSent)
+	if err == sql.ErrNoRows {
+		return fmt.Errorf("batch %d may not become %s from its status", id, to)
+	}
+	if err != nil {
+		return fmt.Errorf("batch %d to %s: %w", id, to, err)
+	}
+	return nil
+}
+
+// queryMoveBatch is the one statement that writes batches.status after a batch's creation.
+const queryMoveBatch = `
+UPDATE batches SET status = $2,
+	attempts    = attempts + CASE WHEN $2 = $7 THEN 1 ELSE 0 END,
+	sending_at  = CASE WHEN $2 = $7 THEN COALESCE(sending_at, $6) ELSE sending_at END,
+	sent_at     = CASE WHEN $2 = $8 THEN $6 ELSE sent_at END,
+	http_status = COALESCE($4, http_status),
+	error       = COALESCE($5, error)
+WHERE id = $1 AND status = ANY($3::text[])
+RETURNING id`

@@ -1,0 +1,267 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/lib/pq"
+
+	"github.com/cashpool/cashpool/alpaca"
+)
+
+// Journal statuses: ours until Alpaca answers, then Alpaca's, stored raw. A status Alpaca sends
+// that is none of these is stored as it came and flagged (status_unknown), never rejected.
+const (
+	JournalPlanned         = "planned" // the intent is written; no byte has left
+	JournalSending         = "sending" // its batch is marked sending: Alpaca may hold it
+	JournalQueued          = alpaca.StatusQueued
+	JournalPending         = alpaca.StatusPending
+	JournalSentToClearing  = alpaca.StatusSentToClearing
+	JournalExecuted        = alpaca.StatusExecuted
+	JournalActivityCreated = alpaca.StatusActivityCreated
+	JournalRejected        = alpaca.StatusRejected
+	JournalRefused         = alpaca.StatusRefused
+	JournalCanceled        = alpaca.StatusCanceled
+	JournalDeleted         = alpaca.StatusDeleted
+	JournalCorrect         = alpaca.StatusCorrect
+)
+
+// journalRank orders statuses along Alpaca's flows so an old observation never overwrites a newer
+// one. Failed and corrected statuses outrank executed: cashiering can still reverse an executed
+// journal.
+var journalRank = map[string]int{
+	JournalPlanned:         0,
+	JournalSending:         1,
+	JournalQueued:          2,
+	JournalPending:         3,
+	JournalSentToClearing:  4,
+	JournalExecuted:        5,
+	JournalActivityCreated: 6,
+	JournalRejected:        7,
+	JournalRefused:         7,
+	JournalCanceled:        7,
+	JournalDeleted:         7,
+	JournalCorrect:         7,
+}
+
+// JournalStatuses lists every known journal status in rank order.
+var JournalStatuses = []string{JournalPlanned, JournalSending, JournalQueued, JournalPending, JournalSentToClearing,
+	JournalExecuted, JournalActivityCreated, JournalRejected, JournalRefused, JournalCanceled, JournalDeleted, JournalCorrect}
+
+// Funded journals reached the customer's account; funded is not final at Alpaca: cashiering may
+// still reverse or correct the journal.
+var JournalsFunded = []string{JournalExecuted, JournalActivityCreated}
+
+// Failed journals never moved money and never will.
+var JournalsFailed = []string{JournalRejected, JournalRefused, JournalCanceled, JournalDeleted}
+
+// JournalsFinal are the statuses after which no change is expected in the normal flow: funded,
+// failed, or correct (final for the original journal; its replacement is another journal).
+var JournalsFinal = append(append(append([]string{}, JournalsFunded...), JournalsFailed...), JournalCorrect)
+
+// JournalsDone are the statuses after which nothing more happens to a journal at all.
+var JournalsDone = append(append([]string{}, JournalsFailed...), JournalCorrect)
+
+// JournalsUnsent are ours alone: no answer from Alpaca yet.
+var JournalsUnsent = []string{JournalPlanned, JournalSending}
+
+// JournalRank is s's rank along the flows; -1 for a status not known.
+func JournalRank(s string) int {
+	if r, ok := journalRank[s]; ok {
+		return r
+	}
+	return -1
+}
+
+// JournalKnown reports whether s is a status Alpaca documents or one of ours.
+func JournalKnown(s string) bool { _, ok := journalRank[s]; return ok }
+
+// AlpacaKnown reports whether s is a status Alpaca documents.
+func AlpacaKnown(s string) bool { return JournalKnown(s) && s != JournalPlanned && s != JournalSending }
+
+// JournalFunded, JournalFailed and JournalFinal report s's membership of those lists.
+func JournalFunded(s string) bool { return in(JournalsFunded, s) }
+func JournalFailed(s string) bool { return in(JournalsFailed, s) }
+func JournalFinal(s string) bool  { return in(JournalsFinal, s) }
+
+func in(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// JournalMayMove says whether a journal in status from may move to status to. A batch marked
+// sending takes its planned journals to sending; a batch re-batched under a new key (split,
+// recovered) takes its sending journals back to planned; everything else moves forward in rank,
+// and a status not known neither blocks nor is blocked. The SQL guard of MoveJournals is the same
+// rule, written in SQL.
+func JournalMayMove(from, to string) bool {
+	switch {
+	case from == to:
+		return false
+	case to == JournalSending:
+		return from == JournalPlanned
+	case to == JournalPlanned:
+		return from == JournalSending
+	}
+	rf, rt := JournalRank(from), JournalRank(to)
+	return rf < 0 || rt < 0 || rf < rt
+}
+
+// journalRankSQL is JournalRank of the SQL expression col, built from journalRank.
+func journalRankSQL(col string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "(CASE %s", col)
+	for _, s := range JournalStatuses {
+		fmt.Fprintf(&b, " WHEN %s THEN %d", pq.QuoteLiteral(s), journalRank[s])
+	}
+	b.WriteString(" ELSE -1 END)")
+	return b.String()
+}
+
+// journalGuardSQL is JournalMayMove(from, to) in SQL.
+func journalGuardSQL(from, to string) string {
+	return fmt.Sprintf(`(%[1]s <> %[2]s AND CASE
+		WHEN %[2]s = %[3]s THEN %[1]s = %[4]s
+		WHEN %[2]s = %[4]s THEN %[1]s = %[3]s
+		ELSE %[5]s < 0 OR %[6]s < 0 OR %[5]s < %[6]s END)`,
+		from, to, pq.QuoteLiteral(JournalSending), pq.QuoteLiteral(JournalPlanned), journalRankSQL(from), journalRankSQL(to))
+}
+
+// JournalMove is one journal's wanted change.
+type JournalMove struct {
+	ID int64
+	To string
+	// Seen, when set, is the status the caller read: the journal moves only if it still holds it
+	// (the stream or a heal pass may have moved it meanwhile, and theirs may be the newer word).
+	Seen string
+	// At is the history row's time (an event's own time); zero means now.
+	At time.Time
+	// AlpacaID and Message, with Answer, are Alpaca's id and error_message for the journal.
+	AlpacaID, Message string
+}
+
+// MoveJournals performs every allowed move in one statement: the journals whose current status
+// may move to the wanted one (and still is Seen, when given) take it, with status_unknown set for
+// a status not known, and each move appends its journal_history row with source. Moves the guard
+// refuses change nothing. It returns the ids that moved. A journal may appear once per call.
+func MoveJournals(ctx context.Context, q Querier, moves []JournalMove, source string, now time.Time) ([]int64, error) {
+	return moveJournals(ctx, q, moves, source, now, false)
+}
+
+// AnswerJournals stores Alpaca's answer for journals waiting for it: its id, status and
+// error_message, with the history, in one statement. Every journal must move: one the guard
+// refuses (its status may not become the answer's) is an error and nothing is stored.
+func AnswerJournals(ctx context.Context, q Querier, moves []JournalMove, source string, now time.Time) error {
+	moved, err := moveJournals(ctx, q, moves, source, now, true)
+	if err != nil {
+		return err
+	}
+	if len(moved) != len(moves) {
+		return fmt.Errorf("store the answer: %d of %d journals may not take the status Alpaca answered", len(moves)-len(moved), len(moves))
+	}
+	return nil
+}
+
+func moveJournals(ctx context.Context, q Querier, moves []JournalMove, source string, now time.Time, answer bool) ([]int64, error) {
+	if len(moves) == 0 {
+		return nil, nil
+	}
+	n := len(moves)
+	ids, tos, seen, ats, alpacaIDs, msgs := make([]int64, n), make([]string, n), make([]string, n), make([]time.Time, n), make([]string, n), make([]string, n)
+	for i, m := range moves {
+		ids[i], tos[i], seen[i], alpacaIDs[i], msgs[i] = m.ID, m.To, m.Seen, m.AlpacaID, m.Message
+		ats[i] = now
+		if !m.At.IsZero() {
+			ats[i] = m.At.UTC()
+		}
+	}
+	set := ``
+	if answer {
+		set = `alpaca_id = NULLIF(v.alpaca_id, '')::uuid, error_message = v.msg,`
+	}
+	var moved []int64
+	err := q.SelectContext(ctx, &moved, fmt.Sprintf(queryMoveJournals, set, journalGuardSQL("o.status", "v.status_to")),
+		pq.Array(ids), pq.Array(tos), pq.Array(seen), pq.Array(ats), pq.Array(alpacaIDs), pq.Array(msgs),
+		pq.Array(JournalStatuses), now, source)
+	if err != nil {
+		return nil, fmt.Errorf("move journals to their new status: %w", err)
+	}
+	return moved, nil
+}
+
+// queryMoveJournals is the one statement that writes journals.status after a journal's creation.
+// The rows are locked in id order first, so the history's status_from is the status the guard
+// judged; %[1]s sets the answer's columns, %[2]s is the guard (journalGuardSQL).
+const queryMoveJournals = `
+WITH v AS (
+	SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[])
+	  AS v(id, status_to, seen, at, alpaca_id, msg)
+), o AS (
+	SELECT j.id, j.status FROM journals j JOIN v ON v.id = j.id ORDER BY j.id FOR UPDATE OF j
+), u AS (
+	UPDATE journals j SET %[1]s status = v.status_to, status_unknown = NOT (v.status_to = ANY($7::text[])), updated_at = $8
+	FROM v, o
+	WHERE j.id = v.id AND o.id = v.id AND (v.seen = '' OR o.status = v.seen) AND %[2]s
+	RETURNING j.id, o.status AS status_from, v.status_to, v.at
+)
+INSERT INTO journal_history (journal_id, status_from, status_to, source, at)
+SELECT id, status_from, status_to, $9, at FROM u ORDER BY id
+RETURNING journal_id`
+
+// JournalsPlanned appends the first history row (” to planned, source plan) of every journal of
+// the run; plan writes the journals with status JournalPlanned in the same transaction.
+func JournalsPlanned(ctx context.Context, q Querier, runID int64, now time.Time) error {
+	if _, err := q.ExecContext(ctx, `
+		INSERT INTO journal_history (journal_id, status_from, status_to, source, at)
+		SELECT id, '', $3, 'plan', $2 FROM journals WHERE run_id = $1`, runID, now, JournalPlanned); err != nil {
+		return fmt.Errorf("journal history: %w", err)
+	}
+	return nil
+}
+
+// JournalsRedriven appends the first history row (” to planned, source redrive) of the new
+// attempts written in batches batchIDs: who, why, and per allocation which attempt it replaces and
+// what it corrects (detail).
+func JournalsRedriven(ctx context.Context, q Querier, batchIDs, allocationIDs []int64, details []string, by, reason string, now time.Time) error {
+	if _, err := q.ExecContext(ctx, `
+		INSERT INTO journal_history (journal_id, status_from, status_to, source, at, actor, reason, detail)
+		SELECT j.id, '', $7, 'redrive', $2, $3, $4, o.detail
+		FROM journals j
+		JOIN unnest($5::bigint[], $6::text[]) AS o(allocation_id, detail) ON o.allocation_id = j.allocation_id
+		WHERE j.batch_id = ANY($1::bigint[])`,
+		pq.Array(batchIDs), now, by, reason, pq.Array(allocationIDs), pq.Array(details), JournalPlanned); err != nil {
+		return fmt.Errorf("journal history: %w", err)
+	}
+	return nil
+}
+
+// JournalsOfBatches lists the ids of the journals of the batches.
+func JournalsOfBatches(ctx context.Context, q Querier, batchIDs []int64) ([]int64, error) {
+	var ids []int64
+	err := q.SelectContext(ctx, &ids, `SELECT id FROM journals WHERE batch_id = ANY($1::bigint[]) ORDER BY id`, pq.Array(batchIDs))
+	return ids, err
+}
+
+// Moves builds the same move for every id.
+func Moves(ids []int64, to string) []JournalMove {
+	out := make([]JournalMove, len(ids))
+	for i, id := range ids {
+		out[i] = JournalMove{ID: id, To: to}
+	}
+	return out
+}
+
+// SQLList renders statuses as a SQL list of literals, for IN (...) in a query.
+func SQLList(statuses []string) string {
+	q := make([]string, len(statuses))
+	for i, s := range statuses {
+		q[i] = pq.QuoteLiteral(s)
+	}
+	return strings.Join(q, ", ")
+}

@@ -1,0 +1,55 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/lib/pq"
+)
+
+// Run statuses. A run is planned with its journals and batches, submitted once every batch was
+// answered, tracked once its journals are final or its deadline passed, reconciled once its report
+// is written. A redrive puts it back to planned, with new journals to send.
+const (
+	RunPlanned    = "planned"
+	RunSubmitted  = "submitted"
+	RunTracked    = "tracked"
+	RunReconciled = "reconciled"
+)
+
+// RunStatuses lists every run status, in order.
+var RunStatuses = []string{RunPlanned, RunSubmitted, RunTracked, RunReconciled}
+
+// RunsUnfinished are the statuses of a run whose night is not over.
+var RunsUnfinished = []string{RunPlanned, RunSubmitted, RunTracked}
+
+// runFrom says, for each status, which statuses a run may take it from. Reconciling again rewrites
+// the totals; reopening (redrive) is allowed from every status and clears the deadline.
+var runFrom = map[string][]string{
+	RunPlanned:    {RunPlanned, RunSubmitted, RunTracked, RunReconciled},
+	RunSubmitted:  {RunPlanned},
+	RunTracked:    {RunPlanned, RunSubmitted},
+	RunReconciled: {RunPlanned, RunSubmitted, RunTracked, RunReconciled},
+}
+
+// MoveRun moves run id to status to when its status allows (runFrom, guarded in SQL), and reports
+// whether it moved. Reopening (to planned) clears the tracking deadline; reconciling stores the
+// totals, keeps the first finished_at, and notes the last history row the report has seen.
+func MoveRun(ctx context.Context, q Querier, id int64, to string, totals []byte, now time.Time) (bool, error) {
+	res, err := q.ExecContext(ctx, queryMoveRun, id, to, pq.Array(runFrom[to]), totals, now, RunPlanned, RunReconciled)
+	if err != nil {
+		return false, fmt.Errorf("run %d to %s: %w", id, to, err)
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
+}
+
+// queryMoveRun is the one statement that writes runs.status after a run's creation.
+const queryMoveRun = `
+UPDATE runs SET status = $2,
+	track_deadline      = CASE WHEN $2 = $6 THEN NULL ELSE track_deadline END,
+	totals              = CASE WHEN $2 = $7 THEN $4::jsonb ELSE totals END,
+	finished_at         = CASE WHEN $2 = $7 THEN COALESCE(finished_at, $5) ELSE finished_at END,
+	reported_history_id = CASE WHEN $2 = $7 THEN (SELECT COALESCE(max(id), 0) FROM journal_history) ELSE reported_history_id END
+WHERE id = $1 AND status = ANY($3::text[])`

@@ -1,0 +1,241 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/cashpool/cashpool/batch/schema/schematest"
+	"github.com/cashpool/cashpool/batch/store"
+)
+
+func TestMain(m *testing.M) { schematest.Main(m) }
+
+var now = time.Date(2026, 11, 20, 22, 0, 0, 0, time.UTC)
+
+// The transition tables, written out by hand: row = from, column = to, in the order of the
+// header; x = allowed, . = refused.
+var journalStatuses = []string{"planned", "sending", "queued", "pending", "sent_to_clearing", "executed",
+	"activity_created", "rejected", "refused", "canceled", "deleted", "correct", "mystery_status"}
+
+var journalAllowed = []string{
+	//pl se qu pe st ex ac rj rf ca de co ??
+	" .  x  x  x  x  x  x  x  x  x  x  x  x", // planned
+	" x  .  x  x  x  x  x  x  x  x  x  x  x", // sending
+	" .  .  .  x  x  x  x  x  x  x  x  x  x", // queued
+	" .  .  .  .  x  x  x  x  x  x  x  x  x", // pending
+	" .  .  .  .  .  x  x  x  x  x  x  x  x", // sent_to_clearing
+	" .  .  .  .  .  .  x  x  x  x  x  x  x", // executed
+	" .  .  .  .  .  .  .  x  x  x  x  x  x", // activity_created
+	" .  .  .  .  .  .  .  .  .  .  .  .  x", // rejected
+	" .  .  .  .  .  .  .  .  .  .  .  .  x", // refused
+	" .  .  .  .  .  .  .  .  .  .  .  .  x", // canceled
+	" .  .  .  .  .  .  .  .  .  .  .  .  x", // deleted
+	" .  .  .  .  .  .  .  .  .  .  .  .  x", // correct
+	" .  .  x  x  x  x  x  x  x  x  x  x  .", // an unknown raw status
+}
+
+var batchStatuses = []string{"planned", "sending", "sent", "failed", "split"}
+
+var batchAllowed = []string{
+	//pl se st fa sp
+	" .  x  .  .  .", // planned
+	" .  x  x  x  x", // sending: again is a resend
+	" .  .  .  .  .", // sent
+	" .  .  .  .  .", // failed
+	" .  .  .  .  .", // split
+}
+
+var runStatuses = []string{"planned", "submitted", "tracked", "reconciled"}
+
+var runAllowed = []string{
+	//pl su tr re
+	" x  x  x  x", // planned
+	" x  .  x  x", // submitted
+	" x  .  .  x", // tracked
+	" x  .  .  x", // reconciled: a report rewritten, a redrive reopens
+}
+
+func allowed(table []string, from, to int) bool {
+	return strings.Fields(table[from])[to] == "x"
+}
+
+type fixture struct {
+	db    *sqlx.DB
+	runID int64
+	file  int64
+	n     int
+}
+
+func setup(t *testing.T) *fixture {
+	t.Helper()
+	db := schematest.DB(t)
+	f := &fixture{db: db}
+	must(t, db.Get(&f.file, `INSERT INTO files (sha256, name, kind, status, received_at)
+		VALUES ('x', 'allocations.csv', 'allocations', 'loaded', $1) RETURNING id`, now))
+	f.runID = f.run(t, "2026-11-20", "planned")
+	return f
+}
+
+func (f *fixture) run(t *testing.T, date, status string) int64 {
+	var id int64
+	must(t, f.db.Get(&id, `INSERT INTO runs (business_date, sweep_account, status, planned_at)
+		VALUES ($1, '8f8c8cee-2591-4f83-be12-82c659b5e748', $2, $3) RETURNING id`, date, status, now))
+	return id
+}
+
+func (f *fixture) batch(t *testing.T, status string) int64 {
+	f.n++
+	var id int64
+	must(t, f.db.Get(&id, `INSERT INTO batches (run_id, seq, idempotency_key, body, entries, status)
+		VALUES ($1, $2, gen_random_uuid(), '{}', 1, $3) RETURNING id`, f.runID, fmt.Sprint(f.n), status))
+	return id
+}
+
+func (f *fixture) journal(t *testing.T, status string) int64 {
+	f.n++
+	var alloc, id int64
+	must(t, f.db.Get(&alloc, `INSERT INTO allocations (file_id, line, receipt_id, account_id, amount, client_ref, description)
+		VALUES ($1, $2, 'W1', gen_random_uuid(), 10, $3, '') RETURNING id`, f.file, f.n, fmt.Sprint("c", f.n)))
+	must(t, f.db.Get(&id, `INSERT INTO journals (run_id, journal_key, allocation_id, receipt_id, client_ref, to_account,
+		amount, description, transmitter_name, transmitter_account_number, transmitter_address,
+		transmitter_financial_institution, transmitter_timestamp, status, updated_at)
+		VALUES ($1, gen_random_uuid(), $2, 'W1', 'c', gen_random_uuid(), 10, '', '', '', '', '', $3, $4, $3) RETURNING id`,
+		f.runID, alloc, now, status))
+	return id
+}
+
+// TestJournalTransitions moves one journal per (from, to) pair, all in one call, and checks
+// against the hand-written table which moved, with one history row each.
+func TestJournalTransitions(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	type pair struct{ from, to int }
+	byID := map[int64]pair{}
+	var moves []store.JournalMove
+	for i, from := range journalStatuses {
+		for k, to := range journalStatuses {
+			id := f.journal(t, from)
+			byID[id] = pair{i, k}
+			moves = append(moves, store.JournalMove{ID: id, To: to})
+		}
+	}
+	moved, err := store.MoveJournals(context.Background(), f.db, moves, "test", now)
+	must(t, err)
+	didMove := map[int64]bool{}
+	for _, id := range moved {
+		didMove[id] = true
+	}
+	for id, p := range byID {
+		from, to := journalStatuses[p.from], journalStatuses[p.to]
+		var got struct {
+			Status  string `db:"status"`
+			Unknown bool   `db:"status_unknown"`
+			History int    `db:"history"`
+		}
+		must(t, f.db.Get(&got, `SELECT status, status_unknown,
+			(SELECT count(*) FROM journal_history h WHERE h.journal_id = j.id AND h.status_from = $2 AND h.status_to = $3) AS history
+			FROM journals j WHERE id = $1`, id, from, to))
+		want := allowed(journalAllowed, p.from, p.to)
+		equal(t, want, didMove[id], "%s -> %s", from, to)
+		if want {
+			equal(t, to, got.Status, "%s -> %s", from, to)
+			equal(t, 1, got.History, "%s -> %s", from, to)
+			equal(t, to == "mystery_status", got.Unknown, "%s -> %s: flagged", from, to)
+		} else {
+			equal(t, from, got.Status, "%s -> %s", from, to)
+			equal(t, 0, got.History, "%s -> %s", from, to)
+		}
+	}
+}
+
+// TestJournalSeen: a move given the status the caller read happens only while the journal still
+// holds it; an answer the guard refuses stores nothing and fails.
+func TestJournalSeen(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+	a, b := f.journal(t, "pending"), f.journal(t, "pending")
+	moved, err := store.MoveJournals(ctx, f.db, []store.JournalMove{
+		{ID: a, Seen: "queued", To: "executed"},
+		{ID: b, Seen: "pending", To: "executed"},
+	}, "test", now)
+	must(t, err)
+	if len(moved) != 1 || moved[0] != b {
+		t.Fatalf("moved %v, want only %d", moved, b)
+	}
+
+	c, d := f.journal(t, "sending"), f.journal(t, "executed")
+	err = store.AnswerJournals(ctx, f.db, []store.JournalMove{
+		{ID: c, To: "queued", AlpacaID: "0d1c6c3e-2f4f-4f3e-9d7c-3b0b6c3f8a01"},
+		{ID: d, To: "queued", AlpacaID: "0d1c6c3e-2f4f-4f3e-9d7c-3b0b6c3f8a02"},
+	}, "test", now)
+	if err == nil {
+		t.Fatal("an answer the guard refuses was stored")
+	}
+}
+
+func TestBatchTransitions(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+	for i, from := range batchStatuses {
+		for k, to := range batchStatuses {
+			id := f.batch(t, from)
+			err := store.MoveBatch(ctx, f.db, id, to, store.BatchMove{}, now)
+			var got string
+			must(t, f.db.Get(&got, `SELECT status FROM batches WHERE id = $1`, id))
+			if allowed(batchAllowed, i, k) {
+				must(t, err)
+				equal(t, to, got, "%s -> %s", from, to)
+			} else {
+				if err == nil {
+					t.Fatalf("%s -> %s: moved", from, to)
+				}
+				equal(t, from, got, "%s -> %s", from, to)
+			}
+		}
+	}
+}
+
+func TestRunTransitions(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+	day := now
+	for i, from := range runStatuses {
+		for k, to := range runStatuses {
+			day = day.AddDate(0, 0, 1)
+			id := f.run(t, day.Format(time.DateOnly), from)
+			moved, err := store.MoveRun(ctx, f.db, id, to, []byte(`{}`), now)
+			must(t, err)
+			var got string
+			must(t, f.db.Get(&got, `SELECT status FROM runs WHERE id = $1`, id))
+			want := allowed(runAllowed, i, k)
+			equal(t, want, moved, "%s -> %s", from, to)
+			if want {
+				equal(t, to, got, "%s -> %s", from, to)
+			} else {
+				equal(t, from, got, "%s -> %s", from, to)
+			}
+		}
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func equal[T comparable](t *testing.T, want, got T, format string, args ...any) {
+	t.Helper()
+	if want != got {
+		t.Fatalf("%s: got %v, want %v", fmt.Sprintf(format, args...), got, want)
+	}
+}
