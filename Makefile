@@ -14,9 +14,13 @@ help: ## list the targets
 run: ## the sample night: throwaway PostgreSQL + built-in Alpaca simulator + fixtures/
 	$(GO) run ./cmd/cashpool demo
 
+# One static binary (no cgo: it runs on any Linux, and in an image with no C library) with no
+# build machine's paths in it, stamped with its commit for `cashpool version` (-buildvcs=auto
+# overrides a GOFLAGS that turns stamping off; outside a clone there is nothing to stamp).
+# The Dockerfile's build stage runs this same command; a test in deploy/ holds them together.
 .PHONY: build
-build: ## build bin/cashpool
-	$(GO) build -o bin/cashpool ./cmd/cashpool
+build: ## build bin/cashpool, statically linked
+	CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=auto -o bin/cashpool ./cmd/cashpool
 
 .PHONY: test
 test: ## every test (starts and stops its own PostgreSQL unless DATABASE_URL is set)
