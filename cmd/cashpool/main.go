@@ -84,11 +84,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return exitOK
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-
 	cmd, rest := args[0], args[1:]
+	logger, err := newLogger(stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "cashpool %s: %v\n", cmd, err)
+		return exitUsage
+	}
+	if cmd != "serve" && cmd != "sandbox" {
+		logger = withRunID(logger) // serve gives each night its own
+	}
 	var code int
-	var err error
 	switch cmd {
 	case "version":
 		code, err = cmdVersion(rest, stdout)
