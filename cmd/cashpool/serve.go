@@ -109,7 +109,7 @@ func serve(ctx context.Context, r *batch.Runner, cfg *config, stdout io.Writer, 
 	}()
 
 	sc := &batch.Scheduler{Runner: r, Schedule: sched, TZ: cfg.TZ, Logger: logger,
-		OnLeader: func(b bool) { leader.Store(b) },
+		OnLeader:  func(b bool) { leader.Store(b) },
 		RunLogger: func() *slog.Logger { return withRunID(logger) }}
 	if err := sc.Serve(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		return exitFailure, err
