@@ -14,9 +14,27 @@ help: ## list the targets
 run: ## the sample night: throwaway PostgreSQL + built-in Alpaca simulator + fixtures/
 	$(GO) run ./cmd/cashpool demo
 
+# One static binary (no cgo: it runs on any Linux, and in an image with no C library) with no
+# build machine's paths in it, stamped with its commit for `cashpool version` (-buildvcs=auto
+# overrides a GOFLAGS that turns stamping off; outside a clone there is nothing to stamp).
+# The Dockerfile's build stage runs this same command; a test in deploy/ holds them together.
 .PHONY: build
-build: ## build bin/cashpool
-	$(GO) build -o bin/cashpool ./cmd/cashpool
+build: ## build bin/cashpool, statically linked
+	CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=auto -o bin/cashpool ./cmd/cashpool
+
+IMAGE ?= cashpool:dev
+
+# The first of docker, podman, buildah that is installed and answers builds the image; none is not
+# a silent success.
+.PHONY: image
+image: ## container image IMAGE (default cashpool:dev) from the Dockerfile, with docker, podman or buildah
+	@for b in docker podman buildah; do \
+		command -v $$b >/dev/null 2>&1 || continue; \
+		if $$b info >/dev/null 2>&1; then echo "$$b build -t $(IMAGE) ."; exec $$b build -t $(IMAGE) .; fi; \
+		echo "make image: $$b is installed but does not answer ($$b info failed: is its engine running?)" >&2; \
+	done; \
+	echo "make image: no working container image builder (docker, podman or buildah) is installed; make build builds bin/cashpool without one" >&2; \
+	exit 1
 
 .PHONY: test
 test: ## every test (starts and stops its own PostgreSQL unless DATABASE_URL is set)

@@ -33,6 +33,8 @@ type Scheduler struct {
 	OnStandby func()
 	// MaxCatchUp bounds how many missed dates are run at start; default 31.
 	MaxCatchUp int
+	// RunLogger, when set, is the logger of one night's run (a run id on its every line).
+	RunLogger func() *slog.Logger
 }
 
 func (s *Scheduler) defaults() {
@@ -179,18 +181,25 @@ func DueDates(sched cron.Schedule, tz *time.Location, last, now time.Time, max i
 // runDate runs one date and records it completed. Exceptions for a person still complete the date;
 // a failure does not.
 func (s *Scheduler) runDate(ctx context.Context, date string) bool {
-	out, err := s.Runner.Run(ctx, date)
+	r, log := s.Runner, s.Logger
+	if s.RunLogger != nil {
+		log = s.RunLogger()
+		night := *s.Runner
+		night.Config.Logger = log
+		r = &night
+	}
+	out, err := r.Run(ctx, date)
 	if err != nil {
-		s.Logger.Error("run failed", "date", date, "err", err)
+		log.Error("run failed", "date", date, "err", err)
 		return false
 	}
-	s.Logger.Info("run finished", "date", date, "exceptions", out.Report.Totals.Exceptions, "paths", out.Paths)
+	log.Info("run finished", "date", date, "exceptions", out.Report.Totals.Exceptions, "paths", out.Paths)
 	_, err = s.Runner.DB.ExecContext(ctx, `
 		INSERT INTO schedule_state (sweep_account, last_completed, updated_at) VALUES ($1, $2, $3)
 		ON CONFLICT (sweep_account) DO UPDATE SET last_completed = GREATEST(schedule_state.last_completed, EXCLUDED.last_completed),
 		    updated_at = EXCLUDED.updated_at`, s.Runner.Config.SweepAccount, date, s.Now().UTC())
 	if err != nil {
-		s.Logger.Error("record completed date", "date", date, "err", err)
+		log.Error("record completed date", "date", date, "err", err)
 		return false
 	}
 	return true

@@ -40,6 +40,7 @@ const demoMarker = ".cashpool-demo"
 func cmdDemo(ctx context.Context, args []string, stdout io.Writer, logger *slog.Logger) (int, error) {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stdout)
+	fs.Usage = commandUsage(fs)
 	out := fs.String("out", envDefault("CASHPOOL_OUT_DIR", "out"), "folder for the demo's drop folder and report")
 	trackFor := fs.Duration("track-for", 3*time.Second, "how long journals are followed before pending counts as stuck")
 	if err := fs.Parse(args); err != nil {

@@ -55,6 +55,9 @@ Usage: cashpool <command> [flags]
   serve       scheduler + tracker + HTTP health, metrics and status
   sandbox     the Alpaca journals simulator as a server (--addr, --seed)
   migrate     apply database migrations
+  version     what this binary was built from: module version, commit, Go version
+
+Every command's --help lists its own flags.
 
 Configuration comes from the environment (DATABASE_URL, APCA_BROKER_URL, APCA_API_KEY_ID,
 APCA_API_SECRET_KEY, CASHPOOL_SWEEP_ACCOUNT, CASHPOOL_DROP_DIR, CASHPOOL_OUT_DIR, CASHPOOL_TZ, ...)
@@ -72,6 +75,8 @@ func main() {
 // usageError marks errors that are the caller's to fix.
 type usageError struct{ error }
 
+func (u usageError) Unwrap() error { return u.error }
+
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprint(stdout, usage)
@@ -80,12 +85,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return exitOK
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-
 	cmd, rest := args[0], args[1:]
+	logger, err := newLogger(stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "cashpool %s: %v\n", cmd, err)
+		return exitUsage
+	}
+	if cmd != "serve" && cmd != "sandbox" {
+		logger = withRunID(logger) // serve gives each night its own
+	}
 	var code int
-	var err error
 	switch cmd {
+	case "version":
+		code, err = cmdVersion(rest, stdout)
 	case "demo":
 		code, err = cmdDemo(ctx, rest, stdout, logger)
 	case "sandbox":
@@ -95,6 +107,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	default:
 		fmt.Fprintf(stderr, "cashpool: unknown command %q\n\n%s", cmd, usage)
 		return exitUsage
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK // the command's usage went to stdout
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "cashpool %s: %v\n", cmd, err)
@@ -112,6 +127,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 func cmdPipeline(ctx context.Context, cmd string, args []string, stdout io.Writer, logger *slog.Logger) (int, error) {
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stdout)
+	fs.Usage = commandUsage(fs)
 	cfg, finish, err := loadConfig(fs)
 	if err != nil {
 		return exitUsage, usageError{err}

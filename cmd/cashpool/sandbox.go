@@ -21,6 +21,7 @@ import (
 func cmdSandbox(ctx context.Context, args []string, stdout io.Writer, logger *slog.Logger) (int, error) {
 	fs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
 	fs.SetOutput(stdout)
+	fs.Usage = commandUsage(fs)
 	addr := fs.String("addr", "127.0.0.1:8090", "listen address HOST:PORT")
 	seedPath := fs.String("seed", "", "seed file of accounts, cash and limits (default: the embedded fixtures/accounts.json)")
 	step := fs.Duration("step", time.Second, "how long a journal stays queued, then sent_to_clearing")

@@ -40,13 +40,10 @@ func serve(ctx context.Context, r *batch.Runner, cfg *config, stdout io.Writer, 
 	var lastRun atomic.Value
 	lastRun.Store("")
 	mux := http.NewServeMux()
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, req *http.Request) {
-		if err := r.DB.PingContext(req.Context()); err != nil {
-			http.Error(w, "database unreachable", http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "ok")
-	})
+	// Liveness: the process answers. A database outage is readiness's concern; restarting every
+	// replica for it would not bring the database back.
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.Handle("/readyz", readyHandler(r.DB, readyTimeout))
 	mux.HandleFunc("/metrics", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 		l := 0
@@ -109,7 +106,8 @@ func serve(ctx context.Context, r *batch.Runner, cfg *config, stdout io.Writer, 
 	}()
 
 	sc := &batch.Scheduler{Runner: r, Schedule: sched, TZ: cfg.TZ, Logger: logger,
-		OnLeader: func(b bool) { leader.Store(b) }}
+		OnLeader:  func(b bool) { leader.Store(b) },
+		RunLogger: func() *slog.Logger { return withRunID(logger) }}
 	if err := sc.Serve(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		return exitFailure, err
 	}
@@ -117,6 +115,32 @@ func serve(ctx context.Context, r *batch.Runner, cfg *config, stdout io.Writer, 
 		return exitFailure, cause
 	}
 	return exitOK, nil
+}
+
+// readyTimeout bounds /readyz's database check, well inside a probe's usual 5s timeout.
+const readyTimeout = 3 * time.Second
+
+// readyHandler is readiness: the database answers a ping within timeout, or 503. It answers at the
+// deadline even when the driver does not give up then (a server that accepts connections and says
+// nothing holds a connect until connect_timeout).
+func readyHandler(db interface{ PingContext(context.Context) error }, timeout time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		ctx, cancel := context.WithTimeout(req.Context(), timeout)
+		defer cancel()
+		ping := make(chan error, 1)
+		go func() { ping <- db.PingContext(ctx) }()
+		var err error
+		select {
+		case err = <-ping:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+		if err != nil {
+			http.Error(w, "not ready: the database does not answer", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
 }
 
 // newHTTPServer bounds every phase of a request, so slow or idle clients cannot hold connections

@@ -87,6 +87,9 @@ func TestServeScansTheDropFolderAndAnswersHealth(t *testing.T) {
 		return string(b)
 	}
 	waitFor(t, 20*time.Second, "healthz ok", func() bool { return strings.TrimSpace(get("/healthz")) == "ok" })
+	if r := strings.TrimSpace(get("/readyz")); r != "ready" {
+		t.Errorf("readyz: %q, want ready", r)
+	}
 	waitFor(t, 20*time.Second, "the bad file refused", func() bool {
 		_, err := os.Stat(filepath.Join(drop, "rejected", "receipts-bad.csv.errors.csv"))
 		return err == nil
