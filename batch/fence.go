@@ -39,9 +39,6 @@ func (r *Runner) lockRun(ctx context.Context, date string) (context.Context, sub
 		return lockHeld(ctx, conn, fence)
 	}
 	every := c.LockCheckEvery
-	if every <= 0 {
-		every = 5 * time.Second
-	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	stop, stopped := make(chan struct{}), make(chan struct{})
 	go func() {

@@ -1,6 +1,7 @@
 package batch
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -30,20 +31,36 @@ type Broker interface {
 	GetAccount(ctx context.Context, id string) (*alpaca.Account, error)
 }
 
-// Config is the firm's configuration of a run.
+// Defaults of Config the runner itself applies; each step's own settings default in the step.
+const (
+	// DropDirDefault is the drop folder. Defaults to drop.
+	DropDirDefault = "drop"
+	// OutDirDefault is where reports go, one folder per business date. Defaults to out.
+	OutDirDefault = "out"
+	// TrackForDefault is how long after submission journals are followed before one still open
+	// counts as stuck. Defaults to 6h.
+	TrackForDefault = 6 * time.Hour
+	// LockCheckEveryDefault is how often a run checks that it still holds its run lock. Defaults
+	// to 5s.
+	LockCheckEveryDefault = 5 * time.Second
+)
+
+// Config is the firm's configuration of a run. A zero setting takes its default: the Default
+// constants here, the steps' (jnlc.BatchSizeDefault, submit.MaxInFlightDefault,
+// submit.KeyRetentionDefault, track.PollEveryDefault, plan.AwaitReceiptForDefault) and
+// reconcile's (WatchForDefault, FormatDefault).
 type Config struct {
 	SweepAccount string
 	DropDir      string
-	// ReceiptsPattern and AllocationsPattern name the files of each kind (defaults receipts*.csv,
-	// allocations*.csv).
+	// ReceiptsPattern and AllocationsPattern name the files of each kind.
 	ReceiptsPattern, AllocationsPattern string
 	OutDir                              string
-	Formats                             []string // report formats; default csv
+	Formats                             []string // report formats
 	BatchSize                           int
 	JournalLimit                        decimal.Decimal
 	MaxInFlight                         int
-	KeyRetention                        time.Duration // how long Alpaca remembers an Idempotency-Key; default 24h
-	// WatchFor is how long after its run a funded journal's reversal is still reported; default 5 days.
+	KeyRetention                        time.Duration // how long Alpaca remembers an Idempotency-Key
+	// WatchFor is how long after its run a funded journal's reversal is still reported.
 	WatchFor time.Duration
 	// AwaitReceiptFor is how long an allocation may wait for its receipt before it is an exception.
 	AwaitReceiptFor time.Duration
@@ -62,9 +79,9 @@ type Config struct {
 	Failpoint func(name string)
 	// BeforePost runs just before each batch POST (tests).
 	BeforePost func(batchID int64)
-	// ProgressEvery is the real-time pace of tracking's progress lines; default 30s.
+	// ProgressEvery is the real-time pace of tracking's progress lines.
 	ProgressEvery time.Duration
-	// LockCheckEvery is how often a run checks that it still holds its run lock; default 5s.
+	// LockCheckEvery is how often a run checks that it still holds its run lock.
 	LockCheckEvery time.Duration
 }
 
@@ -97,9 +114,11 @@ func (r *Runner) cfg() Config {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	if c.TrackFor <= 0 {
-		c.TrackFor = 6 * time.Hour
-	}
+	c.DropDir = cmp.Or(c.DropDir, DropDirDefault)
+	c.OutDir = cmp.Or(c.OutDir, OutDirDefault)
+	c.TrackFor = cmp.Or(c.TrackFor, TrackForDefault)
+	c.WatchFor = cmp.Or(c.WatchFor, reconcile.WatchForDefault)
+	c.LockCheckEvery = cmp.Or(c.LockCheckEvery, LockCheckEveryDefault)
 	if c.Failpoint == nil {
 		c.Failpoint = func(string) {}
 	}
@@ -432,15 +451,11 @@ func (r *Runner) Track(ctx context.Context, runID int64) error {
 		return fmt.Errorf("track: %w", err)
 	}
 	c.Logger.Info("track", "run", runID, "passes", res.Passes, "changes", res.Changed, "still_open", res.Open)
-	watch := c.WatchFor
-	if watch <= 0 {
-		watch = 5 * 24 * time.Hour
-	}
 	var date time.Time
 	if err := r.DB.GetContext(ctx, &date, `SELECT business_date FROM runs WHERE id = $1`, runID); err != nil {
 		return err
 	}
-	reversed, err := track.Watch(ctx, r.DB, r.Broker, c.SweepAccount, date.Add(-watch), c.Now())
+	reversed, err := track.Watch(ctx, r.DB, r.Broker, c.SweepAccount, date.Add(-c.WatchFor), c.Now())
 	if err != nil {
 		// The event stream sees reversals too; a failed extra look is logged, not fatal.
 		c.Logger.Warn("track: watching funded journals of earlier runs", "err", err)
@@ -510,11 +525,7 @@ func (r *Runner) reconcile(ctx context.Context, date string, runID int64, finish
 	if err != nil {
 		return nil, fmt.Errorf("reconcile: %w", err)
 	}
-	formats := c.Formats
-	if len(formats) == 0 {
-		formats = []string{"csv"}
-	}
-	paths, err := reconcile.Write(filepath.Join(c.OutDir, date), rep, formats...)
+	paths, err := reconcile.Write(filepath.Join(c.OutDir, date), rep, c.Formats...)
 	if err != nil {
 		return nil, fmt.Errorf("write report: %w", err)
 	}

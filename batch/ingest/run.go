@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -15,11 +16,19 @@ import (
 	"github.com/jmoiron/sqlx"
 )
 
+// Which files of the drop folder are which kind, matched case-insensitively.
+const (
+	// ReceiptsPatternDefault names receipts files. Defaults to receipts*.csv.
+	ReceiptsPatternDefault = "receipts*.csv"
+	// AllocationsPatternDefault names allocations files. Defaults to allocations*.csv.
+	AllocationsPatternDefault = "allocations*.csv"
+)
+
 // Config says where the drop folder is and how to read it.
 type Config struct {
 	DropDir            string
-	ReceiptsPattern    string // default "receipts*.csv", matched case-insensitively
-	AllocationsPattern string // default "allocations*.csv"
+	ReceiptsPattern    string // ReceiptsPatternDefault when empty
+	AllocationsPattern string // AllocationsPatternDefault when empty
 	Now                func() time.Time
 	Logger             *slog.Logger
 }
@@ -101,8 +110,8 @@ func Run(ctx context.Context, db *sqlx.DB, cfg Config) (Result, error) {
 		return Result{}, fmt.Errorf("ingest: drop folder: %w", err)
 	}
 	r := &runner{db: db, cfg: cfg, dir: dir, log: cfg.Logger, pats: map[Kind]string{
-		KindReceipts:    strings.ToLower(cmp(cfg.ReceiptsPattern, "receipts*.csv")),
-		KindAllocations: strings.ToLower(cmp(cfg.AllocationsPattern, "allocations*.csv")),
+		KindReceipts:    strings.ToLower(cmp.Or(cfg.ReceiptsPattern, ReceiptsPatternDefault)),
+		KindAllocations: strings.ToLower(cmp.Or(cfg.AllocationsPattern, AllocationsPatternDefault)),
 	}}
 	for k, p := range r.pats {
 		if _, err := filepath.Match(p, ""); err != nil {
@@ -154,13 +163,6 @@ func Run(ctx context.Context, db *sqlx.DB, cfg Config) (Result, error) {
 		return res, err
 	}
 	return res, nil
-}
-
-func cmp(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 func (r *runner) logResult(fr FileResult) {

@@ -4,6 +4,7 @@
 package plan
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -17,17 +18,22 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/cashpool/cashpool/alpaca"
+	"github.com/cashpool/cashpool/batch/jnlc"
 	"github.com/cashpool/cashpool/pool"
 )
+
+// AwaitReceiptForDefault is how long after its file arrived an allocation may wait for its
+// receipt before it is an exception for a person. Defaults to 72h.
+const AwaitReceiptForDefault = 72 * time.Hour
 
 // Config is what planning needs to know about the firm.
 type Config struct {
 	SweepAccount string          // the firm's sweep account id; configuration, never read from a CSV
 	BusinessDate string          // YYYY-MM-DD
-	BatchSize    int             // entries per POST /v1/journals/batch; default 500
+	BatchSize    int             // entries per POST /v1/journals/batch; jnlc.BatchSizeDefault when zero
 	JournalLimit decimal.Decimal // the firm's per-journal limit; amounts above it are expected to go pending; zero = none
 	// AwaitReceiptFor is how long after its file arrived an allocation may wait for its receipt
-	// before it is an exception for a person; default 72h.
+	// before it is an exception for a person; AwaitReceiptForDefault when zero.
 	AwaitReceiptFor time.Duration
 	Now             func() time.Time
 }
@@ -55,14 +61,10 @@ const fetchSize = 5000
 // Plan plans the run for cfg.BusinessDate, or returns the existing run untouched. It takes every
 // receipt with a value date on or before the business date that no earlier run took.
 func Plan(ctx context.Context, db *sqlx.DB, cfg Config) (Result, error) {
-	if cfg.BatchSize <= 0 {
-		cfg.BatchSize = 500
-	}
+	cfg.BatchSize = cmp.Or(cfg.BatchSize, jnlc.BatchSizeDefault)
+	cfg.AwaitReceiptFor = cmp.Or(cfg.AwaitReceiptFor, AwaitReceiptForDefault)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
-	}
-	if cfg.AwaitReceiptFor <= 0 {
-		cfg.AwaitReceiptFor = 72 * time.Hour
 	}
 	now := cfg.Now().UTC()
 	tx, err := db.BeginTxx(ctx, nil)

@@ -1,6 +1,7 @@
 package redrive
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -15,6 +16,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/cashpool/cashpool/alpaca"
+	"github.com/cashpool/cashpool/batch/jnlc"
 	"github.com/cashpool/cashpool/batch/plan"
 	"github.com/cashpool/cashpool/batch/schema"
 	"github.com/cashpool/cashpool/pool"
@@ -25,7 +27,7 @@ import (
 type Config struct {
 	SweepAccount string // the firm's sweep account id, as the Runner is configured with it
 	BusinessDate string // YYYY-MM-DD
-	BatchSize    int    // entries per new batch; default 500
+	BatchSize    int    // entries per new batch; jnlc.BatchSizeDefault when zero
 	Now          func() time.Time
 
 	// Journal, when set, limits the redrive to one journal: its cashpool key or Alpaca id. It
@@ -169,9 +171,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.SweepAccount == "" || c.BusinessDate == "" {
 		return c, errors.New("redrive: sweep account and business date are required")
 	}
-	if c.BatchSize <= 0 {
-		c.BatchSize = 500
-	}
+	c.BatchSize = cmp.Or(c.BatchSize, jnlc.BatchSizeDefault)
 	if c.Now == nil {
 		c.Now = time.Now
 	}

@@ -6,6 +6,7 @@
 package submit
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -31,12 +32,22 @@ type Broker interface {
 	ListJournals(ctx context.Context, f alpaca.ListFilter) ([]alpaca.Journal, error)
 }
 
+// Defaults of Config.
+const (
+	// MaxInFlightDefault is how many batches are sent at once. Defaults to 4.
+	MaxInFlightDefault = 4
+	// KeyRetentionDefault is how long Alpaca is trusted to remember an Idempotency-Key. Defaults
+	// to 24h, what Alpaca documents.
+	KeyRetentionDefault = 24 * time.Hour
+)
+
 // Config bounds the work.
 type Config struct {
 	SweepAccount string
 	BusinessDate string
-	MaxInFlight  int // batches sent at once; default 4
-	// KeyRetention is how long Alpaca is trusted to remember an Idempotency-Key (default 24h). A
+	MaxInFlight  int // batches sent at once; MaxInFlightDefault when zero
+	// KeyRetention is how long Alpaca is trusted to remember an Idempotency-Key
+	// (KeyRetentionDefault when zero). A
 	// batch left 'sending' for longer is never re-sent blindly: its journals are looked for first.
 	KeyRetention time.Duration
 	Now          func() time.Time
@@ -73,12 +84,8 @@ type batchRow struct {
 
 // Submit sends every batch of the run that is planned or was left sending, until none is left.
 func Submit(ctx context.Context, db *sqlx.DB, broker Broker, runID int64, cfg Config) (Result, error) {
-	if cfg.MaxInFlight <= 0 {
-		cfg.MaxInFlight = 4
-	}
-	if cfg.KeyRetention <= 0 {
-		cfg.KeyRetention = 24 * time.Hour
-	}
+	cfg.MaxInFlight = cmp.Or(cfg.MaxInFlight, MaxInFlightDefault)
+	cfg.KeyRetention = cmp.Or(cfg.KeyRetention, KeyRetentionDefault)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}

@@ -24,6 +24,7 @@
 package track
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -56,10 +57,13 @@ const (
 	ModePoll   = "poll"
 )
 
+// PollEveryDefault is the pause between tracking passes. Defaults to 30s.
+const PollEveryDefault = 30 * time.Second
+
 // Config of a tracking session.
 type Config struct {
 	SweepAccount string
-	PollEvery    time.Duration // pause between passes; default 30s
+	PollEvery    time.Duration // pause between passes; PollEveryDefault when zero
 	Now          func() time.Time
 	Logger       *slog.Logger
 	// Wait pauses between passes; tests inject one that advances the simulator's clock instead.
@@ -101,9 +105,7 @@ type Config struct {
 }
 
 func (cfg Config) withDefaults() Config {
-	if cfg.PollEvery <= 0 {
-		cfg.PollEvery = 30 * time.Second
-	}
+	cfg.PollEvery = cmp.Or(cfg.PollEvery, PollEveryDefault)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}

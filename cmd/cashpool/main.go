@@ -111,7 +111,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 func cmdPipeline(ctx context.Context, cmd string, args []string, stdout io.Writer, logger *slog.Logger) (int, error) {
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stdout)
-	cfg, finish, err := loadConfig(fs)
+	cfg, finish, err := loadConfig(fs, nil)
 	if err != nil {
 		return exitUsage, usageError{err}
 	}
@@ -250,7 +250,7 @@ func newRunner(db *sqlx.DB, cfg *config, logger *slog.Logger) *batch.Runner {
 	return &batch.Runner{DB: db, Broker: client, Config: batch.Config{
 		SweepAccount: cfg.SweepAccount, DropDir: cfg.DropDir, OutDir: cfg.OutDir, Formats: cfg.Formats,
 		ReceiptsPattern: cfg.ReceiptsPat, AllocationsPattern: cfg.AllocPat,
-		BatchSize: cfg.BatchSize, JournalLimit: cfg.JournalLimit, MaxInFlight: cfg.MaxInFlight,
+		BatchSize: cfg.BatchSize, JournalLimit: cfg.JournalLimit.Decimal, MaxInFlight: cfg.MaxInFlight,
 		TrackFor: cfg.TrackFor, PollEvery: cfg.PollEvery, Logger: logger, Failpoint: failpointFromEnv(),
 		SettleFor: cfg.SettleFor, KeyRetention: cfg.KeyRetention, AwaitReceiptFor: cfg.AwaitFor,
 		WatchFor: cfg.WatchFor,
