@@ -205,9 +205,12 @@ func cmdPipeline(ctx context.Context, cmd string, args []string, stdout io.Write
 		_, err := r.Plan(ctx, cfg.Date)
 		return exitOK, err
 	case "submit", "track":
-		var runID int64
-		if err := db.GetContext(ctx, &runID, `SELECT id FROM runs WHERE business_date = $1 AND sweep_account = $2`, cfg.Date, cfg.SweepAccount); err != nil {
+		runID, err := batch.RunID(ctx, db, cfg.SweepAccount, cfg.Date)
+		if errors.Is(err, batch.ErrNoRun) {
 			return exitUsage, usageError{fmt.Errorf("no planned run for %s: run `cashpool plan --date %s` first", cfg.Date, cfg.Date)}
+		}
+		if err != nil {
+			return exitFailure, err
 		}
 		if cmd == "submit" {
 			if err := r.CheckBroker(ctx); err != nil {
