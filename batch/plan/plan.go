@@ -7,7 +7,6 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -455,12 +454,6 @@ func transmitterTime(d time.Time) time.Time {
 	return time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, time.UTC)
 }
 
-// Body renders a batch request. encoding/json writes struct fields in declaration order, so the same
-// entries always give the same bytes.
-func Body(sweep string, entries []alpaca.BatchEntry) ([]byte, error) {
-	return json.Marshal(alpaca.BatchRequest{EntryType: "JNLC", FromAccount: sweep, Entries: entries})
-}
-
 // flushBatch writes the buffered intents as one batch and its journals.
 func (p *planner) flushBatch(ctx context.Context) error {
 	if len(p.batch) == 0 {
@@ -472,7 +465,7 @@ func (p *planner) flushBatch(ctx context.Context) error {
 		entries[i] = in.entry
 	}
 	seq := fmt.Sprintf("%06d", p.seq)
-	batchID, err := InsertBatch(ctx, p.tx, p.res.RunID, p.cfg.SweepAccount, p.cfg.BusinessDate, seq, entries)
+	batchID, err := jnlc.InsertBatch(ctx, p.tx, p.res.RunID, p.cfg.SweepAccount, p.cfg.BusinessDate, seq, entries)
 	if err != nil {
 		return err
 	}
@@ -503,24 +496,6 @@ func (p *planner) flushBatch(ctx context.Context) error {
 	p.res.Batches++
 	p.batch = p.batch[:0]
 	return nil
-}
-
-// InsertBatch stores one batch with its exact body and derived Idempotency-Key and returns its id.
-// Submit uses it too when it splits a batch Alpaca canceled whole.
-func InsertBatch(ctx context.Context, tx *sqlx.Tx, runID int64, sweep, date, seq string, entries []alpaca.BatchEntry) (int64, error) {
-	body, err := Body(sweep, entries)
-	if err != nil {
-		return 0, err
-	}
-	key := pool.BatchKey(sweep, date, seq, body)
-	var id int64
-	err = tx.QueryRowxContext(ctx, `
-		INSERT INTO batches (run_id, seq, idempotency_key, body, entries, status) VALUES ($1, $2, $3, $4, $5, 'planned')
-		RETURNING id`, runID, seq, key, body, len(entries)).Scan(&id)
-	if err != nil {
-		return 0, fmt.Errorf("insert batch %s: %w", seq, err)
-	}
-	return id, nil
 }
 
 // skipOrphans records allocations this run cannot plan: those whose receipt has not arrived (listed

@@ -17,7 +17,6 @@ import (
 
 	"github.com/cashpool/cashpool/alpaca"
 	"github.com/cashpool/cashpool/batch/jnlc"
-	"github.com/cashpool/cashpool/batch/plan"
 	"github.com/cashpool/cashpool/batch/schema"
 	"github.com/cashpool/cashpool/pool"
 )
@@ -444,7 +443,7 @@ func writeBatch(ctx context.Context, tx *sqlx.Tx, cfg Config, runID int64, seq s
 			TransmitterTimestamp:            j.TTimestamp.UTC().Format(time.RFC3339),
 		}
 	}
-	batchID, err := plan.InsertBatch(ctx, tx, runID, cfg.SweepAccount, cfg.BusinessDate, seq, entries)
+	batchID, err := jnlc.InsertBatch(ctx, tx, runID, cfg.SweepAccount, cfg.BusinessDate, seq, entries)
 	if err != nil {
 		return 0, err
 	}

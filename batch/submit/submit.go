@@ -22,7 +22,7 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/cashpool/cashpool/alpaca"
-	"github.com/cashpool/cashpool/batch/plan"
+	"github.com/cashpool/cashpool/batch/jnlc"
 	"github.com/cashpool/cashpool/pool"
 )
 
@@ -449,7 +449,7 @@ func (s *submitter) isolate(ctx context.Context, b batchRow, apiErr *alpaca.APIE
 		}
 		var children []int64
 		for i, part := range parts {
-			id, err := plan.InsertBatch(ctx, tx, s.runID, s.cfg.SweepAccount, s.cfg.BusinessDate, fmt.Sprintf("%s.%d", b.Seq, i+1), part)
+			id, err := jnlc.InsertBatch(ctx, tx, s.runID, s.cfg.SweepAccount, s.cfg.BusinessDate, fmt.Sprintf("%s.%d", b.Seq, i+1), part)
 			if err != nil {
 				return err
 			}
@@ -580,7 +580,7 @@ func (s *submitter) recoverStale(ctx context.Context, b batchRow) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE batches SET status = 'split', error = $2 WHERE id = $1`, b.ID, note+"; the rest re-batched under a new key"); err != nil {
 			return err
 		}
-		id, err := plan.InsertBatch(ctx, tx, s.runID, s.cfg.SweepAccount, s.cfg.BusinessDate, b.Seq+".k", missing)
+		id, err := jnlc.InsertBatch(ctx, tx, s.runID, s.cfg.SweepAccount, s.cfg.BusinessDate, b.Seq+".k", missing)
 		if err != nil {
 			return err
 		}

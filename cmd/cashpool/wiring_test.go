@@ -6,10 +6,13 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -79,5 +82,87 @@ func TestCommandRunsNoSQL(t *testing.T) {
 			}
 			return true
 		})
+	}
+}
+
+const module = "github.com/cashpool/cashpool/"
+
+// pipeline says whether a package of the module is the pipeline: the runner and its steps, the
+// report, the domain.
+func pipeline(path string) bool {
+	rel, ok := strings.CutPrefix(path, module)
+	return ok && (rel == "batch" || strings.HasPrefix(rel, "batch/") || rel == "reconcile" || rel == "pool")
+}
+
+// steps hand work to each other only through PostgreSQL; what they share sits below them.
+var steps = []string{module + "batch/ingest", module + "batch/plan", module + "batch/submit",
+	module + "batch/track", module + "batch/redrive", module + "reconcile"}
+
+// TestImportRules: the simulator and the pipeline meet only over HTTP, steps do not import each
+// other, nothing made for tests is built into the binary, and the crash failpoints exist only in a
+// binary built for the crash harness. (The binary itself wires both sides: `cashpool sandbox` and
+// `cashpool demo` serve the simulator beside the pipeline.) Tests of the pipeline may start the
+// simulator: they still reach it over HTTP only.
+func TestImportRules(t *testing.T) {
+	t.Parallel()
+	pkgs := map[string]listedPackage{}
+	for _, p := range goList(t, module+"...") {
+		pkgs[p.ImportPath] = p
+	}
+	const sim = module + "alpaca/sandbox"
+	if _, ok := pkgs[sim]; !ok || len(pkgs) < 10 {
+		t.Fatalf("go list found %d packages, the simulator among them: %v", len(pkgs), ok)
+	}
+	for path, p := range pkgs {
+		if pipeline(path) && slices.Contains(p.Deps, sim) {
+			t.Errorf("%s imports the simulator %s: the pipeline meets it only over HTTP", path, sim)
+		}
+		if path == sim {
+			for _, d := range p.Deps {
+				if pipeline(d) {
+					t.Errorf("the simulator imports the pipeline's %s: it meets the pipeline only over HTTP", d)
+				}
+			}
+		}
+	}
+	for _, s := range steps {
+		p, ok := pkgs[s]
+		if !ok {
+			t.Fatalf("no package %s", s)
+		}
+		for _, other := range steps {
+			if other != s && slices.Contains(p.Deps, other) {
+				t.Errorf("step %s imports step %s: what they share belongs below both", s, other)
+			}
+		}
+	}
+
+	bin := pkgs[module+"cmd/cashpool"]
+	for _, d := range bin.Deps {
+		if d == "testing" || d == module+"batch/schema/schematest" || d == module+"batch/crash" {
+			t.Errorf("the binary is built with %s, which exists for tests", d)
+		}
+	}
+
+	// A production build holds no failpoint: nothing reads CASHPOOL_FAILPOINT or kills the process.
+	failpoint := func(tags ...string) bool {
+		p := goList(t, append(tags, ".")...)[0]
+		found := false
+		for _, name := range p.GoFiles {
+			b, err := os.ReadFile(filepath.Join(p.Dir, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bytes.Contains(b, []byte(`"CASHPOOL_FAILPOINT"`)) || bytes.Contains(b, []byte("syscall.Kill")) {
+				found = true
+			}
+		}
+		return found
+	}
+	if failpoint() {
+		t.Error("a binary built without -tags failpoint reads CASHPOOL_FAILPOINT or kills itself")
+	}
+	if !failpoint("-tags", "failpoint") {
+		t.Error("a binary built with -tags failpoint has no failpoints: the crash harness would kill nothing")
 	}
 }
