@@ -92,9 +92,6 @@ type Runner struct {
 	Config Config
 }
 
-// ErrBusy means another process holds the lock this call needs.
-var ErrBusy = errors.New("another cashpool process is working on this")
-
 // ErrNotReady means a check before any money moved found something a person must fix: the
 // credentials, the sweep account, the report folder.
 var ErrNotReady = errors.New("not ready to run")
@@ -121,6 +118,9 @@ func (r *Runner) cfg() Config {
 	c.LockCheckEvery = cmp.Or(c.LockCheckEvery, LockCheckEveryDefault)
 	if c.Failpoint == nil {
 		c.Failpoint = func(string) {}
+	}
+	if c.TrackWait == nil {
+		c.TrackWait = alpaca.Sleep
 	}
 	return c
 }
@@ -180,7 +180,7 @@ func (r *Runner) unfinishedBefore(ctx context.Context, date string) ([]string, e
 // first. When ctx is canceled, the error says where the night stands and how to resume it.
 func (r *Runner) runDate(ctx context.Context, date string, ingest bool) (*Outcome, error) {
 	out, err := r.steps(ctx, date, ingest)
-	if err != nil && ctx.Err() != nil && !errors.Is(err, ErrBusy) {
+	if err != nil && ctx.Err() != nil && !errors.Is(err, schema.ErrBusy) {
 		return nil, fmt.Errorf("stopped (%w): %s", err, r.NightState(context.WithoutCancel(ctx), date))
 	}
 	return out, err
@@ -320,7 +320,7 @@ func (r *Runner) CheckBroker(ctx context.Context) error {
 // Ingest takes every complete file from the drop folder. Serialised across processes.
 func (r *Runner) Ingest(ctx context.Context) (ingest.Result, error) {
 	c := r.cfg()
-	_, unlock, err := r.lock(ctx, "ingest")
+	_, unlock, err := schema.TryLock(ctx, r.DB.DB, "ingest")
 	if err != nil {
 		return ingest.Result{}, err
 	}
@@ -335,7 +335,7 @@ func (r *Runner) Ingest(ctx context.Context) (ingest.Result, error) {
 	// give files seen for the first time one more look, so a cron run does not leave them for tomorrow.
 	if res.Count(ingest.OutcomeIncomplete) > 0 && c.SettleFor > 0 {
 		c.Logger.Info("ingest: waiting for files still being written", "wait", c.SettleFor)
-		if err := c.wait(ctx, c.SettleFor); err != nil {
+		if err := c.TrackWait(ctx, c.SettleFor); err != nil {
 			return res, err
 		}
 		again, err := ingest.Run(ctx, r.DB, icfg)
@@ -357,20 +357,6 @@ func (r *Runner) Ingest(ctx context.Context) (ingest.Result, error) {
 		res = merged
 	}
 	return res, nil
-}
-
-func (c Config) wait(ctx context.Context, d time.Duration) error {
-	if c.TrackWait != nil {
-		return c.TrackWait(ctx, d)
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // Plan plans date, or finds the run planned before.
@@ -535,29 +521,6 @@ func (r *Runner) reconcile(ctx context.Context, date string, runID int64, finish
 		}
 	}
 	return &Outcome{Report: rep, Paths: paths}, nil
-}
-
-// lock takes a PostgreSQL session advisory lock on one dedicated connection (the pool would hand
-// the unlock to another session) and returns that connection and the lock's release.
-func (r *Runner) lock(ctx context.Context, name string) (*sql.Conn, func(), error) {
-	conn, err := r.DB.Conn(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	key := schema.LockKey(name)
-	var ok bool
-	if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&ok); err != nil {
-		conn.Close()
-		return nil, nil, err
-	}
-	if !ok {
-		conn.Close()
-		return nil, nil, fmt.Errorf("%w (lock %q)", ErrBusy, name)
-	}
-	return conn, func() {
-		conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock($1)`, key)
-		conn.Close()
-	}, nil
 }
 
 // compile-time check that the real client satisfies the pipeline.

@@ -84,9 +84,6 @@ type Plan struct {
 // ErrNoRun means no run exists for the date and sweep account: there is nothing to redrive.
 var ErrNoRun = errors.New("no run for this date")
 
-// ErrBusy means a Runner is working on the run right now; redrive after it finishes.
-var ErrBusy = errors.New("another cashpool process is working on this run")
-
 // Why texts for refused items.
 const (
 	whyFunded   = "already funded"
@@ -284,7 +281,7 @@ func decideRun(ctx context.Context, tx *sqlx.Tx, cfg Config, lock bool) (*Plan, 
 			return nil, nil, fmt.Errorf("redrive %s: lock run: %w", cfg.BusinessDate, err)
 		}
 		if !ok {
-			return nil, nil, fmt.Errorf("redrive %s: %w", cfg.BusinessDate, ErrBusy)
+			return nil, nil, fmt.Errorf("redrive %s: %w", cfg.BusinessDate, schema.ErrBusy)
 		}
 	}
 	var all []journal

@@ -237,7 +237,7 @@ func cmdPipeline(ctx context.Context, cmd string, args []string, stdout io.Write
 			if errors.Is(err, batch.ErrNotReady) {
 				return exitUsage, err
 			}
-			if errors.Is(err, batch.ErrBusy) {
+			if errors.Is(err, schema.ErrBusy) {
 				return exitFailure, fmt.Errorf("%w: another `cashpool run` for %s is in progress; nothing was done", err, cfg.Date)
 			}
 			return exitFailure, err

@@ -11,6 +11,7 @@ import (
 
 	"github.com/cashpool/cashpool/batch"
 	"github.com/cashpool/cashpool/batch/redrive"
+	"github.com/cashpool/cashpool/batch/schema"
 	"github.com/cashpool/cashpool/pool"
 )
 
@@ -78,7 +79,7 @@ func redriveDate(ctx context.Context, db *sqlx.DB, r *batch.Runner, cfg *config,
 		return exitOK, nil
 	}
 	if _, err := redrive.Apply(ctx, db, rcfg); err != nil {
-		if errors.Is(err, redrive.ErrBusy) {
+		if errors.Is(err, schema.ErrBusy) {
 			return exitFailure, fmt.Errorf("a run of %s is in progress; try again when it ends", date)
 		}
 		return exitFailure, err

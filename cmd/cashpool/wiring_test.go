@@ -166,3 +166,92 @@ func TestImportRules(t *testing.T) {
 		t.Error("a binary built with -tags failpoint has no failpoints: the crash harness would kill nothing")
 	}
 }
+
+// TestNoDuplicatedMachinery: one context-aware sleep (alpaca.Sleep), one backoff (the library's,
+// through alpaca.NewBackOff: no hand-made jitter), one way to take a session advisory lock
+// (schema.TryLock) and one ErrBusy, in every package but the simulator, which stands for Alpaca and
+// keeps its own clock.
+func TestNoDuplicatedMachinery(t *testing.T) {
+	t.Parallel()
+	var sleeps, locks, busy, jitter []string
+	fset := token.NewFileSet()
+	for _, p := range goList(t, module+"...") {
+		if p.ImportPath == module+"alpaca/sandbox" {
+			continue
+		}
+		for _, name := range p.GoFiles {
+			f, err := parser.ParseFile(fset, filepath.Join(p.Dir, name), nil, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, imp := range f.Imports {
+				if path, _ := strconv.Unquote(imp.Path.Value); strings.HasPrefix(path, "math/rand") {
+					jitter = append(jitter, fset.Position(imp.Pos()).String())
+				}
+			}
+			ast.Inspect(f, func(n ast.Node) bool {
+				switch n := n.(type) {
+				case *ast.FuncDecl:
+					if isSleep(n) {
+						sleeps = append(sleeps, p.ImportPath+"."+n.Name.Name)
+					}
+				case *ast.BasicLit:
+					if n.Kind == token.STRING && strings.Contains(n.Value, "pg_try_advisory_lock(") {
+						locks = append(locks, fset.Position(n.Pos()).String())
+					}
+				case *ast.ValueSpec:
+					for _, id := range n.Names {
+						if id.Name == "ErrBusy" {
+							busy = append(busy, p.ImportPath+".ErrBusy")
+						}
+					}
+				}
+				return true
+			})
+		}
+	}
+	if len(sleeps) != 1 || sleeps[0] != module+"alpaca.Sleep" {
+		t.Errorf("context-aware sleeps: %v; want alpaca.Sleep alone", sleeps)
+	}
+	if len(locks) != 1 {
+		t.Errorf("session advisory locks taken in %d places: %v; want schema.TryLock alone", len(locks), locks)
+	}
+	if len(busy) != 1 {
+		t.Errorf("ErrBusy declared %d times: %v; want one", len(busy), busy)
+	}
+	if len(jitter) != 0 {
+		t.Errorf("hand-made jitter (math/rand) in %v; want alpaca.NewBackOff", jitter)
+	}
+}
+
+// isSleep says whether fn is a func(context.Context, time.Duration) error that waits on a timer.
+func isSleep(fn *ast.FuncDecl) bool {
+	ps, rs := fn.Type.Params.List, fn.Type.Results
+	if fn.Body == nil || len(ps) != 2 || rs == nil || len(rs.List) != 1 {
+		return false
+	}
+	typeName := func(e ast.Expr) string {
+		if sel, ok := e.(*ast.SelectorExpr); ok {
+			if x, ok := sel.X.(*ast.Ident); ok {
+				return x.Name + "." + sel.Sel.Name
+			}
+		}
+		if id, ok := e.(*ast.Ident); ok {
+			return id.Name
+		}
+		return ""
+	}
+	if typeName(ps[0].Type) != "context.Context" || typeName(ps[1].Type) != "time.Duration" || typeName(rs.List[0].Type) != "error" {
+		return false
+	}
+	timer := false
+	ast.Inspect(fn.Body, func(n ast.Node) bool {
+		if sel, ok := n.(*ast.SelectorExpr); ok {
+			if name := typeName(sel); name == "time.NewTimer" || name == "time.After" {
+				timer = true
+			}
+		}
+		return true
+	})
+	return timer
+}
