@@ -131,6 +131,9 @@ func loadConfig(fs *flag.FlagSet, environ map[string]string) (*config, func() er
 		}
 		for _, e := range agg.Errors {
 			name, msg := describeEnvError(e, environ)
+			if name == "" {
+				return nil, nil, e // not a value's fault: a field env cannot fill
+			}
 			envErrs[name] = errors.New(msg)
 		}
 	}
