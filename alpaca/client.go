@@ -7,30 +7,26 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 )
 
 // Client calls Alpaca's journal endpoints. It is safe for concurrent use.
 type Client struct {
-	base      string
-	keyID     string
-	secret    string
-	http      *http.Client
-	timeout   time.Duration
-	retries   int
-	now       func() time.Time
-	sleep     func(context.Context, time.Duration) error
-	calls     atomic.Int64
-	mu        sync.Mutex
-	remaining int       // last X-RateLimit-Remaining seen, -1 when unknown
-	reset     time.Time // last X-RateLimit-Reset seen
+	base    string
+	keyID   string
+	secret  string
+	http    *http.Client
+	timeout time.Duration
+	retries int
+	now     func() time.Time
+	sleep   func(context.Context, time.Duration) error
+	calls   atomic.Int64
+	pace    pacer
 }
 
 // Answer size limits. An answer over its limit is an error wrapping ErrAnswerTooLarge, read no
@@ -77,7 +73,7 @@ type Options struct {
 func NewClient(o Options) *Client {
 	c := &Client{
 		base: o.BaseURL, keyID: o.KeyID, secret: o.Secret,
-		timeout: o.CallTimeout, retries: o.Retries, now: o.Now, remaining: -1,
+		timeout: o.CallTimeout, retries: o.Retries, now: o.Now,
 	}
 	if o.HTTPClient != nil {
 		hc := *o.HTTPClient // a copy: the caller's client keeps its own redirect policy
@@ -100,7 +96,7 @@ func NewClient(o Options) *Client {
 	}
 	c.sleep = o.Sleep
 	if c.sleep == nil {
-		c.sleep = sleepCtx
+		c.sleep = Sleep
 	}
 	return c
 }
@@ -224,8 +220,9 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 		u += "?" + q.Encode()
 	}
 	var lastErr error
+	bo := NewBackOff(5 * time.Second)
 	for attempt := 0; attempt <= c.retries; attempt++ {
-		if err := c.waitForBudget(ctx); err != nil {
+		if err := c.waitTurn(ctx); err != nil {
 			return err
 		}
 		status, wait, err := c.once(ctx, method, path, u, body, key, out, limit)
@@ -243,7 +240,7 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 			return err
 		}
 		if wait <= 0 {
-			wait = backoff(attempt)
+			wait = bo.NextBackOff()
 		}
 		if err := c.sleep(ctx, wait); err != nil {
 			return err
@@ -282,10 +279,11 @@ func (c *Client) once(ctx context.Context, method, path, u string, body []byte, 
 	c.calls.Add(1)
 	resp, err := c.http.Do(req)
 	if err != nil {
+		c.pace.lost()
 		return 0, 0, fmt.Errorf("alpaca: %s %s: %w", method, path, unwrapURL(err))
 	}
 	defer resp.Body.Close()
-	wait = c.noteRateLimit(resp.Header)
+	wait = c.pace.answered(resp.Header, c.now())
 	if err := redirectError(method, path, resp); err != nil {
 		return resp.StatusCode, 0, err
 	}
@@ -358,57 +356,6 @@ func unwrapURL(err error) error {
 		return ue.Err
 	}
 	return err
-}
-
-// noteRateLimit records X-RateLimit-Remaining/Reset and returns how long to wait before the next
-// call when the budget is spent.
-func (c *Client) noteRateLimit(h http.Header) time.Duration {
-	rem, err1 := strconv.Atoi(h.Get("X-RateLimit-Remaining"))
-	reset, err2 := strconv.ParseInt(h.Get("X-RateLimit-Reset"), 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.remaining = rem
-	c.reset = time.Unix(reset, 0)
-	if rem <= 0 {
-		return max(c.reset.Sub(c.now()), 50*time.Millisecond)
-	}
-	return 0
-}
-
-// waitForBudget holds a call back while the last answer said the budget is spent and the reset
-// time has not come.
-func (c *Client) waitForBudget(ctx context.Context) error {
-	c.mu.Lock()
-	var wait time.Duration
-	if c.remaining == 0 {
-		wait = c.reset.Sub(c.now())
-		c.remaining = -1 // one caller waits for the reset; the next answer refreshes the figure
-	}
-	c.mu.Unlock()
-	if wait > 0 {
-		return c.sleep(ctx, min(wait, time.Minute))
-	}
-	return nil
-}
-
-func backoff(attempt int) time.Duration {
-	d := 100 * time.Millisecond << min(attempt, 6)
-	d = min(d, 5*time.Second)
-	return d/2 + rand.N(d/2+1) // jitter
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // IsTimeout reports whether err is a deadline or connection failure, after which the outcome of a

@@ -146,6 +146,57 @@ func TestClientWaitsForTheRateLimitReset(t *testing.T) {
 	}
 }
 
+// statusCounter is a RoundTripper that counts the broker's answers by status.
+type statusCounter struct {
+	mu       sync.Mutex
+	byStatus map[int]int
+}
+
+func (sc *statusCounter) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := http.DefaultTransport.RoundTrip(r)
+	if err == nil {
+		sc.mu.Lock()
+		sc.byStatus[resp.StatusCode]++
+		sc.mu.Unlock()
+	}
+	return resp, err
+}
+
+// Eight callers at once, eight times the simulator's per-minute limit in all: the client spends the
+// budget the X-RateLimit-* headers announce ahead of time and never provokes a 429.
+func TestClientPacesCallsToTheRateLimit(t *testing.T) {
+	t.Parallel()
+	const limit, callers, each = 10, 8, 10
+	sim, _, clk := newSim(t, sandbox.Options{RateLimit: limit})
+	ts := httptest.NewServer(sim)
+	t.Cleanup(ts.Close)
+	counter := &statusCounter{byStatus: map[int]int{}}
+	c := alpaca.NewClient(alpaca.Options{BaseURL: ts.URL, KeyID: "key", Secret: "secret", Now: clk.Now, Sleep: clk.Sleep,
+		HTTPClient: &http.Client{Transport: counter}})
+	var wg sync.WaitGroup
+	errs := make(chan error, callers*each)
+	for range callers {
+		wg.Go(func() {
+			for range each {
+				if _, err := c.ListJournals(context.Background(), alpaca.ListFilter{}); err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if got := counter.byStatus[http.StatusTooManyRequests]; got != 0 {
+		t.Errorf("%d calls answered 429 of %d: the client did not pace itself to the announced budget", got, c.Calls())
+	}
+	if got := counter.byStatus[http.StatusOK]; got != callers*each {
+		t.Errorf("%d calls answered 200, want %d", got, callers*each)
+	}
+}
+
 func TestClientNeverRetriesReverseBatch(t *testing.T) {
 	t.Parallel()
 	var calls int

@@ -108,7 +108,7 @@ func (c *Client) StreamJournalEvents(ctx context.Context, o StreamOptions, fn fu
 	if idle <= 0 {
 		idle = 60 * time.Second
 	}
-	if err := c.waitForBudget(ctx); err != nil {
+	if err := c.waitTurn(ctx); err != nil {
 		return err
 	}
 
@@ -131,13 +131,14 @@ func (c *Client) StreamJournalEvents(ctx context.Context, o StreamOptions, fn fu
 	c.calls.Add(1)
 	resp, err := c.http.Do(req)
 	if err != nil {
+		c.pace.lost()
 		if errors.Is(context.Cause(ctx), ErrStreamIdle) {
 			return ErrStreamIdle
 		}
 		return fmt.Errorf("alpaca: GET %s: %w", path, unwrapURL(err))
 	}
 	defer resp.Body.Close()
-	c.noteRateLimit(resp.Header)
+	c.pace.answered(resp.Header, c.now())
 	if err := redirectError(http.MethodGet, path, resp); err != nil {
 		return err
 	}

@@ -22,7 +22,7 @@ const lockCheckTimeout = 10 * time.Second
 func (r *Runner) lockRun(ctx context.Context, date string) (context.Context, submit.Fence, func(), error) {
 	c := r.cfg()
 	name := schema.RunLockName(c.SweepAccount, date)
-	conn, unlock, err := r.lock(ctx, name)
+	conn, unlock, err := schema.TryLock(ctx, r.DB.DB, name)
 	if err != nil {
 		return ctx, submit.Fence{}, nil, err
 	}
@@ -39,9 +39,6 @@ func (r *Runner) lockRun(ctx context.Context, date string) (context.Context, sub
 		return lockHeld(ctx, conn, fence)
 	}
 	every := c.LockCheckEvery
-	if every <= 0 {
-		every = 5 * time.Second
-	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	stop, stopped := make(chan struct{}), make(chan struct{})
 	go func() {

@@ -1,6 +1,7 @@
 package batch
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -31,20 +32,36 @@ type Broker interface {
 	GetAccount(ctx context.Context, id string) (*alpaca.Account, error)
 }
 
-// Config is the firm's configuration of a run.
+// Defaults of Config the runner itself applies; each step's own settings default in the step.
+const (
+	// DropDirDefault is the drop folder. Defaults to drop.
+	DropDirDefault = "drop"
+	// OutDirDefault is where reports go, one folder per business date. Defaults to out.
+	OutDirDefault = "out"
+	// TrackForDefault is how long after submission journals are followed before one still open
+	// counts as stuck. Defaults to 6h.
+	TrackForDefault = 6 * time.Hour
+	// LockCheckEveryDefault is how often a run checks that it still holds its run lock. Defaults
+	// to 5s.
+	LockCheckEveryDefault = 5 * time.Second
+)
+
+// Config is the firm's configuration of a run. A zero setting takes its default: the Default
+// constants here, the steps' (jnlc.BatchSizeDefault, submit.MaxInFlightDefault,
+// submit.KeyRetentionDefault, track.PollEveryDefault, plan.AwaitReceiptForDefault) and
+// reconcile's (WatchForDefault, FormatDefault).
 type Config struct {
 	SweepAccount string
 	DropDir      string
-	// ReceiptsPattern and AllocationsPattern name the files of each kind (defaults receipts*.csv,
-	// allocations*.csv).
+	// ReceiptsPattern and AllocationsPattern name the files of each kind.
 	ReceiptsPattern, AllocationsPattern string
 	OutDir                              string
-	Formats                             []string // report formats; default csv
+	Formats                             []string // report formats
 	BatchSize                           int
 	JournalLimit                        decimal.Decimal
 	MaxInFlight                         int
-	KeyRetention                        time.Duration // how long Alpaca remembers an Idempotency-Key; default 24h
-	// WatchFor is how long after its run a funded journal's reversal is still reported; default 5 days.
+	KeyRetention                        time.Duration // how long Alpaca remembers an Idempotency-Key
+	// WatchFor is how long after its run a funded journal's reversal is still reported.
 	WatchFor time.Duration
 	// AwaitReceiptFor is how long an allocation may wait for its receipt before it is an exception.
 	AwaitReceiptFor time.Duration
@@ -65,9 +82,9 @@ type Config struct {
 	Failpoint func(name string)
 	// BeforePost runs just before each batch POST (tests).
 	BeforePost func(batchID int64)
-	// ProgressEvery is the real-time pace of tracking's progress lines; default 30s.
+	// ProgressEvery is the real-time pace of tracking's progress lines.
 	ProgressEvery time.Duration
-	// LockCheckEvery is how often a run checks that it still holds its run lock; default 5s.
+	// LockCheckEvery is how often a run checks that it still holds its run lock.
 	LockCheckEvery time.Duration
 }
 
@@ -77,9 +94,6 @@ type Runner struct {
 	Broker Broker
 	Config Config
 }
-
-// ErrBusy means another process holds the lock this call needs.
-var ErrBusy = errors.New("another cashpool process is working on this")
 
 // ErrNotReady means a check before any money moved found something a person must fix: the
 // credentials, the sweep account, the report folder.
@@ -100,11 +114,16 @@ func (r *Runner) cfg() Config {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	if c.TrackFor <= 0 {
-		c.TrackFor = 6 * time.Hour
-	}
+	c.DropDir = cmp.Or(c.DropDir, DropDirDefault)
+	c.OutDir = cmp.Or(c.OutDir, OutDirDefault)
+	c.TrackFor = cmp.Or(c.TrackFor, TrackForDefault)
+	c.WatchFor = cmp.Or(c.WatchFor, reconcile.WatchForDefault)
+	c.LockCheckEvery = cmp.Or(c.LockCheckEvery, LockCheckEveryDefault)
 	if c.Failpoint == nil {
 		c.Failpoint = func(string) {}
+	}
+	if c.TrackWait == nil {
+		c.TrackWait = alpaca.Sleep
 	}
 	return c
 }
@@ -164,7 +183,7 @@ func (r *Runner) unfinishedBefore(ctx context.Context, date string) ([]string, e
 // first. When ctx is canceled, the error says where the night stands and how to resume it.
 func (r *Runner) runDate(ctx context.Context, date string, ingest bool) (*Outcome, error) {
 	out, err := r.steps(ctx, date, ingest)
-	if err != nil && ctx.Err() != nil && !errors.Is(err, ErrBusy) {
+	if err != nil && ctx.Err() != nil && !errors.Is(err, schema.ErrBusy) {
 		return nil, fmt.Errorf("stopped (%w): %s", err, r.NightState(context.WithoutCancel(ctx), date))
 	}
 	return out, err
@@ -304,7 +323,7 @@ func (r *Runner) CheckBroker(ctx context.Context) error {
 // Ingest takes every complete file from the drop folder. Serialised across processes.
 func (r *Runner) Ingest(ctx context.Context) (ingest.Result, error) {
 	c := r.cfg()
-	_, unlock, err := r.lock(ctx, "ingest")
+	_, unlock, err := schema.TryLock(ctx, r.DB.DB, "ingest")
 	if err != nil {
 		return ingest.Result{}, err
 	}
@@ -319,7 +338,7 @@ func (r *Runner) Ingest(ctx context.Context) (ingest.Result, error) {
 	// give files seen for the first time one more look, so a cron run does not leave them for tomorrow.
 	if res.Count(ingest.OutcomeIncomplete) > 0 && c.SettleFor > 0 {
 		c.Logger.Info("ingest: waiting for files still being written", "wait", c.SettleFor)
-		if err := c.wait(ctx, c.SettleFor); err != nil {
+		if err := c.TrackWait(ctx, c.SettleFor); err != nil {
 			return res, err
 		}
 		again, err := ingest.Run(ctx, r.DB, icfg)
@@ -341,20 +360,6 @@ func (r *Runner) Ingest(ctx context.Context) (ingest.Result, error) {
 		res = merged
 	}
 	return res, nil
-}
-
-func (c Config) wait(ctx context.Context, d time.Duration) error {
-	if c.TrackWait != nil {
-		return c.TrackWait(ctx, d)
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // Plan plans date, or finds the run planned before.
@@ -435,15 +440,11 @@ func (r *Runner) Track(ctx context.Context, runID int64) error {
 		return fmt.Errorf("track: %w", err)
 	}
 	c.Logger.Info("track", "run", runID, "passes", res.Passes, "changes", res.Changed, "still_open", res.Open)
-	watch := c.WatchFor
-	if watch <= 0 {
-		watch = 5 * 24 * time.Hour
-	}
 	var date time.Time
 	if err := r.DB.GetContext(ctx, &date, `SELECT business_date FROM runs WHERE id = $1`, runID); err != nil {
 		return err
 	}
-	reversed, err := track.Watch(ctx, r.DB, r.Broker, c.SweepAccount, date.Add(-watch), c.Now())
+	reversed, err := track.Watch(ctx, r.DB, r.Broker, c.SweepAccount, date.Add(-c.WatchFor), c.Now())
 	if err != nil {
 		// The event stream sees reversals too; a failed extra look is logged, not fatal.
 		c.Logger.Warn("track: watching funded journals of earlier runs", "err", err)
@@ -513,11 +514,7 @@ func (r *Runner) reconcile(ctx context.Context, date string, runID int64, finish
 	if err != nil {
 		return nil, fmt.Errorf("reconcile: %w", err)
 	}
-	formats := c.Formats
-	if len(formats) == 0 {
-		formats = []string{"csv"}
-	}
-	paths, err := reconcile.Write(filepath.Join(c.OutDir, date), rep, formats...)
+	paths, err := reconcile.Write(filepath.Join(c.OutDir, date), rep, c.Formats...)
 	if err != nil {
 		return nil, fmt.Errorf("write report: %w", err)
 	}
@@ -527,29 +524,6 @@ func (r *Runner) reconcile(ctx context.Context, date string, runID int64, finish
 		}
 	}
 	return &Outcome{Report: rep, Paths: paths}, nil
-}
-
-// lock takes a PostgreSQL session advisory lock on one dedicated connection (the pool would hand
-// the unlock to another session) and returns that connection and the lock's release.
-func (r *Runner) lock(ctx context.Context, name string) (*sql.Conn, func(), error) {
-	conn, err := r.DB.Conn(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	key := schema.LockKey(name)
-	var ok bool
-	if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&ok); err != nil {
-		conn.Close()
-		return nil, nil, err
-	}
-	if !ok {
-		conn.Close()
-		return nil, nil, fmt.Errorf("%w (lock %q)", ErrBusy, name)
-	}
-	return conn, func() {
-		conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock($1)`, key)
-		conn.Close()
-	}, nil
 }
 
 // compile-time check that the real client satisfies the pipeline.

@@ -19,6 +19,7 @@ import (
 	"github.com/cashpool/cashpool/alpaca"
 	"github.com/cashpool/cashpool/alpaca/sandbox"
 	"github.com/cashpool/cashpool/batch"
+	"github.com/cashpool/cashpool/batch/schema"
 	"github.com/cashpool/cashpool/batch/schema/schematest"
 	"github.com/cashpool/cashpool/fixtures"
 	"github.com/cashpool/cashpool/pool"
@@ -338,7 +339,7 @@ func TestOneRunnerPerDate(t *testing.T) {
 	second.Config.BeforePost = nil
 	_, err := second.Run(ctx, fixtures.BusinessDate)
 	close(release)
-	if err == nil || !strings.Contains(err.Error(), batch.ErrBusy.Error()) {
+	if err == nil || !strings.Contains(err.Error(), schema.ErrBusy.Error()) {
 		t.Fatalf("second runner: %v, want ErrBusy", err)
 	}
 	if err := <-done; err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 
+	"github.com/cashpool/cashpool/alpaca"
 	"github.com/cashpool/cashpool/batch/schema"
 	"github.com/cashpool/cashpool/batch/store"
 )
@@ -58,11 +59,11 @@ func (s *Scheduler) defaults() {
 // Serve blocks until ctx ends: it becomes leader, catches up, then runs on schedule.
 func (s *Scheduler) Serve(ctx context.Context) error {
 	s.defaults()
-	conn, err := s.becomeLeader(ctx)
+	conn, unlock, err := s.becomeLeader(ctx)
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
+	defer unlock()
 	// A run in progress stops with the leadership (its own run lock and fence guard it as well).
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
@@ -99,30 +100,20 @@ func (s *Scheduler) Serve(ctx context.Context) error {
 	}
 }
 
-func (s *Scheduler) becomeLeader(ctx context.Context) (*sql.Conn, error) {
-	key := schema.LockKey("serve:" + s.Runner.Config.SweepAccount)
+// becomeLeader waits until this replica holds the leader lock and returns its connection and
+// release.
+func (s *Scheduler) becomeLeader(ctx context.Context) (*sql.Conn, func(), error) {
 	for {
-		conn, err := s.Runner.DB.Conn(ctx)
-		if err != nil {
-			return nil, err
+		conn, unlock, err := schema.TryLock(ctx, s.Runner.DB.DB, "serve:"+s.Runner.Config.SweepAccount)
+		if !errors.Is(err, schema.ErrBusy) {
+			return conn, unlock, err
 		}
-		var ok bool
-		if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&ok); err != nil {
-			conn.Close()
-			return nil, err
-		}
-		if ok {
-			return conn, nil
-		}
-		conn.Close()
 		s.Logger.Info("standby: another replica is the runner")
 		if s.OnStandby != nil {
 			s.OnStandby()
 		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(s.LeaderPoll):
+		if err := alpaca.Sleep(ctx, s.LeaderPoll); err != nil {
+			return nil, nil, err
 		}
 	}
 }

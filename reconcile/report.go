@@ -185,7 +185,7 @@ type journalRow struct {
 // Build reads run runID and returns its report as of now. now decides which journals are past the
 // run's track deadline and becomes the report's GeneratedAt.
 func Build(ctx context.Context, db *sqlx.DB, runID int64, now time.Time, opts ...Option) (*Report, error) {
-	o := options{watch: 5 * 24 * time.Hour}
+	o := options{watch: WatchForDefault}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -518,8 +518,12 @@ type Option func(*options)
 
 type options struct{ watch time.Duration }
 
-// WatchFor sets how long after its run a funded journal's reversal is still reported (default 5
-// days; zero or less keeps the default).
+// WatchForDefault is how long after its run a funded journal is still watched and its reversal
+// reported. Defaults to 5 days.
+const WatchForDefault = 5 * 24 * time.Hour
+
+// WatchFor sets how long after its run a funded journal's reversal is still reported
+// (WatchForDefault when zero or less).
 func WatchFor(d time.Duration) Option {
 	return func(o *options) {
 		if d > 0 {

@@ -27,13 +27,16 @@ const (
 	FileHTML   = "reconciliation.html"
 )
 
+// FormatDefault is the report's format when none is given. Defaults to csv.
+const FormatDefault = "csv"
+
 // Write writes r into dir, creating dir, in each of formats: "csv" (reconciliation.csv and
 // totals.csv; the default when no format is given), "json" and "html". Each file is replaced
 // atomically, so a reader never sees half a report. It returns the paths written and remembers
 // them for WriteSummary.
 func Write(dir string, r *Report, formats ...string) ([]string, error) {
 	if len(formats) == 0 {
-		formats = []string{"csv"}
+		formats = []string{FormatDefault}
 	}
 	// Check every format before writing anything, so a typo writes nothing.
 	type output struct {

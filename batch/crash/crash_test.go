@@ -59,7 +59,7 @@ func binary(t *testing.T) string {
 			return
 		}
 		binPath = filepath.Join(dir, "cashpool")
-		out, err := exec.Command("go", "build", "-o", binPath, "../../cmd/cashpool").CombinedOutput()
+		out, err := exec.Command("go", "build", "-tags", "failpoint", "-o", binPath, "../../cmd/cashpool").CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %v: %s", err, out)
 		}

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -17,11 +18,19 @@ import (
 	"github.com/cashpool/cashpool/pool"
 )
 
+// Which files of the drop folder are which kind, matched case-insensitively.
+const (
+	// ReceiptsPatternDefault names receipts files. Defaults to receipts*.csv.
+	ReceiptsPatternDefault = "receipts*.csv"
+	// AllocationsPatternDefault names allocations files. Defaults to allocations*.csv.
+	AllocationsPatternDefault = "allocations*.csv"
+)
+
 // Config says where the drop folder is and how to read it.
 type Config struct {
 	DropDir            string
-	ReceiptsPattern    string // default "receipts*.csv", matched case-insensitively
-	AllocationsPattern string // default "allocations*.csv"
+	ReceiptsPattern    string // ReceiptsPatternDefault when empty
+	AllocationsPattern string // AllocationsPatternDefault when empty
 	// RequireReady takes only files with a <file>.ready marker beside them; without it a file is
 	// also taken when its size and modification time held still between two scans.
 	RequireReady bool
@@ -126,8 +135,8 @@ func scanFolder(ctx context.Context, db *sqlx.DB, cfg Config) (Result, error) {
 		return Result{}, fmt.Errorf("ingest: drop folder: %w", err)
 	}
 	r := &runner{db: db, cfg: cfg, dir: dir, log: cfg.Logger, pats: map[Kind]string{
-		KindReceipts:    strings.ToLower(cmp(cfg.ReceiptsPattern, "receipts*.csv")),
-		KindAllocations: strings.ToLower(cmp(cfg.AllocationsPattern, "allocations*.csv")),
+		KindReceipts:    strings.ToLower(cmp.Or(cfg.ReceiptsPattern, ReceiptsPatternDefault)),
+		KindAllocations: strings.ToLower(cmp.Or(cfg.AllocationsPattern, AllocationsPatternDefault)),
 	}}
 	for k, p := range r.pats {
 		if _, err := filepath.Match(p, ""); err != nil {
@@ -187,13 +196,6 @@ func scanFolder(ctx context.Context, db *sqlx.DB, cfg Config) (Result, error) {
 		return res, err
 	}
 	return res, nil
-}
-
-func cmp(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 func (r *runner) logResult(fr FileResult) {

@@ -4,9 +4,9 @@
 package plan
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -18,17 +18,22 @@ import (
 
 	"github.com/cashpool/cashpool/alpaca"
 	"github.com/cashpool/cashpool/batch/store"
+	"github.com/cashpool/cashpool/batch/jnlc"
 	"github.com/cashpool/cashpool/pool"
 )
+
+// AwaitReceiptForDefault is how long after its file arrived an allocation may wait for its
+// receipt before it is an exception for a person. Defaults to 72h.
+const AwaitReceiptForDefault = 72 * time.Hour
 
 // Config is what planning needs to know about the firm.
 type Config struct {
 	SweepAccount string          // the firm's sweep account id; configuration, never read from a CSV
 	BusinessDate string          // YYYY-MM-DD
-	BatchSize    int             // entries per POST /v1/journals/batch; default 500
+	BatchSize    int             // entries per POST /v1/journals/batch; jnlc.BatchSizeDefault when zero
 	JournalLimit decimal.Decimal // the firm's per-journal limit; amounts above it are expected to go pending; zero = none
 	// AwaitReceiptFor is how long after its file arrived an allocation may wait for its receipt
-	// before it is an exception for a person; default 72h.
+	// before it is an exception for a person; AwaitReceiptForDefault when zero.
 	AwaitReceiptFor time.Duration
 	Now             func() time.Time
 }
@@ -56,14 +61,10 @@ const fetchSize = 5000
 // Plan plans the run for cfg.BusinessDate, or returns the existing run untouched. It takes every
 // receipt with a value date on or before the business date that no earlier run took.
 func Plan(ctx context.Context, db *sqlx.DB, cfg Config) (Result, error) {
-	if cfg.BatchSize <= 0 {
-		cfg.BatchSize = 500
-	}
+	cfg.BatchSize = cmp.Or(cfg.BatchSize, jnlc.BatchSizeDefault)
+	cfg.AwaitReceiptFor = cmp.Or(cfg.AwaitReceiptFor, AwaitReceiptForDefault)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
-	}
-	if cfg.AwaitReceiptFor <= 0 {
-		cfg.AwaitReceiptFor = 72 * time.Hour
 	}
 	now := cfg.Now().UTC()
 	tx, err := db.BeginTxx(ctx, nil)
@@ -452,12 +453,6 @@ func transmitterTime(d time.Time) time.Time {
 	return time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, time.UTC)
 }
 
-// Body renders a batch request. encoding/json writes struct fields in declaration order, so the same
-// entries always give the same bytes.
-func Body(sweep string, entries []alpaca.BatchEntry) ([]byte, error) {
-	return json.Marshal(alpaca.BatchRequest{EntryType: "JNLC", FromAccount: sweep, Entries: entries})
-}
-
 // flushBatch writes the buffered intents as one batch and its journals.
 func (p *planner) flushBatch(ctx context.Context) error {
 	if len(p.batch) == 0 {
@@ -469,7 +464,7 @@ func (p *planner) flushBatch(ctx context.Context) error {
 		entries[i] = in.entry
 	}
 	seq := fmt.Sprintf("%06d", p.seq)
-	batchID, err := InsertBatch(ctx, p.tx, p.res.RunID, p.cfg.SweepAccount, p.cfg.BusinessDate, seq, entries)
+	batchID, err := jnlc.InsertBatch(ctx, p.tx, p.res.RunID, p.cfg.SweepAccount, p.cfg.BusinessDate, seq, entries)
 	if err != nil {
 		return err
 	}
@@ -500,24 +495,6 @@ func (p *planner) flushBatch(ctx context.Context) error {
 	p.res.Batches++
 	p.batch = p.batch[:0]
 	return nil
-}
-
-// InsertBatch stores one batch with its exact body and derived Idempotency-Key and returns its id.
-// Submit uses it too when it splits a batch Alpaca canceled whole.
-func InsertBatch(ctx context.Context, tx *sqlx.Tx, runID int64, sweep, date, seq string, entries []alpaca.BatchEntry) (int64, error) {
-	body, err := Body(sweep, entries)
-	if err != nil {
-		return 0, err
-	}
-	key := pool.BatchKey(sweep, date, seq, body)
-	var id int64
-	err = tx.QueryRowxContext(ctx, `
-		INSERT INTO batches (run_id, seq, idempotency_key, body, entries, status) VALUES ($1, $2, $3, $4, $5, $6)
-		RETURNING id`, runID, seq, key, body, len(entries), store.BatchPlanned).Scan(&id)
-	if err != nil {
-		return 0, fmt.Errorf("insert batch %s: %w", seq, err)
-	}
-	return id, nil
 }
 
 // skipOrphans records allocations this run cannot plan: those whose receipt has not arrived (listed

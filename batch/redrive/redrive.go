@@ -1,6 +1,7 @@
 package redrive
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -14,7 +15,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/cashpool/cashpool/alpaca"
-	"github.com/cashpool/cashpool/batch/plan"
+	"github.com/cashpool/cashpool/batch/jnlc"
 	"github.com/cashpool/cashpool/batch/schema"
 	"github.com/cashpool/cashpool/batch/store"
 	"github.com/cashpool/cashpool/pool"
@@ -25,7 +26,7 @@ import (
 type Config struct {
 	SweepAccount string // the firm's sweep account id, as the Runner is configured with it
 	BusinessDate string // YYYY-MM-DD
-	BatchSize    int    // entries per new batch; default 500
+	BatchSize    int    // entries per new batch; jnlc.BatchSizeDefault when zero
 	Now          func() time.Time
 
 	// Journal, when set, limits the redrive to one journal: its cashpool key or Alpaca id. It
@@ -82,9 +83,6 @@ type Plan struct {
 
 // ErrNoRun means no run exists for the date and sweep account: there is nothing to redrive.
 var ErrNoRun = errors.New("no run for this date")
-
-// ErrBusy means a Runner is working on the run right now; redrive after it finishes.
-var ErrBusy = errors.New("another cashpool process is working on this run")
 
 // Why texts for refused items.
 const (
@@ -169,9 +167,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.SweepAccount == "" || c.BusinessDate == "" {
 		return c, errors.New("redrive: sweep account and business date are required")
 	}
-	if c.BatchSize <= 0 {
-		c.BatchSize = 500
-	}
+	c.BatchSize = cmp.Or(c.BatchSize, jnlc.BatchSizeDefault)
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -285,7 +281,7 @@ func decideRun(ctx context.Context, tx *sqlx.Tx, cfg Config, lock bool) (*Plan, 
 			return nil, nil, fmt.Errorf("redrive %s: lock run: %w", cfg.BusinessDate, err)
 		}
 		if !ok {
-			return nil, nil, fmt.Errorf("redrive %s: %w", cfg.BusinessDate, ErrBusy)
+			return nil, nil, fmt.Errorf("redrive %s: %w", cfg.BusinessDate, schema.ErrBusy)
 		}
 	}
 	var all []journal
@@ -435,7 +431,7 @@ func writeBatch(ctx context.Context, tx *sqlx.Tx, cfg Config, runID int64, seq s
 			TransmitterTimestamp:            j.TTimestamp.UTC().Format(time.RFC3339),
 		}
 	}
-	batchID, err := plan.InsertBatch(ctx, tx, runID, cfg.SweepAccount, cfg.BusinessDate, seq, entries)
+	batchID, err := jnlc.InsertBatch(ctx, tx, runID, cfg.SweepAccount, cfg.BusinessDate, seq, entries)
 	if err != nil {
 		return 0, err
 	}

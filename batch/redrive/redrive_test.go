@@ -18,6 +18,7 @@ import (
 	"github.com/cashpool/cashpool/batch"
 	"github.com/cashpool/cashpool/batch/plan"
 	"github.com/cashpool/cashpool/batch/redrive"
+	"github.com/cashpool/cashpool/batch/schema"
 	"github.com/cashpool/cashpool/batch/schema/schematest"
 	"github.com/cashpool/cashpool/pool"
 )
@@ -488,7 +489,7 @@ func TestBusyWhileRunnerHoldsTheRun(t *testing.T) {
 	<-br.entered // the Runner holds the run lock and is posting
 	_, err := redrive.Apply(context.Background(), f.db, cfg())
 	close(br.block)
-	if !errors.Is(err, redrive.ErrBusy) {
+	if !errors.Is(err, schema.ErrBusy) {
 		t.Errorf("Apply during a run: %v, want ErrBusy", err)
 	}
 	if err := <-done; err != nil {

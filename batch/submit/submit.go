@@ -6,6 +6,7 @@
 package submit
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -21,7 +22,7 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/cashpool/cashpool/alpaca"
-	"github.com/cashpool/cashpool/batch/plan"
+	"github.com/cashpool/cashpool/batch/jnlc"
 	"github.com/cashpool/cashpool/batch/store"
 	"github.com/cashpool/cashpool/pool"
 )
@@ -32,12 +33,22 @@ type Broker interface {
 	ListJournals(ctx context.Context, f alpaca.ListFilter) ([]alpaca.Journal, error)
 }
 
+// Defaults of Config.
+const (
+	// MaxInFlightDefault is how many batches are sent at once. Defaults to 4.
+	MaxInFlightDefault = 4
+	// KeyRetentionDefault is how long Alpaca is trusted to remember an Idempotency-Key. Defaults
+	// to 24h, what Alpaca documents.
+	KeyRetentionDefault = 24 * time.Hour
+)
+
 // Config bounds the work.
 type Config struct {
 	SweepAccount string
 	BusinessDate string
-	MaxInFlight  int // batches sent at once; default 4
-	// KeyRetention is how long Alpaca is trusted to remember an Idempotency-Key (default 24h). A
+	MaxInFlight  int // batches sent at once; MaxInFlightDefault when zero
+	// KeyRetention is how long Alpaca is trusted to remember an Idempotency-Key
+	// (KeyRetentionDefault when zero). A
 	// batch left 'sending' for longer is never re-sent blindly: its journals are looked for first.
 	KeyRetention time.Duration
 	Now          func() time.Time
@@ -74,12 +85,8 @@ type batchRow struct {
 
 // Submit sends every batch of the run that is planned or was left sending, until none is left.
 func Submit(ctx context.Context, db *sqlx.DB, broker Broker, runID int64, cfg Config) (Result, error) {
-	if cfg.MaxInFlight <= 0 {
-		cfg.MaxInFlight = 4
-	}
-	if cfg.KeyRetention <= 0 {
-		cfg.KeyRetention = 24 * time.Hour
-	}
+	cfg.MaxInFlight = cmp.Or(cfg.MaxInFlight, MaxInFlightDefault)
+	cfg.KeyRetention = cmp.Or(cfg.KeyRetention, KeyRetentionDefault)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -435,7 +442,7 @@ func (s *submitter) isolate(ctx context.Context, b batchRow, apiErr *alpaca.APIE
 		}
 		var children []int64
 		for i, part := range parts {
-			id, err := plan.InsertBatch(ctx, tx, s.runID, s.cfg.SweepAccount, s.cfg.BusinessDate, fmt.Sprintf("%s.%d", b.Seq, i+1), part)
+			id, err := jnlc.InsertBatch(ctx, tx, s.runID, s.cfg.SweepAccount, s.cfg.BusinessDate, fmt.Sprintf("%s.%d", b.Seq, i+1), part)
 			if err != nil {
 				return err
 			}
@@ -542,7 +549,7 @@ func (s *submitter) recoverStale(ctx context.Context, b batchRow) error {
 		if err := store.MoveBatch(ctx, tx, b.ID, store.BatchSplit, store.BatchMove{Error: sql.NullString{String: rest, Valid: true}}, now); err != nil {
 			return err
 		}
-		id, err := plan.InsertBatch(ctx, tx, s.runID, s.cfg.SweepAccount, s.cfg.BusinessDate, b.Seq+".k", missing)
+		id, err := jnlc.InsertBatch(ctx, tx, s.runID, s.cfg.SweepAccount, s.cfg.BusinessDate, b.Seq+".k", missing)
 		if err != nil {
 			return err
 		}

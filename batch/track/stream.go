@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -148,7 +147,7 @@ func trackStream(ctx context.Context, db *sqlx.DB, broker Broker, s Streamer, ru
 			return finish(ctx.Err())
 		}
 		if since := time.Since(lastCount); woken && since < recountEvery {
-			if err := sleep(ctx, recountEvery-since); err != nil {
+			if err := alpaca.Sleep(ctx, recountEvery-since); err != nil {
 				return finish(err)
 			}
 		}
@@ -185,7 +184,7 @@ func (st *streamer) notify() {
 
 // loop connects, applies, and reconnects with backoff until ctx ends or applying fails.
 func (st *streamer) loop(ctx context.Context) error {
-	fails := 0
+	bo := alpaca.NewBackOff(st.cfg.ReconnectMax)
 	prev := ""
 	for attempt := 0; ; attempt++ {
 		cursor, err := st.cursor(ctx)
@@ -232,24 +231,15 @@ func (st *streamer) loop(ctx context.Context) error {
 			st.cfg.Logger.Info("event stream ended; reconnecting", "run", st.runID, "events", received, "err", err)
 			st.requestHeal("reconnect")
 		}
+		// A connection that delivered events is followed at once; failures back off.
 		if received > 0 {
-			fails = 0
-		} else {
-			fails++
+			bo.Reset()
+			continue
 		}
-		if err := st.cfg.Sleep(ctx, reconnectDelay(fails, st.cfg.ReconnectMax)); err != nil {
+		if err := st.cfg.Sleep(ctx, bo.NextBackOff()); err != nil {
 			return nil
 		}
 	}
-}
-
-// reconnectDelay is immediate after a connection that delivered events, then exponential with jitter.
-func reconnectDelay(fails int, ceiling time.Duration) time.Duration {
-	if fails == 0 {
-		return 0
-	}
-	d := min(100*time.Millisecond<<min(fails-1, 10), ceiling)
-	return d/2 + rand.N(d/2+1)
 }
 
 func (st *streamer) cursor(ctx context.Context) (string, error) {

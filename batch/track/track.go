@@ -24,6 +24,7 @@
 package track
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -56,10 +57,13 @@ const (
 	ModePoll   = "poll"
 )
 
+// PollEveryDefault is the pause between tracking passes. Defaults to 30s.
+const PollEveryDefault = 30 * time.Second
+
 // Config of a tracking session.
 type Config struct {
 	SweepAccount string
-	PollEvery    time.Duration // pause between passes; default 30s
+	PollEvery    time.Duration // pause between passes; PollEveryDefault when zero
 	Now          func() time.Time
 	Logger       *slog.Logger
 	// Wait pauses between passes; tests inject one that advances the simulator's clock instead.
@@ -85,7 +89,7 @@ type Config struct {
 	// SinceMargin is how long before the run's first batch was sent the stream starts when no
 	// cursor is stored (or the cursor is later than that); default 1h.
 	SinceMargin time.Duration
-	// ReconnectMax caps the backoff between reconnects; default 30s.
+	// ReconnectMax caps the backoff between reconnects (before its jitter); default 30s.
 	ReconnectMax time.Duration
 	// HealListAbove: a heal pass with more open journals than this uses the list call (when the
 	// run has at most ListMax journals) instead of one GET per journal; default 100.
@@ -101,9 +105,7 @@ type Config struct {
 }
 
 func (cfg Config) withDefaults() Config {
-	if cfg.PollEvery <= 0 {
-		cfg.PollEvery = 30 * time.Second
-	}
+	cfg.PollEvery = cmp.Or(cfg.PollEvery, PollEveryDefault)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -111,10 +113,10 @@ func (cfg Config) withDefaults() Config {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Wait == nil {
-		cfg.Wait = sleep
+		cfg.Wait = alpaca.Sleep
 	}
 	if cfg.Sleep == nil {
-		cfg.Sleep = sleep
+		cfg.Sleep = alpaca.Sleep
 	}
 	if cfg.GetParallel <= 0 {
 		cfg.GetParallel = 4
@@ -150,17 +152,6 @@ func (cfg Config) withDefaults() Config {
 		cfg.ProgressEvery = 30 * time.Second
 	}
 	return cfg
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // Result of a tracking session.

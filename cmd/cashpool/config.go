@@ -5,178 +5,293 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"strconv"
+	"reflect"
 	"strings"
 	"time"
 
+	"github.com/caarlos0/env/v11"
 	"github.com/shopspring/decimal"
 
 	"github.com/cashpool/cashpool/alpaca"
+	"github.com/cashpool/cashpool/batch"
+	"github.com/cashpool/cashpool/batch/ingest"
+	"github.com/cashpool/cashpool/batch/jnlc"
+	"github.com/cashpool/cashpool/batch/plan"
+	"github.com/cashpool/cashpool/batch/submit"
+	"github.com/cashpool/cashpool/batch/track"
 	"github.com/cashpool/cashpool/pool"
+	"github.com/cashpool/cashpool/reconcile"
 )
 
-// config is every setting, from the environment first, then flags.
+// Defaults of the settings only the command uses. Every other default is the package's that uses
+// the setting (jnlc.BatchSizeDefault, submit.MaxInFlightDefault, ...).
+const (
+	// TZDefault is the firm's time zone. Defaults to America/New_York.
+	TZDefault = "America/New_York"
+	// LogFormatDefault is the shape of log lines (text or json). Defaults to text.
+	LogFormatDefault = "text"
+	// LogLevelDefault is the lowest level logged (debug, info, warn, error). Defaults to info.
+	LogLevelDefault = "info"
+	// SettleForDefault is the pause before a second drop-folder scan. Defaults to 10s.
+	SettleForDefault = 10 * time.Second
+	// ScheduleDefault is serve's cron schedule. Defaults to 30 1 * * * (01:30 every day).
+	ScheduleDefault = "30 1 * * *"
+	// HTTPAddrDefault is serve's HTTP address. Defaults to 127.0.0.1:8080.
+	HTTPAddrDefault = "127.0.0.1:8080"
+	// ScanEveryDefault is how often serve scans the drop folder between nights. Defaults to 1m.
+	ScanEveryDefault = time.Minute
+)
+
+// config is every setting: the environment (README's configuration table, tag by tag) read by
+// env, then the flags that override it. A `want` tag is what a bad value is told it should be.
 type config struct {
-	DatabaseURL  string
-	BrokerURL    string
-	KeyID        string
-	Secret       string
-	SweepAccount string
-	DropDir      string
-	ReceiptsPat  string
-	AllocPat     string
-	OutDir       string
-	TZ           *time.Location
-	BatchSize    int
-	JournalLimit decimal.Decimal
-	MaxInFlight  int
-	TrackFor     time.Duration
-	PollEvery    time.Duration
-	SettleFor    time.Duration
-	RequireReady bool
-	KeyRetention time.Duration
-	AwaitFor     time.Duration
-	WatchFor     time.Duration
-	ScanEvery    time.Duration
-	Schedule     string
-	HTTPAddr     string
-	Date         string
-	Formats      []string
+	// Secrets and URLs are strings: env never fails on them, so never quotes them.
+	DatabaseURL     string `env:"DATABASE_URL"`
+	DatabaseURLFile string `env:"DATABASE_URL_FILE"`
+	BrokerURL       string `env:"APCA_BROKER_URL"`
+	KeyID           string `env:"APCA_API_KEY_ID"`
+	Secret          string `env:"APCA_API_SECRET_KEY"`
+	SecretFile      string `env:"APCA_API_SECRET_KEY_FILE"`
+
+	SweepAccount string        `env:"CASHPOOL_SWEEP_ACCOUNT"`
+	DropDir      string        `env:"CASHPOOL_DROP_DIR"`
+	ReceiptsPat  string        `env:"CASHPOOL_RECEIPTS_PATTERN"`
+	AllocPat     string        `env:"CASHPOOL_ALLOCATIONS_PATTERN"`
+	OutDir       string        `env:"CASHPOOL_OUT_DIR"`
+	TZName       string        `env:"CASHPOOL_TZ"`
+	BatchSize    int           `env:"CASHPOOL_BATCH_SIZE" want:"a positive whole number"`
+	JournalLimit journalLimit  `env:"CASHPOOL_JOURNAL_LIMIT" want:"0 (none) or an amount such as 10000.00"`
+	MaxInFlight  int           `env:"CASHPOOL_MAX_IN_FLIGHT" want:"a positive whole number"`
+	KeyRetention time.Duration `env:"CASHPOOL_KEY_RETENTION" want:"a positive duration such as 24h"`
+	TrackFor     time.Duration `env:"CASHPOOL_TRACK_FOR" want:"a duration such as 6h"`
+	PollEvery    time.Duration `env:"CASHPOOL_POLL_EVERY" want:"a duration such as 30s"`
+	SettleFor    time.Duration `env:"CASHPOOL_SETTLE_FOR" want:"a duration such as 10s"`
+	RequireReady bool          `env:"CASHPOOL_REQUIRE_READY" want:"true or false"`
+	AwaitFor     time.Duration `env:"CASHPOOL_AWAIT_RECEIPT_FOR" want:"a positive duration such as 72h"`
+	WatchDays    int           `env:"CASHPOOL_WATCH_DAYS" want:"a positive whole number of days"`
+	Formats      []string      `env:"CASHPOOL_REPORT_FORMATS"`
+	Schedule     string        `env:"CASHPOOL_SCHEDULE"`
+	HTTPAddr     string        `env:"CASHPOOL_HTTP_ADDR"`
+	ScanEvery    time.Duration `env:"CASHPOOL_SCAN_EVERY" want:"a positive duration such as 1m"`
+	LogFormat    string        `env:"CASHPOOL_LOG_FORMAT"` // checked by newLogger, which reads it first
+	LogLevel     string        `env:"CASHPOOL_LOG_LEVEL"`
+
+	// Derived from the above by finish.
+	TZ       *time.Location `env:"-"`
+	WatchFor time.Duration  `env:"-"`
+	Date     string         `env:"-"` // --date only
 }
 
-// envOrFile reads NAME, or the contents of the file named by NAME_FILE (for secrets mounted as
-// files). A secret file anyone but its owner may read is refused: the secret may already be out.
-func envOrFile(name string) (string, error) {
-	if v := os.Getenv(name); v != "" {
-		return v, nil
-	}
-	if p := os.Getenv(name + "_FILE"); p != "" {
-		fi, err := os.Stat(p)
-		if err != nil {
-			return "", fmt.Errorf("%s_FILE: %w", name, err)
-		}
-		if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-			return "", fmt.Errorf("%s_FILE %s is readable by group or others (mode %04o): make it readable by cashpool's user only (chmod 600 %s)",
-				name, p, perm, p)
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return "", fmt.Errorf("%s_FILE: %w", name, err)
-		}
-		return strings.TrimSpace(string(b)), nil
-	}
-	return "", nil
+// journalLimit is CASHPOOL_JOURNAL_LIMIT, read with the amount rules ("1e3" is refused).
+type journalLimit struct{ decimal.Decimal }
+
+func (l *journalLimit) UnmarshalText(b []byte) error {
+	d, err := pool.ParseLimit(string(b))
+	l.Decimal = d
+	return err
 }
 
-func envDefault(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
+// defaultConfig holds every default, each taken from its one home.
+func defaultConfig() config {
+	return config{
+		DropDir:      batch.DropDirDefault,
+		ReceiptsPat:  ingest.ReceiptsPatternDefault,
+		AllocPat:     ingest.AllocationsPatternDefault,
+		OutDir:       batch.OutDirDefault,
+		TZName:       TZDefault,
+		BatchSize:    jnlc.BatchSizeDefault,
+		MaxInFlight:  submit.MaxInFlightDefault,
+		KeyRetention: submit.KeyRetentionDefault,
+		TrackFor:     batch.TrackForDefault,
+		PollEvery:    track.PollEveryDefault,
+		SettleFor:    SettleForDefault,
+		AwaitFor:     plan.AwaitReceiptForDefault,
+		WatchDays:    int(reconcile.WatchForDefault / (24 * time.Hour)),
+		Formats:      []string{reconcile.FormatDefault},
+		Schedule:     ScheduleDefault,
+		HTTPAddr:     HTTPAddrDefault,
+		ScanEvery:    ScanEveryDefault,
+		LogFormat:    LogFormatDefault,
+		LogLevel:     LogLevelDefault,
 	}
-	return def
 }
 
-// loadConfig reads the environment and registers the flags that override it on fs.
-func loadConfig(fs *flag.FlagSet) (*config, func() error, error) {
-	c := &config{}
+// flagOf names the flag that overrides a variable: a bad value of the variable does not matter
+// when the flag is given.
+var flagOf = map[string]string{
+	"CASHPOOL_DROP_DIR": "drop", "CASHPOOL_OUT_DIR": "out", "CASHPOOL_SWEEP_ACCOUNT": "sweep",
+	"CASHPOOL_REPORT_FORMATS": "format", "CASHPOOL_BATCH_SIZE": "batch-size",
+}
+
+// loadConfig reads environ (NAME → value; nil reads the process's environment) and registers the
+// flags that override it on fs. finish, called once fs is parsed, validates everything in one
+// place and returns every problem at once, each naming its variable or flag. A secret's value is
+// never part of a message.
+func loadConfig(fs *flag.FlagSet, environ map[string]string) (*config, func() error, error) {
+	if environ == nil {
+		environ = env.ToMap(os.Environ())
+	}
+	c := defaultConfig()
+	envErrs := map[string]error{} // by variable
+	if err := env.ParseWithOptions(&c, env.Options{Environment: environ}); err != nil {
+		var agg env.AggregateError
+		if !errors.As(err, &agg) {
+			return nil, nil, err
+		}
+		for _, e := range agg.Errors {
+			name, msg := describeEnvError(e, environ)
+			if name == "" {
+				return nil, nil, e // not a value's fault: a field env cannot fill
+			}
+			envErrs[name] = errors.New(msg)
+		}
+	}
 	var err error
-	if c.DatabaseURL, err = envOrFile("DATABASE_URL"); err != nil {
+	if c.DatabaseURL, err = secretOrFile("DATABASE_URL", c.DatabaseURL, c.DatabaseURLFile); err != nil {
 		return nil, nil, err
 	}
-	if c.Secret, err = envOrFile("APCA_API_SECRET_KEY"); err != nil {
+	if c.Secret, err = secretOrFile("APCA_API_SECRET_KEY", c.Secret, c.SecretFile); err != nil {
 		return nil, nil, err
 	}
-	c.BrokerURL = strings.TrimRight(os.Getenv("APCA_BROKER_URL"), "/")
-	c.KeyID = os.Getenv("APCA_API_KEY_ID")
-	c.SweepAccount = strings.ToLower(os.Getenv("CASHPOOL_SWEEP_ACCOUNT"))
-	c.DropDir = envDefault("CASHPOOL_DROP_DIR", "drop")
-	c.ReceiptsPat = envDefault("CASHPOOL_RECEIPTS_PATTERN", "receipts*.csv")
-	c.AllocPat = envDefault("CASHPOOL_ALLOCATIONS_PATTERN", "allocations*.csv")
-	c.OutDir = envDefault("CASHPOOL_OUT_DIR", "out")
-	c.Schedule = envDefault("CASHPOOL_SCHEDULE", "30 1 * * *")
-	c.HTTPAddr = envDefault("CASHPOOL_HTTP_ADDR", "127.0.0.1:8080")
-	tz := envDefault("CASHPOOL_TZ", "America/New_York")
-	batchSize := envDefault("CASHPOOL_BATCH_SIZE", "500")
-	limit := envDefault("CASHPOOL_JOURNAL_LIMIT", "0")
-	inFlight := envDefault("CASHPOOL_MAX_IN_FLIGHT", "4")
-	trackFor := envDefault("CASHPOOL_TRACK_FOR", "6h")
-	pollEvery := envDefault("CASHPOOL_POLL_EVERY", "30s")
-	settleFor := envDefault("CASHPOOL_SETTLE_FOR", "10s")
-	requireReady := envDefault("CASHPOOL_REQUIRE_READY", "false")
-	keyRetention := envDefault("CASHPOOL_KEY_RETENTION", "24h")
-	awaitFor := envDefault("CASHPOOL_AWAIT_RECEIPT_FOR", "72h")
-	watchDays := envDefault("CASHPOOL_WATCH_DAYS", "5")
-	scanEvery := envDefault("CASHPOOL_SCAN_EVERY", "1m")
-	formats := envDefault("CASHPOOL_REPORT_FORMATS", "csv")
+	c.BrokerURL = strings.TrimRight(c.BrokerURL, "/")
 
+	formats := strings.Join(c.Formats, ",")
 	fs.StringVar(&c.Date, "date", "", "business date YYYY-MM-DD (default: today in CASHPOOL_TZ)")
 	fs.StringVar(&c.DropDir, "drop", c.DropDir, "drop folder (CASHPOOL_DROP_DIR)")
 	fs.StringVar(&c.OutDir, "out", c.OutDir, "report folder (CASHPOOL_OUT_DIR)")
 	fs.StringVar(&c.SweepAccount, "sweep", c.SweepAccount, "sweep account id (CASHPOOL_SWEEP_ACCOUNT)")
-	fs.StringVar(&formats, "format", formats, "report formats, comma separated: csv, json, html")
-	fs.IntVar(&c.BatchSize, "batch-size", 0, "journals per batch (CASHPOOL_BATCH_SIZE, default 500)")
+	fs.StringVar(&formats, "format", formats, "report formats, comma separated: csv, json, html (CASHPOOL_REPORT_FORMATS)")
+	fs.IntVar(&c.BatchSize, "batch-size", c.BatchSize, "journals per batch (CASHPOOL_BATCH_SIZE)")
 
 	finish := func() error {
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 		var errs []error
-		loc, err := time.LoadLocation(tz)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("CASHPOOL_TZ %q: %w", tz, err))
-		}
-		c.TZ = loc
-		if c.BatchSize == 0 {
-			if c.BatchSize, err = strconv.Atoi(batchSize); err != nil || c.BatchSize < 1 {
-				errs = append(errs, fmt.Errorf("CASHPOOL_BATCH_SIZE %q: want a positive whole number", batchSize))
+		for _, name := range envNames() {
+			if e := envErrs[name]; e != nil && !set[flagOf[name]] {
+				errs = append(errs, e)
 			}
 		}
-		if c.JournalLimit, err = pool.ParseLimit(limit); err != nil {
-			errs = append(errs, fmt.Errorf("CASHPOOL_JOURNAL_LIMIT %q: %w", limit, err))
-		}
-		if c.MaxInFlight, err = strconv.Atoi(inFlight); err != nil || c.MaxInFlight < 1 {
-			errs = append(errs, fmt.Errorf("CASHPOOL_MAX_IN_FLIGHT %q: want a positive whole number", inFlight))
-		}
-		if c.TrackFor, err = time.ParseDuration(trackFor); err != nil {
-			errs = append(errs, fmt.Errorf("CASHPOOL_TRACK_FOR %q: %w", trackFor, err))
-		}
-		if c.PollEvery, err = time.ParseDuration(pollEvery); err != nil {
-			errs = append(errs, fmt.Errorf("CASHPOOL_POLL_EVERY %q: %w", pollEvery, err))
-		}
-		if c.KeyRetention, err = time.ParseDuration(keyRetention); err != nil || c.KeyRetention <= 0 {
-			errs = append(errs, fmt.Errorf("CASHPOOL_KEY_RETENTION %q: want a positive duration such as 24h", keyRetention))
-		}
-		if c.AwaitFor, err = time.ParseDuration(awaitFor); err != nil || c.AwaitFor <= 0 {
-			errs = append(errs, fmt.Errorf("CASHPOOL_AWAIT_RECEIPT_FOR %q: want a positive duration such as 72h", awaitFor))
-		}
-		if d, err := strconv.Atoi(watchDays); err != nil || d < 1 {
-			errs = append(errs, fmt.Errorf("CASHPOOL_WATCH_DAYS %q: want a positive whole number of days", watchDays))
-		} else {
-			c.WatchFor = time.Duration(d) * 24 * time.Hour
-		}
-		if c.ScanEvery, err = time.ParseDuration(scanEvery); err != nil || c.ScanEvery <= 0 {
-			errs = append(errs, fmt.Errorf("CASHPOOL_SCAN_EVERY %q: want a positive duration such as 1m", scanEvery))
-		}
-		if c.SettleFor, err = time.ParseDuration(settleFor); err != nil {
-			errs = append(errs, fmt.Errorf("CASHPOOL_SETTLE_FOR %q: %w", settleFor, err))
-		}
-		if c.RequireReady, err = strconv.ParseBool(requireReady); err != nil {
-			errs = append(errs, fmt.Errorf("CASHPOOL_REQUIRE_READY %q: want true or false", requireReady))
-		}
-		for _, f := range strings.Split(formats, ",") {
-			f = strings.TrimSpace(f)
-			switch f {
-			case "csv", "json", "html":
-				c.Formats = append(c.Formats, f)
-			default:
-				errs = append(errs, fmt.Errorf("report format %q: want csv, json or html", f))
-			}
-		}
-		if c.Date == "" && c.TZ != nil {
-			c.Date = time.Now().In(c.TZ).Format(time.DateOnly)
-		}
-		if _, err := time.Parse(time.DateOnly, c.Date); err != nil {
-			errs = append(errs, fmt.Errorf("--date %q: want YYYY-MM-DD", c.Date))
-		}
+		c.Formats = strings.Split(formats, ",")
+		errs = append(errs, c.validate(envErrs, environ, set)...)
 		return errors.Join(errs...)
 	}
-	return c, finish, nil
+	return &c, finish, nil
+}
+
+// validate checks and derives what env's types do not: the one place every setting's rule lives.
+// Settings env already refused (envErrs) are not judged again; a bad value is quoted as it was
+// given, in environ or on the command line (flags set).
+func (c *config) validate(envErrs map[string]error, environ map[string]string, flags map[string]bool) []error {
+	var errs []error
+	bad := func(name string, value any, want string) {
+		given := environ[name]
+		if f := flagOf[name]; flags[f] {
+			name, given = "--"+f, fmt.Sprint(value)
+		}
+		if envErrs[name] == nil {
+			errs = append(errs, fmt.Errorf("%s %q: want %s", name, given, want))
+		}
+	}
+	c.SweepAccount = strings.ToLower(c.SweepAccount)
+	loc, err := time.LoadLocation(c.TZName)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("CASHPOOL_TZ %q: %w", c.TZName, err))
+	}
+	c.TZ = loc
+	if c.BatchSize < 1 {
+		bad("CASHPOOL_BATCH_SIZE", c.BatchSize, "a positive whole number")
+	}
+	if c.MaxInFlight < 1 {
+		bad("CASHPOOL_MAX_IN_FLIGHT", c.MaxInFlight, "a positive whole number")
+	}
+	if c.TrackFor < 0 {
+		bad("CASHPOOL_TRACK_FOR", c.TrackFor, "a duration such as 6h")
+	}
+	if c.PollEvery < 0 {
+		bad("CASHPOOL_POLL_EVERY", c.PollEvery, "a duration such as 30s")
+	}
+	if c.SettleFor < 0 {
+		bad("CASHPOOL_SETTLE_FOR", c.SettleFor, "a duration such as 10s")
+	}
+	if c.KeyRetention <= 0 {
+		bad("CASHPOOL_KEY_RETENTION", c.KeyRetention, "a positive duration such as 24h")
+	}
+	if c.AwaitFor <= 0 {
+		bad("CASHPOOL_AWAIT_RECEIPT_FOR", c.AwaitFor, "a positive duration such as 72h")
+	}
+	if c.WatchDays < 1 {
+		bad("CASHPOOL_WATCH_DAYS", c.WatchDays, "a positive whole number of days")
+	}
+	c.WatchFor = time.Duration(c.WatchDays) * 24 * time.Hour
+	if c.ScanEvery <= 0 {
+		bad("CASHPOOL_SCAN_EVERY", c.ScanEvery, "a positive duration such as 1m")
+	}
+	for i, f := range c.Formats {
+		f = strings.TrimSpace(f)
+		switch f {
+		case "csv", "json", "html":
+			c.Formats[i] = f
+		default:
+			errs = append(errs, fmt.Errorf("report format %q (CASHPOOL_REPORT_FORMATS, --format): want csv, json or html", f))
+		}
+	}
+	if c.Date == "" && c.TZ != nil {
+		c.Date = time.Now().In(c.TZ).Format(time.DateOnly)
+	}
+	if _, err := time.Parse(time.DateOnly, c.Date); err != nil {
+		errs = append(errs, fmt.Errorf("--date %q: want YYYY-MM-DD", c.Date))
+	}
+	return errs
+}
+
+// describeEnvError turns env's error (which names the Go field) into one naming the variable and
+// what it wants.
+func describeEnvError(err error, environ map[string]string) (name, msg string) {
+	var pe env.ParseError
+	if !errors.As(err, &pe) {
+		return "", err.Error()
+	}
+	f, _ := reflect.TypeFor[config]().FieldByName(pe.Name)
+	name = strings.Split(f.Tag.Get("env"), ",")[0]
+	want := f.Tag.Get("want")
+	if want == "" {
+		return name, fmt.Sprintf("%s %q: %v", name, environ[name], pe.Err)
+	}
+	return name, fmt.Sprintf("%s %q: want %s", name, environ[name], want)
+}
+
+// envNames lists the variables config reads, in its order.
+func envNames() []string {
+	var names []string
+	t := reflect.TypeFor[config]()
+	for i := range t.NumField() {
+		if n := strings.Split(t.Field(i).Tag.Get("env"), ",")[0]; n != "" && n != "-" {
+			names = append(names, n)
+		}
+	}
+	return names
+}
+
+// secretOrFile is value, or the contents of the file named by NAME_FILE (for secrets mounted as
+// files). A secret file anyone but its owner may read is refused: the secret may already be out.
+func secretOrFile(name, value, file string) (string, error) {
+	if value != "" || file == "" {
+		return value, nil
+	}
+	fi, err := os.Stat(file)
+	if err != nil {
+		return "", fmt.Errorf("%s_FILE: %w", name, err)
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return "", fmt.Errorf("%s_FILE %s is readable by group or others (mode %04o): make it readable by cashpool's user only (chmod 600 %s)",
+			name, file, perm, file)
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("%s_FILE: %w", name, err)
+	}
+	return strings.TrimSpace(string(b)), nil
 }
 
 // needBroker checks the settings a command that talks to Alpaca needs. There is no default broker

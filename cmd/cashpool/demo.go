@@ -41,7 +41,11 @@ func cmdDemo(ctx context.Context, args []string, stdout io.Writer, logger *slog.
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stdout)
 	fs.Usage = commandUsage(fs)
-	out := fs.String("out", envDefault("CASHPOOL_OUT_DIR", "out"), "folder for the demo's drop folder and report")
+	cfg, _, err := loadConfig(flag.NewFlagSet("demo", flag.ContinueOnError), nil)
+	if err != nil {
+		return exitUsage, usageError{err}
+	}
+	out := fs.String("out", cfg.OutDir, "folder for the demo's drop folder and report (CASHPOOL_OUT_DIR)")
 	trackFor := fs.Duration("track-for", 3*time.Second, "how long journals are followed before pending counts as stuck")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage, usageError{err}
@@ -95,8 +99,8 @@ func cmdDemo(ctx context.Context, args []string, stdout io.Writer, logger *slog.
 	client := alpaca.NewClient(alpaca.Options{BaseURL: brokerURL, KeyID: "demo", Secret: secret})
 	r := &batch.Runner{DB: db, Broker: client, Config: batch.Config{
 		SweepAccount: seed.SweepAccount, DropDir: drop, OutDir: filepath.Join(dir, "reports"),
-		Formats: []string{"csv", "json", "html"}, BatchSize: 500, JournalLimit: decimal.RequireFromString("10000.00"),
-		MaxInFlight: 4, TrackFor: *trackFor, PollEvery: 250 * time.Millisecond, Logger: logger,
+		Formats: []string{"csv", "json", "html"}, JournalLimit: decimal.RequireFromString("10000.00"),
+		TrackFor: *trackFor, PollEvery: 250 * time.Millisecond, Logger: logger,
 	}}
 	date := fixtures.BusinessDate
 

@@ -11,9 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 	_ "time/tzdata" // CASHPOOL_TZ works on machines without a zoneinfo database: one binary
@@ -128,7 +126,7 @@ func cmdPipeline(ctx context.Context, cmd string, args []string, stdout io.Write
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stdout)
 	fs.Usage = commandUsage(fs)
-	cfg, finish, err := loadConfig(fs)
+	cfg, finish, err := loadConfig(fs, nil)
 	if err != nil {
 		return exitUsage, usageError{err}
 	}
@@ -222,9 +220,12 @@ func cmdPipeline(ctx context.Context, cmd string, args []string, stdout io.Write
 		_, err := r.Plan(ctx, cfg.Date)
 		return exitOK, err
 	case "submit", "track":
-		var runID int64
-		if err := db.GetContext(ctx, &runID, `SELECT id FROM runs WHERE business_date = $1 AND sweep_account = $2`, cfg.Date, cfg.SweepAccount); err != nil {
+		runID, err := batch.RunID(ctx, db, cfg.SweepAccount, cfg.Date)
+		if errors.Is(err, batch.ErrNoRun) {
 			return exitUsage, usageError{fmt.Errorf("no planned run for %s: run `cashpool plan --date %s` first", cfg.Date, cfg.Date)}
+		}
+		if err != nil {
+			return exitFailure, err
 		}
 		if cmd == "submit" {
 			if err := r.CheckBroker(ctx); err != nil {
@@ -253,7 +254,7 @@ func cmdPipeline(ctx context.Context, cmd string, args []string, stdout io.Write
 			if errors.Is(err, batch.ErrNotReady) {
 				return exitUsage, err
 			}
-			if errors.Is(err, batch.ErrBusy) {
+			if errors.Is(err, schema.ErrBusy) {
 				return exitFailure, fmt.Errorf("%w: another `cashpool run` for %s is in progress; nothing was done", err, cfg.Date)
 			}
 			return exitFailure, err
@@ -267,7 +268,7 @@ func newRunner(db *sqlx.DB, cfg *config, logger *slog.Logger) *batch.Runner {
 	return &batch.Runner{DB: db, Broker: client, Config: batch.Config{
 		SweepAccount: cfg.SweepAccount, DropDir: cfg.DropDir, OutDir: cfg.OutDir, Formats: cfg.Formats,
 		ReceiptsPattern: cfg.ReceiptsPat, AllocationsPattern: cfg.AllocPat,
-		BatchSize: cfg.BatchSize, JournalLimit: cfg.JournalLimit, MaxInFlight: cfg.MaxInFlight,
+		BatchSize: cfg.BatchSize, JournalLimit: cfg.JournalLimit.Decimal, MaxInFlight: cfg.MaxInFlight,
 		TrackFor: cfg.TrackFor, PollEvery: cfg.PollEvery, Logger: logger, Failpoint: failpointFromEnv(),
 		SettleFor: cfg.SettleFor, RequireReady: cfg.RequireReady, KeyRetention: cfg.KeyRetention, AwaitReceiptFor: cfg.AwaitFor,
 		WatchFor: cfg.WatchFor,
@@ -280,38 +281,6 @@ func printOutcome(w io.Writer, out *batch.Outcome) int {
 	}
 	reconcile.WriteSummary(w, out.Report)
 	return out.Report.ExitCode()
-}
-
-// failpointFromEnv lets the crash harness kill the process where state was just persisted:
-// CASHPOOL_FAILPOINT=after-plan kills it at the first after-plan, after-store:3 at the third
-// after-store, any:7 at the seventh failpoint of any name. Unset, failpoints cost nothing.
-func failpointFromEnv() func(string) {
-	spec := os.Getenv("CASHPOOL_FAILPOINT")
-	if spec == "" {
-		return nil
-	}
-	name, nth := spec, 1
-	if i := strings.LastIndex(spec, ":"); i >= 0 {
-		if n, err := strconv.Atoi(spec[i+1:]); err == nil && n > 0 {
-			name, nth = spec[:i], n
-		}
-	}
-	var mu sync.Mutex
-	hits := 0
-	return func(point string) {
-		if name != "any" && point != name {
-			return
-		}
-		mu.Lock()
-		hits++
-		kill := hits == nth
-		mu.Unlock()
-		if kill {
-			fmt.Fprintf(os.Stderr, "cashpool: failpoint %s (hit %d): killing the process\n", point, nth)
-			syscall.Kill(os.Getpid(), syscall.SIGKILL)
-			select {} // SIGKILL is on its way; never return into the code after the failpoint
-		}
-	}
 }
 
 // printIngest shows what ingest did with each file. File names and problems (which quote values)

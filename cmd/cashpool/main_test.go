@@ -116,7 +116,7 @@ func TestSecretFileReadableByOthersIsRefused(t *testing.T) {
 		if err := os.Chmod(file, 0o400); err != nil {
 			t.Fatal(err)
 		}
-		got, err := envOrFile(name)
+		got, err := secretOrFile(name, "", file)
 		if err != nil || got != secret {
 			t.Errorf("%s_FILE mode 0400: %q, %v; want the secret", name, got, err)
 		}

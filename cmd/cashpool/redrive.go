@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/cashpool/cashpool/batch"
 	"github.com/cashpool/cashpool/batch/redrive"
+	"github.com/cashpool/cashpool/batch/schema"
 	"github.com/cashpool/cashpool/pool"
 )
 
@@ -79,7 +79,7 @@ func redriveDate(ctx context.Context, db *sqlx.DB, r *batch.Runner, cfg *config,
 		return exitOK, nil
 	}
 	if _, err := redrive.Apply(ctx, db, rcfg); err != nil {
-		if errors.Is(err, redrive.ErrBusy) {
+		if errors.Is(err, schema.ErrBusy) {
 			return exitFailure, fmt.Errorf("a run of %s is in progress; try again when it ends", date)
 		}
 		return exitFailure, err
@@ -98,11 +98,8 @@ func journalDate(ctx context.Context, db *sqlx.DB, sweep, journal string) (strin
 	if err != nil {
 		return "", usageError{fmt.Errorf("--journal %q %w (a journal key or an Alpaca journal id)", journal, err)}
 	}
-	var date string
-	err = db.GetContext(ctx, &date, `
-		SELECT to_char(r.business_date, 'YYYY-MM-DD') FROM journals j JOIN runs r ON r.id = j.run_id
-		WHERE r.sweep_account = $1 AND (j.journal_key = $2::uuid OR j.alpaca_id = $2::uuid)`, sweep, id)
-	if errors.Is(err, sql.ErrNoRows) {
+	date, err := batch.JournalDate(ctx, db, sweep, id)
+	if errors.Is(err, batch.ErrNoJournal) {
 		return "", usageError{fmt.Errorf("no journal %s for sweep account %s", id, sweep)}
 	}
 	return date, err

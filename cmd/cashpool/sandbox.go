@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/cashpool/cashpool/alpaca/sandbox"
@@ -33,11 +32,11 @@ func cmdSandbox(ctx context.Context, args []string, stdout io.Writer, logger *sl
 	if err != nil {
 		return exitUsage, usageError{err}
 	}
-	secret, err := envOrFile("APCA_API_SECRET_KEY")
+	cfg, _, err := loadConfig(flag.NewFlagSet("sandbox", flag.ContinueOnError), nil)
 	if err != nil {
 		return exitUsage, usageError{err}
 	}
-	keyID := os.Getenv("APCA_API_KEY_ID")
+	keyID, secret := cfg.KeyID, cfg.Secret
 	if keyID == "" || secret == "" {
 		return exitUsage, usageError{errors.New("set APCA_API_KEY_ID and APCA_API_SECRET_KEY: the simulator requires HTTP Basic auth like Alpaca")}
 	}

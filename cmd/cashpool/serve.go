@@ -17,6 +17,7 @@ import (
 
 	"github.com/cashpool/cashpool/batch"
 	"github.com/cashpool/cashpool/batch/ingest"
+	"github.com/cashpool/cashpool/batch/schema"
 	"github.com/cashpool/cashpool/reconcile"
 )
 
@@ -92,7 +93,7 @@ func serve(ctx context.Context, r *batch.Runner, cfg *config, stdout io.Writer, 
 					continue
 				}
 				res, err := r.Ingest(ctx)
-				if err != nil && !errors.Is(err, batch.ErrBusy) {
+				if err != nil && !errors.Is(err, schema.ErrBusy) {
 					logger.Error("drop-folder scan", "err", err)
 					continue
 				}

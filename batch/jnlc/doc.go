@@ -1,0 +1,5 @@
+// Package jnlc is what the steps that write JNLC batches share, below all of them: the batch size,
+// the exact body of a batch request and the stored batch it becomes. plan writes a night's batches,
+// submit splits a batch Alpaca canceled whole, redrive writes new attempts; none of them imports
+// another.
+package jnlc

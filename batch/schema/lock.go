@@ -1,0 +1,39 @@
+package schema
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ErrBusy means another process holds the lock a call needs.
+var ErrBusy = errors.New("another cashpool process is working on this")
+
+// TryLock takes the session advisory lock name (see LockKey) on a connection of its own, since
+// the pool would hand its release to another session, and returns that connection and the
+// release. It fails with ErrBusy, at once, when another session holds the lock.
+func TryLock(ctx context.Context, db *sql.DB, name string) (*sql.Conn, func(), error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	key := LockKey(name)
+	var ok bool
+	if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&ok); err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	if !ok {
+		conn.Close()
+		return nil, nil, fmt.Errorf("%w (lock %q)", ErrBusy, name)
+	}
+	return conn, func() {
+		// A session that no longer answers has lost the lock anyway: do not wait on it for long.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		conn.ExecContext(ctx, `SELECT pg_advisory_unlock($1)`, key)
+		conn.Close()
+	}, nil
+}
