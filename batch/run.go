@@ -320,10 +320,11 @@ func (r *Runner) CheckBroker(ctx context.Context) error {
 	return nil
 }
 
-// Ingest takes every complete file from the drop folder. Serialised across processes.
+// Ingest takes every complete file from the drop folder. Serialised across processes: a scan that
+// finds another one under way (serve's scan between nights, a night starting) waits for it to end.
 func (r *Runner) Ingest(ctx context.Context) (ingest.Result, error) {
 	c := r.cfg()
-	_, unlock, err := schema.TryLock(ctx, r.DB.DB, "ingest")
+	_, unlock, err := schema.Lock(ctx, r.DB.DB, "ingest")
 	if err != nil {
 		return ingest.Result{}, err
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -354,4 +355,45 @@ func exceptionKey(e reconcile.Exception) string {
 		file = e.File
 	}
 	return strings.Join([]string{e.Kind, e.ReceiptID, e.ClientRef, file}, ",")
+}
+
+// A night that starts while another scan of the drop folder holds the ingest lock (serve scans
+// between nights) waits its turn instead of failing with ErrBusy.
+func TestNightWaitsForAScanUnderWay(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	_, unlock, err := schema.TryLock(ctx, b.db.DB, "ingest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := b.runner.Run(ctx, fixtures.BusinessDate); done <- err }()
+	// Release only once the night is seen waiting for the lock.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var waiting int
+		if err := b.db.Get(&waiting, `SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+			WHERE l.locktype = 'advisory' AND NOT l.granted AND a.datname = current_database()`); err != nil {
+			t.Fatal(err)
+		}
+		if waiting > 0 {
+			break
+		}
+		select {
+		case err := <-done:
+			unlock()
+			t.Fatalf("the night ended while the scan held the ingest lock: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the night never waited for the ingest lock")
+		}
+		runtime.Gosched()
+	}
+	unlock()
+	if err := <-done; err != nil {
+		t.Fatalf("night after the scan: %v", err)
+	}
+	checkBrokerLedger(t, b)
 }

@@ -15,13 +15,23 @@ var ErrBusy = errors.New("another cashpool process is working on this")
 // the pool would hand its release to another session, and returns that connection and the
 // release. It fails with ErrBusy, at once, when another session holds the lock.
 func TryLock(ctx context.Context, db *sql.DB, name string) (*sql.Conn, func(), error) {
+	return advisoryLock(ctx, db, name, `SELECT pg_try_advisory_lock($1)`)
+}
+
+// Lock is TryLock for work that only needs to take turns (ingest): it waits, until ctx ends, for
+// another session to release the lock instead of failing.
+func Lock(ctx context.Context, db *sql.DB, name string) (*sql.Conn, func(), error) {
+	return advisoryLock(ctx, db, name, `SELECT true FROM (SELECT pg_advisory_lock($1)) AS taken`)
+}
+
+func advisoryLock(ctx context.Context, db *sql.DB, name, take string) (*sql.Conn, func(), error) {
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
 	key := LockKey(name)
 	var ok bool
-	if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&ok); err != nil {
+	if err := conn.QueryRowContext(ctx, take, key).Scan(&ok); err != nil {
 		conn.Close()
 		return nil, nil, err
 	}
