@@ -236,8 +236,8 @@ const SeverityCSS = `.sev-action { background: #fde8e8; border-left: 6px solid #
 tr.sev-action td:first-child, tr.sev-watch td:first-child, tr.sev-info td:first-child { font-weight: bold; }`
 
 var htmlReport = template.Must(template.New("report").Funcs(template.FuncMap{
-	"money":  FormatAmount,
-	"line":   lineText,
+	"money": FormatAmount,
+	"line":  lineText,
 }).Parse(`<!DOCTYPE html>
 <html lang="en">
 <head>
