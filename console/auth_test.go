@@ -1,6 +1,7 @@
 package console_test
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -51,6 +52,23 @@ func TestPostsNeedTokenPersonAndSameOrigin(t *testing.T) {
 	} {
 		if got := post(c.base, c.hdr); got != c.want {
 			t.Errorf("%s: %d, want %d", c.name, got, c.want)
+		}
+	}
+	// Who the page says you are: the user header counts only beside the token.
+	for hdr, want := range map[string]string{"": "not identified: read-only", "tok": `signed in as <b id="person">alice</b>`} {
+		req, _ := http.NewRequest("GET", writable.URL+"/", nil)
+		req.Header.Set("X-Forwarded-User", "Alice")
+		if hdr != "" {
+			req.Header.Set(console.TokenHeader, hdr)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if !strings.Contains(string(b), want) {
+			t.Errorf("token %q: the page does not say %s", hdr, want)
 		}
 	}
 	// The database refuses a self-approval whatever the console does.
