@@ -226,9 +226,18 @@ func lineText(n int) string {
 	return strconv.Itoa(n)
 }
 
+// SeverityCSS colours the severities of Summary (classes ok, info, watch, action) with inline CSS:
+// the report is one file that opens anywhere, and the console uses the same colours.
+const SeverityCSS = `.sev-action { background: #fde8e8; border-left: 6px solid #b91c1c; color: #7f1d1d; }
+.sev-watch { background: #fff4d6; border-left: 6px solid #b45309; color: #78350f; }
+.sev-info { background: #eef2f7; border-left: 6px solid #64748b; color: #334155; }
+.sev-ok { background: #e7f6ec; border-left: 6px solid #15803d; color: #14532d; }
+.headline { font-size: 1.4em; font-weight: bold; padding: 0.6em 0.8em; margin: 0.5em 0; }
+tr.sev-action td:first-child, tr.sev-watch td:first-child, tr.sev-info td:first-child { font-weight: bold; }`
+
 var htmlReport = template.Must(template.New("report").Funcs(template.FuncMap{
-	"amount": amountText,
-	"line":   lineText,
+	"money": FormatAmount,
+	"line":  lineText,
 }).Parse(`<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -238,24 +247,29 @@ var htmlReport = template.Must(template.New("report").Funcs(template.FuncMap{
 body { font-family: sans-serif; margin: 2em; }
 table { border-collapse: collapse; margin-bottom: 2em; }
 th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; vertical-align: top; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .bad { color: #a00; font-weight: bold; }
+{{.CSS}}
 </style>
 </head>
 <body>
 <h1>Reconciliation {{.BusinessDate}}</h1>
+<p class="headline sev-{{.Summary.Severity.Class}}" id="headline">{{.Summary.Headline}}</p>
+<p id="funded">{{.Summary.Funded}}.</p>
 <p>Sweep account {{.SweepAccount}}, run {{.RunID}}, generated {{.GeneratedAt.Format "2006-01-02 15:04:05 MST"}}.</p>
 {{if .Totals.Balanced}}<p>Totals balance.</p>{{else}}<p class="bad">Totals do not balance:</p>
 <ul>{{range .Totals.Problems}}<li>{{.}}</li>{{end}}</ul>{{end}}
+<h2>Exceptions ({{len .Exceptions}})</h2>
+{{range .Summary.Groups}}<h3 class="sev-{{.Severity.Class}}">{{.Title}}: {{len .Exceptions}}{{if .Amount.IsPositive}}, {{money .Amount}}{{end}}</h3>
+<table class="exceptions">
+<tr><th>kind</th><th>receipt</th><th>client ref</th><th>account</th><th>amount</th><th>journal id</th><th>journal key</th><th>status</th><th>reason</th><th>next action</th><th>file</th><th>line</th></tr>
+{{$sev := .Severity.Class}}{{range .Exceptions}}<tr class="sev-{{$sev}}"><td>{{.Kind}}</td><td>{{.ReceiptID}}</td><td>{{.ClientRef}}</td><td>{{.AccountID}}</td><td class="num">{{if not .Amount.IsZero}}{{money .Amount}}{{end}}</td><td>{{.JournalID}}</td><td>{{.JournalKey}}</td><td>{{.Status}}</td><td>{{.Reason}}</td><td>{{.NextAction}}</td><td>{{.File}}</td><td class="num">{{line .Line}}</td></tr>
+{{end}}</table>
+{{else}}<p>None.</p>{{end}}
 <h2>Totals</h2>
 <table>
 {{range .Metrics}}<tr><th>{{.Metric}}</th><td class="num">{{.Value}}</td></tr>
 {{end}}</table>
-<h2>Exceptions ({{len .Exceptions}})</h2>
-{{if .Exceptions}}<table>
-<tr><th>kind</th><th>receipt</th><th>client ref</th><th>account</th><th>amount</th><th>journal id</th><th>journal key</th><th>status</th><th>reason</th><th>next action</th><th>file</th><th>line</th></tr>
-{{range .Exceptions}}<tr><td>{{.Kind}}</td><td>{{.ReceiptID}}</td><td>{{.ClientRef}}</td><td>{{.AccountID}}</td><td class="num">{{amount .Amount}}</td><td>{{.JournalID}}</td><td>{{.JournalKey}}</td><td>{{.Status}}</td><td>{{.Reason}}</td><td>{{.NextAction}}</td><td>{{.File}}</td><td class="num">{{line .Line}}</td></tr>
-{{end}}</table>{{else}}<p>None.</p>{{end}}
 </body>
 </html>
 `))
@@ -264,5 +278,7 @@ func renderHTML(w io.Writer, r *Report) error {
 	return htmlReport.Execute(w, struct {
 		*Report
 		Metrics []metricRow
-	}{r, metrics(r.Totals)})
+		Summary Summary
+		CSS     template.CSS
+	}{r, metrics(r.Totals), Summarize(r), template.CSS(SeverityCSS)})
 }

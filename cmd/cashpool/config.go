@@ -38,6 +38,9 @@ const (
 	ScheduleDefault = "30 1 * * *"
 	// HTTPAddrDefault is serve's HTTP address. Defaults to 127.0.0.1:8080.
 	HTTPAddrDefault = "127.0.0.1:8080"
+	// ConsoleUserHeaderDefault is the header an authenticating proxy names the person in.
+	// Defaults to X-Forwarded-User.
+	ConsoleUserHeaderDefault = "X-Forwarded-User"
 	// ScanEveryDefault is how often serve scans the drop folder between nights. Defaults to 1m.
 	ScanEveryDefault = time.Minute
 )
@@ -76,6 +79,10 @@ type config struct {
 	LogFormat    string        `env:"CASHPOOL_LOG_FORMAT"` // checked by newLogger, which reads it first
 	LogLevel     string        `env:"CASHPOOL_LOG_LEVEL"`
 
+	ConsoleToken      string `env:"CASHPOOL_CONSOLE_TOKEN"` // a secret: never quoted
+	ConsoleTokenFile  string `env:"CASHPOOL_CONSOLE_TOKEN_FILE"`
+	ConsoleUserHeader string `env:"CASHPOOL_CONSOLE_USER_HEADER"`
+
 	// Derived from the above by finish.
 	TZ       *time.Location `env:"-"`
 	WatchFor time.Duration  `env:"-"`
@@ -113,6 +120,8 @@ func defaultConfig() config {
 		ScanEvery:    ScanEveryDefault,
 		LogFormat:    LogFormatDefault,
 		LogLevel:     LogLevelDefault,
+
+		ConsoleUserHeader: ConsoleUserHeaderDefault,
 	}
 }
 
@@ -151,6 +160,9 @@ func loadConfig(fs *flag.FlagSet, environ map[string]string) (*config, func() er
 		return nil, nil, err
 	}
 	if c.Secret, err = secretOrFile("APCA_API_SECRET_KEY", c.Secret, c.SecretFile); err != nil {
+		return nil, nil, err
+	}
+	if c.ConsoleToken, err = secretOrFile("CASHPOOL_CONSOLE_TOKEN", c.ConsoleToken, c.ConsoleTokenFile); err != nil {
 		return nil, nil, err
 	}
 	c.BrokerURL = strings.TrimRight(c.BrokerURL, "/")

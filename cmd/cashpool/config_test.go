@@ -38,7 +38,7 @@ func TestConfigFromEnvironment(t *testing.T) {
 		TrackFor: 6 * time.Hour, PollEvery: 30 * time.Second, SettleFor: 10 * time.Second,
 		AwaitFor: 72 * time.Hour, WatchDays: 5, WatchFor: 5 * 24 * time.Hour, Formats: []string{"csv"},
 		Schedule: "30 1 * * *", HTTPAddr: "127.0.0.1:8080", ScanEvery: time.Minute, Date: "2026-11-20",
-		LogFormat: "text", LogLevel: "info",
+		LogFormat: "text", LogLevel: "info", ConsoleUserHeader: "X-Forwarded-User",
 	}
 	with := func(f func(*config)) config {
 		c := defaults

@@ -18,6 +18,7 @@ import (
 	"github.com/cashpool/cashpool/batch"
 	"github.com/cashpool/cashpool/batch/ingest"
 	"github.com/cashpool/cashpool/batch/schema"
+	"github.com/cashpool/cashpool/console"
 	"github.com/cashpool/cashpool/reconcile"
 )
 
@@ -69,6 +70,20 @@ func serve(ctx context.Context, r *batch.Runner, cfg *config, stdout io.Writer, 
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write(buf.Bytes())
 	})
+	// The operator console, at / beside the probes: read-only unless a console token is set.
+	mux.Handle("/", console.New(console.Config{DB: r.DB, SweepAccount: cfg.SweepAccount, BatchSize: cfg.BatchSize,
+		WatchFor: cfg.WatchFor, TZ: cfg.TZ, Token: cfg.ConsoleToken, UserHeader: cfg.ConsoleUserHeader, Logger: logger,
+		NextRun: func() time.Time { return sched.Next(time.Now()) }, Leader: leader.Load,
+		// After an approved redrive the date runs again, as `cashpool redrive --yes` does; the run
+		// lock keeps it from overlapping the scheduler's run of the same date.
+		Rerun: func(date string) {
+			go func() {
+				rl := withRunID(logger)
+				if _, err := r.Run(ctx, date); err != nil {
+					rl.Error("redrive from the console: the new journals are planned but the run stopped; it is resumed by the next night", "date", date, "err", err)
+				}
+			}()
+		}}))
 	srv := newHTTPServer(mux)
 	go func() {
 		// Without HTTP this replica is blind to operations: stop it rather than run on.

@@ -1,0 +1,155 @@
+package reconcile
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/shopspring/decimal"
+)
+
+// Currency is the one currency receipts may carry; amounts are shown with it.
+const Currency = "USD"
+
+// Severity says how soon a person must act on a group of exceptions (or on a night).
+type Severity int
+
+const (
+	SeverityOK     Severity = iota // nothing for a person
+	SeverityInfo                   // listed for information only
+	SeverityWatch                  // money still moving or stuck: follow up
+	SeverityAction                 // a person must fix something
+)
+
+// Class names a severity for style sheets: ok, info, watch, action.
+func (s Severity) Class() string {
+	return [...]string{"ok", "info", "watch", "action"}[s]
+}
+
+// Group is the exceptions that call for the same kind of answer, in the report's order.
+type Group struct {
+	Severity   Severity
+	Title      string
+	Exceptions []Exception
+	Amount     decimal.Decimal
+}
+
+// Summary is what a person reads first: one headline, the funded line, and the exceptions grouped
+// by what to do, the groups needing action first.
+type Summary struct {
+	Severity Severity
+	Headline string
+	Funded   string
+	Groups   []Group
+}
+
+// groups lists, per group, its kinds in the order they are shown: journal failures first, since
+// they are money a customer did not get.
+var groups = []struct {
+	severity Severity
+	title    string
+	kinds    []string
+}{
+	{SeverityAction, "Needs action", []string{KindUnbalanced, KindFailed, KindFailedLate, KindReversed, KindNotSent,
+		KindUnknownStatus, KindUnfinishedRun, KindHeldNight, KindRejectedFile, KindHeldReceipt, KindOverAllocated,
+		KindSkippedAllocation, KindUnallocated, KindCorrected}},
+	{SeverityWatch, "Stuck or still in flight", []string{KindStuck, KindStuckPending, KindInFlight}},
+	{SeverityInfo, "For information", []string{KindAwaitingReceipt}},
+}
+
+// Summarize gives the headline and grouping of r, the same in the HTML report and the console.
+func Summarize(r *Report) Summary {
+	var s Summary
+	byKind := map[string][]Exception{}
+	for _, e := range r.Exceptions {
+		byKind[e.Kind] = append(byKind[e.Kind], e)
+	}
+	for _, g := range groups {
+		out := Group{Severity: g.severity, Title: g.title}
+		for _, k := range g.kinds {
+			for _, e := range byKind[k] {
+				out.Exceptions = append(out.Exceptions, e)
+				out.Amount = out.Amount.Add(e.Amount)
+			}
+		}
+		if len(out.Exceptions) > 0 {
+			s.Groups = append(s.Groups, out)
+			s.Severity = max(s.Severity, g.severity)
+		}
+	}
+	if !r.Totals.Balanced {
+		s.Severity = SeverityAction
+	}
+
+	count := func(kinds ...string) (n int, amount decimal.Decimal) {
+		for _, k := range kinds {
+			for _, e := range byKind[k] {
+				n++
+				amount = amount.Add(e.Amount)
+			}
+		}
+		return n, amount
+	}
+	var parts []string
+	if !r.Totals.Balanced && len(byKind[KindUnbalanced]) == 0 {
+		parts = append(parts, "Totals do not balance — escalate to engineering")
+	}
+	if n, _ := count(KindUnbalanced); n > 0 {
+		parts = append(parts, "Totals do not balance — escalate to engineering, do not redrive")
+	}
+	if n, a := count(KindFailed); n > 0 {
+		parts = append(parts, fmt.Sprintf("%s failed, %s — redrive after fixing", plural(n, "journal"), FormatAmount(a)))
+	}
+	if n, a := count(KindStuck, KindStuckPending); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d stuck, %s — ask Alpaca", n, FormatAmount(a)))
+	}
+	if n, a := count(KindInFlight); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d still in flight, %s", n, FormatAmount(a)))
+	}
+	others := 0
+	for _, g := range s.Groups {
+		if g.Severity == SeverityAction {
+			others += len(g.Exceptions)
+		}
+	}
+	if n, _ := count(KindFailed, KindUnbalanced); others-n > 0 {
+		parts = append(parts, fmt.Sprintf("%s to resolve", plural(others-n, "other exception")))
+	}
+
+	t := r.Totals
+	switch {
+	case len(parts) > 0:
+		s.Headline = strings.Join(parts, "; ")
+	case t.Journals == 0:
+		s.Headline = "Nothing to fund"
+	default:
+		s.Headline = fmt.Sprintf("All %s funded, %s", plural(t.Journals, "journal"), FormatAmount(t.Executed))
+	}
+	s.Funded = fmt.Sprintf("Funded %d of %s, %s of %s planned", t.ExecutedCount, plural(t.Journals, "journal"),
+		FormatAmount(t.Executed), FormatAmount(t.Planned))
+	return s
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// FormatAmount writes an amount for people: two places, thousands separated by commas, and the
+// currency ("3,000.00 USD").
+func FormatAmount(d decimal.Decimal) string {
+	s := d.Abs().StringFixed(2)
+	whole, frac, _ := strings.Cut(s, ".")
+	var b strings.Builder
+	if d.IsNegative() {
+		b.WriteByte('-')
+	}
+	for i, c := range whole {
+		if i > 0 && (len(whole)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String() + "." + frac + " " + Currency
+}
