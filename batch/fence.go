@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cashpool/cashpool/batch/schema"
+	"github.com/cashpool/cashpool/batch/store"
 	"github.com/cashpool/cashpool/batch/submit"
 )
 
@@ -73,7 +74,7 @@ func lockHeld(ctx context.Context, conn *sql.Conn, f submit.Fence) error {
 	ctx, cancel := context.WithTimeout(ctx, lockCheckTimeout)
 	defer cancel()
 	var epoch int64
-	if err := conn.QueryRowContext(ctx, `SELECT epoch FROM run_fences WHERE name = $1`, f.Name).Scan(&epoch); err != nil {
+	if err := conn.QueryRowContext(ctx, store.FenceEpochSQL, f.Name).Scan(&epoch); err != nil {
 		if errors.Is(ctx.Err(), context.Canceled) {
 			return ctx.Err() // the run is ending anyway
 		}

@@ -421,9 +421,7 @@ func (r *Runner) sendPlanned(ctx context.Context, date string, runID int64, fenc
 	// The first submission of a round (a redrive starts another) fixes the moment tracking counts
 	// from; Track derives the deadline from it and the TrackFor of whichever run tracks.
 	now := c.Now().UTC()
-	_, err = r.DB.ExecContext(ctx, `UPDATE runs SET submitted_at = $2, track_deadline = $3 WHERE id = $1 AND track_deadline IS NULL`,
-		runID, now, now.Add(c.TrackFor))
-	return err
+	return store.MarkSubmitted(ctx, r.DB, runID, now, now.Add(c.TrackFor))
 }
 
 // Track follows the run's journals until they are final or its deadline passes.
@@ -475,11 +473,11 @@ func (r *Runner) trackDeadline(ctx context.Context, runID int64) (time.Time, err
 		return time.Time{}, err
 	}
 	deadline := submitted.Add(c.TrackFor).UTC()
-	res, err := r.DB.ExecContext(ctx, `UPDATE runs SET track_deadline = $2 WHERE id = $1 AND track_deadline <> $2`, runID, deadline)
+	moved, err := store.MoveTrackDeadline(ctx, r.DB, runID, deadline)
 	if err != nil {
 		return time.Time{}, err
 	}
-	if n, _ := res.RowsAffected(); n > 0 {
+	if moved {
 		c.Logger.Info("track: deadline follows CASHPOOL_TRACK_FOR", "run", runID, "submitted", submitted.UTC(),
 			"track_for", c.TrackFor, "deadline", deadline)
 	}

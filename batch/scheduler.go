@@ -136,7 +136,7 @@ func (s *Scheduler) CatchUp(ctx context.Context) error {
 		}
 	}
 	var last sql.NullTime
-	err := s.Runner.DB.GetContext(ctx, &last, `SELECT last_completed FROM schedule_state WHERE sweep_account = $1`, s.Runner.Config.SweepAccount)
+	err := s.Runner.DB.GetContext(ctx, &last, queryLastCompleted, s.Runner.Config.SweepAccount)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return err
 	}
@@ -185,10 +185,7 @@ func (s *Scheduler) runDate(ctx context.Context, date string) bool {
 		return false
 	}
 	log.Info("run finished", "date", date, "exceptions", out.Report.Totals.Exceptions, "paths", out.Paths)
-	_, err = s.Runner.DB.ExecContext(ctx, `
-		INSERT INTO schedule_state (sweep_account, last_completed, updated_at) VALUES ($1, $2, $3)
-		ON CONFLICT (sweep_account) DO UPDATE SET last_completed = GREATEST(schedule_state.last_completed, EXCLUDED.last_completed),
-		    updated_at = EXCLUDED.updated_at`, s.Runner.Config.SweepAccount, date, s.Now().UTC())
+	_, err = s.Runner.DB.ExecContext(ctx, recordCompleted, s.Runner.Config.SweepAccount, date, s.Now().UTC())
 	if err != nil {
 		log.Error("record completed date", "date", date, "err", err)
 		return false

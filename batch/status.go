@@ -11,6 +11,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/shopspring/decimal"
 
+	"github.com/cashpool/cashpool/batch/store"
 	"github.com/cashpool/cashpool/pool"
 	"github.com/cashpool/cashpool/reconcile"
 )
@@ -72,7 +73,7 @@ func WriteStatus(ctx context.Context, w io.Writer, db *sqlx.DB, sweep, date stri
 	}
 	if err := db.SelectContext(ctx, &files, `
 		SELECT name, errors, reason, to_char(received_at, 'YYYY-MM-DD HH24:MI') AS at FROM files
-		WHERE status IN ('rejected', 'duplicate') ORDER BY received_at DESC LIMIT 10`); err != nil {
+		WHERE status IN (`+store.SQLList(store.FilesRefused)+`) ORDER BY received_at DESC LIMIT 10`); err != nil {
 		return err
 	}
 	fmt.Fprintln(tw)

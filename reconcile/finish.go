@@ -35,7 +35,7 @@ func Finish(ctx context.Context, db *sqlx.DB, r *Report, now time.Time) error {
 		if e.historyID == 0 { // only late news carries a history row
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO reported_reversals (history_id, run_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
+		if _, err := tx.ExecContext(ctx, insertReportedReversal,
 			e.historyID, r.RunID); err != nil {
 			return fmt.Errorf("finish run %d: mark reversal reported: %w", r.RunID, err)
 		}

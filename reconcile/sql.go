@@ -12,6 +12,7 @@ var (
 	funded   = store.SQLList(store.JournalsFunded)
 	done     = store.SQLList(store.JournalsDone)
 	finished = pq.QuoteLiteral(store.RunReconciled)
+	refused  = store.SQLList(store.FilesRefused)
 )
 
 // Every query the report runs, in one place. Build runs them inside one repeatable-read
@@ -43,7 +44,7 @@ ORDER BY r.business_date`
 	queryRejectedFiles = `
 SELECT f.name, f.reason, f.errors, f.status, f.changed_while_read
 FROM files f
-WHERE f.status IN ('rejected', 'duplicate')
+WHERE f.status IN (` + refused + `)
   AND f.received_at <= $2
   AND f.received_at > COALESCE(
         (SELECT max(p.planned_at) FROM runs p
@@ -115,3 +116,7 @@ WHERE h.id > r.reported_history_id
   AND NOT EXISTS (SELECT 1 FROM reported_reversals x WHERE x.history_id = h.id AND x.run_id <> $1)
 ORDER BY j.receipt_id, j.client_ref, h.id`
 )
+
+// insertReportedReversal marks late news (a journal_history row) reported by a run, once: the one
+// statement that writes reported_reversals, which the report owns.
+const insertReportedReversal = `INSERT INTO reported_reversals (history_id, run_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`

@@ -194,13 +194,10 @@ func recordRefused(ctx context.Context, tx *sqlx.Tx, fileID int64, path string) 
 	for i, n := range named {
 		ids[i], refs[i] = n.ReceiptID, n.ClientRef
 	}
-	if _, err := tx.ExecContext(ctx, `
-		INSERT INTO refused_allocations (file_id, receipt_id, client_ref)
-		SELECT $1, v.id, v.ref FROM unnest($2::text[], $3::text[]) AS v(id, ref)
-		ON CONFLICT DO NOTHING`, fileID, pq.Array(ids), pq.Array(refs)); err != nil {
+	if _, err := tx.ExecContext(ctx, insertRefusedAllocations, fileID, pq.Array(ids), pq.Array(refs)); err != nil {
 		return fmt.Errorf("record what a refused file names: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE files SET receipts_unread = $2 WHERE id = $1`, fileID, !ok); err != nil {
+	if _, err := tx.ExecContext(ctx, updateFileReceiptsUnread, fileID, !ok); err != nil {
 		return fmt.Errorf("record what a refused file names: %w", err)
 	}
 	return nil
@@ -217,16 +214,14 @@ func recordWaiting(ctx context.Context, tx *sqlx.Tx, dir, name, path string) err
 	for _, n := range named {
 		ids = append(ids, n.ReceiptID)
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE drop_scans SET receipts_unread = $3 WHERE drop_dir = $1 AND name = $2`,
+	if _, err := tx.ExecContext(ctx, updateScanReceiptsUnread,
 		dir, name, !ok); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM drop_scan_receipts WHERE drop_dir = $1 AND name = $2`, dir, name); err != nil {
+	if _, err := tx.ExecContext(ctx, deleteScanReceipts, dir, name); err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `
-		INSERT INTO drop_scan_receipts (drop_dir, name, receipt_id)
-		SELECT DISTINCT $1, $2, v FROM unnest($3::text[]) AS v`, dir, name, pq.Array(ids))
+	_, err = tx.ExecContext(ctx, insertScanReceipts, dir, name, pq.Array(ids))
 	return err
 }
 
@@ -237,9 +232,7 @@ func Release(ctx context.Context, db *sqlx.DB, name, reason string, now time.Tim
 	if strings.TrimSpace(reason) == "" {
 		return 0, errors.New("release: a reason is required")
 	}
-	res, err := db.ExecContext(ctx, `
-		UPDATE files SET released_at = $3, release_reason = $2
-		WHERE name = $1 AND kind = 'allocations' AND status = 'rejected' AND released_at IS NULL`, name, reason, now)
+	res, err := db.ExecContext(ctx, updateFileReleased, name, reason, now)
 	if err != nil {
 		return 0, fmt.Errorf("release %s: %w", name, err)
 	}

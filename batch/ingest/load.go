@@ -19,6 +19,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
+	"github.com/cashpool/cashpool/batch/store"
 	"github.com/cashpool/cashpool/pool"
 )
 
@@ -38,69 +39,9 @@ type kindSQL struct {
 }
 
 var kinds = map[Kind]kindSQL{
-	KindReceipts: {
-		copyTarget: `COPY receipts (receipt_id, file_id, line, value_date, amount, currency, originator_name,
-			originator_account, originator_bank, originator_address, reference) FROM STDIN`,
-		stage: `CREATE TEMP TABLE stage_receipts (line INT NOT NULL, receipt_id TEXT NOT NULL, value_date DATE NOT NULL,
-			amount NUMERIC(20,2) NOT NULL, currency TEXT NOT NULL, originator_name TEXT NOT NULL,
-			originator_account TEXT NOT NULL, originator_bank TEXT NOT NULL, originator_address TEXT NOT NULL,
-			reference TEXT NOT NULL) ON COMMIT DROP`,
-		copyStage: `COPY stage_receipts (line, receipt_id, value_date, amount, currency, originator_name,
-			originator_account, originator_bank, originator_address, reference) FROM STDIN`,
-		insertSelect: `INSERT INTO receipts (receipt_id, file_id, line, value_date, amount, currency, originator_name,
-			originator_account, originator_bank, originator_address, reference)
-			SELECT receipt_id, $1, line, value_date, amount, currency, originator_name,
-			originator_account, originator_bank, originator_address, reference FROM stage_receipts ORDER BY line`,
-		inFileDups: `SELECT line, 'receipt_id ' || receipt_id, receipt_id, first FROM (
-			SELECT line, receipt_id, min(line) OVER (PARTITION BY receipt_id) AS first FROM stage_receipts) s
-			WHERE line > first ORDER BY line`,
-		conflicts: `SELECT s.line, 'receipt_id ' || s.receipt_id, s.receipt_id, f.name, r.line FROM stage_receipts s
-			JOIN receipts r ON r.receipt_id = s.receipt_id JOIN files f ON f.id = r.file_id ORDER BY s.line`,
-		keyColumn: rcReceiptID,
-	},
-	KindAllocations: {
-		copyTarget: `COPY allocations (file_id, line, receipt_id, account_id, amount, weight, client_ref, description) FROM STDIN`,
-		stage: `CREATE TEMP TABLE stage_allocations (line INT NOT NULL, receipt_id TEXT NOT NULL, account_id UUID NOT NULL,
-			amount NUMERIC(20,2), weight NUMERIC(30,10), client_ref TEXT NOT NULL, description TEXT NOT NULL) ON COMMIT DROP`,
-		copyStage: `COPY stage_allocations (line, receipt_id, account_id, amount, weight, client_ref, description) FROM STDIN`,
-		insertSelect: `INSERT INTO allocations (file_id, line, receipt_id, account_id, amount, weight, client_ref, description)
-			SELECT $1, line, receipt_id, account_id, amount, weight, client_ref, description FROM stage_allocations ORDER BY line`,
-		inFileDups: `SELECT line, format('receipt_id %s with client_ref %s', receipt_id, client_ref), client_ref, first FROM (
-			SELECT line, receipt_id, client_ref, min(line) OVER (PARTITION BY receipt_id, client_ref) AS first
-			FROM stage_allocations) s WHERE line > first ORDER BY line`,
-		conflicts: `SELECT s.line, format('receipt_id %s with client_ref %s', s.receipt_id, s.client_ref), s.client_ref, f.name, a.line
-			FROM stage_allocations s
-			JOIN allocations a ON a.receipt_id = s.receipt_id AND a.client_ref = s.client_ref
-			JOIN files f ON f.id = a.file_id ORDER BY s.line`,
-		keyColumn: acClientRef,
-	},
+	KindReceipts:    receiptsSQL,
+	KindAllocations: allocationsSQL,
 }
-
-// Rows of duplicates repeat the sha256 of the file they duplicate; every other row has its own.
-const upsertLoaded = `
-	INSERT INTO files (sha256, name, kind, status, rows, errors, reason, received_at)
-	VALUES ($1, $2, $3, 'loaded', 0, 0, '', $4)
-	ON CONFLICT (sha256) WHERE status <> 'duplicate' DO UPDATE SET name = EXCLUDED.name, kind = EXCLUDED.kind,
-		status = 'loaded', rows = 0, errors = 0, reason = '', received_at = EXCLUDED.received_at,
-		changed_while_read = false
-	WHERE files.status = 'rejected'
-	RETURNING id`
-
-// A file that was rejected before may come back byte for byte (dropped again, or a crash between
-// recording the rejection and moving the file): it is checked again and its row updated.
-const upsertRejected = `
-	INSERT INTO files (sha256, name, kind, status, rows, errors, reason, received_at, changed_while_read)
-	VALUES ($1, $2, $3, 'rejected', 0, $4, $5, $6, $7)
-	ON CONFLICT (sha256) WHERE status <> 'duplicate' DO UPDATE SET name = EXCLUDED.name, errors = EXCLUDED.errors,
-		reason = EXCLUDED.reason, changed_while_read = EXCLUDED.changed_while_read
-	WHERE files.status = 'rejected'
-	RETURNING id`
-
-// A duplicate is recorded once per name, like a rejected file dropped again under its name.
-const upsertDuplicate = `
-	INSERT INTO files (sha256, name, kind, status, rows, errors, reason, received_at)
-	VALUES ($1, $2, $3, 'duplicate', 0, $4, $5, $6)
-	ON CONFLICT (sha256, name) WHERE status = 'duplicate' DO UPDATE SET errors = EXCLUDED.errors, reason = EXCLUDED.reason`
 
 var (
 	// errFallback marks a fast-path failure that the careful path may explain line by line.
@@ -126,10 +67,9 @@ func (r *runner) process(ctx context.Context, c candidate) (FileResult, error) {
 		Rows       int       `db:"rows"`
 		ReceivedAt time.Time `db:"received_at"`
 	}
-	err = r.db.GetContext(ctx, &prev, `SELECT name, status, rows, received_at FROM files
-		WHERE sha256 = $1 AND status <> 'duplicate'`, rc.sum)
+	err = r.db.GetContext(ctx, &prev, queryFileBySHA, rc.sum)
 	switch {
-	case err == nil && prev.Status == "loaded":
+	case err == nil && prev.Status == store.FileLoaded:
 		return r.alreadyLoaded(ctx, fr, prev.Name, prev.Rows, prev.ReceivedAt)
 	case err != nil && !errors.Is(err, sql.ErrNoRows):
 		return fr, fmt.Errorf("look up sha256: %w", err)
@@ -409,7 +349,7 @@ func (r *runner) loadFast(ctx context.Context, c candidate, rc *readCopy, probs 
 	if err := r.unchanged(c, rc); err != nil {
 		return 0, err
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE files SET rows = $2 WHERE id = $1`, fileID, rows); err != nil {
+	if _, err := tx.ExecContext(ctx, updateFileRows, fileID, rows); err != nil {
 		return 0, fmt.Errorf("count rows: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -534,7 +474,7 @@ func (r *runner) loadCareful(ctx context.Context, c candidate, rc *readCopy, pro
 	if _, err := tx.ExecContext(ctx, ks.insertSelect, fileID); err != nil {
 		return 0, fmt.Errorf("load staged rows: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE files SET rows = $2 WHERE id = $1`, fileID, rows); err != nil {
+	if _, err := tx.ExecContext(ctx, updateFileRows, fileID, rows); err != nil {
 		return 0, fmt.Errorf("count rows: %w", err)
 	}
 	if err := tx.Commit(); err != nil {

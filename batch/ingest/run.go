@@ -298,7 +298,7 @@ type scan struct {
 }
 
 func (r *runner) loadScans(ctx context.Context) (map[string]scan, error) {
-	rows, err := r.db.QueryContext(ctx, `SELECT name, size, mtime_ns FROM drop_scans WHERE drop_dir = $1`, r.dir)
+	rows, err := r.db.QueryContext(ctx, queryScans, r.dir)
 	if err != nil {
 		return nil, fmt.Errorf("ingest: read scan state: %w", err)
 	}
@@ -323,9 +323,7 @@ func (r *runner) remember(ctx context.Context, c candidate) error {
 		return err
 	}
 	defer tx.Rollback()
-	_, err = tx.ExecContext(ctx, `
-		INSERT INTO drop_scans (drop_dir, name, size, mtime_ns, seen_at) VALUES ($1, $2, $3, $4, $5)
-		ON CONFLICT (drop_dir, name) DO UPDATE SET size = EXCLUDED.size, mtime_ns = EXCLUDED.mtime_ns, seen_at = EXCLUDED.seen_at`,
+	_, err = tx.ExecContext(ctx, upsertScan,
 		r.dir, c.name, c.size, c.mtime, r.now)
 	if err == nil && c.kind == KindAllocations {
 		err = recordWaiting(ctx, tx, r.dir, c.name, filepath.Join(r.dir, c.name))
@@ -347,7 +345,7 @@ func (r *runner) forget(ctx context.Context, cands []candidate) error {
 			waiting = append(waiting, c.name)
 		}
 	}
-	_, err := r.db.ExecContext(ctx, `DELETE FROM drop_scans WHERE drop_dir = $1 AND NOT (name = ANY($2))`,
+	_, err := r.db.ExecContext(ctx, deleteScansGone,
 		r.dir, stringArray(waiting))
 	if err != nil {
 		return fmt.Errorf("ingest: forget scan state: %w", err)

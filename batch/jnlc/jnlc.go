@@ -3,7 +3,6 @@ package jnlc
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 
 	"github.com/jmoiron/sqlx"
 
@@ -23,20 +22,12 @@ func Body(sweep string, entries []alpaca.BatchEntry) ([]byte, error) {
 
 // InsertBatch stores one planned batch with its exact body and derived Idempotency-Key, in the
 // caller's transaction, and returns its id. plan writes a night's batches with it, submit the
-// halves of a batch Alpaca canceled whole, redrive new attempts. Its INSERT belongs with the
-// batches table's other statements wherever they are gathered; Body and the key stay here.
+// halves of a batch Alpaca canceled whole, redrive new attempts. Its INSERT is the batches table's,
+// in batch/store; Body and the key are built here.
 func InsertBatch(ctx context.Context, tx *sqlx.Tx, runID int64, sweep, date, seq string, entries []alpaca.BatchEntry) (int64, error) {
 	body, err := Body(sweep, entries)
 	if err != nil {
 		return 0, err
 	}
-	key := pool.BatchKey(sweep, date, seq, body)
-	var id int64
-	err = tx.QueryRowxContext(ctx, `
-		INSERT INTO batches (run_id, seq, idempotency_key, body, entries, status) VALUES ($1, $2, $3, $4, $5, $6)
-		RETURNING id`, runID, seq, key, body, len(entries), store.BatchPlanned).Scan(&id)
-	if err != nil {
-		return 0, fmt.Errorf("insert batch %s: %w", seq, err)
-	}
-	return id, nil
+	return store.InsertBatch(ctx, tx, runID, seq, pool.BatchKey(sweep, date, seq, body), body, len(entries))
 }

@@ -74,13 +74,9 @@ func Plan(ctx context.Context, db *sqlx.DB, cfg Config) (Result, error) {
 	defer tx.Rollback()
 
 	var res Result
-	err = tx.QueryRowxContext(ctx, `
-		INSERT INTO runs (business_date, sweep_account, status, planned_at) VALUES ($1, $2, $4, $3)
-		ON CONFLICT (business_date, sweep_account) DO NOTHING RETURNING id`,
-		cfg.BusinessDate, cfg.SweepAccount, now, store.RunPlanned).Scan(&res.RunID)
+	res.RunID, err = store.CreateRun(ctx, tx, cfg.BusinessDate, cfg.SweepAccount, now)
 	if errors.Is(err, sql.ErrNoRows) {
-		err = tx.GetContext(ctx, &res.RunID, `SELECT id FROM runs WHERE business_date = $1 AND sweep_account = $2`,
-			cfg.BusinessDate, cfg.SweepAccount)
+		res.RunID, err = store.RunOf(ctx, tx, cfg.BusinessDate, cfg.SweepAccount)
 		res.Existed = true
 		return res, err
 	}
@@ -159,17 +155,7 @@ type planner struct {
 // order, through a server-side cursor, one receipt group at a time. COLLATE "C" keeps the order (and
 // so the batches and their keys) the same on a database whose default collation is a locale's.
 func (p *planner) receipts(ctx context.Context) error {
-	_, err := p.tx.ExecContext(ctx, `
-		DECLARE plan_rows NO SCROLL CURSOR FOR
-		SELECT r.receipt_id, r.amount AS receipt_amount, r.value_date, r.originator_name, r.originator_account,
-		       r.originator_bank, r.originator_address,
-		       a.id AS allocation_id, a.account_id, a.amount, a.weight, a.client_ref, a.description
-		FROM receipts r
-		LEFT JOIN allocations a ON a.receipt_id = r.receipt_id
-		WHERE r.value_date <= $1
-		  AND NOT EXISTS (SELECT 1 FROM run_receipts rr WHERE rr.receipt_id = r.receipt_id)
-		  AND NOT EXISTS (SELECT 1 FROM run_held_receipts h WHERE h.run_id = $2 AND h.receipt_id = r.receipt_id)
-		ORDER BY r.receipt_id COLLATE "C", a.client_ref COLLATE "C"`, p.cfg.BusinessDate, p.res.RunID)
+	_, err := p.tx.ExecContext(ctx, declarePlanRows, p.cfg.BusinessDate, p.res.RunID)
 	if err != nil {
 		return fmt.Errorf("select receipts: %w", err)
 	}
@@ -210,16 +196,7 @@ func (p *planner) receipts(ctx context.Context) error {
 //   - the whole night, while a refused file (not released) or a waiting file cannot be read well
 //     enough to tell which receipts it names.
 func (p *planner) holds(ctx context.Context) error {
-	res, err := p.tx.ExecContext(ctx, `
-		INSERT INTO run_held_receipts (run_id, receipt_id, file, waiting, reason)
-		SELECT $1::bigint, '', f.name, false, 'allocations file ' || f.name || ' was refused and the receipts it names cannot be read: nothing is planned until it is released'
-		FROM files f
-		WHERE f.kind = 'allocations' AND f.status = 'rejected' AND f.receipts_unread AND f.released_at IS NULL
-		UNION ALL
-		SELECT $1::bigint, '', s.name, true, 'allocations file ' || s.name || ' is still being written and the receipts it names cannot be read yet: nothing is planned until it is taken'
-		FROM drop_scans s
-		WHERE s.receipts_unread
-		ON CONFLICT DO NOTHING`, p.res.RunID)
+	res, err := p.tx.ExecContext(ctx, insertHeldNight, p.res.RunID)
 	if err != nil {
 		return fmt.Errorf("record held night: %w", err)
 	}
@@ -227,28 +204,11 @@ func (p *planner) holds(ctx context.Context) error {
 		p.res.NightHeld = true
 		return nil
 	}
-	res, err = p.tx.ExecContext(ctx, `
-		INSERT INTO run_held_receipts (run_id, receipt_id, file, waiting, reason)
-		SELECT $1, h.receipt_id, h.file, h.waiting, h.reason
-		FROM (
-			SELECT DISTINCT ra.receipt_id, f.name AS file, false AS waiting,
-			       'allocations file ' || f.name || ' was refused; it names allocations of this receipt that no loaded file holds' AS reason
-			FROM refused_allocations ra
-			JOIN files f ON f.id = ra.file_id
-			WHERE f.status = 'rejected' AND f.released_at IS NULL
-			  AND NOT EXISTS (SELECT 1 FROM allocations a WHERE a.receipt_id = ra.receipt_id AND a.client_ref = ra.client_ref)
-			UNION
-			SELECT s.receipt_id, s.name, true, 'allocations file ' || s.name || ' naming this receipt is still being written'
-			FROM drop_scan_receipts s
-		) h
-		JOIN receipts r ON r.receipt_id = h.receipt_id
-		WHERE r.value_date <= $2
-		  AND NOT EXISTS (SELECT 1 FROM run_receipts rr WHERE rr.receipt_id = h.receipt_id)
-		ON CONFLICT DO NOTHING`, p.res.RunID, p.cfg.BusinessDate)
+	res, err = p.tx.ExecContext(ctx, insertHeldReceipts, p.res.RunID, p.cfg.BusinessDate)
 	if err != nil {
 		return fmt.Errorf("record held receipts: %w", err)
 	}
-	err = p.tx.GetContext(ctx, &p.res.Waiting, `SELECT count(DISTINCT receipt_id) FROM run_held_receipts WHERE run_id = $1`, p.res.RunID)
+	err = p.tx.GetContext(ctx, &p.res.Waiting, countHeld, p.res.RunID)
 	return err
 }
 
@@ -395,11 +355,7 @@ func (p *planner) flushRows(ctx context.Context) error {
 			ids[i], amounts[i], allocated[i] = r.id, r.amount.StringFixed(2), r.allocated.StringFixed(2)
 			unallocated[i], held[i], reasons[i] = r.amount.Sub(r.allocated).StringFixed(2), r.held, r.reason
 		}
-		if _, err := p.tx.ExecContext(ctx, `
-			INSERT INTO run_receipts (receipt_id, run_id, amount, allocated, unallocated, held, reason)
-			SELECT v.id, $1, v.amount, v.allocated, v.unallocated, v.held, v.reason
-			FROM unnest($2::text[], $3::numeric[], $4::numeric[], $5::numeric[], $6::bool[], $7::text[])
-			  AS v(id, amount, allocated, unallocated, held, reason)`,
+		if _, err := p.tx.ExecContext(ctx, insertRunReceipts,
 			p.res.RunID, pq.Array(ids), pq.Array(amounts), pq.Array(allocated), pq.Array(unallocated), pq.Array(held), pq.Array(reasons)); err != nil {
 			return fmt.Errorf("record receipts: %w", err)
 		}
@@ -410,9 +366,7 @@ func (p *planner) flushRows(ctx context.Context) error {
 		for i, k := range p.skipsBuf {
 			ids[i], reasons[i] = k.allocID, k.reason
 		}
-		if _, err := p.tx.ExecContext(ctx, `
-			INSERT INTO run_skipped_allocations (allocation_id, run_id, reason)
-			SELECT v.id, $1, v.reason FROM unnest($2::bigint[], $3::text[]) AS v(id, reason)`,
+		if _, err := p.tx.ExecContext(ctx, insertSkipped,
 			p.res.RunID, pq.Array(ids), pq.Array(reasons)); err != nil {
 			return fmt.Errorf("record skipped allocations: %w", err)
 		}
@@ -468,10 +422,7 @@ func (p *planner) flushBatch(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	stmt, err := p.tx.PrepareContext(ctx, `COPY journals (run_id, batch_id, journal_key, allocation_id, attempt,
-		receipt_id, client_ref, to_account, amount, description, transmitter_name, transmitter_account_number,
-		transmitter_address, transmitter_financial_institution, transmitter_timestamp, expected_pending, status,
-		updated_at) FROM STDIN`)
+	stmt, err := p.tx.PrepareContext(ctx, store.CopyJournalsSQL)
 	if err != nil {
 		return fmt.Errorf("copy journals: %w", err)
 	}
@@ -501,31 +452,13 @@ func (p *planner) flushBatch(ctx context.Context) error {
 // again by every run until it does) and those that arrived after their receipt was planned by an
 // earlier run (listed once).
 func (p *planner) skipOrphans(ctx context.Context) error {
-	res, err := p.tx.ExecContext(ctx, `
-		INSERT INTO run_skipped_allocations (allocation_id, run_id, reason, awaiting)
-		SELECT a.id, $1,
-		       CASE WHEN f.received_at + make_interval(secs => $2) > $3
-		            THEN 'awaiting its receipt ' || a.receipt_id || ' until ' ||
-		                 to_char((f.received_at + make_interval(secs => $2)) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') || ' UTC'
-		            ELSE 'its receipt ' || a.receipt_id || ' never arrived (file received ' ||
-		                 to_char(f.received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') || ' UTC)'
-		       END,
-		       f.received_at + make_interval(secs => $2) > $3
-		FROM allocations a JOIN files f ON f.id = a.file_id
-		WHERE NOT EXISTS (SELECT 1 FROM receipts r WHERE r.receipt_id = a.receipt_id)`,
+	res, err := p.tx.ExecContext(ctx, insertAwaiting,
 		p.res.RunID, p.cfg.AwaitReceiptFor.Seconds(), p.now)
 	if err != nil {
 		return fmt.Errorf("record allocations awaiting receipts: %w", err)
 	}
 	n1, _ := res.RowsAffected()
-	res, err = p.tx.ExecContext(ctx, `
-		INSERT INTO run_skipped_allocations (allocation_id, run_id, reason)
-		SELECT a.id, $1, 'arrived after receipt ' || a.receipt_id || ' was planned by the run of ' || to_char(r.business_date, 'YYYY-MM-DD')
-		FROM allocations a
-		JOIN run_receipts rr ON rr.receipt_id = a.receipt_id AND rr.run_id <> $1
-		JOIN runs r ON r.id = rr.run_id
-		WHERE NOT EXISTS (SELECT 1 FROM journals j WHERE j.allocation_id = a.id)
-		  AND NOT EXISTS (SELECT 1 FROM run_skipped_allocations s WHERE s.allocation_id = a.id)`, p.res.RunID)
+	res, err = p.tx.ExecContext(ctx, insertLate, p.res.RunID)
 	if err != nil {
 		return fmt.Errorf("record late allocations: %w", err)
 	}

@@ -435,10 +435,7 @@ func writeBatch(ctx context.Context, tx *sqlx.Tx, cfg Config, runID int64, seq s
 	if err != nil {
 		return 0, err
 	}
-	stmt, err := tx.PrepareContext(ctx, `COPY journals (run_id, batch_id, journal_key, allocation_id, attempt,
-		receipt_id, client_ref, to_account, amount, description, transmitter_name, transmitter_account_number,
-		transmitter_address, transmitter_financial_institution, transmitter_timestamp, expected_pending, status,
-		updated_at) FROM STDIN`)
+	stmt, err := tx.PrepareContext(ctx, store.CopyJournalsSQL)
 	if err != nil {
 		return 0, fmt.Errorf("copy journals: %w", err)
 	}

@@ -59,14 +59,3 @@ func MoveBatch(ctx context.Context, q Querier, id int64, to string, m BatchMove,
 	}
 	return nil
 }
-
-// queryMoveBatch is the one statement that writes batches.status after a batch's creation.
-const queryMoveBatch = `
-UPDATE batches SET status = $2,
-	attempts    = attempts + CASE WHEN $2 = $7 THEN 1 ELSE 0 END,
-	sending_at  = CASE WHEN $2 = $7 THEN COALESCE(sending_at, $6) ELSE sending_at END,
-	sent_at     = CASE WHEN $2 = $8 THEN $6 ELSE sent_at END,
-	http_status = COALESCE($4, http_status),
-	error       = COALESCE($5, error)
-WHERE id = $1 AND status = ANY($3::text[])
-RETURNING id`

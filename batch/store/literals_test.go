@@ -11,12 +11,12 @@ import (
 )
 
 // TestStatusLiteralsOnlyHere: no SQL outside this package (and the Alpaca client's wire words)
-// names a journal, batch or run status as a literal; queries take them from here. 'rejected' is
-// left out: it is also a status of files, which ingest owns.
+// names a journal, batch, run or file status as a literal; queries take them from here.
 func TestStatusLiteralsOnlyHere(t *testing.T) {
 	t.Parallel()
 	words := []string{"planned", "sending", "sent", "split", "failed", "submitted", "tracked", "reconciled", "queued",
-		"pending", "sent_to_clearing", "executed", "activity_created", "refused", "canceled", "deleted", "correct"}
+		"pending", "sent_to_clearing", "executed", "activity_created", "rejected", "refused", "canceled", "deleted", "correct",
+		"loaded", "duplicate"}
 	root := filepath.Join("..", "..")
 	checked := 0
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {

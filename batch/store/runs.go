@@ -44,12 +44,3 @@ func MoveRun(ctx context.Context, q Querier, id int64, to string, totals []byte,
 	n, err := res.RowsAffected()
 	return n > 0, err
 }
-
-// queryMoveRun is the one statement that writes runs.status after a run's creation.
-const queryMoveRun = `
-UPDATE runs SET status = $2,
-	track_deadline      = CASE WHEN $2 = $6 THEN NULL ELSE track_deadline END,
-	totals              = CASE WHEN $2 = $7 THEN $4::jsonb ELSE totals END,
-	finished_at         = CASE WHEN $2 = $7 THEN COALESCE(finished_at, $5) ELSE finished_at END,
-	reported_history_id = CASE WHEN $2 = $7 THEN (SELECT COALESCE(max(id), 0) FROM journal_history) ELSE reported_history_id END
-WHERE id = $1 AND status = ANY($3::text[])`

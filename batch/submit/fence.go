@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/cashpool/cashpool/batch/store"
 )
 
 // ErrLostLock means this process no longer holds the run lock it started with: its session ended
@@ -29,10 +31,7 @@ func TakeFence(ctx context.Context, q interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }, name string, now time.Time) (Fence, error) {
 	f := Fence{Name: name}
-	err := q.QueryRowContext(ctx, `
-		INSERT INTO run_fences (name, epoch, taken_at) VALUES ($1, 1, $2)
-		ON CONFLICT (name) DO UPDATE SET epoch = run_fences.epoch + 1, taken_at = EXCLUDED.taken_at
-		RETURNING epoch`, name, now.UTC()).Scan(&f.Epoch)
+	err := q.QueryRowContext(ctx, store.TakeFenceSQL, name, now.UTC()).Scan(&f.Epoch)
 	if err != nil {
 		return Fence{}, fmt.Errorf("take the fencing token of %q: %w", name, err)
 	}
@@ -45,7 +44,7 @@ func TakeFence(ctx context.Context, q interface {
 // it is not marked at all.
 func checkFence(ctx context.Context, tx *sqlx.Tx, f Fence) error {
 	var epoch int64
-	err := tx.QueryRowContext(ctx, `SELECT epoch FROM run_fences WHERE name = $1 FOR SHARE`, f.Name).Scan(&epoch)
+	err := tx.QueryRowContext(ctx, store.CheckFenceSQL, f.Name).Scan(&epoch)
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("%w: no fencing token for %q", ErrLostLock, f.Name)
 	}

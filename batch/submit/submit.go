@@ -260,7 +260,7 @@ func (s *submitter) refused(ctx context.Context, b batchRow, apiErr *alpaca.APIE
 	if mentions(apiErr.Message, s.cfg.SweepAccount) {
 		// Nothing was created and nothing in the batch is to blame: the sweep account itself was
 		// refused. The batch stays 'sending' and is resent, same key and body, once it is fixed.
-		if _, err := s.db.ExecContext(ctx, `UPDATE batches SET http_status = $2, error = $3 WHERE id = $1`, b.ID, apiErr.HTTPStatus, apiErr.Message); err != nil {
+		if err := store.NoteBatchRefusal(ctx, s.db, b.ID, apiErr.HTTPStatus, apiErr.Message); err != nil {
 			return err
 		}
 		return fmt.Errorf("batch %s: Alpaca refused the sweep account %s (%w); nothing was created: fix the account and re-run", b.Seq, s.cfg.SweepAccount, apiErr)
@@ -429,10 +429,8 @@ func (s *submitter) isolate(ctx context.Context, b batchRow, apiErr *alpaca.APIE
 			return err
 		}
 		if len(named) > 0 {
-			var ids []int64
-			if err := tx.SelectContext(ctx, &ids, `
-				UPDATE journals SET error_message = $3 WHERE batch_id = $1 AND journal_key = ANY($2::uuid[]) RETURNING id`,
-				b.ID, pq.Array(entryKeys(named)), fmt.Sprintf("batch canceled by Alpaca (HTTP %d): %s", apiErr.HTTPStatus, apiErr.Message)); err != nil {
+			ids, err := store.SetJournalsError(ctx, tx, b.ID, entryKeys(named), fmt.Sprintf("batch canceled by Alpaca (HTTP %d): %s", apiErr.HTTPStatus, apiErr.Message))
+			if err != nil {
 				return err
 			}
 			failed = len(ids)
@@ -447,8 +445,7 @@ func (s *submitter) isolate(ctx context.Context, b batchRow, apiErr *alpaca.APIE
 				return err
 			}
 			children = append(children, id)
-			if _, err := tx.ExecContext(ctx, `UPDATE journals SET batch_id = $1 WHERE batch_id = $2 AND journal_key = ANY($3::uuid[])`,
-				id, b.ID, pq.Array(entryKeys(part))); err != nil {
+			if err := store.RebatchJournals(ctx, tx, id, b.ID, entryKeys(part)); err != nil {
 				return err
 			}
 		}
@@ -553,8 +550,7 @@ func (s *submitter) recoverStale(ctx context.Context, b batchRow) error {
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE journals SET batch_id = $1 WHERE batch_id = $2 AND journal_key = ANY($3::uuid[])`,
-			id, b.ID, pq.Array(entryKeys(missing))); err != nil {
+		if err := store.RebatchJournals(ctx, tx, id, b.ID, entryKeys(missing)); err != nil {
 			return err
 		}
 		return moveBatchJournals(ctx, tx, []int64{id}, store.JournalPlanned, "recover", now)

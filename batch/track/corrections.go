@@ -53,9 +53,7 @@ func LinkCorrections(ctx context.Context, db *sqlx.DB, broker Broker, sweep stri
 			if j.NetAmount.Valid {
 				amount = j.NetAmount.Decimal.StringFixed(2)
 			}
-			if _, err := db.ExecContext(ctx, `
-				INSERT INTO journal_replacements (journal_id, alpaca_id, amount, status, found_at) VALUES ($1, $2, $3, $4, $5)
-				ON CONFLICT DO NOTHING`, c.ID, j.ID, amount, j.Status, now.UTC()); err != nil {
+			if _, err := db.ExecContext(ctx, insertReplacement, c.ID, j.ID, amount, j.Status, now.UTC()); err != nil {
 				return linked, fmt.Errorf("link replacement: %w", err)
 			}
 			linked++

@@ -244,7 +244,7 @@ func (st *streamer) loop(ctx context.Context) error {
 
 func (st *streamer) cursor(ctx context.Context) (string, error) {
 	var id string
-	err := st.db.GetContext(ctx, &id, `SELECT last_event_id FROM event_cursors WHERE sweep_account = $1`, st.cfg.SweepAccount)
+	err := st.db.GetContext(ctx, &id, queryCursor, st.cfg.SweepAccount)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	}
@@ -403,7 +403,7 @@ func (st *streamer) apply(ctx context.Context, evs []alpaca.JournalEvent) (chang
 			}
 		}
 		var known []string
-		if err := tx.SelectContext(ctx, &known, `SELECT event_id FROM journal_events WHERE event_id = ANY($1::text[])`, pq.Array(ids)); err != nil {
+		if err := tx.SelectContext(ctx, &known, querySeenEvents, pq.Array(ids)); err != nil {
 			return 0, fmt.Errorf("seen events: %w", err)
 		}
 		old := make(map[string]bool, len(known))
@@ -446,10 +446,7 @@ func (st *streamer) apply(ctx context.Context, evs []alpaca.JournalEvent) (chang
 		}
 	}
 	if len(ev.ids) > 0 {
-		if _, err := tx.ExecContext(ctx, `
-			INSERT INTO journal_events (event_id, journal_id, status_from, status_to, at, applied, received_at)
-			SELECT * , $7::timestamptz FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::timestamptz[], $6::bool[])
-			ON CONFLICT (event_id) DO NOTHING`,
+		if _, err := tx.ExecContext(ctx, insertEvents,
 			pq.Array(ev.ids), pq.Array(ev.jids), pq.Array(ev.froms), pq.Array(ev.tos), pq.Array(ev.ats), pq.Array(ev.applied), now); err != nil {
 			return 0, fmt.Errorf("record events: %w", err)
 		}
@@ -462,10 +459,7 @@ func (st *streamer) apply(ctx context.Context, evs []alpaca.JournalEvent) (chang
 		changed += len(moved)
 	}
 	if maxID != "" {
-		if _, err := tx.ExecContext(ctx, `
-			INSERT INTO event_cursors (sweep_account, last_event_id, updated_at) VALUES ($1, $2, $3)
-			ON CONFLICT (sweep_account) DO UPDATE
-			SET last_event_id = greatest(event_cursors.last_event_id, excluded.last_event_id), updated_at = excluded.updated_at`,
+		if _, err := tx.ExecContext(ctx, advanceCursor,
 			st.cfg.SweepAccount, maxID, now); err != nil {
 			return 0, fmt.Errorf("cursor: %w", err)
 		}

@@ -1,0 +1,96 @@
+package plan
+
+import "github.com/cashpool/cashpool/batch/store"
+
+// Every statement that writes the tables plan owns (schema: migrations 00001, 00004, 00008):
+// run_receipts (what a run took), run_skipped_allocations (what it did not plan and why) and
+// run_held_receipts (what an incomplete allocations file holds). They read the files, receipts
+// and allocations ingest loaded; runs, batches and journals are written through batch/store.
+
+// declarePlanRows opens the cursor over every unplanned receipt of value date $1 or before, with
+// its allocations, in (receipt_id, client_ref) byte order; run $2's held receipts are left out.
+const declarePlanRows = `
+		DECLARE plan_rows NO SCROLL CURSOR FOR
+		SELECT r.receipt_id, r.amount AS receipt_amount, r.value_date, r.originator_name, r.originator_account,
+		       r.originator_bank, r.originator_address,
+		       a.id AS allocation_id, a.account_id, a.amount, a.weight, a.client_ref, a.description
+		FROM receipts r
+		LEFT JOIN allocations a ON a.receipt_id = r.receipt_id
+		WHERE r.value_date <= $1
+		  AND NOT EXISTS (SELECT 1 FROM run_receipts rr WHERE rr.receipt_id = r.receipt_id)
+		  AND NOT EXISTS (SELECT 1 FROM run_held_receipts h WHERE h.run_id = $2 AND h.receipt_id = r.receipt_id)
+		ORDER BY r.receipt_id COLLATE "C", a.client_ref COLLATE "C"`
+
+// insertHeldNight holds the night of run $1 for every refused allocations file not released, and
+// every waiting one, whose receipt ids cannot be read.
+const insertHeldNight = `
+		INSERT INTO run_held_receipts (run_id, receipt_id, file, waiting, reason)
+		SELECT $1::bigint, '', f.name, false, 'allocations file ' || f.name || ' was refused and the receipts it names cannot be read: nothing is planned until it is released'
+		FROM files f
+		WHERE f.kind = 'allocations' AND f.status = '` + store.FileRejected + `' AND f.receipts_unread AND f.released_at IS NULL
+		UNION ALL
+		SELECT $1::bigint, '', s.name, true, 'allocations file ' || s.name || ' is still being written and the receipts it names cannot be read yet: nothing is planned until it is taken'
+		FROM drop_scans s
+		WHERE s.receipts_unread
+		ON CONFLICT DO NOTHING`
+
+// insertHeldReceipts holds, for run $1 of date $2, every receipt a refused allocations file (not
+// released) names an allocation of that no loaded file holds, and every receipt a waiting file names.
+const insertHeldReceipts = `
+		INSERT INTO run_held_receipts (run_id, receipt_id, file, waiting, reason)
+		SELECT $1, h.receipt_id, h.file, h.waiting, h.reason
+		FROM (
+			SELECT DISTINCT ra.receipt_id, f.name AS file, false AS waiting,
+			       'allocations file ' || f.name || ' was refused; it names allocations of this receipt that no loaded file holds' AS reason
+			FROM refused_allocations ra
+			JOIN files f ON f.id = ra.file_id
+			WHERE f.status = '` + store.FileRejected + `' AND f.released_at IS NULL
+			  AND NOT EXISTS (SELECT 1 FROM allocations a WHERE a.receipt_id = ra.receipt_id AND a.client_ref = ra.client_ref)
+			UNION
+			SELECT s.receipt_id, s.name, true, 'allocations file ' || s.name || ' naming this receipt is still being written'
+			FROM drop_scan_receipts s
+		) h
+		JOIN receipts r ON r.receipt_id = h.receipt_id
+		WHERE r.value_date <= $2
+		  AND NOT EXISTS (SELECT 1 FROM run_receipts rr WHERE rr.receipt_id = h.receipt_id)
+		ON CONFLICT DO NOTHING`
+
+// countHeld counts the receipts run $1 holds.
+const countHeld = `SELECT count(DISTINCT receipt_id) FROM run_held_receipts WHERE run_id = $1`
+
+// insertRunReceipts records the receipts run $1 took, from arrays.
+const insertRunReceipts = `
+			INSERT INTO run_receipts (receipt_id, run_id, amount, allocated, unallocated, held, reason)
+			SELECT v.id, $1, v.amount, v.allocated, v.unallocated, v.held, v.reason
+			FROM unnest($2::text[], $3::numeric[], $4::numeric[], $5::numeric[], $6::bool[], $7::text[])
+			  AS v(id, amount, allocated, unallocated, held, reason)`
+
+// insertSkipped records the allocations run $1 skipped, from arrays.
+const insertSkipped = `
+			INSERT INTO run_skipped_allocations (allocation_id, run_id, reason)
+			SELECT v.id, $1, v.reason FROM unnest($2::bigint[], $3::text[]) AS v(id, reason)`
+
+// insertAwaiting records, for run $1 at $3, every allocation whose receipt has not been loaded:
+// awaiting it for $2 seconds after its file arrived, then never arrived.
+const insertAwaiting = `
+		INSERT INTO run_skipped_allocations (allocation_id, run_id, reason, awaiting)
+		SELECT a.id, $1,
+		       CASE WHEN f.received_at + make_interval(secs => $2) > $3
+		            THEN 'awaiting its receipt ' || a.receipt_id || ' until ' ||
+		                 to_char((f.received_at + make_interval(secs => $2)) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') || ' UTC'
+		            ELSE 'its receipt ' || a.receipt_id || ' never arrived (file received ' ||
+		                 to_char(f.received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') || ' UTC)'
+		       END,
+		       f.received_at + make_interval(secs => $2) > $3
+		FROM allocations a JOIN files f ON f.id = a.file_id
+		WHERE NOT EXISTS (SELECT 1 FROM receipts r WHERE r.receipt_id = a.receipt_id)`
+
+// insertLate records, once, the allocations that arrived after an earlier run planned their receipt.
+const insertLate = `
+		INSERT INTO run_skipped_allocations (allocation_id, run_id, reason)
+		SELECT a.id, $1, 'arrived after receipt ' || a.receipt_id || ' was planned by the run of ' || to_char(r.business_date, 'YYYY-MM-DD')
+		FROM allocations a
+		JOIN run_receipts rr ON rr.receipt_id = a.receipt_id AND rr.run_id <> $1
+		JOIN runs r ON r.id = rr.run_id
+		WHERE NOT EXISTS (SELECT 1 FROM journals j WHERE j.allocation_id = a.id)
+		  AND NOT EXISTS (SELECT 1 FROM run_skipped_allocations s WHERE s.allocation_id = a.id)`

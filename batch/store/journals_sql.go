@@ -1,0 +1,90 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/lib/pq"
+)
+
+// Every statement against journals and their append-only journal_history (schema: migrations
+// 00001, 00011). Steps write journals only through these.
+
+// CopyJournalsSQL writes new journal intents with COPY, in the order of its columns; plan writes a
+// night's journals with it and redrive new attempts. They are written planned, with their first
+// history row (JournalsPlanned, JournalsRedriven) in the same transaction.
+const CopyJournalsSQL = `COPY journals (run_id, batch_id, journal_key, allocation_id, attempt,
+		receipt_id, client_ref, to_account, amount, description, transmitter_name, transmitter_account_number,
+		transmitter_address, transmitter_financial_institution, transmitter_timestamp, expected_pending, status,
+		updated_at) FROM STDIN`
+
+// queryMoveJournals is the one statement that writes journals.status after a journal's creation.
+// The rows are locked in id order first, so the history's status_from is the status the guard
+// judged; %[1]s sets the answer's columns, %[2]s is the guard (journalGuardSQL).
+const queryMoveJournals = `
+WITH v AS (
+	SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[])
+	  AS v(id, status_to, seen, at, alpaca_id, msg)
+), o AS (
+	SELECT j.id, j.status FROM journals j JOIN v ON v.id = j.id ORDER BY j.id FOR UPDATE OF j
+), u AS (
+	UPDATE journals j SET %[1]s status = v.status_to, status_unknown = NOT (v.status_to = ANY($7::text[])), updated_at = $8
+	FROM v, o
+	WHERE j.id = v.id AND o.id = v.id AND (v.seen = '' OR o.status = v.seen) AND %[2]s
+	RETURNING j.id, o.status AS status_from, v.status_to, v.at
+)
+INSERT INTO journal_history (journal_id, status_from, status_to, source, at)
+SELECT id, status_from, status_to, $9, at FROM u ORDER BY id
+RETURNING journal_id`
+
+// JournalsPlanned appends the first history row (” to planned, source plan) of every journal of
+// the run; plan writes the journals with status JournalPlanned in the same transaction.
+func JournalsPlanned(ctx context.Context, q Querier, runID int64, now time.Time) error {
+	if _, err := q.ExecContext(ctx, `
+		INSERT INTO journal_history (journal_id, status_from, status_to, source, at)
+		SELECT id, '', $3, 'plan', $2 FROM journals WHERE run_id = $1`, runID, now, JournalPlanned); err != nil {
+		return fmt.Errorf("journal history: %w", err)
+	}
+	return nil
+}
+
+// JournalsRedriven appends the first history row (” to planned, source redrive) of the new
+// attempts written in batches batchIDs: who, why, and per allocation which attempt it replaces and
+// what it corrects (detail).
+func JournalsRedriven(ctx context.Context, q Querier, batchIDs, allocationIDs []int64, details []string, by, reason string, now time.Time) error {
+	if _, err := q.ExecContext(ctx, `
+		INSERT INTO journal_history (journal_id, status_from, status_to, source, at, actor, reason, detail)
+		SELECT j.id, '', $7, 'redrive', $2, $3, $4, o.detail
+		FROM journals j
+		JOIN unnest($5::bigint[], $6::text[]) AS o(allocation_id, detail) ON o.allocation_id = j.allocation_id
+		WHERE j.batch_id = ANY($1::bigint[])`,
+		pq.Array(batchIDs), now, by, reason, pq.Array(allocationIDs), pq.Array(details), JournalPlanned); err != nil {
+		return fmt.Errorf("journal history: %w", err)
+	}
+	return nil
+}
+
+// JournalsOfBatches lists the ids of the journals of the batches.
+func JournalsOfBatches(ctx context.Context, q Querier, batchIDs []int64) ([]int64, error) {
+	var ids []int64
+	err := q.SelectContext(ctx, &ids, `SELECT id FROM journals WHERE batch_id = ANY($1::bigint[]) ORDER BY id`, pq.Array(batchIDs))
+	return ids, err
+}
+
+// SetJournalsError stores msg as the error_message of the journals of batch batchID whose keys
+// are given, and returns their ids.
+func SetJournalsError(ctx context.Context, q Querier, batchID int64, keys []string, msg string) ([]int64, error) {
+	var ids []int64
+	err := q.SelectContext(ctx, &ids, `
+				UPDATE journals SET error_message = $3 WHERE batch_id = $1 AND journal_key = ANY($2::uuid[]) RETURNING id`,
+		batchID, pq.Array(keys), msg)
+	return ids, err
+}
+
+// RebatchJournals moves the journals of batch from whose keys are given into batch to.
+func RebatchJournals(ctx context.Context, q Querier, to, from int64, keys []string) error {
+	_, err := q.ExecContext(ctx, `UPDATE journals SET batch_id = $1 WHERE batch_id = $2 AND journal_key = ANY($3::uuid[])`,
+		to, from, pq.Array(keys))
+	return err
+}

@@ -1,0 +1,140 @@
+package store_test
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// tableOwners says, for every table of the schema, the one file that holds the statements writing
+// it, written out by hand. A file may own several tables that are written together.
+var tableOwners = map[string]string{
+	"journals":                "batch/store/journals_sql.go",
+	"journal_history":         "batch/store/journals_sql.go",
+	"batches":                 "batch/store/batches_sql.go",
+	"runs":                    "batch/store/runs_sql.go",
+	"run_fences":              "batch/store/run_fences_sql.go",
+	"run_receipts":            "batch/plan/sql.go",
+	"run_skipped_allocations": "batch/plan/sql.go",
+	"run_held_receipts":       "batch/plan/sql.go",
+	"files":                   "batch/ingest/files_sql.go",
+	"receipts":                "batch/ingest/receipts_sql.go",
+	"stage_receipts":          "batch/ingest/receipts_sql.go",
+	"allocations":             "batch/ingest/allocations_sql.go",
+	"stage_allocations":       "batch/ingest/allocations_sql.go",
+	"refused_allocations":     "batch/ingest/files_sql.go",
+	"drop_scans":              "batch/ingest/scans_sql.go",
+	"drop_scan_receipts":      "batch/ingest/scans_sql.go",
+	"journal_events":          "batch/track/events_sql.go",
+	"event_cursors":           "batch/track/events_sql.go",
+	"journal_replacements":    "batch/track/replacements_sql.go",
+	"schedule_state":          "batch/schedule_sql.go",
+	"reported_reversals":      "reconcile/sql.go",
+}
+
+// sqlWrite finds a statement writing a table: the keywords are written in capitals in this
+// repository's SQL, which keeps prose ("update the files") out.
+var sqlWrite = regexp.MustCompile(`\b(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM|COPY|CREATE\s+TEMP\s+TABLE)\s+([a-z_][a-z0-9_]*)`)
+
+// TestTableWritesOnlyInOwnerFile: every statement that writes a table (INSERT, UPDATE, DELETE,
+// COPY) is in the file that owns the table, so the schema and every write against it are read
+// together. A table the schema gains needs its owner here.
+func TestTableWritesOnlyInOwnerFile(t *testing.T) {
+	t.Parallel()
+	root := filepath.Join("..", "..")
+	tables := schemaTables(t, root)
+	for table := range tables {
+		if _, ok := tableOwners[table]; !ok {
+			t.Errorf("table %s has no owner file in tableOwners", table)
+		}
+	}
+	seen := map[string]bool{}
+	checked := 0
+	walkGo(t, root, func(rel string, lit string) {
+		checked++
+		for _, m := range sqlWrite.FindAllStringSubmatch(lit, -1) {
+			owner, ok := tableOwners[m[1]]
+			if !ok {
+				continue // FOR UPDATE OF j, DO UPDATE SET: not a table
+			}
+			seen[m[1]] = true
+			if filepath.ToSlash(rel) != owner {
+				t.Errorf("%s writes %s (%q); its statements belong in %s", rel, m[1], strings.TrimSpace(m[0]), owner)
+			}
+		}
+	})
+	if checked < 100 {
+		t.Fatalf("only %d string literals checked: the walk missed the repository", checked)
+	}
+	for table := range tableOwners {
+		if !seen[table] {
+			t.Errorf("no statement writes %s: is tableOwners out of date?", table)
+		}
+	}
+}
+
+// schemaTables lists the tables the migrations create.
+func schemaTables(t *testing.T, root string) map[string]bool {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(root, "batch", "schema", "migrations", "*.sql"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no migrations found: %v", err)
+	}
+	create := regexp.MustCompile(`CREATE TABLE\s+([a-z_]+)`)
+	out := map[string]bool{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range create.FindAllStringSubmatch(string(b), -1) {
+			out[m[1]] = true
+		}
+	}
+	return out
+}
+
+// walkGo calls fn with every string literal of every non-test Go file of the repository.
+func walkGo(t *testing.T, root string, fn func(rel, lit string)) {
+	t.Helper()
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, path)
+		if d.IsDir() {
+			if rel != "." && strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata" {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), path, nil, 0)
+		if err != nil {
+			return err
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			if lit, ok := n.(*ast.BasicLit); ok && lit.Kind == token.STRING {
+				s, err := strconv.Unquote(lit.Value)
+				if err != nil {
+					s = lit.Value
+				}
+				fn(rel, s)
+			}
+			return true
+		})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
