@@ -167,7 +167,7 @@ func rejectedFiles(ctx context.Context, db *sqlx.DB) ([]fileRow, error) {
 	var fs []fileRow
 	err := db.SelectContext(ctx, &fs, `
 		SELECT name, kind, status, errors, reason, received_at FROM files
-		WHERE status IN ('rejected', 'duplicate') ORDER BY received_at DESC, id DESC LIMIT $1`, filesShown)
+		WHERE status IN (`+store.SQLList(store.FilesRefused)+`) ORDER BY received_at DESC, id DESC LIMIT $1`, filesShown)
 	for i := range fs {
 		fs[i].Name, fs[i].Reason = pool.Printable(fs[i].Name), pool.Printable(fs[i].Reason)
 	}

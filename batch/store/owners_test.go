@@ -21,6 +21,7 @@ var tableOwners = map[string]string{
 	"batches":                 "batch/store/batches_sql.go",
 	"runs":                    "batch/store/runs_sql.go",
 	"run_fences":              "batch/store/run_fences_sql.go",
+	"redrive_requests":        "console/sql.go",
 	"run_receipts":            "batch/plan/sql.go",
 	"run_skipped_allocations": "batch/plan/sql.go",
 	"run_held_receipts":       "batch/plan/sql.go",
