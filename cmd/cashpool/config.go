@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/url"
 	"os"
 	"reflect"
 	"strings"
@@ -40,6 +41,12 @@ const (
 	HTTPAddrDefault = "127.0.0.1:8080"
 	// ScanEveryDefault is how often serve scans the drop folder between nights. Defaults to 1m.
 	ScanEveryDefault = time.Minute
+	// MetricsTextfileDefault is where a one-shot command writes its metrics for node_exporter.
+	// Defaults to none.
+	MetricsTextfileDefault = ""
+	// PushgatewayURLDefault is the Pushgateway a one-shot command pushes its metrics to. Defaults
+	// to none.
+	PushgatewayURLDefault = ""
 )
 
 // config is every setting: the environment (README's configuration table, tag by tag) read by
@@ -75,6 +82,9 @@ type config struct {
 	ScanEvery    time.Duration `env:"CASHPOOL_SCAN_EVERY" want:"a positive duration such as 1m"`
 	LogFormat    string        `env:"CASHPOOL_LOG_FORMAT"` // checked by newLogger, which reads it first
 	LogLevel     string        `env:"CASHPOOL_LOG_LEVEL"`
+	// Where a one-shot command publishes its metrics; serve is scraped instead.
+	MetricsTextfile string `env:"CASHPOOL_METRICS_TEXTFILE"`
+	PushgatewayURL  string `env:"CASHPOOL_PUSHGATEWAY_URL"`
 
 	// Derived from the above by finish.
 	TZ       *time.Location `env:"-"`
@@ -113,6 +123,9 @@ func defaultConfig() config {
 		ScanEvery:    ScanEveryDefault,
 		LogFormat:    LogFormatDefault,
 		LogLevel:     LogLevelDefault,
+
+		MetricsTextfile: MetricsTextfileDefault,
+		PushgatewayURL:  PushgatewayURLDefault,
 	}
 }
 
@@ -226,6 +239,11 @@ func (c *config) validate(envErrs map[string]error, environ map[string]string, f
 	c.WatchFor = time.Duration(c.WatchDays) * 24 * time.Hour
 	if c.ScanEvery <= 0 {
 		bad("CASHPOOL_SCAN_EVERY", c.ScanEvery, "a positive duration such as 1m")
+	}
+	if c.PushgatewayURL != "" {
+		if u, err := url.Parse(c.PushgatewayURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("CASHPOOL_PUSHGATEWAY_URL %q: want an http or https URL such as http://pushgateway:9091", alpaca.RedactURL(c.PushgatewayURL)))
+		}
 	}
 	for i, f := range c.Formats {
 		f = strings.TrimSpace(f)
