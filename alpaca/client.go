@@ -27,6 +27,7 @@ type Client struct {
 	sleep   func(context.Context, time.Duration) error
 	calls   atomic.Int64
 	pace    pacer
+	onWait  func(time.Duration)
 }
 
 // Answer size limits. An answer over its limit is an error wrapping ErrAnswerTooLarge, read no
@@ -67,6 +68,15 @@ type Options struct {
 	// Sleep waits between attempts and for a rate-limit reset; default a timer. A test on a
 	// simulated clock moves that clock instead.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// OnRateLimitWait, when set, is told of every pause the rate limit imposes: pacing within the
+	// announced budget, or a 429's wait for the reset (metrics).
+	OnRateLimitWait func(d time.Duration)
+}
+
+// NewTransport is the client's default transport: keep-alive, proxies from the environment. A
+// caller that wraps it (metrics) passes the result in Options.HTTPClient.
+func NewTransport() *http.Transport {
+	return &http.Transport{Proxy: http.ProxyFromEnvironment, MaxIdleConnsPerHost: 32, IdleConnTimeout: 90 * time.Second}
 }
 
 // NewClient builds a client. The secret is only ever put in the Authorization header.
@@ -79,9 +89,7 @@ func NewClient(o Options) *Client {
 		hc := *o.HTTPClient // a copy: the caller's client keeps its own redirect policy
 		c.http = &hc
 	} else {
-		c.http = &http.Client{Transport: &http.Transport{
-			Proxy: http.ProxyFromEnvironment, MaxIdleConnsPerHost: 32, IdleConnTimeout: 90 * time.Second,
-		}}
+		c.http = &http.Client{Transport: NewTransport()}
 	}
 	// Hand every 3xx back unfollowed; once and StreamJournalEvents turn it into ErrRedirect.
 	c.http.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
@@ -97,6 +105,10 @@ func NewClient(o Options) *Client {
 	c.sleep = o.Sleep
 	if c.sleep == nil {
 		c.sleep = Sleep
+	}
+	c.onWait = o.OnRateLimitWait
+	if c.onWait == nil {
+		c.onWait = func(time.Duration) {}
 	}
 	return c
 }
@@ -239,7 +251,9 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 		if !retryable(method, key, status, transportErr(err)) {
 			return err
 		}
-		if wait <= 0 {
+		if wait > 0 {
+			c.onWait(wait) // a 429: Alpaca's reset decides
+		} else {
 			wait = bo.NextBackOff()
 		}
 		if err := c.sleep(ctx, wait); err != nil {

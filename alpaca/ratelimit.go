@@ -82,6 +82,7 @@ func (c *Client) waitTurn(ctx context.Context) error {
 	for {
 		wait, again := c.pace.turn(c.now())
 		if wait > 0 {
+			c.onWait(wait)
 			if err := c.sleep(ctx, wait); err != nil {
 				if !again {
 					c.pace.lost()

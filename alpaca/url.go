@@ -50,3 +50,35 @@ func ParseBaseURL(raw string) (string, error) {
 	}
 	return raw, nil
 }
+
+// routes are the endpoints this client calls, as templates: an id never becomes part of a name
+// (a metric label, a log key) that would grow with every journal.
+var routes = []struct{ prefix, route string }{
+	{"/v1/journals/batch", "/v1/journals/batch"},
+	{"/v1/journals/reverse_batch", "/v1/journals/reverse_batch"},
+	{"/v1/journals/", "/v1/journals/{id}"},
+	{"/v1/journals", "/v1/journals"},
+	{"/v1/accounts/", "/v1/accounts/{id}"},
+	{"/v1/events/journals/status", "/v1/events/journals/status"},
+	{"/v2/events/journals/status", "/v2/events/journals/status"},
+}
+
+// Route is the endpoint template of a request path ("/v1/journals/{id}" for
+// "/v1/journals/1c7f…"), whatever path the base URL carries before the version; "other" for a
+// path this client never calls.
+func Route(path string) string {
+	i := strings.Index(path, "/v1/")
+	if j := strings.Index(path, "/v2/"); i < 0 || (j >= 0 && j < i) {
+		i = j
+	}
+	if i < 0 {
+		return "other"
+	}
+	path = path[i:]
+	for _, r := range routes {
+		if path == r.prefix || (strings.HasSuffix(r.prefix, "/") && strings.HasPrefix(path, r.prefix) && !strings.Contains(path[len(r.prefix):], "/")) {
+			return r.route
+		}
+	}
+	return "other"
+}

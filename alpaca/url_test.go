@@ -82,3 +82,25 @@ func TestClientErrorsNeverShowTheURLPassword(t *testing.T) {
 		}
 	}
 }
+
+// Route names endpoints by their template, never by an id, whatever prefix the base URL has.
+func TestRoute(t *testing.T) {
+	t.Parallel()
+	for path, want := range map[string]string{
+		"/v1/journals":               "/v1/journals",
+		"/v1/journals/batch":         "/v1/journals/batch",
+		"/v1/journals/reverse_batch": "/v1/journals/reverse_batch",
+		"/v1/journals/1c7f3a52-0e5b-4d4e-9c1f-2b3c4d5e6f70": "/v1/journals/{id}",
+		"/v1/accounts/8f8c8cee-2591-4f83-be12-82c659b5e748": "/v1/accounts/{id}",
+		"/proxy/v1/accounts/8f8c8cee":                       "/v1/accounts/{id}",
+		"/v2/events/journals/status":                        "/v2/events/journals/status",
+		"/v1/events/journals/status":                        "/v1/events/journals/status",
+		"/v1/journals/abc/def":                              "other",
+		"/sandbox/v1/ledger":                                "other",
+		"/":                                                 "other",
+	} {
+		if got := alpaca.Route(path); got != want {
+			t.Errorf("Route(%q) = %q, want %q", path, got, want)
+		}
+	}
+}

@@ -86,6 +86,8 @@ type Config struct {
 	ProgressEvery time.Duration
 	// LockCheckEvery is how often a run checks that it still holds its run lock.
 	LockCheckEvery time.Duration
+	// Observer is told what the run does (metrics); nil observes nothing.
+	Observer Observer
 }
 
 // Runner runs the pipeline.
@@ -125,6 +127,9 @@ func (r *Runner) cfg() Config {
 	if c.TrackWait == nil {
 		c.TrackWait = alpaca.Sleep
 	}
+	if c.Observer == nil {
+		c.Observer = noObserver{}
+	}
 	return c
 }
 
@@ -135,8 +140,9 @@ func (r *Runner) cfg() Config {
 // first, oldest first, each under its own lock; one that cannot be finished now (another process
 // holds it, or it failed again) is named in date's report, which then exits 3. Before any of it,
 // everything that can be checked before money moves is checked.
-func (r *Runner) Run(ctx context.Context, date string) (*Outcome, error) {
+func (r *Runner) Run(ctx context.Context, date string) (out *Outcome, err error) {
 	c := r.cfg()
+	defer func() { r.observeRun(ctx, date, err) }()
 	if err := r.DB.PingContext(ctx); err != nil {
 		return nil, fmt.Errorf("the database does not answer: %w", err)
 	}
@@ -164,6 +170,18 @@ func (r *Runner) Run(ctx context.Context, date string) (*Outcome, error) {
 		}
 	}
 	return r.runDate(ctx, date, true)
+}
+
+// observeRun tells the observer how a run ended: failed (another process running the date is no
+// failure) and how many earlier nights are still unfinished.
+func (r *Runner) observeRun(ctx context.Context, date string, err error) {
+	c := r.cfg()
+	if err != nil && !errors.Is(err, schema.ErrBusy) {
+		c.Observer.NightFailed(c.SweepAccount, c.Now())
+	}
+	if earlier, uerr := r.unfinishedBefore(context.WithoutCancel(ctx), date); uerr == nil {
+		c.Observer.Unfinished(c.SweepAccount, len(earlier))
+	}
 }
 
 // unfinishedBefore lists the dates before date whose run of the sweep account is not finished,
@@ -322,8 +340,10 @@ func (r *Runner) CheckBroker(ctx context.Context) error {
 
 // Ingest takes every complete file from the drop folder. Serialised across processes: a scan that
 // finds another one under way (serve's scan between nights, a night starting) waits for it to end.
-func (r *Runner) Ingest(ctx context.Context) (ingest.Result, error) {
+func (r *Runner) Ingest(ctx context.Context) (res ingest.Result, err error) {
 	c := r.cfg()
+	defer c.timed("ingest")()
+	defer func() { c.Observer.Files(res) }()
 	_, unlock, err := schema.Lock(ctx, r.DB.DB, "ingest")
 	if err != nil {
 		return ingest.Result{}, err
@@ -331,7 +351,7 @@ func (r *Runner) Ingest(ctx context.Context) (ingest.Result, error) {
 	defer unlock()
 	icfg := ingest.Config{DropDir: c.DropDir, Now: c.Now, Logger: c.Logger,
 		ReceiptsPattern: c.ReceiptsPattern, AllocationsPattern: c.AllocationsPattern, RequireReady: c.RequireReady}
-	res, err := ingest.Run(ctx, r.DB, icfg)
+	res, err = ingest.Run(ctx, r.DB, icfg)
 	if err != nil {
 		return res, fmt.Errorf("ingest: %w", err)
 	}
@@ -366,6 +386,7 @@ func (r *Runner) Ingest(ctx context.Context) (ingest.Result, error) {
 // Plan plans date, or finds the run planned before.
 func (r *Runner) Plan(ctx context.Context, date string) (int64, error) {
 	c := r.cfg()
+	defer c.timed("plan")()
 	res, err := plan.Plan(ctx, r.DB, plan.Config{
 		SweepAccount: c.SweepAccount, BusinessDate: date, BatchSize: c.BatchSize, JournalLimit: c.JournalLimit, Now: c.Now,
 		AwaitReceiptFor: c.AwaitReceiptFor,
@@ -401,6 +422,7 @@ func (r *Runner) Submit(ctx context.Context, date string, runID int64) (err erro
 
 func (r *Runner) sendPlanned(ctx context.Context, date string, runID int64, fence submit.Fence) error {
 	c := r.cfg()
+	defer c.timed("submit")()
 	res, err := submit.Submit(ctx, r.DB, r.Broker, runID, submit.Config{
 		SweepAccount: c.SweepAccount, BusinessDate: date, MaxInFlight: c.MaxInFlight, Now: c.Now, Logger: c.Logger,
 		KeyRetention: c.KeyRetention, Fence: fence,
@@ -427,6 +449,7 @@ func (r *Runner) sendPlanned(ctx context.Context, date string, runID int64, fenc
 // Track follows the run's journals until they are final or its deadline passes.
 func (r *Runner) Track(ctx context.Context, runID int64) error {
 	c := r.cfg()
+	defer c.timed("track")()
 	deadline, err := r.trackDeadline(ctx, runID)
 	if err != nil {
 		return err
@@ -434,6 +457,7 @@ func (r *Runner) Track(ctx context.Context, runID int64) error {
 	res, err := track.Track(ctx, r.DB, r.Broker, runID, deadline, track.Config{
 		SweepAccount: c.SweepAccount, PollEvery: c.PollEvery, Now: c.Now, Logger: c.Logger, Wait: c.TrackWait,
 		AfterPass: func() { c.Failpoint("after-track-pass") }, ProgressEvery: c.ProgressEvery,
+		OnReconnect: c.Observer.StreamReconnect, OnHeal: c.Observer.Heal,
 	})
 	if err != nil {
 		return fmt.Errorf("track: %w", err)
@@ -509,6 +533,7 @@ func (r *Runner) Reconcile(ctx context.Context, date string) (*Outcome, error) {
 
 func (r *Runner) reconcile(ctx context.Context, date string, runID int64, finish bool) (*Outcome, error) {
 	c := r.cfg()
+	defer c.timed("reconcile")()
 	rep, err := reconcile.Build(ctx, r.DB, runID, c.Now(), reconcile.WatchFor(c.WatchFor))
 	if err != nil {
 		return nil, fmt.Errorf("reconcile: %w", err)
@@ -521,6 +546,7 @@ func (r *Runner) reconcile(ctx context.Context, date string, runID int64, finish
 		if err := reconcile.Finish(ctx, r.DB, rep, c.Now()); err != nil {
 			return nil, fmt.Errorf("finish run: %w", err)
 		}
+		c.Observer.NightFinished(rep, c.Now())
 	}
 	return &Outcome{Report: rep, Paths: paths}, nil
 }

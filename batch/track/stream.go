@@ -83,6 +83,7 @@ func trackStream(ctx context.Context, db *sqlx.DB, broker Broker, s Streamer, ru
 	runHeal := func(reason string) error {
 		n, changed, err := heal(ctx, db, broker, runID, cfg)
 		res.Passes++
+		cfg.OnHeal(reason)
 		res.Changed += changed
 		if err != nil {
 			return fmt.Errorf("heal pass: %w", err)
@@ -212,7 +213,9 @@ func (st *streamer) loop(ctx context.Context) error {
 			o.SinceID = rewound
 		}
 		prev = cursor
-		st.connects.Add(1)
+		if st.connects.Add(1) > 1 {
+			st.cfg.OnReconnect()
+		}
 		received, err := st.connect(ctx, o)
 		if ctx.Err() != nil {
 			return nil

@@ -102,6 +102,10 @@ type Config struct {
 	// ProgressEvery is the real-time pace of the progress lines a long wait logs (journals final
 	// of total, amount funded, time left); default 30s.
 	ProgressEvery time.Duration
+	// OnReconnect and OnHeal, when set, are told of each stream reconnect and each heal pass with
+	// its reason (reconnect, dropped, deadline, ...), as they happen (metrics).
+	OnReconnect func()
+	OnHeal      func(reason string)
 }
 
 func (cfg Config) withDefaults() Config {
@@ -150,6 +154,12 @@ func (cfg Config) withDefaults() Config {
 	}
 	if cfg.ProgressEvery <= 0 {
 		cfg.ProgressEvery = 30 * time.Second
+	}
+	if cfg.OnReconnect == nil {
+		cfg.OnReconnect = func() {}
+	}
+	if cfg.OnHeal == nil {
+		cfg.OnHeal = func(string) {}
 	}
 	return cfg
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/url"
 	"os"
 	"reflect"
 	"strings"
@@ -43,6 +44,12 @@ const (
 	ConsoleUserHeaderDefault = "X-Forwarded-User"
 	// ScanEveryDefault is how often serve scans the drop folder between nights. Defaults to 1m.
 	ScanEveryDefault = time.Minute
+	// MetricsTextfileDefault is where a one-shot command writes its metrics for node_exporter.
+	// Defaults to none.
+	MetricsTextfileDefault = ""
+	// PushgatewayURLDefault is the Pushgateway a one-shot command pushes its metrics to. Defaults
+	// to none.
+	PushgatewayURLDefault = ""
 )
 
 // config is every setting: the environment (README's configuration table, tag by tag) read by
@@ -78,6 +85,9 @@ type config struct {
 	ScanEvery    time.Duration `env:"CASHPOOL_SCAN_EVERY" want:"a positive duration such as 1m"`
 	LogFormat    string        `env:"CASHPOOL_LOG_FORMAT"` // checked by newLogger, which reads it first
 	LogLevel     string        `env:"CASHPOOL_LOG_LEVEL"`
+	// Where a one-shot command publishes its metrics; serve is scraped instead.
+	MetricsTextfile string `env:"CASHPOOL_METRICS_TEXTFILE"`
+	PushgatewayURL  string `env:"CASHPOOL_PUSHGATEWAY_URL"`
 
 	ConsoleToken      string `env:"CASHPOOL_CONSOLE_TOKEN"` // a secret: never quoted
 	ConsoleTokenFile  string `env:"CASHPOOL_CONSOLE_TOKEN_FILE"`
@@ -122,6 +132,8 @@ func defaultConfig() config {
 		LogLevel:     LogLevelDefault,
 
 		ConsoleUserHeader: ConsoleUserHeaderDefault,
+		MetricsTextfile:   MetricsTextfileDefault,
+		PushgatewayURL:    PushgatewayURLDefault,
 	}
 }
 
@@ -238,6 +250,11 @@ func (c *config) validate(envErrs map[string]error, environ map[string]string, f
 	c.WatchFor = time.Duration(c.WatchDays) * 24 * time.Hour
 	if c.ScanEvery <= 0 {
 		bad("CASHPOOL_SCAN_EVERY", c.ScanEvery, "a positive duration such as 1m")
+	}
+	if c.PushgatewayURL != "" {
+		if u, err := url.Parse(c.PushgatewayURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("CASHPOOL_PUSHGATEWAY_URL %q: want an http or https URL such as http://pushgateway:9091", alpaca.RedactURL(c.PushgatewayURL)))
+		}
 	}
 	for i, f := range c.Formats {
 		f = strings.TrimSpace(f)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -22,6 +23,7 @@ import (
 	"github.com/cashpool/cashpool/batch"
 	"github.com/cashpool/cashpool/batch/ingest"
 	"github.com/cashpool/cashpool/batch/schema"
+	"github.com/cashpool/cashpool/metrics"
 	"github.com/cashpool/cashpool/pool"
 	"github.com/cashpool/cashpool/reconcile"
 )
@@ -187,13 +189,17 @@ func cmdPipeline(ctx context.Context, cmd string, args []string, stdout io.Write
 			return exitUsage, usageError{err}
 		}
 	}
-	r := newRunner(db, cfg, logger)
+	m := metrics.New(metricsBuild())
+	r := newRunner(db, cfg, logger, m)
+	if cmd != "serve" {
+		defer publishMetrics(ctx, m, cfg, logger)()
+	}
 	if c, ok := r.Broker.(interface{ Calls() int64 }); ok {
 		defer func() { logger.Info("broker calls", "command", cmd, "calls", c.Calls()) }()
 	}
 	switch cmd {
 	case "serve":
-		return serve(ctx, r, cfg, stdout, logger)
+		return serve(ctx, r, cfg, m, stdout, logger)
 	case "redrive":
 		return redriveDate(ctx, db, r, cfg, &rf, stdout)
 	case "release":
@@ -263,16 +269,43 @@ func cmdPipeline(ctx context.Context, cmd string, args []string, stdout io.Write
 	}
 }
 
-func newRunner(db *sqlx.DB, cfg *config, logger *slog.Logger) *batch.Runner {
-	client := alpaca.NewClient(alpaca.Options{BaseURL: cfg.BrokerURL, KeyID: cfg.KeyID, Secret: cfg.Secret})
+func newRunner(db *sqlx.DB, cfg *config, logger *slog.Logger, m *metrics.Metrics) *batch.Runner {
+	client := alpaca.NewClient(alpaca.Options{BaseURL: cfg.BrokerURL, KeyID: cfg.KeyID, Secret: cfg.Secret,
+		HTTPClient: &http.Client{Transport: m.Broker(alpaca.NewTransport())}, OnRateLimitWait: m.RateLimitWait})
 	return &batch.Runner{DB: db, Broker: client, Config: batch.Config{
 		SweepAccount: cfg.SweepAccount, DropDir: cfg.DropDir, OutDir: cfg.OutDir, Formats: cfg.Formats,
 		ReceiptsPattern: cfg.ReceiptsPat, AllocationsPattern: cfg.AllocPat,
 		BatchSize: cfg.BatchSize, JournalLimit: cfg.JournalLimit.Decimal, MaxInFlight: cfg.MaxInFlight,
 		TrackFor: cfg.TrackFor, PollEvery: cfg.PollEvery, Logger: logger, Failpoint: failpointFromEnv(),
 		SettleFor: cfg.SettleFor, RequireReady: cfg.RequireReady, KeyRetention: cfg.KeyRetention, AwaitReceiptFor: cfg.AwaitFor,
-		WatchFor: cfg.WatchFor,
+		WatchFor: cfg.WatchFor, Observer: m,
 	}}
+}
+
+// publishMetrics readies a one-shot command's metrics: the last success and failure times kept
+// in the textfile are carried over now, and the returned function, deferred, writes the textfile
+// and pushes to the Pushgateway once the command is done. A metrics problem is logged and never
+// changes the command's outcome: the money moved (or not) either way.
+func publishMetrics(ctx context.Context, m *metrics.Metrics, cfg *config, logger *slog.Logger) func() {
+	if cfg.MetricsTextfile != "" {
+		if err := m.CarryOver(cfg.MetricsTextfile); err != nil {
+			logger.Warn("metrics: the previous textfile cannot be read; its last success and failure times are not carried over", "err", err)
+		}
+	}
+	return func() {
+		if cfg.MetricsTextfile != "" {
+			if err := m.WriteTextfile(cfg.MetricsTextfile); err != nil {
+				logger.Error("metrics: cannot write the textfile (CASHPOOL_METRICS_TEXTFILE)", "err", err)
+			}
+		}
+		if cfg.PushgatewayURL != "" {
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			defer cancel()
+			if err := m.Push(ctx, cfg.PushgatewayURL, cfg.SweepAccount, nil); err != nil {
+				logger.Error("metrics: cannot push to the Pushgateway (CASHPOOL_PUSHGATEWAY_URL)", "err", err)
+			}
+		}
+	}
 }
 
 func printOutcome(w io.Writer, out *batch.Outcome) int {

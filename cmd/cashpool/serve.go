@@ -19,13 +19,14 @@ import (
 	"github.com/cashpool/cashpool/batch/ingest"
 	"github.com/cashpool/cashpool/batch/schema"
 	"github.com/cashpool/cashpool/console"
+	"github.com/cashpool/cashpool/metrics"
 	"github.com/cashpool/cashpool/reconcile"
 )
 
 // serve runs the nightly job on a cron schedule. Of several replicas, the one holding the leader
 // lock runs; the others wait for it. A missed night is caught up at start from the last completed
 // business date kept in PostgreSQL.
-func serve(ctx context.Context, r *batch.Runner, cfg *config, stdout io.Writer, logger *slog.Logger) (int, error) {
+func serve(ctx context.Context, r *batch.Runner, cfg *config, m *metrics.Metrics, stdout io.Writer, logger *slog.Logger) (int, error) {
 	sched, err := parseSchedule(cfg.Schedule, cfg.TZ, time.Now())
 	if err != nil {
 		return exitUsage, usageError{err}
@@ -46,17 +47,7 @@ func serve(ctx context.Context, r *batch.Runner, cfg *config, stdout io.Writer, 
 	// replica for it would not bring the database back.
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.Handle("/readyz", readyHandler(r.DB, readyTimeout))
-	mux.HandleFunc("/metrics", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-		l := 0
-		if leader.Load() {
-			l = 1
-		}
-		fmt.Fprintf(w, "# HELP cashpool_leader 1 when this replica holds the runner lock.\n# TYPE cashpool_leader gauge\ncashpool_leader %d\n", l)
-		if c, ok := r.Broker.(interface{ Calls() int64 }); ok {
-			fmt.Fprintf(w, "# HELP cashpool_broker_calls_total HTTP calls made to Alpaca.\n# TYPE cashpool_broker_calls_total counter\ncashpool_broker_calls_total %d\n", c.Calls())
-		}
-	})
+	mux.Handle("/metrics", m.Handler())
 	mux.HandleFunc("/status", func(w http.ResponseWriter, req *http.Request) {
 		date := req.URL.Query().Get("date")
 		if date == "" {
@@ -122,7 +113,7 @@ func serve(ctx context.Context, r *batch.Runner, cfg *config, stdout io.Writer, 
 	}()
 
 	sc := &batch.Scheduler{Runner: r, Schedule: sched, TZ: cfg.TZ, Logger: logger,
-		OnLeader:  func(b bool) { leader.Store(b) },
+		OnLeader:  func(b bool) { leader.Store(b); m.Leader(b) },
 		RunLogger: func() *slog.Logger { return withRunID(logger) }}
 	if err := sc.Serve(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		return exitFailure, err

@@ -94,8 +94,29 @@ func TestServeScansTheDropFolderAndAnswersHealth(t *testing.T) {
 		_, err := os.Stat(filepath.Join(drop, "rejected", "receipts-bad.csv.errors.csv"))
 		return err == nil
 	})
-	if m := get("/metrics"); !strings.Contains(m, "cashpool_leader 1") {
-		t.Errorf("metrics: %s", m)
+	// /metrics answers in Prometheus's text format: cashpool's series, the Go runtime's, the process's.
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain; version=0.0.4") {
+		t.Errorf("metrics content type %q", ct)
+	}
+	m := textSeries(t, string(body))
+	for key, want := range map[string]float64{"cashpool_leader{}": 1, "cashpool_files_total{outcome=rejected}": 1} {
+		if m[key] != want {
+			t.Errorf("metrics %s = %v, want %v", key, m[key], want)
+		}
+	}
+	for _, name := range []string{"go_goroutines{}", "process_start_time_seconds{}"} {
+		if _, ok := m[name]; !ok {
+			t.Errorf("metrics without %s", name)
+		}
+	}
+	if !strings.Contains(string(body), "cashpool_build_info{") {
+		t.Error("metrics without cashpool_build_info")
 	}
 	if s := get("/status"); !strings.Contains(s, "receipts-bad.csv") {
 		t.Errorf("status does not list the rejected file: %s", s)

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"runtime/debug"
+
+	"github.com/cashpool/cashpool/metrics"
 )
 
 // cmdVersion prints what this binary was built from, as the Go toolchain stamped it (`make build`
@@ -28,17 +31,34 @@ func cmdVersion(args []string, stdout io.Writer) (int, error) {
 	return exitOK, nil
 }
 
-// writeVersion prints one "name: value" line per fact, for people and for grep.
-func writeVersion(w io.Writer, info *debug.BuildInfo) {
-	s := map[string]string{}
+// buildFacts reads the build's settings, its module version ("(devel)" when none) and commit
+// ("" when not stamped): what `cashpool version` prints and build info in metrics carries.
+func buildFacts(info *debug.BuildInfo) (s map[string]string, version, commit string) {
+	s = map[string]string{}
 	for _, kv := range info.Settings {
 		s[kv.Key] = kv.Value
 	}
-	version := info.Main.Version
+	version = info.Main.Version
 	if version == "" {
 		version = "(devel)"
 	}
-	commit, when, modified := s["vcs.revision"], s["vcs.time"], s["vcs.modified"]
+	return s, version, s["vcs.revision"]
+}
+
+// metricsBuild is build info for metrics, from the same facts as `cashpool version`.
+func metricsBuild() metrics.Build {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return metrics.Build{Version: "unknown", Revision: "unknown", GoVersion: "unknown"}
+	}
+	_, version, commit := buildFacts(info)
+	return metrics.Build{Version: version, Revision: cmp.Or(commit, "unknown"), GoVersion: info.GoVersion}
+}
+
+// writeVersion prints one "name: value" line per fact, for people and for grep.
+func writeVersion(w io.Writer, info *debug.BuildInfo) {
+	s, version, commit := buildFacts(info)
+	when, modified := s["vcs.time"], s["vcs.modified"]
 	if commit == "" {
 		commit, when, modified = "unknown (built without version control information)", "unknown", "unknown"
 	}
