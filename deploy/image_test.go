@@ -190,7 +190,7 @@ func TestMakeImageWithoutABuilder(t *testing.T) {
 	t.Parallel()
 	mk, err := exec.LookPath("make")
 	if err != nil {
-		t.Skip("make is not installed")
+		t.Fatalf("make is not installed: README's two commands need it: %v", err)
 	}
 	empty, broken := t.TempDir(), t.TempDir()
 	if err := os.WriteFile(filepath.Join(broken, "podman"), []byte("#!/bin/sh\nexit 125\n"), 0o755); err != nil {
