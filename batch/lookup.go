@@ -7,6 +7,8 @@ import (
 	"fmt"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/cashpool/cashpool/batch/store"
 )
 
 // ErrNoRun means the sweep account has no run of the date.
@@ -17,8 +19,7 @@ var ErrNoJournal = errors.New("no such journal")
 
 // RunID is the id of the sweep account's run of date (YYYY-MM-DD), or ErrNoRun.
 func RunID(ctx context.Context, db *sqlx.DB, sweep, date string) (int64, error) {
-	var id int64
-	err := db.GetContext(ctx, &id, `SELECT id FROM runs WHERE business_date = $1 AND sweep_account = $2`, date, sweep)
+	id, err := store.RunOf(ctx, db, date, sweep)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, fmt.Errorf("%s: %w", date, ErrNoRun)
 	}

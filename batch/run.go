@@ -150,8 +150,7 @@ func (r *Runner) Run(ctx context.Context, date string) (out *Outcome, err error)
 	if err != nil {
 		return nil, err
 	}
-	var status string
-	err = r.DB.GetContext(ctx, &status, `SELECT status FROM runs WHERE business_date = $1 AND sweep_account = $2`, date, c.SweepAccount)
+	_, status, err := store.RunStatusOf(ctx, r.DB, date, c.SweepAccount)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, err
 	}
@@ -187,10 +186,7 @@ func (r *Runner) observeRun(ctx context.Context, date string, err error) {
 // unfinishedBefore lists the dates before date whose run of the sweep account is not finished,
 // oldest first.
 func (r *Runner) unfinishedBefore(ctx context.Context, date string) ([]string, error) {
-	var dates []string
-	err := r.DB.SelectContext(ctx, &dates, `SELECT to_char(business_date, 'YYYY-MM-DD') FROM runs
-		WHERE sweep_account = $1 AND business_date < $2 AND status <> $3 ORDER BY business_date`,
-		r.cfg().SweepAccount, date, store.RunReconciled)
+	dates, err := store.UnfinishedBefore(ctx, r.DB, r.cfg().SweepAccount, date)
 	if err != nil {
 		return nil, fmt.Errorf("unfinished earlier runs: %w", err)
 	}
@@ -222,8 +218,7 @@ func (r *Runner) steps(ctx context.Context, date string, ingest bool) (_ *Outcom
 		}
 		c.Failpoint("after-ingest")
 	}
-	var status string
-	err = r.DB.GetContext(ctx, &status, `SELECT status FROM runs WHERE business_date = $1 AND sweep_account = $2`, date, c.SweepAccount)
+	_, status, err := store.RunStatusOf(ctx, r.DB, date, c.SweepAccount)
 	if err == nil && status == store.RunReconciled {
 		c.Logger.Info("run already finished; nothing is sent again", "date", date)
 		out, err := r.Report(ctx, date)
@@ -260,26 +255,22 @@ func (r *Runner) NightState(ctx context.Context, date string) string {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	resume := fmt.Sprintf("run `cashpool run --date %s` again to resume", date)
-	var run struct {
-		ID     int64  `db:"id"`
-		Status string `db:"status"`
-	}
-	err := r.DB.GetContext(ctx, &run, `SELECT id, status FROM runs WHERE business_date = $1 AND sweep_account = $2`, date, r.cfg().SweepAccount)
+	runID, status, err := store.RunStatusOf(ctx, r.DB, date, r.cfg().SweepAccount)
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Sprintf("%s: not planned yet, nothing was sent; %s", date, resume)
 	}
 	if err != nil {
 		return fmt.Sprintf("%s: state unknown (%v); nothing is lost: %s", date, err, resume)
 	}
-	if run.Status == store.RunReconciled {
+	if status == store.RunReconciled {
 		return fmt.Sprintf("%s: finished; `cashpool report --date %s` rewrites its report", date, date)
 	}
-	p, err := track.ReadProgress(ctx, r.DB, run.ID)
+	p, err := track.ReadProgress(ctx, r.DB, runID)
 	if err != nil {
-		return fmt.Sprintf("%s: %s, journals unknown (%v); nothing is lost: %s", date, run.Status, err, resume)
+		return fmt.Sprintf("%s: %s, journals unknown (%v); nothing is lost: %s", date, status, err, resume)
 	}
 	return fmt.Sprintf("%s: %s, %d of %d journals final (%s funded), %d open (%d not sent yet); nothing is lost: %s",
-		date, run.Status, p.Final, p.Total, p.Funded.StringFixed(2), p.Open(), p.Unsent, resume)
+		date, status, p.Final, p.Total, p.Funded.StringFixed(2), p.Open(), p.Unsent, resume)
 }
 
 // preflight checks, before anything is ingested, planned or sent, what a run needs beyond the
@@ -463,8 +454,8 @@ func (r *Runner) Track(ctx context.Context, runID int64) error {
 		return fmt.Errorf("track: %w", err)
 	}
 	c.Logger.Info("track", "run", runID, "passes", res.Passes, "changes", res.Changed, "still_open", res.Open)
-	var date time.Time
-	if err := r.DB.GetContext(ctx, &date, `SELECT business_date FROM runs WHERE id = $1`, runID); err != nil {
+	date, err := store.RunDate(ctx, r.DB, runID)
+	if err != nil {
 		return err
 	}
 	reversed, err := track.Watch(ctx, r.DB, r.Broker, c.SweepAccount, date.Add(-c.WatchFor), c.Now())
@@ -488,9 +479,8 @@ func (r *Runner) Track(ctx context.Context, runID int64) error {
 // a later run with a shorter (or longer) CASHPOOL_TRACK_FOR is honoured, never the first run's.
 func (r *Runner) trackDeadline(ctx context.Context, runID int64) (time.Time, error) {
 	c := r.cfg()
-	var submitted time.Time
-	if err := r.DB.GetContext(ctx, &submitted, `SELECT submitted_at FROM runs
-		WHERE id = $1 AND submitted_at IS NOT NULL AND track_deadline IS NOT NULL`, runID); err != nil {
+	submitted, err := store.RunSubmittedAt(ctx, r.DB, runID)
+	if err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return time.Time{}, errors.New("track: the run has not been submitted yet")
 		}
@@ -511,8 +501,8 @@ func (r *Runner) trackDeadline(ctx context.Context, runID int64) (time.Time, err
 // Report rebuilds and rewrites the report of date without touching the run's state.
 func (r *Runner) Report(ctx context.Context, date string) (*Outcome, error) {
 	c := r.cfg()
-	var runID int64
-	if err := r.DB.GetContext(ctx, &runID, `SELECT id FROM runs WHERE business_date = $1 AND sweep_account = $2`, date, c.SweepAccount); err != nil {
+	runID, err := store.RunOf(ctx, r.DB, date, c.SweepAccount)
+	if err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, fmt.Errorf("no run for %s", date)
 		}
@@ -524,8 +514,8 @@ func (r *Runner) Report(ctx context.Context, date string) (*Outcome, error) {
 // Reconcile writes the report of a tracked run and marks it finished.
 func (r *Runner) Reconcile(ctx context.Context, date string) (*Outcome, error) {
 	c := r.cfg()
-	var runID int64
-	if err := r.DB.GetContext(ctx, &runID, `SELECT id FROM runs WHERE business_date = $1 AND sweep_account = $2`, date, c.SweepAccount); err != nil {
+	runID, err := store.RunOf(ctx, r.DB, date, c.SweepAccount)
+	if err != nil {
 		return nil, fmt.Errorf("no run for %s: %w", date, err)
 	}
 	return r.reconcile(ctx, date, runID, true)

@@ -123,10 +123,8 @@ func (s *Scheduler) becomeLeader(ctx context.Context) (*sql.Conn, func(), error)
 // does not stop the catch-up: every later run's report names it until it is finished.
 func (s *Scheduler) CatchUp(ctx context.Context) error {
 	s.defaults()
-	var open []string
-	if err := s.Runner.DB.SelectContext(ctx, &open, `SELECT to_char(business_date, 'YYYY-MM-DD') FROM runs
-		WHERE sweep_account = $1 AND status <> $3 AND business_date <= $2 ORDER BY business_date`,
-		s.Runner.Config.SweepAccount, s.Now().In(s.TZ).Format(time.DateOnly), store.RunReconciled); err != nil {
+	open, err := store.UnfinishedThrough(ctx, s.Runner.DB, s.Runner.Config.SweepAccount, s.Now().In(s.TZ).Format(time.DateOnly))
+	if err != nil {
 		return fmt.Errorf("unfinished runs: %w", err)
 	}
 	for _, d := range open {
@@ -136,7 +134,7 @@ func (s *Scheduler) CatchUp(ctx context.Context) error {
 		}
 	}
 	var last sql.NullTime
-	err := s.Runner.DB.GetContext(ctx, &last, queryLastCompleted, s.Runner.Config.SweepAccount)
+	err = s.Runner.DB.GetContext(ctx, &last, queryLastCompleted, s.Runner.Config.SweepAccount)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return err
 	}

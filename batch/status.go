@@ -11,6 +11,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/shopspring/decimal"
 
+	"github.com/cashpool/cashpool/batch/ingest"
 	"github.com/cashpool/cashpool/batch/store"
 	"github.com/cashpool/cashpool/pool"
 	"github.com/cashpool/cashpool/reconcile"
@@ -19,10 +20,6 @@ import (
 // statusJournalLines caps the failed and stuck journals status lists one by one; the report has
 // them all.
 const statusJournalLines = 50
-
-// latestAttempt keeps, as the report does, only the highest attempt of each allocation: an earlier
-// attempt was redriven and is history, not money.
-const latestAttempt = `NOT EXISTS (SELECT 1 FROM journals k WHERE k.allocation_id = j.allocation_id AND k.attempt > j.attempt)`
 
 // WriteStatus prints what the database knows about the runs of a sweep account: the run of date in
 // detail (batches, journals by status, the report's totals and exceptions as of now, the failed
@@ -44,7 +41,7 @@ func WriteStatus(ctx context.Context, w io.Writer, db *sqlx.DB, sweep, date stri
 		FROM (SELECT * FROM runs WHERE sweep_account = $1 ORDER BY business_date DESC LIMIT 10) r
 		CROSS JOIN LATERAL (
 		    SELECT count(*) AS n, coalesce(sum(j.amount), 0) AS amount
-		    FROM journals j WHERE j.run_id = r.id AND `+latestAttempt+`) t
+		    FROM journals j WHERE j.run_id = r.id AND `+store.LatestAttemptSQL+`) t
 		ORDER BY r.business_date DESC`, sweep); err != nil {
 		return err
 	}
@@ -71,9 +68,7 @@ func WriteStatus(ctx context.Context, w io.Writer, db *sqlx.DB, sweep, date stri
 		Reason string `db:"reason"`
 		At     string `db:"at"`
 	}
-	if err := db.SelectContext(ctx, &files, `
-		SELECT name, errors, reason, to_char(received_at, 'YYYY-MM-DD HH24:MI') AS at FROM files
-		WHERE status IN (`+store.SQLList(store.FilesRefused)+`) ORDER BY received_at DESC LIMIT 10`); err != nil {
+	if err := db.SelectContext(ctx, &files, ingest.LatestRefusedSQL); err != nil {
 		return err
 	}
 	fmt.Fprintln(tw)
@@ -91,11 +86,8 @@ func WriteStatus(ctx context.Context, w io.Writer, db *sqlx.DB, sweep, date stri
 // writeRunStatus prints one run: its batches, its journals by status, and the report's totals and
 // exceptions built now, so every figure is the report's to the cent.
 func writeRunStatus(ctx context.Context, tw io.Writer, db *sqlx.DB, runID int64, date string, now time.Time, opts []reconcile.Option) error {
-	var batches []struct {
-		Status string `db:"status"`
-		N      int    `db:"n"`
-	}
-	if err := db.SelectContext(ctx, &batches, `SELECT status, count(*) AS n FROM batches WHERE run_id = $1 GROUP BY status ORDER BY status`, runID); err != nil {
+	batches, err := store.BatchCounts(ctx, db, runID)
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(tw, "Run of %s: batches\n", date)
@@ -109,10 +101,7 @@ func writeRunStatus(ctx context.Context, tw io.Writer, db *sqlx.DB, runID int64,
 		N        int    `db:"n"`
 		Amount   string `db:"amount"`
 	}
-	if err := db.SelectContext(ctx, &journals, `
-		SELECT status, status_unknown, NOT (`+latestAttempt+`) AS redriven, count(*) AS n,
-		       to_char(sum(amount), 'FM999999999999990.00') AS amount
-		FROM journals j WHERE run_id = $1 GROUP BY 1, 2, 3 ORDER BY 3, 1`, runID); err != nil {
+	if err := db.SelectContext(ctx, &journals, store.JournalStatusCountsSQL, runID); err != nil {
 		return err
 	}
 	fmt.Fprintf(tw, "Run of %s: journals (latest attempt of each allocation)\n", date)

@@ -33,6 +33,12 @@ const upsertDuplicate = `
 	VALUES ($1, $2, $3, '` + store.FileDuplicate + `', 0, $4, $5, $6)
 	ON CONFLICT (sha256, name) WHERE status = '` + store.FileDuplicate + `' DO UPDATE SET errors = EXCLUDED.errors, reason = EXCLUDED.reason`
 
+// LatestRefusedSQL lists the ten files refused last (columns name, errors, reason, at), for the
+// status page.
+var LatestRefusedSQL = `
+		SELECT name, errors, reason, to_char(received_at, 'YYYY-MM-DD HH24:MI') AS at FROM files
+		WHERE status IN (` + store.SQLList(store.FilesRefused) + `) ORDER BY received_at DESC LIMIT 10`
+
 // queryFileBySHA finds the row of earlier bytes that were loaded or refused, not a duplicate.
 const queryFileBySHA = `SELECT name, status, rows, received_at FROM files
 		WHERE sha256 = $1 AND status <> '` + store.FileDuplicate + `'`

@@ -141,22 +141,6 @@ type journal struct {
 	newAccount, newDescription string // the corrections of Config, on the journal named
 }
 
-// Only the highest attempt per allocation counts, exactly as the report counts it; the outer order
-// is plan's, so new batches list entries as the first ones did.
-const queryHighest = `
-SELECT * FROM (
-    SELECT DISTINCT ON (j.allocation_id)
-           j.id, j.allocation_id, j.attempt, j.journal_key::text AS journal_key, j.receipt_id, j.client_ref,
-           j.to_account::text AS to_account, j.amount, j.description,
-           j.transmitter_name, j.transmitter_account_number, j.transmitter_address,
-           j.transmitter_financial_institution, j.transmitter_timestamp, j.expected_pending,
-           COALESCE(j.alpaca_id::text, '') AS alpaca_id, j.status, j.status_unknown, j.error_message
-    FROM journals j
-    WHERE j.run_id = $1
-    ORDER BY j.allocation_id, j.attempt DESC
-) h
-ORDER BY h.receipt_id, h.client_ref`
-
 // Limits on what an operator types; a description has the allocation file's limit.
 const (
 	maxBy     = 200
@@ -264,12 +248,13 @@ func Apply(ctx context.Context, db *sqlx.DB, cfg Config) (*Plan, error) {
 // run row (so two redrives serialise and the second sees the first's new attempts) and refuses to
 // go on while a Runner holds the run's advisory lock. It returns the journals to redrive.
 func decideRun(ctx context.Context, tx *sqlx.Tx, cfg Config, lock bool) (*Plan, []journal, error) {
-	q := `SELECT id FROM runs WHERE business_date = $1 AND sweep_account = $2`
+	runOf := store.RunOf
 	if lock {
-		q += ` FOR UPDATE`
+		runOf = store.LockRunOf
 	}
 	p := &Plan{}
-	if err := tx.GetContext(ctx, &p.RunID, q, cfg.BusinessDate, cfg.SweepAccount); err != nil {
+	var err error
+	if p.RunID, err = runOf(ctx, tx, cfg.BusinessDate, cfg.SweepAccount); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, nil, fmt.Errorf("redrive %s: %w", cfg.BusinessDate, ErrNoRun)
 		}
@@ -285,7 +270,7 @@ func decideRun(ctx context.Context, tx *sqlx.Tx, cfg Config, lock bool) (*Plan, 
 		}
 	}
 	var all []journal
-	if err := tx.SelectContext(ctx, &all, queryHighest, p.RunID); err != nil {
+	if err := tx.SelectContext(ctx, &all, store.HighestAttemptsSQL, p.RunID); err != nil {
 		return nil, nil, fmt.Errorf("redrive %s: read journals: %w", cfg.BusinessDate, err)
 	}
 	var named *journal
@@ -328,9 +313,7 @@ func decideRun(ctx context.Context, tx *sqlx.Tx, cfg Config, lock bool) (*Plan, 
 // attempts all, only its allocation's.
 func pickNamed(ctx context.Context, tx *sqlx.Tx, runID int64, id string, all []journal) (*journal, []journal, error) {
 	var named journal
-	if err := tx.GetContext(ctx, &named, `
-		SELECT id, allocation_id, attempt, journal_key::text AS journal_key, status
-		FROM journals WHERE run_id = $1 AND (journal_key = $2::uuid OR alpaca_id = $2::uuid)`, runID, id); err != nil {
+	if err := tx.GetContext(ctx, &named, store.NamedJournalSQL, runID, id); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, nil, fmt.Errorf("journal %s: %w", id, ErrNoJournal)
 		}
@@ -360,10 +343,8 @@ func write(ctx context.Context, tx *sqlx.Tx, cfg Config, runID int64, js []journ
 		group := byAttempt[attempt]
 		// A later redrive of the same attempt number (an allocation that failed only after an
 		// earlier redrive) continues the numbering: seqs are unique per run.
-		var last int
-		if err := tx.GetContext(ctx, &last, `
-			SELECT COALESCE(max(substring(seq FROM '^r' || $2::text || '-([0-9]+)')::int), 0)
-			FROM batches WHERE run_id = $1`, runID, attempt); err != nil {
+		last, err := store.LastRedriveSeq(ctx, tx, runID, attempt)
+		if err != nil {
 			return fmt.Errorf("number batches: %w", err)
 		}
 		for start := 0; start < len(group); start += cfg.BatchSize {

@@ -2,11 +2,14 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+
+	"github.com/lib/pq"
 )
 
-// Every statement against batches (schema: migration 00001). Steps write batches only through
-// these; jnlc builds a new batch's exact body and key.
+// Every statement against batches (schema: migration 00001). Steps write and read batches
+// only through these; jnlc builds a new batch's exact body and key.
 
 // InsertBatch stores one planned batch with its exact body and Idempotency-Key, in the caller's
 // transaction, and returns its id.
@@ -38,3 +41,57 @@ UPDATE batches SET status = $2,
 	error       = COALESCE($5, error)
 WHERE id = $1 AND status = ANY($3::text[])
 RETURNING id`
+
+// Batch is a batch as submit sends it: its exact body and key, and where it stands.
+type Batch struct {
+	ID        int64        `db:"id"`
+	Seq       string       `db:"seq"`
+	Key       string       `db:"idempotency_key"`
+	Body      []byte       `db:"body"`
+	Entries   int          `db:"entries"`
+	Status    string       `db:"status"`
+	SendingAt sql.NullTime `db:"sending_at"`
+}
+
+// BatchesToSendOf lists the batches of run runID that are planned or were left sending, in seq
+// order.
+func BatchesToSendOf(ctx context.Context, q Querier, runID int64) ([]Batch, error) {
+	var bs []Batch
+	err := q.SelectContext(ctx, &bs, `
+			SELECT id, seq, idempotency_key, body, entries, status, sending_at FROM batches
+			WHERE run_id = $1 AND status = ANY($2::text[]) ORDER BY seq`, runID, pq.Array(BatchesToSend))
+	return bs, err
+}
+
+// LastRedriveSeq is the highest number n of run runID's batches of redrive attempt attempt
+// (seq rATTEMPT-n), 0 when there are none.
+func LastRedriveSeq(ctx context.Context, q Querier, runID int64, attempt int) (int, error) {
+	var last int
+	err := q.GetContext(ctx, &last, `
+			SELECT COALESCE(max(substring(seq FROM '^r' || $2::text || '-([0-9]+)')::int), 0)
+			FROM batches WHERE run_id = $1`, runID, attempt)
+	return last, err
+}
+
+// SentWindowSQL reads when the first and the last batch of run $1 were sent (columns first, last).
+const SentWindowSQL = `SELECT min(sent_at) AS first, max(sent_at) AS last FROM batches WHERE run_id = $1 AND sent_at IS NOT NULL`
+
+// FirstSending is when the first batch of run runID was sent, or began to be; NULL before any.
+func FirstSending(ctx context.Context, q Querier, runID int64) (sql.NullTime, error) {
+	var first sql.NullTime
+	err := q.GetContext(ctx, &first, `SELECT min(coalesce(sent_at, sending_at)) FROM batches WHERE run_id = $1`, runID)
+	return first, err
+}
+
+// BatchCount is how many batches of a run stand at a status.
+type BatchCount struct {
+	Status string `db:"status"`
+	N      int    `db:"n"`
+}
+
+// BatchCounts counts the batches of run runID by status.
+func BatchCounts(ctx context.Context, q Querier, runID int64) ([]BatchCount, error) {
+	var bs []BatchCount
+	err := q.SelectContext(ctx, &bs, `SELECT status, count(*) AS n FROM batches WHERE run_id = $1 GROUP BY status ORDER BY status`, runID)
+	return bs, err
+}

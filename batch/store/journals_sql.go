@@ -9,7 +9,8 @@ import (
 )
 
 // Every statement against journals and their append-only journal_history (schema: migrations
-// 00001, 00011). Steps write journals only through these.
+// 00001, 00011). Steps write and read journals only through these
+// (reports and the console read across tables in their own files).
 
 // CopyJournalsSQL writes new journal intents with COPY, in the order of its columns; plan writes a
 // night's journals with it and redrive new attempts. They are written planned, with their first
@@ -88,3 +89,97 @@ func RebatchJournals(ctx context.Context, q Querier, to, from int64, keys []stri
 		to, from, pq.Array(keys))
 	return err
 }
+
+// LatestAttemptSQL keeps, as the report does, only the highest attempt of each allocation of
+// journals j: an earlier attempt was redriven and is history, not money.
+const LatestAttemptSQL = `NOT EXISTS (SELECT 1 FROM journals k WHERE k.allocation_id = j.allocation_id AND k.attempt > j.attempt)`
+
+// JournalStatusCountsSQL counts the journals of run $1 by status, unknown status and whether a
+// later attempt redrove them (columns status, status_unknown, redriven, n, amount), latest first.
+const JournalStatusCountsSQL = `
+		SELECT status, status_unknown, NOT (` + LatestAttemptSQL + `) AS redriven, count(*) AS n,
+		       to_char(sum(amount), 'FM999999999999990.00') AS amount
+		FROM journals j WHERE run_id = $1 GROUP BY 1, 2, 3 ORDER BY 3, 1`
+
+// HighestAttemptsSQL lists, for run $1, the highest attempt of each allocation with everything a
+// new attempt copies; the outer order is plan's, so new batches list entries as the first ones did.
+const HighestAttemptsSQL = `
+SELECT * FROM (
+    SELECT DISTINCT ON (j.allocation_id)
+           j.id, j.allocation_id, j.attempt, j.journal_key::text AS journal_key, j.receipt_id, j.client_ref,
+           j.to_account::text AS to_account, j.amount, j.description,
+           j.transmitter_name, j.transmitter_account_number, j.transmitter_address,
+           j.transmitter_financial_institution, j.transmitter_timestamp, j.expected_pending,
+           COALESCE(j.alpaca_id::text, '') AS alpaca_id, j.status, j.status_unknown, j.error_message
+    FROM journals j
+    WHERE j.run_id = $1
+    ORDER BY j.allocation_id, j.attempt DESC
+) h
+ORDER BY h.receipt_id, h.client_ref`
+
+// NamedJournalSQL finds the journal of run $1 whose key or Alpaca id is $2 (columns id,
+// allocation_id, attempt, journal_key, status).
+const NamedJournalSQL = `
+		SELECT id, allocation_id, attempt, journal_key::text AS journal_key, status
+		FROM journals WHERE run_id = $1 AND (journal_key = $2::uuid OR alpaca_id = $2::uuid)`
+
+// JournalKeysOfBatch lists the journal keys of batch batchID.
+func JournalKeysOfBatch(ctx context.Context, q Querier, batchID int64) ([]string, error) {
+	var keys []string
+	err := q.SelectContext(ctx, &keys, `SELECT journal_key::text FROM journals WHERE batch_id = $1`, batchID)
+	return keys, err
+}
+
+// BatchJournal is a journal of a batch as its answer is matched: id, key and account.
+type BatchJournal struct {
+	ID        int64  `db:"id"`
+	Key       string `db:"journal_key"`
+	ToAccount string `db:"to_account"`
+}
+
+// JournalsOfBatch lists the journals of batch batchID in id order.
+func JournalsOfBatch(ctx context.Context, q Querier, batchID int64) ([]BatchJournal, error) {
+	var js []BatchJournal
+	err := q.SelectContext(ctx, &js, `SELECT id, journal_key, to_account FROM journals WHERE batch_id = $1 ORDER BY id`, batchID)
+	return js, err
+}
+
+// finalList is the SQL list of statuses after which a journal is done for its run; fundedList
+// of the funded ones.
+var (
+	finalList  = SQLList(JournalsFinal)
+	fundedList = SQLList(JournalsFunded)
+)
+
+// CountSentJournals counts the journals of run runID Alpaca knows, and of those the ones not
+// final yet.
+func CountSentJournals(ctx context.Context, q Querier, runID int64) (size, open int, err error) {
+	err = q.QueryRowxContext(ctx, `
+		SELECT count(*), count(*) FILTER (WHERE status NOT IN (`+finalList+`))
+		FROM journals WHERE run_id = $1 AND alpaca_id IS NOT NULL`, runID).Scan(&size, &open)
+	return size, open, err
+}
+
+// CountOpenJournals counts the journals of run runID Alpaca knows that are not final yet.
+func CountOpenJournals(ctx context.Context, q Querier, runID int64) (int, error) {
+	var n int
+	err := q.GetContext(ctx, &n, `SELECT count(*) FROM journals WHERE run_id = $1 AND alpaca_id IS NOT NULL
+		AND status NOT IN (`+finalList+`)`, runID)
+	return n, err
+}
+
+// OpenJournalsSQL lists the journals of run $1 Alpaca knows that are not final yet (columns id,
+// alpaca_id, status).
+var OpenJournalsSQL = `
+		SELECT id, alpaca_id::text AS alpaca_id, status FROM journals
+		WHERE run_id = $1 AND alpaca_id IS NOT NULL
+		  AND status NOT IN (` + finalList + `)`
+
+// JournalProgressSQL counts the journals of run $1 by where they stand (columns total, final,
+// unsent, funded).
+var JournalProgressSQL = `
+		SELECT count(*) AS total,
+		       count(*) FILTER (WHERE status IN (` + finalList + `)) AS final,
+		       count(*) FILTER (WHERE alpaca_id IS NULL AND status NOT IN (` + finalList + `)) AS unsent,
+		       COALESCE(sum(amount) FILTER (WHERE status IN (` + fundedList + `)), 0) AS funded
+		FROM journals WHERE run_id = $1`

@@ -102,7 +102,8 @@ func schemaTables(t *testing.T, root string) map[string]bool {
 	return out
 }
 
-// walkGo calls fn with every string literal of every non-test Go file of the repository.
+// walkGo calls fn with every string literal of every non-test Go file of the repository; a
+// statement glued together with + (around a status constant, say) comes as one.
 func walkGo(t *testing.T, root string, fn func(rel, lit string)) {
 	t.Helper()
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
@@ -124,12 +125,9 @@ func walkGo(t *testing.T, root string, fn func(rel, lit string)) {
 			return err
 		}
 		ast.Inspect(f, func(n ast.Node) bool {
-			if lit, ok := n.(*ast.BasicLit); ok && lit.Kind == token.STRING {
-				s, err := strconv.Unquote(lit.Value)
-				if err != nil {
-					s = lit.Value
-				}
+			if s, ok := joined(n); ok {
 				fn(rel, s)
+				return false
 			}
 			return true
 		})
@@ -138,4 +136,116 @@ func walkGo(t *testing.T, root string, fn func(rel, lit string)) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// readAcross lists, by hand, the files allowed to hold reads that name several tables (joins,
+// subqueries), and why. A read that names exactly one table belongs in that table's owner file,
+// whatever file asks for it; so does a read across tables that one owner file holds.
+var readAcross = map[string]string{
+	"batch/plan/sql.go":               "plan reads ingest's files, receipts and allocations against the journals already planned",
+	"batch/ingest/receipts_sql.go":    "a file's receipts are staged, checked and loaded against its files row",
+	"batch/ingest/allocations_sql.go": "a file's allocations are staged, checked and loaded against its files row",
+	"batch/track/corrections.go":      "corrections find a sweep's journals and batches through their runs",
+	"batch/track/stream.go":           "the stream matches its events to journals",
+	"batch/lookup.go":                 "a journal's night is found through its run",
+	"batch/status.go":                 "the status page counts each run's journals",
+	"reconcile/sql.go":                "the nightly report reads runs, journals, history and files together",
+	"console/sql.go":                  "the console's read model: what an operator's pages show, read across tables",
+}
+
+// readModels lists, by hand, the report and console files whose reads all stay beside the page
+// they feed, a read of one table included.
+var readModels = map[string]bool{
+	"reconcile/sql.go": true,
+	"console/sql.go":   true,
+}
+
+// sqlRead finds the tables a statement reads: FROM and JOIN, in capitals like sqlWrite.
+var sqlRead = regexp.MustCompile(`\b(FROM|JOIN)\s+([a-z_][a-z0-9_]*)`)
+
+// TestTableReadsOnlyInOwnerFile: a read that names exactly one table (no JOIN) is in that table's
+// owner file, so a step asks the owner instead of repeating its SQL; reads across tables stay only
+// in the files readAcross lists, and the report and console keep their reads (readModels). Statements that also write are held by the write test.
+func TestTableReadsOnlyInOwnerFile(t *testing.T) {
+	t.Parallel()
+	root := filepath.Join("..", "..")
+	across := map[string]bool{}
+	walkGo(t, root, func(rel, lit string) {
+		rel = filepath.ToSlash(rel)
+		if !strings.Contains(lit, "SELECT") || sqlWrite.MatchString(lit) {
+			return
+		}
+		tables := map[string]bool{}
+		join := false
+		for _, m := range sqlRead.FindAllStringSubmatch(lit, -1) {
+			if _, ok := tableOwners[m[2]]; ok {
+				tables[m[2]] = true
+				join = join || m[1] == "JOIN"
+			}
+		}
+		owners := map[string]bool{}
+		for table := range tables {
+			owners[tableOwners[table]] = true
+		}
+		switch {
+		case len(tables) == 0:
+		case len(owners) == 1 && owners[rel], readModels[rel] && len(tables) == 1:
+		case len(tables) == 1 && !join:
+			for table := range tables {
+				t.Errorf("%s reads only %s; the statement belongs in %s", rel, table, tableOwners[table])
+			}
+		case readAcross[rel] != "":
+			across[rel] = true
+		default:
+			t.Errorf("%s reads across %v; move it to an owner file or list it in readAcross", rel, keys(tables))
+		}
+	})
+	for rel := range readAcross {
+		if !across[rel] {
+			t.Errorf("%s holds no read across tables: is readAcross out of date?", rel)
+		}
+	}
+}
+
+func keys(m map[string]bool) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+// joined is the text of a string literal, or of a + chain holding one with "?" for the
+// operands that are not literals.
+func joined(n ast.Node) (string, bool) {
+	switch e := n.(type) {
+	case *ast.BasicLit:
+		if e.Kind != token.STRING {
+			return "", false
+		}
+		s, err := strconv.Unquote(e.Value)
+		if err != nil {
+			s = e.Value
+		}
+		return s, true
+	case *ast.BinaryExpr:
+		if e.Op != token.ADD {
+			return "", false
+		}
+		x, okx := joined(e.X)
+		y, oky := joined(e.Y)
+		if !okx && !oky {
+			return "", false
+		}
+		if !okx {
+			x = "?"
+		}
+		if !oky {
+			y = "?"
+		}
+		return x + y, true
+	case *ast.ParenExpr:
+		return joined(e.X)
+	}
+	return "", false
 }

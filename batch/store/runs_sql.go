@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// Every statement against runs (schema: migrations 00001, 00006, 00010). Steps write runs only
+// Every statement against runs (schema: migrations 00001, 00006, 00010). Steps write and read runs only
 // through these.
 
 // CreateRun writes the planned run of (date, sweep) and returns its id; sql.ErrNoRows when the run
@@ -24,6 +24,60 @@ func RunOf(ctx context.Context, q Querier, date, sweep string) (int64, error) {
 	var id int64
 	err := q.GetContext(ctx, &id, `SELECT id FROM runs WHERE business_date = $1 AND sweep_account = $2`, date, sweep)
 	return id, err
+}
+
+// LockRunOf is RunOf holding the run's row until the transaction ends, so two redrives of it
+// serialise.
+func LockRunOf(ctx context.Context, q Querier, date, sweep string) (int64, error) {
+	var id int64
+	err := q.GetContext(ctx, &id, `SELECT id FROM runs WHERE business_date = $1 AND sweep_account = $2 FOR UPDATE`, date, sweep)
+	return id, err
+}
+
+// RunStatusOf is the id and status of the run of (date, sweep); sql.ErrNoRows when there is none.
+func RunStatusOf(ctx context.Context, q Querier, date, sweep string) (id int64, status string, err error) {
+	var run struct {
+		ID     int64  `db:"id"`
+		Status string `db:"status"`
+	}
+	err = q.GetContext(ctx, &run, `SELECT id, status FROM runs WHERE business_date = $1 AND sweep_account = $2`, date, sweep)
+	return run.ID, run.Status, err
+}
+
+// RunDate is the business date of run id.
+func RunDate(ctx context.Context, q Querier, id int64) (time.Time, error) {
+	var date time.Time
+	err := q.GetContext(ctx, &date, `SELECT business_date FROM runs WHERE id = $1`, id)
+	return date, err
+}
+
+// RunSubmittedAt is when run id was first submitted; sql.ErrNoRows until it has been (with its
+// tracking deadline set).
+func RunSubmittedAt(ctx context.Context, q Querier, id int64) (time.Time, error) {
+	var submitted time.Time
+	err := q.GetContext(ctx, &submitted, `SELECT submitted_at FROM runs
+		WHERE id = $1 AND submitted_at IS NOT NULL AND track_deadline IS NOT NULL`, id)
+	return submitted, err
+}
+
+// UnfinishedBefore lists the dates before date (YYYY-MM-DD) whose run of sweep is not
+// reconciled, oldest first.
+func UnfinishedBefore(ctx context.Context, q Querier, sweep, date string) ([]string, error) {
+	var dates []string
+	err := q.SelectContext(ctx, &dates, `SELECT to_char(business_date, 'YYYY-MM-DD') FROM runs
+		WHERE sweep_account = $1 AND business_date < $2 AND status <> $3 ORDER BY business_date`,
+		sweep, date, RunReconciled)
+	return dates, err
+}
+
+// UnfinishedThrough lists the dates up to and including date (YYYY-MM-DD) whose run of sweep is
+// not reconciled, oldest first.
+func UnfinishedThrough(ctx context.Context, q Querier, sweep, date string) ([]string, error) {
+	var dates []string
+	err := q.SelectContext(ctx, &dates, `SELECT to_char(business_date, 'YYYY-MM-DD') FROM runs
+		WHERE sweep_account = $1 AND status <> $3 AND business_date <= $2 ORDER BY business_date`,
+		sweep, date, RunReconciled)
+	return dates, err
 }
 
 // MarkSubmitted records the first submission of a round (a redrive starts another): the moment

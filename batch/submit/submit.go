@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 
 	"github.com/cashpool/cashpool/alpaca"
 	"github.com/cashpool/cashpool/batch/jnlc"
@@ -73,16 +72,6 @@ type Result struct {
 // with a different body, a bug or a tampered database. Never retried.
 var ErrConflict = errors.New("idempotency key reused with a different body")
 
-type batchRow struct {
-	ID        int64        `db:"id"`
-	Seq       string       `db:"seq"`
-	Key       string       `db:"idempotency_key"`
-	Body      []byte       `db:"body"`
-	Entries   int          `db:"entries"`
-	Status    string       `db:"status"`
-	SendingAt sql.NullTime `db:"sending_at"`
-}
-
 // Submit sends every batch of the run that is planned or was left sending, until none is left.
 func Submit(ctx context.Context, db *sqlx.DB, broker Broker, runID int64, cfg Config) (Result, error) {
 	cfg.MaxInFlight = cmp.Or(cfg.MaxInFlight, MaxInFlightDefault)
@@ -103,10 +92,8 @@ func Submit(ctx context.Context, db *sqlx.DB, broker Broker, runID int64, cfg Co
 	var res Result
 	// Splitting a batch creates new planned batches: loop until a pass finds nothing to send.
 	for {
-		var todo []batchRow
-		if err := db.SelectContext(ctx, &todo, `
-			SELECT id, seq, idempotency_key, body, entries, status, sending_at FROM batches
-			WHERE run_id = $1 AND status = ANY($2::text[]) ORDER BY seq`, runID, pq.Array(store.BatchesToSend)); err != nil {
+		todo, err := store.BatchesToSendOf(ctx, db, runID)
+		if err != nil {
 			return res, fmt.Errorf("list batches: %w", err)
 		}
 		if len(todo) == 0 {
@@ -128,10 +115,10 @@ type submitter struct {
 	mu     sync.Mutex
 }
 
-func (s *submitter) sendAll(ctx context.Context, todo []batchRow, res *Result) error {
+func (s *submitter) sendAll(ctx context.Context, todo []store.Batch, res *Result) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	work := make(chan batchRow)
+	work := make(chan store.Batch)
 	var wg sync.WaitGroup
 	var firstErr error
 	var once sync.Once
@@ -171,7 +158,7 @@ func keyTrusted(first, now time.Time, retention time.Duration) bool {
 	return now.Sub(first) < retention-retention/10
 }
 
-func (s *submitter) send(ctx context.Context, b batchRow, res *Result) error {
+func (s *submitter) send(ctx context.Context, b store.Batch, res *Result) error {
 	now := s.cfg.Now().UTC()
 	if b.Status == store.BatchSending && b.SendingAt.Valid && !keyTrusted(b.SendingAt.Time, now, s.cfg.KeyRetention) {
 		if err := s.recoverStale(ctx, b); err != nil {
@@ -230,7 +217,7 @@ func (s *submitter) send(ctx context.Context, b batchRow, res *Result) error {
 // 422 is decided by what Alpaca holds: journals carrying this batch's key tokens mean the batch was
 // created before (a conflict: never sent again); none mean it was canceled, and the message says
 // which entries to blame.
-func (s *submitter) refused(ctx context.Context, b batchRow, apiErr *alpaca.APIError, res *Result) error {
+func (s *submitter) refused(ctx context.Context, b store.Batch, apiErr *alpaca.APIError, res *Result) error {
 	var req alpaca.BatchRequest
 	if err := json.Unmarshal(b.Body, &req); err != nil {
 		return err
@@ -243,8 +230,8 @@ func (s *submitter) refused(ctx context.Context, b batchRow, apiErr *alpaca.APIE
 			// The batch stays 'sending'; the next run asks again.
 			return fmt.Errorf("batch %s refused (%w); listing Alpaca's journals to tell a conflict from a canceled batch: %w", b.Seq, apiErr, err)
 		}
-		var keys []string
-		if err := s.db.SelectContext(ctx, &keys, `SELECT journal_key::text FROM journals WHERE batch_id = $1`, b.ID); err != nil {
+		keys, err := store.JournalKeysOfBatch(ctx, s.db, b.ID)
+		if err != nil {
 			return err
 		}
 		held := 0
@@ -280,11 +267,11 @@ func (s *submitter) refused(ctx context.Context, b batchRow, apiErr *alpaca.APIE
 
 // conflict records the journals of a refused batch that Alpaca holds (so they are tracked, never
 // re-sent), fails the batch and reports the conflict.
-func (s *submitter) conflict(ctx context.Context, b batchRow, apiErr *alpaca.APIError, found map[string]alpaca.Journal) error {
+func (s *submitter) conflict(ctx context.Context, b store.Batch, apiErr *alpaca.APIError, found map[string]alpaca.Journal) error {
 	now := s.cfg.Now().UTC()
 	var note string
 	if err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		js, err := batchJournals(ctx, tx, b.ID)
+		js, err := store.JournalsOfBatch(ctx, tx, b.ID)
 		if err != nil {
 			return err
 		}
@@ -324,26 +311,14 @@ func wholeBatchCancel(status int) bool {
 	return false
 }
 
-type journalRow struct {
-	ID        int64  `db:"id"`
-	Key       string `db:"journal_key"`
-	ToAccount string `db:"to_account"`
-}
-
-func batchJournals(ctx context.Context, tx *sqlx.Tx, batchID int64) ([]journalRow, error) {
-	var js []journalRow
-	err := tx.SelectContext(ctx, &js, `SELECT id, journal_key, to_account FROM journals WHERE batch_id = $1 ORDER BY id`, batchID)
-	return js, err
-}
-
 // store records Alpaca's answer to a batch: every journal's id, status and error_message, the
 // batch 'sent', and the history, in one transaction. Alpaca does not promise the answer keeps the
 // request's order: each answered journal is matched to its intent by the key token of its
 // description, never by position, and must agree with that intent's account and amount.
-func (s *submitter) store(ctx context.Context, b batchRow, answer []alpaca.BatchJournal) error {
+func (s *submitter) store(ctx context.Context, b store.Batch, answer []alpaca.BatchJournal) error {
 	now := s.cfg.Now().UTC()
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
-		js, err := batchJournals(ctx, tx, b.ID)
+		js, err := store.JournalsOfBatch(ctx, tx, b.ID)
 		if err != nil {
 			return err
 		}
@@ -399,7 +374,7 @@ func (s *submitter) store(ctx context.Context, b batchRow, answer []alpaca.Batch
 // of their own. When the message names no entry, the batch is split in halves under new keys until
 // the bad entries end up alone; a batch of one fails. Returns the number of journals failed and
 // whether new batches were made.
-func (s *submitter) isolate(ctx context.Context, b batchRow, apiErr *alpaca.APIError) (int, bool, error) {
+func (s *submitter) isolate(ctx context.Context, b store.Batch, apiErr *alpaca.APIError) (int, bool, error) {
 	now := s.cfg.Now().UTC()
 	var failed int
 	var split bool
@@ -512,7 +487,7 @@ func (s *submitter) inTx(ctx context.Context, f func(tx *sqlx.Tx) error) error {
 // around the time it was sent are listed and matched to its intents by the key token in their
 // description. Journals found are stored as Alpaca's answer; intents not found were never
 // created, and go into a new batch under a new key.
-func (s *submitter) recoverStale(ctx context.Context, b batchRow) error {
+func (s *submitter) recoverStale(ctx context.Context, b store.Batch) error {
 	// From the key's first use until now: any resend in between may have been the one that landed.
 	now := s.cfg.Now().UTC()
 	found, err := s.listByToken(ctx, b.SendingAt.Time, now)
@@ -520,7 +495,7 @@ func (s *submitter) recoverStale(ctx context.Context, b batchRow) error {
 		return err
 	}
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
-		js, err := batchJournals(ctx, tx, b.ID)
+		js, err := store.JournalsOfBatch(ctx, tx, b.ID)
 		if err != nil {
 			return err
 		}
@@ -580,7 +555,7 @@ func (s *submitter) listByToken(ctx context.Context, from, to time.Time) (map[st
 
 // recordFound stores, as Alpaca's answer, the journals of js found at Alpaca by key token, and
 // returns how many were found and the keys of those that were not.
-func recordFound(ctx context.Context, tx *sqlx.Tx, js []journalRow, found map[string]alpaca.Journal, source string, now time.Time) (int, map[string]bool, error) {
+func recordFound(ctx context.Context, tx *sqlx.Tx, js []store.BatchJournal, found map[string]alpaca.Journal, source string, now time.Time) (int, map[string]bool, error) {
 	var a []store.JournalMove
 	missing := map[string]bool{}
 	for _, j := range js {

@@ -46,8 +46,8 @@ func trackStream(ctx context.Context, db *sqlx.DB, broker Broker, s Streamer, ru
 	if openN == 0 {
 		return res, markTracked(ctx, db, runID)
 	}
-	var first sql.NullTime
-	if err := db.GetContext(ctx, &first, `SELECT min(coalesce(sent_at, sending_at)) FROM batches WHERE run_id = $1`, runID); err != nil {
+	first, err := store.FirstSending(ctx, db, runID)
+	if err != nil {
 		return res, fmt.Errorf("first batch: %w", err)
 	}
 	if !first.Valid {
@@ -160,9 +160,7 @@ func trackStream(ctx context.Context, db *sqlx.DB, broker Broker, s Streamer, ru
 }
 
 func countOpen(ctx context.Context, db *sqlx.DB, runID int64) (int, error) {
-	var n int
-	err := db.GetContext(ctx, &n, `SELECT count(*) FROM journals WHERE run_id = $1 AND alpaca_id IS NOT NULL
-		AND status NOT IN (`+finalList+`)`, runID)
+	n, err := store.CountOpenJournals(ctx, db, runID)
 	if err != nil {
 		return 0, fmt.Errorf("count open journals: %w", err)
 	}

@@ -229,10 +229,8 @@ func Pass(ctx context.Context, db *sqlx.DB, broker Broker, runID int64, cfg Conf
 // heal is a Pass for stragglers behind the stream: a few open journals are looked up by id, many
 // by one list call, unless the run is too large for the list to be worth the try.
 func heal(ctx context.Context, db *sqlx.DB, broker Broker, runID int64, cfg Config) (stillOpen, changed int, err error) {
-	var size, openN int
-	if err := db.QueryRowContext(ctx, `
-		SELECT count(*), count(*) FILTER (WHERE status NOT IN (`+finalList+`))
-		FROM journals WHERE run_id = $1 AND alpaca_id IS NOT NULL`, runID).Scan(&size, &openN); err != nil {
+	size, openN, err := store.CountSentJournals(ctx, db, runID)
+	if err != nil {
 		return 0, 0, fmt.Errorf("count journals: %w", err)
 	}
 	if openN == 0 {
@@ -242,15 +240,9 @@ func heal(ctx context.Context, db *sqlx.DB, broker Broker, runID int64, cfg Conf
 	return pass(ctx, db, broker, runID, cfg, "heal", useList)
 }
 
-// finalList is the SQL list of statuses after which a journal is done for its run.
-var finalList = store.SQLList(store.JournalsFinal)
-
 func pass(ctx context.Context, db *sqlx.DB, broker Broker, runID int64, cfg Config, source string, useList bool) (stillOpen, changed int, err error) {
 	var js []open
-	if err := db.SelectContext(ctx, &js, `
-		SELECT id, alpaca_id::text AS alpaca_id, status FROM journals
-		WHERE run_id = $1 AND alpaca_id IS NOT NULL
-		  AND status NOT IN (`+finalList+`)`, runID); err != nil {
+	if err := db.SelectContext(ctx, &js, store.OpenJournalsSQL, runID); err != nil {
 		return 0, 0, fmt.Errorf("open journals: %w", err)
 	}
 	if len(js) == 0 {
@@ -262,7 +254,7 @@ func pass(ctx context.Context, db *sqlx.DB, broker Broker, runID int64, cfg Conf
 			From time.Time `db:"first"`
 			To   time.Time `db:"last"`
 		}
-		if err := db.GetContext(ctx, &window, `SELECT min(sent_at) AS first, max(sent_at) AS last FROM batches WHERE run_id = $1 AND sent_at IS NOT NULL`, runID); err != nil {
+		if err := db.GetContext(ctx, &window, store.SentWindowSQL, runID); err != nil {
 			return 0, 0, fmt.Errorf("batch window: %w", err)
 		}
 		list, err := broker.ListJournals(ctx, alpaca.ListFilter{
@@ -327,9 +319,6 @@ func applyChanges(ctx context.Context, db *sqlx.DB, moves []store.JournalMove, s
 	return len(moved), err
 }
 
-// fundedList is the SQL list of funded statuses.
-var fundedList = store.SQLList(store.JournalsFunded)
-
 func getEach(ctx context.Context, broker Broker, js []open, seen map[string]alpaca.Journal, parallel int) error {
 	var mu sync.Mutex
 	var firstErr error
@@ -372,12 +361,7 @@ func (p Progress) Open() int { return p.Total - p.Final }
 // ReadProgress counts the run's journals by where they stand.
 func ReadProgress(ctx context.Context, db *sqlx.DB, runID int64) (Progress, error) {
 	var p Progress
-	err := db.GetContext(ctx, &p, `
-		SELECT count(*) AS total,
-		       count(*) FILTER (WHERE status IN (`+finalList+`)) AS final,
-		       count(*) FILTER (WHERE alpaca_id IS NULL AND status NOT IN (`+finalList+`)) AS unsent,
-		       COALESCE(sum(amount) FILTER (WHERE status IN (`+fundedList+`)), 0) AS funded
-		FROM journals WHERE run_id = $1`, runID)
+	err := db.GetContext(ctx, &p, store.JournalProgressSQL, runID)
 	if err != nil {
 		return p, fmt.Errorf("read progress: %w", err)
 	}
