@@ -25,7 +25,9 @@ func TestDemoServe(t *testing.T) {
 	defer cancel()
 	done := make(chan int, 1)
 	var out safeBuffer
-	go func() { done <- run(ctx, []string{"demo", "--serve", "--out", t.TempDir(), "--track-for", "2s"}, &out, &out) }()
+	go func() {
+		done <- run(ctx, []string{"demo", "--serve", "--out", t.TempDir(), "--track-for", "2s"}, &out, &out)
+	}()
 
 	get := func(path string) (int, string) {
 		resp, err := http.Get("http://" + addr + path)
