@@ -106,7 +106,7 @@ func cmdDemo(ctx context.Context, args []string, stdout io.Writer, logger *slog.
 
 	m := metrics.New(metricsBuild())
 	client := alpaca.NewClient(alpaca.Options{BaseURL: brokerURL, KeyID: "demo", Secret: secret,
-		HTTPClient: &http.Client{Transport: m.Broker(alpaca.NewTransport())}, OnRateLimitWait: m.RateLimitWait})
+		HTTPClient: &http.Client{Transport: m.Broker(alpaca.NewTransport())}, OnRateLimitWait: m.RateLimitWait, Logger: logger})
 	reports := filepath.Join(dir, "reports")
 	r := &batch.Runner{DB: db, Broker: client, Config: batch.Config{
 		SweepAccount: seed.SweepAccount, DropDir: drop, OutDir: reports,
