@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -56,6 +58,13 @@ func TestDemoServe(t *testing.T) {
 	if !strings.Contains(night, "2 journals failed, 7,500.00 USD") {
 		t.Errorf("the sample night's page lacks its headline:\n%s", night)
 	}
+	// serve leads alone, and every page names it as this process.
+	host, _ := os.Hostname()
+	want := fmt.Sprintf("leader: %s (pid %d) since ", host, os.Getpid())
+	waitFor(t, 20*time.Second, "the console names the leader "+want, func() bool {
+		_, page := get("/")
+		return strings.Contains(page, want)
+	})
 	if !strings.Contains(out.String(), "http://"+addr+"/") {
 		t.Errorf("the console's address is not printed:\n%s", out.String())
 	}
