@@ -58,6 +58,7 @@ func cmdDemo(ctx context.Context, args []string, stdout io.Writer, logger *slog.
 			return exitUsage, usageError{err}
 		}
 	}
+	stdout, progress := terminalProgress(stdout)
 	start := time.Now()
 	step := func(format string, a ...any) {
 		fmt.Fprintf(stdout, "[%5.1fs] %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, a...))
@@ -112,6 +113,7 @@ func cmdDemo(ctx context.Context, args []string, stdout io.Writer, logger *slog.
 		SweepAccount: seed.SweepAccount, DropDir: drop, OutDir: reports,
 		Formats: []string{"csv", "json", "html"}, JournalLimit: decimal.RequireFromString("10000.00"),
 		TrackFor: *trackFor, PollEvery: 250 * time.Millisecond, Logger: logger, Observer: m,
+		Progress: progress,
 	}}
 	date := fixtures.BusinessDate
 

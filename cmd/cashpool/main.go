@@ -193,6 +193,7 @@ func cmdPipeline(ctx context.Context, cmd string, args []string, stdout io.Write
 	r := newRunner(db, cfg, logger, m)
 	if cmd != "serve" {
 		defer publishMetrics(ctx, m, cfg, logger)()
+		stdout, r.Config.Progress = terminalProgress(stdout)
 	}
 	if c, ok := r.Broker.(interface{ Calls() int64 }); ok {
 		defer func() { logger.Info("broker calls", "command", cmd, "calls", c.Calls()) }()
