@@ -94,6 +94,10 @@ func TestServeScansTheDropFolderAndAnswersHealth(t *testing.T) {
 		_, err := os.Stat(filepath.Join(drop, "rejected", "receipts-bad.csv.errors.csv"))
 		return err == nil
 	})
+	// The scan counts its files once it has moved them all: wait for the count as well.
+	waitFor(t, 20*time.Second, "the refused file counted", func() bool {
+		return strings.Contains(get("/metrics"), `cashpool_files_total{outcome="rejected"} 1`)
+	})
 	// /metrics answers in Prometheus's text format: cashpool's series, the Go runtime's, the process's.
 	resp, err := http.Get("http://" + addr + "/metrics")
 	if err != nil {
