@@ -14,6 +14,10 @@ help: ## list the targets
 run: ## the sample night: throwaway PostgreSQL + built-in Alpaca simulator + fixtures/
 	$(GO) run ./cmd/cashpool demo
 
+.PHONY: console
+console: ## the sample night, then serve on it: the operator console on CASHPOOL_HTTP_ADDR (default 127.0.0.1:8080) until Ctrl-C
+	$(GO) run ./cmd/cashpool demo --serve
+
 # One static binary (no cgo: it runs on any Linux, and in an image with no C library) with no
 # build machine's paths in it, stamped with its commit for `cashpool version` (-buildvcs=auto
 # overrides a GOFLAGS that turns stamping off; outside a clone there is nothing to stamp).

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -28,6 +29,7 @@ type Client struct {
 	calls   atomic.Int64
 	pace    pacer
 	onWait  func(time.Duration)
+	log     *slog.Logger
 }
 
 // Answer size limits. An answer over its limit is an error wrapping ErrAnswerTooLarge, read no
@@ -71,6 +73,9 @@ type Options struct {
 	// OnRateLimitWait, when set, is told of every pause the rate limit imposes: pacing within the
 	// announced budget, or a 429's wait for the reset (metrics).
 	OnRateLimitWait func(d time.Duration)
+	// Logger is told of every retry and every wait for a rate-limit reset (warn and info), and of
+	// pacing within the budget (debug): by endpoint template, never by URL. Default: discarded.
+	Logger *slog.Logger
 }
 
 // NewTransport is the client's default transport: keep-alive, proxies from the environment. A
@@ -105,6 +110,10 @@ func NewClient(o Options) *Client {
 	c.sleep = o.Sleep
 	if c.sleep == nil {
 		c.sleep = Sleep
+	}
+	c.log = o.Logger
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
 	}
 	c.onWait = o.OnRateLimitWait
 	if c.onWait == nil {
@@ -234,7 +243,7 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 	var lastErr error
 	bo := NewBackOff(5 * time.Second)
 	for attempt := 0; attempt <= c.retries; attempt++ {
-		if err := c.waitTurn(ctx); err != nil {
+		if err := c.waitTurn(ctx, path); err != nil {
 			return err
 		}
 		status, wait, err := c.once(ctx, method, path, u, body, key, out, limit)
@@ -251,10 +260,17 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 		if !retryable(method, key, status, transportErr(err)) {
 			return err
 		}
+		if attempt == c.retries {
+			break // no wait before giving up
+		}
 		if wait > 0 {
 			c.onWait(wait) // a 429: Alpaca's reset decides
+			c.log.Warn("broker: rate limited (429), waiting for the reset before retrying", "method", method,
+				"route", Route(path), "attempt", attempt+1, "of", c.retries+1, "wait", wait)
 		} else {
 			wait = bo.NextBackOff()
+			c.log.Warn("broker: call failed, retrying", "method", method, "route", Route(path),
+				"attempt", attempt+1, "of", c.retries+1, "status", status, "err", err, "wait", wait)
 		}
 		if err := c.sleep(ctx, wait); err != nil {
 			return err

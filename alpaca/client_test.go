@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -344,5 +345,124 @@ func TestClientCapsAnswers(t *testing.T) {
 	}
 	if answer := 20_000 * (len(biggest) + len(`,"error_message":""`) + 200 + 1); answer > alpaca.MaxAnswerBytes {
 		t.Fatalf("a batch answer of 20,000 journals takes %d bytes, over MaxAnswerBytes", answer)
+	}
+}
+
+// syncBuffer is a log written by the client while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// logLines decodes a JSON log, one record a line.
+func logLines(t *testing.T, log string) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for line := range strings.Lines(log) {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		out = append(out, rec)
+	}
+	return out
+}
+
+// Every retry is logged with its attempt, the endpoint's template, the answer and the wait; the
+// credentials and the URL never are.
+func TestClientLogsEveryRetry(t *testing.T) {
+	t.Parallel()
+	clk := &simClock{t: time.Date(2026, 11, 20, 15, 0, 0, 0, time.UTC)}
+	sim := sandbox.New(sandbox.Options{Now: clk.Now, KeyID: "key", Secret: "secret-do-not-log",
+		Seed:   sandbox.Seed{SweepAccount: sweep, SweepCash: decimal.RequireFromString("1.00")},
+		Faults: sandbox.Faults{Seed: 1, ErrorRate: 1}})
+	ts := httptest.NewServer(sim)
+	t.Cleanup(ts.Close)
+	var log syncBuffer
+	c := alpaca.NewClient(alpaca.Options{BaseURL: ts.URL, KeyID: "key", Secret: "secret-do-not-log", Retries: 2,
+		Now: clk.Now, Sleep: clk.Sleep, Logger: slog.New(slog.NewJSONHandler(&log, nil))})
+	if _, err := c.GetJournal(context.Background(), "0c0b5c1e-6a8f-4c4e-9a57-2f1f6d1f7a11"); err == nil {
+		t.Fatal("every answer is a 500, yet the call succeeded")
+	}
+	recs := logLines(t, log.String())
+	if len(recs) != 2 {
+		t.Fatalf("3 attempts, want 2 retries logged, got %d:\n%s", len(recs), log.String())
+	}
+	for i, rec := range recs {
+		want := map[string]any{"level": "WARN", "method": "GET", "route": "/v1/journals/{id}", "attempt": float64(i + 1), "of": float64(3), "status": float64(500)}
+		for k, v := range want {
+			if rec[k] != v {
+				t.Errorf("retry %d: %s = %v, want %v", i+1, k, rec[k], v)
+			}
+		}
+		if rec["err"] == nil || rec["wait"] == nil || rec["wait"] == float64(0) {
+			t.Errorf("retry %d without its error or wait: %v", i+1, rec)
+		}
+	}
+	for _, secret := range []string{"secret-do-not-log", ts.URL, "0c0b5c1e"} {
+		if strings.Contains(log.String(), secret) {
+			t.Errorf("the log holds %q:\n%s", secret, log.String())
+		}
+	}
+}
+
+// A spent rate-limit budget's wait for the reset is logged at info.
+func TestClientLogsRateLimitWaits(t *testing.T) {
+	t.Parallel()
+	clk := &simClock{t: time.Date(2026, 11, 20, 15, 0, 0, 0, time.UTC)}
+	sim := sandbox.New(sandbox.Options{Now: clk.Now, KeyID: "key", Secret: "secret", RateLimit: 3,
+		Seed: sandbox.Seed{SweepAccount: sweep, SweepCash: decimal.RequireFromString("1.00")}})
+	ts := httptest.NewServer(sim)
+	t.Cleanup(ts.Close)
+	var log syncBuffer
+	c := alpaca.NewClient(alpaca.Options{BaseURL: ts.URL, KeyID: "key", Secret: "secret",
+		Now: clk.Now, Sleep: clk.Sleep, Logger: slog.New(slog.NewJSONHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	for range 4 {
+		if _, err := c.ListJournals(context.Background(), alpaca.ListFilter{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waits := 0
+	for _, rec := range logLines(t, log.String()) {
+		if rec["level"] == "INFO" && rec["route"] == "/v1/journals" && rec["wait"] != float64(0) {
+			waits++
+		}
+	}
+	if waits == 0 {
+		t.Fatalf("four calls at three a minute waited for a reset, but no wait was logged:\n%s", log.String())
+	}
+}
+
+// With one call left in the window, the next waits for the reset, not forever: a limiter with no
+// rate left reports an infinite delay.
+func TestClientPacingWaitsEndByTheReset(t *testing.T) {
+	t.Parallel()
+	clk := &simClock{t: time.Date(2026, 11, 20, 15, 0, 0, 0, time.UTC)}
+	sim := sandbox.New(sandbox.Options{Now: clk.Now, KeyID: "key", Secret: "secret", RateLimit: 3,
+		Seed: sandbox.Seed{SweepAccount: sweep, SweepCash: decimal.RequireFromString("1.00")}})
+	ts := httptest.NewServer(sim)
+	t.Cleanup(ts.Close)
+	var mu sync.Mutex
+	var waits []time.Duration
+	c := alpaca.NewClient(alpaca.Options{BaseURL: ts.URL, KeyID: "key", Secret: "secret", Now: clk.Now, Sleep: clk.Sleep,
+		OnRateLimitWait: func(d time.Duration) { mu.Lock(); waits = append(waits, d); mu.Unlock() }})
+	for range 7 {
+		if _, err := c.ListJournals(context.Background(), alpaca.ListFilter{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, w := range waits {
+		if w > time.Minute {
+			t.Errorf("waited %s within a one-minute window (waits %v)", w, waits)
+		}
 	}
 }

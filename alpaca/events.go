@@ -108,7 +108,7 @@ func (c *Client) StreamJournalEvents(ctx context.Context, o StreamOptions, fn fu
 	if idle <= 0 {
 		idle = 60 * time.Second
 	}
-	if err := c.waitTurn(ctx); err != nil {
+	if err := c.waitTurn(ctx, path); err != nil {
 		return err
 	}
 

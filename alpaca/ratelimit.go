@@ -2,6 +2,7 @@ package alpaca
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"sync"
@@ -67,7 +68,9 @@ func (p *pacer) answered(h http.Header, now time.Time) time.Duration {
 	}
 	left := max(resetAt.Sub(now), time.Second) // a clock a little ahead of Alpaca's still paces
 	burst := max(1, budget/4)
-	every := rate.Limit(float64(budget-burst) / left.Seconds())
+	// At least one call over what is left: a limiter with no rate reports an infinite delay,
+	// while one at 1/left lets the call after the burst go at the reset.
+	every := rate.Limit(float64(max(budget-burst, 1)) / left.Seconds())
 	if p.lim == nil {
 		p.lim = rate.NewLimiter(every, burst)
 	} else {
@@ -77,12 +80,21 @@ func (p *pacer) answered(h http.Header, now time.Time) time.Duration {
 	return 0
 }
 
-// waitTurn holds a call back until the pacer lets it go.
-func (c *Client) waitTurn(ctx context.Context) error {
+// waitTurn holds a call to path back until the pacer lets it go.
+func (c *Client) waitTurn(ctx context.Context, path string) error {
 	for {
 		wait, again := c.pace.turn(c.now())
 		if wait > 0 {
 			c.onWait(wait)
+			// Waiting out a spent budget, or a second or more, is news; the short pauses that
+			// spread calls within a budget happen on every call of a busy night.
+			level, msg := slog.LevelDebug, "broker: pacing calls within the rate limit"
+			if again {
+				level, msg = slog.LevelInfo, "broker: rate-limit budget spent, waiting for the reset"
+			} else if wait >= time.Second {
+				level, msg = slog.LevelInfo, "broker: pacing calls within the rate limit"
+			}
+			c.log.Log(ctx, level, msg, "route", Route(path), "wait", wait)
 			if err := c.sleep(ctx, wait); err != nil {
 				if !again {
 					c.pace.lost()

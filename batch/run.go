@@ -88,6 +88,9 @@ type Config struct {
 	LockCheckEvery time.Duration
 	// Observer is told what the run does (metrics); nil observes nothing.
 	Observer Observer
+	// Progress, when set, is told how far a long step is: "ingest <file>" rows read (total 0:
+	// unknown), then "track" journals final of total, about every second while tracking waits.
+	Progress func(step string, done, total int)
 }
 
 // Runner runs the pipeline.
@@ -342,6 +345,9 @@ func (r *Runner) Ingest(ctx context.Context) (res ingest.Result, err error) {
 	defer unlock()
 	icfg := ingest.Config{DropDir: c.DropDir, Now: c.Now, Logger: c.Logger,
 		ReceiptsPattern: c.ReceiptsPattern, AllocationsPattern: c.AllocationsPattern, RequireReady: c.RequireReady}
+	if c.Progress != nil {
+		icfg.OnRows = func(name string, rows int) { c.Progress("ingest "+name, rows, 0) }
+	}
 	res, err = ingest.Run(ctx, r.DB, icfg)
 	if err != nil {
 		return res, fmt.Errorf("ingest: %w", err)
@@ -445,11 +451,15 @@ func (r *Runner) Track(ctx context.Context, runID int64) error {
 	if err != nil {
 		return err
 	}
-	res, err := track.Track(ctx, r.DB, r.Broker, runID, deadline, track.Config{
+	tcfg := track.Config{
 		SweepAccount: c.SweepAccount, PollEvery: c.PollEvery, Now: c.Now, Logger: c.Logger, Wait: c.TrackWait,
 		AfterPass: func() { c.Failpoint("after-track-pass") }, ProgressEvery: c.ProgressEvery,
 		OnReconnect: c.Observer.StreamReconnect, OnHeal: c.Observer.Heal,
-	})
+	}
+	if c.Progress != nil {
+		tcfg.OnProgress = func(final, total int) { c.Progress("track", final, total) }
+	}
+	res, err := track.Track(ctx, r.DB, r.Broker, runID, deadline, tcfg)
 	if err != nil {
 		return fmt.Errorf("track: %w", err)
 	}

@@ -1,13 +1,16 @@
 package batch
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
+	"github.com/jmoiron/sqlx"
 	"github.com/robfig/cron/v3"
 
 	"github.com/cashpool/cashpool/alpaca"
@@ -36,6 +39,9 @@ type Scheduler struct {
 	MaxCatchUp int
 	// RunLogger, when set, is the logger of one night's run (a run id on its every line).
 	RunLogger func() *slog.Logger
+	// Identity names this replica as the leader the console shows; default the host name and
+	// process id.
+	Identity string
 }
 
 func (s *Scheduler) defaults() {
@@ -54,6 +60,10 @@ func (s *Scheduler) defaults() {
 	if s.MaxCatchUp <= 0 {
 		s.MaxCatchUp = 31
 	}
+	if s.Identity == "" {
+		host, _ := os.Hostname()
+		s.Identity = fmt.Sprintf("%s (pid %d)", cmp.Or(host, "unknown host"), os.Getpid())
+	}
 }
 
 // Serve blocks until ctx ends: it becomes leader, catches up, then runs on schedule.
@@ -69,7 +79,19 @@ func (s *Scheduler) Serve(ctx context.Context) error {
 	defer stop(nil)
 	s.OnLeader(true)
 	defer s.OnLeader(false)
-	s.Logger.Info("leader: this replica runs the schedule")
+	s.Logger.Info("leader: this replica runs the schedule", "identity", s.Identity)
+	// Naming the leader is for people; a failure to record it leaves the schedule running.
+	sweep := s.Runner.Config.SweepAccount
+	if _, err := s.Runner.DB.ExecContext(ctx, recordLeader, sweep, s.Identity, s.Now().UTC()); err != nil {
+		s.Logger.Error("record this replica as the leader", "err", err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if _, err := s.Runner.DB.ExecContext(ctx, clearLeader, sweep, s.Identity); err != nil {
+			s.Logger.Error("clear this replica as the leader", "err", err)
+		}
+	}()
 
 	if err := s.CatchUp(ctx); err != nil {
 		s.Logger.Error("catch-up", "err", err)
@@ -98,6 +120,19 @@ func (s *Scheduler) Serve(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// CurrentLeader names the replica that runs sweep's schedule and since when; "" when none does.
+func CurrentLeader(ctx context.Context, db *sqlx.DB, sweep string) (holder string, since time.Time, err error) {
+	var row struct {
+		Holder string    `db:"holder"`
+		Since  time.Time `db:"since"`
+	}
+	err = db.GetContext(ctx, &row, queryLeader, sweep)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", time.Time{}, nil
+	}
+	return row.Holder, row.Since, err
 }
 
 // becomeLeader waits until this replica holds the leader lock and returns its connection and

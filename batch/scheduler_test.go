@@ -110,3 +110,41 @@ func TestOnlyOneSchedulerLeads(t *testing.T) {
 	default:
 	}
 }
+
+// The leader names itself, with the time it took the lock, while it leads, and no more once it
+// stops.
+func TestSchedulerRecordsItsLeader(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	sched, _ := cron.ParseStandard("CRON_TZ=UTC 30 1 1 1 *")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	took := time.Date(2026, 11, 20, 6, 0, 0, 0, time.UTC)
+	s := &batch.Scheduler{Runner: b.runner, Schedule: sched, TZ: time.UTC, Identity: "replica-a (pid 42)",
+		Now: func() time.Time { return took }}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx) }()
+	sweep := b.runner.Config.SweepAccount
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		holder, since, err := batch.CurrentLeader(ctx, b.runner.DB, sweep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if holder != "" {
+			if holder != "replica-a (pid 42)" || !since.Equal(took) {
+				t.Fatalf("leader %q since %s, want replica-a (pid 42) since %s", holder, since, took)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the leader was not recorded within 20s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if holder, _, err := batch.CurrentLeader(context.Background(), b.runner.DB, sweep); err != nil || holder != "" {
+		t.Fatalf("after stopping, leader %q (%v), want none", holder, err)
+	}
+}

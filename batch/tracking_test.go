@@ -135,3 +135,73 @@ func TestTrackingLogsProgress(t *testing.T) {
 		t.Fatalf("progress line %q, want one counting the run's %d journals", m, journals)
 	}
 }
+
+// The progress hook hears of ingest's rows per file and of tracking's journals final of total,
+// never going backwards, and tracking's total is the run's journals.
+func TestProgressHookCountsRise(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.runner.Broker = noStream{b.client}
+	b.runner.Config.ProgressEvery = 10 * time.Millisecond
+	type call struct {
+		step        string
+		done, total int
+	}
+	var mu sync.Mutex
+	var calls []call
+	b.runner.Config.Progress = func(step string, done, total int) {
+		mu.Lock()
+		calls = append(calls, call{step, done, total})
+		mu.Unlock()
+	}
+	tracked := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		n := 0
+		for _, c := range calls {
+			if c.step == "track" {
+				n++
+			}
+		}
+		return n
+	}
+	var once sync.Once
+	b.runner.Config.TrackWait = func(ctx context.Context, d time.Duration) error {
+		// The first pause is a long wait in real time: it ends once tracking told of itself twice.
+		once.Do(func() {
+			end := time.Now().Add(10 * time.Second)
+			for tracked() < 2 {
+				if time.Now().After(end) {
+					t.Errorf("the hook heard nothing of tracking within 10s of waiting")
+					return
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		})
+		b.clock.Advance(d)
+		return nil
+	}
+	if _, err := b.runner.Run(context.Background(), fixtures.BusinessDate); err != nil {
+		t.Fatal(err)
+	}
+	var journals int
+	if err := b.db.Get(&journals, `SELECT count(*) FROM journals`); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	last := map[string]int{}
+	for _, c := range calls {
+		if c.done < last[c.step] {
+			t.Errorf("%s went back from %d to %d", c.step, last[c.step], c.done)
+		}
+		last[c.step] = c.done
+		if c.step == "track" && (c.total != journals || c.done > c.total) {
+			t.Errorf("track: %d of %d, want of the run's %d journals", c.done, c.total, journals)
+		}
+	}
+	// The sample's receipts file holds 7 rows below its header (fixtures/drop, counted by hand).
+	if got := last["ingest receipts-2026-11-20.csv"]; got != 7 {
+		t.Errorf("ingest of the receipts file: %d rows heard of, want 7; calls %v", got, calls)
+	}
+}

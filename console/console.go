@@ -58,6 +58,9 @@ type Config struct {
 	// NextRun is when the schedule fires next; Leader whether this replica runs the nights.
 	NextRun func() time.Time
 	Leader  func() bool
+	// CurrentLeader names the replica that runs the nights, whichever it is, and since when; ""
+	// when none does.
+	CurrentLeader func(ctx context.Context) (holder string, since time.Time, err error)
 	// Rerun sends, tracks and reconciles a date again after an approved redrive, as `cashpool
 	// redrive --yes` does; it must not block the request.
 	Rerun  func(date string)
@@ -180,7 +183,12 @@ type page struct {
 	Host     string
 	Leader   bool
 	NextRun  time.Time
-	CSS      any
+	// LeaderName and LeaderSince: the replica that runs the nights; LeaderKnown false when it
+	// could not be read.
+	LeaderName  string
+	LeaderSince time.Time
+	LeaderKnown bool
+	CSS         any
 }
 
 func (h *Handler) frame(r *http.Request, title string) page {
@@ -190,6 +198,14 @@ func (h *Handler) frame(r *http.Request, title string) page {
 	}
 	if h.cfg.NextRun != nil {
 		p.NextRun = h.cfg.NextRun().In(h.cfg.TZ)
+	}
+	if h.cfg.CurrentLeader != nil {
+		name, since, err := h.cfg.CurrentLeader(r.Context())
+		if err != nil {
+			h.cfg.Logger.Error("console: the leader", "err", err)
+		} else {
+			p.LeaderName, p.LeaderSince, p.LeaderKnown = name, since.In(h.cfg.TZ), true
+		}
 	}
 	return p
 }

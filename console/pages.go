@@ -51,7 +51,7 @@ textarea { width: 40em; height: 4em; }
 <body>
 <nav><a href="/">Nights</a><a href="/files">Rejected files</a>
 <span class="who">{{if .Person}}signed in as <b id="person">{{.Person}}</b>{{else if .Writable}}not identified: read-only{{else}}read-only console{{end}}</span></nav>
-<p class="muted" id="schedule">Next scheduled run: {{when .NextRun}} · this replica ({{.Host}}) {{if .Leader}}is the leader{{else}}is not the leader (standby){{end}}</p>
+<p class="muted" id="schedule">Next scheduled run: {{when .NextRun}} · this replica ({{.Host}}) {{if .Leader}}is the leader{{else}}is not the leader (standby){{end}}{{if .LeaderKnown}} · <span id="leader">{{if .LeaderName}}leader: {{.LeaderName}} since {{when .LeaderSince}}{{else}}no replica leads now{{end}}</span>{{end}}</p>
 <h1>{{.Title}}</h1>
 {{end}}
 

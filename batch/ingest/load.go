@@ -97,6 +97,9 @@ func (r *runner) process(ctx context.Context, c candidate) (FileResult, error) {
 	}
 	fr.Rows = rows
 	fr.Outcome = OutcomeLoaded
+	if r.cfg.OnRows != nil {
+		r.cfg.OnRows(c.name, rows)
+	}
 	moved, err := r.moveAside(archiveDir, c.name, nil)
 	fr.MovedTo = moved
 	return fr, err
@@ -310,6 +313,7 @@ func (r *runner) loadFast(ctx context.Context, c candidate, rc *readCopy, probs 
 	var copyErr error
 	copyRow := func(args ...any) error {
 		rows++
+		r.rowsRead(c.name, rows)
 		if rows%65536 == 0 {
 			if err := ctx.Err(); err != nil {
 				return err
@@ -385,6 +389,7 @@ func (r *runner) loadCareful(ctx context.Context, c candidate, rc *readCopy, pro
 	var copyErr error
 	copyRow := func(args ...any) error {
 		rows++
+		r.rowsRead(c.name, rows)
 		if _, err := stmt.Exec(args...); err != nil {
 			copyErr = err
 			return err
@@ -541,3 +546,10 @@ func truncate(s string, n int) string {
 }
 
 func stringArray(s []string) any { return pq.Array(s) }
+
+// rowsRead tells Config.OnRows of every RowsEvery-th row of the file name.
+func (r *runner) rowsRead(name string, rows int) {
+	if r.cfg.OnRows != nil && rows%RowsEvery == 0 {
+		r.cfg.OnRows(name, rows)
+	}
+}

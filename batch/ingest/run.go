@@ -39,7 +39,13 @@ type Config struct {
 	// AfterRead, when set, is called with a file's name after its rows were read and before the
 	// file is checked for changes, just before the commit (tests change the file there).
 	AfterRead func(name string)
+	// OnRows, when set, is told how many rows of a file were read so far, every RowsEvery rows
+	// and once the file is loaded (a terminal's status line).
+	OnRows func(name string, rows int)
 }
+
+// RowsEvery is how many rows pass between two calls of Config.OnRows.
+const RowsEvery = 10000
 
 // Outcome is what one scan did with one file.
 type Outcome string

@@ -37,6 +37,7 @@ var tableOwners = map[string]string{
 	"event_cursors":           "batch/track/events_sql.go",
 	"journal_replacements":    "batch/track/replacements_sql.go",
 	"schedule_state":          "batch/schedule_sql.go",
+	"serve_leaders":           "batch/schedule_sql.go",
 	"reported_reversals":      "reconcile/sql.go",
 }
 

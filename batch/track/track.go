@@ -102,6 +102,9 @@ type Config struct {
 	// ProgressEvery is the real-time pace of the progress lines a long wait logs (journals final
 	// of total, amount funded, time left); default 30s.
 	ProgressEvery time.Duration
+	// OnProgress, when set, is told where the run stands (journals final of total) about every
+	// second of a long wait, besides the progress lines (a terminal's status line).
+	OnProgress func(final, total int)
 	// OnReconnect and OnHeal, when set, are told of each stream reconnect and each heal pass with
 	// its reason (reconnect, dropped, deadline, ...), as they happen (metrics).
 	OnReconnect func()
@@ -375,19 +378,35 @@ func logProgress(ctx context.Context, db *sqlx.DB, runID int64, deadline time.Ti
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		t := time.NewTicker(cfg.ProgressEvery)
+		// One reading serves both: the hook each tick, the log line every ProgressEvery.
+		tick := cfg.ProgressEvery
+		if cfg.OnProgress != nil {
+			tick = min(tick, time.Second)
+		}
+		logEvery := max(1, int(cfg.ProgressEvery/tick))
+		t := time.NewTicker(tick)
 		defer t.Stop()
-		for {
+		for n := 1; ; n++ {
 			select {
 			case <-ctx.Done():
 				return
 			case <-t.C:
 			}
+			logNow := n%logEvery == 0
+			if !logNow && cfg.OnProgress == nil {
+				continue
+			}
 			p, err := ReadProgress(ctx, db, runID)
 			if err != nil {
-				if ctx.Err() == nil {
+				if ctx.Err() == nil && logNow {
 					cfg.Logger.Warn("track progress", "run", runID, "err", err)
 				}
+				continue
+			}
+			if cfg.OnProgress != nil {
+				cfg.OnProgress(p.Final, p.Total)
+			}
+			if !logNow {
 				continue
 			}
 			cfg.Logger.Info("track progress", "run", runID, "final", p.Final, "total", p.Total, "open", p.Open(),

@@ -26,6 +26,7 @@ import (
 	"github.com/cashpool/cashpool/batch"
 	"github.com/cashpool/cashpool/batch/schema"
 	"github.com/cashpool/cashpool/fixtures"
+	"github.com/cashpool/cashpool/metrics"
 	"github.com/cashpool/cashpool/pgtemp"
 	"github.com/cashpool/cashpool/reconcile"
 )
@@ -41,15 +42,23 @@ func cmdDemo(ctx context.Context, args []string, stdout io.Writer, logger *slog.
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stdout)
 	fs.Usage = commandUsage(fs)
-	cfg, _, err := loadConfig(flag.NewFlagSet("demo", flag.ContinueOnError), nil)
+	cfg, finish, err := loadConfig(flag.NewFlagSet("demo", flag.ContinueOnError), nil)
 	if err != nil {
 		return exitUsage, usageError{err}
 	}
 	out := fs.String("out", cfg.OutDir, "folder for the demo's drop folder and report (CASHPOOL_OUT_DIR)")
 	trackFor := fs.Duration("track-for", 3*time.Second, "how long journals are followed before pending counts as stuck")
+	serveAfter := fs.Bool("serve", false, "after the night, keep its database and the simulator up and run serve (console, metrics, health) on CASHPOOL_HTTP_ADDR until interrupted")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage, usageError{err}
 	}
+	// serve's settings (address, schedule, zone, console) are checked before the night, not after.
+	if *serveAfter {
+		if err := finish(); err != nil {
+			return exitUsage, usageError{err}
+		}
+	}
+	stdout, progress := terminalProgress(stdout)
 	start := time.Now()
 	step := func(format string, a ...any) {
 		fmt.Fprintf(stdout, "[%5.1fs] %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, a...))
@@ -96,11 +105,15 @@ func cmdDemo(ctx context.Context, args []string, stdout io.Writer, logger *slog.
 	brokerURL := "http://" + l.Addr().String()
 	step("Alpaca simulator listening on %s (sweep account %s)", brokerURL, seed.SweepAccount)
 
-	client := alpaca.NewClient(alpaca.Options{BaseURL: brokerURL, KeyID: "demo", Secret: secret})
+	m := metrics.New(metricsBuild())
+	client := alpaca.NewClient(alpaca.Options{BaseURL: brokerURL, KeyID: "demo", Secret: secret,
+		HTTPClient: &http.Client{Transport: m.Broker(alpaca.NewTransport())}, OnRateLimitWait: m.RateLimitWait, Logger: logger})
+	reports := filepath.Join(dir, "reports")
 	r := &batch.Runner{DB: db, Broker: client, Config: batch.Config{
-		SweepAccount: seed.SweepAccount, DropDir: drop, OutDir: filepath.Join(dir, "reports"),
+		SweepAccount: seed.SweepAccount, DropDir: drop, OutDir: reports,
 		Formats: []string{"csv", "json", "html"}, JournalLimit: decimal.RequireFromString("10000.00"),
-		TrackFor: *trackFor, PollEvery: 250 * time.Millisecond, Logger: logger,
+		TrackFor: *trackFor, PollEvery: 250 * time.Millisecond, Logger: logger, Observer: m,
+		Progress: progress,
 	}}
 	date := fixtures.BusinessDate
 
@@ -140,7 +153,15 @@ func cmdDemo(ctx context.Context, args []string, stdout io.Writer, logger *slog.
 	}
 	fmt.Fprintf(stdout, "\nThe night came out exactly as the sample intends (%d exceptions, totals balanced) in %.1fs.\n",
 		len(outcome.Report.Exceptions), time.Since(start).Seconds())
-	return exitOK, nil
+	if !*serveAfter {
+		return exitOK, nil
+	}
+	// serve itself, against the demo's database, simulator, drop folder and reports: what an
+	// operator would run, with nothing to start by hand. Its schedule and drop-folder scans go on.
+	cfg.SweepAccount, cfg.DropDir, cfg.OutDir = seed.SweepAccount, drop, reports
+	fmt.Fprintf(stdout, "\nConsole, metrics and health on http://%s/ (the sample night is %s/nights/%s); Ctrl-C stops it and throws the demo's database away.\n",
+		cfg.HTTPAddr, "http://"+cfg.HTTPAddr, date)
+	return serve(ctx, r, cfg, m, stdout, logger)
 }
 
 func freshDemoDir(dir string) error {

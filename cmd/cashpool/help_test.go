@@ -26,7 +26,7 @@ func TestEveryCommandHelpListsItsOwnFlags(t *testing.T) {
 		"release":   {has: []string{"-file", "-reason"}, hasNot: []string{"-yes", "-journal"}},
 		"serve":     {has: []string{"-date"}, hasNot: []string{"-yes"}},
 		"migrate":   {hasNot: []string{"-yes"}},
-		"demo":      {has: []string{"-out", "-track-for"}, hasNot: []string{"-date"}},
+		"demo":      {has: []string{"-out", "-track-for", "-serve"}, hasNot: []string{"-date"}},
 		"sandbox":   {has: []string{"-addr", "-seed", "-step", "-rate-limit"}, hasNot: []string{"-date"}},
 		"version":   {has: []string{"No flags."}, hasNot: []string{"-date"}},
 	} {

@@ -193,6 +193,7 @@ func cmdPipeline(ctx context.Context, cmd string, args []string, stdout io.Write
 	r := newRunner(db, cfg, logger, m)
 	if cmd != "serve" {
 		defer publishMetrics(ctx, m, cfg, logger)()
+		stdout, r.Config.Progress = terminalProgress(stdout)
 	}
 	if c, ok := r.Broker.(interface{ Calls() int64 }); ok {
 		defer func() { logger.Info("broker calls", "command", cmd, "calls", c.Calls()) }()
@@ -271,7 +272,7 @@ func cmdPipeline(ctx context.Context, cmd string, args []string, stdout io.Write
 
 func newRunner(db *sqlx.DB, cfg *config, logger *slog.Logger, m *metrics.Metrics) *batch.Runner {
 	client := alpaca.NewClient(alpaca.Options{BaseURL: cfg.BrokerURL, KeyID: cfg.KeyID, Secret: cfg.Secret,
-		HTTPClient: &http.Client{Transport: m.Broker(alpaca.NewTransport())}, OnRateLimitWait: m.RateLimitWait})
+		HTTPClient: &http.Client{Transport: m.Broker(alpaca.NewTransport())}, OnRateLimitWait: m.RateLimitWait, Logger: logger})
 	return &batch.Runner{DB: db, Broker: client, Config: batch.Config{
 		SweepAccount: cfg.SweepAccount, DropDir: cfg.DropDir, OutDir: cfg.OutDir, Formats: cfg.Formats,
 		ReceiptsPattern: cfg.ReceiptsPat, AllocationsPattern: cfg.AllocPat,

@@ -65,6 +65,9 @@ func serve(ctx context.Context, r *batch.Runner, cfg *config, m *metrics.Metrics
 	mux.Handle("/", console.New(console.Config{DB: r.DB, SweepAccount: cfg.SweepAccount, BatchSize: cfg.BatchSize,
 		WatchFor: cfg.WatchFor, TZ: cfg.TZ, Token: cfg.ConsoleToken, UserHeader: cfg.ConsoleUserHeader, Logger: logger,
 		NextRun: func() time.Time { return sched.Next(time.Now()) }, Leader: leader.Load,
+		CurrentLeader: func(ctx context.Context) (string, time.Time, error) {
+			return batch.CurrentLeader(ctx, r.DB, cfg.SweepAccount)
+		},
 		// After an approved redrive the date runs again, as `cashpool redrive --yes` does; the run
 		// lock keeps it from overlapping the scheduler's run of the same date.
 		Rerun: func(date string) {
