@@ -30,7 +30,9 @@ type Group struct {
 	Severity   Severity
 	Title      string
 	Exceptions []Exception
-	Amount     decimal.Decimal
+	// Amount is the money the group's rows stand for, each sum once: the allocations skipped
+	// because their receipt is held are part of that receipt's row, not money of their own.
+	Amount decimal.Decimal
 }
 
 // Summary is what a person reads first: one headline, the funded line, and the exceptions grouped
@@ -63,11 +65,20 @@ func Summarize(r *Report) Summary {
 	for _, e := range r.Exceptions {
 		byKind[e.Kind] = append(byKind[e.Kind], e)
 	}
+	heldWhole := map[string]bool{}
+	for _, k := range []string{KindOverAllocated, KindHeldReceipt} {
+		for _, e := range byKind[k] {
+			heldWhole[e.ReceiptID] = true
+		}
+	}
 	for _, g := range groups {
 		out := Group{Severity: g.severity, Title: g.title}
 		for _, k := range g.kinds {
 			for _, e := range byKind[k] {
 				out.Exceptions = append(out.Exceptions, e)
+				if k == KindSkippedAllocation && heldWhole[e.ReceiptID] {
+					continue
+				}
 				out.Amount = out.Amount.Add(e.Amount)
 			}
 		}

@@ -94,6 +94,20 @@ func TestSummarize(t *testing.T) {
 			{"For information", reconcile.SeverityInfo, []string{"wait"}, "10"},
 		},
 	}, {
+		// A receipt held whole is counted once: its skipped allocations are part of it.
+		name: "held receipt counted once",
+		report: reconcile.Report{Totals: reconcile.Totals{Balanced: true},
+			Exceptions: []reconcile.Exception{
+				{Kind: reconcile.KindOverAllocated, ReceiptID: "W3", Amount: dec("12000")},
+				{Kind: reconcile.KindSkippedAllocation, ReceiptID: "W3", ClientRef: "S1", Amount: dec("8000")},
+				{Kind: reconcile.KindSkippedAllocation, ReceiptID: "W3", ClientRef: "S2", Amount: dec("6000")},
+				{Kind: reconcile.KindSkippedAllocation, ReceiptID: "W9", ClientRef: "late", Amount: dec("25")},
+			}},
+		severity: reconcile.SeverityAction,
+		headline: "4 other exceptions to resolve",
+		funded:   "Funded 0 of 0 journals, 0.00 USD of 0.00 USD planned",
+		groups:   []group{{"Needs action", reconcile.SeverityAction, []string{"", "S1", "S2", "late"}, "12025"}},
+	}, {
 		name: "unbalanced",
 		report: reconcile.Report{Totals: reconcile.Totals{Journals: 1, Planned: dec("1"), Balanced: false},
 			Exceptions: []reconcile.Exception{ex(reconcile.KindUnbalanced, "", "")}},
