@@ -14,6 +14,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/cashpool/cashpool/alpaca"
+	"github.com/cashpool/cashpool/bank/fedcal"
 	"github.com/cashpool/cashpool/batch/schema"
 	"github.com/cashpool/cashpool/batch/store"
 )
@@ -21,7 +22,8 @@ import (
 // Scheduler runs the nightly job on a cron schedule. Of several replicas only the one holding the
 // leader lock (a PostgreSQL session advisory lock) runs; the rest wait for it. At start the leader
 // finishes every unfinished run, then catches up every business date missed since the last
-// completed one, which it keeps in PostgreSQL. Runs never overlap and a panic in one is recovered
+// completed one, which it keeps in PostgreSQL. A date the Fed is closed is not run unless
+// RunOnHolidays. Runs never overlap and a panic in one is recovered
 // and logged.
 type Scheduler struct {
 	Runner   *Runner
@@ -39,6 +41,9 @@ type Scheduler struct {
 	MaxCatchUp int
 	// RunLogger, when set, is the logger of one night's run (a run id on its every line).
 	RunLogger func() *slog.Logger
+	// RunOnHolidays runs nights on weekends and Fed holidays too; by default a date the Fed is
+	// closed is not run, and the next business night takes its receipts (value date <= its date).
+	RunOnHolidays bool
 	// Identity names this replica as the leader the console shows; default the host name and
 	// process id.
 	Identity string
@@ -100,7 +105,9 @@ func (s *Scheduler) Serve(ctx context.Context) error {
 		cron.WithChain(cron.Recover(cronLogger{s.Logger}), cron.SkipIfStillRunning(cronLogger{s.Logger})))
 	c.Schedule(s.Schedule, cron.FuncJob(func() {
 		date := s.Now().In(s.TZ).Format(time.DateOnly)
-		s.runDate(ctx, date)
+		if s.runsOn(date) {
+			s.runDate(ctx, date)
+		}
 	}))
 	c.Start()
 	defer func() { <-c.Stop().Done() }()
@@ -177,6 +184,9 @@ func (s *Scheduler) CatchUp(ctx context.Context) error {
 		return nil // never ran: the schedule starts from its next fire
 	}
 	for _, d := range DueDates(s.Schedule, s.TZ, last.Time, s.Now(), s.MaxCatchUp) {
+		if !s.runsOn(d) {
+			continue
+		}
 		s.Logger.Info("catching up a missed night", "date", d)
 		if !s.runDate(ctx, d) {
 			return fmt.Errorf("catch-up stopped at %s", d)
@@ -200,6 +210,21 @@ func DueDates(sched cron.Schedule, tz *time.Location, last, now time.Time, max i
 		out = append(out, d)
 	}
 	return out
+}
+
+// runsOn reports whether date's night is run: a Fed business day, or any date with RunOnHolidays.
+// An unfinished run is finished whatever its date.
+func (s *Scheduler) runsOn(date string) bool {
+	if s.RunOnHolidays {
+		return true
+	}
+	d, err := time.Parse(time.DateOnly, date)
+	if err != nil || fedcal.IsBusinessDay(d) {
+		return true
+	}
+	name, _ := fedcal.Holiday(d)
+	s.Logger.Info("not a Fed business day: no night is run", "date", date, "holiday", name)
+	return false
 }
 
 // runDate runs one date and records it completed. Exceptions for a person still complete the date;

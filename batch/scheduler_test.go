@@ -2,6 +2,9 @@ package batch_test
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -146,5 +149,85 @@ func TestSchedulerRecordsItsLeader(t *testing.T) {
 	<-done
 	if holder, _, err := batch.CurrentLeader(context.Background(), b.runner.DB, sweep); err != nil || holder != "" {
 		t.Fatalf("after stopping, leader %q (%v), want none", holder, err)
+	}
+}
+
+// Catch-up across Thanksgiving 2026 (Thursday the 26th; the Fed is open Friday the 27th) and the
+// weekend after runs only the Fed's business dates, and each of those nights takes every receipt
+// valued since the last business night; with RunOnHolidays every date is run.
+func TestCatchUpRunsOnlyFedBusinessDates(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		runOnHolidays bool
+		want          string // business date: receipts planned, night by night
+	}{
+		{false, "2026-11-27: W26 W27; 2026-11-30: W28 W29 W30"},
+		{true, "2026-11-26: W26; 2026-11-27: W27; 2026-11-28: W28; 2026-11-29: W29; 2026-11-30: W30"},
+	} {
+		t.Run(fmt.Sprintf("run on holidays %v", c.runOnHolidays), func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			ctx := context.Background()
+			// This night's files only: one receipt valued each day from Thanksgiving to Monday.
+			entries, err := os.ReadDir(b.drop)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range entries {
+				if err := os.Remove(filepath.Join(b.drop, e.Name())); err != nil {
+					t.Fatal(err)
+				}
+			}
+			receipts := "receipt_id,value_date,amount,currency,originator_name,originator_account,originator_bank,originator_address,reference\n"
+			allocations := "receipt_id,account_id,amount,weight,client_ref,description\n"
+			for day := 26; day <= 30; day++ {
+				receipts += fmt.Sprintf("W%d,2026-11-%d,1000.00,USD,Acme Holdings LLC,DE89370400440532013000,Deutsche Bank AG,\"Taunusanlage 12, 60325 Frankfurt, DE\",ACME %d NOV\n", day, day, day)
+				allocations += fmt.Sprintf("W%d,c0000000-0000-4000-8000-00000000000%d,1000.00,,ACME-%d,Payout\n", day, day-25, day)
+			}
+			for name, body := range map[string]string{"receipts-thanksgiving.csv": receipts, "allocations-thanksgiving.csv": allocations} {
+				if err := os.WriteFile(filepath.Join(b.drop, name), []byte(body), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(b.drop, name+".ready"), nil, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := b.db.Exec(`INSERT INTO schedule_state (sweep_account, last_completed, updated_at) VALUES ($1, '2026-11-25', now())`,
+				b.runner.Config.SweepAccount); err != nil {
+				t.Fatal(err)
+			}
+			sched, _ := cron.ParseStandard("CRON_TZ=UTC 30 1 * * *")
+			s := &batch.Scheduler{Runner: b.runner, Schedule: sched, TZ: time.UTC, RunOnHolidays: c.runOnHolidays,
+				Now: func() time.Time { return time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC) }}
+			if err := s.CatchUp(ctx); err != nil {
+				t.Fatal(err)
+			}
+			var rows []struct {
+				Date    string `db:"business_date"`
+				Receipt string `db:"receipt_id"`
+			}
+			if err := b.db.Select(&rows, `SELECT to_char(r.business_date, 'YYYY-MM-DD') AS business_date, rr.receipt_id
+				FROM run_receipts rr JOIN runs r ON r.id = rr.run_id ORDER BY r.business_date, rr.receipt_id`); err != nil {
+				t.Fatal(err)
+			}
+			var nights []string
+			for _, r := range rows {
+				if len(nights) > 0 && strings.HasPrefix(nights[len(nights)-1], r.Date+":") {
+					nights[len(nights)-1] += " " + r.Receipt
+					continue
+				}
+				nights = append(nights, r.Date+": "+r.Receipt)
+			}
+			if got := strings.Join(nights, "; "); got != c.want {
+				t.Fatalf("nights run\n got %s\nwant %s", got, c.want)
+			}
+			var runs []string
+			if err := b.db.Select(&runs, `SELECT to_char(business_date, 'YYYY-MM-DD') FROM runs ORDER BY 1`); err != nil {
+				t.Fatal(err)
+			}
+			if want := strings.Count(c.want, ":"); len(runs) != want {
+				t.Fatalf("runs %v, want %d", runs, want)
+			}
+		})
 	}
 }

@@ -83,6 +83,7 @@ type config struct {
 	Schedule     string        `env:"CASHPOOL_SCHEDULE"`
 	HTTPAddr     string        `env:"CASHPOOL_HTTP_ADDR"`
 	ScanEvery    time.Duration `env:"CASHPOOL_SCAN_EVERY" want:"a positive duration such as 1m"`
+	RunHolidays  bool          `env:"CASHPOOL_RUN_ON_HOLIDAYS" want:"true or false"`
 	LogFormat    string        `env:"CASHPOOL_LOG_FORMAT"` // checked by newLogger, which reads it first
 	LogLevel     string        `env:"CASHPOOL_LOG_LEVEL"`
 	// Where a one-shot command publishes its metrics; serve is scraped instead.

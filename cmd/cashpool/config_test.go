@@ -67,13 +67,14 @@ func TestConfigFromEnvironment(t *testing.T) {
 			"CASHPOOL_TRACK_FOR": "2h", "CASHPOOL_POLL_EVERY": "5s", "CASHPOOL_SETTLE_FOR": "0s",
 			"CASHPOOL_AWAIT_RECEIPT_FOR": "24h", "CASHPOOL_WATCH_DAYS": "3", "CASHPOOL_REPORT_FORMATS": "csv, json,html",
 			"CASHPOOL_SCHEDULE": "0 2 * * 1-5", "CASHPOOL_HTTP_ADDR": ":9090", "CASHPOOL_SCAN_EVERY": "30s",
+			"CASHPOOL_RUN_ON_HOLIDAYS": "true",
 		}, want: with(func(c *config) {
 			c.DatabaseURL, c.BrokerURL, c.KeyID, c.Secret = "postgres://db/cashpool", "https://broker-api.sandbox.alpaca.markets", "key", "secret"
 			c.SweepAccount, c.DropDir, c.ReceiptsPat, c.AllocPat, c.OutDir = sweep, "/srv/drop", "wires*.csv", "alloc*.csv", "/srv/out"
 			c.TZName, c.BatchSize, c.MaxInFlight, c.KeyRetention = "UTC", 250, 8, 12*time.Hour
 			c.TrackFor, c.PollEvery, c.SettleFor, c.AwaitFor = 2*time.Hour, 5*time.Second, 0, 24*time.Hour
 			c.WatchDays, c.WatchFor, c.Formats = 3, 3*24*time.Hour, []string{"csv", "json", "html"}
-			c.Schedule, c.HTTPAddr, c.ScanEvery = "0 2 * * 1-5", ":9090", 30*time.Second
+			c.Schedule, c.HTTPAddr, c.ScanEvery, c.RunHolidays = "0 2 * * 1-5", ":9090", 30*time.Second, true
 		}), limit: "10000.00"},
 		{name: "flags override the environment", env: map[string]string{"CASHPOOL_DROP_DIR": "/env/drop",
 			"CASHPOOL_OUT_DIR": "/env/out", "CASHPOOL_SWEEP_ACCOUNT": "env", "CASHPOOL_REPORT_FORMATS": "html",

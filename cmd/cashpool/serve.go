@@ -115,7 +115,7 @@ func serve(ctx context.Context, r *batch.Runner, cfg *config, m *metrics.Metrics
 		}
 	}()
 
-	sc := &batch.Scheduler{Runner: r, Schedule: sched, TZ: cfg.TZ, Logger: logger,
+	sc := &batch.Scheduler{Runner: r, Schedule: sched, TZ: cfg.TZ, Logger: logger, RunOnHolidays: cfg.RunHolidays,
 		OnLeader:  func(b bool) { leader.Store(b); m.Leader(b) },
 		RunLogger: func() *slog.Logger { return withRunID(logger) }}
 	if err := sc.Serve(ctx); err != nil && !errors.Is(err, context.Canceled) {
