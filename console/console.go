@@ -17,6 +17,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
+	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -30,6 +31,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/cashpool/cashpool/batch/redrive"
+	"github.com/cashpool/cashpool/batch/store"
 	"github.com/cashpool/cashpool/pool"
 	"github.com/cashpool/cashpool/reconcile"
 )
@@ -228,6 +230,21 @@ func validDate(s string) bool {
 	return err == nil
 }
 
+// runOf is the run of date, or false once it has answered the request (no such night, or the
+// database failed).
+func (h *Handler) runOf(w http.ResponseWriter, r *http.Request, date string) (int64, bool) {
+	runID, err := store.RunOf(r.Context(), h.cfg.DB, date, h.cfg.SweepAccount)
+	if errors.Is(err, sql.ErrNoRows) {
+		h.fail(w, http.StatusNotFound, "No night for "+date+".")
+		return 0, false
+	}
+	if err != nil {
+		h.internal(w, "the night", err)
+		return 0, false
+	}
+	return runID, true
+}
+
 func (h *Handler) night(w http.ResponseWriter, r *http.Request) {
 	date := r.PathValue("date")
 	if !validDate(date) {
@@ -235,13 +252,8 @@ func (h *Handler) night(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	runID, err := runOf(ctx, h.cfg.DB, h.cfg.SweepAccount, date)
-	if errors.Is(err, errNoNight) {
-		h.fail(w, http.StatusNotFound, "No night for "+date+".")
-		return
-	}
-	if err != nil {
-		h.internal(w, "the night", err)
+	runID, ok := h.runOf(w, r, date)
+	if !ok {
 		return
 	}
 	rep, err := reconcile.Build(ctx, h.cfg.DB, runID, h.cfg.Now(), reconcile.WatchFor(h.cfg.WatchFor))
@@ -305,13 +317,8 @@ func (h *Handler) batch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	runID, err := runOf(ctx, h.cfg.DB, h.cfg.SweepAccount, date)
-	if errors.Is(err, errNoNight) {
-		h.fail(w, http.StatusNotFound, "No night for "+date+".")
-		return
-	}
-	if err != nil {
-		h.internal(w, "the night", err)
+	runID, ok := h.runOf(w, r, date)
+	if !ok {
 		return
 	}
 	js, err := journalsOf(ctx, h.cfg.DB, runID, id)

@@ -68,17 +68,6 @@ func listNights(ctx context.Context, db *sqlx.DB, sweep string) ([]night, error)
 	return ns, err
 }
 
-var errNoNight = errors.New("no run for this date")
-
-func runOf(ctx context.Context, db *sqlx.DB, sweep, date string) (int64, error) {
-	var id int64
-	err := db.GetContext(ctx, &id, `SELECT id FROM runs WHERE sweep_account = $1 AND business_date = $2`, sweep, date)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, errNoNight
-	}
-	return id, err
-}
-
 type batchRow struct {
 	ID         int64         `db:"id"`
 	Seq        string        `db:"seq"`
