@@ -17,9 +17,6 @@ import (
 // Every statement of the console. It reads the pipeline's tables and writes only its own,
 // redrive_requests; statuses come from batch/store.
 
-// latestAttempt keeps, as the report does, only the highest attempt of each allocation.
-const latestAttempt = `NOT EXISTS (SELECT 1 FROM journals k WHERE k.allocation_id = j.allocation_id AND k.attempt > j.attempt)`
-
 // nightsShown bounds the nights list; older nights are in the reports folder.
 const nightsShown = 60
 
@@ -58,7 +55,7 @@ func listNights(ctx context.Context, db *sqlx.DB, sweep string) ([]night, error)
 		       (r.totals->>'Exceptions')::int AS exceptions,
 		       count(j.id) AS journals
 		FROM runs r
-		LEFT JOIN journals j ON j.run_id = r.id AND `+latestAttempt+`
+		LEFT JOIN journals j ON j.run_id = r.id AND `+store.LatestAttemptSQL+`
 		WHERE r.sweep_account = $1
 		GROUP BY r.id
 		ORDER BY unfinished DESC, r.business_date DESC
