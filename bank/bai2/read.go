@@ -138,6 +138,9 @@ func (rd *reader) fail(p Problem) { rd.probs.add(p) }
 var knownCodes = []string{"01", "02", "03", "16", "49", "88", "98", "99"}
 
 func (rd *reader) physical(line int, text string) {
+	if rd.code == "99" {
+		rd.flush() // the trailer is complete: nothing may follow it, not even an 88
+	}
 	if rd.state == stEnd {
 		if strings.TrimSpace(text) != "" {
 			rd.fail(Problem{Line: line, Problem: "text after the 99 file trailer"})
@@ -549,16 +552,16 @@ func (rd *reader) detail(segs []seg) {
 	if !ok {
 		return
 	}
+	vd, ok := rd.fundsExtras(ft.v, ex) // before the references: a wrong funds type shifts them
+	if !ok {
+		return
+	}
 	bankRef, custRef := next(), next()
 	text := c.rest()
 	e := Entry{
 		Line: line, Account: rd.account, Currency: rd.acctCcy, AsOfDate: rd.asOf, ValueDate: rd.asOf,
 		TypeCode: tc.v, FundsType: ft.v, BankRef: bankRef.v, CustomerRef: custRef.v, Text: text,
 		Bank: rd.bank, GroupStatus: rd.groupStatus, AsOfModifier: rd.modifier,
-	}
-	vd, ok := rd.fundsExtras(ft.v, ex)
-	if !ok {
-		return
 	}
 	if vd.After(rd.asOf) {
 		e.ValueDate = vd // a value date before the as-of date counts as the as-of date
