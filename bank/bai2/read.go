@@ -333,12 +333,13 @@ func (rd *reader) header(line int, f []field) {
 	if err != nil {
 		rd.bad(f[2], "creation date", err.Error())
 	}
+	rd.st.Created = d
 	if err := clock(f[3].v); err != nil {
 		rd.bad(f[3], "creation time", err.Error())
 	} else if f[3].v != "9999" {
 		h, _ := strconv.Atoi(f[3].v[:2])
 		m, _ := strconv.Atoi(f[3].v[2:])
-		rd.st.Created = d.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute)
+		rd.st.Created = rd.st.Created.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute)
 	}
 	if f[4].v == "" {
 		rd.bad(f[4], "file id", "the file id is empty")

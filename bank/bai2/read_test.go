@@ -118,6 +118,21 @@ func TestGoodFiles(t *testing.T) {
 				},
 			},
 		},
+		{
+			// Deviations accepted: YYYYMMDD dates, 9999 time, blank padding, a / ending a 16 before the
+			// customer reference, / inside text and at an 88's start, ",/" ending a 49, a 98 without
+			// its number of accounts, an empty as-of modifier.
+			file: "deviations.bai", account: "987654321",
+			want: bai2.Statement{
+				Sender: "122099999", Receiver: "CASHPOOL", FileID: "7", Created: day("2025-07-16"),
+				Receipts: []bai2.Entry{{
+					Line: 4, Kind: bai2.KindCredit, Account: "987654321", Currency: "USD",
+					AsOfDate: day("2025-07-15"), ValueDate: day("2025-07-15"), Amount: usd("2500.00"),
+					TypeCode: "195", FundsType: "1", BankRef: "FW1", CustomerRef: "CUST-1",
+					Text: "TEXT WITH 13/05/24 IN IT /SLASH AT START OF 88", Bank: "122099999", GroupStatus: "1",
+				}},
+			},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
