@@ -57,7 +57,7 @@ func TestBadFiles(t *testing.T) {
 func formatWant(ps []bai2.Problem) []byte {
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
-	w.Write([]string{"line", "field_number", "field", "value", "problem"})
+	w.Write([]string{"line", "column", "field", "value", "problem"})
 	for _, p := range ps {
 		w.Write([]string{strconv.Itoa(p.Line), strconv.Itoa(p.Column), p.Field, p.Value, p.Problem})
 	}

@@ -321,7 +321,7 @@ func (rd *reader) bad(f field, name, problem string) {
 
 func (rd *reader) header(line int, f []field) {
 	rd.state = stFile
-	rd.groups, rd.fileTotal = 0, decimal.Zero
+	rd.groups, rd.fileTotal, rd.seen = 0, decimal.Zero, map[string]int{}
 	if !rd.fieldCount(line, f, "01", 8) {
 		return
 	}
@@ -464,7 +464,6 @@ func (rd *reader) accountHeader(line int, f []field) {
 	rd.state = stAccount
 	rd.groupAccounts++
 	rd.acctTotal, rd.acctOK = decimal.Zero, false
-	rd.seen = map[string]int{}
 	acct := get(f, 2, line)
 	ccy := get(f, 3, line)
 	rd.account, rd.acctCcy = acct.v, rd.groupCcy
@@ -589,7 +588,7 @@ func (rd *reader) detail(segs []seg) {
 	}
 	e.Originator, e.UETR, e.IMAD = wireFields(text)
 	if e.Kind != KindOther {
-		key := string(e.Kind) + "\x00" + e.BankRef
+		key := e.Account + "\x00" + string(e.Kind) + "\x00" + e.BankRef
 		if e.BankRef == "" && e.Kind == KindCredit {
 			rd.bad(bankRef, "bank reference", "a credit needs the bank's reference: it is the receipt's identity")
 			return
@@ -600,11 +599,11 @@ func (rd *reader) detail(segs []seg) {
 		}
 		rd.seen[key] = line
 		if e.UETR != "" {
-			if prev, dup := rd.seen["uetr\x00"+e.UETR]; dup {
+			if prev, dup := rd.seen[e.Account+"\x00uetr\x00"+e.UETR]; dup {
 				rd.bad(bankRef, "bank reference", fmt.Sprintf("duplicate entry: UETR %s is already on line %d", e.UETR, prev))
 				return
 			}
-			rd.seen["uetr\x00"+e.UETR] = line
+			rd.seen[e.Account+"\x00uetr\x00"+e.UETR] = line
 		}
 	}
 	if !rd.acctOK {
