@@ -150,7 +150,9 @@ func TestGoodFiles(t *testing.T) {
 
 // equalStatements compares amounts by value (decimal's internal form is not canonical).
 func equalStatements(a, b bai2.Statement) bool {
-	lists := func(s bai2.Statement) [][]bai2.Entry { return [][]bai2.Entry{s.Receipts, s.Debits, s.Reversals, s.Other} }
+	lists := func(s bai2.Statement) [][]bai2.Entry {
+		return [][]bai2.Entry{s.Receipts, s.Debits, s.Reversals, s.Other}
+	}
 	la, lb := lists(a), lists(b)
 	for i := range la {
 		if len(la[i]) != len(lb[i]) {
