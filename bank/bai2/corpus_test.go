@@ -1,0 +1,66 @@
+package bai2_test
+
+import (
+	"bytes"
+	"encoding/csv"
+	"flag"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/cashpool/cashpool/bank/bai2"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/bad/*.want from what Read answers now")
+
+// TestBadFiles reads every file of testdata/bad and checks that it is refused with exactly the
+// problems its .want file lists (line, field number, field name, value, problem).
+func TestBadFiles(t *testing.T) {
+	t.Parallel()
+	files, err := filepath.Glob("testdata/bad/*.bai")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) < 10 {
+		t.Fatalf("%d bad files, want at least 10", len(files))
+	}
+	for _, path := range files {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			t.Parallel()
+			st, probs := readFile(t, path, "987654321")
+			if probs.Total == 0 || probs.Total != len(probs.List) {
+				t.Fatalf("problems: total %d, listed %d", probs.Total, len(probs.List))
+			}
+			if len(st.Receipts)+len(st.Debits)+len(st.Reversals)+len(st.Other) != 0 {
+				t.Fatalf("a refused file returned entries: %+v", st)
+			}
+			got := formatWant(probs.List)
+			wantPath := strings.TrimSuffix(path, ".bai") + ".want"
+			if *update {
+				if err := os.WriteFile(wantPath, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(wantPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("problems:\n%s\nwant:\n%s", got, want)
+			}
+		})
+	}
+}
+
+func formatWant(ps []bai2.Problem) []byte {
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	w.Write([]string{"line", "column", "field", "value", "problem"})
+	for _, p := range ps {
+		w.Write([]string{strconv.Itoa(p.Line), strconv.Itoa(p.Column), p.Field, p.Value, p.Problem})
+	}
+	w.Flush()
+	return buf.Bytes()
+}
