@@ -300,7 +300,10 @@ type stmt struct {
 	n, cdtN, dbtN        int
 	sum, cdtSum, dbtSum  decimal.Decimal
 	bookedCdt, bookedDbt decimal.Decimal
-	ccy                  string
+	// unreadable is set when an entry's amount or direction could not be read: the totals cannot
+	// be checked then, and saying they are off would only bury the real problem.
+	unreadable bool
+	ccy        string
 }
 
 func (rd *reader) statement(name string, line, col int) error {
@@ -343,6 +346,9 @@ func (rd *reader) statement(name string, line, col int) error {
 	}
 	if !st.hasAcct {
 		rd.probs.add(Problem{Line: st.line, Column: st.col, Field: name + "/Acct", Problem: fmt.Sprintf("the %s has no Acct", name)})
+		return nil
+	}
+	if st.unreadable {
 		return nil
 	}
 	rd.checkSummary(st)
@@ -485,6 +491,7 @@ func (rd *reader) entry(st *stmt, n *node) {
 		rd.problem(n.child("RvslInd"), f+"/RvslInd", v, "RvslInd must be true or false")
 	}
 	status := rd.status(n, f+"/Sts")
+	st.unreadable = st.unreadable || !amtOK || !dirOK
 	if amtOK && dirOK {
 		st.n++
 		st.sum = st.sum.Add(amt)
@@ -613,8 +620,8 @@ func (rd *reader) transactions(n *node, f string, amt decimal.Decimal, ccy strin
 		out = append(out, tx)
 	}
 	if len(tds) > 0 && sumOK && entryOK && !sum.Equal(amt) {
-		rd.problem(n.child("Amt"), f[:len(f)-len("/NtryDtls/TxDtls")]+"/Amt", amt.StringFixed(2),
-			fmt.Sprintf("the entry's %d transactions add up to %s, not the entry amount %s", len(tds), sum.String(), amt.String()))
+		rd.problem(n.child("Amt"), strings.TrimSuffix(f, "/NtryDtls/TxDtls")+"/Amt", strings.TrimSpace(n.child("Amt").text.String()),
+			fmt.Sprintf("the entry's %d transactions add up to %s, not the entry amount %s", len(tds), money(sum), money(amt)))
 	}
 	return out
 }
@@ -715,6 +722,14 @@ func bankTxCode(n *node) string {
 	return n.value("Prtry/Cd")
 }
 
+// money writes an amount in messages with at least two decimals, as statements write them.
+func money(d decimal.Decimal) string {
+	if d.Exponent() >= -2 {
+		return d.StringFixed(2)
+	}
+	return d.String()
+}
+
 // collapse joins whitespace runs (remittance text may hold CR/LF) into single spaces.
 func collapse(s string) string { return strings.Join(strings.Fields(s), " ") }
 
@@ -726,9 +741,9 @@ func (rd *reader) checkSummary(st *stmt) {
 		return
 	}
 	f := st.name + "/TxsSummry/"
-	rd.checkTotals(s.child("TtlNtries"), f+"TtlNtries", st.n, st.sum)
-	rd.checkTotals(s.child("TtlCdtNtries"), f+"TtlCdtNtries", st.cdtN, st.cdtSum)
-	rd.checkTotals(s.child("TtlDbtNtries"), f+"TtlDbtNtries", st.dbtN, st.dbtSum)
+	rd.checkTotals(s.child("TtlNtries"), f+"TtlNtries", "", st.n, st.sum)
+	rd.checkTotals(s.child("TtlCdtNtries"), f+"TtlCdtNtries", "credit ", st.cdtN, st.cdtSum)
+	rd.checkTotals(s.child("TtlDbtNtries"), f+"TtlDbtNtries", "debit ", st.dbtN, st.dbtSum)
 
 	net := st.cdtSum.Sub(st.dbtSum)
 	tot := s.child("TtlNtries")
@@ -753,11 +768,11 @@ func (rd *reader) checkSummary(st *stmt) {
 	}
 	if !v.Equal(net) {
 		rd.problem(amtNode, field, strings.TrimSpace(amtNode.text.String()),
-			fmt.Sprintf("the net of the entries is %s (credits %s − debits %s), not %s", net.String(), st.cdtSum.String(), st.dbtSum.String(), v.String()))
+			fmt.Sprintf("the summary's net is %s, the file's entries net %s (credits %s − debits %s)", money(v), money(net), money(st.cdtSum), money(st.dbtSum)))
 	}
 }
 
-func (rd *reader) checkTotals(t *node, f string, n int, sum decimal.Decimal) {
+func (rd *reader) checkTotals(t *node, f, what string, n int, sum decimal.Decimal) {
 	if t == nil {
 		return
 	}
@@ -768,7 +783,7 @@ func (rd *reader) checkTotals(t *node, f string, n int, sum decimal.Decimal) {
 		case err != nil || !digits(v) || len(v) > 15:
 			rd.problem(c, f+"/NbOfNtries", v, "not a count")
 		case got != n:
-			rd.problem(c, f+"/NbOfNtries", v, fmt.Sprintf("the file holds %d such entries, not %d", n, got))
+			rd.problem(c, f+"/NbOfNtries", v, fmt.Sprintf("the summary counts %d %sentries, the file holds %d", got, what, n))
 		}
 	}
 	if c := t.child("Sum"); c != nil {
@@ -778,7 +793,7 @@ func (rd *reader) checkTotals(t *node, f string, n int, sum decimal.Decimal) {
 		case msg != "":
 			rd.problem(c, f+"/Sum", v, msg)
 		case !got.Equal(sum):
-			rd.problem(c, f+"/Sum", v, fmt.Sprintf("the amounts of these entries add up to %s, not %s", sum.String(), got.String()))
+			rd.problem(c, f+"/Sum", v, fmt.Sprintf("the summary's sum of %sentries is %s, the file's %sentries add up to %s", what, money(got), what, money(sum)))
 		}
 	}
 }
@@ -826,6 +841,6 @@ func (rd *reader) checkBalances(st *stmt) {
 		amt := closing.child("Amt")
 		rd.problem(amt, f+"/Amt", strings.TrimSpace(amt.text.String()),
 			fmt.Sprintf("opening balance %s + credits %s − debits %s = %s, but the closing booked balance (CLBD) is %s",
-				o.String(), st.bookedCdt.String(), st.bookedDbt.String(), want.String(), c.String()))
+				money(o), money(st.bookedCdt), money(st.bookedDbt), money(want), money(c)))
 	}
 }
