@@ -175,7 +175,7 @@ type reader struct {
 	version string
 	refs    map[refKey]int // line of the first entry with this reference
 	// statements of other accounts, reported only when none is the configured one
-	elsewhere []Problem
+	elsewhere Problems
 	matched   bool
 }
 
@@ -279,9 +279,10 @@ func (rd *reader) read() error {
 	case statements == 0:
 		rd.probs.add(Problem{Field: msgName, Problem: fmt.Sprintf("the message holds no %s", stmtName)})
 	case !rd.matched:
-		for _, p := range rd.elsewhere {
+		for _, p := range rd.elsewhere.List {
 			rd.probs.add(p)
 		}
+		rd.probs.Total += rd.elsewhere.Total - len(rd.elsewhere.List)
 	}
 	return nil
 }
@@ -383,7 +384,7 @@ func (rd *reader) account(st *stmt, n *node) {
 		rd.matched, rd.st.Account = true, st.account
 		return
 	}
-	rd.elsewhere = append(rd.elsewhere, Problem{Line: n.line, Column: n.col, Field: field, Value: st.account,
+	rd.elsewhere.add(Problem{Line: n.line, Column: n.col, Field: field, Value: st.account,
 		Problem: fmt.Sprintf("the %s is for account %s, not the configured account %s", st.name, st.account, rd.opts.Account)})
 }
 
