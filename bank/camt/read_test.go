@@ -205,3 +205,37 @@ func TestDebitOnly(t *testing.T) {
 		t.Fatalf("statement %+v", st)
 	}
 }
+
+// One element beyond the bound is refused without being held whole, wherever it sits.
+func TestElementTooLarge(t *testing.T) {
+	t.Parallel()
+	huge := strings.Repeat("A", camt.MaxElementBytes+64<<10)
+	doc := `<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.054.001.08"><BkToCstmrDbtCdtNtfctn>
+<Ntfctn><Acct><Id><Othr><Id>987654321</Id></Othr></Id></Acct>
+<Ntry><Amt Ccy="USD">1.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts><Cd>BOOK</Cd></Sts><AddtlNtryInf>` + huge + `</AddtlNtryInf></Ntry>
+</Ntfctn></BkToCstmrDbtCdtNtfctn></Document>`
+	st, probs := camt.Read(strings.NewReader(doc), opts())
+	if probs.Total != 1 || !strings.Contains(probs.List[0].Problem, "larger than") || len(st.Receipts) != 0 {
+		t.Fatalf("problems %+v", probs.List)
+	}
+}
+
+// A file with several accounts' statements gives the configured one's entries; the others are
+// checked, not taken.
+func TestOtherAccountsSkipped(t *testing.T) {
+	t.Parallel()
+	stmt := func(acct, ref string) string {
+		return `<Ntfctn><Acct><Id><Othr><Id>` + acct + `</Id></Othr></Id></Acct>
+<TxsSummry><TtlNtries><NbOfNtries>1</NbOfNtries></TtlNtries></TxsSummry>
+<Ntry><Amt Ccy="USD">10.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts><Cd>BOOK</Cd></Sts><ValDt><Dt>2025-07-15</Dt></ValDt><AcctSvcrRef>` + ref + `</AcctSvcrRef></Ntry></Ntfctn>`
+	}
+	doc := `<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.054.001.08"><BkToCstmrDbtCdtNtfctn>` +
+		stmt("0987654321", "A1") + stmt("987654321", "B1") + `</BkToCstmrDbtCdtNtfctn></Document>`
+	st, probs := camt.Read(strings.NewReader(doc), opts())
+	if probs.Total != 0 {
+		t.Fatalf("problems %+v", probs.List)
+	}
+	if len(st.Receipts) != 1 || st.Receipts[0].EntryRef != "B1" || st.Account != "987654321" {
+		t.Fatalf("receipts %+v", st.Receipts)
+	}
+}
