@@ -1,0 +1,66 @@
+package camt_test
+
+import (
+	"bytes"
+	"encoding/csv"
+	"flag"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/cashpool/cashpool/bank/camt"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/bad/*.want from what Read answers now")
+
+func formatWant(ps []camt.Problem) []byte {
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	w.Write([]string{"line", "column", "field", "value", "problem"})
+	for _, p := range ps {
+		w.Write([]string{strconv.Itoa(p.Line), strconv.Itoa(p.Column), p.Field, p.Value, p.Problem})
+	}
+	w.Flush()
+	return buf.Bytes()
+}
+
+// TestBadFiles reads every file of testdata/bad and checks that it is refused whole with exactly the
+// problems its .want file lists.
+func TestBadFiles(t *testing.T) {
+	t.Parallel()
+	files, err := filepath.Glob("testdata/bad/*.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) < 8 {
+		t.Fatalf("%d bad files, want at least 8", len(files))
+	}
+	for _, path := range files {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			t.Parallel()
+			st, probs := readFile(t, path, opts())
+			if probs.Total == 0 || probs.Total != len(probs.List) {
+				t.Fatalf("%d problems, %d listed", probs.Total, len(probs.List))
+			}
+			if len(st.Receipts)+len(st.Others) != 0 || st.Kind != "" {
+				t.Fatalf("a refused file yielded %+v", st)
+			}
+			got := formatWant(probs.List)
+			wantPath := strings.TrimSuffix(path, ".xml") + ".want"
+			if *update {
+				if err := os.WriteFile(wantPath, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(wantPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("problems:\n%s\nwant:\n%s", got, want)
+			}
+		})
+	}
+}
