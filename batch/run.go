@@ -55,12 +55,14 @@ type Config struct {
 	DropDir      string
 	// ReceiptsPattern and AllocationsPattern name the files of each kind.
 	ReceiptsPattern, AllocationsPattern string
-	OutDir                              string
-	Formats                             []string // report formats
-	BatchSize                           int
-	JournalLimit                        decimal.Decimal
-	MaxInFlight                         int
-	KeyRetention                        time.Duration // how long Alpaca remembers an Idempotency-Key
+	// BAI2Pattern and CAMTPattern name bank statement files, read as receipts of BankAccount.
+	BAI2Pattern, CAMTPattern, BankAccount string
+	OutDir                                string
+	Formats                               []string // report formats
+	BatchSize                             int
+	JournalLimit                          decimal.Decimal
+	MaxInFlight                           int
+	KeyRetention                          time.Duration // how long Alpaca remembers an Idempotency-Key
 	// WatchFor is how long after its run a funded journal's reversal is still reported.
 	WatchFor time.Duration
 	// AwaitReceiptFor is how long an allocation may wait for its receipt before it is an exception.
@@ -344,7 +346,8 @@ func (r *Runner) Ingest(ctx context.Context) (res ingest.Result, err error) {
 	}
 	defer unlock()
 	icfg := ingest.Config{DropDir: c.DropDir, Now: c.Now, Logger: c.Logger,
-		ReceiptsPattern: c.ReceiptsPattern, AllocationsPattern: c.AllocationsPattern, RequireReady: c.RequireReady}
+		ReceiptsPattern: c.ReceiptsPattern, AllocationsPattern: c.AllocationsPattern, RequireReady: c.RequireReady,
+		BAI2Pattern: c.BAI2Pattern, CAMTPattern: c.CAMTPattern, BankAccount: c.BankAccount}
 	if c.Progress != nil {
 		icfg.OnRows = func(name string, rows int) { c.Progress("ingest "+name, rows, 0) }
 	}

@@ -76,6 +76,9 @@ func (r *runner) process(ctx context.Context, c candidate) (FileResult, error) {
 	}
 
 	var probs Problems
+	if c.format != "" {
+		return r.processStatement(ctx, c, rc, fr)
+	}
 	if rc.longLine > 0 {
 		probs.add(Problem{Line: rc.longLine, Problem: fmt.Sprintf("the line is longer than %d bytes; the file was not read", MaxRecordBytes)})
 		return r.reject(ctx, fr, &probs)
@@ -95,6 +98,10 @@ func (r *runner) process(ctx context.Context, c candidate) (FileResult, error) {
 	case probs.Total > 0:
 		return r.reject(ctx, fr, &probs)
 	}
+	return r.loaded(c, fr, rows)
+}
+
+func (r *runner) loaded(c candidate, fr FileResult, rows int) (FileResult, error) {
 	fr.Rows = rows
 	fr.Outcome = OutcomeLoaded
 	if r.cfg.OnRows != nil {
@@ -103,6 +110,111 @@ func (r *runner) process(ctx context.Context, c candidate) (FileResult, error) {
 	moved, err := r.moveAside(archiveDir, c.name, nil)
 	fr.MovedTo = moved
 	return fr, err
+}
+
+// processStatement loads a bank statement's receipts, or refuses the file whole when it has any
+// problem. Its lines are bounded by its reader, not by MaxRecordBytes: an XML file may be one line.
+func (r *runner) processStatement(ctx context.Context, c candidate, rc *readCopy, fr FileResult) (FileResult, error) {
+	var probs Problems
+	if r.cfg.BankAccount == "" {
+		probs.add(Problem{Problem: "this is a bank statement and no bank account is configured (CASHPOOL_BANK_ACCOUNT): " +
+			"its entries cannot be checked against the firm's account, so nothing of it was loaded"})
+		return r.reject(ctx, fr, &probs)
+	}
+	f, err := os.Open(rc.path)
+	if err != nil {
+		return fr, err
+	}
+	rows, others := readStatement(f, c.format, r.cfg.BankAccount, r.now, &probs)
+	f.Close()
+	if probs.Total > 0 {
+		return r.reject(ctx, fr, &probs)
+	}
+	for _, e := range others {
+		r.log.Info("ingest: statement entry is not a receipt", "file", c.name, "line", e.line, "why", e.kind,
+			"bank_ref", pool.Printable(e.ref), "amount", e.amount, "currency", pool.Printable(e.ccy))
+	}
+	fr.NotReceipts = len(others)
+	loaded, err := r.loadStatement(ctx, c, rc, rows, &fr)
+	switch {
+	case errors.Is(err, errChanged):
+		return r.changed(ctx, fr, rc)
+	case errors.Is(err, errRaced):
+		return r.alreadyLoaded(ctx, fr, c.name, 0, r.now)
+	case err != nil:
+		return fr, err
+	}
+	return r.loaded(c, fr, loaded)
+}
+
+// loadStatement loads a statement's receipts with its file row in one transaction. A receipt
+// already loaded (the same entry in an earlier notification, or an interim report) is skipped,
+// not refused: it is one payment, received once.
+func (r *runner) loadStatement(ctx context.Context, c candidate, rc *readCopy, rows []statementRow, fr *FileResult) (int, error) {
+	tx, err := r.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	var fileID int64
+	err = tx.QueryRowContext(ctx, upsertLoaded, rc.sum, c.name, c.kind, r.now).Scan(&fileID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, errRaced
+	}
+	if err != nil {
+		return 0, fmt.Errorf("insert file row: %w", err)
+	}
+	ids := make([]string, len(rows))
+	for i, row := range rows {
+		ids[i] = row.rc.ReceiptID
+	}
+	var earlier []struct {
+		ID   string `db:"receipt_id"`
+		File string `db:"name"`
+	}
+	if err := tx.SelectContext(ctx, &earlier, queryReceiptsLoaded, stringArray(ids)); err != nil {
+		return 0, fmt.Errorf("look up receipts: %w", err)
+	}
+	from := make(map[string]string, len(earlier))
+	for _, e := range earlier {
+		from[e.ID] = e.File
+	}
+	stmt, err := tx.PrepareContext(ctx, receiptsSQL.copyTarget)
+	if err != nil {
+		return 0, fmt.Errorf("prepare copy: %w", err)
+	}
+	defer stmt.Close()
+	loaded := 0
+	for _, row := range rows {
+		if other, ok := from[row.rc.ReceiptID]; ok {
+			fr.AlreadyReceived++
+			r.log.Info("ingest: statement entry skipped: already received from "+pool.Printable(other),
+				"file", c.name, "line", row.line, "receipt_id", pool.Printable(row.rc.ReceiptID))
+			continue
+		}
+		x := row.rc
+		if _, err := stmt.Exec(x.ReceiptID, fileID, row.line, x.ValueDate.Format(time.DateOnly), x.Amount.String(), x.Currency,
+			x.OriginatorName, x.OriginatorAccount, x.OriginatorBank, x.OriginatorAddress, x.Reference); err != nil {
+			return 0, fmt.Errorf("copy receipts: %w", err)
+		}
+		loaded++
+	}
+	if _, err := stmt.Exec(); err != nil {
+		return 0, fmt.Errorf("copy receipts: %w", err)
+	}
+	if err := stmt.Close(); err != nil {
+		return 0, fmt.Errorf("copy receipts: %w", err)
+	}
+	if err := r.unchanged(c, rc); err != nil {
+		return 0, err
+	}
+	if _, err := tx.ExecContext(ctx, updateFileRows, fileID, loaded); err != nil {
+		return 0, fmt.Errorf("count rows: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("commit: %w", err)
+	}
+	return loaded, nil
 }
 
 // alreadyLoaded handles bytes that are already in the database. Under the name they were loaded

@@ -31,6 +31,11 @@ type Config struct {
 	DropDir            string
 	ReceiptsPattern    string // ReceiptsPatternDefault when empty
 	AllocationsPattern string // AllocationsPatternDefault when empty
+	BAI2Pattern        string // BAI2PatternDefault when empty
+	CAMTPattern        string // CAMTPatternDefault when empty
+	// BankAccount is the firm's bank account the statements report (an IBAN or an account
+	// number). A statement file is refused while it is empty.
+	BankAccount string
 	// RequireReady takes only files with a <file>.ready marker beside them; without it a file is
 	// also taken when its size and modification time held still between two scans.
 	RequireReady bool
@@ -72,6 +77,9 @@ type FileResult struct {
 	// Recovered is set when the rows had been committed by an earlier scan that stopped before it
 	// could move the file; this scan only archived it.
 	Recovered bool
+	// For a bank statement: entries skipped because their receipt was already loaded from an
+	// earlier statement, and entries that are not receipts (debits, reversals, pending).
+	AlreadyReceived, NotReceipts int
 }
 
 // Result lists every file a scan looked at, in the order it handled them.
@@ -104,6 +112,8 @@ type runner struct {
 	now  time.Time
 	log  *slog.Logger
 	pats map[Kind]string
+	// statement formats and their patterns, matched after the CSV kinds' patterns
+	formats [][2]string
 }
 
 type candidate struct {
@@ -112,6 +122,8 @@ type candidate struct {
 	size  int64
 	mtime int64
 	ready bool
+	// format is the bank statement format (formatBAI2, formatCAMT) of a receipts file, "" for a CSV
+	format string
 }
 
 // Run takes one scan of the drop folder: every complete file is loaded or rejected and moved,
@@ -143,10 +155,18 @@ func scanFolder(ctx context.Context, db *sqlx.DB, cfg Config) (Result, error) {
 	r := &runner{db: db, cfg: cfg, dir: dir, log: cfg.Logger, pats: map[Kind]string{
 		KindReceipts:    strings.ToLower(cmp.Or(cfg.ReceiptsPattern, ReceiptsPatternDefault)),
 		KindAllocations: strings.ToLower(cmp.Or(cfg.AllocationsPattern, AllocationsPatternDefault)),
+	}, formats: [][2]string{
+		{formatBAI2, strings.ToLower(cmp.Or(cfg.BAI2Pattern, BAI2PatternDefault))},
+		{formatCAMT, strings.ToLower(cmp.Or(cfg.CAMTPattern, CAMTPatternDefault))},
 	}}
 	for k, p := range r.pats {
 		if _, err := filepath.Match(p, ""); err != nil {
 			return Result{}, fmt.Errorf("ingest: %s pattern %q: %w", k, p, err)
+		}
+	}
+	for _, f := range r.formats {
+		if _, err := filepath.Match(f[1], ""); err != nil {
+			return Result{}, fmt.Errorf("ingest: %s pattern %q: %w", f[0], f[1], err)
 		}
 	}
 	if r.log == nil {
@@ -238,12 +258,12 @@ func (r *runner) list() (cands []candidate, ignored, stale []string, err error) 
 			continue
 		}
 		if file, ok := strings.CutSuffix(name, readySuffix); ok {
-			if !names[file] && r.kindOf(file) != "" {
+			if kind, _ := r.kindOf(file); !names[file] && kind != "" {
 				stale = append(stale, name)
 			}
 			continue
 		}
-		kind := r.kindOf(name)
+		kind, format := r.kindOf(name)
 		if kind == "" {
 			if strings.HasSuffix(strings.ToLower(name), ".csv") {
 				ignored = append(ignored, name)
@@ -258,7 +278,7 @@ func (r *runner) list() (cands []candidate, ignored, stale []string, err error) 
 			return nil, nil, nil, fmt.Errorf("ingest: %w", err)
 		}
 		cands = append(cands, candidate{name: name, kind: kind, size: info.Size(),
-			mtime: info.ModTime().UnixNano(), ready: names[name+readySuffix]})
+			mtime: info.ModTime().UnixNano(), ready: names[name+readySuffix], format: format})
 	}
 	sort.Slice(cands, func(i, j int) bool {
 		if cands[i].kind != cands[j].kind {
@@ -289,14 +309,20 @@ func (r *runner) archiveStaleMarkers(markers []string) error {
 	return nil
 }
 
-func (r *runner) kindOf(name string) Kind {
+// kindOf is a file's kind and, for a bank statement (a receipts file), its format.
+func (r *runner) kindOf(name string) (Kind, string) {
 	lower := strings.ToLower(name)
 	for _, k := range []Kind{KindReceipts, KindAllocations} {
 		if ok, _ := filepath.Match(r.pats[k], lower); ok {
-			return k
+			return k, ""
 		}
 	}
-	return ""
+	for _, f := range r.formats {
+		if ok, _ := filepath.Match(f[1], lower); ok {
+			return KindReceipts, f[0]
+		}
+	}
+	return "", ""
 }
 
 type scan struct {

@@ -67,6 +67,9 @@ type config struct {
 	DropDir      string        `env:"CASHPOOL_DROP_DIR"`
 	ReceiptsPat  string        `env:"CASHPOOL_RECEIPTS_PATTERN"`
 	AllocPat     string        `env:"CASHPOOL_ALLOCATIONS_PATTERN"`
+	BAI2Pat      string        `env:"CASHPOOL_BAI2_PATTERN"`
+	CAMTPat      string        `env:"CASHPOOL_CAMT_PATTERN"`
+	BankAccount  string        `env:"CASHPOOL_BANK_ACCOUNT"`
 	OutDir       string        `env:"CASHPOOL_OUT_DIR"`
 	TZName       string        `env:"CASHPOOL_TZ"`
 	BatchSize    int           `env:"CASHPOOL_BATCH_SIZE" want:"a positive whole number"`
@@ -115,6 +118,8 @@ func defaultConfig() config {
 		DropDir:      batch.DropDirDefault,
 		ReceiptsPat:  ingest.ReceiptsPatternDefault,
 		AllocPat:     ingest.AllocationsPatternDefault,
+		BAI2Pat:      ingest.BAI2PatternDefault,
+		CAMTPat:      ingest.CAMTPatternDefault,
 		OutDir:       batch.OutDirDefault,
 		TZName:       TZDefault,
 		BatchSize:    jnlc.BatchSizeDefault,

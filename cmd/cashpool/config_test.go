@@ -34,6 +34,7 @@ func TestConfigFromEnvironment(t *testing.T) {
 	const sweep = "8f8c8cee-2591-4f83-be12-82c659b5e748"
 	defaults := config{
 		DropDir: "drop", ReceiptsPat: "receipts*.csv", AllocPat: "allocations*.csv", OutDir: "out",
+		BAI2Pat: "*.bai*", CAMTPat: "camt05[34]*.xml",
 		TZName: "America/New_York", BatchSize: 500, MaxInFlight: 4, KeyRetention: 24 * time.Hour,
 		TrackFor: 6 * time.Hour, PollEvery: 30 * time.Second, SettleFor: 10 * time.Second,
 		AwaitFor: 72 * time.Hour, WatchDays: 5, WatchFor: 5 * 24 * time.Hour, Formats: []string{"csv"},
