@@ -33,6 +33,12 @@
 // without regard to case). Other .csv files are reported as ignored and left in place; files whose
 // names start with a dot are not looked at.
 //
+// Bank statements (BAI2 *.bai*, camt.053/054 camt05[34]*.xml by default) are receipts files too:
+// read with bank/bai2 or bank/camt for Config.BankAccount, refused whole on any problem, and each
+// credit loaded as a receipt keyed by the payment's match key. An entry already loaded from an
+// earlier statement (a camt.054 before the camt.053, an interim BAI2 before the final) is skipped,
+// not refused. See statement.go.
+//
 // # What happens to a taken file
 //
 // A file is identified by the SHA-256 of its bytes. Bytes already loaded under another name are a
