@@ -57,7 +57,7 @@ func readStatement(f io.Reader, format, account string, now time.Time, probs *Pr
 				key = "uetr:" + e.UETR
 			}
 			rows = append(rows, statementRow{line: e.Line, rc: pool.Receipt{
-				ReceiptID: "bai2:" + key, ValueDate: e.ValueDate, Amount: e.Amount, Currency: e.Currency,
+				ReceiptID: statementReceiptID("bai2", key), ValueDate: e.ValueDate, Amount: e.Amount, Currency: e.Currency,
 				OriginatorName: e.Originator.Name, OriginatorAccount: e.Originator.Account,
 				OriginatorBank: e.Originator.Bank, OriginatorAddress: e.Originator.Address,
 				Reference: firstText(e.Originator.Info, e.CustomerRef),
@@ -77,7 +77,7 @@ func readStatement(f io.Reader, format, account string, now time.Time, probs *Pr
 		probs.Total += ps.Total - len(ps.List)
 		for _, t := range st.Receipts {
 			rows = append(rows, statementRow{line: t.Line, rc: pool.Receipt{
-				ReceiptID: "camt:" + t.MatchKey(), ValueDate: t.ValueDate, Amount: t.Amount, Currency: t.Currency,
+				ReceiptID: statementReceiptID("camt", t.MatchKey()), ValueDate: t.ValueDate, Amount: t.Amount, Currency: t.Currency,
 				OriginatorName: t.OriginatorName, OriginatorAccount: t.OriginatorAccount,
 				OriginatorBank: t.OriginatorBank, OriginatorAddress: t.OriginatorAddress,
 				Reference: firstText(t.Remittance, t.EndToEndID),
@@ -155,4 +155,15 @@ func clip(s string, n int) string {
 		n--
 	}
 	return s[:n]
+}
+
+// statementReceiptID is the receipt id of a statement entry. A UETR names one payment worldwide,
+// whichever format reports it, so it is the id as it is (lower case): the same wire in a BAI2 and
+// in a camt file is one receipt. Every other key is the bank's reference within one format and
+// carries the format's name, so two formats' references can never collide.
+func statementReceiptID(format, key string) string {
+	if strings.HasPrefix(key, "uetr:") {
+		return strings.ToLower(key)
+	}
+	return format + ":" + key
 }

@@ -68,7 +68,7 @@ func TestStatementsLoadAsReceipts(t *testing.T) {
 			"EXAMPLE GMBH", "DE89370400440532013000", "BIC EXMPDEFFXXX", "Musterstrasse 1, 10115 Berlin DE", "RF18539007547034"},
 		{"camt:ref:BT2507150000888-2", "camt053_20250715.xml", 56, "2025-07-15", "15000.00", "USD",
 			"SAMPLE TRADING LTD", "", "", "", "INVOICE 2025-301"},
-		{"camt:uetr:4f1c2b8e-5d3a-4c7e-9a10-2b6d8e3f7a91", "camt054_0042.xml", 15, "2025-07-15", "150000.00", "USD",
+		{"uetr:4f1c2b8e-5d3a-4c7e-9a10-2b6d8e3f7a91", "camt054_0042.xml", 15, "2025-07-15", "150000.00", "USD",
 			"ACME HOLDINGS LLC", "000123456789", "ABA 122099999", "", "FFC 5XA-000123 JANE DOE"},
 	})
 }
@@ -95,7 +95,7 @@ func TestBAI2LoadsAsReceipts(t *testing.T) {
 	sameRows(t, b.receiptRows(t), []receiptRow{
 		{"bai2:ref:122099999/987654321/FW2507150004502", "prevday_20250716.bai", 7, "2025-07-15", "100000.00", "USD",
 			"EXAMPLE GMBH BERLIN DE", "", "EXMPDEFFXXX", "", "INV 2025/07/15-9"},
-		{"bai2:uetr:4f1c2b8e-5d3a-4c7e-9a10-2b6d8e3f7a91", "prevday_20250716.bai", 4, "2025-07-15", "150000.00", "USD",
+		{"uetr:4f1c2b8e-5d3a-4c7e-9a10-2b6d8e3f7a91", "prevday_20250716.bai", 4, "2025-07-15", "150000.00", "USD",
 			"ACME HOLDINGS LLC", "000123456789", "LAST NATIONAL BANK/122099999", "NEW YORK NY 10001", "FFC 5XA-000123 JANE DOE"},
 	})
 }
@@ -154,5 +154,23 @@ func TestNonUSDStatementReceiptRefused(t *testing.T) {
 	if f.Outcome != ingest.OutcomeRejected || f.Errors != 2 || f.Problems[0].Line != 4 || f.Problems[0].Field != "currency" ||
 		!strings.Contains(f.Problems[0].Problem, "is not USD") {
 		t.Fatalf("EUR statement: %+v", f)
+	}
+}
+
+// A wire with a UETR is one payment whichever format reports it: the BAI2 after the camt.054 of the
+// same wire skips it as already received.
+func TestSameWireInBAI2AndCAMTIsOneReceipt(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.cfg.BankAccount = "987654321"
+	b.dropFile(t, "testdata/statements/camt054_v08.xml", "camt054_0042.xml")
+	b.run(t)
+	b.dropFile(t, "testdata/statements/statement.bai", "prevday_20250716.bai")
+	res := b.run(t)
+	if f := outcomeOf(t, res, "prevday_20250716.bai"); f.Outcome != ingest.OutcomeLoaded || f.Rows != 1 || f.AlreadyReceived != 1 {
+		t.Fatalf("BAI2 after the camt.054: %+v", f)
+	}
+	if n := b.count(t, `SELECT count(*) FROM receipts WHERE receipt_id = 'uetr:4f1c2b8e-5d3a-4c7e-9a10-2b6d8e3f7a91'`); n != 1 {
+		t.Fatalf("%d receipts for the one wire, want 1", n)
 	}
 }
