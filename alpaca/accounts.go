@@ -34,3 +34,28 @@ func (c *Client) GetAccount(ctx context.Context, id string) (*Account, error) {
 	}
 	return &a, nil
 }
+
+// TradingAccount is the part of the Broker API's trading account
+// (GET /v1/trading/accounts/{account_id}/account) cashpool reads: the cash of an account.
+type TradingAccount struct {
+	ID            string              `json:"id"`
+	AccountNumber string              `json:"account_number"`
+	Status        string              `json:"status"`
+	Currency      string              `json:"currency"`
+	Cash          decimal.NullDecimal `json:"cash"`
+	// CashTransferable is what a JNLC may take from the account ("cash available for transfer");
+	// Cash may be higher (unsettled) and is never what a journal can spend.
+	CashTransferable decimal.NullDecimal `json:"cash_transferable"`
+	CashWithdrawable decimal.NullDecimal `json:"cash_withdrawable"`
+}
+
+// GetTradingAccount calls GET /v1/trading/accounts/{account_id}/account: the account's cash as
+// the trading side sees it.
+func (c *Client) GetTradingAccount(ctx context.Context, id string) (*TradingAccount, error) {
+	var a TradingAccount
+	path := "/v1/trading/accounts/" + url.PathEscape(id) + "/account"
+	if err := c.do(ctx, http.MethodGet, path, nil, nil, "", &a, MaxAnswerBytes); err != nil {
+		return nil, err
+	}
+	return &a, nil
+}

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shopspring/decimal"
+
 	"github.com/cashpool/cashpool/alpaca"
 	"github.com/cashpool/cashpool/alpaca/sandbox"
 )
@@ -46,5 +48,25 @@ func TestClientGetAccount(t *testing.T) {
 	}
 	if bad.Calls() != 1 {
 		t.Fatalf("%d calls for a 401, want 1", bad.Calls())
+	}
+}
+
+func TestClientGetTradingAccount(t *testing.T) {
+	t.Parallel()
+	sim, c, _ := newSim(t, sandbox.Options{})
+	ctx := context.Background()
+	if err := sim.SetCash(sweep, decimal.RequireFromString("2500.25")); err != nil {
+		t.Fatal(err)
+	}
+	a, err := c.GetTradingAccount(ctx, sweep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.ID != sweep || !a.CashTransferable.Valid || a.CashTransferable.Decimal.String() != "2500.25" || a.Cash.Decimal.String() != "2500.25" {
+		t.Fatalf("sweep trading account %+v, want 2500.25 transferable", a)
+	}
+	var apiErr *alpaca.APIError
+	if _, err := c.GetTradingAccount(ctx, customer("77")); !errors.As(err, &apiErr) || apiErr.HTTPStatus != 404 {
+		t.Fatalf("unknown account: %v, want a 404 APIError", err)
 	}
 }

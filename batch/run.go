@@ -30,6 +30,7 @@ type Broker interface {
 	submit.Broker
 	track.Broker
 	GetAccount(ctx context.Context, id string) (*alpaca.Account, error)
+	GetTradingAccount(ctx context.Context, id string) (*alpaca.TradingAccount, error)
 }
 
 // Defaults of Config the runner itself applies; each step's own settings default in the step.
@@ -241,7 +242,14 @@ func (r *Runner) steps(ctx context.Context, date string, ingest bool) (_ *Outcom
 	}
 	c.Failpoint("after-plan")
 	if err := r.sendPlanned(ctx, date, runID, fence); err != nil {
-		return nil, err
+		var short *CashShortfall
+		if !errors.As(err, &short) {
+			return nil, err
+		}
+		// The night stays unfinished: its report names the shortfall, and a run after funding sends it.
+		c.Logger.Warn("the night is held: the sweep account cannot cover the journals still to send; nothing was sent",
+			"date", date, "needed", short.Needed.StringFixed(2), "available", short.Available.StringFixed(2))
+		return r.reconcile(ctx, date, runID, false)
 	}
 	c.Failpoint("after-submit")
 	if err := r.Track(ctx, runID); err != nil {
@@ -420,9 +428,54 @@ func (r *Runner) Submit(ctx context.Context, date string, runID int64) (err erro
 	return r.sendPlanned(ctx, date, runID, fence)
 }
 
+// CashShortfall is a night held before its first POST: the sweep account's cash available for
+// journals (cash_transferable) is less than the journals still to send.
+type CashShortfall struct {
+	Needed, Available decimal.Decimal
+}
+
+func (e *CashShortfall) Error() string {
+	return fmt.Sprintf("the sweep account can transfer %s, the journals still to send need %s (short by %s); nothing was sent",
+		e.Available.StringFixed(2), e.Needed.StringFixed(2), e.Needed.Sub(e.Available).StringFixed(2))
+}
+
+// checkCash compares the journals of runID still to send with the sweep account's
+// cash_transferable at Alpaca and records the outcome for the report; a shortfall is a
+// *CashShortfall. It holds the whole night rather than sending the part the cash covers: which
+// journals to leave out is a person's choice.
+func (r *Runner) checkCash(ctx context.Context, runID int64) error {
+	c := r.cfg()
+	needed, err := store.UnsentAmount(ctx, r.DB, runID)
+	if err != nil {
+		return fmt.Errorf("the journals still to send: %w", err)
+	}
+	if !needed.IsPositive() {
+		return store.ClearCashShortfall(ctx, r.DB, runID)
+	}
+	a, err := r.Broker.GetTradingAccount(ctx, c.SweepAccount)
+	if err != nil {
+		return fmt.Errorf("reading the sweep account's cash at the broker: %w; nothing was sent", err)
+	}
+	// Only cash_transferable is what a JNLC may take; cash and cash_withdrawable are other figures.
+	if !a.CashTransferable.Valid {
+		return fmt.Errorf("the broker's trading account of %s shows no cash_transferable, so the night's cash cannot be proved; nothing was sent",
+			c.SweepAccount)
+	}
+	if available := a.CashTransferable.Decimal; available.LessThan(needed) {
+		if err := store.SetCashShortfall(ctx, r.DB, runID, needed, available); err != nil {
+			return err
+		}
+		return &CashShortfall{Needed: needed, Available: available}
+	}
+	return store.ClearCashShortfall(ctx, r.DB, runID)
+}
+
 func (r *Runner) sendPlanned(ctx context.Context, date string, runID int64, fence submit.Fence) error {
 	c := r.cfg()
 	defer c.timed("submit")()
+	if err := r.checkCash(ctx, runID); err != nil {
+		return fmt.Errorf("submit %s: %w", date, err)
+	}
 	res, err := submit.Submit(ctx, r.DB, r.Broker, runID, submit.Config{
 		SweepAccount: c.SweepAccount, BusinessDate: date, MaxInFlight: c.MaxInFlight, Now: c.Now, Logger: c.Logger,
 		KeyRetention: c.KeyRetention, Fence: fence,

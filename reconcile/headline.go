@@ -52,7 +52,7 @@ var groups = []struct {
 	kinds    []string
 }{
 	{SeverityAction, "Needs action", []string{KindUnbalanced, KindFailed, KindFailedLate, KindReversed, KindNotSent,
-		KindUnknownStatus, KindUnfinishedRun, KindHeldNight, KindRejectedFile, KindHeldReceipt, KindOverAllocated,
+		KindUnknownStatus, KindUnfinishedRun, KindHeldNight, KindCashShortfall, KindRejectedFile, KindHeldReceipt, KindOverAllocated,
 		KindSkippedAllocation, KindUnallocated, KindCorrected}},
 	{SeverityWatch, "Stuck or still in flight", []string{KindStuck, KindStuckPending, KindInFlight}},
 	{SeverityInfo, "For information", []string{KindAwaitingReceipt}},
@@ -77,6 +77,10 @@ func Summarize(r *Report) Summary {
 			for _, e := range byKind[k] {
 				out.Exceptions = append(out.Exceptions, e)
 				if k == KindSkippedAllocation && heldWhole[e.ReceiptID] {
+					continue
+				}
+				// The shortfall is part of the money of the night's not-sent journals, listed beside it.
+				if k == KindCashShortfall {
 					continue
 				}
 				out.Amount = out.Amount.Add(e.Amount)
@@ -107,6 +111,9 @@ func Summarize(r *Report) Summary {
 	if n, _ := count(KindUnbalanced); n > 0 {
 		parts = append(parts, "Totals do not balance — escalate to engineering, do not redrive")
 	}
+	if n, a := count(KindCashShortfall); n > 0 {
+		parts = append(parts, fmt.Sprintf("Night held: the sweep account is short by %s — fund it and re-run", FormatAmount(a)))
+	}
 	if n, a := count(KindFailed); n > 0 {
 		parts = append(parts, fmt.Sprintf("%s failed, %s — redrive after fixing", plural(n, "journal"), FormatAmount(a)))
 	}
@@ -122,7 +129,7 @@ func Summarize(r *Report) Summary {
 			others += len(g.Exceptions)
 		}
 	}
-	if n, _ := count(KindFailed, KindUnbalanced); others-n > 0 {
+	if n, _ := count(KindFailed, KindUnbalanced, KindCashShortfall); others-n > 0 {
 		parts = append(parts, fmt.Sprintf("%s to resolve", plural(others-n, "other exception")))
 	}
 

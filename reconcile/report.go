@@ -22,6 +22,9 @@ const (
 	// KindHeldNight is a run that planned nothing: an allocations file that is not loaded could not
 	// be read well enough to tell which receipts it names.
 	KindHeldNight = "held_night"
+	// KindCashShortfall is a night held before its first POST: the sweep account's cash available
+	// for journals at Alpaca did not cover the journals still to send, so none was sent.
+	KindCashShortfall = "cash_shortfall"
 	// KindHeldReceipt is a receipt not planned because an allocations file naming it was refused
 	// or is not complete; a later run plans it once that file's allocations are loaded.
 	KindHeldReceipt       = "held_receipt"
@@ -50,7 +53,7 @@ const (
 
 // Kinds lists every exception kind in report order.
 var Kinds = []string{
-	KindRejectedFile, KindHeldNight, KindHeldReceipt, KindOverAllocated, KindUnallocated, KindSkippedAllocation, KindAwaitingReceipt,
+	KindRejectedFile, KindHeldNight, KindCashShortfall, KindHeldReceipt, KindOverAllocated, KindUnallocated, KindSkippedAllocation, KindAwaitingReceipt,
 	KindFailed, KindStuckPending, KindStuck, KindNotSent, KindCorrected, KindReversed, KindFailedLate, KindUnknownStatus,
 	KindUnfinishedRun, KindInFlight, KindUnbalanced,
 }
@@ -140,6 +143,9 @@ type runRow struct {
 	SweepAccount  string       `db:"sweep_account"`
 	PlannedAt     time.Time    `db:"planned_at"`
 	TrackDeadline sql.NullTime `db:"track_deadline"`
+	// CashNeeded and CashAvailable are set while the last cash check found the sweep account short.
+	CashNeeded    decimal.NullDecimal `db:"cash_needed"`
+	CashAvailable decimal.NullDecimal `db:"cash_available"`
 }
 
 type receiptRow struct {
@@ -216,6 +222,7 @@ func Build(ctx context.Context, db *sqlx.DB, runID int64, now time.Time, opts ..
 	}{
 		{"rejected files", readRejectedFiles},
 		{"held receipts", readHeld},
+		{"cash shortfall", readCashShortfall},
 		{"receipts", readReceipts},
 		{"skipped allocations", readSkipped},
 		{"journals", readJournals},
@@ -302,6 +309,24 @@ func readRejectedFiles(ctx context.Context, tx *sqlx.Tx, r *Report, run runRow, 
 	}, run.SweepAccount, run.PlannedAt, r.RunID)
 }
 
+// readCashShortfall lists the night's cash shortfall, if the last cash check found one; its
+// journals are listed as not sent, held with it.
+func readCashShortfall(_ context.Context, _ *sqlx.Tx, r *Report, run runRow, _ time.Time) error {
+	if !run.CashNeeded.Valid {
+		return nil
+	}
+	needed, available := run.CashNeeded.Decimal, run.CashAvailable.Decimal
+	short := needed.Sub(available)
+	r.Exceptions = append(r.Exceptions, Exception{
+		Kind:   KindCashShortfall,
+		Amount: short,
+		Reason: fmt.Sprintf("the sweep account %s can transfer %s at Alpaca (cash_transferable); the journals still to send need %s; short by %s; nothing was sent",
+			run.SweepAccount, FormatAmount(available), FormatAmount(needed), FormatAmount(short)),
+		NextAction: fmt.Sprintf("fund the sweep account (short by %s) and re-run `cashpool run --date %s`", FormatAmount(short), run.BusinessDate),
+	})
+	return nil
+}
+
 type heldRow struct {
 	ReceiptID string              `db:"receipt_id"`
 	File      string              `db:"file"`
@@ -386,6 +411,10 @@ func readJournals(ctx context.Context, tx *sqlx.Tx, r *Report, run runRow, now t
 	return eachRow(ctx, tx, queryJournals, func(j journalRow) error {
 		tally(&r.Totals, j.Amount, j.Status)
 		if e, ok := journalException(j, r.BusinessDate, pastDeadline); ok {
+			if e.Kind == KindNotSent && run.CashNeeded.Valid && j.ErrorMessage == "" {
+				e.Reason = "held with the night: the sweep account is short of cash (see cash_shortfall)"
+				e.NextAction = fmt.Sprintf("fund the sweep account, then re-run `cashpool run --date %s`", r.BusinessDate)
+			}
 			r.Exceptions = append(r.Exceptions, e)
 		}
 		return nil

@@ -22,7 +22,9 @@ var (
 SELECT to_char(business_date, 'YYYY-MM-DD') AS business_date,
        sweep_account::text AS sweep_account,
        planned_at,
-       track_deadline
+       track_deadline,
+       cash_needed,
+       cash_available
 FROM runs
 WHERE id = $1`
 

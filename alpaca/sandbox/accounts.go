@@ -48,6 +48,45 @@ func (s *Server) handleGetAccount(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// tradingAccountWireJSON is the Broker API's trading account, as far as the simulator models it:
+// the account's cash, as decimal strings like Alpaca's.
+type tradingAccountWireJSON struct {
+	ID               string `json:"id"`
+	AccountNumber    string `json:"account_number"`
+	Status           string `json:"status"`
+	Currency         string `json:"currency"`
+	Cash             string `json:"cash"`
+	CashWithdrawable string `json:"cash_withdrawable"`
+	CashTransferable string `json:"cash_transferable"`
+}
+
+// handleGetTradingAccount is GET /v1/trading/accounts/{account_id}/account: 400 for an id that is
+// not a UUID, 404 for an unknown account. A firm account's cash is its ledger cash, all of it
+// settled, so cash, cash_withdrawable and cash_transferable are the same amount; a customer
+// account's cash is not modelled and shows 0.
+func (s *Server) handleGetTradingAccount(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("account_id")
+	if !uuidPattern.MatchString(id) {
+		writeError(w, http.StatusBadRequest, codeMalformed, fmt.Sprintf("account_id %q is not a valid UUID", id))
+		return
+	}
+	s.lockAndTick()
+	defer s.mu.Unlock()
+	a, ok := s.accounts[id]
+	if !ok {
+		writeError(w, http.StatusNotFound, codeNotFound, "account not found")
+		return
+	}
+	cash := "0"
+	if a.Firm {
+		cash = s.cash[a.ID].StringFixed(2)
+	}
+	writeJSON(w, http.StatusOK, tradingAccountWireJSON{
+		ID: a.ID, AccountNumber: accountNumber(a.ID), Status: a.Status, Currency: "USD",
+		Cash: cash, CashWithdrawable: cash, CashTransferable: cash,
+	})
+}
+
 // accountNumber is a stable 10-digit account number derived from the id: Alpaca shows one to end
 // users beside every id; the simulator has no other source for it.
 func accountNumber(id string) string {

@@ -11,6 +11,9 @@
 //     through the admin API: ACTIVE, INACTIVE, ACCOUNT_CLOSED, ...), crypto_status (always
 //     INACTIVE), currency and last_equity (the cash of a firm account); 404 for an unknown account,
 //     400 for an id that is not a UUID.
+//   - GET /v1/trading/accounts/{account_id}/account: id, account_number, status, currency and the
+//     cash: cash, cash_withdrawable and cash_transferable are all the firm account's ledger cash
+//     (everything settled; "0" for a customer account); 404 and 400 as above.
 //   - HTTP Basic authentication on every /v1, /v2 and /sandbox/v1 call (401, code 40110000).
 //   - X-RateLimit-Limit, -Remaining and -Reset (unix seconds) on every answer, a fixed one-minute
 //     window on the simulated clock, 429 past Options.RateLimit. Only /v1 and /v2 calls count.

@@ -224,7 +224,7 @@ func (b *bundle) sweepCash(t *testing.T) decimal.Decimal {
 // schemas are the published response schemas, compiled once for all tests.
 type schemas struct {
 	journal, batchJournal, apiError, eventV2, eventV1 *jsonschema.Schema
-	account                                           *jsonschema.Schema
+	account, tradingAccount                           *jsonschema.Schema
 }
 
 // accountSchema is the Broker API's Account object (GET /v1/accounts/{account_id}), written by hand
@@ -239,6 +239,23 @@ const accountSchema = `{
     "crypto_status": {"type": "string"},
     "currency": {"type": "string"},
     "last_equity": {"type": "string", "format": "decimal"}
+  }
+}`
+
+// tradingAccountSchema is the part of the Broker API's trading account
+// (GET /v1/trading/accounts/{account_id}/account) the simulator serves, written by hand from
+// Alpaca's Broker API reference like accountSchema: amounts are decimal strings.
+const tradingAccountSchema = `{
+  "type": "object",
+  "required": ["id", "account_number", "status", "currency", "cash", "cash_withdrawable", "cash_transferable"],
+  "properties": {
+    "id": {"type": "string", "format": "uuid"},
+    "account_number": {"type": "string"},
+    "status": {"type": "string"},
+    "currency": {"type": "string"},
+    "cash": {"type": "string", "format": "decimal"},
+    "cash_withdrawable": {"type": "string", "format": "decimal"},
+    "cash_transferable": {"type": "string", "format": "decimal"}
   }
 }`
 
@@ -271,6 +288,17 @@ var loadSchemaOnce = sync.OnceValues(func() (*schemas, error) {
 	}
 	if s.account, err = c.Compile(accountURL); err != nil {
 		return nil, fmt.Errorf("compile account: %w", err)
+	}
+	trading, err := jsonschema.UnmarshalJSON(strings.NewReader(tradingAccountSchema))
+	if err != nil {
+		return nil, err
+	}
+	const tradingURL = "https://alpaca.invalid/trading-account.json"
+	if err := c.AddResource(tradingURL, trading); err != nil {
+		return nil, err
+	}
+	if s.tradingAccount, err = c.Compile(tradingURL); err != nil {
+		return nil, fmt.Errorf("compile trading account: %w", err)
 	}
 	for name, dst := range map[string]**jsonschema.Schema{
 		"Journal": &s.journal, "BatchJournalResponseJNLC": &s.batchJournal, "Error": &s.apiError,
@@ -336,6 +364,8 @@ func (s *schemas) check(t *testing.T, method, path string, r response) {
 		validate(s.journal, inst)
 	case method == "GET" && strings.HasPrefix(p, "/v1/accounts/"):
 		validate(s.account, inst)
+	case method == "GET" && strings.HasPrefix(p, "/v1/trading/accounts/"):
+		validate(s.tradingAccount, inst)
 	default:
 		t.Fatalf("no schema known for %s %s", method, path)
 	}

@@ -265,6 +265,7 @@ func (s *Server) apiMux() *http.ServeMux {
 	m.HandleFunc("GET /v1/journals/{id}", s.handleGet)
 	m.HandleFunc("DELETE /v1/journals/{id}", s.handleDelete)
 	m.HandleFunc("GET /v1/accounts/{account_id}", s.handleGetAccount)
+	m.HandleFunc("GET /v1/trading/accounts/{account_id}/account", s.handleGetTradingAccount)
 	m.HandleFunc("GET /v2/events/journals/status", s.handleEventsV2)
 	m.HandleFunc("GET /v1/events/journals/status", s.handleEventsV1)
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

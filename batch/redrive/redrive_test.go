@@ -580,6 +580,11 @@ func (b *broker) GetAccount(ctx context.Context, id string) (*alpaca.Account, er
 	return &alpaca.Account{ID: id, Status: alpaca.AccountActive, Currency: "USD"}, nil
 }
 
+func (b *broker) GetTradingAccount(ctx context.Context, id string) (*alpaca.TradingAccount, error) {
+	return &alpaca.TradingAccount{ID: id, Status: alpaca.AccountActive, Currency: "USD",
+		CashTransferable: decimal.NewNullDecimal(decimal.RequireFromString("1000000000"))}, nil
+}
+
 func (b *broker) ListJournals(ctx context.Context, f alpaca.ListFilter) ([]alpaca.Journal, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/lib/pq"
+	"github.com/shopspring/decimal"
 )
 
 // Every statement against journals and their append-only journal_history (schema: migrations
@@ -183,3 +184,12 @@ var JournalProgressSQL = `
 		       count(*) FILTER (WHERE alpaca_id IS NULL AND status NOT IN (` + finalList + `)) AS unsent,
 		       COALESCE(sum(amount) FILTER (WHERE status IN (` + fundedList + `)), 0) AS funded
 		FROM journals WHERE run_id = $1`
+
+// UnsentAmount is the sum of the journals of run runID not yet sent to Alpaca (no Alpaca id, not
+// final): what the sweep account must still hold for the run.
+func UnsentAmount(ctx context.Context, q Querier, runID int64) (decimal.Decimal, error) {
+	var sum decimal.Decimal
+	err := q.GetContext(ctx, &sum, `SELECT COALESCE(sum(amount), 0) FROM journals
+		WHERE run_id = $1 AND alpaca_id IS NULL AND status NOT IN (`+finalList+`)`, runID)
+	return sum, err
+}

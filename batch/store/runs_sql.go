@@ -3,9 +3,11 @@ package store
 import (
 	"context"
 	"time"
+
+	"github.com/shopspring/decimal"
 )
 
-// Every statement against runs (schema: migrations 00001, 00006, 00010). Steps write and read runs only
+// Every statement against runs (schema: migrations 00001, 00006, 00010, 00016). Steps write and read runs only
 // through these.
 
 // CreateRun writes the planned run of (date, sweep) and returns its id; sql.ErrNoRows when the run
@@ -106,3 +108,16 @@ UPDATE runs SET status = $2,
 	finished_at         = CASE WHEN $2 = $7 THEN COALESCE(finished_at, $5) ELSE finished_at END,
 	reported_history_id = CASE WHEN $2 = $7 THEN (SELECT COALESCE(max(id), 0) FROM journal_history) ELSE reported_history_id END
 WHERE id = $1 AND status = ANY($3::text[])`
+
+// SetCashShortfall records that the last cash check of run id found the sweep account short:
+// needed to send what is left, available at Alpaca.
+func SetCashShortfall(ctx context.Context, q Querier, id int64, needed, available decimal.Decimal) error {
+	_, err := q.ExecContext(ctx, `UPDATE runs SET cash_needed = $2, cash_available = $3 WHERE id = $1`, id, needed, available)
+	return err
+}
+
+// ClearCashShortfall records that the last cash check of run id found enough.
+func ClearCashShortfall(ctx context.Context, q Querier, id int64) error {
+	_, err := q.ExecContext(ctx, `UPDATE runs SET cash_needed = NULL, cash_available = NULL WHERE id = $1`, id)
+	return err
+}
