@@ -83,3 +83,31 @@ func TestCashShortfallHoldsTheNight(t *testing.T) {
 		t.Errorf("after funding: totals %+v", sent.Report.Totals)
 	}
 }
+
+// A night whose first batch reached Alpaca but lost its answer resumes although the sweep account
+// no longer holds that batch's cash: journals that may already be at Alpaca are not asked for again.
+func TestCashCheckDoesNotCountJournalsAlreadySent(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	admin(t, b, "cash", `{"amount":"89000.00"}`) // exactly the night: once a batch is paid, less is left
+	lossy := &lostAnswer{Broker: b.client}
+	b.runner.Broker = lossy
+	b.runner.Config.MaxInFlight = 1
+	if _, err := b.runner.Run(ctx, fixtures.BusinessDate); err == nil {
+		t.Fatal("run with a lost answer succeeded; want it to stop with the batch left sending")
+	}
+	out, err := b.runner.Run(ctx, fixtures.BusinessDate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range out.Report.Exceptions {
+		if e.Kind == reconcile.KindCashShortfall || e.Kind == reconcile.KindNotSent {
+			t.Fatalf("the resumed night was held: %s %s", e.Kind, e.Reason)
+		}
+	}
+	if len(lossy.keys) < 2 || lossy.keys[0] != lossy.keys[1] {
+		t.Fatalf("the batch left sending was not resent with its key: %v", lossy.keys)
+	}
+	checkBrokerLedger(t, b)
+}

@@ -185,11 +185,12 @@ var JournalProgressSQL = `
 		       COALESCE(sum(amount) FILTER (WHERE status IN (` + fundedList + `)), 0) AS funded
 		FROM journals WHERE run_id = $1`
 
-// UnsentAmount is the sum of the journals of run runID not yet sent to Alpaca (no Alpaca id, not
-// final): what the sweep account must still hold for the run.
+// UnsentAmount is the sum of the journals of run runID that never left: still planned, their batch
+// never marked sending. A journal whose batch is sending may already be at Alpaca with its cash
+// taken; counting it again would hold a recovering night for money already paid.
 func UnsentAmount(ctx context.Context, q Querier, runID int64) (decimal.Decimal, error) {
 	var sum decimal.Decimal
 	err := q.GetContext(ctx, &sum, `SELECT COALESCE(sum(amount), 0) FROM journals
-		WHERE run_id = $1 AND alpaca_id IS NULL AND status NOT IN (`+finalList+`)`, runID)
+		WHERE run_id = $1 AND status = $2`, runID, JournalPlanned)
 	return sum, err
 }
