@@ -26,6 +26,16 @@ type accountWireJSON struct {
 // admin API). Crypto trading is never enabled here, so crypto_status is INACTIVE whatever the
 // status: a client must read status, not crypto_status.
 func (s *Server) handleGetAccount(w http.ResponseWriter, r *http.Request) {
+	s.withAccount(w, r, func(a *Account, cash string) any {
+		return accountWireJSON{ID: a.ID, AccountNumber: accountNumber(a.ID), Status: a.Status,
+			CryptoStatus: AccountInactive, Currency: "USD", LastEquity: cash}
+	})
+}
+
+// withAccount answers a lookup of the path's account_id: 400 for an id that is not a UUID, 404
+// for an account the simulator does not know, otherwise answer's object for the account and its
+// cash (a firm account's ledger cash; a customer's cash is not modelled and shows 0).
+func (s *Server) withAccount(w http.ResponseWriter, r *http.Request, answer func(a *Account, cash string) any) {
 	id := r.PathValue("account_id")
 	if !uuidPattern.MatchString(id) {
 		writeError(w, http.StatusBadRequest, codeMalformed, fmt.Sprintf("account_id %q is not a valid UUID", id))
@@ -38,14 +48,11 @@ func (s *Server) handleGetAccount(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, codeNotFound, "account not found")
 		return
 	}
-	equity := "0"
+	cash := "0"
 	if a.Firm {
-		equity = s.cash[a.ID].StringFixed(2)
+		cash = s.cash[a.ID].StringFixed(2)
 	}
-	writeJSON(w, http.StatusOK, accountWireJSON{
-		ID: a.ID, AccountNumber: accountNumber(a.ID), Status: a.Status, CryptoStatus: AccountInactive,
-		Currency: "USD", LastEquity: equity,
-	})
+	writeJSON(w, http.StatusOK, answer(a, cash))
 }
 
 // tradingAccountWireJSON is the Broker API's trading account, as far as the simulator models it:
@@ -65,25 +72,9 @@ type tradingAccountWireJSON struct {
 // settled, so cash, cash_withdrawable and cash_transferable are the same amount; a customer
 // account's cash is not modelled and shows 0.
 func (s *Server) handleGetTradingAccount(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("account_id")
-	if !uuidPattern.MatchString(id) {
-		writeError(w, http.StatusBadRequest, codeMalformed, fmt.Sprintf("account_id %q is not a valid UUID", id))
-		return
-	}
-	s.lockAndTick()
-	defer s.mu.Unlock()
-	a, ok := s.accounts[id]
-	if !ok {
-		writeError(w, http.StatusNotFound, codeNotFound, "account not found")
-		return
-	}
-	cash := "0"
-	if a.Firm {
-		cash = s.cash[a.ID].StringFixed(2)
-	}
-	writeJSON(w, http.StatusOK, tradingAccountWireJSON{
-		ID: a.ID, AccountNumber: accountNumber(a.ID), Status: a.Status, Currency: "USD",
-		Cash: cash, CashWithdrawable: cash, CashTransferable: cash,
+	s.withAccount(w, r, func(a *Account, cash string) any {
+		return tradingAccountWireJSON{ID: a.ID, AccountNumber: accountNumber(a.ID), Status: a.Status,
+			Currency: "USD", Cash: cash, CashWithdrawable: cash, CashTransferable: cash}
 	})
 }
 
