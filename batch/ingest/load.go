@@ -147,6 +147,20 @@ func (r *runner) processStatement(ctx context.Context, c candidate, rc *readCopy
 	return r.loaded(c, fr, loaded)
 }
 
+// insertFileRow records c as loaded in tx, the transaction that loads its rows; errRaced when
+// another process recorded the same bytes meanwhile.
+func (r *runner) insertFileRow(ctx context.Context, tx *sqlx.Tx, c candidate, rc *readCopy) (int64, error) {
+	var fileID int64
+	err := tx.QueryRowContext(ctx, upsertLoaded, rc.sum, c.name, c.kind, r.now).Scan(&fileID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, errRaced
+	}
+	if err != nil {
+		return 0, fmt.Errorf("insert file row: %w", err)
+	}
+	return fileID, nil
+}
+
 // loadStatement loads a statement's receipts with its file row in one transaction. A receipt
 // already loaded (the same entry in an earlier notification, or an interim report) is skipped,
 // not refused: it is one payment, received once.
@@ -156,13 +170,9 @@ func (r *runner) loadStatement(ctx context.Context, c candidate, rc *readCopy, r
 		return 0, err
 	}
 	defer tx.Rollback()
-	var fileID int64
-	err = tx.QueryRowContext(ctx, upsertLoaded, rc.sum, c.name, c.kind, r.now).Scan(&fileID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, errRaced
-	}
+	fileID, err := r.insertFileRow(ctx, tx, c, rc)
 	if err != nil {
-		return 0, fmt.Errorf("insert file row: %w", err)
+		return 0, err
 	}
 	ids := make([]string, len(rows))
 	for i, row := range rows {
@@ -408,13 +418,9 @@ func (r *runner) loadFast(ctx context.Context, c candidate, rc *readCopy, probs 
 		return 0, err
 	}
 	defer tx.Rollback()
-	var fileID int64
-	err = tx.QueryRowContext(ctx, upsertLoaded, rc.sum, c.name, c.kind, r.now).Scan(&fileID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, errRaced
-	}
+	fileID, err := r.insertFileRow(ctx, tx, c, rc)
 	if err != nil {
-		return 0, fmt.Errorf("insert file row: %w", err)
+		return 0, err
 	}
 	stmt, err := tx.PrepareContext(ctx, kinds[c.kind].copyTarget)
 	if err != nil {
@@ -580,13 +586,9 @@ func (r *runner) loadCareful(ctx context.Context, c candidate, rc *readCopy, pro
 		})
 		return 0, nil
 	}
-	var fileID int64
-	err = tx.QueryRowContext(ctx, upsertLoaded, rc.sum, c.name, c.kind, r.now).Scan(&fileID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, errRaced
-	}
+	fileID, err := r.insertFileRow(ctx, tx, c, rc)
 	if err != nil {
-		return 0, fmt.Errorf("insert file row: %w", err)
+		return 0, err
 	}
 	if _, err := tx.ExecContext(ctx, ks.insertSelect, fileID); err != nil {
 		return 0, fmt.Errorf("load staged rows: %w", err)
