@@ -161,6 +161,21 @@ func (r *runner) insertFileRow(ctx context.Context, tx *sqlx.Tx, c candidate, rc
 	return fileID, nil
 }
 
+// commitLoad ends the transaction that loaded rows of c: only when the file is still the bytes that
+// were read (otherwise nothing is committed: errChanged), with its row count.
+func (r *runner) commitLoad(ctx context.Context, tx *sqlx.Tx, c candidate, rc *readCopy, fileID int64, rows int) (int, error) {
+	if err := r.unchanged(c, rc); err != nil {
+		return 0, err
+	}
+	if _, err := tx.ExecContext(ctx, updateFileRows, fileID, rows); err != nil {
+		return 0, fmt.Errorf("count rows: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("commit: %w", err)
+	}
+	return rows, nil
+}
+
 // loadStatement loads a statement's receipts with its file row in one transaction. A receipt
 // already loaded (the same entry in an earlier notification, or an interim report) is skipped,
 // not refused: it is one payment, received once.
@@ -215,16 +230,7 @@ func (r *runner) loadStatement(ctx context.Context, c candidate, rc *readCopy, r
 	if err := stmt.Close(); err != nil {
 		return 0, fmt.Errorf("copy receipts: %w", err)
 	}
-	if err := r.unchanged(c, rc); err != nil {
-		return 0, err
-	}
-	if _, err := tx.ExecContext(ctx, updateFileRows, fileID, loaded); err != nil {
-		return 0, fmt.Errorf("count rows: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("commit: %w", err)
-	}
-	return loaded, nil
+	return r.commitLoad(ctx, tx, c, rc, fileID, loaded)
 }
 
 // alreadyLoaded handles bytes that are already in the database. Under the name they were loaded
@@ -468,16 +474,7 @@ func (r *runner) loadFast(ctx context.Context, c candidate, rc *readCopy, probs 
 	if err := stmt.Close(); err != nil {
 		return 0, fmt.Errorf("%w: %v", errFallback, err)
 	}
-	if err := r.unchanged(c, rc); err != nil {
-		return 0, err
-	}
-	if _, err := tx.ExecContext(ctx, updateFileRows, fileID, rows); err != nil {
-		return 0, fmt.Errorf("count rows: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("commit: %w", err)
-	}
-	return rows, nil
+	return r.commitLoad(ctx, tx, c, rc, fileID, rows)
 }
 
 // loadCareful reads the whole file, collects every problem, stages the good rows in a temporary
