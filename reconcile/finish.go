@@ -62,6 +62,9 @@ func WriteSummary(w io.Writer, r *Report) {
 	for _, p := range r.Totals.Problems {
 		fmt.Fprintf(w, "UNBALANCED: %s\n", p)
 	}
+	if r.Sweep != nil {
+		fmt.Fprintf(w, "%s\n", r.Sweep.Line())
+	}
 	counts := map[string]int{}
 	for _, e := range r.Exceptions {
 		counts[e.Kind]++

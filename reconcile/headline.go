@@ -41,7 +41,9 @@ type Summary struct {
 	Severity Severity
 	Headline string
 	Funded   string
-	Groups   []Group
+	// Sweep is the sweep account's proof in one sentence (Sweep.Line); empty for a report without one.
+	Sweep  string
+	Groups []Group
 }
 
 // groups lists, per group, its kinds in the order they are shown: journal failures first, since
@@ -51,7 +53,7 @@ var groups = []struct {
 	title    string
 	kinds    []string
 }{
-	{SeverityAction, "Needs action", []string{KindUnbalanced, KindFailed, KindFailedLate, KindReversed, KindNotSent,
+	{SeverityAction, "Needs action", []string{KindUnbalanced, KindSweepDifference, KindFailed, KindFailedLate, KindReversed, KindNotSent,
 		KindUnknownStatus, KindUnfinishedRun, KindHeldNight, KindCashShortfall, KindRejectedFile, KindHeldReceipt, KindOverAllocated,
 		KindSkippedAllocation, KindUnallocated, KindCorrected}},
 	{SeverityWatch, "Stuck or still in flight", []string{KindStuck, KindStuckPending, KindInFlight}},
@@ -79,8 +81,9 @@ func Summarize(r *Report) Summary {
 				if k == KindSkippedAllocation && heldWhole[e.ReceiptID] {
 					continue
 				}
-				// The shortfall is part of the money of the night's not-sent journals, listed beside it.
-				if k == KindCashShortfall {
+				// The shortfall is part of the money of the night's not-sent journals, listed beside it;
+				// the sweep account's difference is no customer's money, and its activities explain it.
+				if k == KindCashShortfall || k == KindSweepDifference {
 					continue
 				}
 				out.Amount = out.Amount.Add(e.Amount)
@@ -114,6 +117,9 @@ func Summarize(r *Report) Summary {
 	if n, a := count(KindCashShortfall); n > 0 {
 		parts = append(parts, fmt.Sprintf("Night held: the sweep account is short by %s — fund it and re-run", FormatAmount(a)))
 	}
+	if r.Sweep != nil && r.Sweep.Read() && !r.Sweep.Proved() {
+		parts = append(parts, fmt.Sprintf("Sweep account not proved: difference %s — find who moved its cash", signed(r.Sweep.Difference)))
+	}
 	if n, a := count(KindFailed); n > 0 {
 		parts = append(parts, fmt.Sprintf("%s failed, %s — redrive after fixing", plural(n, "journal"), FormatAmount(a)))
 	}
@@ -129,7 +135,7 @@ func Summarize(r *Report) Summary {
 			others += len(g.Exceptions)
 		}
 	}
-	if n, _ := count(KindFailed, KindUnbalanced, KindCashShortfall); others-n > 0 {
+	if n, _ := count(KindFailed, KindUnbalanced, KindCashShortfall, KindSweepDifference); others-n > 0 {
 		parts = append(parts, fmt.Sprintf("%s to resolve", plural(others-n, "other exception")))
 	}
 
@@ -144,6 +150,9 @@ func Summarize(r *Report) Summary {
 	}
 	s.Funded = fmt.Sprintf("Funded %d of %s, %s of %s planned", t.ExecutedCount, plural(t.Journals, "journal"),
 		FormatAmount(t.Executed), FormatAmount(t.Planned))
+	if r.Sweep != nil {
+		s.Sweep = r.Sweep.Line()
+	}
 	return s
 }
 

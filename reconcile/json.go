@@ -51,6 +51,7 @@ type reportJSON struct {
 	GeneratedAt  time.Time   `json:"generated_at"`
 	Totals       Totals      `json:"totals"`
 	Exceptions   []Exception `json:"exceptions"`
+	Sweep        *Sweep      `json:"sweep"`
 }
 
 // MarshalJSON writes amounts as strings with two places.
@@ -118,7 +119,7 @@ func (r Report) MarshalJSON() ([]byte, error) {
 	}
 	return json.Marshal(reportJSON{
 		BusinessDate: r.BusinessDate, SweepAccount: r.SweepAccount, RunID: r.RunID,
-		GeneratedAt: r.GeneratedAt, Totals: r.Totals, Exceptions: es,
+		GeneratedAt: r.GeneratedAt, Totals: r.Totals, Exceptions: es, Sweep: r.Sweep,
 	})
 }
 

@@ -49,13 +49,16 @@ const (
 	KindUnfinishedRun = "unfinished_run"
 	KindInFlight      = "in_flight"
 	KindUnbalanced    = "unbalanced"
+	// KindSweepDifference is a night whose sweep account's closing cash at Alpaca is not its
+	// opening less the night's journals (see Sweep); the JNLC activities that explain it follow.
+	KindSweepDifference = "sweep_difference"
 )
 
 // Kinds lists every exception kind in report order.
 var Kinds = []string{
 	KindRejectedFile, KindHeldNight, KindCashShortfall, KindHeldReceipt, KindOverAllocated, KindUnallocated, KindSkippedAllocation, KindAwaitingReceipt,
 	KindFailed, KindStuckPending, KindStuck, KindNotSent, KindCorrected, KindReversed, KindFailedLate, KindUnknownStatus,
-	KindUnfinishedRun, KindInFlight, KindUnbalanced,
+	KindUnfinishedRun, KindInFlight, KindUnbalanced, KindSweepDifference,
 }
 
 var kindRank = func() map[string]int {
@@ -118,6 +121,8 @@ type Report struct {
 	GeneratedAt  time.Time
 	Totals       Totals
 	Exceptions   []Exception
+	// Sweep proves the sweep account's cash over the night.
+	Sweep *Sweep
 
 	// paths records what Write wrote, so WriteSummary can point at it.
 	paths []string
@@ -230,6 +235,7 @@ func Build(ctx context.Context, db *sqlx.DB, runID int64, now time.Time, opts ..
 			return readLate(ctx, tx, r, run, o.watch)
 		}},
 		{"unfinished earlier runs", readUnfinished},
+		{"sweep account", readSweep},
 	}
 	for _, s := range steps {
 		if err := s.read(ctx, tx, r, run, now); err != nil {

@@ -207,7 +207,7 @@ func TotalsRows(t Totals) [][2]string {
 }
 
 func renderTotalsCSV(w io.Writer, r *Report) error {
-	return gocsv.Marshal(metrics(r.Totals), w)
+	return gocsv.Marshal(append(metrics(r.Totals), sweepMetrics(r.Sweep)...), w)
 }
 
 func renderJSON(w io.Writer, r *Report) error {
@@ -256,6 +256,7 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: now
 <h1>Reconciliation {{.BusinessDate}}</h1>
 <p class="headline sev-{{.Summary.Severity.Class}}" id="headline">{{.Summary.Headline}}</p>
 <p id="funded">{{.Summary.Funded}}.</p>
+{{with .Summary.Sweep}}<p id="sweep">{{.}}.</p>{{end}}
 <p>Sweep account {{.SweepAccount}}, run {{.RunID}}, generated {{.GeneratedAt.Format "2006-01-02 15:04:05 MST"}}.</p>
 {{if .Totals.Balanced}}<p>Totals balance.</p>{{else}}<p class="bad">Totals do not balance:</p>
 <ul>{{range .Totals.Problems}}<li>{{.}}</li>{{end}}</ul>{{end}}
