@@ -104,7 +104,14 @@ func (c *Client) StreamJournalEvents(ctx context.Context, o StreamOptions, fn fu
 	if o.JournalID != "" {
 		q.Set("id", o.JournalID)
 	}
-	idle := o.IdleTimeout
+	return c.openStream(ctx, path, q, o.IdleTimeout, func(body io.Reader) error { return readEvents(body, o.V1, fn) })
+}
+
+// openStream opens the event stream at path with query q and hands its body to read until the
+// stream ends. idle (default 60s) is how long not a byte may arrive before ErrStreamIdle; a
+// non-200 answer is an *APIError, a redirect ErrRedirect. There is no overall timeout: a stream
+// is open for hours.
+func (c *Client) openStream(ctx context.Context, path string, q url.Values, idle time.Duration, read func(io.Reader) error) error {
 	if idle <= 0 {
 		idle = 60 * time.Second
 	}
@@ -112,7 +119,7 @@ func (c *Client) StreamJournalEvents(ctx context.Context, o StreamOptions, fn fu
 		return err
 	}
 
-	// No overall timeout: a stream is open for hours. The idle timer cancels the request instead.
+	// The idle timer cancels the request instead of an overall timeout.
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	u := c.base + path
@@ -147,8 +154,7 @@ func (c *Client) StreamJournalEvents(ctx context.Context, o StreamOptions, fn fu
 		return decodeAPIError(resp.StatusCode, data)
 	}
 
-	body := &idleReader{r: resp.Body, timer: timer, idle: idle}
-	err = readEvents(body, o.V1, fn)
+	err = read(&idleReader{r: resp.Body, timer: timer, idle: idle})
 	if cause := context.Cause(ctx); errors.Is(cause, ErrStreamIdle) {
 		return ErrStreamIdle
 	}
@@ -187,19 +193,9 @@ type eventV1 struct {
 	StatusTo   string    `json:"status_to"`
 }
 
-// readEvents parses text/event-stream: data lines accumulate (joined by "\n") until a blank line
-// dispatches them; comment lines are heartbeats unless they report lost data or a server error;
-// other fields (event, id, retry) carry nothing Alpaca uses.
+// readEvents decodes the journal events of a stream, v1's shape or v2's.
 func readEvents(r io.Reader, v1 bool, fn func(JournalEvent) error) error {
-	sc := bufio.NewScanner(r)
-	// The +2 leaves room for the line's own "\r\n", which the limit does not count.
-	sc.Buffer(make([]byte, 0, 4<<10), MaxStreamLineBytes+2)
-	var data []byte
-	dispatch := func() error {
-		if len(data) == 0 {
-			return nil
-		}
-		defer func() { data = data[:0] }()
+	return readSSE(r, func(data []byte) error {
 		var e JournalEvent
 		if v1 {
 			var o eventV1
@@ -215,6 +211,23 @@ func readEvents(r io.Reader, v1 bool, fn func(JournalEvent) error) error {
 			return fmt.Errorf("alpaca: stream event without event or journal id: %.200s", data)
 		}
 		return fn(e)
+	})
+}
+
+// readSSE parses text/event-stream and hands fn the data of each event: data lines accumulate
+// (joined by "\n") until a blank line dispatches them; comment lines are heartbeats unless they
+// report lost data or a server error; other fields (event, id, retry) carry nothing Alpaca uses.
+func readSSE(r io.Reader, fn func(data []byte) error) error {
+	sc := bufio.NewScanner(r)
+	// The +2 leaves room for the line's own "\r\n", which the limit does not count.
+	sc.Buffer(make([]byte, 0, 4<<10), MaxStreamLineBytes+2)
+	var data []byte
+	dispatch := func() error {
+		if len(data) == 0 {
+			return nil
+		}
+		defer func() { data = data[:0] }()
+		return fn(data)
 	}
 	tooLong := fmt.Errorf("%w: an event stream line or event over %d bytes", ErrAnswerTooLarge, MaxStreamLineBytes)
 	for sc.Scan() {

@@ -39,6 +39,8 @@ var tableOwners = map[string]string{
 	"schedule_state":          "batch/schedule_sql.go",
 	"serve_leaders":           "batch/schedule_sql.go",
 	"reported_reversals":      "reconcile/sql.go",
+	"sweep_balances":          "reconcile/sweep_sql.go",
+	"sweep_activities":        "reconcile/sweep_sql.go",
 }
 
 // sqlWrite finds a statement writing a table: the keywords are written in capitals in this
@@ -152,6 +154,7 @@ var readAcross = map[string]string{
 	"batch/status.go":                 "the status page counts each run's journals",
 	"reconcile/sql.go":                "the nightly report reads runs, journals, history and files together",
 	"console/sql.go":                  "the console's read model: what an operator's pages show, read across tables",
+	"reconcile/sweep_sql.go":          "the sweep account's proof reads a night's journals, history, replacements and receipts",
 }
 
 // readModels lists, by hand, the report and console files whose reads all stay beside the page
