@@ -26,16 +26,17 @@ type accountWireJSON struct {
 // admin API). Crypto trading is never enabled here, so crypto_status is INACTIVE whatever the
 // status: a client must read status, not crypto_status.
 func (s *Server) handleGetAccount(w http.ResponseWriter, r *http.Request) {
-	s.withAccount(w, r, func(a *Account, cash string) any {
+	s.withAccount(w, r, func(a *Account, cash, _ string) any {
 		return accountWireJSON{ID: a.ID, AccountNumber: accountNumber(a.ID), Status: a.Status,
 			CryptoStatus: AccountInactive, Currency: "USD", LastEquity: cash}
 	})
 }
 
 // withAccount answers a lookup of the path's account_id: 400 for an id that is not a UUID, 404
-// for an account the simulator does not know, otherwise answer's object for the account and its
-// cash (a firm account's ledger cash; a customer's cash is not modelled and shows 0).
-func (s *Server) withAccount(w http.ResponseWriter, r *http.Request, answer func(a *Account, cash string) any) {
+// for an account the simulator does not know, otherwise answer's object for the account, its
+// available cash and its booked cash (a firm account's; a customer's cash is not modelled and
+// shows 0).
+func (s *Server) withAccount(w http.ResponseWriter, r *http.Request, answer func(a *Account, cash, booked string) any) {
 	id := r.PathValue("account_id")
 	if !uuidPattern.MatchString(id) {
 		writeError(w, http.StatusBadRequest, codeMalformed, fmt.Sprintf("account_id %q is not a valid UUID", id))
@@ -48,11 +49,11 @@ func (s *Server) withAccount(w http.ResponseWriter, r *http.Request, answer func
 		writeError(w, http.StatusNotFound, codeNotFound, "account not found")
 		return
 	}
-	cash := "0"
+	cash, booked := "0", "0"
 	if a.Firm {
-		cash = s.cash[a.ID].StringFixed(2)
+		cash, booked = s.cash[a.ID].StringFixed(2), s.book.booked[a.ID].StringFixed(2)
 	}
-	writeJSON(w, http.StatusOK, answer(a, cash))
+	writeJSON(w, http.StatusOK, answer(a, cash, booked))
 }
 
 // tradingAccountWireJSON is the Broker API's trading account, as far as the simulator models it:
@@ -68,13 +69,13 @@ type tradingAccountWireJSON struct {
 }
 
 // handleGetTradingAccount is GET /v1/trading/accounts/{account_id}/account: 400 for an id that is
-// not a UUID, 404 for an unknown account. A firm account's cash is its ledger cash, all of it
-// settled, so cash, cash_withdrawable and cash_transferable are the same amount; a customer
-// account's cash is not modelled and shows 0.
+// not a UUID, 404 for an unknown account. A firm account's cash is its booked cash (moved by
+// executed journals); cash_transferable and cash_withdrawable are what is left once the journals
+// not yet executed are held. A customer account's cash is not modelled and shows 0.
 func (s *Server) handleGetTradingAccount(w http.ResponseWriter, r *http.Request) {
-	s.withAccount(w, r, func(a *Account, cash string) any {
+	s.withAccount(w, r, func(a *Account, cash, booked string) any {
 		return tradingAccountWireJSON{ID: a.ID, AccountNumber: accountNumber(a.ID), Status: a.Status,
-			Currency: "USD", Cash: cash, CashWithdrawable: cash, CashTransferable: cash}
+			Currency: "USD", Cash: booked, CashWithdrawable: cash, CashTransferable: cash}
 	})
 }
 

@@ -135,6 +135,8 @@ func (s *Server) SetCash(account string, amount decimal.Decimal) error {
 	if !ok || !a.Firm {
 		return fmt.Errorf("account %q is not a known firm account", account)
 	}
+	// Cash set from outside is money deposited or withdrawn: booked at once, as a wire is.
+	s.bookDeposit(account, amount.Sub(s.cash[account]), s.now())
 	s.cash[account] = amount
 	return nil
 }

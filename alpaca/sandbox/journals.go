@@ -267,6 +267,7 @@ func (s *Server) add(j *journal, now time.Time, status string) {
 func (s *Server) setStatus(j *journal, status string, at time.Time) {
 	from := j.status
 	j.status = status
+	s.bookCash(j, from, status)
 	switch status {
 	case alpaca.StatusQueued, alpaca.StatusSentToClearing, alpaca.StatusPending:
 		s.open[j.id] = j

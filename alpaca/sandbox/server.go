@@ -68,6 +68,7 @@ type Server struct {
 	offset   time.Duration
 	accounts map[string]*Account
 	cash     map[string]decimal.Decimal // firm accounts only; customers' balances are not modelled
+	book     activityBook               // booked cash and the activity stream's deposits
 
 	journals   []*journal // in creation order
 	byID       map[string]*journal
@@ -123,6 +124,7 @@ func New(o Options) *Server {
 		opts:     o,
 		accounts: make(map[string]*Account),
 		cash:     make(map[string]decimal.Decimal),
+		book:     activityBook{booked: make(map[string]decimal.Decimal)},
 		byID:     make(map[string]*journal),
 		open:     make(map[string]*journal),
 		idem:     make(map[string]*idemEntry),
@@ -137,6 +139,7 @@ func New(o Options) *Server {
 		s.accounts[a.ID] = &a
 		if a.Firm {
 			s.cash[a.ID] = decimal.Zero
+			s.book.booked[a.ID] = decimal.Zero
 		}
 	}
 	if sw := o.Seed.SweepAccount; sw != "" {
@@ -144,6 +147,7 @@ func New(o Options) *Server {
 			s.accounts[sw] = &Account{ID: sw, Status: AccountActive, Firm: true}
 		}
 		s.cash[sw] = o.Seed.SweepCash
+		s.book.booked[sw] = o.Seed.SweepCash
 	}
 	s.setFaults(o.Faults)
 	s.api, s.admin = s.apiMux(), s.adminMux()
@@ -179,7 +183,7 @@ func (s *Server) lockAndTick() time.Time {
 
 // ServeHTTP routes a request through authentication, rate limiting and fault injection.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	api := strings.HasPrefix(r.URL.Path, "/v1/") || strings.HasPrefix(r.URL.Path, "/v2/")
+	api := strings.HasPrefix(r.URL.Path, "/v1/") || strings.HasPrefix(r.URL.Path, "/v2/") || strings.HasPrefix(r.URL.Path, "/v2beta1/")
 	admin := strings.HasPrefix(r.URL.Path, "/sandbox/v1/")
 
 	if !s.authorized(r) {
@@ -268,6 +272,7 @@ func (s *Server) apiMux() *http.ServeMux {
 	m.HandleFunc("GET /v1/trading/accounts/{account_id}/account", s.handleGetTradingAccount)
 	m.HandleFunc("GET /v2/events/journals/status", s.handleEventsV2)
 	m.HandleFunc("GET /v1/events/journals/status", s.handleEventsV1)
+	m.HandleFunc("GET /v2beta1/events/activities", s.handleActivities)
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, codeNotFound, "route not found")
 	})
