@@ -31,6 +31,7 @@ type Broker interface {
 	track.Broker
 	GetAccount(ctx context.Context, id string) (*alpaca.Account, error)
 	GetTradingAccount(ctx context.Context, id string) (*alpaca.TradingAccount, error)
+	StreamActivities(ctx context.Context, o alpaca.ActivityOptions, fn func(alpaca.Activity) error) error
 }
 
 // Defaults of Config the runner itself applies; each step's own settings default in the step.
@@ -450,6 +451,9 @@ func (r *Runner) checkCash(ctx context.Context, runID int64) error {
 		return fmt.Errorf("the journals still to send: %w", err)
 	}
 	if !needed.IsPositive() {
+		if err := r.openSweep(ctx, runID, nil); err != nil {
+			return err
+		}
 		return store.ClearCashShortfall(ctx, r.DB, runID)
 	}
 	a, err := r.Broker.GetTradingAccount(ctx, c.SweepAccount)
@@ -466,6 +470,9 @@ func (r *Runner) checkCash(ctx context.Context, runID int64) error {
 			return err
 		}
 		return &CashShortfall{Needed: needed, Available: available}
+	}
+	if err := r.openSweep(ctx, runID, a); err != nil {
+		return err
 	}
 	return store.ClearCashShortfall(ctx, r.DB, runID)
 }
@@ -538,7 +545,7 @@ func (r *Runner) Track(ctx context.Context, runID int64) error {
 	if linked > 0 {
 		c.Logger.Info("track: corrected journals linked to their replacements", "linked", linked)
 	}
-	return nil
+	return r.closeSweep(ctx, runID)
 }
 
 // trackDeadline is the run's submission time plus this runner's TrackFor, stored for the report:

@@ -3,6 +3,15 @@ package reconcile
 // Every statement against sweep_balances and sweep_activities (schema: migration 00021), and the
 // report's reads of the sweep account's night across journals, their history and replacements.
 
+import (
+	"github.com/lib/pq"
+
+	"github.com/cashpool/cashpool/batch/store"
+)
+
+// correct is the status of a journal Alpaca corrected: always executed before.
+var correct = pq.QuoteLiteral(store.JournalCorrect)
+
 var (
 	// insertOpening stores a night's opening cash once, and only while none of its batches was
 	// ever marked sending: a night whose money may already have left has no opening to prove from.
@@ -25,8 +34,10 @@ FROM unnest($2::text[], $3::uuid[], $4::numeric[], $5::numeric[], $6::text[], $7
      AS a (ref_id, journal_id, net_amount, effect, status, at)`
 
 	// The night's lines: its receipts; its journals (every attempt) whose money left the sweep
-	// account, those of them whose money came back (reversed, canceled, corrected), and the
-	// funded replacements Alpaca booked for its corrected journals.
+	// account (funded now, corrected, or seen funded in their history or on the event stream),
+	// those of them whose money came back (reversed, canceled, corrected), and the funded
+	// replacements Alpaca booked for its corrected journals. A journal taken back before cashpool
+	// saw it funded is in neither line: its money went and came back, which nets to nothing.
 	querySweep = `
 SELECT b.opening_cash, b.opening_at, b.closing_cash, b.closing_at,
        (SELECT COALESCE(sum(rr.amount), 0) FROM run_receipts rr WHERE rr.run_id = $1) AS receipts,
@@ -43,8 +54,9 @@ LEFT JOIN (
     SELECT j.id, j.amount, j.status IN (` + funded + `) AS funded_now
     FROM journals j
     WHERE j.run_id = $1
-      AND (j.status IN (` + funded + `)
-        OR EXISTS (SELECT 1 FROM journal_history h WHERE h.journal_id = j.id AND h.status_to IN (` + funded + `)))
+      AND (j.status IN (` + funded + `, ` + correct + `)
+        OR EXISTS (SELECT 1 FROM journal_history h WHERE h.journal_id = j.id AND h.status_to IN (` + funded + `))
+        OR EXISTS (SELECT 1 FROM journal_events v WHERE v.journal_id = j.id AND v.status_to IN (` + funded + `)))
 ) e ON TRUE
 WHERE b.run_id = $1
 GROUP BY b.run_id`

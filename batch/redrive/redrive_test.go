@@ -585,6 +585,11 @@ func (b *broker) GetTradingAccount(ctx context.Context, id string) (*alpaca.Trad
 		CashTransferable: decimal.NewNullDecimal(decimal.RequireFromString("1000000000"))}, nil
 }
 
+// StreamActivities finds nothing: this broker shows no cash, so no night of it is proved.
+func (b *broker) StreamActivities(ctx context.Context, o alpaca.ActivityOptions, fn func(alpaca.Activity) error) error {
+	return nil
+}
+
 func (b *broker) ListJournals(ctx context.Context, f alpaca.ListFilter) ([]alpaca.Journal, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -1,0 +1,153 @@
+package batch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/cashpool/cashpool/alpaca"
+	"github.com/cashpool/cashpool/pool"
+	"github.com/cashpool/cashpool/reconcile"
+)
+
+// The sweep account's proof (see reconcile.Sweep): the opening cash is read once, before the
+// night's first POST, and kept; the closing cash after each tracking. Neither reading stops a
+// night: money moves on the cash check's word, and a night that cannot be proved says so in its
+// report.
+
+// openSweep stores the night's opening cash, unless it has one: from a, the trading account the
+// cash check just read, or read now when a is nil. It runs before any POST of the night, so
+// the opening is cash before any of the night's money left; a resumed night never reads it again.
+func (r *Runner) openSweep(ctx context.Context, runID int64, a *alpaca.TradingAccount) error {
+	c := r.cfg()
+	if ok, err := reconcile.HasOpening(ctx, r.DB, runID); err != nil || ok {
+		return err
+	}
+	if a == nil {
+		var err error
+		if a, err = r.Broker.GetTradingAccount(ctx, c.SweepAccount); err != nil {
+			return fmt.Errorf("reading the sweep account's opening cash at the broker: %w; nothing was sent", err)
+		}
+	}
+	if !a.Cash.Valid {
+		c.Logger.Warn("the broker's trading account of the sweep account shows no cash: the night cannot be proved", "run", runID)
+		return nil
+	}
+	ok, err := reconcile.RecordOpening(ctx, r.DB, runID, a.Cash.Decimal, c.Now())
+	if err == nil && !ok {
+		c.Logger.Warn("the night's money left before an opening cash was kept: the night cannot be proved", "run", runID)
+	}
+	return err
+}
+
+// closeSweep reads the sweep account's cash after tracking and stores it as the night's closing;
+// when it is not the expected one, it also stores the JNLC activities on the sweep account
+// between the two readings, which the report lists.
+func (r *Runner) closeSweep(ctx context.Context, runID int64) error {
+	c := r.cfg()
+	if ok, err := reconcile.HasOpening(ctx, r.DB, runID); err != nil || !ok {
+		return err
+	}
+	a, err := r.Broker.GetTradingAccount(ctx, c.SweepAccount)
+	if err != nil {
+		return fmt.Errorf("reading the sweep account's closing cash at the broker: %w", err)
+	}
+	if !a.Cash.Valid {
+		c.Logger.Warn("the broker's trading account of the sweep account shows no cash: the night cannot be proved", "run", runID)
+		return nil
+	}
+	at := c.Now()
+	if err := reconcile.RecordClosing(ctx, r.DB, runID, a.Cash.Decimal, at, nil); err != nil {
+		return err
+	}
+	s, err := reconcile.SweepOf(ctx, r.DB, runID)
+	if err != nil || s.Proved() {
+		return err
+	}
+	acts, err := r.sweepActivities(ctx, s.OpeningAt, at)
+	if err != nil {
+		// The difference is reported either way; only its explanation is missing.
+		c.Logger.Warn("the sweep account does not prove and its activities could not be read", "run", runID, "err", err)
+		return nil
+	}
+	return reconcile.RecordClosing(ctx, r.DB, runID, a.Cash.Decimal, at, acts)
+}
+
+// sweepActivityReads is how often a broken activity stream is read again from the start: the
+// window is closed, so a new read gives the same activities.
+const sweepActivityReads = 3
+
+// sweepActivities reads Alpaca's JNLC activities on the sweep account booked or taken back
+// between since and until, one per ref_id with what it did to the cash inside the window. The
+// stream carries every account and type, in any order and possibly twice: only the sweep
+// account's JNLC events inside the window count, and an activity's effect depends on which of
+// its statuses fell in the window, not on their order.
+func (r *Runner) sweepActivities(ctx context.Context, since, until time.Time) ([]reconcile.SweepActivity, error) {
+	c := r.cfg()
+	type seen struct {
+		act      reconcile.SweepActivity
+		executed bool
+		undone   string // canceled or correct, when taken back in the window
+		other    string // any other status (pending, or one Alpaca adds later): no cash moved
+	}
+	var err error
+	for range sweepActivityReads {
+		byRef := map[string]*seen{}
+		var order []string
+		err = r.Broker.StreamActivities(ctx, alpaca.ActivityOptions{Since: since, Until: until}, func(a alpaca.Activity) error {
+			if a.ActivityType != alpaca.ActivityJNLC || !strings.EqualFold(a.AccountID, c.SweepAccount) ||
+				a.At.Before(since) || a.At.After(until) {
+				return nil
+			}
+			net, err := a.NetAmount()
+			if err != nil {
+				return err
+			}
+			s := byRef[a.RefID]
+			if s == nil {
+				s = &seen{act: reconcile.SweepActivity{RefID: a.RefID, NetAmount: net}}
+				if pool.IsUUID(a.JournalID) {
+					s.act.JournalID = strings.ToLower(a.JournalID)
+				}
+				byRef[a.RefID] = s
+				order = append(order, a.RefID)
+			}
+			switch a.Status {
+			case alpaca.ActivityExecuted:
+				s.executed = true
+			case alpaca.ActivityCanceled, alpaca.ActivityCorrect:
+				s.undone = a.Status
+			default:
+				s.other = a.Status
+			}
+			if a.At.After(s.act.At) {
+				s.act.At = a.At
+			}
+			return nil
+		})
+		if err == nil {
+			out := make([]reconcile.SweepActivity, 0, len(order))
+			for _, ref := range order {
+				s := byRef[ref]
+				s.act.Effect, s.act.Status = decimal.Zero, s.other
+				if s.executed {
+					s.act.Effect, s.act.Status = s.act.NetAmount, alpaca.ActivityExecuted
+				}
+				if s.undone != "" {
+					s.act.Effect, s.act.Status = s.act.Effect.Sub(s.act.NetAmount), s.undone
+				}
+				out = append(out, s.act)
+			}
+			return out, nil
+		}
+		var dropped *alpaca.DroppedError
+		if ctx.Err() != nil || !(errors.As(err, &dropped) || errors.Is(err, alpaca.ErrStreamServer) || errors.Is(err, alpaca.ErrStreamIdle)) {
+			return nil, err
+		}
+	}
+	return nil, err
+}
