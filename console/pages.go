@@ -79,6 +79,7 @@ textarea { width: 40em; height: 4em; }
 <p class="headline sev-{{.Summary.Severity.Class}}" id="headline">{{.Summary.Headline}}</p>
 <p id="funded">{{.Summary.Funded}}. Run {{.Report.RunID}}, as of {{when .Report.GeneratedAt}}.
 {{if not .Report.Totals.Balanced}}<b>Totals do not balance.</b>{{end}}</p>
+{{with .Summary.Sweep}}<p id="sweep">{{.}}.</p>{{end}}
 <h2>Exceptions ({{len .Report.Exceptions}})</h2>
 {{range .Summary.Groups}}<h3 class="sev-{{.Severity.Class}}">{{.Title}}: {{len .Exceptions}}{{if .Amount.IsPositive}}, {{money .Amount}}{{end}}</h3>
 <table class="exceptions">
