@@ -123,7 +123,7 @@ func writeRunStatus(ctx context.Context, tw io.Writer, db *sqlx.DB, runID int64,
 		return err
 	}
 	fmt.Fprintf(tw, "Run of %s: totals (as the report has them)\n", date)
-	for _, m := range reconcile.TotalsRows(rep.Totals) {
+	for _, m := range reconcile.TotalsRows(rep) {
 		fmt.Fprintf(tw, "  %s\t%s\n", m[0], m[1])
 	}
 	type kindSum struct {

@@ -196,9 +196,10 @@ func metrics(t Totals) []metricRow {
 	return m
 }
 
-// TotalsRows is the totals as (metric, value) pairs, named and formatted as totals.csv has them.
-func TotalsRows(t Totals) [][2]string {
-	m := metrics(t)
+// TotalsRows is r's totals and sweep proof as (metric, value) pairs, named and formatted as
+// totals.csv has them.
+func TotalsRows(r *Report) [][2]string {
+	m := totalsCSV(r)
 	out := make([][2]string, len(m))
 	for i, r := range m {
 		out[i] = [2]string{r.Metric, r.Value}
@@ -206,8 +207,13 @@ func TotalsRows(t Totals) [][2]string {
 	return out
 }
 
+// totalsCSV is the rows of totals.csv: the totals, then the sweep account's proof.
+func totalsCSV(r *Report) []metricRow {
+	return append(metrics(r.Totals), sweepMetrics(r.Sweep)...)
+}
+
 func renderTotalsCSV(w io.Writer, r *Report) error {
-	return gocsv.Marshal(append(metrics(r.Totals), sweepMetrics(r.Sweep)...), w)
+	return gocsv.Marshal(totalsCSV(r), w)
 }
 
 func renderJSON(w io.Writer, r *Report) error {
