@@ -10,4 +10,8 @@
 // Only the highest attempt of each allocation counts: an earlier attempt that failed and was
 // re-driven is history, not an exception. A journal that is not final is always listed, as
 // in_flight before the run's track deadline and as stuck from it on, so nothing is silently dropped.
+//
+// Sweep proves the sweep account's cash over the night: the opening and closing cash Alpaca
+// reported, the night's journals funded and taken back between them, and, when the closing is not
+// the expected one, the JNLC activities that explain the difference (sweep_difference).
 package reconcile

@@ -12,9 +12,16 @@
 //     INACTIVE), currency and last_equity (the cash of a firm account); 404 for an unknown account,
 //     400 for an id that is not a UUID.
 //   - GET /v1/trading/accounts/{account_id}/account: id, account_number, status, currency and the
-//     cash: cash, cash_withdrawable and cash_transferable are all the firm account's ledger cash
-//     (everything settled; "0" for a customer account); 404 and 400 as above.
-//   - HTTP Basic authentication on every /v1, /v2 and /sandbox/v1 call (401, code 40110000).
+//     cash: cash is the firm account's booked cash (moved when a JNLC executes, moved back when an
+//     executed one is canceled, rejected, deleted or corrected); cash_withdrawable and
+//     cash_transferable are its available cash, less the journals not executed yet ("0" for a
+//     customer account); 404 and 400 as above.
+//   - GET /v2beta1/events/activities: the activity stream (since/until or since_id/until_id, as
+//     the v2 journal stream). Each booking of a journal is an activity on both of its accounts,
+//     signed from each side; taken back, the same ref_id comes again as canceled or correct; cash
+//     set through the admin API is a CSD or CSW activity. Every account and type is sent (no filter
+//     is documented) and the events of one read come in any order. See activities.go.
+//   - HTTP Basic authentication on every /v1, /v2, /v2beta1 and /sandbox/v1 call (401, code 40110000).
 //   - X-RateLimit-Limit, -Remaining and -Reset (unix seconds) on every answer, a fixed one-minute
 //     window on the simulated clock, 429 past Options.RateLimit. Only /v1 and /v2 calls count.
 //     An unlimited server advertises a limit of 2147483647.
@@ -52,8 +59,8 @@
 //   - otherwise queued, then sent_to_clearing and executed, one step per Options.StepEvery of
 //     simulated time.
 //
-// Accepted journals debit the firm account's cash when created and credit it back when rejected,
-// canceled or corrected. Customer balances are not modelled. A single JNLC on POST /v1/journals
+// Accepted journals debit the firm account's available cash when created and credit it back when
+// rejected, canceled or corrected; its booked cash moves only when they execute. Customer balances are not modelled. A single JNLC on POST /v1/journals
 // follows the same rules, except that a shortfall is 403 40310000 and creates nothing; symbol or
 // qty on a JNLC is 400 40010000. Batches are JNLC only (entry_type JNLS is 400).
 //
