@@ -2,7 +2,6 @@ package batch
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -77,8 +76,9 @@ func (r *Runner) closeSweep(ctx context.Context, runID int64) error {
 	return reconcile.RecordClosing(ctx, r.DB, runID, a.Cash.Decimal, at, acts)
 }
 
-// sweepActivityReads is how often a broken activity stream is read again from the start: the
-// window is closed, so a new read gives the same activities.
+// sweepActivityReads is how many times the activity stream is read before giving up: a stream
+// broken off (dropped events, a reset, a 5xx) is read again from the start, as the window is
+// closed and a new read gives the same activities.
 const sweepActivityReads = 3
 
 // sweepActivities reads Alpaca's JNLC activities on the sweep account booked or taken back
@@ -144,8 +144,7 @@ func (r *Runner) sweepActivities(ctx context.Context, since, until time.Time) ([
 			}
 			return out, nil
 		}
-		var dropped *alpaca.DroppedError
-		if ctx.Err() != nil || !(errors.As(err, &dropped) || errors.Is(err, alpaca.ErrStreamServer) || errors.Is(err, alpaca.ErrStreamIdle)) {
+		if ctx.Err() != nil {
 			return nil, err
 		}
 	}
