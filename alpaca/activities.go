@@ -35,7 +35,8 @@ type Activity struct {
 	At           time.Time
 	// JournalID is details.journal_id of a journal activity (JNLC, JNLS).
 	JournalID string
-	netAmount string
+	// NetAmountText is net_amount as sent; NetAmount reads it.
+	NetAmountText string
 }
 
 // activityAmountPattern is the only net_amount text read: a plain signed decimal, never 1e3,
@@ -45,10 +46,10 @@ var activityAmountPattern = regexp.MustCompile(`^-?(0|[1-9][0-9]{0,19})(\.[0-9]{
 // NetAmount is the activity's signed amount (negative: money left the account), read from its
 // text only once the text is a plain decimal.
 func (a Activity) NetAmount() (decimal.Decimal, error) {
-	if !activityAmountPattern.MatchString(a.netAmount) {
-		return decimal.Decimal{}, fmt.Errorf("alpaca: activity %s: net_amount %q is not a plain decimal", a.RefID, a.netAmount)
+	if !activityAmountPattern.MatchString(a.NetAmountText) {
+		return decimal.Decimal{}, fmt.Errorf("alpaca: activity %s: net_amount %q is not a plain decimal", a.RefID, a.NetAmountText)
 	}
-	return decimal.NewFromString(a.netAmount)
+	return decimal.NewFromString(a.NetAmountText)
 }
 
 type activityWire struct {
@@ -95,7 +96,7 @@ func (c *Client) StreamActivities(ctx context.Context, o ActivityOptions, fn fun
 			// Decimals travel as strings; a bare number is kept as its text and judged the same way.
 			amount := string(bytes.Trim(w.NetAmount, `"`))
 			return fn(Activity{EventID: w.EventID, AccountID: w.AccountID, RefID: w.RefID, ActivityType: w.ActivityType,
-				Status: w.Status, At: w.At, JournalID: w.Details.JournalID, netAmount: amount})
+				Status: w.Status, At: w.At, JournalID: w.Details.JournalID, NetAmountText: amount})
 		})
 	})
 }

@@ -82,71 +82,88 @@ func (r *Runner) closeSweep(ctx context.Context, runID int64) error {
 const sweepActivityReads = 3
 
 // sweepActivities reads Alpaca's JNLC activities on the sweep account booked or taken back
-// between since and until, one per ref_id with what it did to the cash inside the window. The
-// stream carries every account and type, in any order and possibly twice: only the sweep
-// account's JNLC events inside the window count, and an activity's effect depends on which of
-// its statuses fell in the window, not on their order.
+// between since and until, one per ref_id with what it did to the cash inside the window.
 func (r *Runner) sweepActivities(ctx context.Context, since, until time.Time) ([]reconcile.SweepActivity, error) {
-	c := r.cfg()
-	type seen struct {
-		act      reconcile.SweepActivity
-		executed bool
-		undone   string // canceled or correct, when taken back in the window
-		other    string // any other status (pending, or one Alpaca adds later): no cash moved
-	}
 	var err error
 	for range sweepActivityReads {
-		byRef := map[string]*seen{}
-		var order []string
-		err = r.Broker.StreamActivities(ctx, alpaca.ActivityOptions{Since: since, Until: until}, func(a alpaca.Activity) error {
-			if a.ActivityType != alpaca.ActivityJNLC || !strings.EqualFold(a.AccountID, c.SweepAccount) ||
-				a.At.Before(since) || a.At.After(until) {
-				return nil
-			}
-			net, err := a.NetAmount()
-			if err != nil {
-				return err
-			}
-			s := byRef[a.RefID]
-			if s == nil {
-				s = &seen{act: reconcile.SweepActivity{RefID: a.RefID, NetAmount: net}}
-				if pool.IsUUID(a.JournalID) {
-					s.act.JournalID = strings.ToLower(a.JournalID)
-				}
-				byRef[a.RefID] = s
-				order = append(order, a.RefID)
-			}
-			switch a.Status {
-			case alpaca.ActivityExecuted:
-				s.executed = true
-			case alpaca.ActivityCanceled, alpaca.ActivityCorrect:
-				s.undone = a.Status
-			default:
-				s.other = a.Status
-			}
-			if a.At.After(s.act.At) {
-				s.act.At = a.At
-			}
-			return nil
-		})
-		if err == nil {
-			out := make([]reconcile.SweepActivity, 0, len(order))
-			for _, ref := range order {
-				s := byRef[ref]
-				s.act.Effect, s.act.Status = decimal.Zero, s.other
-				if s.executed {
-					s.act.Effect, s.act.Status = s.act.NetAmount, alpaca.ActivityExecuted
-				}
-				if s.undone != "" {
-					s.act.Effect, s.act.Status = s.act.Effect.Sub(s.act.NetAmount), s.undone
-				}
-				out = append(out, s.act)
-			}
-			return out, nil
+		t := newActivityTally(r.cfg().SweepAccount, since, until)
+		if err = r.Broker.StreamActivities(ctx, alpaca.ActivityOptions{Since: since, Until: until}, t.add); err == nil {
+			return t.activities(), nil
 		}
 		if ctx.Err() != nil {
 			return nil, err
 		}
 	}
 	return nil, err
+}
+
+// activityTally keeps, from an activity stream that carries every account and type, in any order
+// and possibly twice, the sweep account's JNLC activities inside a window. An activity's effect on
+// the cash depends on which of its statuses fell in the window, never on their order: its
+// net_amount if it was executed in the window, less it if it was canceled or corrected in it.
+type activityTally struct {
+	sweep        string
+	since, until time.Time
+	byRef        map[string]*tallied
+	order        []string
+}
+
+type tallied struct {
+	act      reconcile.SweepActivity
+	executed bool
+	undone   string // canceled or correct, when taken back in the window
+	other    string // any other status (pending, or one Alpaca adds later): no cash moved
+}
+
+func newActivityTally(sweep string, since, until time.Time) *activityTally {
+	return &activityTally{sweep: sweep, since: since, until: until, byRef: map[string]*tallied{}}
+}
+
+func (t *activityTally) add(a alpaca.Activity) error {
+	if a.ActivityType != alpaca.ActivityJNLC || !strings.EqualFold(a.AccountID, t.sweep) ||
+		a.At.Before(t.since) || a.At.After(t.until) {
+		return nil
+	}
+	net, err := a.NetAmount()
+	if err != nil {
+		return err
+	}
+	s := t.byRef[a.RefID]
+	if s == nil {
+		s = &tallied{act: reconcile.SweepActivity{RefID: a.RefID, NetAmount: net}}
+		if pool.IsUUID(a.JournalID) {
+			s.act.JournalID = strings.ToLower(a.JournalID)
+		}
+		t.byRef[a.RefID] = s
+		t.order = append(t.order, a.RefID)
+	}
+	switch a.Status {
+	case alpaca.ActivityExecuted:
+		s.executed = true
+	case alpaca.ActivityCanceled, alpaca.ActivityCorrect:
+		s.undone = a.Status
+	default:
+		s.other = a.Status
+	}
+	if a.At.After(s.act.At) {
+		s.act.At = a.At
+	}
+	return nil
+}
+
+// activities is one SweepActivity per ref_id, in the order first seen.
+func (t *activityTally) activities() []reconcile.SweepActivity {
+	out := make([]reconcile.SweepActivity, 0, len(t.order))
+	for _, ref := range t.order {
+		s := t.byRef[ref]
+		s.act.Effect, s.act.Status = decimal.Zero, s.other
+		if s.executed {
+			s.act.Effect, s.act.Status = s.act.NetAmount, alpaca.ActivityExecuted
+		}
+		if s.undone != "" {
+			s.act.Effect, s.act.Status = s.act.Effect.Sub(s.act.NetAmount), s.undone
+		}
+		out = append(out, s.act)
+	}
+	return out
 }
