@@ -117,7 +117,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	if sweep := text("#sweep"); !strings.HasPrefix(sweep, "Sweep account proved: opening 1,000,000.00 USD") {
 		t.Errorf("the night page does not prove the sweep account: %q", sweep)
 	}
-		if person := text("#person"); person != "alice" {
+	if person := text("#person"); person != "alice" {
 		t.Errorf("signed in as %q, want alice", person)
 	}
 	kinds, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](
