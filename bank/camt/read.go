@@ -135,6 +135,14 @@ func (r Receipt) MatchKey() string {
 	return "ref:" + r.EntryRef
 }
 
+// IMAD is the Fedwire IMAD the bank put in TxDtls/Refs/MsgId, "" when MsgId is not one.
+func (r Receipt) IMAD() string {
+	if imad.MatchString(r.MsgID) {
+		return r.MsgID
+	}
+	return ""
+}
+
 // Entry is an entry of the configured account that is not a receipt, and why.
 type Entry struct {
 	Line      int
