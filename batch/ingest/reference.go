@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/lib/pq"
@@ -30,6 +31,9 @@ func allocationReceipt(c *rowChecker) string {
 			c.fail(acBankReference, err, true)
 		}
 		return pool.ReferenceReceiptID(v)
+	case hasID && hasRef && id == "":
+		c.fail(acReceiptID, errNeitherIDNorReference, false)
+		return ""
 	case hasID:
 		return c.ref(acReceiptID)
 	default:
@@ -38,7 +42,10 @@ func allocationReceipt(c *rowChecker) string {
 	}
 }
 
-var errIDAndReference = fmt.Errorf("both receipt_id and bank_reference are given: name the receipt by one of them")
+var (
+	errIDAndReference        = errors.New("both receipt_id and bank_reference are given: name the receipt by one of them")
+	errNeitherIDNorReference = errors.New("receipt_id and bank_reference are both empty: name the receipt by one of them")
+)
 
 // optional returns the text of columns[i] and whether the header has it, without counting a
 // missing column against the row.
