@@ -155,3 +155,58 @@ func TestAmbiguousBankReferenceHoldsUntilNamed(t *testing.T) {
 		t.Fatalf("journals to the Maple Street account: %v, want one of 4750.00", got)
 	}
 }
+
+// Across Thanksgiving (Thursday 2026-11-26) and the weekend after: each business night takes every
+// receipt valued since the night before, and a receipt valued on a day the Fed is closed is flagged.
+func TestNightsAcrossAHolidayTakeEverythingSinceTheLastBusinessDay(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	emptyDrop(t, b)
+	receipts := "receipt_id,value_date,amount,currency,originator_name,originator_account,originator_bank,originator_address,reference\n"
+	for _, r := range [][2]string{
+		{"W-1125", "2026-11-25"}, {"W-1126", "2026-11-26"}, {"W-1127", "2026-11-27"},
+		{"W-1128", "2026-11-28"}, {"W-1129", "2026-11-29"}, {"W-1130", "2026-11-30"},
+	} {
+		receipts += r[0] + "," + r[1] + ",100.00,USD,Quarry Hill Partners LP,021000021-5531,JPMorgan Chase Bank NA,\"1 Main St, Boston, MA 02108, US\",NOV\n"
+	}
+	allocations := "receipt_id,account_id,amount,weight,client_ref,description\n"
+	for _, id := range []string{"W-1125", "W-1126", "W-1127", "W-1128", "W-1129", "W-1130"} {
+		allocations += id + "," + acct(1) + ",100.00,,C-" + id + ",Funding\n"
+	}
+	dropReady(t, b, "receipts-thanksgiving.csv", receipts)
+	dropReady(t, b, "allocations-thanksgiving.csv", allocations)
+
+	// The business nights around Thanksgiving, by hand: Wednesday, Friday (the Fed is open the day
+	// after Thanksgiving), Monday.
+	for _, night := range []struct {
+		date    string
+		takes   []string
+		flagged []string
+	}{
+		{"2026-11-25", []string{"W-1125"}, nil},
+		{"2026-11-27", []string{"W-1126", "W-1127"}, []string{"W-1126"}},
+		{"2026-11-30", []string{"W-1128", "W-1129", "W-1130"}, []string{"W-1128", "W-1129"}},
+	} {
+		r := nightOf(t, b, night.date)
+		var took []string
+		if err := b.db.Select(&took, `SELECT j.receipt_id FROM journals j JOIN runs r ON r.id = j.run_id
+			WHERE r.business_date = $1 ORDER BY j.receipt_id`, night.date); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Join(took, " ") != strings.Join(night.takes, " ") {
+			t.Fatalf("night %s took %v, want %v", night.date, took, night.takes)
+		}
+		var want []string
+		for _, id := range night.flagged {
+			want = append(want, "holiday_value_date,"+id+",,")
+		}
+		sameKeys(t, "night "+night.date, keysOf(r), want...)
+		if night.date == "2026-11-27" && !strings.Contains(r.Exceptions[0].Reason, "2026-11-26 (Thanksgiving Day)") {
+			t.Fatalf("reason %q does not name the holiday", r.Exceptions[0].Reason)
+		}
+		if r.ExitCode() != 0 {
+			t.Fatalf("night %s: exit code %d, want 0 (a holiday value date is information)", night.date, r.ExitCode())
+		}
+		b.clock.Advance(24 * time.Hour)
+	}
+}
