@@ -71,7 +71,7 @@ type Statement struct {
 
 // Restated is one account of a group with status 2 (deletion) or 3 (correction).
 type Restated struct {
-	Line          int // the 03 record's line
+	Line          int // the 02 group header's line (its field 4 is the status)
 	Status        string
 	Bank, Account string
 	AsOfDate      time.Time
@@ -133,6 +133,7 @@ type reader struct {
 	groupRecords, groupAccounts           int
 	groupTotal                            decimal.Decimal
 	bank, groupStatus, modifier, groupCcy string
+	groupLine                             int
 	asOf                                  time.Time
 	// account
 	acctRecords         int
@@ -361,6 +362,7 @@ func (rd *reader) header(line int, f []field) {
 func (rd *reader) groupHeader(line int, f []field) {
 	rd.state = stGroup
 	rd.groups++
+	rd.groupLine = line
 	rd.groupAccounts, rd.groupTotal = 0, decimal.Zero
 	rd.bank, rd.groupStatus, rd.modifier, rd.groupCcy, rd.asOf = "", "", "", "USD", time.Time{}
 	if !rd.fieldCount(line, f, "02", 7) {
@@ -494,7 +496,7 @@ func (rd *reader) accountHeader(line int, f []field) {
 	default:
 		rd.acctOK = true
 		if rd.groupStatus == "2" || rd.groupStatus == "3" {
-			rd.st.Restated = append(rd.st.Restated, Restated{Line: line, Status: rd.groupStatus, Bank: rd.bank,
+			rd.st.Restated = append(rd.st.Restated, Restated{Line: rd.groupLine, Status: rd.groupStatus, Bank: rd.bank,
 				Account: acct.v, AsOfDate: rd.asOf})
 		}
 	}

@@ -138,7 +138,8 @@ func readStatement(f io.Reader, format, account string, now time.Time, probs *Pr
 }
 
 // restatedDay is a BAI2 account and as-of date that a deletion (status 2) or correction (3) group
-// reports again, with the receipts the group gives it (none for a deletion).
+// reports again (line: the group's 02 record), with the receipts the group gives it (none for a
+// deletion).
 type restatedDay struct {
 	line        int
 	status, day string
@@ -254,7 +255,8 @@ func (r *runner) checkAgainstLoaded(ctx context.Context, rows []statementRow, da
 	}
 	for _, d := range days {
 		var dropped []loadedReceipt
-		if err := r.db.SelectContext(ctx, &dropped, queryReceiptsOfDay, d.day, stringArray(d.ids)); err != nil {
+		keep := append([]string{}, d.ids...) // never NULL: a deletion keeps nothing
+		if err := r.db.SelectContext(ctx, &dropped, queryReceiptsOfDay, d.day, stringArray(keep)); err != nil {
 			return fmt.Errorf("look up receipts of %s: %w", d.day, err)
 		}
 		what := "correction (group status 3) no longer reports"
@@ -262,7 +264,7 @@ func (r *runner) checkAgainstLoaded(ctx context.Context, rows []statementRow, da
 			what = "deletion (group status 2) withdraws"
 		}
 		for _, e := range dropped {
-			probs.add(Problem{Line: d.line, Field: "group status", Value: d.status, Problem: fmt.Sprintf(
+			probs.add(Problem{Line: d.line, Column: 4, Field: "group status", Value: d.status, Problem: fmt.Sprintf(
 				"this %s receipt %s of %s (loaded from %s for %s): a loaded receipt is never withdrawn by a file; "+
 					"ask the bank, and hold its allocations if the wire was withdrawn", what, e.ID, d.day, e.File, e.Amount.StringFixed(2))})
 		}
