@@ -287,8 +287,8 @@ func TestSecondRunOfSameDateSendsNothing(t *testing.T) {
 	if err := b.db.Get(&files, `SELECT count(*) FROM files WHERE status = 'loaded'`); err != nil {
 		t.Fatal(err)
 	}
-	if files != 2 {
-		t.Fatalf("%d files loaded, want the 2 good sample files once", files)
+	if files != 6 {
+		t.Fatalf("%d files loaded, want the 6 good sample files once", files)
 	}
 }
 

@@ -38,7 +38,7 @@ type statementRow struct {
 // receiptRef is one reference a statement gives a receipt (a receipt_references kind and text).
 type receiptRef struct{ kind, ref string }
 
-// refsOf lists the non-empty references of kinds[i] = texts[i].
+// refsOf reads its arguments as kind, text, kind, text, ... and keeps the references with a text.
 func refsOf(pairs ...string) []receiptRef {
 	var out []receiptRef
 	for i := 0; i+1 < len(pairs); i += 2 {
@@ -60,7 +60,7 @@ type statementEntry struct {
 // readStatement reads a statement file with its format's reader and maps its credits to receipts.
 // Receipt ids are the reader's match key for the payment, prefixed with the format, so the same
 // entry reported twice has one id and no id can be taken for a CSV receipt's. Any problem refuses
-// the file whole.
+// the file whole. It also returns the BAI2 days a deletion or correction group restates.
 func readStatement(f io.Reader, format, account string, now time.Time, probs *Problems) ([]statementRow, []statementEntry, []restatedDay) {
 	var rows []statementRow
 	var others []statementEntry
