@@ -44,11 +44,11 @@ const (
 	// KindHolidayValueDate is listed for information: a receipt of the night whose value date is a
 	// weekend or a Federal Reserve holiday, when no wire settles; the bank dated it so, check it.
 	KindHolidayValueDate = "holiday_value_date"
-	KindFailed          = "failed"
-	KindStuckPending    = "stuck_pending"
-	KindStuck           = "stuck"
-	KindNotSent         = "not_sent"
-	KindCorrected       = "corrected"
+	KindFailed           = "failed"
+	KindStuckPending     = "stuck_pending"
+	KindStuck            = "stuck"
+	KindNotSent          = "not_sent"
+	KindCorrected        = "corrected"
 	// KindReversed is a funded journal of an earlier run that Alpaca reversed after funding.
 	KindReversed = "reversed"
 	// KindFailedLate is a journal still open when its run was reported that Alpaca then failed.
@@ -188,7 +188,7 @@ type skippedRow struct {
 	// carry the reference; NULL for one named by receipt_id.
 	ReferenceMatches sql.NullInt64 `db:"reference_matches"`
 	File             string        `db:"file"`
-	Line      int                 `db:"line"`
+	Line             int           `db:"line"`
 }
 
 type journalRow struct {
