@@ -19,7 +19,7 @@ func TestCashShortfallHoldsTheNight(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
-	// The sample night plans 89,000.00: 112,500.00 of receipts less 23,500.00 unallocated.
+	// The sample night plans 146,150.00: 169,650.00 of receipts less 23,500.00 unallocated.
 	admin(t, b, "cash", `{"amount":"50000.00"}`)
 
 	held, err := b.runner.Run(ctx, fixtures.BusinessDate)
@@ -42,18 +42,18 @@ func TestCashShortfallHoldsTheNight(t *testing.T) {
 		t.Fatalf("cash_shortfall exceptions %+v, want one", short)
 	}
 	e := short[0]
-	if e.Amount.StringFixed(2) != "39000.00" {
-		t.Errorf("shortfall amount %s, want 39000.00", e.Amount.StringFixed(2))
+	if e.Amount.StringFixed(2) != "96150.00" {
+		t.Errorf("shortfall amount %s, want 96150.00", e.Amount.StringFixed(2))
 	}
-	for _, want := range []string{"can transfer 50,000.00 USD", "need 89,000.00 USD", "short by 39,000.00 USD", "nothing was sent"} {
+	for _, want := range []string{"can transfer 50,000.00 USD", "need 146,150.00 USD", "short by 96,150.00 USD", "nothing was sent"} {
 		if !strings.Contains(e.Reason, want) {
 			t.Errorf("reason %q does not say %q", e.Reason, want)
 		}
 	}
-	if want := "fund the sweep account (short by 39,000.00 USD) and re-run"; !strings.Contains(e.NextAction, want) {
+	if want := "fund the sweep account (short by 96,150.00 USD) and re-run"; !strings.Contains(e.NextAction, want) {
 		t.Errorf("next action %q, want %q", e.NextAction, want)
 	}
-	if s := reconcile.Summarize(held.Report); !strings.Contains(s.Headline, "short by 39,000.00 USD") {
+	if s := reconcile.Summarize(held.Report); !strings.Contains(s.Headline, "short by 96,150.00 USD") {
 		t.Errorf("headline %q does not name the shortfall", s.Headline)
 	}
 	_, status, err := store.RunStatusOf(ctx, b.db, fixtures.BusinessDate, b.runner.Config.SweepAccount)
@@ -79,7 +79,7 @@ func TestCashShortfallHoldsTheNight(t *testing.T) {
 		t.Fatalf("after funding the broker holds %d journals, cashpool knows %d", n, withID)
 	}
 	checkBrokerLedger(t, b)
-	if !sent.Report.Totals.Executed.IsPositive() || !sent.Report.Totals.Planned.Equal(decimal.RequireFromString("89000")) {
+	if !sent.Report.Totals.Executed.IsPositive() || !sent.Report.Totals.Planned.Equal(decimal.RequireFromString("146150")) {
 		t.Errorf("after funding: totals %+v", sent.Report.Totals)
 	}
 }
@@ -90,7 +90,7 @@ func TestCashCheckDoesNotCountJournalsAlreadySent(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
-	admin(t, b, "cash", `{"amount":"89000.00"}`) // exactly the night: once a batch is paid, less is left
+	admin(t, b, "cash", `{"amount":"146150.00"}`) // exactly the night: once a batch is paid, less is left
 	lossy := &lostAnswer{Broker: b.client}
 	b.runner.Broker = lossy
 	b.runner.Config.MaxInFlight = 1

@@ -3,6 +3,7 @@ package batch_test
 import (
 	"context"
 	"encoding/csv"
+	"fmt"
 	"io/fs"
 	"net/http/httptest"
 	"os"
@@ -72,7 +73,7 @@ func setup(t *testing.T) *bundle {
 	b.drop = t.TempDir()
 	copyFixtures(t, b.drop)
 	b.runner = &batch.Runner{DB: b.db, Broker: b.client, Config: batch.Config{
-		SweepAccount: seed.SweepAccount, DropDir: b.drop, OutDir: t.TempDir(), BatchSize: 500,
+		SweepAccount: seed.SweepAccount, DropDir: b.drop, OutDir: t.TempDir(), BatchSize: 500, BankAccount: fixtures.BankAccount,
 		JournalLimit: decimal.RequireFromString("10000.00"), MaxInFlight: 4,
 		TrackFor: time.Hour, PollEvery: time.Minute, Now: b.clock.Now,
 		TrackWait: func(ctx context.Context, d time.Duration) error { b.clock.Advance(d); return nil },
@@ -165,7 +166,9 @@ func TestSampleNightAgainstSimulator(t *testing.T) {
 		t.Fatalf("totals do not balance: %v", tot.Problems)
 	}
 	for name, c := range map[string]struct{ got, want string }{
-		"receipts":    {tot.Receipts.StringFixed(2), "112500.00"},   // W1007 (1,860.50) held: a refused file names it
+		// W1007 (1,860.50) held: a refused file names it; of the statements' credits, 57,150.00 are
+		// planned and the two an ambiguous bank reference matches (4,750.00, 12,000.00) held.
+		"receipts":    {tot.Receipts.StringFixed(2), "169650.00"},
 		"unallocated": {tot.Unallocated.StringFixed(2), "23500.00"}, // W1002's 11,500 remainder + W1003 held whole
 		"failed":      {tot.Failed.StringFixed(2), "7500.00"},       // rejected fixture 5,000 + inactive account 2,500
 	} {
@@ -177,6 +180,7 @@ func TestSampleNightAgainstSimulator(t *testing.T) {
 		t.Errorf("exit code %d, want 3 (exceptions for a person)", out.Report.ExitCode())
 	}
 	checkBrokerLedger(t, b)
+	checkFundedByReference(t, b)
 
 	// The weight split of W1004 (three equal weights over 10,000.00) must be 3333.34/3333.33/3333.33,
 	// the extra cent to the first client_ref.
@@ -188,6 +192,33 @@ func TestSampleNightAgainstSimulator(t *testing.T) {
 		t.Errorf("W1004 split = %v", parts)
 	}
 }
+
+// checkFundedByReference checks, in the simulator's books, what the sample's allocations by bank
+// reference funded: each resolved one exactly once, and nothing for the ambiguous (MSD-001, account
+// 40) or the unmatched one (TLW-001, 1,200.00 to account 31).
+func checkFundedByReference(t *testing.T, b *bundle) {
+	t.Helper()
+	want := map[string][]string{ // account → amounts funded, by hand from fixtures/drop
+		acct(31): {"10000.00"}, acct(32): {"8250.00"}, // Harbor Light, by UETR (camt.054 and camt.053: one receipt)
+		acct(33): {"3200.00"}, acct(34): {"3200.00"}, // North Ridge, by the bank's entry reference, weights 1:1
+		acct(35): {"9000.00"}, acct(36): {"9000.00"}, acct(37): {"6000.00"}, acct(38): {"6000.00"}, // Silver Birch (BAI2), by IMAD
+		acct(39): {"2500.00"}, // Juniper Row, by the bank's reference of a book transfer
+		acct(40): nil,         // Maple Street or Orchard Lane: ambiguous, never funded
+	}
+	got := map[string][]string{}
+	for _, e := range b.sim.Ledger() {
+		if _, ok := want[e.ToAccount]; ok && !alpaca.Failed(e.Status) {
+			got[e.ToAccount] = append(got[e.ToAccount], e.Amount.StringFixed(2))
+		}
+	}
+	for account, amounts := range want {
+		if strings.Join(got[account], " ") != strings.Join(amounts, " ") {
+			t.Errorf("broker journals to %s: %v, want %v", account, got[account], amounts)
+		}
+	}
+}
+
+func acct(n int) string { return fmt.Sprintf("c0000000-0000-4000-8000-%012d", n) }
 
 // checkBrokerLedger checks the invariants against the simulator's own books, not cashpool's tables:
 // no allocation funded twice, every journal the broker holds is one cashpool planned, from the sweep
@@ -256,8 +287,8 @@ func TestSecondRunOfSameDateSendsNothing(t *testing.T) {
 	if err := b.db.Get(&files, `SELECT count(*) FROM files WHERE status = 'loaded'`); err != nil {
 		t.Fatal(err)
 	}
-	if files != 2 {
-		t.Fatalf("%d files loaded, want the 2 good sample files once", files)
+	if files != 6 {
+		t.Fatalf("%d files loaded, want the 6 good sample files once", files)
 	}
 }
 

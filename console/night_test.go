@@ -68,7 +68,7 @@ func runSampleNight(t *testing.T) *sampleNight {
 
 	db := schematest.DB(t)
 	r := &batch.Runner{DB: db, Broker: alpaca.NewClient(alpaca.Options{BaseURL: broker.URL, KeyID: "k", Secret: "s"}),
-		Config: batch.Config{SweepAccount: seed.SweepAccount, DropDir: drop, OutDir: filepath.Join(dir, "reports"),
+		Config: batch.Config{SweepAccount: seed.SweepAccount, DropDir: drop, OutDir: filepath.Join(dir, "reports"), BankAccount: fixtures.BankAccount,
 			Formats: []string{"html"}, JournalLimit: decimal.RequireFromString("10000.00"),
 			TrackFor: 2 * time.Second, PollEvery: 200 * time.Millisecond}}
 	n := &sampleNight{db: db, sim: sim, runner: r, date: fixtures.BusinessDate}

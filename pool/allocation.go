@@ -84,3 +84,18 @@ func CheckAmountOrWeight(amount, weight decimal.NullDecimal) error {
 	}
 	return nil
 }
+
+// referencePrefix starts the receipt_id an allocation by bank reference carries until the
+// reference resolves to one receipt. ParseRef refuses control characters, so no receipt id
+// starts with it.
+const referencePrefix = "\x1fref:"
+
+// ReferenceReceiptID is the receipt_id stored for an allocation that names its receipt by the
+// bank's reference ref, until ingest resolves it.
+func ReferenceReceiptID(ref string) string { return referencePrefix + ref }
+
+// BankReferenceOf returns the bank reference of an unresolved allocation's receipt_id, and false
+// for a receipt id.
+func BankReferenceOf(receiptID string) (string, bool) {
+	return strings.CutPrefix(receiptID, referencePrefix)
+}

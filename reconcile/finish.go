@@ -75,7 +75,7 @@ func WriteSummary(w io.Writer, r *Report) {
 		fmt.Fprintf(w, "%d exceptions:\n", len(r.Exceptions))
 		for _, k := range Kinds {
 			if counts[k] > 0 {
-				fmt.Fprintf(w, "  %-18s %4d\n", k, counts[k])
+				fmt.Fprintf(w, "  %-19s %3d\n", k, counts[k])
 			}
 		}
 	}

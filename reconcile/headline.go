@@ -55,9 +55,9 @@ var groups = []struct {
 }{
 	{SeverityAction, "Needs action", []string{KindUnbalanced, KindSweepDifference, KindFailed, KindFailedLate, KindReversed, KindNotSent,
 		KindUnknownStatus, KindUnfinishedRun, KindHeldNight, KindCashShortfall, KindRejectedFile, KindHeldReceipt, KindOverAllocated,
-		KindSkippedAllocation, KindUnallocated, KindCorrected}},
+		KindSkippedAllocation, KindAmbiguousReference, KindUnmatchedReference, KindUnallocated, KindCorrected}},
 	{SeverityWatch, "Stuck or still in flight", []string{KindStuck, KindStuckPending, KindInFlight}},
-	{SeverityInfo, "For information", []string{KindAwaitingReceipt}},
+	{SeverityInfo, "For information", []string{KindAwaitingReceipt, KindHolidayValueDate}},
 }
 
 // Summarize gives the headline and grouping of r, the same in the HTML report and the console.

@@ -12,6 +12,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/shopspring/decimal"
 
+	"github.com/cashpool/cashpool/bank/fedcal"
 	"github.com/cashpool/cashpool/batch/store"
 	"github.com/cashpool/cashpool/pool"
 )
@@ -31,14 +32,23 @@ const (
 	KindOverAllocated     = "over_allocated"
 	KindUnallocated       = "unallocated"
 	KindSkippedAllocation = "skipped_allocation"
+	// KindAmbiguousReference is an allocation naming its receipt by a bank reference that several
+	// receipts carry: never funded, and those receipts are held, until it names its receipt_id.
+	KindAmbiguousReference = "ambiguous_reference"
+	// KindUnmatchedReference is an allocation naming its receipt by a bank reference no receipt
+	// carries, past the wait for its bank statement: never funded.
+	KindUnmatchedReference = "unmatched_reference"
 	// KindAwaitingReceipt is listed for information: the allocation is within its wait for its
 	// receipt, and is not yet for a person.
 	KindAwaitingReceipt = "awaiting_receipt"
-	KindFailed          = "failed"
-	KindStuckPending    = "stuck_pending"
-	KindStuck           = "stuck"
-	KindNotSent         = "not_sent"
-	KindCorrected       = "corrected"
+	// KindHolidayValueDate is listed for information: a receipt of the night whose value date is a
+	// weekend or a Federal Reserve holiday, when no wire settles; the bank dated it so, check it.
+	KindHolidayValueDate = "holiday_value_date"
+	KindFailed           = "failed"
+	KindStuckPending     = "stuck_pending"
+	KindStuck            = "stuck"
+	KindNotSent          = "not_sent"
+	KindCorrected        = "corrected"
 	// KindReversed is a funded journal of an earlier run that Alpaca reversed after funding.
 	KindReversed = "reversed"
 	// KindFailedLate is a journal still open when its run was reported that Alpaca then failed.
@@ -56,7 +66,8 @@ const (
 
 // Kinds lists every exception kind in report order.
 var Kinds = []string{
-	KindRejectedFile, KindHeldNight, KindCashShortfall, KindHeldReceipt, KindOverAllocated, KindUnallocated, KindSkippedAllocation, KindAwaitingReceipt,
+	KindRejectedFile, KindHeldNight, KindCashShortfall, KindHeldReceipt, KindOverAllocated, KindUnallocated, KindSkippedAllocation,
+	KindAmbiguousReference, KindUnmatchedReference, KindAwaitingReceipt, KindHolidayValueDate,
 	KindFailed, KindStuckPending, KindStuck, KindNotSent, KindCorrected, KindReversed, KindFailedLate, KindUnknownStatus,
 	KindUnfinishedRun, KindInFlight, KindUnbalanced, KindSweepDifference,
 }
@@ -133,7 +144,7 @@ type Report struct {
 // run is not done until every journal executed.
 func (r *Report) ExitCode() int {
 	for _, e := range r.Exceptions {
-		if e.Kind != KindAwaitingReceipt {
+		if !Informational(e.Kind) {
 			return 3
 		}
 	}
@@ -141,6 +152,12 @@ func (r *Report) ExitCode() int {
 		return 3
 	}
 	return 0
+}
+
+// Informational reports whether rows of kind are listed for information only: they do not make
+// the exit status 3.
+func Informational(kind string) bool {
+	return kind == KindAwaitingReceipt || kind == KindHolidayValueDate
 }
 
 type runRow struct {
@@ -155,6 +172,7 @@ type runRow struct {
 
 type receiptRow struct {
 	ReceiptID   string          `db:"receipt_id"`
+	ValueDate   time.Time       `db:"value_date"`
 	Amount      decimal.Decimal `db:"amount"`
 	Allocated   decimal.Decimal `db:"allocated"`
 	Unallocated decimal.Decimal `db:"unallocated"`
@@ -171,8 +189,11 @@ type skippedRow struct {
 	Amount    decimal.NullDecimal `db:"amount"`
 	Reason    string              `db:"reason"`
 	Awaiting  bool                `db:"awaiting"`
-	File      string              `db:"file"`
-	Line      int                 `db:"line"`
+	// ReferenceMatches is, for an allocation by an unresolved bank reference, how many receipts
+	// carry the reference; NULL for one named by receipt_id.
+	ReferenceMatches sql.NullInt64 `db:"reference_matches"`
+	File             string        `db:"file"`
+	Line             int           `db:"line"`
 }
 
 type journalRow struct {
@@ -353,6 +374,8 @@ func readHeld(ctx context.Context, tx *sqlx.Tx, r *Report, _ runRow, _ time.Time
 			e.NextAction = fmt.Sprintf("replace %s with a corrected file, then `cashpool release --file %s --reason ...`; nothing was sent", h.File, h.File)
 		case h.Waiting:
 			e.NextAction = fmt.Sprintf("let %s be completed (write %s.ready when it is); the next run plans the receipt", h.File, h.File)
+		case strings.HasPrefix(h.Reason, "bank reference "):
+			e.NextAction = "see ambiguous_reference: once the allocation is named by receipt_id, the next run plans the receipt"
 		default:
 			e.NextAction = fmt.Sprintf("replace %s with a corrected file (every allocation it has for this receipt); the next run plans the receipt. If they must not be paid: `cashpool release --file %s --reason ...`", h.File, h.File)
 		}
@@ -367,6 +390,9 @@ func readReceipts(ctx context.Context, tx *sqlx.Tx, r *Report, _ runRow, _ time.
 		t.Receipts = t.Receipts.Add(rr.Amount)
 		t.Allocated = t.Allocated.Add(rr.Allocated)
 		t.Unallocated = t.Unallocated.Add(rr.Unallocated)
+		if h, ok := holidayValueDate(rr); ok {
+			r.Exceptions = append(r.Exceptions, h)
+		}
 		e := Exception{ReceiptID: rr.ReceiptID, Reason: rr.Reason, File: rr.File, Line: rr.Line}
 		switch {
 		case rr.Held:
@@ -389,6 +415,24 @@ func readReceipts(ctx context.Context, tx *sqlx.Tx, r *Report, _ runRow, _ time.
 	}, r.RunID)
 }
 
+// holidayValueDate flags a receipt valued on a day the Federal Reserve is closed: no Fedwire
+// payment settles then, so the date is the bank's booking convention or a mistake.
+func holidayValueDate(rr receiptRow) (Exception, bool) {
+	if fedcal.IsBusinessDay(rr.ValueDate) {
+		return Exception{}, false
+	}
+	day := rr.ValueDate.Weekday().String()
+	if name, ok := fedcal.Holiday(rr.ValueDate); ok {
+		day = name
+	}
+	return Exception{
+		Kind: KindHolidayValueDate, ReceiptID: rr.ReceiptID, Amount: rr.Amount, File: rr.File, Line: rr.Line,
+		Reason: fmt.Sprintf("value date %s (%s): the Federal Reserve is closed and no wire settles",
+			rr.ValueDate.Format(time.DateOnly), day),
+		NextAction: "none if the bank dates wires received on closed days so; otherwise ask the bank for the value date",
+	}, true
+}
+
 func readSkipped(ctx context.Context, tx *sqlx.Tx, r *Report, _ runRow, _ time.Time) error {
 	return eachRow(ctx, tx, querySkipped, func(s skippedRow) error {
 		e := Exception{
@@ -406,9 +450,34 @@ func readSkipped(ctx context.Context, tx *sqlx.Tx, r *Report, _ runRow, _ time.T
 			e.Kind = KindAwaitingReceipt
 			e.NextAction = "none yet: the run that takes the receipt funds it; past the wait it becomes an exception"
 		}
+		if s.ReferenceMatches.Valid {
+			referenceException(&e, s)
+		}
 		r.Exceptions = append(r.Exceptions, e)
 		return nil
 	}, r.RunID)
+}
+
+// referenceException classifies an allocation whose bank reference names no single receipt. Its
+// receipt_id is no receipt's yet, so it is left empty: the reason names the reference.
+func referenceException(e *Exception, s skippedRow) {
+	e.ReceiptID = ""
+	switch n := s.ReferenceMatches.Int64; {
+	case s.Awaiting && n == 0:
+		e.NextAction = "none yet: the bank statement carrying the reference resolves it; past the wait it becomes unmatched_reference"
+	case s.Awaiting:
+		e.NextAction = "none: the next scan of the drop folder resolves it"
+	case n == 0:
+		e.Kind = KindUnmatchedReference
+		e.NextAction = "check the bank reference against the bank statement (or ask the sender whether the wire was sent); " +
+			"to fund it, drop an allocations file naming the receipt_id with a new client_ref"
+	case n == 1:
+		e.NextAction = "nothing to do if it was delivered twice; if it is another allocation, drop it again with its own client_ref"
+	default:
+		e.Kind = KindAmbiguousReference
+		e.NextAction = "drop an allocations file naming the right receipt_id with this client_ref: that receipt is then funded " +
+			"with it and the others are released"
+	}
 }
 
 func readJournals(ctx context.Context, tx *sqlx.Tx, r *Report, run runRow, now time.Time) error {

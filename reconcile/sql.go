@@ -63,7 +63,7 @@ WHERE h.run_id = $1
 ORDER BY h.receipt_id, h.file`
 
 	queryReceipts = `
-SELECT rr.receipt_id, rr.amount, rr.allocated, rr.unallocated, rr.held, rr.reason,
+SELECT rr.receipt_id, r.value_date, rr.amount, rr.allocated, rr.unallocated, rr.held, rr.reason,
        f.name AS file, r.line
 FROM run_receipts rr
 JOIN receipts r ON r.receipt_id = rr.receipt_id
@@ -72,7 +72,7 @@ WHERE rr.run_id = $1
 ORDER BY rr.receipt_id`
 
 	querySkipped = `
-SELECT a.receipt_id, a.client_ref, a.account_id::text AS account_id, a.amount, s.reason, s.awaiting,
+SELECT a.receipt_id, a.client_ref, a.account_id::text AS account_id, a.amount, s.reason, s.awaiting, s.reference_matches,
        f.name AS file, a.line
 FROM run_skipped_allocations s
 JOIN allocations a ON a.id = s.allocation_id

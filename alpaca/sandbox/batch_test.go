@@ -434,13 +434,13 @@ func TestLoadSeedFixture(t *testing.T) {
 		t.Fatal(err)
 	}
 	if s.SweepAccount != sweep || !s.SweepCash.Equal(dec("1000000")) || !s.JournalLimit.Equal(dec("10000")) ||
-		!s.DailyLimit.Equal(dec("1000000")) || len(s.Accounts) != 32 {
+		!s.DailyLimit.Equal(dec("1000000")) || len(s.Accounts) != 42 {
 		t.Fatalf("seed %+v", s)
 	}
-	if a := s.Accounts[31]; a.ID != inactive || a.Status != "INACTIVE" || a.Firm {
+	if a := s.Accounts[len(s.Accounts)-1]; a.ID != inactive || a.Status != "INACTIVE" || a.Firm {
 		t.Fatalf("last account %+v", a)
 	}
-	// The demo seed works as a simulator: customers 01..30 receive, 99 cancels the batch.
+	// The demo seed works as a simulator: customers 01..40 receive, 99 cancels the batch.
 	b := setup(t, func(o *sandbox.Options) { o.Seed = s })
 	b.batch(t, 200, batchOf(entry{ToAccount: cust1, Amount: "1.00"}, entry{ToAccount: "c0000000-0000-4000-8000-000000000030", Amount: "1.00"}), "")
 	wantError(t, b.batch(t, 422, batchOf(entry{ToAccount: inactive, Amount: "1.00"}), ""), 42210000, inactive+" is not ACTIVE (INACTIVE)")

@@ -64,3 +64,27 @@ func formatWant(ps []bai2.Problem) []byte {
 	w.Flush()
 	return buf.Bytes()
 }
+
+// TestBadCorpusCovers: the refusals a bank file most often needs each have a corpus file with its
+// exact expected problems, checked by TestBadFiles.
+func TestBadCorpusCovers(t *testing.T) {
+	t.Parallel()
+	for what, name := range map[string]string{
+		"account total off":     "account-total-off",
+		"group total off":       "group-total-off",
+		"file record count off": "file-count-off",
+		"wrong account":         "wrong-account",
+		"duplicate entry":       "duplicate-entry",
+		"duplicate UETR":        "duplicate-uetr",
+		"truncated (no 99)":     "truncated-no-99",
+		"truncated mid-account": "truncated-mid-account",
+		"test group (status 4)": "group-status-test",
+		"record after the 99":   "text-after-trailer",
+	} {
+		for _, ext := range []string{".bai", ".want"} {
+			if _, err := os.Stat(filepath.Join("testdata", "bad", name+ext)); err != nil {
+				t.Errorf("%s: %v", what, err)
+			}
+		}
+	}
+}

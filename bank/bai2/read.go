@@ -63,6 +63,18 @@ type Statement struct {
 	Debits                   []Entry
 	Reversals                []Entry
 	Other                    []Entry
+	// Restated lists every account a deletion (group status 2) or correction (3) group reports:
+	// what the bank said before about that account and as-of date is withdrawn, and for a
+	// correction replaced by this group's entries.
+	Restated []Restated
+}
+
+// Restated is one account of a group with status 2 (deletion) or 3 (correction).
+type Restated struct {
+	Line          int // the 02 group header's line (its field 4 is the status)
+	Status        string
+	Bank, Account string
+	AsOfDate      time.Time
 }
 
 // seg is one physical line of a logical record: the record's own line or an 88 continuing it.
@@ -121,6 +133,7 @@ type reader struct {
 	groupRecords, groupAccounts           int
 	groupTotal                            decimal.Decimal
 	bank, groupStatus, modifier, groupCcy string
+	groupLine                             int
 	asOf                                  time.Time
 	// account
 	acctRecords         int
@@ -349,6 +362,7 @@ func (rd *reader) header(line int, f []field) {
 func (rd *reader) groupHeader(line int, f []field) {
 	rd.state = stGroup
 	rd.groups++
+	rd.groupLine = line
 	rd.groupAccounts, rd.groupTotal = 0, decimal.Zero
 	rd.bank, rd.groupStatus, rd.modifier, rd.groupCcy, rd.asOf = "", "", "", "USD", time.Time{}
 	if !rd.fieldCount(line, f, "02", 7) {
@@ -481,6 +495,10 @@ func (rd *reader) accountHeader(line int, f []field) {
 		rd.bad(ccy, "currency", fmt.Sprintf("currency %q is not known", ccy.v))
 	default:
 		rd.acctOK = true
+		if rd.groupStatus == "2" || rd.groupStatus == "3" {
+			rd.st.Restated = append(rd.st.Restated, Restated{Line: rd.groupLine, Status: rd.groupStatus, Bank: rd.bank,
+				Account: acct.v, AsOfDate: rd.asOf})
+		}
 	}
 	at := func(j int) field {
 		if j < len(f) {

@@ -173,3 +173,25 @@ func equalStatements(a, b bai2.Statement) bool {
 	b.Receipts, b.Debits, b.Reversals, b.Other = nil, nil, nil, nil
 	return reflect.DeepEqual(a, b)
 }
+
+// A correction group (status 3) names the account and as-of date it restates, for the caller to
+// replace what an earlier report of that day gave; an update group (status 1) names none.
+func TestCorrectionGroupIsRestated(t *testing.T) {
+	t.Parallel()
+	st, probs := readFile(t, "testdata/good/correction.bai", "987654321")
+	if probs.Total != 0 {
+		t.Fatalf("problems: %+v", probs.List)
+	}
+	want := []bai2.Restated{{Line: 2, Status: "3", Bank: "122099999", Account: "987654321",
+		AsOfDate: time.Date(2025, 7, 15, 0, 0, 0, 0, time.UTC)}}
+	if !reflect.DeepEqual(st.Restated, want) {
+		t.Fatalf("restated %+v, want %+v", st.Restated, want)
+	}
+	if len(st.Receipts) != 2 || st.Receipts[0].GroupStatus != "3" {
+		t.Fatalf("receipts %+v", st.Receipts)
+	}
+	st, _ = readFile(t, "testdata/good/statement.bai", "987654321")
+	if len(st.Restated) != 0 {
+		t.Fatalf("an update group restated %+v", st.Restated)
+	}
+}

@@ -64,3 +64,25 @@ func TestBadFiles(t *testing.T) {
 		})
 	}
 }
+
+// TestBadCorpusCovers: the refusals a bank file most often needs each have a corpus file with its
+// exact expected problems, checked by TestBadFiles.
+func TestBadCorpusCovers(t *testing.T) {
+	t.Parallel()
+	for what, name := range map[string]string{
+		"entry count off":       "totals_count_off",
+		"sum off":               "totals_sum_off",
+		"balances off":          "balance_off",
+		"wrong account":         "wrong_account",
+		"duplicate entry":       "duplicate_entry_ref",
+		"truncated":             "truncated",
+		"first page of several": "paged_first_page",
+		"last page of several":  "paged_last_page",
+	} {
+		for _, ext := range []string{".xml", ".want"} {
+			if _, err := os.Stat(filepath.Join("testdata", "bad", name+ext)); err != nil {
+				t.Errorf("%s: %v", what, err)
+			}
+		}
+	}
+}

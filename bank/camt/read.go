@@ -135,6 +135,14 @@ func (r Receipt) MatchKey() string {
 	return "ref:" + r.EntryRef
 }
 
+// IMAD is the Fedwire IMAD the bank put in TxDtls/Refs/MsgId, "" when MsgId is not one.
+func (r Receipt) IMAD() string {
+	if imad.MatchString(r.MsgID) {
+		return r.MsgID
+	}
+	return ""
+}
+
 // Entry is an entry of the configured account that is not a receipt, and why.
 type Entry struct {
 	Line      int
@@ -250,6 +258,7 @@ func (rd *reader) read() error {
 				return err
 			}
 			rd.st.MessageID = n.value("MsgId")
+			rd.pagination(n.child("MsgPgntn"), "GrpHdr/MsgPgntn", "message")
 		case stmtName:
 			statements++
 			if err := rd.statement(stmtName, line, col); err != nil {
@@ -319,7 +328,7 @@ func (rd *reader) statement(name string, line, col int) error {
 			break
 		}
 		switch el.Name.Local {
-		case "Acct", "Bal", "TxsSummry", "Ntry":
+		case "Acct", "Bal", "TxsSummry", "Ntry", "StmtPgntn":
 		default:
 			if err := rd.s.skip(); err != nil {
 				return err
@@ -337,6 +346,8 @@ func (rd *reader) statement(name string, line, col int) error {
 			st.bals = append(st.bals, n)
 		case "TxsSummry":
 			st.summary = n
+		case "StmtPgntn":
+			rd.pagination(n, name+"/StmtPgntn", "statement")
 		case "Ntry":
 			if !st.hasAcct {
 				rd.problem(n, name+"/Ntry", "", fmt.Sprintf("an entry comes before the %s's Acct", name))
@@ -357,6 +368,26 @@ func (rd *reader) statement(name string, line, col int) error {
 		rd.checkBalances(st)
 	}
 	return nil
+}
+
+// pagination refuses one page of a paged message or statement (Pgntn: PgNb, LastPgInd). The
+// totals and balances of a page are those of the whole statement, which no page holds alone, so a
+// page can neither be checked nor taken as complete; its entries are not read as receipts.
+func (rd *reader) pagination(n *node, field, what string) {
+	if n == nil {
+		return
+	}
+	page, last := strings.TrimSpace(n.value("PgNb")), strings.TrimSpace(n.value("LastPgInd"))
+	switch {
+	case last == "false" || last == "0":
+		rd.problem(n.child("LastPgInd"), field+"/LastPgInd", last, fmt.Sprintf(
+			"page %s of a %s that continues in another file: a page's totals and balances are the whole %s's, so it cannot be "+
+				"checked alone and nothing of it is taken; ask the bank to deliver each statement in one file", page, what, what))
+	case page != "1":
+		rd.problem(n.child("PgNb"), field+"/PgNb", page, fmt.Sprintf(
+			"page %s, the last page of a %s whose earlier pages are other files: nothing of it is taken; ask the bank to "+
+				"deliver each statement in one file", page, what))
+	}
 }
 
 func normIBAN(s string) string { return strings.ToUpper(strings.ReplaceAll(s, " ", "")) }

@@ -37,7 +37,11 @@
 // read with bank/bai2 or bank/camt for Config.BankAccount, refused whole on any problem, and each
 // credit loaded as a receipt keyed by the payment's match key. An entry already loaded from an
 // earlier statement (a camt.054 before the camt.053, an interim BAI2 before the final) is skipped,
-// not refused. See statement.go.
+// not refused; one that would change or withdraw a loaded receipt (another amount, a BAI2 deletion
+// or correction of its day) refuses the file. The references a statement gives each receipt are
+// recorded, and an allocations row may name its receipt by one of them (bank_reference): each scan
+// resolves such a row once exactly one receipt carries its reference. See statement.go and
+// reference.go.
 //
 // # What happens to a taken file
 //

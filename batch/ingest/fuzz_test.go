@@ -79,7 +79,11 @@ func FuzzAllocations(f *testing.F) {
 			if a.Weight.Valid {
 				weight = a.Weight.Decimal.String()
 			}
-			w.Write([]string{a.ReceiptID, a.AccountID, amount, weight, a.ClientRef, a.Description})
+			id, ref := a.ReceiptID, ""
+			if r, ok := pool.BankReferenceOf(a.ReceiptID); ok {
+				id, ref = "", r
+			}
+			w.Write([]string{id, a.AccountID, amount, weight, a.ClientRef, a.Description, ref})
 		}
 		w.Flush()
 		i := 0

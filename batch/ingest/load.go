@@ -125,8 +125,13 @@ func (r *runner) processStatement(ctx context.Context, c candidate, rc *readCopy
 	if err != nil {
 		return fr, err
 	}
-	rows, others := readStatement(f, c.format, r.cfg.BankAccount, r.now, &probs)
+	rows, others, days := readStatement(f, c.format, r.cfg.BankAccount, r.now, &probs)
 	f.Close()
+	if probs.Total == 0 {
+		if err := r.checkAgainstLoaded(ctx, rows, days, &probs); err != nil {
+			return fr, err
+		}
+	}
 	if probs.Total > 0 {
 		return r.reject(ctx, fr, &probs)
 	}
@@ -193,10 +198,7 @@ func (r *runner) loadStatement(ctx context.Context, c candidate, rc *readCopy, r
 	for i, row := range rows {
 		ids[i] = row.rc.ReceiptID
 	}
-	var earlier []struct {
-		ID   string `db:"receipt_id"`
-		File string `db:"name"`
-	}
+	var earlier []loadedReceipt
 	if err := tx.SelectContext(ctx, &earlier, queryReceiptsLoaded, stringArray(ids)); err != nil {
 		return 0, fmt.Errorf("look up receipts: %w", err)
 	}
@@ -229,6 +231,9 @@ func (r *runner) loadStatement(ctx context.Context, c candidate, rc *readCopy, r
 	}
 	if err := stmt.Close(); err != nil {
 		return 0, fmt.Errorf("copy receipts: %w", err)
+	}
+	if err := insertRefs(ctx, tx, rows); err != nil {
+		return 0, err
 	}
 	return r.commitLoad(ctx, tx, c, rc, fileID, loaded)
 }

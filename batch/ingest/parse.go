@@ -27,8 +27,13 @@ const (
 // the header says where each one is.
 var (
 	ReceiptColumns    = []string{"receipt_id", "value_date", "amount", "currency", "originator_name", "originator_account", "originator_bank", "originator_address", "reference"}
-	AllocationColumns = []string{"receipt_id", "account_id", "amount", "weight", "client_ref", "description"}
+	AllocationColumns = []string{"receipt_id", "account_id", "amount", "weight", "client_ref", "description", "bank_reference"}
 )
+
+// optionalColumns may be left out of a file's header. An allocations file names each row's receipt
+// by receipt_id or by bank_reference, so it needs only one of the two columns (see
+// allocationReceipt).
+var optionalColumns = map[string]bool{"bank_reference": true}
 
 // MaxProblems is how many problems of one file are kept and written; the rest are only counted.
 const MaxProblems = 1000
@@ -186,7 +191,7 @@ func (t *table) readHeader() error {
 			line, strings.Join(t.columns, ","))})
 	}
 	for j, c := range t.col {
-		if c < 0 {
+		if c < 0 && !optionalColumns[t.columns[j]] && !t.coveredBy(t.columns[j]) {
 			probs = append(probs, Problem{Line: line, Field: t.columns[j],
 				Problem: fmt.Sprintf("column %s is missing from the header", t.columns[j])})
 		}
@@ -197,6 +202,16 @@ func (t *table) readHeader() error {
 		}
 	}
 	return nil
+}
+
+// coveredBy reports whether a missing column is stood in for by another the header has: an
+// allocations file may name its receipts by bank_reference alone.
+func (t *table) coveredBy(column string) bool {
+	if column != "receipt_id" {
+		return false
+	}
+	j := indexOf(t.columns, "bank_reference")
+	return j >= 0 && t.col[j] >= 0
 }
 
 // next returns the next record with the right number of fields and its physical line. Records
@@ -363,6 +378,7 @@ const (
 	acWeight
 	acClientRef
 	acDescription
+	acBankReference
 )
 
 // ReadReceipts reads a receipts file, calls row for every valid row in file order, and returns
@@ -443,7 +459,7 @@ func ReadAllocations(r io.Reader, row func(line int, a pool.Allocation) error) (
 func readAllocations(r io.Reader, ps *Problems, failFast bool, row func(int, pool.Allocation) error) (*table, error) {
 	return readRows(r, AllocationColumns, ps, failFast, row, func(c *rowChecker) pool.Allocation {
 		var a pool.Allocation
-		a.ReceiptID = c.ref(acReceiptID)
+		a.ReceiptID = allocationReceipt(c)
 		if s, ok := c.field(acAccountID); ok {
 			id, err := pool.ParseAccountID(s)
 			if err != nil {

@@ -25,5 +25,5 @@ var receiptsSQL = kindSQL{
 
 // queryReceiptsLoaded finds which of the receipt ids $1 are loaded already, and from which file:
 // a bank statement skips them (the same entry reported again).
-const queryReceiptsLoaded = `SELECT r.receipt_id, f.name FROM receipts r JOIN files f ON f.id = r.file_id
+const queryReceiptsLoaded = `SELECT r.receipt_id, r.amount, f.name FROM receipts r JOIN files f ON f.id = r.file_id
 		WHERE r.receipt_id = ANY($1::text[])`

@@ -221,7 +221,7 @@ func scanFolder(ctx context.Context, db *sqlx.DB, cfg Config) (Result, error) {
 	if err := r.forget(ctx, cands); err != nil {
 		return res, err
 	}
-	return res, nil
+	return res, r.resolveReferences(ctx)
 }
 
 func (r *runner) logResult(fr FileResult) {

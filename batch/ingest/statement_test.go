@@ -174,3 +174,79 @@ func TestSameWireInBAI2AndCAMTIsOneReceipt(t *testing.T) {
 		t.Fatalf("%d receipts for the one wire, want 1", n)
 	}
 }
+
+// errorsFile is the errors CSV ingest wrote beside a refused file.
+func (b *bundle) errorsFile(t *testing.T, name string) string {
+	t.Helper()
+	got, err := os.ReadFile(filepath.Join(b.dir, "rejected", name+".errors.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(got)
+}
+
+// A BAI2 correction (group status 3) of a day already loaded: one that restates the day's entries
+// and adds one loads only the new one (never two receipts for one entry); one that drops a loaded
+// receipt, and a deletion (group status 2) of the day, are refused naming what they would take
+// back; a deletion of a day nothing was loaded for loads nothing; and an entry restated with
+// another amount is refused.
+func TestBAI2CorrectionAndDeletion(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.cfg.BankAccount = "987654321"
+	b.dropFile(t, "testdata/statements/statement.bai", "prevday.bai")
+	if f := outcomeOf(t, b.run(t), "prevday.bai"); f.Outcome != ingest.OutcomeLoaded || f.Rows != 2 {
+		t.Fatalf("prevday: %+v", f)
+	}
+
+	b.dropFile(t, "testdata/statements/correction_restates.bai", "correction1.bai")
+	if f := outcomeOf(t, b.run(t), "correction1.bai"); f.Outcome != ingest.OutcomeLoaded || f.Rows != 1 || f.AlreadyReceived != 2 {
+		t.Fatalf("correction restating the day: %+v", f)
+	}
+	if n := b.count(t, `SELECT count(*) FROM receipts`); n != 3 {
+		t.Fatalf("%d receipts, want 3", n)
+	}
+
+	b.dropFile(t, "testdata/statements/correction_drops_one.bai", "correction2.bai")
+	if f := outcomeOf(t, b.run(t), "correction2.bai"); f.Outcome != ingest.OutcomeRejected {
+		t.Fatalf("correction dropping a loaded receipt: %+v", f)
+	}
+	const dropped = "line,column,field,value,problem\n" +
+		`2,4,group status,3,"this correction (group status 3) no longer reports receipt bai2:ref:122099999/987654321/FW2507150004502 ` +
+		`of 122099999/987654321/2025-07-15 (loaded from prevday.bai for 100000.00): a loaded receipt is never withdrawn by a file; ` +
+		`ask the bank, and hold its allocations if the wire was withdrawn"` + "\n"
+	if got := b.errorsFile(t, "correction2.bai"); got != dropped {
+		t.Fatalf("errors file:\n%s\nwant\n%s", got, dropped)
+	}
+
+	b.dropFile(t, "testdata/statements/deletion.bai", "deletion.bai")
+	f := outcomeOf(t, b.run(t), "deletion.bai")
+	if f.Outcome != ingest.OutcomeRejected || f.Errors != 3 {
+		t.Fatalf("deletion of a loaded day: %+v", f)
+	}
+	for i, id := range []string{"bai2:ref:122099999/987654321/FW2507150004502", "bai2:ref:122099999/987654321/FW2507150004600",
+		"uetr:4f1c2b8e-5d3a-4c7e-9a10-2b6d8e3f7a91"} {
+		if p := f.Problems[i]; p.Line != 2 || p.Column != 4 || !strings.HasPrefix(p.Problem, "this deletion (group status 2) withdraws receipt "+id+" ") {
+			t.Fatalf("problem %d: %+v", i, p)
+		}
+	}
+
+	b.dropFile(t, "testdata/statements/deletion_other_day.bai", "deletion-0714.bai")
+	if f := outcomeOf(t, b.run(t), "deletion-0714.bai"); f.Outcome != ingest.OutcomeLoaded || f.Rows != 0 || f.NotReceipts != 1 {
+		t.Fatalf("deletion of a day nothing was loaded for: %+v", f)
+	}
+
+	b.dropFile(t, "testdata/statements/amount_restated.bai", "restated.bai")
+	if f := outcomeOf(t, b.run(t), "restated.bai"); f.Outcome != ingest.OutcomeRejected {
+		t.Fatalf("entry restated with another amount: %+v", f)
+	}
+	const restated = "line,column,field,value,problem\n" +
+		`7,,amount,100001.00,"receipt bai2:ref:122099999/987654321/FW2507150004502 was loaded from prevday.bai for 100000.00; ` +
+		`this statement reports 100001.00: a loaded receipt is never changed by a file, ask the bank which is right"` + "\n"
+	if got := b.errorsFile(t, "restated.bai"); got != restated {
+		t.Fatalf("errors file:\n%s\nwant\n%s", got, restated)
+	}
+	if n := b.count(t, `SELECT count(*) FROM receipts`); n != 3 {
+		t.Fatalf("%d receipts, want 3", n)
+	}
+}

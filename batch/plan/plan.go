@@ -449,8 +449,8 @@ func (p *planner) flushBatch(ctx context.Context) error {
 }
 
 // skipOrphans records allocations this run cannot plan: those whose receipt has not arrived (listed
-// again by every run until it does) and those that arrived after their receipt was planned by an
-// earlier run (listed once).
+// again by every run until it does), those that arrived after their receipt was planned by an
+// earlier run (listed once), and those whose bank reference does not name exactly one receipt.
 func (p *planner) skipOrphans(ctx context.Context) error {
 	res, err := p.tx.ExecContext(ctx, insertAwaiting,
 		p.res.RunID, p.cfg.AwaitReceiptFor.Seconds(), p.now)
@@ -463,6 +463,11 @@ func (p *planner) skipOrphans(ctx context.Context) error {
 		return fmt.Errorf("record late allocations: %w", err)
 	}
 	n2, _ := res.RowsAffected()
-	p.res.Skipped += int(n1 + n2)
+	res, err = p.tx.ExecContext(ctx, insertUnresolved, p.res.RunID, p.cfg.AwaitReceiptFor.Seconds(), p.now)
+	if err != nil {
+		return fmt.Errorf("record allocations by unresolved bank reference: %w", err)
+	}
+	n3, _ := res.RowsAffected()
+	p.res.Skipped += int(n1 + n2 + n3)
 	return nil
 }

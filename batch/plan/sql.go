@@ -35,7 +35,9 @@ const insertHeldNight = `
 		ON CONFLICT DO NOTHING`
 
 // insertHeldReceipts holds, for run $1 of date $2, every receipt a refused allocations file (not
-// released) names an allocation of that no loaded file holds, and every receipt a waiting file names.
+// released) names an allocation of that no loaded file holds, every receipt a waiting file names,
+// and every receipt an ambiguous bank reference of an allocation matches (until an allocation with
+// its client_ref is loaded for one of them).
 const insertHeldReceipts = `
 		INSERT INTO run_held_receipts (run_id, receipt_id, file, waiting, reason)
 		SELECT $1, h.receipt_id, h.file, h.waiting, h.reason
@@ -49,6 +51,17 @@ const insertHeldReceipts = `
 			UNION
 			SELECT s.receipt_id, s.name, true, 'allocations file ' || s.name || ' naming this receipt is still being written'
 			FROM drop_scan_receipts s
+			UNION
+			SELECT x.receipt_id, f.name, false,
+			       'bank reference ' || x.bank_reference || ' of allocation ' || a.client_ref || ' (' || f.name || ' line ' || a.line ||
+			       ') is carried by several receipts, this one among them: held until the allocation names its receipt_id'
+			FROM bank_reference_matches x
+			JOIN allocations a ON a.id = x.allocation_id
+			JOIN files f ON f.id = a.file_id
+			WHERE (SELECT count(*) FROM bank_reference_matches o WHERE o.allocation_id = x.allocation_id) > 1
+			  AND NOT EXISTS (SELECT 1 FROM bank_reference_matches o
+			                  JOIN allocations b ON b.receipt_id = o.receipt_id AND b.client_ref = a.client_ref
+			                  WHERE o.allocation_id = x.allocation_id)
 		) h
 		JOIN receipts r ON r.receipt_id = h.receipt_id
 		WHERE r.value_date <= $2
@@ -83,7 +96,48 @@ const insertAwaiting = `
 		       END,
 		       f.received_at + make_interval(secs => $2) > $3
 		FROM allocations a JOIN files f ON f.id = a.file_id
-		WHERE NOT EXISTS (SELECT 1 FROM receipts r WHERE r.receipt_id = a.receipt_id)`
+		WHERE NOT EXISTS (SELECT 1 FROM receipts r WHERE r.receipt_id = a.receipt_id)
+		  AND a.receipt_id NOT LIKE E'\x1fref:%'`
+
+// insertUnresolved records, for run $1 at $3, every allocation by bank reference that ingest has
+// not resolved (migration 00020), with how many receipts its reference matches: none (awaiting its
+// bank statement for $2 seconds after its file arrived, then unmatched), several (ambiguous; not
+// listed once an allocation with its client_ref is loaded for one of them), or one that already
+// has its client_ref (the same allocation twice: listed once). One match without that is resolved
+// by the next scan and waits meanwhile.
+const insertUnresolved = `
+		INSERT INTO run_skipped_allocations (allocation_id, run_id, reason, awaiting, reference_matches)
+		SELECT a.id, $1,
+		       CASE WHEN m.n = 0 AND f.received_at + make_interval(secs => $2) > $3
+		            THEN 'no receipt carries bank reference ' || substr(a.receipt_id, 6) || ' yet: awaiting its bank statement until ' ||
+		                 to_char((f.received_at + make_interval(secs => $2)) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') || ' UTC'
+		            WHEN m.n = 0
+		            THEN 'no receipt carries bank reference ' || substr(a.receipt_id, 6) || ' (file received ' ||
+		                 to_char(f.received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') || ' UTC)'
+		            WHEN m.n = 1 AND d.id IS NULL
+		            THEN 'bank reference ' || substr(a.receipt_id, 6) || ' is receipt ' || m.ids || ': it is taken at the next scan of the drop folder'
+		            WHEN m.n = 1
+		            THEN 'bank reference ' || substr(a.receipt_id, 6) || ' is receipt ' || m.ids || ', which already has an allocation with client_ref ' ||
+		                 a.client_ref || ' (' || d.file || ' line ' || d.line || '): the same allocation twice is never funded'
+		            ELSE 'bank reference ' || substr(a.receipt_id, 6) || ' matches ' || m.n || ' receipts (' || m.ids || '): not funded, and they are held'
+		       END,
+		       (m.n = 0 AND f.received_at + make_interval(secs => $2) > $3) OR (m.n = 1 AND d.id IS NULL),
+		       m.n
+		FROM allocations a
+		JOIN files f ON f.id = a.file_id
+		CROSS JOIN LATERAL (
+			SELECT count(*)::int AS n, string_agg(x.receipt_id, ', ' ORDER BY x.receipt_id) AS ids
+			FROM bank_reference_matches x WHERE x.allocation_id = a.id) m
+		LEFT JOIN LATERAL (
+			SELECT b.id, bf.name AS file, b.line
+			FROM bank_reference_matches x
+			JOIN allocations b ON b.receipt_id = x.receipt_id AND b.client_ref = a.client_ref
+			JOIN files bf ON bf.id = b.file_id
+			WHERE x.allocation_id = a.id ORDER BY b.id LIMIT 1) d ON true
+		WHERE a.receipt_id LIKE E'\x1fref:%'
+		  AND NOT (m.n > 1 AND d.id IS NOT NULL)
+		  AND NOT (m.n = 1 AND d.id IS NOT NULL AND EXISTS (
+			SELECT 1 FROM run_skipped_allocations s WHERE s.allocation_id = a.id AND s.reference_matches = 1 AND NOT s.awaiting))`
 
 // insertLate records, once, the allocations that arrived after an earlier run planned their receipt.
 const insertLate = `

@@ -110,7 +110,7 @@ func cmdDemo(ctx context.Context, args []string, stdout io.Writer, logger *slog.
 		HTTPClient: &http.Client{Transport: m.Broker(alpaca.NewTransport())}, OnRateLimitWait: m.RateLimitWait, Logger: logger})
 	reports := filepath.Join(dir, "reports")
 	r := &batch.Runner{DB: db, Broker: client, Config: batch.Config{
-		SweepAccount: seed.SweepAccount, DropDir: drop, OutDir: reports,
+		SweepAccount: seed.SweepAccount, DropDir: drop, OutDir: reports, BankAccount: fixtures.BankAccount,
 		Formats: []string{"csv", "json", "html"}, JournalLimit: decimal.RequireFromString("10000.00"),
 		TrackFor: *trackFor, PollEvery: 250 * time.Millisecond, Logger: logger, Observer: m,
 		Progress: progress,
@@ -158,7 +158,7 @@ func cmdDemo(ctx context.Context, args []string, stdout io.Writer, logger *slog.
 	}
 	// serve itself, against the demo's database, simulator, drop folder and reports: what an
 	// operator would run, with nothing to start by hand. Its schedule and drop-folder scans go on.
-	cfg.SweepAccount, cfg.DropDir, cfg.OutDir = seed.SweepAccount, drop, reports
+	cfg.SweepAccount, cfg.DropDir, cfg.OutDir, cfg.BankAccount = seed.SweepAccount, drop, reports, fixtures.BankAccount
 	fmt.Fprintf(stdout, "\nConsole, metrics and health on http://%s/ (the sample night is %s/nights/%s); Ctrl-C stops it and throws the demo's database away.\n",
 		cfg.HTTPAddr, "http://"+cfg.HTTPAddr, date)
 	return serve(ctx, r, cfg, m, stdout, logger)
