@@ -252,11 +252,11 @@ func (b *broker) CreateBatch(ctx context.Context, key string, body []byte) ([]al
 	return out, err
 }
 
-func (b *broker) ListJournals(ctx context.Context, f alpaca.ListFilter) ([]alpaca.Journal, error) {
+func (b *broker) EachJournal(ctx context.Context, f alpaca.ListFilter, fn func(alpaca.Journal) error) error {
 	b.mu.Lock()
 	b.lists++
 	b.mu.Unlock()
-	return b.real.ListJournals(ctx, f)
+	return b.real.EachJournal(ctx, f, fn)
 }
 
 func fourAllocations() []alloc {
