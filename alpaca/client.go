@@ -198,8 +198,9 @@ type ListFilter struct {
 
 // EachJournal calls GET /v1/journals and hands fn each journal of the answer as it is decoded, so
 // the answer is never held whole. Alpaca answers 422 when more than 100,000 journals match and has
-// no pagination: EachJournalPaged splits such a window. An error of fn ends the call and is
-// returned as is. A retry after an answer broken off midway starts the list again, so fn may see a
+// no pagination: EachJournalPaged splits such a window. fn runs while the answer is read, within
+// the call's deadline (Options.CallTimeout), so it keeps what it needs and does no slow work. An
+// error of fn ends the call and is returned as is. A retry after an answer broken off midway starts the list again, so fn may see a
 // journal twice: callers keep what they learn by journal id.
 func (c *Client) EachJournal(ctx context.Context, f ListFilter, fn func(Journal) error) error {
 	q := url.Values{}

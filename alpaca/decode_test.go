@@ -28,7 +28,8 @@ func listServer(t *testing.T, body func(w *bufio.Writer)) (*alpaca.Client, *atom
 		bw.Flush()
 	}))
 	t.Cleanup(ts.Close)
-	return alpaca.NewClient(alpaca.Options{BaseURL: ts.URL, KeyID: "k", Secret: "s",
+	// A call's deadline covers its whole answer: generous, for a slow machine or the race detector.
+	return alpaca.NewClient(alpaca.Options{BaseURL: ts.URL, KeyID: "k", Secret: "s", CallTimeout: 10 * time.Minute,
 		Sleep: func(context.Context, time.Duration) error { return nil }}), &calls
 }
 

@@ -70,10 +70,13 @@ type Server struct {
 	cash     map[string]decimal.Decimal // firm accounts only; customers' balances are not modelled
 
 	journals   []*journal // in creation order
-	byID       map[string]*journal
-	open       map[string]*journal // queued, sent_to_clearing or pending: what EOD and BOD look at
+	byID       map[[16]byte]*journal
+	open       bitset // queued, sent_to_clearing or pending: what EOD and BOD look at
 	due        dueHeap
 	dailyTotal decimal.Decimal
+	dates      dayText
+	// A correction's replacement and the journal it corrected, both ways.
+	corrects, correctedBy map[*journal]*journal
 
 	// Run-time settings, seeded from Options and changed through the admin API.
 	journalLimit, dailyLimit decimal.Decimal // zero means none
@@ -82,7 +85,7 @@ type Server struct {
 	idem      map[string]*idemEntry
 	idemOrder []*idemEntry // oldest first, for expiry without scanning the map
 
-	events  []Event
+	events  []event
 	ulids   ulidSource
 	changed chan struct{} // closed and replaced whenever events are appended
 	streams int
@@ -123,9 +126,10 @@ func New(o Options) *Server {
 		opts:     o,
 		accounts: make(map[string]*Account),
 		cash:     make(map[string]decimal.Decimal),
-		byID:     make(map[string]*journal),
-		open:     make(map[string]*journal),
+		byID:     make(map[[16]byte]*journal),
 		idem:     make(map[string]*idemEntry),
+
+		corrects: make(map[*journal]*journal), correctedBy: make(map[*journal]*journal),
 		changed:  make(chan struct{}),
 
 		journalLimit: o.Seed.JournalLimit,

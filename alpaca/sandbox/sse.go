@@ -152,7 +152,7 @@ func (s *Server) start(sq streamQuery) int {
 		lo, hi := 0, len(s.events)
 		for lo < hi {
 			mid := (lo + hi) / 2
-			if s.events[mid].ID <= sq.sinceULID {
+			if encodeULID(s.events[mid].ulid) <= sq.sinceULID {
 				lo = mid + 1
 			} else {
 				hi = mid
@@ -160,8 +160,9 @@ func (s *Server) start(sq streamQuery) int {
 		}
 		return lo
 	case !sq.since.IsZero():
+		since := sq.since.UnixNano()
 		for i, e := range s.events {
-			if !e.At.Before(sq.since) {
+			if e.at >= since {
 				return i
 			}
 		}
@@ -245,6 +246,9 @@ func (s *Server) handleEventsV1(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// streamSlice is how many recorded events a stream takes under the lock at a time.
+const streamSlice = 1024
+
 // stream serves an event stream: history from the cursor, then live events as they are recorded,
 // with heartbeat comments, until the client leaves or the until bound is reached.
 func (s *Server) stream(w http.ResponseWriter, r *http.Request, sq streamQuery, shape func(Event) any) {
@@ -285,22 +289,31 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, sq streamQuery, 
 	poll := time.NewTicker(s.opts.PollEvery)
 	defer poll.Stop()
 	for {
+		// Events are taken a slice at a time, so a stream that starts far back (a million-journal
+		// night has three million events) never holds them all at once.
 		s.mu.Lock()
 		now := s.tick()
-		pending := s.events[next:] // recorded events are never modified, so reading after Unlock is safe
-		next = len(s.events)
-		var last *Event
-		if len(s.events) > 0 {
-			last = &s.events[len(s.events)-1]
+		end := min(len(s.events), next+streamSlice)
+		pending := make([]Event, 0, end-next)
+		for i := next; i < end; i++ {
+			pending = append(pending, s.events[i].Event(i+1))
 		}
-		done := sq.finished(last, now)
+		next = end
+		caughtUp := next == len(s.events)
+		var last *Event
+		if caughtUp && len(pending) > 0 {
+			last = &pending[len(pending)-1]
+		} else if caughtUp && len(s.events) > 0 {
+			e := s.events[len(s.events)-1].Event(len(s.events))
+			last = &e
+		}
+		done := caughtUp && sq.finished(last, now)
 		changed := s.changed
 		s.mu.Unlock()
 
 		for i := 0; i < len(pending); i++ {
 			// Injected stream faults: a later event first, an event twice, or the connection gone.
 			if i+1 < len(pending) && rnd.Float64() < f.StreamReorderRate {
-				pending = append([]Event(nil), pending...) // never write into the shared log
 				pending[i], pending[i+1] = pending[i+1], pending[i]
 			}
 			e := pending[i]
@@ -315,7 +328,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, sq streamQuery, 
 				_, _ = fmt.Fprintf(w, ": you are reading too slowly, dropped %d messages\n\n", n)
 				_ = rc.Flush()
 				// Alpaca closes the connection on a reader that fell behind; the skipped events
-				// stay in s.events for the client's resume.
+				// stay recorded for the client's resume.
 				if conn, ok := hijack(w); ok {
 					_ = conn.Close()
 				}
@@ -341,6 +354,9 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, sq streamQuery, 
 		}
 		if done {
 			return
+		}
+		if !caughtUp {
+			continue
 		}
 		select {
 		case <-r.Context().Done():
