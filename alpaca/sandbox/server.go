@@ -130,7 +130,7 @@ func New(o Options) *Server {
 		idem:     make(map[string]*idemEntry),
 
 		corrects: make(map[*journal]*journal), correctedBy: make(map[*journal]*journal),
-		changed:  make(chan struct{}),
+		changed: make(chan struct{}),
 
 		journalLimit: o.Seed.JournalLimit,
 		dailyLimit:   o.Seed.DailyLimit,
