@@ -324,12 +324,12 @@ func (s *Server) correct(id string, amount decimal.Decimal) (correctionJSON, *ap
 	if t := j.extra().transmitter; t != (transmitter{}) {
 		nj.rareOf().transmitter = t
 	}
-	s.corrects[nj], s.correctedBy[j] = j, nj
 	if !j.creditsTo {
 		s.cash[nj.from] = s.cash[nj.from].Sub(amount)
 		nj.holdsCash = true
 	}
-	s.add(nj, now, alpaca.StatusExecuted)
+	nj = s.add(nj, now, alpaca.StatusExecuted)
+	s.corrects[nj], s.correctedBy[j] = j, nj
 	return correctionJSON{Original: j.wire(), Correction: nj.wire()}, nil
 }
 

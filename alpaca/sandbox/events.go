@@ -27,7 +27,7 @@ type Event struct {
 type event struct {
 	ulid     [16]byte
 	at       int64 // unix nanoseconds
-	j        *journal
+	journal  int32 // position in Server.journals
 	from, to uint8 // indexes into statusCodes
 }
 
@@ -43,12 +43,12 @@ func statusCode(s string) uint8 {
 	panic("sandbox: status " + s + " is not one the simulator sets")
 }
 
-// Event is the record as the streams send it, seq its 1-based position. Records are never
-// modified once appended.
-func (e *event) Event(seq int) Event {
-	j := e.j
+// event returns recorded event i (0-based) as the streams send it. Callers hold s.mu.
+func (s *Server) event(i int) Event {
+	e := s.events.at(i)
+	j := s.journals.at(int(e.journal))
 	out := Event{
-		ID: encodeULID(e.ulid), Seq: int64(seq), At: time.Unix(0, e.at).UTC(), JournalID: idText(j.id),
+		ID: encodeULID(e.ulid), Seq: int64(i + 1), At: time.Unix(0, e.at).UTC(), JournalID: idText(j.id),
 		EntryType: j.entryType, StatusFrom: statusCodes[e.from], StatusTo: statusCodes[e.to], Description: j.description,
 		IdempotencyKey: j.idemKey, IdempotencyKeyType: j.idemKeyType,
 	}
@@ -62,16 +62,16 @@ func (e *event) Event(seq int) Event {
 func (s *Server) Events() []Event {
 	s.lockAndTick()
 	defer s.mu.Unlock()
-	out := make([]Event, len(s.events))
-	for i := range s.events {
-		out[i] = s.events[i].Event(i + 1)
+	out := make([]Event, s.events.len())
+	for i := range out {
+		out[i] = s.event(i)
 	}
 	return out
 }
 
 // appendEvent records a status change and wakes the open streams. Callers hold s.mu.
 func (s *Server) appendEvent(j *journal, from, to string, at time.Time) {
-	s.events = append(s.events, event{ulid: s.ulids.next(at), at: at.UnixNano(), j: j, from: statusCode(from), to: statusCode(to)})
+	s.events.add(event{ulid: s.ulids.next(at), at: at.UnixNano(), journal: j.seq, from: statusCode(from), to: statusCode(to)})
 	close(s.changed)
 	s.changed = make(chan struct{})
 }

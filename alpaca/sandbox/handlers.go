@@ -432,7 +432,8 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 	}
 	s.lockAndTick()
 	var matched []row
-	for _, j := range s.journals {
+	for i := range s.journals.len() {
+		j := s.journals.at(i)
 		day := unixDay(j.createdAt())
 		if day < after || day > before ||
 			(status != "" && j.status != status) || (entryType != "" && j.entryType != entryType) ||
@@ -542,8 +543,7 @@ func (s *Server) handleReverseBatch(w http.ResponseWriter, r *http.Request) {
 		}
 		j.setFixture(e.description)
 		j.setAmount(e.amount)
-		s.add(j, now, alpaca.StatusQueued)
-		out = append(out, j.wire())
+		out = append(out, s.add(j, now, alpaca.StatusQueued).wire())
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -240,8 +240,9 @@ type LedgerEntry struct {
 func (s *Server) Ledger() []LedgerEntry {
 	s.lockAndTick()
 	defer s.mu.Unlock()
-	out := make([]LedgerEntry, len(s.journals))
-	for i, j := range s.journals {
+	out := make([]LedgerEntry, s.journals.len())
+	for i := range out {
+		j := s.journals.at(i)
 		x := j.extra()
 		e := LedgerEntry{
 			ID: idText(j.id), EntryType: j.entryType, FromAccount: j.from, ToAccount: j.to,
@@ -334,8 +335,7 @@ func (s *Server) createJournal(e entryRequest, now time.Time, refuseShort bool) 
 			return nil, fmt.Errorf("%s", msg)
 		}
 		j.rareOf().errorMessage = msg
-		s.add(j, now, alpaca.StatusRefused)
-		return j, nil
+		return s.add(j, now, alpaca.StatusRefused), nil
 	}
 	s.cash[e.from] = available.Sub(e.amount)
 	j.holdsCash = true
@@ -344,17 +344,14 @@ func (s *Server) createJournal(e entryRequest, now time.Time, refuseShort bool) 
 	overDaily := s.dailyLimit.IsPositive() && s.dailyTotal.Add(e.amount).GreaterThan(s.dailyLimit)
 	if overJournal || overDaily {
 		j.overLimit = true
-		s.add(j, now, alpaca.StatusPending)
-		return j, nil
+		return s.add(j, now, alpaca.StatusPending), nil
 	}
 	s.dailyTotal = s.dailyTotal.Add(e.amount)
 	if e.v2 && j.fixture() == "" {
 		j.v2 = true
-		s.add(j, now, alpaca.StatusExecuted)
-		return j, nil
+		return s.add(j, now, alpaca.StatusExecuted), nil
 	}
-	s.add(j, now, alpaca.StatusQueued)
-	return j, nil
+	return s.add(j, now, alpaca.StatusQueued), nil
 }
 
 // accountID is the account's own ID string, so that a million journals to the same accounts hold
@@ -391,17 +388,41 @@ func (s *Server) createJNLS(e securitiesRequest, now time.Time) *journal {
 	if e.idemKey != "" {
 		j.idemKeyType = "single"
 	}
-	s.add(j, now, alpaca.StatusQueued)
-	return j
+	return s.add(j, now, alpaca.StatusQueued)
 }
 
-// add records a new journal with its first status.
-func (s *Server) add(j *journal, now time.Time, status string) {
-	j.seq = int32(len(s.journals))
+// add records a new journal with its first status and returns the record, which from then on
+// stands for it (j was only its draft).
+func (s *Server) add(j *journal, now time.Time, status string) *journal {
+	j.seq = int32(s.journals.len())
 	j.firstStatus = statusCode(status)
-	s.journals = append(s.journals, j)
-	s.byID[j.id] = j
-	s.setStatus(j, status, now)
+	rec := s.journals.add(*j)
+	s.byID[rec.id] = rec
+	s.setStatus(rec, status, now)
+	return rec
+}
+
+// chunked is an append-only sequence kept in chunks of a fixed size: appending never copies or
+// moves what is stored, so a record's address stays valid and a night's worth of records never
+// needs a second, doubled array.
+type chunked[T any] struct {
+	chunks []*[chunkLen]T
+	n      int
+}
+
+const chunkLen = 4096
+
+func (c *chunked[T]) len() int    { return c.n }
+func (c *chunked[T]) at(i int) *T { return &c.chunks[i/chunkLen][i%chunkLen] }
+
+func (c *chunked[T]) add(v T) *T {
+	if c.n%chunkLen == 0 {
+		c.chunks = append(c.chunks, new([chunkLen]T))
+	}
+	p := c.at(c.n)
+	*p = v
+	c.n++
+	return p
 }
 
 // setStatus moves j to status at time at, records the event and keeps cash, the open set and the
@@ -577,6 +598,6 @@ func (s *Server) BeginningOfDay() {
 // reproducible order.
 func (s *Server) openInOrder() []*journal {
 	out := make([]*journal, 0, s.open.n)
-	s.open.each(func(i int32) { out = append(out, s.journals[i]) })
+	s.open.each(func(i int32) { out = append(out, s.journals.at(int(i))) })
 	return out
 }

@@ -69,7 +69,7 @@ type Server struct {
 	accounts map[string]*Account
 	cash     map[string]decimal.Decimal // firm accounts only; customers' balances are not modelled
 
-	journals   []*journal // in creation order
+	journals   chunked[journal] // in creation order
 	byID       map[[16]byte]*journal
 	open       bitset // queued, sent_to_clearing or pending: what EOD and BOD look at
 	due        dueHeap
@@ -85,7 +85,7 @@ type Server struct {
 	idem      map[string]*idemEntry
 	idemOrder []*idemEntry // oldest first, for expiry without scanning the map
 
-	events  []event
+	events  chunked[event]
 	ulids   ulidSource
 	changed chan struct{} // closed and replaced whenever events are appended
 	streams int
@@ -128,9 +128,10 @@ func New(o Options) *Server {
 		cash:     make(map[string]decimal.Decimal),
 		byID:     make(map[[16]byte]*journal),
 		idem:     make(map[string]*idemEntry),
+		changed:  make(chan struct{}),
 
-		corrects: make(map[*journal]*journal), correctedBy: make(map[*journal]*journal),
-		changed: make(chan struct{}),
+		corrects:    make(map[*journal]*journal),
+		correctedBy: make(map[*journal]*journal),
 
 		journalLimit: o.Seed.JournalLimit,
 		dailyLimit:   o.Seed.DailyLimit,

@@ -146,13 +146,13 @@ func (sq *streamQuery) parseTimes(since, until string) error {
 func (s *Server) start(sq streamQuery) int {
 	switch {
 	case sq.live:
-		return len(s.events)
+		return s.events.len()
 	case sq.sinceULID != "":
 		// ULIDs increase with the index, so the cursor is found by bisection.
-		lo, hi := 0, len(s.events)
+		lo, hi := 0, s.events.len()
 		for lo < hi {
 			mid := (lo + hi) / 2
-			if encodeULID(s.events[mid].ulid) <= sq.sinceULID {
+			if encodeULID(s.events.at(mid).ulid) <= sq.sinceULID {
 				lo = mid + 1
 			} else {
 				hi = mid
@@ -161,14 +161,14 @@ func (s *Server) start(sq streamQuery) int {
 		return lo
 	case !sq.since.IsZero():
 		since := sq.since.UnixNano()
-		for i, e := range s.events {
-			if e.at >= since {
+		for i := range s.events.len() {
+			if s.events.at(i).at >= since {
 				return i
 			}
 		}
-		return len(s.events)
+		return s.events.len()
 	default:
-		return int(min(sq.sinceSeq, int64(len(s.events))))
+		return int(min(sq.sinceSeq, int64(s.events.len())))
 	}
 }
 
@@ -271,7 +271,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, sq streamQuery, 
 
 	f := s.Faults()
 	s.mu.Lock()
-	rnd := rand.New(rand.NewPCG(f.Seed, uint64(len(s.events))))
+	rnd := rand.New(rand.NewPCG(f.Seed, uint64(s.events.len())))
 	s.mu.Unlock()
 
 	h := w.Header()
@@ -293,18 +293,18 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, sq streamQuery, 
 		// night has three million events) never holds them all at once.
 		s.mu.Lock()
 		now := s.tick()
-		end := min(len(s.events), next+streamSlice)
+		end := min(s.events.len(), next+streamSlice)
 		pending := make([]Event, 0, end-next)
 		for i := next; i < end; i++ {
-			pending = append(pending, s.events[i].Event(i+1))
+			pending = append(pending, s.event(i))
 		}
 		next = end
-		caughtUp := next == len(s.events)
+		caughtUp := next == s.events.len()
 		var last *Event
 		if caughtUp && len(pending) > 0 {
 			last = &pending[len(pending)-1]
-		} else if caughtUp && len(s.events) > 0 {
-			e := s.events[len(s.events)-1].Event(len(s.events))
+		} else if caughtUp && next > 0 {
+			e := s.event(next - 1)
 			last = &e
 		}
 		done := caughtUp && sq.finished(last, now)
