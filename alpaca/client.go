@@ -200,8 +200,8 @@ type ListFilter struct {
 // the answer is never held whole. Alpaca answers 422 when more than 100,000 journals match and has
 // no pagination: EachJournalPaged splits such a window. fn runs while the answer is read, within
 // the call's deadline (Options.CallTimeout), so it keeps what it needs and does no slow work. An
-// error of fn ends the call and is returned as is. A retry after an answer broken off midway starts the list again, so fn may see a
-// journal twice: callers keep what they learn by journal id.
+// error of fn ends the call and is returned as is. A retry after an answer broken off midway
+// starts the list again, so fn may see a journal twice: callers keep what they learn by id.
 func (c *Client) EachJournal(ctx context.Context, f ListFilter, fn func(Journal) error) error {
 	q := url.Values{}
 	for k, v := range map[string]string{"after": f.After, "before": f.Before, "status": f.Status,
