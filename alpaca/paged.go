@@ -68,6 +68,9 @@ func EachJournalPaged(ctx context.Context, l Lister, f ListFilter, n Narrow, fn 
 	if err != nil {
 		return fmt.Errorf("alpaca: a paged list needs before as a date: %w", err)
 	}
+	if to.Before(from) {
+		return fmt.Errorf("alpaca: a paged list from %s to %s: before comes before after", f.After, f.Before)
+	}
 	p := pager{l: l, n: n, fn: fn}
 	if err := p.dates(ctx, f, from, to); err != nil {
 		return err

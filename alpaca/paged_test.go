@@ -109,7 +109,7 @@ func TestPagedListNamesTheWindowsItCannotCover(t *testing.T) {
 	}
 }
 
-// A paged list never pages with limit and never runs without a window of dates.
+// A paged list never pages with limit and never runs without a window of dates, or an inverted one.
 func TestPagedListRefusesLimitAndOpenWindows(t *testing.T) {
 	t.Parallel()
 	_, c, _ := newSim(t, sandbox.Options{})
@@ -117,6 +117,7 @@ func TestPagedListRefusesLimitAndOpenWindows(t *testing.T) {
 		{After: "2026-11-20", Before: "2026-11-21", Limit: 10},
 		{Before: "2026-11-21"},
 		{After: "2026-11-20"},
+		{After: "2026-11-21", Before: "2026-11-20"},
 	} {
 		if _, err := collect(t, c, f, alpaca.Narrow{}); err == nil {
 			t.Errorf("%s limit %d: no error", f, f.Limit)
