@@ -29,7 +29,7 @@ type Account struct {
 // work (401 otherwise) and shows whether the account exists (404) and its status.
 func (c *Client) GetAccount(ctx context.Context, id string) (*Account, error) {
 	var a Account
-	if err := c.do(ctx, http.MethodGet, "/v1/accounts/"+url.PathEscape(id), nil, nil, "", &a, MaxAnswerBytes); err != nil {
+	if err := c.do(ctx, http.MethodGet, "/v1/accounts/"+url.PathEscape(id), nil, nil, "", decodeAll(&a, MaxAnswerBytes)); err != nil {
 		return nil, err
 	}
 	return &a, nil
@@ -54,7 +54,7 @@ type TradingAccount struct {
 func (c *Client) GetTradingAccount(ctx context.Context, id string) (*TradingAccount, error) {
 	var a TradingAccount
 	path := "/v1/trading/accounts/" + url.PathEscape(id) + "/account"
-	if err := c.do(ctx, http.MethodGet, path, nil, nil, "", &a, MaxAnswerBytes); err != nil {
+	if err := c.do(ctx, http.MethodGet, path, nil, nil, "", decodeAll(&a, MaxAnswerBytes)); err != nil {
 		return nil, err
 	}
 	return &a, nil

@@ -134,7 +134,7 @@ func (c *Client) CreateBatch(ctx context.Context, key string, body []byte) ([]Ba
 		return nil, errors.New("alpaca: a batch is never sent without an Idempotency-Key")
 	}
 	var out []BatchJournal
-	err := c.do(ctx, http.MethodPost, "/v1/journals/batch", nil, body, key, &out, MaxAnswerBytes)
+	err := c.do(ctx, http.MethodPost, "/v1/journals/batch", nil, body, key, decodeAll(&out, MaxAnswerBytes))
 	return out, err
 }
 
@@ -148,7 +148,7 @@ func (c *Client) CreateJournal(ctx context.Context, key string, req CreateJourna
 		return nil, err
 	}
 	var j Journal
-	if err := c.do(ctx, http.MethodPost, "/v1/journals", nil, body, key, &j, MaxAnswerBytes); err != nil {
+	if err := c.do(ctx, http.MethodPost, "/v1/journals", nil, body, key, decodeAll(&j, MaxAnswerBytes)); err != nil {
 		return nil, err
 	}
 	return &j, nil
@@ -177,14 +177,14 @@ func (c *Client) ReverseBatch(ctx context.Context, req ReverseBatchRequest) ([]J
 		return nil, err
 	}
 	var out []Journal
-	err = c.do(ctx, http.MethodPost, "/v1/journals/reverse_batch", nil, body, "", &out, MaxAnswerBytes)
+	err = c.do(ctx, http.MethodPost, "/v1/journals/reverse_batch", nil, body, "", decodeAll(&out, MaxAnswerBytes))
 	return out, err
 }
 
 // GetJournal fetches one journal by Alpaca's id.
 func (c *Client) GetJournal(ctx context.Context, id string) (*Journal, error) {
 	var j Journal
-	if err := c.do(ctx, http.MethodGet, "/v1/journals/"+url.PathEscape(id), nil, nil, "", &j, MaxAnswerBytes); err != nil {
+	if err := c.do(ctx, http.MethodGet, "/v1/journals/"+url.PathEscape(id), nil, nil, "", decodeAll(&j, MaxAnswerBytes)); err != nil {
 		return nil, err
 	}
 	return &j, nil
@@ -196,9 +196,13 @@ type ListFilter struct {
 	Limit                                                    int
 }
 
-// ListJournals calls GET /v1/journals. Alpaca answers 422 when more than 100,000 journals match
-// and has no pagination: callers window by date and fall back to the event stream at scale.
-func (c *Client) ListJournals(ctx context.Context, f ListFilter) ([]Journal, error) {
+// EachJournal calls GET /v1/journals and hands fn each journal of the answer as it is decoded, so
+// the answer is never held whole. Alpaca answers 422 when more than 100,000 journals match and has
+// no pagination: EachJournalPaged splits such a window. fn runs while the answer is read, within
+// the call's deadline (Options.CallTimeout), so it keeps what it needs and does no slow work. An
+// error of fn ends the call and is returned as is. A retry after an answer broken off midway
+// starts the list again, so fn may see a journal twice: callers keep what they learn by id.
+func (c *Client) EachJournal(ctx context.Context, f ListFilter, fn func(Journal) error) error {
 	q := url.Values{}
 	for k, v := range map[string]string{"after": f.After, "before": f.Before, "status": f.Status,
 		"entry_type": f.EntryType, "to_account": f.ToAccount, "from_account": f.FromAccount} {
@@ -209,14 +213,12 @@ func (c *Client) ListJournals(ctx context.Context, f ListFilter) ([]Journal, err
 	if f.Limit > 0 {
 		q.Set("limit", strconv.Itoa(f.Limit))
 	}
-	var out []Journal
-	err := c.do(ctx, http.MethodGet, "/v1/journals", q, nil, "", &out, MaxListAnswerBytes)
-	return out, err
+	return c.do(ctx, http.MethodGet, "/v1/journals", q, nil, "", decodeEach(fn))
 }
 
 // DeleteJournal cancels a pending journal (204). Not retried: a lost answer is checked with GetJournal.
 func (c *Client) DeleteJournal(ctx context.Context, id string) error {
-	return c.do(ctx, http.MethodDelete, "/v1/journals/"+url.PathEscape(id), nil, nil, "", nil, MaxAnswerBytes)
+	return c.do(ctx, http.MethodDelete, "/v1/journals/"+url.PathEscape(id), nil, nil, "", decodeAll(nil, MaxAnswerBytes))
 }
 
 // retryable reports whether a failed attempt may be repeated. A POST is only ever repeated with its
@@ -234,8 +236,11 @@ func retryable(method, key string, status int, err error) bool {
 	return status == http.StatusTooManyRequests || status >= 500
 }
 
-// do sends one request, retried as retryable allows; limit bounds the size of a 2xx answer.
-func (c *Client) do(ctx context.Context, method, path string, q url.Values, body []byte, key string, out any, limit int64) error {
+// decoder reads a 2xx answer.
+type decoder func(r io.Reader) error
+
+// do sends one request, retried as retryable allows; decode reads a 2xx answer.
+func (c *Client) do(ctx context.Context, method, path string, q url.Values, body []byte, key string, decode decoder) error {
 	u := c.base + path
 	if len(q) > 0 {
 		u += "?" + q.Encode()
@@ -246,13 +251,17 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 		if err := c.waitTurn(ctx, path); err != nil {
 			return err
 		}
-		status, wait, err := c.once(ctx, method, path, u, body, key, out, limit)
+		status, wait, err := c.once(ctx, method, path, u, body, key, decode)
 		if err == nil {
 			return nil
 		}
 		lastErr = err
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		var cbErr *callbackError
+		if errors.As(err, &cbErr) {
+			return cbErr.err
 		}
 		if errors.Is(err, ErrRedirect) || errors.Is(err, ErrAnswerTooLarge) || errors.Is(err, errBadBaseURL) {
 			return err
@@ -288,7 +297,7 @@ func transportErr(err error) error {
 	return err
 }
 
-func (c *Client) once(ctx context.Context, method, path, u string, body []byte, key string, out any, limit int64) (status int, wait time.Duration, err error) {
+func (c *Client) once(ctx context.Context, method, path, u string, body []byte, key string, decode decoder) (status int, wait time.Duration, err error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	var rd io.Reader
@@ -324,17 +333,19 @@ func (c *Client) once(ctx context.Context, method, path, u string, body []byte, 
 		}
 		return resp.StatusCode, wait, decodeAPIError(resp.StatusCode, data)
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
-	if err != nil {
-		return resp.StatusCode, 0, fmt.Errorf("alpaca: %s %s: reading answer: %w", method, path, err)
+	if resp.StatusCode == http.StatusNoContent {
+		return resp.StatusCode, 0, nil
 	}
-	if int64(len(data)) > limit {
-		return resp.StatusCode, 0, fmt.Errorf("%w of %d bytes: %s %s", ErrAnswerTooLarge, limit, method, path)
-	}
-	if out != nil && resp.StatusCode != http.StatusNoContent {
-		if err := json.Unmarshal(data, out); err != nil {
-			return resp.StatusCode, 0, &APIError{HTTPStatus: 502, Message: "undecodable answer: " + err.Error()}
+	if err := decode(resp.Body); err != nil {
+		var apiErr *APIError
+		var cbErr *callbackError
+		switch {
+		case errors.As(err, &apiErr), errors.As(err, &cbErr):
+			return resp.StatusCode, 0, err
+		case errors.Is(err, ErrAnswerTooLarge):
+			return resp.StatusCode, 0, fmt.Errorf("%w: %s %s", err, method, path)
 		}
+		return resp.StatusCode, 0, fmt.Errorf("alpaca: %s %s: reading answer: %w", method, path, err)
 	}
 	return resp.StatusCode, 0, nil
 }

@@ -84,7 +84,7 @@ func TestClientJournalEndpoints(t *testing.T) {
 	if err != nil || j.Status != alpaca.StatusExecuted {
 		t.Fatalf("get: %+v %v", j, err)
 	}
-	list, err := c.ListJournals(ctx, alpaca.ListFilter{FromAccount: sweep, Status: alpaca.StatusPending})
+	list, err := listAll(ctx, c, alpaca.ListFilter{FromAccount: sweep, Status: alpaca.StatusPending})
 	if err != nil || len(list) != 1 || list[0].ID != got[1].ID {
 		t.Fatalf("list pending: %+v %v", list, err)
 	}
@@ -137,7 +137,7 @@ func TestClientWaitsForTheRateLimitReset(t *testing.T) {
 	ctx := context.Background()
 	start := clk.Now()
 	for range 7 {
-		if _, err := c.ListJournals(ctx, alpaca.ListFilter{}); err != nil {
+		if _, err := listAll(ctx, c, alpaca.ListFilter{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -179,7 +179,7 @@ func TestClientPacesCallsToTheRateLimit(t *testing.T) {
 	for range callers {
 		wg.Go(func() {
 			for range each {
-				if _, err := c.ListJournals(context.Background(), alpaca.ListFilter{}); err != nil {
+				if _, err := listAll(context.Background(), c, alpaca.ListFilter{}); err != nil {
 					errs <- err
 				}
 			}
@@ -217,7 +217,7 @@ func TestClientNeverRetriesReverseBatch(t *testing.T) {
 	if calls != 1 {
 		t.Fatalf("reverse_batch sent %d times; it has no Idempotency-Key and must never be retried", calls)
 	}
-	if _, err := c.ListJournals(context.Background(), alpaca.ListFilter{}); err == nil {
+	if _, err := listAll(context.Background(), c, alpaca.ListFilter{}); err == nil {
 		t.Fatal("want the 500")
 	}
 	if calls != 1+6 {
@@ -273,7 +273,7 @@ func TestClientRefusesRedirects(t *testing.T) {
 			ctx := context.Background()
 			_, postErr := c.CreateBatch(ctx, "0b5c8a5e-8f0a-4c1e-9a63-3f4f6a1b2c10", batchBody(t,
 				alpaca.BatchEntry{ToAccount: customer("01"), Amount: "1.00"}))
-			_, getErr := c.ListJournals(ctx, alpaca.ListFilter{})
+			_, getErr := listAll(ctx, c, alpaca.ListFilter{})
 			streamErr := c.StreamJournalEvents(ctx, alpaca.StreamOptions{}, func(alpaca.JournalEvent) error { return nil })
 			for op, err := range map[string]error{"POST": postErr, "GET": getErr, "stream": streamErr} {
 				var apiErr *alpaca.APIError
@@ -425,7 +425,7 @@ func TestClientLogsRateLimitWaits(t *testing.T) {
 	c := alpaca.NewClient(alpaca.Options{BaseURL: ts.URL, KeyID: "key", Secret: "secret",
 		Now: clk.Now, Sleep: clk.Sleep, Logger: slog.New(slog.NewJSONHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	for range 4 {
-		if _, err := c.ListJournals(context.Background(), alpaca.ListFilter{}); err != nil {
+		if _, err := listAll(context.Background(), c, alpaca.ListFilter{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -454,7 +454,7 @@ func TestClientPacingWaitsEndByTheReset(t *testing.T) {
 	c := alpaca.NewClient(alpaca.Options{BaseURL: ts.URL, KeyID: "key", Secret: "secret", Now: clk.Now, Sleep: clk.Sleep,
 		OnRateLimitWait: func(d time.Duration) { mu.Lock(); waits = append(waits, d); mu.Unlock() }})
 	for range 7 {
-		if _, err := c.ListJournals(context.Background(), alpaca.ListFilter{}); err != nil {
+		if _, err := listAll(context.Background(), c, alpaca.ListFilter{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -465,4 +465,11 @@ func TestClientPacingWaitsEndByTheReset(t *testing.T) {
 			t.Errorf("waited %s within a one-minute window (waits %v)", w, waits)
 		}
 	}
+}
+
+// listAll collects a list answer.
+func listAll(ctx context.Context, c *alpaca.Client, f alpaca.ListFilter) ([]alpaca.Journal, error) {
+	var out []alpaca.Journal
+	err := c.EachJournal(ctx, f, func(j alpaca.Journal) error { out = append(out, j); return nil })
+	return out, err
 }

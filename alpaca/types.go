@@ -20,6 +20,10 @@ const (
 	StatusCorrect         = "correct"
 )
 
+// Statuses are the statuses Alpaca documents, in flow order.
+var Statuses = []string{StatusQueued, StatusSentToClearing, StatusPending, StatusExecuted, StatusActivityCreated,
+	StatusRejected, StatusRefused, StatusCanceled, StatusDeleted, StatusCorrect}
+
 // KnownStatus reports whether s is a status Alpaca documents.
 func KnownStatus(s string) bool {
 	switch s {

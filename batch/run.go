@@ -533,9 +533,10 @@ func (r *Runner) Track(ctx context.Context, runID int64) error {
 	}
 	reversed, err := track.Watch(ctx, r.DB, r.Broker, c.SweepAccount, date.Add(-c.WatchFor), c.Now())
 	if err != nil {
-		// The event stream sees reversals too; a failed extra look is logged, not fatal.
-		c.Logger.Warn("track: watching funded journals of earlier runs", "err", err)
-	} else if reversed > 0 {
+		// Never only logged: a reversal check that did not happen must stop the night.
+		return fmt.Errorf("track: watching funded journals of earlier runs: %w", err)
+	}
+	if reversed > 0 {
 		c.Logger.Warn("track: funded journals changed at Alpaca after funding", "journals", reversed)
 	}
 	linked, err := track.LinkCorrections(ctx, r.DB, r.Broker, c.SweepAccount, c.Now())

@@ -54,7 +54,8 @@ type bundle struct {
 	simURL string
 }
 
-func setup(t *testing.T) *bundle {
+// setup starts a database, a simulator (adjust, when given, changes its options) and a runner.
+func setup(t *testing.T, adjust ...func(*sandbox.Options)) *bundle {
 	t.Helper()
 	b := &bundle{db: schematest.DB(t), clock: &clock{t: time.Date(2026, 11, 20, 22, 0, 0, 0, time.UTC)}}
 	seedBytes, err := fixtures.FS.ReadFile("accounts.json")
@@ -65,7 +66,11 @@ func setup(t *testing.T) *bundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.sim = sandbox.New(sandbox.Options{Seed: seed, KeyID: "k", Secret: "s", Now: b.clock.Now, StepEvery: time.Second})
+	o := sandbox.Options{Seed: seed, KeyID: "k", Secret: "s", Now: b.clock.Now, StepEvery: time.Second}
+	for _, f := range adjust {
+		f(&o)
+	}
+	b.sim = sandbox.New(o)
 	ts := httptest.NewServer(b.sim)
 	t.Cleanup(ts.Close)
 	b.simURL = ts.URL

@@ -2,11 +2,14 @@ package batch_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/cashpool/cashpool/alpaca"
+	"github.com/cashpool/cashpool/alpaca/sandbox"
 	"github.com/cashpool/cashpool/fixtures"
 	"github.com/cashpool/cashpool/reconcile"
 )
@@ -147,5 +150,17 @@ func TestLateFailureOfAStuckJournalIsReportedOnce(t *testing.T) {
 		if e.Kind == reconcile.KindFailedLate {
 			t.Fatalf("late failure reported twice: %+v", e)
 		}
+	}
+}
+
+// A reversal check that cannot list what it must (Alpaca's list limit, here lowered so the sample
+// night's rejected journals cross it) stops the night with an error naming the window: never only
+// a warning in the log while the check silently does not happen.
+func TestWatchThatCannotListStopsTheNight(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(o *sandbox.Options) { o.MaxListResults = 1 })
+	_, err := b.runner.Run(context.Background(), fixtures.BusinessDate)
+	if !errors.Is(err, alpaca.ErrWindowTooLarge) || !strings.Contains(err.Error(), "watch") {
+		t.Fatalf("run: %v; want the watch's uncovered window", err)
 	}
 }

@@ -70,7 +70,7 @@ func (s *Server) bookCash(j *journal, from, to string) {
 	if j.entryType != entryJNLC || alpaca.Funded(from) == alpaca.Funded(to) {
 		return
 	}
-	moved := j.amount
+	moved := j.amount()
 	if !alpaca.Funded(to) {
 		moved = moved.Neg() // taken back
 	}
@@ -95,7 +95,7 @@ func (s *Server) bookDeposit(account string, delta decimal.Decimal, at time.Time
 	}
 	day := at.UTC().Format(time.DateOnly)
 	s.book.deposits = append(s.book.deposits, activityJSON{
-		AccountID: account, EventID: s.ulids.next(at), RefID: newID(), ActivityType: kind, Qty: "0", Price: "0",
+		AccountID: account, EventID: encodeULID(s.ulids.next(at)), RefID: idText(newID()), ActivityType: kind, Qty: "0", Price: "0",
 		Currency: "USD", NetAmount: delta.StringFixed(2), Status: alpaca.ActivityExecuted, At: at.UTC(),
 		ExecutedAt: at.UTC(), SettleDate: day, Details: activityDetails{SystemDate: day},
 	})
@@ -114,12 +114,12 @@ func (s *Server) BookedCash(account string) decimal.Decimal {
 	return s.book.booked[account]
 }
 
-// activitiesOf is the activities one journal event books: both sides of a journal that starts
+// activitiesOf is the activities recorded event i books: both sides of a journal that starts
 // being funded (status executed), or both sides again, canceled or correct, when it stops.
 // Callers hold s.mu.
-func (s *Server) activitiesOf(e Event) []activityJSON {
-	j := s.byID[e.JournalID]
-	if j == nil || alpaca.Funded(e.StatusFrom) == alpaca.Funded(e.StatusTo) {
+func (s *Server) activitiesOf(i int) []activityJSON {
+	e, j := s.event(i), s.journals.at(int(s.events.at(i).journal))
+	if alpaca.Funded(e.StatusFrom) == alpaca.Funded(e.StatusTo) {
 		return nil
 	}
 	status := alpaca.ActivityExecuted
@@ -132,17 +132,18 @@ func (s *Server) activitiesOf(e Event) []activityJSON {
 	day := e.At.UTC().Format(time.DateOnly)
 	side := func(account, id string, net decimal.Decimal) activityJSON {
 		a := activityJSON{
-			AccountID: account, EventID: id, RefID: j.entryType + "::" + j.id + "::" + account, ActivityType: j.entryType,
-			Qty: "0", Price: "0", Currency: j.currency, NetAmount: net.StringFixed(2), Status: status,
+			AccountID: account, EventID: id, RefID: j.entryType + "::" + e.JournalID + "::" + account, ActivityType: j.entryType,
+			Qty: "0", Price: "0", Currency: currency, NetAmount: net.StringFixed(2), Status: status,
 			At: e.At.UTC(), ExecutedAt: e.At.UTC(), SettleDate: day,
-			Details: activityDetails{JournalID: j.id, SystemDate: day},
+			Details: activityDetails{JournalID: e.JournalID, SystemDate: day},
 		}
 		if j.entryType == entryJNLS {
-			a.Qty, a.Price, a.NetAmount, a.Details.Symbol = j.qty.String(), j.price.StringFixed(2), "0", j.symbol
+			x := j.extra()
+			a.Qty, a.Price, a.NetAmount, a.Details.Symbol = x.qty.String(), x.price.StringFixed(2), "0", x.symbol
 		}
 		return a
 	}
-	return []activityJSON{side(j.from, e.ID, j.amount.Neg()), side(j.to, siblingULID(e.ID), j.amount)}
+	return []activityJSON{side(j.from, e.ID, j.amount().Neg()), side(j.to, siblingULID(e.ID), j.amount())}
 }
 
 // siblingULID is a second ULID for the other side of a journal's activity: the same millisecond,
@@ -178,7 +179,7 @@ func (s *Server) handleActivities(w http.ResponseWriter, r *http.Request) {
 	s.streams++
 	s.tick()
 	next, nextDeposit := s.start(sq), s.depositStart(sq)
-	rnd := rand.New(rand.NewPCG(uint64(len(s.events)), uint64(len(s.book.deposits))))
+	rnd := rand.New(rand.NewPCG(uint64(s.events.len()), uint64(len(s.book.deposits))))
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
@@ -197,17 +198,22 @@ func (s *Server) handleActivities(w http.ResponseWriter, r *http.Request) {
 	poll := time.NewTicker(s.opts.PollEvery)
 	defer poll.Stop()
 	for {
+		// Events are taken a slice at a time, as the journal streams take them, so a stream that
+		// starts far back never holds a night's activities at once.
 		s.mu.Lock()
 		now := s.tick()
 		var out []activityJSON
-		for ; next < len(s.events) && !sq.past(s.events[next]); next++ {
-			out = append(out, s.activitiesOf(s.events[next])...)
+		end := min(s.events.len(), next+streamSlice)
+		for ; next < end && !sq.past(s.event(next)); next++ {
+			out = append(out, s.activitiesOf(next)...)
 		}
+		pastEnd := next < end // stopped at an event beyond the stream's end
+		caughtUp := pastEnd || next == s.events.len()
 		for ; nextDeposit < len(s.book.deposits) && !depositPast(sq, s.book.deposits[nextDeposit]); nextDeposit++ {
 			out = append(out, s.book.deposits[nextDeposit])
 		}
 		// An until that is now is reached: every activity up to now is recorded already.
-		done := (sq.hasUntil && !now.Before(sq.until)) || (sq.untilULID != "" && next < len(s.events))
+		done := (sq.hasUntil && !now.Before(sq.until) && caughtUp) || (sq.untilULID != "" && pastEnd)
 		changed := s.changed
 		s.mu.Unlock()
 
@@ -221,6 +227,9 @@ func (s *Server) handleActivities(w http.ResponseWriter, r *http.Request) {
 		}
 		if err := rc.Flush(); err != nil || done {
 			return
+		}
+		if !caughtUp {
+			continue
 		}
 		select {
 		case <-r.Context().Done():

@@ -74,3 +74,38 @@ func TestActivitiesFollowBookedCash(t *testing.T) {
 		t.Errorf("the customers' side of the journals is missing from the stream: %v", accounts)
 	}
 }
+
+// A read that starts far back takes the event log a slice at a time: a window of more events than
+// one slice still brings every activity in it, each once, and then ends.
+func TestActivitiesAcrossSlices(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	const n = 500 // three events each: more than one slice of the log
+	entries := make([]entry, n)
+	for i := range entries {
+		entries[i] = entry{ToAccount: cust1, Amount: "1.00"}
+	}
+	b.batch(t, 200, batchOf(entries...), "")
+	b.sim.Advance(3 * time.Second)
+
+	c := alpaca.NewClient(alpaca.Options{BaseURL: b.srv.URL, KeyID: keyID, Secret: secret})
+	refs := map[string]int{}
+	err := c.StreamActivities(context.Background(), alpaca.ActivityOptions{Since: base.Add(-time.Minute), Until: b.sim.Now()},
+		func(a alpaca.Activity) error {
+			if a.ActivityType == "JNLC" && a.Status == "executed" {
+				refs[a.RefID]++
+			}
+			return nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(refs) != 2*n {
+		t.Fatalf("%d executed JNLC activities, want %d (both sides of %d journals)", len(refs), 2*n, n)
+	}
+	for ref, k := range refs {
+		if k != 1 {
+			t.Fatalf("activity %s came %d times", ref, k)
+		}
+	}
+}

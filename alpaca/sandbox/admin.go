@@ -248,7 +248,7 @@ func (s *Server) handleJournalAction(w http.ResponseWriter, r *http.Request) {
 
 // findFor returns journal id if its status is one of want. Callers hold s.mu.
 func (s *Server) findFor(id, action string, want ...string) (*journal, *apiError) {
-	j, ok := s.byID[id]
+	j, ok := s.journalByID(id)
 	if !ok {
 		return nil, &apiError{http.StatusNotFound, codeNotFound, "journal not found"}
 	}
@@ -319,16 +319,19 @@ func (s *Server) correct(id string, amount decimal.Decimal) (correctionJSON, *ap
 	}
 	s.setStatus(j, alpaca.StatusCorrect, now)
 	nj := &journal{
-		id: newID(), entryType: j.entryType, from: j.from, to: j.to, amount: amount,
-		description: j.description, currency: j.currency, createdAt: now, transmitter: j.transmitter,
-		corrects: j.id, creditsTo: j.creditsTo,
+		id: newID(), entryType: j.entryType, from: j.from, to: j.to,
+		description: j.description, created: now.UnixNano(), creditsTo: j.creditsTo,
 	}
-	j.correctedBy = nj.id
+	nj.setAmount(amount)
+	if t := j.extra().transmitter; t != (transmitter{}) {
+		nj.rareOf().transmitter = t
+	}
 	if !j.creditsTo {
 		s.cash[nj.from] = s.cash[nj.from].Sub(amount)
 		nj.holdsCash = true
 	}
-	s.add(nj, now, alpaca.StatusExecuted)
+	nj = s.add(nj, now, alpaca.StatusExecuted)
+	s.corrects[nj], s.correctedBy[j] = j, nj
 	return correctionJSON{Original: j.wire(), Correction: nj.wire()}, nil
 }
 

@@ -3,6 +3,8 @@ package sandbox
 import (
 	"math/rand/v2"
 	"time"
+
+	"github.com/cashpool/cashpool/alpaca"
 )
 
 // Event is one journal status change, the unit of both event streams.
@@ -20,24 +22,56 @@ type Event struct {
 	BatchErrorMessage  string    `json:"batch_error_message,omitempty"`
 }
 
+// event is the record of one status change: 32 bytes, three or four of them per journal. The
+// rest of an Event comes from the journal, whose fields an event shows never change.
+type event struct {
+	ulid     [16]byte
+	at       int64 // unix nanoseconds
+	journal  int32 // position in Server.journals
+	from, to uint8 // indexes into statusCodes
+}
+
+// statusCodes are the statuses an event records, "" for a journal's first event.
+var statusCodes = append([]string{""}, alpaca.Statuses...)
+
+func statusCode(s string) uint8 {
+	for i, v := range statusCodes {
+		if v == s {
+			return uint8(i)
+		}
+	}
+	panic("sandbox: status " + s + " is not one the simulator sets")
+}
+
+// event returns recorded event i (0-based) as the streams send it. Callers hold s.mu.
+func (s *Server) event(i int) Event {
+	e := s.events.at(i)
+	j := s.journals.at(int(e.journal))
+	out := Event{
+		ID: encodeULID(e.ulid), Seq: int64(i + 1), At: time.Unix(0, e.at).UTC(), JournalID: idText(j.id),
+		EntryType: j.entryType, StatusFrom: statusCodes[e.from], StatusTo: statusCodes[e.to], Description: j.description,
+		IdempotencyKey: j.idemKey, IdempotencyKeyType: j.idemKeyType,
+	}
+	if j.idemKeyType == "batch" {
+		out.BatchErrorMessage = j.extra().errorMessage
+	}
+	return out
+}
+
 // Events returns every status change recorded so far, oldest first.
 func (s *Server) Events() []Event {
 	s.lockAndTick()
 	defer s.mu.Unlock()
-	return append([]Event(nil), s.events...)
+	out := make([]Event, s.events.len())
+	for i := range out {
+		out[i] = s.event(i)
+	}
+	return out
 }
 
 // appendEvent records a status change and wakes the open streams. Callers hold s.mu.
 func (s *Server) appendEvent(j *journal, from, to string, at time.Time) {
-	e := Event{
-		ID: s.ulids.next(at), Seq: int64(len(s.events) + 1), At: at.UTC(), JournalID: j.id,
-		EntryType: j.entryType, StatusFrom: from, StatusTo: to, Description: j.description,
-		IdempotencyKey: j.idemKey, IdempotencyKeyType: j.idemKeyType,
-	}
-	if j.idemKeyType == "batch" {
-		e.BatchErrorMessage = j.errorMessage
-	}
-	s.events = append(s.events, e)
+	s.events.add(event{ulid: s.ulids.next(at), at: at.UnixNano(), journal: j.seq, from: statusCode(from), to: statusCode(to)})
 	close(s.changed)
 	s.changed = make(chan struct{})
 }
@@ -52,7 +86,7 @@ type ulidSource struct {
 	started bool
 }
 
-func (u *ulidSource) next(at time.Time) string {
+func (u *ulidSource) next(at time.Time) [16]byte {
 	ms := uint64(max(at.UnixMilli(), 0))
 	if u.started && ms <= u.lastMS {
 		ms = u.lastMS
@@ -65,19 +99,19 @@ func (u *ulidSource) next(at time.Time) string {
 		u.started = true
 	}
 	u.lastMS = ms
-	return encodeULID(ms, u.hi16, u.lo64)
+	var b [16]byte
+	b[0], b[1], b[2], b[3], b[4], b[5] = byte(ms>>40), byte(ms>>32), byte(ms>>24), byte(ms>>16), byte(ms>>8), byte(ms)
+	b[6], b[7] = byte(u.hi16>>8), byte(u.hi16)
+	for i := 0; i < 8; i++ {
+		b[8+i] = byte(u.lo64 >> (56 - 8*i))
+	}
+	return b
 }
 
 const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
-func encodeULID(ms uint64, hi16 uint16, lo64 uint64) string {
-	var b [16]byte
-	b[0], b[1], b[2], b[3], b[4], b[5] = byte(ms>>40), byte(ms>>32), byte(ms>>24), byte(ms>>16), byte(ms>>8), byte(ms)
-	b[6], b[7] = byte(hi16>>8), byte(hi16)
-	for i := 0; i < 8; i++ {
-		b[8+i] = byte(lo64 >> (56 - 8*i))
-	}
-	// 128 bits as 26 base32 digits, the first holding only 3 bits.
+// encodeULID writes 128 bits as 26 Crockford base32 digits, the first holding only 3 bits.
+func encodeULID(b [16]byte) string {
 	var out [26]byte
 	var acc uint64
 	bits := 0

@@ -1,10 +1,12 @@
 package sandbox
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strconv"
 	"time"
@@ -170,24 +172,20 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 	}
 	now := s.lockAndTick()
 	defer s.mu.Unlock()
-	s.idempotent(w, r, body, now, func(key string) (int, []byte) {
+	s.idempotent(w, r, body, now, func(key string) (created, *apiError) {
 		var req batchRequest
 		if aerr := decodeBody(body, &req); aerr != nil {
-			return aerr.status, aerr.body()
+			return created{}, aerr
 		}
 		entries, aerr := s.checkBatch(req, key)
 		if aerr != nil {
-			return aerr.status, aerr.body()
+			return created{}, aerr
 		}
-		// Entries are booked in request order, but Alpaca does not promise the answer keeps it: the
-		// simulator answers in reverse, so a client that matches by position fails here.
-		out := make([]batchJournalJSON, len(entries))
+		made := created{journals: make([]*journal, len(entries)), batch: true}
 		for i, e := range entries {
-			j, _ := s.createJournal(e, now, true)
-			out[len(entries)-1-i] = j.batchWire()
+			made.journals[i], _ = s.createJournal(e, now, true)
 		}
-		b, _ := json.Marshal(out)
-		return http.StatusOK, b
+		return made, nil
 	})
 }
 
@@ -235,10 +233,10 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	now := s.lockAndTick()
 	defer s.mu.Unlock()
-	s.idempotent(w, r, body, now, func(key string) (int, []byte) {
+	s.idempotent(w, r, body, now, func(key string) (created, *apiError) {
 		var req createRequest
 		if aerr := decodeBody(body, &req); aerr != nil {
-			return aerr.status, aerr.body()
+			return created{}, aerr
 		}
 		var (
 			j    *journal
@@ -253,10 +251,9 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 			aerr = badRequest("entry_type must be JNLC or JNLS, got %q", req.EntryType)
 		}
 		if aerr != nil {
-			return aerr.status, aerr.body()
+			return created{}, aerr
 		}
-		b, _ := json.Marshal(j.wire())
-		return http.StatusOK, b
+		return created{journals: []*journal{j}}, nil
 	})
 }
 
@@ -359,7 +356,7 @@ func (s *Server) checkJNLSAccounts(fromID, toID string) *apiError {
 func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 	s.lockAndTick()
 	defer s.mu.Unlock()
-	j, ok := s.byID[r.PathValue("id")]
+	j, ok := s.journalByID(r.PathValue("id"))
 	if !ok {
 		writeError(w, http.StatusNotFound, codeNotFound, "journal not found")
 		return
@@ -371,14 +368,14 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {
 	now := s.lockAndTick()
 	defer s.mu.Unlock()
-	j, ok := s.byID[r.PathValue("id")]
+	j, ok := s.journalByID(r.PathValue("id"))
 	if !ok {
 		writeError(w, http.StatusNotFound, codeNotFound, "journal not found")
 		return
 	}
 	if j.status != alpaca.StatusPending {
 		writeError(w, http.StatusUnprocessableEntity, codeUnprocessable,
-			fmt.Sprintf("journal %s is not in the pending status (%s)", j.id, j.status))
+			fmt.Sprintf("journal %s is not in the pending status (%s)", idText(j.id), j.status))
 		return
 	}
 	s.setStatus(j, alpaca.StatusCanceled, now)
@@ -390,17 +387,19 @@ func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {
 // 422 is decided on the whole filtered set, before limit, as Alpaca words it.
 func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	var after, before string
-	for name, dst := range map[string]*string{"after": &after, "before": &before} {
+	// Days since 1970-01-01 (UTC), both bounds inclusive.
+	after, before := int64(math.MinInt64), int64(math.MaxInt64)
+	for name, dst := range map[string]*int64{"after": &after, "before": &before} {
 		v := q.Get(name)
 		if v == "" {
 			continue
 		}
-		if _, err := time.Parse(time.DateOnly, v); err != nil {
+		d, err := time.Parse(time.DateOnly, v)
+		if err != nil {
 			writeError(w, http.StatusBadRequest, codeMalformed, fmt.Sprintf("%s must be a date YYYY-MM-DD, got %q", name, v))
 			return
 		}
-		*dst = v
+		*dst = unixDay(d)
 	}
 	entryType := q.Get("entry_type")
 	if entryType != "" && entryType != "JNLC" && entryType != "JNLS" {
@@ -425,31 +424,68 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 	}
 	to, from := q.Get("to_account"), q.Get("from_account")
 
+	// The matching journals are taken with their status and settle date under the lock; the answer
+	// is written after it is released, one journal at a time, from fields that never change.
+	type row struct {
+		j                  *journal
+		status, settleDate string
+	}
 	s.lockAndTick()
-	defer s.mu.Unlock()
-	var matched []*journal
-	for _, j := range s.journals {
-		day := j.createdAt.UTC().Format(time.DateOnly)
-		if (after != "" && day < after) || (before != "" && day > before) ||
+	var matched []row
+	for i := range s.journals.len() {
+		j := s.journals.at(i)
+		day := unixDay(j.createdAt())
+		if day < after || day > before ||
 			(status != "" && j.status != status) || (entryType != "" && j.entryType != entryType) ||
 			(to != "" && j.to != to) || (from != "" && j.from != from) {
 			continue
 		}
-		matched = append(matched, j)
+		matched = append(matched, row{j, j.status, j.settleDate})
 		if len(matched) > s.opts.MaxListResults {
+			s.mu.Unlock()
 			writeError(w, http.StatusUnprocessableEntity, codeUnprocessable,
 				fmt.Sprintf("Result set exceeds %s records.", groupThousands(s.opts.MaxListResults)))
 			return
 		}
 	}
+	s.mu.Unlock()
 	if limit > 0 && len(matched) > limit {
 		matched = matched[:limit]
 	}
-	out := make([]journalJSON, len(matched))
-	for i, j := range matched {
-		out[i] = j.wire()
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	bw := bufio.NewWriterSize(w, 64<<10)
+	enc := json.NewEncoder(bw)
+	bw.WriteByte('[')
+	for i, m := range matched {
+		if i > 0 {
+			bw.WriteByte(',')
+		}
+		if err := enc.Encode(m.j.wireAs(m.status, m.settleDate)); err != nil {
+			return // the client went away
+		}
 	}
-	writeJSON(w, http.StatusOK, out)
+	bw.WriteByte(']')
+	_ = bw.Flush()
+}
+
+// unixDay is the UTC day of t, counted from 1970-01-01.
+func unixDay(t time.Time) int64 {
+	sec := t.Unix()
+	if sec < 0 {
+		return (sec+1)/86400 - 1
+	}
+	return sec / 86400
+}
+
+// journalByID finds a journal by the id its answers show. Callers hold s.mu.
+func (s *Server) journalByID(text string) (*journal, bool) {
+	id, ok := parseID(text)
+	if !ok {
+		return nil, false
+	}
+	j, ok := s.byID[id]
+	return j, ok
 }
 
 // groupThousands writes 100000 as "100,000", the way Alpaca's message does.
@@ -502,12 +538,12 @@ func (s *Server) handleReverseBatch(w http.ResponseWriter, r *http.Request) {
 	out := make([]journalJSON, 0, len(entries))
 	for _, e := range entries {
 		j := &journal{
-			id: newID(), entryType: "JNLC", from: e.from, to: e.to, amount: e.amount,
-			description: e.description, currency: "USD", createdAt: now,
-			fixture: fixtureStatus(e.description), creditsTo: true,
+			id: newID(), entryType: entryJNLC, from: s.accountID(e.from), to: s.accountID(e.to),
+			description: e.description, created: now.UnixNano(), creditsTo: true,
 		}
-		s.add(j, now, alpaca.StatusQueued)
-		out = append(out, j.wire())
+		j.setFixture(e.description)
+		j.setAmount(e.amount)
+		out = append(out, s.add(j, now, alpaca.StatusQueued).wire())
 	}
 	writeJSON(w, http.StatusOK, out)
 }

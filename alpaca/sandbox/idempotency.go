@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"crypto/sha256"
+	"encoding/json"
 	"net/http"
 	"time"
 )
@@ -9,13 +10,36 @@ import (
 // maxIdempotencyKey is Alpaca's documented maxLength of the Idempotency-Key header.
 const maxIdempotencyKey = 128
 
-// idemEntry is the remembered answer to the first request that used a key.
+// idemEntry is the remembered answer to the first request that used a key: the journals it
+// created, shaped again as they were created when the key is replayed, rather than the answer's
+// bytes (a million-journal night's answers would take half a gigabyte).
 type idemEntry struct {
 	key         string
 	fingerprint [32]byte // of method, path and body: the same key on another endpoint is a different request
-	status      int
-	body        []byte
+	made        created
 	expires     time.Time
+}
+
+// created is what a request created and how its answer shows it.
+type created struct {
+	journals []*journal
+	batch    bool // a batch answer: an array with error_message, in reverse request order
+}
+
+// body is the answer as it was when the journals were created: the same bytes every time.
+func (c created) body() []byte {
+	if !c.batch {
+		b, _ := json.Marshal(c.journals[0].asCreated().journalJSON)
+		return b
+	}
+	// Entries are booked in request order, but Alpaca does not promise the answer keeps it: the
+	// simulator answers in reverse, so a client that matches by position fails here.
+	out := make([]batchJournalJSON, len(c.journals))
+	for i, j := range c.journals {
+		out[len(c.journals)-1-i] = j.asCreated()
+	}
+	b, _ := json.Marshal(out)
+	return b
 }
 
 func fingerprint(r *http.Request, body []byte) [32]byte {
@@ -28,38 +52,37 @@ func fingerprint(r *http.Request, body []byte) [32]byte {
 }
 
 // idempotent runs create under the request's Idempotency-Key: a repeat of the same request gets
-// the first answer's status and bytes again without running create; the same key with another
-// body gets 422. Only answers that created journals (2xx) are remembered: a request refused whole
-// changed nothing, so its key stays free for the corrected request. Callers hold s.mu.
+// the first answer again without running create; the same key with another body gets 422. Only
+// answers that created journals are remembered: a request refused whole changed nothing, so its
+// key stays free for the corrected request. Callers hold s.mu.
 func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, body []byte, now time.Time,
-	create func(key string) (int, []byte)) {
+	create func(key string) (created, *apiError)) {
 	key := r.Header.Get("Idempotency-Key")
 	if len(key) > maxIdempotencyKey {
 		writeError(w, http.StatusBadRequest, codeMalformed, "Idempotency-Key is longer than 128 characters")
 		return
 	}
-	if key == "" {
-		status, out := create("")
-		writeRaw(w, status, out)
-		return
-	}
 	fp := fingerprint(r, body)
-	if e, ok := s.idem[key]; ok && now.Before(e.expires) {
+	if e, ok := s.idem[key]; key != "" && ok && now.Before(e.expires) {
 		if e.fingerprint != fp {
 			writeError(w, http.StatusUnprocessableEntity, codeUnprocessable,
 				"idempotency key reused with a different request body")
 			return
 		}
-		writeRaw(w, e.status, e.body)
+		writeRaw(w, http.StatusOK, e.made.body())
 		return
 	}
-	status, out := create(key)
-	if status >= 200 && status < 300 {
-		e := &idemEntry{key: key, fingerprint: fp, status: status, body: out, expires: now.Add(s.opts.IdempotencyTTL)}
+	made, aerr := create(key)
+	if aerr != nil {
+		writeRaw(w, aerr.status, aerr.body())
+		return
+	}
+	if key != "" {
+		e := &idemEntry{key: key, fingerprint: fp, made: made, expires: now.Add(s.opts.IdempotencyTTL)}
 		s.idem[key] = e
 		s.idemOrder = append(s.idemOrder, e)
 	}
-	writeRaw(w, status, out)
+	writeRaw(w, http.StatusOK, made.body())
 }
 
 // pruneIdempotency forgets keys whose window has passed. Entries are appended with a non-decreasing
@@ -71,7 +94,7 @@ func (s *Server) pruneIdempotency(now time.Time) {
 		if s.idem[e.key] == e {
 			delete(s.idem, e.key)
 		}
-		s.idemOrder[n] = nil // let the body be collected; append reallocates the array in time
+		s.idemOrder[n] = nil // let the entry be collected; append reallocates the array in time
 		n++
 	}
 	s.idemOrder = s.idemOrder[n:]

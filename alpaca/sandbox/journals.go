@@ -2,10 +2,13 @@ package sandbox
 
 import (
 	"container/heap"
+	"encoding/binary"
+	"encoding/hex"
 	"fmt"
+	"math/bits"
 	"math/rand/v2"
 	"regexp"
-	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -13,28 +16,128 @@ import (
 	"github.com/shopspring/decimal"
 )
 
-// journal is the simulator's record of one journal. Guarded by Server.mu.
+// journal is the simulator's record of one journal. Guarded by Server.mu, except the fields set
+// at creation and never changed (id, entryType, from, to, cents, description, created, idemKey,
+// idemKeyType, rare, seq, firstStatus), which list answers and streams read after the lock is
+// released. A night holds a million of these: fields a cash journal rarely has live in rare, the
+// amount is in cents, account ids and dates share one string each.
 type journal struct {
-	id, entryType, from, to string
-	amount                  decimal.Decimal // JNLC only
-	symbol                  string          // JNLS only
-	qty, price              decimal.Decimal // JNLS only; price is fixed per symbol (Seed.Prices)
-	status                  string
-	description             string
-	currency                string
-	createdAt               time.Time
-	settleDate              string // set when executed
-	transmitter             transmitter
-	errorMessage            string // why it was refused
-	idemKey, idemKeyType    string
-	fixture                 string // status named by a /fixtures/status=.../fixtures/ description
-	overLimit               bool   // pending because of the per-journal or daily limit
-	v2                      bool   // JNLC v2 flow: executed at creation, activity_created one step later
-	holdsCash               bool   // the from account was debited and not yet credited back
-	creditsTo               bool   // a reverse-batch journal: the firm to account is credited on execution
-	credited                bool   // the to account was credited and not yet debited back
-	corrects, correctedBy   string // links between a corrected journal and its replacement
-	seq                     int    // position in Server.journals
+	id                   [16]byte
+	entryType, from, to  string // from and to are the account's own ID string, shared
+	cents                int64  // JNLC amount in cents, unless rare.amount holds it
+	status               string
+	description          string
+	created              int64  // unix nanoseconds
+	settleDate           string // set when executed; one string per day
+	idemKey, idemKeyType string
+	rare                 *rareFields
+	seq                  int32 // position in Server.journals
+	firstStatus          uint8 // the status of the create answer, as a statusCodes index
+	overLimit            bool  // pending because of the per-journal or daily limit
+	v2                   bool  // JNLC v2 flow: executed at creation, activity_created one step later
+	holdsCash            bool  // the from account was debited and not yet credited back
+	creditsTo            bool  // a reverse-batch journal: the firm to account is credited on execution
+	credited             bool  // the to account was credited and not yet debited back
+}
+
+// rareFields are what few journals carry: securities, Travel Rule fields, a refusal, an amount
+// beyond int64 cents. Set at creation only.
+type rareFields struct {
+	fixture      string // status named by a /fixtures/status=.../fixtures/ description
+	symbol       string
+	qty, price   decimal.Decimal
+	transmitter  transmitter
+	errorMessage string          // why it was refused
+	amount       decimal.Decimal // when cents cannot hold it
+	bigAmount    bool
+}
+
+// rareOf returns j's rare fields, allocating them; only while j is being created.
+func (j *journal) rareOf() *rareFields {
+	if j.rare == nil {
+		j.rare = &rareFields{}
+	}
+	return j.rare
+}
+
+var noRare rareFields
+
+func (j *journal) fixture() string { return j.extra().fixture }
+
+// setFixture records the status a description's fixture asks for, if any; only at creation.
+func (j *journal) setFixture(description string) {
+	if f := fixtureStatus(description); f != "" {
+		j.rareOf().fixture = f
+	}
+}
+
+func (j *journal) createdAt() time.Time { return time.Unix(0, j.created).UTC() }
+
+func (j *journal) extra() *rareFields {
+	if j.rare == nil {
+		return &noRare
+	}
+	return j.rare
+}
+
+// setAmount records a JNLC amount (at most two places, as parseMoney checked).
+func (j *journal) setAmount(a decimal.Decimal) {
+	c := a.Shift(2)
+	if c.IsInteger() && c.LessThan(maxCents) {
+		j.cents = c.IntPart()
+		return
+	}
+	r := j.rareOf()
+	r.amount, r.bigAmount = a, true
+}
+
+var maxCents = decimal.New(1, 18)
+
+func (j *journal) amount() decimal.Decimal {
+	if j.rare != nil && j.rare.bigAmount {
+		return j.rare.amount
+	}
+	return decimal.New(j.cents, -2)
+}
+
+// amountText is the amount with two places, without building a decimal for the common case.
+func (j *journal) amountText() string {
+	if j.rare != nil && j.rare.bigAmount {
+		return j.rare.amount.StringFixed(2)
+	}
+	b := strconv.AppendInt(make([]byte, 0, 24), j.cents/100, 10)
+	return string(append(b, '.', byte('0'+j.cents%100/10), byte('0'+j.cents%10)))
+}
+
+// idText formats a journal id the way Alpaca writes UUIDs.
+func idText(id [16]byte) string {
+	var b [36]byte
+	hex.Encode(b[0:8], id[0:4])
+	b[8] = '-'
+	hex.Encode(b[9:13], id[4:6])
+	b[13] = '-'
+	hex.Encode(b[14:18], id[6:8])
+	b[18] = '-'
+	hex.Encode(b[19:23], id[8:10])
+	b[23] = '-'
+	hex.Encode(b[24:36], id[10:16])
+	return string(b[:])
+}
+
+// parseID reads a journal id written as idText writes it; anything else is no journal's id.
+func parseID(s string) ([16]byte, bool) {
+	var id [16]byte
+	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+		return id, false
+	}
+	hexPart := s[0:8] + s[9:13] + s[14:18] + s[19:23] + s[24:36]
+	if strings.ToLower(hexPart) != hexPart {
+		return id, false
+	}
+	if _, err := hex.Decode(id[:], []byte(hexPart)); err != nil {
+		return id, false
+	}
+	return id, true
 }
 
 type transmitter struct {
@@ -71,31 +174,45 @@ type batchJournalJSON struct {
 	ErrorMessage string `json:"error_message,omitempty"`
 }
 
-func (j *journal) wire() journalJSON {
+// currency is the only one the simulator books.
+const currency = "USD"
+
+func (j *journal) wire() journalJSON { return j.wireAs(j.status, j.settleDate) }
+
+// wireAs shapes j with the given status and settle date: now, in a list snapshot or as created.
+// It reads only what never changes after creation besides those two.
+func (j *journal) wireAs(status, settleDate string) journalJSON {
+	x := j.extra()
 	out := journalJSON{
-		ID: j.id, EntryType: j.entryType, FromAccount: j.from, ToAccount: j.to,
-		Status: j.status, Description: j.description, Currency: j.currency,
-		CreatedAt:   j.createdAt.UTC().Format(time.RFC3339Nano),
-		transmitter: j.transmitter,
+		ID: idText(j.id), EntryType: j.entryType, FromAccount: j.from, ToAccount: j.to,
+		Status: status, Description: j.description, Currency: currency,
+		CreatedAt:   j.createdAt().Format(time.RFC3339Nano),
+		transmitter: x.transmitter,
 	}
 	if j.entryType == entryJNLS {
 		// The newest JNLS example: symbol, qty and price set, net_amount null.
-		sym, qty := j.symbol, j.qty.String()
-		price := j.price.StringFixed(max(2, -j.price.Exponent()))
+		sym, qty := x.symbol, x.qty.String()
+		price := x.price.StringFixed(max(2, -x.price.Exponent()))
 		out.Symbol, out.Qty, out.Price = &sym, &qty, &price
 	} else {
-		amount := j.amount.StringFixed(2)
+		amount := j.amountText()
 		out.NetAmount = &amount
 	}
-	if j.settleDate != "" {
-		d := j.settleDate
+	if settleDate != "" {
+		d := settleDate
 		out.SettleDate, out.SystemDate = &d, &d
 	}
 	return out
 }
 
-func (j *journal) batchWire() batchJournalJSON {
-	return batchJournalJSON{journalJSON: j.wire(), ErrorMessage: j.errorMessage}
+// asCreated is j as its create answer showed it: its first status, settled only if executed then.
+func (j *journal) asCreated() batchJournalJSON {
+	settle := ""
+	first := statusCodes[j.firstStatus]
+	if first == alpaca.StatusExecuted {
+		settle = j.settleDate // set by that first execution and never moved since
+	}
+	return batchJournalJSON{journalJSON: j.wireAs(first, settle), ErrorMessage: j.extra().errorMessage}
 }
 
 // LedgerEntry is one journal as the simulator recorded it, for tests' invariant checks.
@@ -123,14 +240,25 @@ type LedgerEntry struct {
 func (s *Server) Ledger() []LedgerEntry {
 	s.lockAndTick()
 	defer s.mu.Unlock()
-	out := make([]LedgerEntry, len(s.journals))
-	for i, j := range s.journals {
-		out[i] = LedgerEntry{
-			ID: j.id, EntryType: j.entryType, FromAccount: j.from, ToAccount: j.to, Amount: j.amount,
-			Symbol: j.symbol, Qty: j.qty, Price: j.price, Status: j.status, Description: j.description,
-			IdempotencyKey: j.idemKey, IdempotencyKeyType: j.idemKeyType, ErrorMessage: j.errorMessage, CreatedAt: j.createdAt,
-			Corrects: j.corrects, CorrectedBy: j.correctedBy,
+	out := make([]LedgerEntry, s.journals.len())
+	for i := range out {
+		j := s.journals.at(i)
+		x := j.extra()
+		e := LedgerEntry{
+			ID: idText(j.id), EntryType: j.entryType, FromAccount: j.from, ToAccount: j.to,
+			Symbol: x.symbol, Qty: x.qty, Price: x.price, Status: j.status, Description: j.description,
+			IdempotencyKey: j.idemKey, IdempotencyKeyType: j.idemKeyType, ErrorMessage: x.errorMessage, CreatedAt: j.createdAt(),
 		}
+		if j.entryType == entryJNLC {
+			e.Amount = j.amount()
+		}
+		if o, ok := s.corrects[j]; ok {
+			e.Corrects = idText(o.id)
+		}
+		if r, ok := s.correctedBy[j]; ok {
+			e.CorrectedBy = idText(r.id)
+		}
+		out[i] = e
 	}
 	return out
 }
@@ -158,12 +286,13 @@ func fixtureStatus(description string) string {
 
 // newID returns a random version-4 UUID. Journal ids need not be reproducible, and random ones
 // keep two simulator instances from ever handing out the same id.
-func newID() string {
-	hi, lo := rand.Uint64(), rand.Uint64()
-	hi = hi&^0xf000 | 0x4000     // version 4
-	lo = lo&^(0xc<<60) | 0x8<<60 // RFC 4122 variant
-	return fmt.Sprintf("%08x-%04x-%04x-%04x-%012x",
-		hi>>32, (hi>>16)&0xffff, hi&0xffff, lo>>48, lo&0xffffffffffff)
+func newID() [16]byte {
+	var id [16]byte
+	binary.BigEndian.PutUint64(id[0:8], rand.Uint64())
+	binary.BigEndian.PutUint64(id[8:16], rand.Uint64())
+	id[6] = id[6]&0x0f | 0x40 // version 4
+	id[8] = id[8]&0x3f | 0x80 // RFC 4122 variant
+	return id
 }
 
 // entryRequest is one journal to create, already validated.
@@ -190,9 +319,13 @@ const (
 // Alpaca keeps over-limit JNLCs on v1 and fixtures must wait for EndOfDay. Callers hold s.mu.
 func (s *Server) createJournal(e entryRequest, now time.Time, refuseShort bool) (*journal, error) {
 	j := &journal{
-		id: newID(), entryType: entryJNLC, from: e.from, to: e.to, amount: e.amount,
-		description: e.description, currency: "USD", createdAt: now, transmitter: e.transmitter,
-		idemKey: e.idemKey, idemKeyType: e.idemKeyType, fixture: fixtureStatus(e.description),
+		id: newID(), entryType: entryJNLC, from: s.accountID(e.from), to: s.accountID(e.to),
+		description: e.description, created: now.UnixNano(), idemKey: e.idemKey, idemKeyType: e.idemKeyType,
+	}
+	j.setFixture(e.description)
+	j.setAmount(e.amount)
+	if e.transmitter != (transmitter{}) {
+		j.rareOf().transmitter = e.transmitter
 	}
 	available := s.cash[e.from]
 	if available.LessThan(e.amount) {
@@ -201,9 +334,8 @@ func (s *Server) createJournal(e entryRequest, now time.Time, refuseShort bool) 
 		if !refuseShort {
 			return nil, fmt.Errorf("%s", msg)
 		}
-		j.errorMessage = msg
-		s.add(j, now, alpaca.StatusRefused)
-		return j, nil
+		j.rareOf().errorMessage = msg
+		return s.add(j, now, alpaca.StatusRefused), nil
 	}
 	s.cash[e.from] = available.Sub(e.amount)
 	j.holdsCash = true
@@ -212,17 +344,23 @@ func (s *Server) createJournal(e entryRequest, now time.Time, refuseShort bool) 
 	overDaily := s.dailyLimit.IsPositive() && s.dailyTotal.Add(e.amount).GreaterThan(s.dailyLimit)
 	if overJournal || overDaily {
 		j.overLimit = true
-		s.add(j, now, alpaca.StatusPending)
-		return j, nil
+		return s.add(j, now, alpaca.StatusPending), nil
 	}
 	s.dailyTotal = s.dailyTotal.Add(e.amount)
-	if e.v2 && j.fixture == "" {
+	if e.v2 && j.fixture() == "" {
 		j.v2 = true
-		s.add(j, now, alpaca.StatusExecuted)
-		return j, nil
+		return s.add(j, now, alpaca.StatusExecuted), nil
 	}
-	s.add(j, now, alpaca.StatusQueued)
-	return j, nil
+	return s.add(j, now, alpaca.StatusQueued), nil
+}
+
+// accountID is the account's own ID string, so that a million journals to the same accounts hold
+// one copy of each id. Callers hold s.mu and checked the account exists.
+func (s *Server) accountID(id string) string {
+	if a, ok := s.accounts[id]; ok {
+		return a.ID
+	}
+	return id
 }
 
 // securitiesRequest is one JNLS to create, already validated.
@@ -243,23 +381,48 @@ func (s *Server) createJNLS(e securitiesRequest, now time.Time) *journal {
 		price = defaultPrice
 	}
 	j := &journal{
-		id: newID(), entryType: entryJNLS, from: e.from, to: e.to, symbol: e.symbol, qty: e.qty,
-		price: price, description: e.description, currency: "USD", createdAt: now,
-		idemKey: e.idemKey, fixture: fixtureStatus(e.description),
+		id: newID(), entryType: entryJNLS, from: s.accountID(e.from), to: s.accountID(e.to),
+		description: e.description, created: now.UnixNano(), idemKey: e.idemKey,
+		rare: &rareFields{fixture: fixtureStatus(e.description), symbol: e.symbol, qty: e.qty, price: price},
 	}
 	if e.idemKey != "" {
 		j.idemKeyType = "single"
 	}
-	s.add(j, now, alpaca.StatusQueued)
-	return j
+	return s.add(j, now, alpaca.StatusQueued)
 }
 
-// add records a new journal with its first status.
-func (s *Server) add(j *journal, now time.Time, status string) {
-	j.seq = len(s.journals)
-	s.journals = append(s.journals, j)
-	s.byID[j.id] = j
-	s.setStatus(j, status, now)
+// add records a new journal with its first status and returns the record, which from then on
+// stands for it (j was only its draft).
+func (s *Server) add(j *journal, now time.Time, status string) *journal {
+	j.seq = int32(s.journals.len())
+	j.firstStatus = statusCode(status)
+	rec := s.journals.add(*j)
+	s.byID[rec.id] = rec
+	s.setStatus(rec, status, now)
+	return rec
+}
+
+// chunked is an append-only sequence kept in chunks of a fixed size: appending never copies or
+// moves what is stored, so a record's address stays valid and a night's worth of records never
+// needs a second, doubled array.
+type chunked[T any] struct {
+	chunks []*[chunkLen]T
+	n      int
+}
+
+const chunkLen = 4096
+
+func (c *chunked[T]) len() int    { return c.n }
+func (c *chunked[T]) at(i int) *T { return &c.chunks[i/chunkLen][i%chunkLen] }
+
+func (c *chunked[T]) add(v T) *T {
+	if c.n%chunkLen == 0 {
+		c.chunks = append(c.chunks, new([chunkLen]T))
+	}
+	p := c.at(c.n)
+	*p = v
+	c.n++
+	return p
 }
 
 // setStatus moves j to status at time at, records the event and keeps cash, the open set and the
@@ -270,37 +433,86 @@ func (s *Server) setStatus(j *journal, status string, at time.Time) {
 	s.bookCash(j, from, status)
 	switch status {
 	case alpaca.StatusQueued, alpaca.StatusSentToClearing, alpaca.StatusPending:
-		s.open[j.id] = j
+		s.open.set(j.seq)
 	default:
-		delete(s.open, j.id)
+		s.open.clear(j.seq)
 	}
 	switch status {
 	case alpaca.StatusRejected, alpaca.StatusCanceled, alpaca.StatusDeleted, alpaca.StatusCorrect:
 		// The money never arrived or was taken back: return it to the firm account.
 		if j.holdsCash {
-			s.cash[j.from] = s.cash[j.from].Add(j.amount)
+			s.cash[j.from] = s.cash[j.from].Add(j.amount())
 			j.holdsCash = false
 		}
 		if j.credited {
-			s.cash[j.to] = s.cash[j.to].Sub(j.amount)
+			s.cash[j.to] = s.cash[j.to].Sub(j.amount())
 			j.credited = false
 		}
 	case alpaca.StatusExecuted:
-		j.settleDate = at.UTC().Format(time.DateOnly)
+		j.settleDate = s.dates.text(at)
 		if j.creditsTo && !j.credited {
-			s.cash[j.to] = s.cash[j.to].Add(j.amount)
+			s.cash[j.to] = s.cash[j.to].Add(j.amount())
 			j.credited = true
 		}
 	}
 	// Fixture journals wait for EOD; the others move on by themselves.
-	if j.fixture == "" {
+	if j.fixture() == "" {
 		switch {
 		case status == alpaca.StatusQueued, status == alpaca.StatusSentToClearing,
 			status == alpaca.StatusExecuted && j.v2:
-			heap.Push(&s.due, dueStep{at: at.Add(s.opts.StepEvery), id: j.id, from: status})
+			heap.Push(&s.due, dueStep{at: at.Add(s.opts.StepEvery), j: j, from: status})
 		}
 	}
 	s.appendEvent(j, from, status, at)
+}
+
+// dayText hands out the date text of a time (UTC), one string per day.
+type dayText struct {
+	day  int64
+	last string
+}
+
+func (d *dayText) text(at time.Time) string {
+	at = at.UTC()
+	if day := at.Unix() / 86400; day != d.day || d.last == "" {
+		d.day, d.last = day, at.Format(time.DateOnly)
+	}
+	return d.last
+}
+
+// bitset is a set of journal positions: the open journals, in creation order for free.
+type bitset struct {
+	words []uint64
+	n     int
+}
+
+func (b *bitset) set(i int32) {
+	w := int(i) / 64
+	for w >= len(b.words) {
+		b.words = append(b.words, 0)
+	}
+	if b.words[w]&(1<<(i%64)) == 0 {
+		b.words[w] |= 1 << (i % 64)
+		b.n++
+	}
+}
+
+func (b *bitset) clear(i int32) {
+	if w := int(i) / 64; w < len(b.words) && b.words[w]&(1<<(i%64)) != 0 {
+		b.words[w] &^= 1 << (i % 64)
+		b.n--
+	}
+}
+
+// each calls fn for every member, in increasing order.
+func (b *bitset) each(fn func(i int32)) {
+	for w, word := range b.words {
+		for word != 0 {
+			bit := bits.TrailingZeros64(word)
+			fn(int32(w*64 + bit))
+			word &^= 1 << bit
+		}
+	}
 }
 
 // tick applies every automatic status change due by the simulated now and returns that now.
@@ -309,8 +521,8 @@ func (s *Server) tick() time.Time {
 	now := s.now()
 	for s.due.Len() > 0 && !s.due[0].at.After(now) {
 		d := heap.Pop(&s.due).(dueStep)
-		j := s.byID[d.id]
-		if j == nil || j.status != d.from {
+		j := d.j
+		if j.status != d.from {
 			continue // something else (EOD, an admin action) moved it first
 		}
 		switch d.from {
@@ -322,14 +534,17 @@ func (s *Server) tick() time.Time {
 			s.setStatus(j, alpaca.StatusActivityCreated, d.at) // JNLC v2 only: nothing else is queued from executed
 		}
 	}
+	if s.due.Len() == 0 && cap(s.due) > 1024 {
+		s.due = nil // a night's worth of steps is done: let its array go
+	}
 	s.pruneIdempotency(now)
 	return now
 }
 
-// dueStep is one automatic status change: journal id leaves status from at time at.
+// dueStep is one automatic status change: journal j leaves status from at time at.
 type dueStep struct {
 	at   time.Time
-	id   string
+	j    *journal
 	from string
 }
 
@@ -342,6 +557,7 @@ func (h *dueHeap) Push(x any)        { *h = append(*h, x.(dueStep)) }
 func (h *dueHeap) Pop() any {
 	old := *h
 	x := old[len(old)-1]
+	old[len(old)-1] = dueStep{}
 	*h = old[:len(old)-1]
 	return x
 }
@@ -354,9 +570,9 @@ func (s *Server) EndOfDay() {
 	defer s.mu.Unlock()
 	for _, j := range s.openInOrder() {
 		switch {
-		case j.fixture == alpaca.StatusRejected:
+		case j.fixture() == alpaca.StatusRejected:
 			s.setStatus(j, alpaca.StatusRejected, now)
-		case j.fixture == alpaca.StatusPending:
+		case j.fixture() == alpaca.StatusPending:
 			if j.status != alpaca.StatusPending {
 				s.setStatus(j, alpaca.StatusPending, now)
 			}
@@ -373,7 +589,7 @@ func (s *Server) BeginningOfDay() {
 	now := s.lockAndTick()
 	defer s.mu.Unlock()
 	for _, j := range s.openInOrder() {
-		if j.status == alpaca.StatusPending && j.overLimit && j.fixture == "" {
+		if j.status == alpaca.StatusPending && j.overLimit && j.fixture() == "" {
 			s.setStatus(j, alpaca.StatusExecuted, now)
 		}
 	}
@@ -382,10 +598,7 @@ func (s *Server) BeginningOfDay() {
 // openInOrder returns the open journals in creation order, so EOD and BOD events come out in a
 // reproducible order.
 func (s *Server) openInOrder() []*journal {
-	out := make([]*journal, 0, len(s.open))
-	for _, j := range s.open {
-		out = append(out, j)
-	}
-	slices.SortFunc(out, func(a, b *journal) int { return a.seq - b.seq })
+	out := make([]*journal, 0, s.open.n)
+	s.open.each(func(i int32) { out = append(out, s.journals.at(int(i))) })
 	return out
 }

@@ -70,11 +70,14 @@ type Server struct {
 	cash     map[string]decimal.Decimal // firm accounts only; customers' balances are not modelled
 	book     activityBook               // booked cash and the activity stream's deposits
 
-	journals   []*journal // in creation order
-	byID       map[string]*journal
-	open       map[string]*journal // queued, sent_to_clearing or pending: what EOD and BOD look at
+	journals   chunked[journal] // in creation order
+	byID       map[[16]byte]*journal
+	open       bitset // queued, sent_to_clearing or pending: what EOD and BOD look at
 	due        dueHeap
 	dailyTotal decimal.Decimal
+	dates      dayText
+	// A correction's replacement and the journal it corrected, both ways.
+	corrects, correctedBy map[*journal]*journal
 
 	// Run-time settings, seeded from Options and changed through the admin API.
 	journalLimit, dailyLimit decimal.Decimal // zero means none
@@ -83,7 +86,7 @@ type Server struct {
 	idem      map[string]*idemEntry
 	idemOrder []*idemEntry // oldest first, for expiry without scanning the map
 
-	events  []Event
+	events  chunked[event]
 	ulids   ulidSource
 	changed chan struct{} // closed and replaced whenever events are appended
 	streams int
@@ -125,10 +128,12 @@ func New(o Options) *Server {
 		accounts: make(map[string]*Account),
 		cash:     make(map[string]decimal.Decimal),
 		book:     activityBook{booked: make(map[string]decimal.Decimal)},
-		byID:     make(map[string]*journal),
-		open:     make(map[string]*journal),
+		byID:     make(map[[16]byte]*journal),
 		idem:     make(map[string]*idemEntry),
 		changed:  make(chan struct{}),
+
+		corrects:    make(map[*journal]*journal),
+		correctedBy: make(map[*journal]*journal),
 
 		journalLimit: o.Seed.JournalLimit,
 		dailyLimit:   o.Seed.DailyLimit,

@@ -146,13 +146,13 @@ func (sq *streamQuery) parseTimes(since, until string) error {
 func (s *Server) start(sq streamQuery) int {
 	switch {
 	case sq.live:
-		return len(s.events)
+		return s.events.len()
 	case sq.sinceULID != "":
 		// ULIDs increase with the index, so the cursor is found by bisection.
-		lo, hi := 0, len(s.events)
+		lo, hi := 0, s.events.len()
 		for lo < hi {
 			mid := (lo + hi) / 2
-			if s.events[mid].ID <= sq.sinceULID {
+			if encodeULID(s.events.at(mid).ulid) <= sq.sinceULID {
 				lo = mid + 1
 			} else {
 				hi = mid
@@ -160,14 +160,15 @@ func (s *Server) start(sq streamQuery) int {
 		}
 		return lo
 	case !sq.since.IsZero():
-		for i, e := range s.events {
-			if !e.At.Before(sq.since) {
+		since := sq.since.UnixNano()
+		for i := range s.events.len() {
+			if s.events.at(i).at >= since {
 				return i
 			}
 		}
-		return len(s.events)
+		return s.events.len()
 	default:
-		return int(min(sq.sinceSeq, int64(len(s.events))))
+		return int(min(sq.sinceSeq, int64(s.events.len())))
 	}
 }
 
@@ -245,6 +246,9 @@ func (s *Server) handleEventsV1(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// streamSlice is how many recorded events a stream takes under the lock at a time.
+const streamSlice = 1024
+
 // stream serves an event stream: history from the cursor, then live events as they are recorded,
 // with heartbeat comments, until the client leaves or the until bound is reached.
 func (s *Server) stream(w http.ResponseWriter, r *http.Request, sq streamQuery, shape func(Event) any) {
@@ -267,7 +271,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, sq streamQuery, 
 
 	f := s.Faults()
 	s.mu.Lock()
-	rnd := rand.New(rand.NewPCG(f.Seed, uint64(len(s.events))))
+	rnd := rand.New(rand.NewPCG(f.Seed, uint64(s.events.len())))
 	s.mu.Unlock()
 
 	h := w.Header()
@@ -285,22 +289,31 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, sq streamQuery, 
 	poll := time.NewTicker(s.opts.PollEvery)
 	defer poll.Stop()
 	for {
+		// Events are taken a slice at a time, so a stream that starts far back (a million-journal
+		// night has three million events) never holds them all at once.
 		s.mu.Lock()
 		now := s.tick()
-		pending := s.events[next:] // recorded events are never modified, so reading after Unlock is safe
-		next = len(s.events)
-		var last *Event
-		if len(s.events) > 0 {
-			last = &s.events[len(s.events)-1]
+		end := min(s.events.len(), next+streamSlice)
+		pending := make([]Event, 0, end-next)
+		for i := next; i < end; i++ {
+			pending = append(pending, s.event(i))
 		}
-		done := sq.finished(last, now)
+		next = end
+		caughtUp := next == s.events.len()
+		var last *Event
+		if caughtUp && len(pending) > 0 {
+			last = &pending[len(pending)-1]
+		} else if caughtUp && next > 0 {
+			e := s.event(next - 1)
+			last = &e
+		}
+		done := caughtUp && sq.finished(last, now)
 		changed := s.changed
 		s.mu.Unlock()
 
 		for i := 0; i < len(pending); i++ {
 			// Injected stream faults: a later event first, an event twice, or the connection gone.
 			if i+1 < len(pending) && rnd.Float64() < f.StreamReorderRate {
-				pending = append([]Event(nil), pending...) // never write into the shared log
 				pending[i], pending[i+1] = pending[i+1], pending[i]
 			}
 			e := pending[i]
@@ -315,7 +328,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, sq streamQuery, 
 				_, _ = fmt.Fprintf(w, ": you are reading too slowly, dropped %d messages\n\n", n)
 				_ = rc.Flush()
 				// Alpaca closes the connection on a reader that fell behind; the skipped events
-				// stay in s.events for the client's resume.
+				// stay recorded for the client's resume.
 				if conn, ok := hijack(w); ok {
 					_ = conn.Close()
 				}
@@ -341,6 +354,9 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, sq streamQuery, 
 		}
 		if done {
 			return
+		}
+		if !caughtUp {
+			continue
 		}
 		select {
 		case <-r.Context().Done():

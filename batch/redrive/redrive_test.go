@@ -590,14 +590,15 @@ func (b *broker) StreamActivities(ctx context.Context, o alpaca.ActivityOptions,
 	return nil
 }
 
-func (b *broker) ListJournals(ctx context.Context, f alpaca.ListFilter) ([]alpaca.Journal, error) {
+func (b *broker) EachJournal(ctx context.Context, f alpaca.ListFilter, fn func(alpaca.Journal) error) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	var out []alpaca.Journal
 	for _, j := range b.byID {
-		out = append(out, j)
+		if err := fn(j); err != nil {
+			return err
+		}
 	}
-	return out, nil
+	return nil
 }
 
 func (b *broker) GetJournal(ctx context.Context, id string) (*alpaca.Journal, error) {

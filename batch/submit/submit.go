@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -29,7 +30,7 @@ import (
 // Broker is the part of the Alpaca client submit uses.
 type Broker interface {
 	CreateBatch(ctx context.Context, key string, body []byte) ([]alpaca.BatchJournal, error)
-	ListJournals(ctx context.Context, f alpaca.ListFilter) ([]alpaca.Journal, error)
+	alpaca.Lister
 }
 
 // Defaults of Config.
@@ -225,7 +226,7 @@ func (s *submitter) refused(ctx context.Context, b store.Batch, apiErr *alpaca.A
 	named, _ := splitEntries(req.Entries, apiErr.Message)
 	if apiErr.HTTPStatus == http.StatusUnprocessableEntity {
 		now := s.cfg.Now().UTC()
-		found, err := s.listByToken(ctx, now.Add(-s.cfg.KeyRetention), now)
+		found, err := s.listByToken(ctx, req.Entries, now.Add(-s.cfg.KeyRetention), now)
 		if err != nil {
 			// The batch stays 'sending'; the next run asks again.
 			return fmt.Errorf("batch %s refused (%w); listing Alpaca's journals to tell a conflict from a canceled batch: %w", b.Seq, apiErr, err)
@@ -490,17 +491,17 @@ func (s *submitter) inTx(ctx context.Context, f func(tx *sqlx.Tx) error) error {
 func (s *submitter) recoverStale(ctx context.Context, b store.Batch) error {
 	// From the key's first use until now: any resend in between may have been the one that landed.
 	now := s.cfg.Now().UTC()
-	found, err := s.listByToken(ctx, b.SendingAt.Time, now)
+	var req alpaca.BatchRequest
+	if err := json.Unmarshal(b.Body, &req); err != nil {
+		return err
+	}
+	found, err := s.listByToken(ctx, req.Entries, b.SendingAt.Time, now)
 	if err != nil {
 		return err
 	}
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
 		js, err := store.JournalsOfBatch(ctx, tx, b.ID)
 		if err != nil {
-			return err
-		}
-		var req alpaca.BatchRequest
-		if err := json.Unmarshal(b.Body, &req); err != nil {
 			return err
 		}
 		matched, missingKeys, err := recordFound(ctx, tx, js, found, "recover", now)
@@ -532,23 +533,34 @@ func (s *submitter) recoverStale(ctx context.Context, b store.Batch) error {
 	})
 }
 
-// listByToken lists the sweep account's cash journals created between from and to (a day more
-// on each side: Alpaca filters by creation date) and indexes them by the key token of their
-// description.
-func (s *submitter) listByToken(ctx context.Context, from, to time.Time) (map[string]alpaca.Journal, error) {
-	list, err := s.broker.ListJournals(ctx, alpaca.ListFilter{
+// listByToken looks for the journals of a batch's entries among the sweep account's cash journals
+// created between from and to (a day more on each side: Alpaca filters by creation date), and
+// indexes those it finds by the key token of their description. A day over Alpaca's list limit is
+// listed per to_account of the entries; one still over it is an error.
+func (s *submitter) listByToken(ctx context.Context, entries []alpaca.BatchEntry, from, to time.Time) (map[string]alpaca.Journal, error) {
+	wanted := make(map[string]bool, len(entries))
+	accounts := make([]string, 0, len(entries))
+	for _, e := range entries {
+		if key, ok := pool.TokenFromDescription(e.Description); ok {
+			wanted[key] = true
+		}
+		accounts = append(accounts, e.ToAccount)
+	}
+	slices.Sort(accounts)
+	accounts = slices.Compact(accounts)
+	found := make(map[string]alpaca.Journal)
+	err := alpaca.EachJournalPaged(ctx, s.broker, alpaca.ListFilter{
 		FromAccount: s.cfg.SweepAccount, EntryType: "JNLC",
 		After:  from.AddDate(0, 0, -1).Format(time.DateOnly),
 		Before: to.AddDate(0, 0, 1).Format(time.DateOnly),
+	}, alpaca.Narrow{ToAccounts: accounts}, func(j alpaca.Journal) error {
+		if key, ok := pool.TokenFromDescription(j.Description); ok && wanted[key] {
+			found[key] = j
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list journals: %w", err)
-	}
-	found := make(map[string]alpaca.Journal)
-	for _, j := range list {
-		if key, ok := pool.TokenFromDescription(j.Description); ok {
-			found[key] = j
-		}
 	}
 	return found, nil
 }

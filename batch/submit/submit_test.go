@@ -64,6 +64,12 @@ type env struct {
 // every allocated account, ACTIVE unless listed in inactive.
 func setup(t *testing.T, allocs []alloc, batchSize int, inactive ...string) *env {
 	t.Helper()
+	return setupSim(t, func(*sandbox.Options) {}, allocs, batchSize, inactive...)
+}
+
+// setupSim is setup with the simulator's options changed by adjust.
+func setupSim(t *testing.T, adjust func(*sandbox.Options), allocs []alloc, batchSize int, inactive ...string) *env {
+	t.Helper()
 	ctx := context.Background()
 	e := &env{url: schematest.URL(t), clock: &clock{t: time.Date(2026, 11, 20, 22, 0, 0, 0, time.UTC)}, allocs: allocs}
 	db, err := schema.Open(ctx, e.url)
@@ -90,7 +96,9 @@ func setup(t *testing.T, allocs []alloc, batchSize int, inactive ...string) *env
 		}
 		seed.Accounts = append(seed.Accounts, sandbox.Account{ID: a.account, Status: status})
 	}
-	e.sim = sandbox.New(sandbox.Options{Seed: seed, KeyID: "k", Secret: "s", Now: e.clock.Now})
+	o := sandbox.Options{Seed: seed, KeyID: "k", Secret: "s", Now: e.clock.Now}
+	adjust(&o)
+	e.sim = sandbox.New(o)
 	ts := httptest.NewServer(e.sim)
 	t.Cleanup(ts.Close)
 	e.client = alpaca.NewClient(alpaca.Options{BaseURL: ts.URL, KeyID: "k", Secret: "s", Now: e.clock.Now})
@@ -252,11 +260,11 @@ func (b *broker) CreateBatch(ctx context.Context, key string, body []byte) ([]al
 	return out, err
 }
 
-func (b *broker) ListJournals(ctx context.Context, f alpaca.ListFilter) ([]alpaca.Journal, error) {
+func (b *broker) EachJournal(ctx context.Context, f alpaca.ListFilter, fn func(alpaca.Journal) error) error {
 	b.mu.Lock()
 	b.lists++
 	b.mu.Unlock()
-	return b.real.ListJournals(ctx, f)
+	return b.real.EachJournal(ctx, f, fn)
 }
 
 func fourAllocations() []alloc {
@@ -524,4 +532,27 @@ func TestResendNearKeyRetentionEdgeLooksFirst(t *testing.T) {
 			e.checkAgainstLedger(t)
 		})
 	}
+}
+
+// A batch left sending past the key retention is looked for among more of the sweep account's
+// journals than Alpaca lists at once (its limit lowered here to 2): the list is narrowed to the
+// batch's accounts, every journal is found, and none is sent twice.
+func TestRecoveryListsUnderTheListLimit(t *testing.T) {
+	t.Parallel()
+	var allocs []alloc
+	for i := range 6 {
+		allocs = append(allocs, alloc{account(i + 1), "10.00", fmt.Sprintf("L%d", i), "payroll"})
+	}
+	e := setupSim(t, func(o *sandbox.Options) { o.MaxListResults = 2 }, allocs, 6)
+	b := &broker{real: e.client, loseAnswer: true}
+	if _, err := submit.Submit(context.Background(), e.db, b, e.runID, e.config(t)); !errors.Is(err, errLost) {
+		t.Fatalf("first submit: %v", err)
+	}
+	e.clock.Advance(25 * time.Hour)
+	b.loseAnswer = false
+	res, err := submit.Submit(context.Background(), e.db, b, e.runID, e.config(t))
+	if err != nil || res.Recovered != 1 || len(b.posts) != 1 {
+		t.Fatalf("recovery: %+v %v, %d POSTs (want the one first POST only)", res, err, len(b.posts))
+	}
+	e.checkAgainstLedger(t)
 }

@@ -36,19 +36,22 @@ func LinkCorrections(ctx context.Context, db *sqlx.DB, broker Broker, sweep stri
 	}
 	linked := 0
 	for _, c := range corrected {
-		list, err := broker.ListJournals(ctx, alpaca.ListFilter{
+		var repl *alpaca.Journal
+		err := alpaca.EachJournalPaged(ctx, broker, alpaca.ListFilter{
 			FromAccount: sweep, ToAccount: c.ToAccount, EntryType: "JNLC",
 			After:  c.Updated.AddDate(0, 0, -14).Format(time.DateOnly),
 			Before: now.AddDate(0, 0, 1).Format(time.DateOnly),
+		}, alpaca.Narrow{}, func(j alpaca.Journal) error {
+			key, ok := pool.TokenFromDescription(j.Description)
+			if repl == nil && ok && key == c.Key && !strings.EqualFold(j.ID, c.AlpacaID) {
+				repl = &j
+			}
+			return nil
 		})
 		if err != nil {
 			return linked, fmt.Errorf("look for the replacement of journal %s: %w", c.AlpacaID, err)
 		}
-		for _, j := range list {
-			key, ok := pool.TokenFromDescription(j.Description)
-			if !ok || key != c.Key || strings.EqualFold(j.ID, c.AlpacaID) {
-				continue
-			}
+		if j := repl; j != nil {
 			var amount any
 			if j.NetAmount.Valid {
 				amount = j.NetAmount.Decimal.StringFixed(2)
@@ -57,7 +60,6 @@ func LinkCorrections(ctx context.Context, db *sqlx.DB, broker Broker, sweep stri
 				return linked, fmt.Errorf("link replacement: %w", err)
 			}
 			linked++
-			break
 		}
 	}
 	return linked, nil
@@ -66,9 +68,11 @@ func LinkCorrections(ctx context.Context, db *sqlx.DB, broker Broker, sweep stri
 // Watch looks again at the journals of the sweep account's runs from business date from on that
 // are funded or still open, and applies any change Alpaca made since (a reversal: executed →
 // canceled; a correction: executed → correct; a late outcome of a journal that was stuck: pending
-// → executed or rejected), with history source 'watch'. One list call covers them all; above
-// Alpaca's 100,000-row limit the list fails and the event stream, which sees every change, is
-// relied on.
+// → executed or rejected), with history source 'watch'. Alpaca is asked, status by status, for the
+// journals that failed or were corrected and for those still open, so the answers stay small
+// however many journals were funded; each list is paged under Alpaca's 100,000 limit, and a window
+// that cannot be listed is an error, never a check skipped. An open journal of ours that no list
+// shows has moved on (funded, or to a status Alpaca added) and is looked up by id.
 func Watch(ctx context.Context, db *sqlx.DB, broker Broker, sweep string, from time.Time, now time.Time) (int, error) {
 	var first sql.NullTime
 	if err := db.GetContext(ctx, &first, `
@@ -79,30 +83,53 @@ func Watch(ctx context.Context, db *sqlx.DB, broker Broker, sweep string, from t
 	if !first.Valid {
 		return 0, nil // nothing was ever sent in the watch
 	}
-	// Ask Alpaca first and load only our journals it answered for: the watch spans several nights
-	// and need not be held in memory whole.
-	list, err := broker.ListJournals(ctx, alpaca.ListFilter{FromAccount: sweep, EntryType: "JNLC",
-		After: first.Time.AddDate(0, 0, -1).Format(time.DateOnly), Before: now.AddDate(0, 0, 1).Format(time.DateOnly)})
-	if err != nil {
-		return 0, fmt.Errorf("list journals: %w", err)
+	window := alpaca.ListFilter{FromAccount: sweep, EntryType: "JNLC",
+		After: first.Time.AddDate(0, 0, -1).Format(time.DateOnly), Before: now.AddDate(0, 0, 1).Format(time.DateOnly)}
+	current := map[string]string{}
+	for _, status := range watchStatuses {
+		f := window
+		f.Status = status
+		err := alpaca.EachJournalPaged(ctx, broker, f, alpaca.Narrow{}, func(j alpaca.Journal) error {
+			// A journal that moved between two lists shows in both: the later status wins.
+			id := strings.ToLower(j.ID)
+			if was, ok := current[id]; !ok || store.JournalMayMove(was, j.Status) {
+				current[id] = j.Status
+			}
+			return nil
+		})
+		if err != nil {
+			return 0, fmt.Errorf("list %s journals: %w", status, err)
+		}
 	}
-	current := make(map[string]string, len(list))
-	listed := make([]string, 0, len(list))
-	for _, j := range list {
-		id := strings.ToLower(j.ID)
-		current[id] = j.Status
+	listed := make([]string, 0, len(current))
+	for id := range current {
 		listed = append(listed, id)
 	}
 	var watched []open
 	if err := db.SelectContext(ctx, &watched, `
 		SELECT j.id, j.alpaca_id::text AS alpaca_id, j.status FROM journals j JOIN runs r ON r.id = j.run_id
-		WHERE j.alpaca_id = ANY($3::uuid[]) AND r.sweep_account = $1 AND r.business_date >= $2
-		  AND j.status NOT IN (`+failedList+`)`, sweep, from.Format(time.DateOnly), pq.Array(listed)); err != nil {
+		WHERE r.sweep_account = $1 AND r.business_date >= $2 AND j.alpaca_id IS NOT NULL
+		  AND j.status NOT IN (`+failedList+`)
+		  AND (j.alpaca_id = ANY($3::uuid[]) OR j.status NOT IN (`+finalList+`))`,
+		sweep, from.Format(time.DateOnly), pq.Array(listed)); err != nil {
 		return 0, fmt.Errorf("funded and open journals: %w", err)
+	}
+	var moved []open
+	for _, j := range watched {
+		if _, ok := current[strings.ToLower(j.AlpacaID)]; !ok {
+			moved = append(moved, j)
+		}
+	}
+	got := make(map[string]alpaca.Journal, len(moved))
+	if err := getEach(ctx, broker, moved, got, 4); err != nil {
+		return 0, err
+	}
+	for id, j := range got {
+		current[id] = j.Status
 	}
 	var moves []store.JournalMove
 	for _, j := range watched {
-		if s := current[strings.ToLower(j.AlpacaID)]; store.JournalMayMove(j.Status, s) {
+		if s, ok := current[strings.ToLower(j.AlpacaID)]; ok && store.JournalMayMove(j.Status, s) {
 			moves = append(moves, store.JournalMove{ID: j.ID, Seen: j.Status, To: s})
 		}
 	}
@@ -112,5 +139,13 @@ func Watch(ctx context.Context, db *sqlx.DB, broker Broker, sweep string, from t
 	return applyChanges(ctx, db, moves, "watch", now.UTC())
 }
 
+// watchStatuses are what Watch lists: where a funded or open journal can end without being funded,
+// and the open statuses.
+var watchStatuses = []string{alpaca.StatusCanceled, alpaca.StatusCorrect, alpaca.StatusRejected, alpaca.StatusRefused,
+	alpaca.StatusDeleted, alpaca.StatusQueued, alpaca.StatusSentToClearing, alpaca.StatusPending}
+
 // failedList are the statuses after which nothing more happens to a journal.
 var failedList = store.SQLList(store.JournalsDone)
+
+// finalList are the statuses a journal in the normal flow ends in.
+var finalList = store.SQLList(store.JournalsFinal)

@@ -46,15 +46,20 @@ type bundle struct {
 	lines  int
 }
 
-// setup starts a simulator (wrap, when set, sits between it and the client) and a run.
-func setup(tb testing.TB, faults sandbox.Faults, wrap func(http.Handler) http.Handler) *bundle {
+// setup starts a simulator (wrap, when set, sits between it and the client; adjust, when given,
+// changes its options) and a run.
+func setup(tb testing.TB, faults sandbox.Faults, wrap func(http.Handler) http.Handler, adjust ...func(*sandbox.Options)) *bundle {
 	tb.Helper()
-	sim := sandbox.New(sandbox.Options{
+	o := sandbox.Options{
 		Seed: sandbox.Seed{SweepAccount: sweep, SweepCash: decimal.RequireFromString("100000000.00"),
 			Accounts: []sandbox.Account{{ID: sweep, Status: "ACTIVE", Firm: true}, {ID: cust1, Status: "ACTIVE"}, {ID: cust2, Status: "ACTIVE"}}},
 		Now: func() time.Time { return base }, KeyID: keyID, Secret: secret, StepEvery: time.Second,
 		HeartbeatEvery: time.Second, PollEvery: 5 * time.Millisecond, Faults: faults,
-	})
+	}
+	for _, f := range adjust {
+		f(&o)
+	}
+	sim := sandbox.New(o)
 	var h http.Handler = sim
 	if wrap != nil {
 		h = wrap(sim)

@@ -42,7 +42,7 @@ import (
 
 // Broker is the part of the Alpaca client tracking uses.
 type Broker interface {
-	ListJournals(ctx context.Context, f alpaca.ListFilter) ([]alpaca.Journal, error)
+	alpaca.Lister
 	GetJournal(ctx context.Context, id string) (*alpaca.Journal, error)
 }
 
@@ -260,20 +260,28 @@ func pass(ctx context.Context, db *sqlx.DB, broker Broker, runID int64, cfg Conf
 		if err := db.GetContext(ctx, &window, store.SentWindowSQL, runID); err != nil {
 			return 0, 0, fmt.Errorf("batch window: %w", err)
 		}
-		list, err := broker.ListJournals(ctx, alpaca.ListFilter{
+		// Only the run's open journals are kept of what the list answers.
+		ours := make(map[string]bool, len(js))
+		for _, j := range js {
+			ours[strings.ToLower(j.AlpacaID)] = true
+		}
+		err := alpaca.EachJournalPaged(ctx, broker, alpaca.ListFilter{
 			FromAccount: cfg.SweepAccount, EntryType: "JNLC",
 			// The list filters by creation date; a day either side absorbs time zones.
 			After:  window.From.AddDate(0, 0, -1).Format(time.DateOnly),
 			Before: window.To.AddDate(0, 0, 1).Format(time.DateOnly),
+		}, alpaca.Narrow{Statuses: alpaca.Statuses}, func(a alpaca.Journal) error {
+			if id := strings.ToLower(a.ID); ours[id] {
+				seen[id] = a
+			}
+			return nil
 		})
-		var apiErr *alpaca.APIError
 		switch {
 		case err == nil:
-			for _, j := range list {
-				seen[strings.ToLower(j.ID)] = j
-			}
-		case errors.As(err, &apiErr) && apiErr.HTTPStatus == 422:
-			cfg.Logger.Warn("journal list too large; looking journals up one by one", "run", runID)
+		case errors.Is(err, alpaca.ErrWindowTooLarge):
+			// What the list could not cover (and any journal in a status Alpaca added since) is
+			// looked up one by one below.
+			cfg.Logger.Info("journal list over Alpaca's limit in places; looking the rest up one by one", "run", runID, "err", err)
 		default:
 			return len(js), 0, fmt.Errorf("list journals: %w", err)
 		}

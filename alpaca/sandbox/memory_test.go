@@ -1,0 +1,86 @@
+package sandbox_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"runtime/metrics"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cashpool/cashpool/alpaca/sandbox"
+)
+
+// BenchmarkNightMemory books a night of 1,000,000 journals (1,000 batches of 1,000 under their
+// Idempotency-Keys, to 10,000 customer accounts, with cashpool's kind of description) through the
+// batch handler, lets every journal execute, and reports the heap the simulator then holds:
+// heap-MB and heap-B/journal. Run it with -benchtime=1x.
+func BenchmarkNightMemory(b *testing.B) {
+	for b.Loop() {
+		held := nightHeap(b, 1_000)
+		b.ReportMetric(float64(held)/(1<<20), "heap-MB")
+		b.ReportMetric(float64(held)/1_000_000, "heap-B/journal")
+	}
+}
+
+// A night's journals take a few hundred bytes each, events and idempotency keys included (they
+// took nearly 2 KB: whole answers kept per key, ids, amounts and event fields as separate strings).
+// Not parallel: the heap is measured while no other test runs.
+func TestNightMemoryPerJournal(t *testing.T) {
+	const batches = 50
+	perJournal := float64(nightHeap(t, batches)) / (batches * 1_000)
+	t.Logf("%.0f bytes per journal", perJournal)
+	if perJournal > 600 {
+		t.Fatalf("the simulator holds %.0f bytes per journal, want at most 600", perJournal)
+	}
+}
+
+// nightHeap books batches of 1,000 journals and returns the heap the simulator holds once they
+// all executed.
+func nightHeap(tb testing.TB, batches int) uint64 {
+	tb.Helper()
+	const perBatch, accounts = 1_000, 10_000
+	seed := testSeed()
+	seed.SweepCash, seed.JournalLimit, seed.DailyLimit = dec("100000000000.00"), dec("0"), dec("0")
+	ids := make([]string, accounts)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("c1000000-0000-4000-8000-%012d", i)
+		seed.Accounts = append(seed.Accounts, sandbox.Account{ID: ids[i], Status: "ACTIVE"})
+	}
+	runtime.GC()
+	before := heapBytes()
+	sim := sandbox.New(sandbox.Options{Seed: seed, Now: func() time.Time { return base }})
+	for batch := range batches {
+		var sb strings.Builder
+		fmt.Fprintf(&sb, `{"entry_type":"JNLC","from_account":%q,"entries":[`, sweep)
+		for i := range perBatch {
+			if i > 0 {
+				sb.WriteByte(',')
+			}
+			n := batch*perBatch + i
+			fmt.Fprintf(&sb, `{"to_account":%q,"amount":"%d.%02d","description":"payroll November cp:%08x-1b2c-7d3e-8f40-%012x"}`,
+				ids[n%accounts], 1+n%5000, n%100, batch, n)
+		}
+		sb.WriteString("]}")
+		req := httptest.NewRequest(http.MethodPost, "/v1/journals/batch", strings.NewReader(sb.String()))
+		req.Header.Set("Idempotency-Key", fmt.Sprintf("0b5c8a5e-8f0a-4c1e-9a63-%012d", batch))
+		rec := httptest.NewRecorder()
+		sim.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			tb.Fatalf("batch %d: HTTP %d %.300s", batch, rec.Code, rec.Body.String())
+		}
+	}
+	sim.Advance(time.Hour) // queued, sent_to_clearing, executed: three events each
+	runtime.GC()
+	held := heapBytes() - before
+	runtime.KeepAlive(sim)
+	return held
+}
+
+func heapBytes() uint64 {
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
