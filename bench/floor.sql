@@ -8,7 +8,7 @@
 --   1. COPY the allocations file with the (receipt_id, client_ref) unique constraint;
 --   2. insert one journal per allocation (the intent), in one statement;
 --   3. record Alpaca's answer (its journal id and status) per 500-journal batch, one statement
---      per batch, with a history row per journal;
+--      per batch, matched by the journal's key as answers are, with a history row per journal;
 --   4. two more status changes per journal (sent_to_clearing, executed), looked up by Alpaca's id
 --      as its events name them, a statement per batch each, with a history row per change.
 -- What it leaves out is not database work: the split of weights (the application's arithmetic:
@@ -33,10 +33,12 @@ CREATE TABLE allocations (
     UNIQUE (receipt_id, client_ref)
 );
 
--- A journal's id is its allocation's; its batch is a range of ids. Room on each page (fillfactor)
--- keeps the status changes HOT: status is in no index.
+-- A journal's id is its allocation's; its batch is a range of ids. Its key (cashpool's, derived
+-- from the allocation, in the description Alpaca echoes) is how an answer finds it. Room on each
+-- page (fillfactor) keeps the status changes HOT: status is in no index.
 CREATE TABLE journals (
     id          BIGINT        PRIMARY KEY,
+    key         UUID          NOT NULL UNIQUE,
     to_account  UUID          NOT NULL,
     amount      NUMERIC(20,2) NOT NULL CHECK (amount > 0),
     description TEXT          NOT NULL,
@@ -52,13 +54,14 @@ CREATE TABLE journal_history (
 
 \copy allocations (receipt_id, account_id, amount, weight, client_ref, description) from pstdin with (format csv, header true)
 
-INSERT INTO journals (id, to_account, amount, description, status)
-SELECT id, account_id, coalesce(amount, 1.00), description, 'planned' FROM allocations ORDER BY id;
+INSERT INTO journals (id, key, to_account, amount, description, status)
+SELECT id, md5(receipt_id || '/' || client_ref)::uuid, account_id, coalesce(amount, 1.00), description, 'planned'
+FROM allocations ORDER BY id;
 
 -- Alpaca's answer to each batch: its ids and status, one statement per batch.
 SELECT format($$WITH answered AS (
         UPDATE journals SET alpaca_id = gen_random_uuid(), status = 'queued'
-        WHERE id BETWEEN %s AND %s RETURNING id, status)
+        WHERE key IN (SELECT key FROM journals WHERE id BETWEEN %s AND %s) RETURNING id, status)
     INSERT INTO journal_history (journal_id, status) SELECT id, status FROM answered$$,
     b * :batch + 1, (b + 1) * :batch)
 FROM generate_series(0, (:n - 1) / :batch) AS b \gexec
