@@ -80,14 +80,15 @@ func BenchmarkNight(b *testing.B) {
 
 // figures are one night's measurements.
 type figures struct {
-	journals          int
-	night, copy, flr  time.Duration
-	rssMB, simRSSMB   float64
-	walBytes, dbBytes int64
-	calls             map[string]int // by method and path template
+	journals           int
+	night, copy, flr   time.Duration
+	rssMB, simRSSMB    float64
+	cpu, simCPU, pgCPU float64 // seconds of CPU: cashpool, the simulator, PostgreSQL's processes
+	walBytes, dbBytes  int64
+	calls              map[string]int // by method and path template
 }
 
-const tableHeader = "journals   night_s  psql_copy_s  floor_s  night/floor  night/copy  rss_MB  sim_rss_MB  WAL_B/journal  calls/1000  db_MB"
+const tableHeader = "journals   night_s  psql_copy_s  floor_s  night/floor  night/copy  rss_MB  sim_rss_MB  WAL_B/journal  calls/1000  db_MB  cpu_s  pg_cpu_s  sim_cpu_s"
 
 func (f figures) totalCalls() int {
 	t := 0
@@ -98,10 +99,10 @@ func (f figures) totalCalls() int {
 }
 
 func (f figures) line() string {
-	return fmt.Sprintf("%-9d %8.1f %12.2f %8.1f %12.1f %11.0f %7.0f %11.0f %14.0f %11.1f %6.0f",
+	return fmt.Sprintf("%-9d %8.1f %12.2f %8.1f %12.1f %11.0f %7.0f %11.0f %14.0f %11.1f %6.0f %6.1f %9.1f %10.1f",
 		f.journals, f.night.Seconds(), f.copy.Seconds(), f.flr.Seconds(), f.night.Seconds()/f.flr.Seconds(),
 		f.night.Seconds()/f.copy.Seconds(), f.rssMB, f.simRSSMB, float64(f.walBytes)/float64(f.journals),
-		float64(f.totalCalls())*1000/float64(f.journals), float64(f.dbBytes)/(1<<20))
+		float64(f.totalCalls())*1000/float64(f.journals), float64(f.dbBytes)/(1<<20), f.cpu, f.pgCPU, f.simCPU)
 }
 
 func (f figures) callsLine() string {
@@ -126,6 +127,9 @@ func (f figures) report(b *testing.B) {
 	b.ReportMetric(f.simRSSMB, "sim_rss_MB")
 	b.ReportMetric(float64(f.walBytes)/float64(f.journals), "wal_B/journal")
 	b.ReportMetric(float64(f.totalCalls())*1000/float64(f.journals), "calls/1000")
+	b.ReportMetric(f.cpu, "cpu_s")
+	b.ReportMetric(f.pgCPU, "pg_cpu_s")
+	b.ReportMetric(f.simCPU, "sim_cpu_s")
 }
 
 // runNight measures one night of n journals on a cluster of its own.
@@ -174,7 +178,8 @@ func runNight(b *testing.B, bin string, n int) figures {
 	proxy, counted := countingProxy(b, sim.url)
 
 	progress("cashpool run")
-	lsn0 := walLSN(b, admin)
+	postmaster := postmasterPID(b, admin)
+	lsn0, pgCPU0 := walLSN(b, admin), treeCPU(b, postmaster)
 	run := cashpool(bin, cl.URL("night"), proxy.URL, dir, "run", "--date", date)
 	logPath := filepath.Join(dir, "run.log")
 	logFile, err := os.Create(logPath)
@@ -193,11 +198,14 @@ func runNight(b *testing.B, bin string, n int) figures {
 	if err := admin.QueryRow(`SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)::bigint`, lsn0).Scan(&f.walBytes); err != nil {
 		b.Fatal(err)
 	}
+	f.pgCPU = treeCPU(b, postmaster) - pgCPU0
 	f.rssMB = float64(run.ProcessState.SysUsage().(*syscall.Rusage).Maxrss) / 1024
+	f.cpu = (run.ProcessState.UserTime() + run.ProcessState.SystemTime()).Seconds()
 	proxy.Close()
 	f.calls = counted.snapshot()
-	// The simulator's peak before the checks below ask it for its whole ledger at once.
+	// The simulator's peak and CPU before the checks below ask it for its whole ledger at once.
 	f.simRSSMB = sim.peakRSSMB(b)
+	f.simCPU = procCPU(b, sim.cmd.Process.Pid).self
 	progress("night %.1fs, checking the report and the simulator's ledger", f.night.Seconds())
 	checkTotals(b, filepath.Join(dir, "out", date, "totals.csv"), n, gen.total)
 	checkLedger(b, sim.url, n, gen.total)
@@ -662,6 +670,69 @@ func walLSN(b *testing.B, db *sql.DB) string {
 		b.Fatal(err)
 	}
 	return lsn
+}
+
+// postmasterPID is the PostgreSQL server's main process: the parent of db's backend.
+func postmasterPID(b *testing.B, db *sql.DB) int {
+	var backend int
+	if err := db.QueryRow(`SELECT pg_backend_pid()`).Scan(&backend); err != nil {
+		b.Fatal(err)
+	}
+	return procCPU(b, backend).ppid
+}
+
+// procStat is what the benchmark reads of /proc/PID/stat: the parent, the CPU seconds of the
+// process and of its children that have exited and been waited for.
+type procStat struct {
+	ppid           int
+	self, children float64
+}
+
+// userHZ is the unit of /proc's CPU times, fixed at 100 by the kernel's ABI.
+const userHZ = 100
+
+func procCPU(b *testing.B, pid int) procStat {
+	st, err := readStat(pid)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return st
+}
+
+func readStat(pid int) (procStat, error) {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return procStat{}, err
+	}
+	// Fields after the command name, which is in parentheses and may hold spaces: state is
+	// field 3, ppid 4, utime 14, stime 15, cutime 16, cstime 17.
+	f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+1:]))
+	num := func(field int) float64 {
+		v, _ := strconv.ParseFloat(f[field-3], 64)
+		return v
+	}
+	return procStat{ppid: int(num(4)), self: (num(14) + num(15)) / userHZ, children: (num(16) + num(17)) / userHZ}, nil
+}
+
+// treeCPU is the CPU seconds PostgreSQL has used so far: the server's main process, every
+// backend and worker it has waited for, and those still running.
+func treeCPU(b *testing.B, postmaster int) float64 {
+	pm := procCPU(b, postmaster)
+	total := pm.self + pm.children
+	pids, err := filepath.Glob("/proc/[0-9]*")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, p := range pids {
+		pid, err := strconv.Atoi(filepath.Base(p))
+		if err != nil {
+			continue
+		}
+		if st, err := readStat(pid); err == nil && st.ppid == postmaster { // one may end meanwhile
+			total += st.self
+		}
+	}
+	return total
 }
 
 func tail(s string, n int) string {
