@@ -49,8 +49,8 @@ func BenchmarkNight(b *testing.B) {
 	var ns []int
 	for _, s := range strings.Split(*sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil || n < 1 {
-			b.Fatalf("-night.journals %q: want positive whole numbers, comma separated", *sizes)
+		if err != nil || n < 1 || n%perReceipt != 0 {
+			b.Fatalf("-night.journals %q: want multiples of %d, comma separated", *sizes, perReceipt)
 		}
 		ns = append(ns, n)
 	}
@@ -302,11 +302,11 @@ func generate(b *testing.B, dir string, n int, date string) night {
 		"originator_account", "originator_bank", "originator_address", "reference")
 	af, aw := createCSV(b, g.allocations, "receipt_id", "account_id", "amount", "weight", "client_ref", "description")
 	weights := []string{"0.5", "1", "1.25", "2", "3.3333333333", "5", "9"}
-	for r := range (n + perReceipt - 1) / perReceipt {
+	for r := range n / perReceipt {
 		id := fmt.Sprintf("W%08d", r+1)
 		sum := decimal.Zero
 		weighted := rng.Perm(perReceipt)[:3] // which rows carry weights
-		for a := range min(perReceipt, n-r*perReceipt) {
+		for a := range perReceipt {
 			amount, weight := "", ""
 			if slices.Contains(weighted, a) {
 				weight = weights[rng.IntN(len(weights))]
