@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log"
 	"maps"
 	"math/rand/v2"
 	"net/http"
@@ -175,7 +176,7 @@ func runNight(b *testing.B, bin string, n int) figures {
 	}
 
 	sim := startSandbox(b, bin, dir, gen.seed)
-	proxy, counted := countingProxy(b, sim.url)
+	proxy, counted := countingProxy(b, dir, sim.url)
 
 	progress("cashpool run")
 	postmaster := postmasterPID(b, admin)
@@ -192,8 +193,8 @@ func runNight(b *testing.B, bin string, n int) figures {
 	f.night = time.Since(t0)
 	logFile.Close()
 	if err != nil {
-		log, _ := os.ReadFile(logPath)
-		b.Fatalf("cashpool run: %v (a benchmark of a failed night measures nothing)\n%s", err, tail(string(log), 4000))
+		runLog, _ := os.ReadFile(logPath)
+		b.Fatalf("cashpool run: %v (a benchmark of a failed night measures nothing)\n%s", err, tail(string(runLog), 4000))
 	}
 	if err := admin.QueryRow(`SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)::bigint`, lsn0).Scan(&f.walBytes); err != nil {
 		b.Fatal(err)
@@ -475,7 +476,7 @@ func (c *callCounter) snapshot() map[string]int {
 
 // countingProxy is a reverse proxy on loopback to target that counts every call; event streams
 // pass through unbuffered.
-func countingProxy(b *testing.B, target string) (*httptest.Server, *callCounter) {
+func countingProxy(b *testing.B, dir, target string) (*httptest.Server, *callCounter) {
 	u, err := url.Parse(target)
 	if err != nil {
 		b.Fatal(err)
@@ -483,6 +484,14 @@ func countingProxy(b *testing.B, target string) (*httptest.Server, *callCounter)
 	rp := httputil.NewSingleHostReverseProxy(u)
 	rp.FlushInterval = -1
 	rp.Transport = &http.Transport{MaxIdleConnsPerHost: 32}
+	// A client that hangs up mid-answer (a stream it reconnects) is no error of the night's; the
+	// proxy's word on it goes beside the night's logs.
+	logFile, err := os.Create(filepath.Join(dir, "proxy.log"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { logFile.Close() })
+	rp.ErrorLog = log.New(logFile, "", log.LstdFlags)
 	c := &callCounter{calls: map[string]int{}}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c.count(r)
