@@ -87,6 +87,7 @@ type figures struct {
 	cpu, simCPU, pgCPU float64 // seconds of CPU: cashpool, the simulator, PostgreSQL's processes
 	walBytes, dbBytes  int64
 	calls              map[string]int // by method and path template
+	broken             []string       // answers that broke off mid-way, and after how long
 }
 
 const tableHeader = "journals   night_s  psql_copy_s  floor_s  night/floor  night/copy  rss_MB  sim_rss_MB  WAL_B/journal  calls/1000  db_MB  cpu_s  pg_cpu_s  sim_cpu_s"
@@ -116,7 +117,11 @@ func (f figures) callsLine() string {
 	for i, k := range keys {
 		parts[i] = fmt.Sprintf("%s %d", k, f.calls[k])
 	}
-	return fmt.Sprintf("broker calls, %d journals: %s", f.journals, strings.Join(parts, ", "))
+	line := fmt.Sprintf("broker calls, %d journals: %s", f.journals, strings.Join(parts, ", "))
+	if len(f.broken) > 0 {
+		line += fmt.Sprintf("; %d answers broke off: %s", len(f.broken), strings.Join(f.broken, ", "))
+	}
+	return line
 }
 
 func (f figures) report(b *testing.B) {
@@ -203,7 +208,7 @@ func runNight(b *testing.B, bin string, n int) figures {
 	f.rssMB = float64(run.ProcessState.SysUsage().(*syscall.Rusage).Maxrss) / 1024
 	f.cpu = (run.ProcessState.UserTime() + run.ProcessState.SystemTime()).Seconds()
 	proxy.Close()
-	f.calls = counted.snapshot()
+	f.calls, f.broken = counted.snapshot()
 	// The simulator's peak and CPU before the checks below ask it for its whole ledger at once.
 	f.simRSSMB = sim.peakRSSMB(b)
 	f.simCPU = procCPU(b, sim.cmd.Process.Pid).self
@@ -450,28 +455,31 @@ func (s *sandbox) stop(b *testing.B) {
 // callCounter counts the calls that pass the proxy by method and path template, the oracle of
 // broker calls that stands apart from cashpool's own metrics.
 type callCounter struct {
-	mu    sync.Mutex
-	calls map[string]int
+	mu     sync.Mutex
+	calls  map[string]int
+	broken []string
 }
 
 var uuidSegment = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
-func (c *callCounter) count(r *http.Request) {
+func (c *callCounter) count(r *http.Request) string {
 	segs := strings.Split(r.URL.Path, "/")
 	for i, s := range segs {
 		if uuidSegment.MatchString(s) {
 			segs[i] = "{id}"
 		}
 	}
+	key := r.Method + " " + strings.Join(segs, "/")
 	c.mu.Lock()
-	c.calls[r.Method+" "+strings.Join(segs, "/")]++
+	c.calls[key]++
 	c.mu.Unlock()
+	return key
 }
 
-func (c *callCounter) snapshot() map[string]int {
+func (c *callCounter) snapshot() (map[string]int, []string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return maps.Clone(c.calls)
+	return maps.Clone(c.calls), slices.Clone(c.broken)
 }
 
 // countingProxy is a reverse proxy on loopback to target that counts every call; event streams
@@ -484,8 +492,8 @@ func countingProxy(b *testing.B, dir, target string) (*httptest.Server, *callCou
 	rp := httputil.NewSingleHostReverseProxy(u)
 	rp.FlushInterval = -1
 	rp.Transport = &http.Transport{MaxIdleConnsPerHost: 32}
-	// A client that hangs up mid-answer (a stream it reconnects) is no error of the night's; the
-	// proxy's word on it goes beside the night's logs.
+	// A client that hangs up mid-answer (a stream it reconnects, a call past its deadline) is no
+	// error of the proxy's: its word on it goes beside the night's logs, and the table counts it.
 	logFile, err := os.Create(filepath.Join(dir, "proxy.log"))
 	if err != nil {
 		b.Fatal(err)
@@ -494,7 +502,21 @@ func countingProxy(b *testing.B, dir, target string) (*httptest.Server, *callCou
 	rp.ErrorLog = log.New(logFile, "", log.LstdFlags)
 	c := &callCounter{calls: map[string]int{}}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c.count(r)
+		key, t0 := c.count(r), time.Now()
+		// The proxy gives up an answer it cannot finish passing on by panicking with
+		// http.ErrAbortHandler; the server then drops the connection, as the simulator's was. An
+		// event stream never finishes: the client ending it is its normal end.
+		defer func() {
+			if p := recover(); p != nil {
+				if strings.Contains(key, "/events/") {
+					panic(p)
+				}
+				c.mu.Lock()
+				c.broken = append(c.broken, fmt.Sprintf("%s after %s", key, time.Since(t0).Round(100*time.Millisecond)))
+				c.mu.Unlock()
+				panic(p)
+			}
+		}()
 		rp.ServeHTTP(w, r)
 	}))
 	b.Cleanup(srv.Close)
