@@ -2,6 +2,7 @@ package bench_test
 
 import (
 	"bufio"
+	"bytes"
 	"database/sql"
 	"encoding/csv"
 	"encoding/json"
@@ -503,6 +504,16 @@ func countingProxy(b *testing.B, dir, target string) (*httptest.Server, *callCou
 	c := &callCounter{calls: map[string]int{}}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		key, t0 := c.count(r), time.Now()
+		// The whole request is read before it is passed on: once the proxy has flushed the
+		// answer's headers, the server may close the request's body, and a simulator that
+		// answers before reading the last bytes of a big batch would see the proxy's own
+		// upstream write fail and the answer break off, a fault that is the proxy's alone.
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, "bench proxy: reading the request: "+err.Error(), http.StatusBadGateway)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
 		// The proxy gives up an answer it cannot finish passing on by panicking with
 		// http.ErrAbortHandler; the server then drops the connection, as the simulator's was. An
 		// event stream never finishes: the client ending it is its normal end.
