@@ -46,7 +46,7 @@ var sizes = flag.String("night.journals", "100000,1000000", "the nights to run, 
 // BenchmarkNight runs one whole night of each size (100,000 and 1,000,000 journals) through
 // `cashpool run` and prints a table of the figures beside plain `psql \copy` and the floor script:
 //
-//	go test ./bench -run '^$' -bench Night -benchtime 1x -timeout 120m [-night.journals 100000]
+//	go test ./bench -run '^$' -bench Night -benchtime 1x -timeout 180m [-night.journals 100000]
 func BenchmarkNight(b *testing.B) {
 	var ns []int
 	for _, s := range strings.Split(*sizes, ",") {
