@@ -37,8 +37,8 @@ type copyStream struct {
 }
 
 // streamCopy runs query (a COPY ... FROM STDIN) on conn, whose transaction must be open, and calls
-// write, which adds rows with s.row. The COPY ends when write returns nil; otherwise it is ended
-// unfinished and the transaction must be rolled back. The database's refusal is in s.err.
+// write, which appends each row's line to s.buf and calls s.row. When write fails the COPY is ended
+// early and the transaction must be rolled back. The database's refusal is in s.err.
 func streamCopy(ctx context.Context, conn *sqlx.Conn, query string, write func(s *copyStream) error) (s *copyStream, err error) {
 	s = &copyStream{ctx: ctx, buf: make([]byte, 0, copyChunk+MaxRecordBytes)}
 	err = conn.Raw(func(dc any) error {

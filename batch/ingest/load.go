@@ -452,7 +452,7 @@ func (r *runner) loadFast(ctx context.Context, c candidate, rc *readCopy, probs 
 // copyRows streams the valid rows of f, a file of c's kind, into the COPY query on conn (whose
 // transaction is open), each line after prefix, and returns the table read, the rows sent, and the
 // database's refusal of the COPY apart from other errors. failFast stops at the first problem and
-// leaves the COPY unfinished, for the rollback; otherwise every row is read and the COPY finished.
+// ends the COPY early (the caller rolls back what was sent); otherwise every row is read and sent.
 func (r *runner) copyRows(ctx context.Context, conn *sqlx.Conn, query string, prefix []byte, f io.Reader, c candidate,
 	probs *Problems, failFast bool) (t *table, rows int, dbErr, err error) {
 	var readErr error
