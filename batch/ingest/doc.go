@@ -52,7 +52,9 @@
 // scan committed but stopped before moving the file; this scan only archives it.
 //
 // A good file's rows are loaded with COPY into receipts or allocations in one transaction together
-// with its files row (status loaded); only after the commit is the file moved to archive/. The fast
+// with its files row (status loaded); only after the commit is the file moved to archive/. Each row's
+// COPY line is written as soon as the row is validated and sent in large chunks (copy.go), so a
+// file's rows are never all held in memory. The fast
 // path COPYs straight into the real table and gives up at the first problem of any kind. A file with
 // a problem is then read again in full: every row is checked, the good rows are COPYed into a
 // temporary table, and the database lists duplicates within the file (the same receipt_id, or the

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"time"
 	"unicode/utf8"
 
@@ -220,7 +221,7 @@ func (r *runner) loadStatement(ctx context.Context, c candidate, rc *readCopy, r
 			continue
 		}
 		x := row.rc
-		if _, err := stmt.Exec(x.ReceiptID, fileID, row.line, x.ValueDate.Format(time.DateOnly), x.Amount.String(), x.Currency,
+		if _, err := stmt.Exec(fileID, row.line, x.ReceiptID, x.ValueDate.Format(time.DateOnly), x.Amount.String(), x.Currency,
 			x.OriginatorName, x.OriginatorAccount, x.OriginatorBank, x.OriginatorAddress, x.Reference); err != nil {
 			return 0, fmt.Errorf("copy receipts: %w", err)
 		}
@@ -417,14 +418,21 @@ func hashCopy(src io.Reader, dst io.Writer) (sum string, size int64, longLine in
 }
 
 // loadFast is the path of a good file: the file row and the COPY into the real table in one
-// transaction. It stops at the first problem of any kind and leaves the explaining to loadCareful.
+// transaction, each row's COPY line streamed as soon as the row is validated. It stops at the first
+// problem of any kind and leaves the explaining to loadCareful.
 func (r *runner) loadFast(ctx context.Context, c candidate, rc *readCopy, probs *Problems) (int, error) {
 	f, err := os.Open(rc.path)
 	if err != nil {
 		return 0, err
 	}
 	defer f.Close()
-	tx, err := r.db.BeginTxx(ctx, nil)
+	// The COPY is sent on the connection of the transaction, through the driver.
+	conn, err := r.db.Connx(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	tx, err := conn.BeginTxx(ctx, nil)
 	if err != nil {
 		return 0, err
 	}
@@ -433,53 +441,70 @@ func (r *runner) loadFast(ctx context.Context, c candidate, rc *readCopy, probs 
 	if err != nil {
 		return 0, err
 	}
-	stmt, err := tx.PrepareContext(ctx, kinds[c.kind].copyTarget)
-	if err != nil {
-		return 0, fmt.Errorf("prepare copy: %w", err)
-	}
-	defer stmt.Close()
-	rows := 0
-	var copyErr error
-	copyRow := func(args ...any) error {
-		rows++
-		r.rowsRead(c.name, rows)
-		if rows%65536 == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
-		if _, err := stmt.Exec(args...); err != nil {
-			copyErr = err
-			return err
-		}
-		return nil
-	}
-	switch c.kind {
-	case KindReceipts:
-		_, err = readReceipts(f, r.now, probs, true, func(line int, rc pool.Receipt) error {
-			return copyRow(rc.ReceiptID, fileID, line, rc.ValueDate.Format(time.DateOnly), rc.Amount.String(), rc.Currency,
-				rc.OriginatorName, rc.OriginatorAccount, rc.OriginatorBank, rc.OriginatorAddress, rc.Reference)
-		})
-	case KindAllocations:
-		_, err = readAllocations(f, probs, true, func(line int, a pool.Allocation) error {
-			return copyRow(fileID, line, a.ReceiptID, a.AccountID, a.Amount, a.Weight, a.ClientRef, a.Description)
-		})
-	}
+	prefix := append(strconv.AppendInt(nil, fileID, 10), '\t')
+	_, rows, dbErr, err := r.copyRows(ctx, conn, kinds[c.kind].copyTarget, prefix, f, c, probs, true)
 	switch {
-	case copyErr != nil:
-		return 0, fmt.Errorf("%w: %v", errFallback, copyErr)
+	case dbErr != nil:
+		return 0, fmt.Errorf("%w: %v", errFallback, dbErr)
 	case err != nil:
 		return 0, err
 	case probs.Total > 0:
 		return 0, nil
 	}
-	if _, err := stmt.Exec(); err != nil {
-		return 0, fmt.Errorf("%w: %v", errFallback, err)
-	}
-	if err := stmt.Close(); err != nil {
-		return 0, fmt.Errorf("%w: %v", errFallback, err)
-	}
 	return r.commitLoad(ctx, tx, c, rc, fileID, rows)
+}
+
+// copyRows streams the valid rows of f, a file of c's kind, into the COPY query on conn (whose
+// transaction is open), each line after prefix, and returns the table read, the rows sent, and the
+// database's refusal of the COPY apart from other errors. failFast stops at the first problem and
+// ends the COPY early (the caller rolls back what was sent); otherwise every row is read and sent.
+func (r *runner) copyRows(ctx context.Context, conn *sqlx.Conn, query string, prefix []byte, f io.Reader, c candidate,
+	probs *Problems, failFast bool) (t *table, rows int, dbErr, err error) {
+	var readErr error
+	s, err := streamCopy(ctx, conn, query, func(s *copyStream) error {
+		begin := func() error {
+			rows++
+			r.rowsRead(c.name, rows)
+			if rows%65536 == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			s.buf = append(s.buf, prefix...)
+			return nil
+		}
+		switch c.kind {
+		case KindReceipts:
+			t, readErr = readReceipts(f, r.now, probs, failFast, func(line int, x pool.Receipt) error {
+				if err := begin(); err != nil {
+					return err
+				}
+				s.buf = appendReceipt(s.buf, line, x)
+				return s.row()
+			})
+		case KindAllocations:
+			t, readErr = readAllocations(f, probs, failFast, func(line int, a pool.Allocation) error {
+				if err := begin(); err != nil {
+					return err
+				}
+				s.buf = appendAllocation(s.buf, line, a)
+				return s.row()
+			})
+		}
+		if readErr == nil && failFast && probs.Total > 0 {
+			return errStop
+		}
+		return readErr
+	})
+	switch {
+	case s.err != nil:
+		return t, rows, s.err, nil
+	case readErr != nil:
+		return t, rows, nil, readErr
+	case failFast && probs.Total > 0:
+		return t, rows, nil, nil
+	}
+	return t, rows, nil, err
 }
 
 // loadCareful reads the whole file, collects every problem, stages the good rows in a temporary
@@ -492,7 +517,12 @@ func (r *runner) loadCareful(ctx context.Context, c candidate, rc *readCopy, pro
 		return 0, err
 	}
 	defer f.Close()
-	tx, err := r.db.BeginTxx(ctx, nil)
+	conn, err := r.db.Connx(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	tx, err := conn.BeginTxx(ctx, nil)
 	if err != nil {
 		return 0, err
 	}
@@ -500,48 +530,15 @@ func (r *runner) loadCareful(ctx context.Context, c candidate, rc *readCopy, pro
 	if _, err := tx.ExecContext(ctx, ks.stage); err != nil {
 		return 0, fmt.Errorf("create stage: %w", err)
 	}
-	stmt, err := tx.PrepareContext(ctx, ks.copyStage)
-	if err != nil {
-		return 0, fmt.Errorf("prepare copy: %w", err)
-	}
-	defer stmt.Close()
-	rows := 0
-	var copyErr error
-	copyRow := func(args ...any) error {
-		rows++
-		r.rowsRead(c.name, rows)
-		if _, err := stmt.Exec(args...); err != nil {
-			copyErr = err
-			return err
-		}
-		return nil
-	}
-	var t *table
-	switch c.kind {
-	case KindReceipts:
-		t, err = readReceipts(f, r.now, probs, false, func(line int, rc pool.Receipt) error {
-			return copyRow(line, rc.ReceiptID, rc.ValueDate.Format(time.DateOnly), rc.Amount.String(), rc.Currency,
-				rc.OriginatorName, rc.OriginatorAccount, rc.OriginatorBank, rc.OriginatorAddress, rc.Reference)
-		})
-	case KindAllocations:
-		t, err = readAllocations(f, probs, false, func(line int, a pool.Allocation) error {
-			return copyRow(line, a.ReceiptID, a.AccountID, a.Amount, a.Weight, a.ClientRef, a.Description)
-		})
-	}
-	if err == nil && copyErr == nil {
-		_, copyErr = stmt.Exec()
-	}
-	if copyErr != nil {
+	t, rows, dbErr, err := r.copyRows(ctx, conn, ks.copyStage, nil, f, c, probs, false)
+	if dbErr != nil {
 		// Every value was checked before it was sent, so this is the database disagreeing with
 		// pool's rules; the file is refused with the database's words rather than loaded.
-		probs.add(Problem{Problem: "the database refused the rows: " + copyErr.Error()})
+		probs.add(Problem{Problem: "the database refused the rows: " + dbErr.Error()})
 		return 0, nil
 	}
 	if err != nil {
 		return 0, err
-	}
-	if err := stmt.Close(); err != nil {
-		return 0, fmt.Errorf("copy: %w", err)
 	}
 	if err := r.unchanged(c, rc); err != nil {
 		return 0, err
