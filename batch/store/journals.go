@@ -146,11 +146,38 @@ type JournalMove struct {
 	AlpacaID, Message string
 }
 
+// Moved is one move MoveJournals made: the journal, its run, and its status before and after.
+type Moved struct {
+	ID    int64  `db:"id"`
+	RunID int64  `db:"run_id"`
+	From  string `db:"status_from"`
+	To    string `db:"status_to"`
+}
+
+// OpenDelta is how the moves changed the number of run runID's journals that are not final: a
+// journal that became final counts -1, one that left a final status (an unknown status after
+// executed) +1. Tracking keeps its open count with it instead of counting the run again.
+func OpenDelta(moved []Moved, runID int64) int {
+	d := 0
+	for _, m := range moved {
+		if m.RunID != runID {
+			continue
+		}
+		switch from, to := JournalFinal(m.From), JournalFinal(m.To); {
+		case !from && to:
+			d--
+		case from && !to:
+			d++
+		}
+	}
+	return d
+}
+
 // MoveJournals performs every allowed move in one statement: the journals whose current status
 // may move to the wanted one (and still is Seen, when given) take it, with status_unknown set for
 // a status not known, and each move appends its journal_history row with source. Moves the guard
-// refuses change nothing. It returns the ids that moved. A journal may appear once per call.
-func MoveJournals(ctx context.Context, q Querier, moves []JournalMove, source string, now time.Time) ([]int64, error) {
+// refuses change nothing. It returns the moves made. A journal may appear once per call.
+func MoveJournals(ctx context.Context, q Querier, moves []JournalMove, source string, now time.Time) ([]Moved, error) {
 	return moveJournals(ctx, q, moves, source, now, false)
 }
 
@@ -168,7 +195,7 @@ func AnswerJournals(ctx context.Context, q Querier, moves []JournalMove, source 
 	return nil
 }
 
-func moveJournals(ctx context.Context, q Querier, moves []JournalMove, source string, now time.Time, answer bool) ([]int64, error) {
+func moveJournals(ctx context.Context, q Querier, moves []JournalMove, source string, now time.Time, answer bool) ([]Moved, error) {
 	if len(moves) == 0 {
 		return nil, nil
 	}
@@ -185,7 +212,7 @@ func moveJournals(ctx context.Context, q Querier, moves []JournalMove, source st
 	if answer {
 		set = `alpaca_id = NULLIF(v.alpaca_id, '')::uuid, error_message = v.msg,`
 	}
-	var moved []int64
+	var moved []Moved
 	err := q.SelectContext(ctx, &moved, fmt.Sprintf(queryMoveJournals, set, journalGuardSQL("o.status", "v.status_to")),
 		pq.Array(ids), pq.Array(tos), pq.Array(seen), pq.Array(ats), pq.Array(alpacaIDs), pq.Array(msgs),
 		pq.Array(JournalStatuses), now, source)

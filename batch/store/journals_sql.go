@@ -34,11 +34,13 @@ WITH v AS (
 	UPDATE journals j SET %[1]s status = v.status_to, status_unknown = NOT (v.status_to = ANY($7::text[])), updated_at = $8
 	FROM v, o
 	WHERE j.id = v.id AND o.id = v.id AND (v.seen = '' OR o.status = v.seen) AND %[2]s
-	RETURNING j.id, o.status AS status_from, v.status_to, v.at
+	RETURNING j.id, j.run_id, o.status AS status_from, v.status_to, v.at
 )
-INSERT INTO journal_history (journal_id, status_from, status_to, source, at)
-SELECT id, status_from, status_to, $9, at FROM u ORDER BY id
-RETURNING journal_id`
+, h AS (
+	INSERT INTO journal_history (journal_id, status_from, status_to, source, at)
+	SELECT id, status_from, status_to, $9, at FROM u ORDER BY id
+)
+SELECT id, run_id, status_from, status_to FROM u`
 
 // JournalsPlanned appends the first history row (” to planned, source plan) of every journal of
 // the run; plan writes the journals with status JournalPlanned in the same transaction.

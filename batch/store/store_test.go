@@ -127,8 +127,10 @@ func TestJournalTransitions(t *testing.T) {
 	moved, err := store.MoveJournals(context.Background(), f.db, moves, "test", now)
 	must(t, err)
 	didMove := map[int64]bool{}
-	for _, id := range moved {
-		didMove[id] = true
+	for _, m := range moved {
+		didMove[m.ID] = true
+		equal(t, journalStatuses[byID[m.ID].from], m.From, "journal %d: status before", m.ID)
+		equal(t, journalStatuses[byID[m.ID].to], m.To, "journal %d: status after", m.ID)
 	}
 	for id, p := range byID {
 		from, to := journalStatuses[p.from], journalStatuses[p.to]
@@ -165,7 +167,7 @@ func TestJournalSeen(t *testing.T) {
 		{ID: b, Seen: "pending", To: "executed"},
 	}, "test", now)
 	must(t, err)
-	if len(moved) != 1 || moved[0] != b {
+	if len(moved) != 1 || moved[0].ID != b {
 		t.Fatalf("moved %v, want only %d", moved, b)
 	}
 

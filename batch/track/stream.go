@@ -29,6 +29,9 @@ type streamer struct {
 	signal chan struct{}
 
 	events, connects, dropped, changed atomic.Int64
+	// openDelta is how the committed moves changed the run's open count since the loop last took
+	// it (store.OpenDelta), so the loop never counts the run again while journals are open.
+	openDelta atomic.Int64
 }
 
 // applyError is a failure to write applied events: tracking stops rather than skip them.
@@ -39,7 +42,7 @@ func (e *applyError) Unwrap() error { return e.err }
 
 func trackStream(ctx context.Context, db *sqlx.DB, broker Broker, s Streamer, runID int64, deadline time.Time, cfg Config) (Result, error) {
 	res := Result{StreamMode: true}
-	openN, err := countOpen(ctx, db, runID)
+	openN, err := countOpen(ctx, db, runID, &res)
 	if err != nil {
 		return res, err
 	}
@@ -81,6 +84,8 @@ func trackStream(ctx context.Context, db *sqlx.DB, broker Broker, s Streamer, ru
 		return res, err
 	}
 	runHeal := func(reason string) error {
+		// The pass reads the open set itself: its count replaces what the stream's moves said so far.
+		st.openDelta.Swap(0)
 		n, changed, err := heal(ctx, db, broker, runID, cfg)
 		res.Passes++
 		cfg.OnHeal(reason)
@@ -96,8 +101,6 @@ func trackStream(ctx context.Context, db *sqlx.DB, broker Broker, s Streamer, ru
 		return nil
 	}
 
-	const recountEvery = 500 * time.Millisecond // counting a large run's open journals is not free
-	lastCount := time.Now()
 	for {
 		if openN == 0 {
 			return finish(nil)
@@ -120,10 +123,9 @@ func trackStream(ctx context.Context, db *sqlx.DB, broker Broker, s Streamer, ru
 		waited := make(chan error, 1)
 		go func() { waited <- cfg.Wait(wctx, max(min(cfg.PollEvery, deadline.Sub(cfg.Now())), 0)) }()
 		var werr error
-		woken, waitedOut := false, false
+		waitedOut := false
 		select {
 		case <-st.signal:
-			woken = true
 		case reason := <-st.heal:
 			st.requestHeal(reason) // handled at the top of the loop
 		case werr = <-waited:
@@ -147,19 +149,19 @@ func trackStream(ctx context.Context, db *sqlx.DB, broker Broker, s Streamer, ru
 		if ctx.Err() != nil {
 			return finish(ctx.Err())
 		}
-		if since := time.Since(lastCount); woken && since < recountEvery {
-			if err := alpaca.Sleep(ctx, recountEvery-since); err != nil {
+		// The count follows the stream's moves; it is checked against the table only when it says
+		// none is left (a heal pass running beside the stream may have counted a move twice).
+		if openN += int(st.openDelta.Swap(0)); openN <= 0 {
+			if openN, err = countOpen(ctx, db, runID, &res); err != nil {
 				return finish(err)
 			}
 		}
-		if openN, err = countOpen(ctx, db, runID); err != nil {
-			return finish(err)
-		}
-		lastCount = time.Now()
 	}
 }
 
-func countOpen(ctx context.Context, db *sqlx.DB, runID int64) (int, error) {
+// countOpen counts the run's open journals in the table, and counts that it did (Result.Counts).
+func countOpen(ctx context.Context, db *sqlx.DB, runID int64, res *Result) (int, error) {
+	res.Counts++
 	n, err := store.CountOpenJournals(ctx, db, runID)
 	if err != nil {
 		return 0, fmt.Errorf("count open journals: %w", err)
@@ -429,6 +431,7 @@ func (st *streamer) apply(ctx context.Context, evs []alpaca.JournalEvent) (chang
 	// rounds[k] holds the k-th applied event of each journal: a journal moves once per statement,
 	// each move from the status the one before left.
 	var rounds [][]store.JournalMove
+	delta := 0
 	moves := map[int64]int{}
 	for _, e := range fresh {
 		j := mine[e.JournalID]
@@ -458,6 +461,7 @@ func (st *streamer) apply(ctx context.Context, evs []alpaca.JournalEvent) (chang
 			return 0, fmt.Errorf("statuses: %w", err)
 		}
 		changed += len(moved)
+		delta += store.OpenDelta(moved, st.runID)
 	}
 	if maxID != "" {
 		if _, err := tx.ExecContext(ctx, advanceCursor,
@@ -465,7 +469,11 @@ func (st *streamer) apply(ctx context.Context, evs []alpaca.JournalEvent) (chang
 			return 0, fmt.Errorf("cursor: %w", err)
 		}
 	}
-	return changed, tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return 0, err
+	}
+	st.openDelta.Add(int64(delta))
+	return changed, nil
 }
 
 const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"

@@ -175,6 +175,7 @@ type Result struct {
 	Events     int // stream events received (duplicates and other journals' included)
 	Connects   int // stream connections opened
 	Dropped    int // times the stream reported lost messages
+	Counts     int // times the run's open journals were counted in the table (stream mode)
 	StreamMode bool
 }
 
@@ -310,7 +311,7 @@ func pass(ctx context.Context, db *sqlx.DB, broker Broker, runID int64, cfg Conf
 	}
 	// Some rows moved under us (the stream applied an event meanwhile) and kept their status:
 	// what is open is what the database says, not what this pass saw.
-	still, err = countOpen(ctx, db, runID)
+	still, err = store.CountOpenJournals(ctx, db, runID)
 	return still, n, err
 }
 
