@@ -241,3 +241,26 @@ func equal[T comparable](t *testing.T, want, got T, format string, args ...any) 
 		t.Fatalf("%s: got %v, want %v", fmt.Sprintf(format, args...), got, want)
 	}
 }
+
+// TestJournalStatusMovesStayHOT: once Alpaca answered, a journal's status changes (the stream's
+// queued, sent_to_clearing, executed) are HOT updates: no index names a column they change, so
+// PostgreSQL writes the new row version beside the old one and touches no index.
+func TestJournalStatusMovesStayHOT(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+	id := f.journal(t, "queued")
+	tx, err := f.db.BeginTxx(ctx, nil)
+	must(t, err)
+	defer tx.Rollback()
+	for _, to := range []string{"pending", "sent_to_clearing", "executed"} {
+		moved, err := store.MoveJournals(ctx, tx, []store.JournalMove{{ID: id, To: to}}, "test", now)
+		must(t, err)
+		equal(t, 1, len(moved), "moved to %s", to)
+	}
+	var updated, hot int
+	must(t, tx.QueryRow(`SELECT pg_stat_get_xact_tuples_updated('journals'::regclass),
+		pg_stat_get_xact_tuples_hot_updated('journals'::regclass)`).Scan(&updated, &hot))
+	equal(t, 3, updated, "updates")
+	equal(t, 3, hot, "HOT updates of the 3")
+}
