@@ -13,9 +13,10 @@ import (
 
 // Journal statuses: ours until Alpaca answers, then Alpaca's, stored raw. A status Alpaca sends
 // that is none of these is stored as it came and flagged (status_unknown), never rejected.
+// Whether an unanswered journal may already be at Alpaca is its batch's status (planned, or
+// sending: Alpaca may hold it), recorded once per batch, never per journal.
 const (
-	JournalPlanned         = "planned" // the intent is written; no byte has left
-	JournalSending         = "sending" // its batch is marked sending: Alpaca may hold it
+	JournalPlanned         = "planned" // the intent is written; Alpaca has not answered for it
 	JournalQueued          = alpaca.StatusQueued
 	JournalPending         = alpaca.StatusPending
 	JournalSentToClearing  = alpaca.StatusSentToClearing
@@ -33,21 +34,20 @@ const (
 // journal.
 var journalRank = map[string]int{
 	JournalPlanned:         0,
-	JournalSending:         1,
-	JournalQueued:          2,
-	JournalPending:         3,
-	JournalSentToClearing:  4,
-	JournalExecuted:        5,
-	JournalActivityCreated: 6,
-	JournalRejected:        7,
-	JournalRefused:         7,
-	JournalCanceled:        7,
-	JournalDeleted:         7,
-	JournalCorrect:         7,
+	JournalQueued:          1,
+	JournalPending:         2,
+	JournalSentToClearing:  3,
+	JournalExecuted:        4,
+	JournalActivityCreated: 5,
+	JournalRejected:        6,
+	JournalRefused:         6,
+	JournalCanceled:        6,
+	JournalDeleted:         6,
+	JournalCorrect:         6,
 }
 
 // JournalStatuses lists every known journal status in rank order.
-var JournalStatuses = []string{JournalPlanned, JournalSending, JournalQueued, JournalPending, JournalSentToClearing,
+var JournalStatuses = []string{JournalPlanned, JournalQueued, JournalPending, JournalSentToClearing,
 	JournalExecuted, JournalActivityCreated, JournalRejected, JournalRefused, JournalCanceled, JournalDeleted, JournalCorrect}
 
 // Funded journals reached the customer's account; funded is not final at Alpaca: cashiering may
@@ -64,8 +64,6 @@ var JournalsFinal = append(append(append([]string{}, JournalsFunded...), Journal
 // JournalsDone are the statuses after which nothing more happens to a journal at all.
 var JournalsDone = append(append([]string{}, JournalsFailed...), JournalCorrect)
 
-// JournalsUnsent are ours alone: no answer from Alpaca yet.
-var JournalsUnsent = []string{JournalPlanned, JournalSending}
 
 // JournalRank is s's rank along the flows; -1 for a status not known.
 func JournalRank(s string) int {
@@ -79,7 +77,7 @@ func JournalRank(s string) int {
 func JournalKnown(s string) bool { _, ok := journalRank[s]; return ok }
 
 // AlpacaKnown reports whether s is a status Alpaca documents.
-func AlpacaKnown(s string) bool { return JournalKnown(s) && s != JournalPlanned && s != JournalSending }
+func AlpacaKnown(s string) bool { return JournalKnown(s) && s != JournalPlanned }
 
 // JournalFunded, JournalFailed and JournalFinal report s's membership of those lists.
 func JournalFunded(s string) bool { return in(JournalsFunded, s) }
@@ -95,19 +93,12 @@ func in(list []string, s string) bool {
 	return false
 }
 
-// JournalMayMove says whether a journal in status from may move to status to. A batch marked
-// sending takes its planned journals to sending; a batch re-batched under a new key (split,
-// recovered) takes its sending journals back to planned; everything else moves forward in rank,
-// and a status not known neither blocks nor is blocked. The SQL guard of MoveJournals is the same
-// rule, written in SQL.
+// JournalMayMove says whether a journal in status from may move to status to: forward in rank,
+// never back to planned, and a status not known neither blocks nor is blocked. The SQL guard of
+// MoveJournals is the same rule, written in SQL.
 func JournalMayMove(from, to string) bool {
-	switch {
-	case from == to:
+	if from == to || to == JournalPlanned {
 		return false
-	case to == JournalSending:
-		return from == JournalPlanned
-	case to == JournalPlanned:
-		return from == JournalSending
 	}
 	rf, rt := JournalRank(from), JournalRank(to)
 	return rf < 0 || rt < 0 || rf < rt
@@ -126,11 +117,8 @@ func journalRankSQL(col string) string {
 
 // journalGuardSQL is JournalMayMove(from, to) in SQL.
 func journalGuardSQL(from, to string) string {
-	return fmt.Sprintf(`(%[1]s <> %[2]s AND CASE
-		WHEN %[2]s = %[3]s THEN %[1]s = %[4]s
-		WHEN %[2]s = %[4]s THEN %[1]s = %[3]s
-		ELSE %[5]s < 0 OR %[6]s < 0 OR %[5]s < %[6]s END)`,
-		from, to, pq.QuoteLiteral(JournalSending), pq.QuoteLiteral(JournalPlanned), journalRankSQL(from), journalRankSQL(to))
+	return fmt.Sprintf(`(%[1]s <> %[2]s AND %[2]s <> %[3]s AND (%[4]s < 0 OR %[5]s < 0 OR %[4]s < %[5]s))`,
+		from, to, pq.QuoteLiteral(JournalPlanned), journalRankSQL(from), journalRankSQL(to))
 }
 
 // JournalMove is one journal's wanted change.

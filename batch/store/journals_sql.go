@@ -69,13 +69,6 @@ func JournalsRedriven(ctx context.Context, q Querier, batchIDs, allocationIDs []
 	return nil
 }
 
-// JournalsOfBatches lists the ids of the journals of the batches.
-func JournalsOfBatches(ctx context.Context, q Querier, batchIDs []int64) ([]int64, error) {
-	var ids []int64
-	err := q.SelectContext(ctx, &ids, `SELECT id FROM journals WHERE batch_id = ANY($1::bigint[]) ORDER BY id`, pq.Array(batchIDs))
-	return ids, err
-}
-
 // SetJournalsError stores msg as the error_message of the journals of batch batchID whose keys
 // are given, and returns their ids.
 func SetJournalsError(ctx context.Context, q Querier, batchID int64, keys []string, msg string) ([]int64, error) {
@@ -187,12 +180,12 @@ var JournalProgressSQL = `
 		       COALESCE(sum(amount) FILTER (WHERE status IN (` + fundedList + `)), 0) AS funded
 		FROM journals WHERE run_id = $1`
 
-// UnsentAmount is the sum of the journals of run runID that never left: still planned, their batch
-// never marked sending. A journal whose batch is sending may already be at Alpaca with its cash
-// taken; counting it again would hold a recovering night for money already paid.
+// UnsentAmount is the sum of the journals of run runID that never left: their batch is still
+// planned, never marked sending. A batch marked sending may already be at Alpaca with its cash
+// taken; counting its journals again would hold a recovering night for money already paid.
 func UnsentAmount(ctx context.Context, q Querier, runID int64) (decimal.Decimal, error) {
 	var sum decimal.Decimal
-	err := q.GetContext(ctx, &sum, `SELECT COALESCE(sum(amount), 0) FROM journals
-		WHERE run_id = $1 AND status = $2`, runID, JournalPlanned)
+	err := q.GetContext(ctx, &sum, `SELECT COALESCE(sum(j.amount), 0) FROM journals j JOIN batches b ON b.id = j.batch_id
+		WHERE j.run_id = $1 AND j.status = $2 AND b.status = $3`, runID, JournalPlanned, BatchPlanned)
 	return sum, err
 }

@@ -144,6 +144,7 @@ func walkGo(t *testing.T, root string, fn func(rel, lit string)) {
 // whatever file asks for it; so does a read across tables that one owner file holds.
 var readAcross = map[string]string{
 	"batch/plan/sql.go":               "plan reads ingest's files, receipts and allocations against the journals already planned",
+	"batch/store/journals_sql.go":     "a journal not answered yet is sent or not as its batch is",
 	"batch/ingest/receipts_sql.go":    "a file's receipts are staged, checked and loaded against its files row",
 	"batch/ingest/allocations_sql.go": "a file's allocations are staged, checked and loaded against its files row",
 	"batch/track/corrections.go":      "corrections find a sweep's journals and batches through their runs",
