@@ -132,6 +132,9 @@ type JournalMove struct {
 	At time.Time
 	// AlpacaID and Message, with Answer, are Alpaca's id and error_message for the journal.
 	AlpacaID, Message string
+	// EventID is the stream event that made the move, recorded on its history row (at most once)
+	// and as the journal's newest event seen.
+	EventID string
 }
 
 // Moved is one move MoveJournals made: the journal, its run, and its status before and after.
@@ -188,9 +191,9 @@ func moveJournals(ctx context.Context, q Querier, moves []JournalMove, source st
 		return nil, nil
 	}
 	n := len(moves)
-	ids, tos, seen, ats, alpacaIDs, msgs := make([]int64, n), make([]string, n), make([]string, n), make([]time.Time, n), make([]string, n), make([]string, n)
+	ids, tos, seen, ats, alpacaIDs, msgs, events := make([]int64, n), make([]string, n), make([]string, n), make([]time.Time, n), make([]string, n), make([]string, n), make([]string, n)
 	for i, m := range moves {
-		ids[i], tos[i], seen[i], alpacaIDs[i], msgs[i] = m.ID, m.To, m.Seen, m.AlpacaID, m.Message
+		ids[i], tos[i], seen[i], alpacaIDs[i], msgs[i], events[i] = m.ID, m.To, m.Seen, m.AlpacaID, m.Message, m.EventID
 		ats[i] = now
 		if !m.At.IsZero() {
 			ats[i] = m.At.UTC()
@@ -203,7 +206,7 @@ func moveJournals(ctx context.Context, q Querier, moves []JournalMove, source st
 	var moved []Moved
 	err := q.SelectContext(ctx, &moved, fmt.Sprintf(queryMoveJournals, set, journalGuardSQL("o.status", "v.status_to")),
 		pq.Array(ids), pq.Array(tos), pq.Array(seen), pq.Array(ats), pq.Array(alpacaIDs), pq.Array(msgs),
-		pq.Array(JournalStatuses), now, source)
+		pq.Array(JournalStatuses), now, source, pq.Array(events))
 	if err != nil {
 		return nil, fmt.Errorf("move journals to their new status: %w", err)
 	}

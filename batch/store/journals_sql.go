@@ -10,7 +10,7 @@ import (
 )
 
 // Every statement against journals and their append-only journal_history (schema: migrations
-// 00001, 00011). Steps write and read journals only through these
+// 00001, 00011, 00017, 00018). Steps write and read journals only through these
 // (reports and the console read across tables in their own files).
 
 // CopyJournalsSQL writes new journal intents with COPY, in the order of its columns; plan writes a
@@ -26,21 +26,52 @@ const CopyJournalsSQL = `COPY journals (run_id, batch_id, journal_key, allocatio
 // judged; %[1]s sets the answer's columns, %[2]s is the guard (journalGuardSQL).
 const queryMoveJournals = `
 WITH v AS (
-	SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[])
-	  AS v(id, status_to, seen, at, alpaca_id, msg)
+	SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $10::text[])
+	  AS v(id, status_to, seen, at, alpaca_id, msg, event_id)
 ), o AS (
 	SELECT j.id, j.status FROM journals j JOIN v ON v.id = j.id ORDER BY j.id FOR UPDATE OF j
 ), u AS (
-	UPDATE journals j SET %[1]s status = v.status_to, status_unknown = NOT (v.status_to = ANY($7::text[])), updated_at = $8
+	UPDATE journals j SET %[1]s status = v.status_to, status_unknown = NOT (v.status_to = ANY($7::text[])), updated_at = $8,
+		last_event_id = greatest(j.last_event_id, v.event_id COLLATE "C")
 	FROM v, o
 	WHERE j.id = v.id AND o.id = v.id AND (v.seen = '' OR o.status = v.seen) AND %[2]s
-	RETURNING j.id, j.run_id, o.status AS status_from, v.status_to, v.at
-)
-, h AS (
-	INSERT INTO journal_history (journal_id, status_from, status_to, source, at)
-	SELECT id, status_from, status_to, $9, at FROM u ORDER BY id
+	RETURNING j.id, j.run_id, o.status AS status_from, v.status_to, v.at, v.event_id
+), h AS (
+	INSERT INTO journal_history (journal_id, status_from, status_to, source, at, event_id)
+	SELECT id, status_from, status_to, $9, at, NULLIF(event_id, '') FROM u ORDER BY id
 )
 SELECT id, run_id, status_from, status_to FROM u`
+
+// NoteJournalEvents records, for journals locked by the caller, the newest stream event seen that
+// changed nothing (a move the guard refused): a later event not newer than it is not applied.
+// One event id per journal.
+func NoteJournalEvents(ctx context.Context, q Querier, ids []int64, eventIDs []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := q.ExecContext(ctx, `
+		UPDATE journals j SET last_event_id = greatest(j.last_event_id, v.event_id COLLATE "C")
+		FROM unnest($1::bigint[], $2::text[]) AS v(id, event_id) WHERE j.id = v.id`, pq.Array(ids), pq.Array(eventIDs))
+	return err
+}
+
+// EventJournal is one of our journals a batch of stream events names, as the events are judged.
+type EventJournal struct {
+	ID        int64  `db:"id"`
+	AlpacaID  string `db:"alpaca_id"`
+	Status    string `db:"status"`
+	LastEvent string `db:"last_event_id"`
+}
+
+// LockJournalsOfEvents locks, in id order, the journals with the given Alpaca ids, for the
+// caller's transaction: a concurrent tracker or heal pass on them waits and then sees its moves.
+func LockJournalsOfEvents(ctx context.Context, q Querier, alpacaIDs []string) ([]*EventJournal, error) {
+	var js []*EventJournal
+	err := q.SelectContext(ctx, &js, `
+		SELECT id, alpaca_id::text AS alpaca_id, status, last_event_id FROM journals
+		WHERE alpaca_id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`, pq.Array(alpacaIDs))
+	return js, err
+}
 
 // JournalsPlanned appends the first history row (” to planned, source plan) of every journal of
 // the run; plan writes the journals with status JournalPlanned in the same transaction.

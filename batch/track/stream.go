@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 
 	"github.com/cashpool/cashpool/alpaca"
 	"github.com/cashpool/cashpool/batch/store"
@@ -344,18 +343,11 @@ func (st *streamer) connect(ctx context.Context, o alpaca.StreamOptions) (receiv
 	}
 }
 
-// ours is one of our journals touched by a batch of events, locked for the transaction.
-type ours struct {
-	ID        int64  `db:"id"`
-	AlpacaID  string `db:"alpaca_id"`
-	Status    string `db:"status"`
-	LastEvent string `db:"last_event"`
-}
-
 // apply writes one batch of events and moves the cursor past them, in one transaction. An event
-// is applied when it is new (its id was never recorded), newer than the journal's last recorded
-// event (ULID order), and Newer than the journal's status; every new event of ours is recorded,
-// applied or not, so a duplicate is recognised however late it comes.
+// of one of our journals is applied when it is newer (ULID order) than the newest event seen for
+// that journal and Newer than the journal's status; it is recorded on the history row of its
+// change. An event not newer than the journal's newest is a duplicate or a late one and changes
+// nothing; a newer one the guard refuses becomes the journal's newest seen.
 func (st *streamer) apply(ctx context.Context, evs []alpaca.JournalEvent) (changed int, err error) {
 	maxID := ""
 	var jids []string
@@ -383,77 +375,50 @@ func (st *streamer) apply(ctx context.Context, evs []alpaca.JournalEvent) (chang
 	defer tx.Rollback()
 
 	// Journals first, locked in id order: a concurrent tracker or heal pass on the same journals
-	// waits here and then sees this transaction's events and statuses.
-	var js []*ours
+	// waits here and then sees this transaction's statuses.
+	var js []*store.EventJournal
 	if len(jids) > 0 {
-		if err := tx.SelectContext(ctx, &js, `
-			SELECT j.id, j.alpaca_id::text AS alpaca_id, j.status,
-			       coalesce((SELECT max(e.event_id) FROM journal_events e WHERE e.journal_id = j.id), '') AS last_event
-			FROM journals j WHERE j.alpaca_id = ANY($1::uuid[]) ORDER BY j.id FOR UPDATE OF j`, pq.Array(jids)); err != nil {
+		if js, err = store.LockJournalsOfEvents(ctx, tx, jids); err != nil {
 			return 0, fmt.Errorf("our journals: %w", err)
 		}
 	}
-	mine := make(map[string]*ours, len(js))
+	mine := make(map[string]*store.EventJournal, len(js))
 	for _, j := range js {
 		mine[strings.ToLower(j.AlpacaID)] = j
 	}
-	var fresh []alpaca.JournalEvent
-	if len(mine) > 0 {
-		ids := make([]string, 0, len(byID))
-		for id, e := range byID {
-			if mine[e.JournalID] != nil {
-				ids = append(ids, id)
-			}
-		}
-		var known []string
-		if err := tx.SelectContext(ctx, &known, querySeenEvents, pq.Array(ids)); err != nil {
-			return 0, fmt.Errorf("seen events: %w", err)
-		}
-		old := make(map[string]bool, len(known))
-		for _, id := range known {
-			old[id] = true
-		}
-		for _, id := range ids {
-			if !old[id] {
-				fresh = append(fresh, byID[id])
-			}
+	var ourEvents []alpaca.JournalEvent
+	for _, e := range byID {
+		if mine[e.JournalID] != nil {
+			ourEvents = append(ourEvents, e)
 		}
 	}
-	slices.SortFunc(fresh, func(a, b alpaca.JournalEvent) int { return strings.Compare(a.EventID, b.EventID) })
+	slices.SortFunc(ourEvents, func(a, b alpaca.JournalEvent) int { return strings.Compare(a.EventID, b.EventID) })
 
 	now := st.cfg.Now().UTC()
-	var ev struct {
-		ids, froms, tos []string
-		jids            []int64
-		ats             []time.Time
-		applied         []bool
-	}
 	// rounds[k] holds the k-th applied event of each journal: a journal moves once per statement,
 	// each move from the status the one before left.
 	var rounds [][]store.JournalMove
-	delta := 0
 	moves := map[int64]int{}
-	for _, e := range fresh {
+	refused := map[int64]string{} // journal -> newest event the guard refused
+	delta := 0
+	for _, e := range ourEvents {
 		j := mine[e.JournalID]
-		applied := e.EventID > j.LastEvent && store.JournalMayMove(j.Status, e.StatusTo)
-		j.LastEvent = max(j.LastEvent, e.EventID)
-		ev.ids, ev.jids, ev.froms, ev.tos = append(ev.ids, e.EventID), append(ev.jids, j.ID), append(ev.froms, e.StatusFrom), append(ev.tos, e.StatusTo)
-		ev.ats, ev.applied = append(ev.ats, e.At.UTC()), append(ev.applied, applied)
-		if applied {
-			k := moves[j.ID]
-			moves[j.ID]++
-			if k == len(rounds) {
-				rounds = append(rounds, nil)
-			}
-			rounds[k] = append(rounds[k], store.JournalMove{ID: j.ID, Seen: j.Status, To: e.StatusTo, At: e.At.UTC()})
-			j.Status = e.StatusTo
+		if e.EventID <= j.LastEvent {
+			continue
 		}
-	}
-	if len(ev.ids) > 0 {
-		if _, err := tx.ExecContext(ctx, insertEvents,
-			pq.Array(ev.ids), pq.Array(ev.jids), pq.Array(ev.froms), pq.Array(ev.tos), pq.Array(ev.ats), pq.Array(ev.applied), now); err != nil {
-			return 0, fmt.Errorf("record events: %w", err)
+		j.LastEvent = e.EventID
+		if !store.JournalMayMove(j.Status, e.StatusTo) {
+			refused[j.ID] = e.EventID
+			continue
 		}
+		delete(refused, j.ID) // a later move records a newer event
+		k := moves[j.ID]
+		moves[j.ID]++
+		if k == len(rounds) {
+			rounds = append(rounds, nil)
+		}
+		rounds[k] = append(rounds[k], store.JournalMove{ID: j.ID, Seen: j.Status, To: e.StatusTo, At: e.At.UTC(), EventID: e.EventID})
+		j.Status = e.StatusTo
 	}
 	for _, round := range rounds {
 		moved, err := store.MoveJournals(ctx, tx, round, "sse", now)
@@ -462,6 +427,15 @@ func (st *streamer) apply(ctx context.Context, evs []alpaca.JournalEvent) (chang
 		}
 		changed += len(moved)
 		delta += store.OpenDelta(moved, st.runID)
+	}
+	if len(refused) > 0 {
+		ids, events := make([]int64, 0, len(refused)), make([]string, 0, len(refused))
+		for id, ev := range refused {
+			ids, events = append(ids, id), append(events, ev)
+		}
+		if err := store.NoteJournalEvents(ctx, tx, ids, events); err != nil {
+			return 0, fmt.Errorf("events seen: %w", err)
+		}
 	}
 	if maxID != "" {
 		if _, err := tx.ExecContext(ctx, advanceCursor,

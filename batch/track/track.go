@@ -3,11 +3,12 @@
 //
 // The primary source is Alpaca's v2 journal event stream (Mode "stream", the default): one long
 // connection carries every status change of the sweep account's journals. Events are applied in
-// batches; each batch commits the journals' new statuses, their history rows (source 'sse'), the
-// raw events (journal_events, whose primary key de-duplicates) and the sweep account's stream cursor
-// (event_cursors) in one transaction, so the cursor never runs ahead of what was applied. A
-// reconnect resumes from the stored cursor rewound by a short replay margin, because an event the
-// stream re-ordered may have been lost with the connection; the replayed overlap is dropped by the
+// batches; each batch commits the journals' new statuses, their history rows (source 'sse', each
+// with its event id, unique) and the sweep account's stream cursor (event_cursors) in one
+// transaction, so the cursor never runs ahead of what was applied. Each journal keeps the newest
+// event seen for it, and an event not newer is not applied: that de-duplicates. A reconnect
+// resumes from the stored cursor rewound by a short replay margin, because an event the stream
+// re-ordered may have been lost with the connection; the replayed overlap is dropped by the
 // de-duplication. Events for journals that are not ours are skipped but still move the cursor.
 // Without a stored cursor the stream starts a margin before the run's first batch was sent.
 //
