@@ -195,12 +195,13 @@ func CountOpenJournals(ctx context.Context, q Querier, runID int64) (int, error)
 	return n, err
 }
 
-// OpenJournalsSQL lists the journals of run $1 Alpaca knows that are not final yet (columns id,
-// alpaca_id, status).
+// OpenJournalsSQL lists up to $3 journals of run $1 after id $2, in id order, that Alpaca knows
+// and are not final yet (columns id, alpaca_id, status).
 var OpenJournalsSQL = `
 		SELECT id, alpaca_id::text AS alpaca_id, status FROM journals
-		WHERE run_id = $1 AND alpaca_id IS NOT NULL
-		  AND status NOT IN (` + finalList + `)`
+		WHERE run_id = $1 AND id > $2 AND alpaca_id IS NOT NULL
+		  AND status NOT IN (` + finalList + `)
+		ORDER BY id LIMIT $3`
 
 // JournalProgressSQL counts the journals of run $1 by where they stand (columns total, final,
 // unsent, funded).

@@ -540,3 +540,25 @@ func TestStreamKeepsOpenCountWithoutRecounting(t *testing.T) {
 	}
 	b.checkStatusesMatch(t)
 }
+
+// TestPassInChunks: a pass reads, looks up and moves the run's open journals a chunk at a time (a
+// million-journal night's open set is never held whole), and still brings every journal to its
+// status at the simulator.
+func TestPassInChunks(t *testing.T) {
+	t.Parallel()
+	b := setup(t, sandbox.Faults{}, nil)
+	b.post(t, 11, true, "")
+	b.post(t, 1, true, "/fixtures/status=pending/fixtures/") // stays open
+	b.sim.Advance(3 * time.Second)
+	cfg := b.config()
+	cfg.PassChunk = 3
+	open, changed, err := track.Pass(context.Background(), b.db, b.client, b.runID, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if open != 1 || changed != 11 {
+		t.Errorf("pass left %d open after %d changes, want 1 after 11", open, changed)
+	}
+	b.checkStatusesMatch(t)
+	b.checkHistory(t)
+}
