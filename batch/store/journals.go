@@ -199,12 +199,13 @@ func moveJournals(ctx context.Context, q Querier, moves []JournalMove, source st
 			ats[i] = m.At.UTC()
 		}
 	}
-	set := ``
+	set, answers := ``, ``
 	if answer {
 		set = `alpaca_id = NULLIF(v.alpaca_id, '')::uuid, error_message = v.msg,`
+		answers = insertJournalAnswers
 	}
 	var moved []Moved
-	err := q.SelectContext(ctx, &moved, fmt.Sprintf(queryMoveJournals, set, journalGuardSQL("o.status", "v.status_to")),
+	err := q.SelectContext(ctx, &moved, fmt.Sprintf(queryMoveJournals, set, journalGuardSQL("o.status", "v.status_to"), answers),
 		pq.Array(ids), pq.Array(tos), pq.Array(seen), pq.Array(ats), pq.Array(alpacaIDs), pq.Array(msgs),
 		pq.Array(JournalStatuses), now, source, pq.Array(events))
 	if err != nil {

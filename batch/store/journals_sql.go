@@ -23,7 +23,8 @@ const CopyJournalsSQL = `COPY journals (run_id, batch_id, journal_key, allocatio
 
 // queryMoveJournals is the one statement that writes journals.status after a journal's creation.
 // The rows are locked in id order first, so the history's status_from is the status the guard
-// judged; %[1]s sets the answer's columns, %[2]s is the guard (journalGuardSQL).
+// judged; %[1]s sets the answer's columns, %[2]s is the guard (journalGuardSQL), %[3]s records
+// the answer's Alpaca ids in journal_answers.
 const queryMoveJournals = `
 WITH v AS (
 	SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $10::text[])
@@ -35,12 +36,19 @@ WITH v AS (
 		last_event_id = greatest(j.last_event_id, v.event_id COLLATE "C")
 	FROM v, o
 	WHERE j.id = v.id AND o.id = v.id AND (v.seen = '' OR o.status = v.seen) AND %[2]s
-	RETURNING j.id, j.run_id, o.status AS status_from, v.status_to, v.at, v.event_id
+	RETURNING j.id, j.run_id, o.status AS status_from, v.status_to, v.at, v.event_id, v.alpaca_id
 ), h AS (
 	INSERT INTO journal_history (journal_id, status_from, status_to, source, at, event_id)
 	SELECT id, status_from, status_to, $9, at, NULLIF(event_id, '') FROM u ORDER BY id
-)
+)%[3]s
 SELECT id, run_id, status_from, status_to FROM u`
+
+// insertJournalAnswers is queryMoveJournals' %[3]s for an answer: each Alpaca id once, with its
+// journal (the primary key refuses an id given to two journals).
+const insertJournalAnswers = `, a AS (
+	INSERT INTO journal_answers (alpaca_id, journal_id)
+	SELECT alpaca_id::uuid, id FROM u WHERE alpaca_id <> '' ORDER BY id
+)`
 
 // NoteJournalEvents records, for journals locked by the caller, the newest stream event seen that
 // changed nothing (a move the guard refused): a later event not newer than it is not applied.
@@ -68,8 +76,9 @@ type EventJournal struct {
 func LockJournalsOfEvents(ctx context.Context, q Querier, alpacaIDs []string) ([]*EventJournal, error) {
 	var js []*EventJournal
 	err := q.SelectContext(ctx, &js, `
-		SELECT id, alpaca_id::text AS alpaca_id, status, last_event_id FROM journals
-		WHERE alpaca_id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`, pq.Array(alpacaIDs))
+		SELECT j.id, a.alpaca_id::text AS alpaca_id, j.status, j.last_event_id
+		FROM journal_answers a JOIN journals j ON j.id = a.journal_id
+		WHERE a.alpaca_id = ANY($1::uuid[]) ORDER BY j.id FOR UPDATE OF j`, pq.Array(alpacaIDs))
 	return js, err
 }
 

@@ -18,6 +18,7 @@ import (
 var tableOwners = map[string]string{
 	"journals":                "batch/store/journals_sql.go",
 	"journal_history":         "batch/store/journals_sql.go",
+	"journal_answers":         "batch/store/journals_sql.go",
 	"batches":                 "batch/store/batches_sql.go",
 	"runs":                    "batch/store/runs_sql.go",
 	"run_fences":              "batch/store/run_fences_sql.go",

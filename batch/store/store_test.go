@@ -241,17 +241,20 @@ func equal[T comparable](t *testing.T, want, got T, format string, args ...any) 
 	}
 }
 
-// TestJournalStatusMovesStayHOT: once Alpaca answered, a journal's status changes (the stream's
-// queued, sent_to_clearing, executed) are HOT updates: no index names a column they change, so
-// PostgreSQL writes the new row version beside the old one and touches no index.
+// TestJournalStatusMovesStayHOT: a journal's answer (Alpaca's id, status and message) and every
+// status change after it are HOT updates: no index of journals names a column they change (Alpaca's
+// id is found through journal_answers), so PostgreSQL writes the new row version beside the old one
+// and touches no index of journals.
 func TestJournalStatusMovesStayHOT(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
 	ctx := context.Background()
-	id := f.journal(t, "queued")
+	id := f.journal(t, "planned")
 	tx, err := f.db.BeginTxx(ctx, nil)
 	must(t, err)
 	defer tx.Rollback()
+	alpacaID := "0d1c6c3e-2f4f-4f3e-9d7c-3b0b6c3f8a07"
+	must(t, store.AnswerJournals(ctx, tx, []store.JournalMove{{ID: id, To: "queued", AlpacaID: alpacaID}}, "test", now))
 	for _, to := range []string{"pending", "sent_to_clearing", "executed"} {
 		moved, err := store.MoveJournals(ctx, tx, []store.JournalMove{{ID: id, To: to}}, "test", now)
 		must(t, err)
@@ -260,8 +263,12 @@ func TestJournalStatusMovesStayHOT(t *testing.T) {
 	var updated, hot int
 	must(t, tx.QueryRow(`SELECT pg_stat_get_xact_tuples_updated('journals'::regclass),
 		pg_stat_get_xact_tuples_hot_updated('journals'::regclass)`).Scan(&updated, &hot))
-	equal(t, 3, updated, "updates")
-	equal(t, 3, hot, "HOT updates of the 3")
+	equal(t, 4, updated, "updates")
+	equal(t, 4, hot, "HOT updates of the 4")
+	js, err := store.LockJournalsOfEvents(ctx, tx, []string{alpacaID})
+	must(t, err)
+	equal(t, 1, len(js), "journals found by Alpaca's id")
+	equal(t, id, js[0].ID, "journal found by Alpaca's id")
 }
 
 // TestBatchesToSendCarryNoBody: listing a night's batches to send reads no body (at a million

@@ -95,8 +95,9 @@ func Watch(ctx context.Context, db *sqlx.DB, broker Broker, sweep string, from t
 	}
 	var watched []open
 	if err := db.SelectContext(ctx, &watched, `
-		SELECT j.id, j.alpaca_id::text AS alpaca_id, j.status FROM journals j JOIN runs r ON r.id = j.run_id
-		WHERE j.alpaca_id = ANY($3::uuid[]) AND r.sweep_account = $1 AND r.business_date >= $2
+		SELECT j.id, j.alpaca_id::text AS alpaca_id, j.status
+		FROM journal_answers a JOIN journals j ON j.id = a.journal_id JOIN runs r ON r.id = j.run_id
+		WHERE a.alpaca_id = ANY($3::uuid[]) AND r.sweep_account = $1 AND r.business_date >= $2
 		  AND j.status NOT IN (`+failedList+`)`, sweep, from.Format(time.DateOnly), pq.Array(listed)); err != nil {
 		return 0, fmt.Errorf("funded and open journals: %w", err)
 	}

@@ -121,6 +121,10 @@ func (b *bundle) post(tb testing.TB, n int, ours bool, description string) []str
 		b.runID, batchID, now, pq.Array(ids), pq.Array(statuses), b.file, first); err != nil {
 		tb.Fatal(err)
 	}
+	if _, err := b.db.ExecContext(ctx, `INSERT INTO journal_answers (alpaca_id, journal_id)
+		SELECT alpaca_id, id FROM journals WHERE batch_id = $1`, batchID); err != nil {
+		tb.Fatal(err)
+	}
 	return ids
 }
 

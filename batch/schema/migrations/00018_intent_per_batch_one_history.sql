@@ -22,7 +22,20 @@ FROM (SELECT journal_id, max(event_id) AS last FROM journal_events GROUP BY jour
 WHERE e.journal_id = j.id;
 DROP TABLE journal_events;
 
+-- Alpaca's id of every answered journal, found again by it (the stream's events, the watch of
+-- earlier nights, an operator's lookup). Kept beside the journal rather than indexed on it, so the
+-- answer's update of the journal is HOT like the changes after it; the primary key keeps an
+-- Alpaca id to one journal. journals.alpaca_id stays, written by the same statement, for reading.
+CREATE TABLE journal_answers (
+    alpaca_id  UUID   PRIMARY KEY,
+    journal_id BIGINT NOT NULL
+);
+INSERT INTO journal_answers (alpaca_id, journal_id) SELECT alpaca_id, id FROM journals WHERE alpaca_id IS NOT NULL;
+ALTER TABLE journals DROP CONSTRAINT journals_alpaca_id_key;
+
 -- +goose Down
+ALTER TABLE journals ADD CONSTRAINT journals_alpaca_id_key UNIQUE (alpaca_id);
+DROP TABLE journal_answers;
 CREATE TABLE journal_events (
     event_id    TEXT        COLLATE "C" PRIMARY KEY,
     journal_id  BIGINT      NOT NULL,
