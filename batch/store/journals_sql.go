@@ -75,10 +75,12 @@ type EventJournal struct {
 // caller's transaction: a concurrent tracker or heal pass on them waits and then sees its moves.
 func LockJournalsOfEvents(ctx context.Context, q Querier, alpacaIDs []string) ([]*EventJournal, error) {
 	var js []*EventJournal
+	// The ids are gathered first (an array, not a join), so each side is read by its primary key
+	// whatever the planner believes of a table filled moments ago.
 	err := q.SelectContext(ctx, &js, `
-		SELECT j.id, a.alpaca_id::text AS alpaca_id, j.status, j.last_event_id
-		FROM journal_answers a JOIN journals j ON j.id = a.journal_id
-		WHERE a.alpaca_id = ANY($1::uuid[]) ORDER BY j.id FOR UPDATE OF j`, pq.Array(alpacaIDs))
+		SELECT id, alpaca_id::text AS alpaca_id, status, last_event_id FROM journals
+		WHERE id = ANY(ARRAY(SELECT a.journal_id FROM journal_answers a WHERE a.alpaca_id = ANY($1::uuid[])))
+		ORDER BY id FOR UPDATE`, pq.Array(alpacaIDs))
 	return js, err
 }
 
