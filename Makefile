@@ -3,12 +3,13 @@ GO ?= go
 # Benchmarks and soak runs take their size from these.
 BENCHTIME ?= 1x
 SOAK ?= 200
+NIGHT ?= 100000
 
 .DEFAULT_GOAL := help
 
 .PHONY: help
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
 .PHONY: run
 run: ## the sample night: throwaway PostgreSQL + built-in Alpaca simulator + fixtures/
@@ -45,9 +46,16 @@ test: ## every test (starts and stops its own PostgreSQL unless DATABASE_URL is 
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 9m ./...
 
+# The night benchmark (./bench) runs apart: a whole night per size, far longer than go test's
+# default timeout, and its table comes last.
 .PHONY: bench
-bench: ## benchmarks: split, ingest against plain COPY, broker calls per night
-	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -benchmem ./...
+bench: ## benchmarks: split, ingest against plain COPY, broker calls; then whole nights of 100k and 1M journals
+	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -benchmem $$($(GO) list ./... | grep -v '/bench$$')
+	$(GO) test -run '^$$' -bench '^BenchmarkNight$$' -benchtime 1x -timeout 180m ./bench
+
+.PHONY: bench-night
+bench-night: ## the night benchmark for one size: NIGHT journals (default 100000)
+	$(GO) test -run '^$$' -bench '^BenchmarkNight$$' -benchtime 1x -timeout 180m ./bench -night.journals $(NIGHT)
 
 .PHONY: fuzz
 fuzz: ## run each parser's fuzz target for a minute

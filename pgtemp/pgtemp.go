@@ -1,7 +1,7 @@
-// Package pgtemp starts a throwaway PostgreSQL cluster for the demo and the tests: server binaries
-// from PATH or /usr/lib/postgresql/*/bin, a fresh data directory, a free loopback port, and
-// everything removed on Stop. When the process runs as root, initdb and the server run as the
-// postgres user, because initdb refuses root.
+// Package pgtemp starts a throwaway PostgreSQL cluster for the demo, the tests and the benchmarks:
+// server binaries from PATH or /usr/lib/postgresql/*/bin, a fresh data directory, a free loopback
+// port, and everything removed on Stop. When the process runs as root, initdb and the server run
+// as the postgres user, because initdb refuses root.
 package pgtemp
 
 import (
@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"syscall"
@@ -21,19 +22,40 @@ import (
 
 // Cluster is a running throwaway PostgreSQL server.
 type Cluster struct {
-	dir    string
-	port   int
-	pgCtl  string
-	asUser *user.User
+	dir      string
+	port     int
+	bin      string
+	pgCtl    string
+	asUser   *user.User
+	settings []string
 }
 
-// Start creates and starts a new cluster. The caller must call Stop.
-func Start(ctx context.Context) (*Cluster, error) {
+// testSettings trade durability for speed: a test's cluster dies with the test, so nothing it
+// writes needs to survive a crash.
+var testSettings = []string{"fsync=off", "synchronous_commit=off", "full_page_writes=off",
+	"max_connections=200", "shared_buffers=64MB"}
+
+// DurableSettings are the settings of StartDurable: fsync, synchronous_commit and
+// full_page_writes stay on (PostgreSQL's defaults), as in production; only what README recommends
+// for big nights changes: a WAL budget large enough that a night does not checkpoint every few
+// seconds, and shared buffers that hold a night's hot pages.
+var DurableSettings = []string{"max_wal_size=8GB", "min_wal_size=1GB", "checkpoint_timeout=15min",
+	"shared_buffers=512MB"}
+
+// Start creates and starts a new cluster for tests (fsync off). The caller must call Stop.
+func Start(ctx context.Context) (*Cluster, error) { return start(ctx, testSettings) }
+
+// StartDurable creates and starts a new cluster that commits durably, as production does, with
+// DurableSettings: for benchmarks, whose figures must hold on a real server. The caller must call
+// Stop.
+func StartDurable(ctx context.Context) (*Cluster, error) { return start(ctx, DurableSettings) }
+
+func start(ctx context.Context, settings []string) (*Cluster, error) {
 	bin, err := findBinDir()
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{pgCtl: filepath.Join(bin, "pg_ctl")}
+	c := &Cluster{bin: bin, pgCtl: filepath.Join(bin, "pg_ctl"), settings: settings}
 	if os.Geteuid() == 0 {
 		u, err := user.Lookup("postgres")
 		if err != nil {
@@ -63,8 +85,10 @@ func Start(ctx context.Context) (*Cluster, error) {
 			c.cleanup()
 			return nil, err
 		}
-		opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "+
-			"-c full_page_writes=off -c max_connections=200 -c shared_buffers=64MB", c.port, dir)
+		opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1", c.port, dir)
+		for _, s := range settings {
+			opts += " -c " + s
+		}
 		out, err := c.command(ctx, c.pgCtl, "start", "-w", "-t", "60", "-D", data,
 			"-l", filepath.Join(dir, "server.log"), "-o", opts).CombinedOutput()
 		if err == nil {
@@ -82,6 +106,12 @@ func Start(ctx context.Context) (*Cluster, error) {
 func (c *Cluster) URL(name string) string {
 	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", c.port, name)
 }
+
+// Settings are the server settings the cluster was started with, NAME=VALUE.
+func (c *Cluster) Settings() []string { return slices.Clone(c.settings) }
+
+// Bin is the path of the PostgreSQL program name (psql, pg_dump, ...) of the cluster's version.
+func (c *Cluster) Bin(name string) string { return filepath.Join(c.bin, name) }
 
 // Stop stops the server and removes its files.
 func (c *Cluster) Stop() error {

@@ -1,0 +1,50 @@
+package pgtemp_test
+
+import (
+	"database/sql"
+	"testing"
+
+	_ "github.com/lib/pq"
+
+	"github.com/cashpool/cashpool/pgtemp"
+)
+
+// The settings each kind of cluster must run with, as the server reports them: a benchmark's
+// figures hold only if it commits durably; a test's cluster trades that for speed.
+func TestClusterSettings(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name  string
+		start func(t *testing.T) (*pgtemp.Cluster, error)
+		want  map[string]string
+	}{
+		{"durable", func(t *testing.T) (*pgtemp.Cluster, error) { return pgtemp.StartDurable(t.Context()) },
+			map[string]string{"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on",
+				"max_wal_size": "8GB", "shared_buffers": "512MB"}},
+		{"test", func(t *testing.T) (*pgtemp.Cluster, error) { return pgtemp.Start(t.Context()) },
+			map[string]string{"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			cl, err := c.start(t)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { cl.Stop() })
+			db, err := sql.Open("postgres", cl.URL("postgres"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			for name, want := range c.want {
+				var got string
+				if err := db.QueryRow(`SELECT current_setting($1)`, name).Scan(&got); err != nil {
+					t.Fatal(err)
+				}
+				if got != want {
+					t.Errorf("%s = %s, want %s", name, got, want)
+				}
+			}
+		})
+	}
+}
