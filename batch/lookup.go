@@ -32,7 +32,9 @@ func JournalDate(ctx context.Context, db *sqlx.DB, sweep, journal string) (strin
 	var date string
 	err := db.GetContext(ctx, &date, `
 		SELECT to_char(r.business_date, 'YYYY-MM-DD') FROM journals j JOIN runs r ON r.id = j.run_id
-		WHERE r.sweep_account = $1 AND (j.journal_key = $2::uuid OR j.alpaca_id = $2::uuid)`, sweep, journal)
+		WHERE r.sweep_account = $1 AND j.id IN (
+			SELECT k.id FROM journals k WHERE k.journal_key = $2::uuid
+			UNION ALL SELECT a.journal_id FROM journal_answers a WHERE a.alpaca_id = $2::uuid)`, sweep, journal)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", fmt.Errorf("%s: %w", journal, ErrNoJournal)
 	}

@@ -44,7 +44,7 @@ func sendingBatches(t *testing.T, b *bundle) []string {
 func assertAllAnswered(t *testing.T, b *bundle) {
 	t.Helper()
 	var n int
-	if err := b.db.Get(&n, `SELECT count(*) FROM journals WHERE status IN ('planned', 'sending') OR (alpaca_id IS NULL AND status <> 'canceled')`); err != nil {
+	if err := b.db.Get(&n, `SELECT count(*) FROM journals WHERE status = 'planned' OR (alpaca_id IS NULL AND status <> 'canceled')`); err != nil {
 		t.Fatal(err)
 	}
 	if n != 0 {
@@ -161,7 +161,7 @@ func TestWholeBatchCancelIsolatesEveryBadEntry(t *testing.T) {
 	}
 	var goodNotFunded int
 	if err := b.db.Get(&goodNotFunded, `
-		SELECT count(*) FROM journals WHERE to_account::text <> ALL($1) AND status IN ('planned', 'sending', 'canceled')`, want); err != nil {
+		SELECT count(*) FROM journals WHERE to_account::text <> ALL($1) AND status IN ('planned', 'canceled')`, want); err != nil {
 		t.Fatal(err)
 	}
 	if goodNotFunded != 0 {

@@ -498,7 +498,7 @@ func readJournals(ctx context.Context, tx *sqlx.Tx, r *Report, run runRow, now t
 
 // notSent reports whether status is one cashpool gives a journal before Alpaca answered for it.
 func notSent(status string) bool {
-	return status == store.JournalPlanned || status == store.JournalSending || status == "held"
+	return status == store.JournalPlanned || status == "held"
 }
 
 // journalException classifies one counted journal. Only a funded journal yields none.

@@ -9,7 +9,7 @@ import (
 	"github.com/cashpool/cashpool/reconcile"
 )
 
-var statuses = []string{"planned", "sending", "queued", "sent_to_clearing", "pending", "executed",
+var statuses = []string{"planned", "queued", "sent_to_clearing", "pending", "executed",
 	"activity_created", "rejected", "refused", "canceled", "deleted", "correct"}
 
 // Whatever the journals' amounts and statuses, known or not, every cent planned lands in exactly

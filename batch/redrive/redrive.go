@@ -105,8 +105,9 @@ func decide(status string, unknown bool) (action, why string) {
 		return ActionRefuse, whyFunded
 	case status == store.JournalPending || status == store.JournalQueued || status == store.JournalSentToClearing:
 		return ActionRefuse, whyInFlight
-	case status == store.JournalPlanned || status == store.JournalSending:
-		// Alpaca may hold this journal under its key: only a resend with that same key is safe.
+	case status == store.JournalPlanned:
+		// Its batch may have been sent: Alpaca may hold this journal under its key, and only a
+		// resend with that same key is safe.
 		return ActionRefuse, whyNoAnswer
 	case status == store.JournalCorrect:
 		return ActionRefuse, whyCorrect

@@ -91,9 +91,9 @@ func (f *fixture) count(q string, args ...any) int {
 func (f *fixture) answer(ref, status, msg string) {
 	f.t.Helper()
 	f.exec(`UPDATE journals SET status = $2, error_message = $3, status_unknown = $4,
-			alpaca_id = CASE WHEN $2 IN ('planned', 'sending') THEN NULL ELSE gen_random_uuid() END
+			alpaca_id = CASE WHEN $2 = 'planned' THEN NULL ELSE gen_random_uuid() END
 		WHERE client_ref = $1 AND attempt = (SELECT max(attempt) FROM journals WHERE client_ref = $1)`,
-		ref, status, msg, !alpaca.KnownStatus(status) && status != "planned" && status != "sending")
+		ref, status, msg, !alpaca.KnownStatus(status) && status != "planned")
 }
 
 func apply(t *testing.T, db *sqlx.DB, c redrive.Config) *redrive.Plan {
@@ -145,7 +145,6 @@ func TestRefusedClasses(t *testing.T) {
 		{"queued", "still in flight at Alpaca"},
 		{"sent_to_clearing", "still in flight at Alpaca"},
 		{"planned", "never answered: re-run `cashpool run`; it resends with the same key"},
-		{"sending", "never answered: re-run `cashpool run`; it resends with the same key"},
 		{"correct", "corrected by Alpaca"},
 		{"reversal_pending", "unknown status: look it up first"},
 	}

@@ -42,7 +42,8 @@ UPDATE batches SET status = $2,
 WHERE id = $1 AND status = ANY($3::text[])
 RETURNING id`
 
-// Batch is a batch as submit sends it: its exact body and key, and where it stands.
+// Batch is a batch as submit sends it: its key, where it stands, and its exact body once read
+// (BatchBody: a night's bodies are read one at a time, as each is sent).
 type Batch struct {
 	ID        int64        `db:"id"`
 	Seq       string       `db:"seq"`
@@ -54,13 +55,20 @@ type Batch struct {
 }
 
 // BatchesToSendOf lists the batches of run runID that are planned or were left sending, in seq
-// order.
+// order, without their bodies.
 func BatchesToSendOf(ctx context.Context, q Querier, runID int64) ([]Batch, error) {
 	var bs []Batch
 	err := q.SelectContext(ctx, &bs, `
-			SELECT id, seq, idempotency_key, body, entries, status, sending_at FROM batches
+			SELECT id, seq, idempotency_key, entries, status, sending_at FROM batches
 			WHERE run_id = $1 AND status = ANY($2::text[]) ORDER BY seq`, runID, pq.Array(BatchesToSend))
 	return bs, err
+}
+
+// BatchBody reads the exact body stored for batch id.
+func BatchBody(ctx context.Context, q Querier, id int64) ([]byte, error) {
+	var body []byte
+	err := q.GetContext(ctx, &body, `SELECT body FROM batches WHERE id = $1`, id)
+	return body, err
 }
 
 // LastRedriveSeq is the highest number n of run runID's batches of redrive attempt attempt

@@ -13,9 +13,10 @@ import (
 
 // Journal statuses: ours until Alpaca answers, then Alpaca's, stored raw. A status Alpaca sends
 // that is none of these is stored as it came and flagged (status_unknown), never rejected.
+// Whether an unanswered journal may already be at Alpaca is its batch's status (planned, or
+// sending: Alpaca may hold it), recorded once per batch, never per journal.
 const (
-	JournalPlanned         = "planned" // the intent is written; no byte has left
-	JournalSending         = "sending" // its batch is marked sending: Alpaca may hold it
+	JournalPlanned         = "planned" // the intent is written; Alpaca has not answered for it
 	JournalQueued          = alpaca.StatusQueued
 	JournalPending         = alpaca.StatusPending
 	JournalSentToClearing  = alpaca.StatusSentToClearing
@@ -33,21 +34,20 @@ const (
 // journal.
 var journalRank = map[string]int{
 	JournalPlanned:         0,
-	JournalSending:         1,
-	JournalQueued:          2,
-	JournalPending:         3,
-	JournalSentToClearing:  4,
-	JournalExecuted:        5,
-	JournalActivityCreated: 6,
-	JournalRejected:        7,
-	JournalRefused:         7,
-	JournalCanceled:        7,
-	JournalDeleted:         7,
-	JournalCorrect:         7,
+	JournalQueued:          1,
+	JournalPending:         2,
+	JournalSentToClearing:  3,
+	JournalExecuted:        4,
+	JournalActivityCreated: 5,
+	JournalRejected:        6,
+	JournalRefused:         6,
+	JournalCanceled:        6,
+	JournalDeleted:         6,
+	JournalCorrect:         6,
 }
 
 // JournalStatuses lists every known journal status in rank order.
-var JournalStatuses = []string{JournalPlanned, JournalSending, JournalQueued, JournalPending, JournalSentToClearing,
+var JournalStatuses = []string{JournalPlanned, JournalQueued, JournalPending, JournalSentToClearing,
 	JournalExecuted, JournalActivityCreated, JournalRejected, JournalRefused, JournalCanceled, JournalDeleted, JournalCorrect}
 
 // Funded journals reached the customer's account; funded is not final at Alpaca: cashiering may
@@ -64,8 +64,6 @@ var JournalsFinal = append(append(append([]string{}, JournalsFunded...), Journal
 // JournalsDone are the statuses after which nothing more happens to a journal at all.
 var JournalsDone = append(append([]string{}, JournalsFailed...), JournalCorrect)
 
-// JournalsUnsent are ours alone: no answer from Alpaca yet.
-var JournalsUnsent = []string{JournalPlanned, JournalSending}
 
 // JournalRank is s's rank along the flows; -1 for a status not known.
 func JournalRank(s string) int {
@@ -79,7 +77,7 @@ func JournalRank(s string) int {
 func JournalKnown(s string) bool { _, ok := journalRank[s]; return ok }
 
 // AlpacaKnown reports whether s is a status Alpaca documents.
-func AlpacaKnown(s string) bool { return JournalKnown(s) && s != JournalPlanned && s != JournalSending }
+func AlpacaKnown(s string) bool { return JournalKnown(s) && s != JournalPlanned }
 
 // JournalFunded, JournalFailed and JournalFinal report s's membership of those lists.
 func JournalFunded(s string) bool { return in(JournalsFunded, s) }
@@ -95,19 +93,12 @@ func in(list []string, s string) bool {
 	return false
 }
 
-// JournalMayMove says whether a journal in status from may move to status to. A batch marked
-// sending takes its planned journals to sending; a batch re-batched under a new key (split,
-// recovered) takes its sending journals back to planned; everything else moves forward in rank,
-// and a status not known neither blocks nor is blocked. The SQL guard of MoveJournals is the same
-// rule, written in SQL.
+// JournalMayMove says whether a journal in status from may move to status to: forward in rank,
+// never back to planned, and a status not known neither blocks nor is blocked. The SQL guard of
+// MoveJournals is the same rule, written in SQL.
 func JournalMayMove(from, to string) bool {
-	switch {
-	case from == to:
+	if from == to || to == JournalPlanned {
 		return false
-	case to == JournalSending:
-		return from == JournalPlanned
-	case to == JournalPlanned:
-		return from == JournalSending
 	}
 	rf, rt := JournalRank(from), JournalRank(to)
 	return rf < 0 || rt < 0 || rf < rt
@@ -126,11 +117,8 @@ func journalRankSQL(col string) string {
 
 // journalGuardSQL is JournalMayMove(from, to) in SQL.
 func journalGuardSQL(from, to string) string {
-	return fmt.Sprintf(`(%[1]s <> %[2]s AND CASE
-		WHEN %[2]s = %[3]s THEN %[1]s = %[4]s
-		WHEN %[2]s = %[4]s THEN %[1]s = %[3]s
-		ELSE %[5]s < 0 OR %[6]s < 0 OR %[5]s < %[6]s END)`,
-		from, to, pq.QuoteLiteral(JournalSending), pq.QuoteLiteral(JournalPlanned), journalRankSQL(from), journalRankSQL(to))
+	return fmt.Sprintf(`(%[1]s <> %[2]s AND %[2]s <> %[3]s AND (%[4]s < 0 OR %[5]s < 0 OR %[4]s < %[5]s))`,
+		from, to, pq.QuoteLiteral(JournalPlanned), journalRankSQL(from), journalRankSQL(to))
 }
 
 // JournalMove is one journal's wanted change.
@@ -144,13 +132,43 @@ type JournalMove struct {
 	At time.Time
 	// AlpacaID and Message, with Answer, are Alpaca's id and error_message for the journal.
 	AlpacaID, Message string
+	// EventID is the stream event that made the move, recorded on its history row (at most once)
+	// and as the journal's newest event seen.
+	EventID string
+}
+
+// Moved is one move MoveJournals made: the journal, its run, and its status before and after.
+type Moved struct {
+	ID    int64  `db:"id"`
+	RunID int64  `db:"run_id"`
+	From  string `db:"status_from"`
+	To    string `db:"status_to"`
+}
+
+// OpenDelta is how the moves changed the number of run runID's journals that are not final: a
+// journal that became final counts -1, one that left a final status (an unknown status after
+// executed) +1. Tracking keeps its open count with it instead of counting the run again.
+func OpenDelta(moved []Moved, runID int64) int {
+	d := 0
+	for _, m := range moved {
+		if m.RunID != runID {
+			continue
+		}
+		switch from, to := JournalFinal(m.From), JournalFinal(m.To); {
+		case !from && to:
+			d--
+		case from && !to:
+			d++
+		}
+	}
+	return d
 }
 
 // MoveJournals performs every allowed move in one statement: the journals whose current status
 // may move to the wanted one (and still is Seen, when given) take it, with status_unknown set for
 // a status not known, and each move appends its journal_history row with source. Moves the guard
-// refuses change nothing. It returns the ids that moved. A journal may appear once per call.
-func MoveJournals(ctx context.Context, q Querier, moves []JournalMove, source string, now time.Time) ([]int64, error) {
+// refuses change nothing. It returns the moves made. A journal may appear once per call.
+func MoveJournals(ctx context.Context, q Querier, moves []JournalMove, source string, now time.Time) ([]Moved, error) {
 	return moveJournals(ctx, q, moves, source, now, false)
 }
 
@@ -168,27 +186,28 @@ func AnswerJournals(ctx context.Context, q Querier, moves []JournalMove, source 
 	return nil
 }
 
-func moveJournals(ctx context.Context, q Querier, moves []JournalMove, source string, now time.Time, answer bool) ([]int64, error) {
+func moveJournals(ctx context.Context, q Querier, moves []JournalMove, source string, now time.Time, answer bool) ([]Moved, error) {
 	if len(moves) == 0 {
 		return nil, nil
 	}
 	n := len(moves)
-	ids, tos, seen, ats, alpacaIDs, msgs := make([]int64, n), make([]string, n), make([]string, n), make([]time.Time, n), make([]string, n), make([]string, n)
+	ids, tos, seen, ats, alpacaIDs, msgs, events := make([]int64, n), make([]string, n), make([]string, n), make([]time.Time, n), make([]string, n), make([]string, n), make([]string, n)
 	for i, m := range moves {
-		ids[i], tos[i], seen[i], alpacaIDs[i], msgs[i] = m.ID, m.To, m.Seen, m.AlpacaID, m.Message
+		ids[i], tos[i], seen[i], alpacaIDs[i], msgs[i], events[i] = m.ID, m.To, m.Seen, m.AlpacaID, m.Message, m.EventID
 		ats[i] = now
 		if !m.At.IsZero() {
 			ats[i] = m.At.UTC()
 		}
 	}
-	set := ``
+	set, answers := ``, ``
 	if answer {
 		set = `alpaca_id = NULLIF(v.alpaca_id, '')::uuid, error_message = v.msg,`
+		answers = insertJournalAnswers
 	}
-	var moved []int64
-	err := q.SelectContext(ctx, &moved, fmt.Sprintf(queryMoveJournals, set, journalGuardSQL("o.status", "v.status_to")),
+	var moved []Moved
+	err := q.SelectContext(ctx, &moved, fmt.Sprintf(queryMoveJournals, set, journalGuardSQL("o.status", "v.status_to"), answers),
 		pq.Array(ids), pq.Array(tos), pq.Array(seen), pq.Array(ats), pq.Array(alpacaIDs), pq.Array(msgs),
-		pq.Array(JournalStatuses), now, source)
+		pq.Array(JournalStatuses), now, source, pq.Array(events))
 	if err != nil {
 		return nil, fmt.Errorf("move journals to their new status: %w", err)
 	}

@@ -10,7 +10,7 @@ import (
 )
 
 // Every statement against journals and their append-only journal_history (schema: migrations
-// 00001, 00011). Steps write and read journals only through these
+// 00001, 00011, 00017, 00018). Steps write and read journals only through these
 // (reports and the console read across tables in their own files).
 
 // CopyJournalsSQL writes new journal intents with COPY, in the order of its columns; plan writes a
@@ -23,22 +23,66 @@ const CopyJournalsSQL = `COPY journals (run_id, batch_id, journal_key, allocatio
 
 // queryMoveJournals is the one statement that writes journals.status after a journal's creation.
 // The rows are locked in id order first, so the history's status_from is the status the guard
-// judged; %[1]s sets the answer's columns, %[2]s is the guard (journalGuardSQL).
+// judged; %[1]s sets the answer's columns, %[2]s is the guard (journalGuardSQL), %[3]s records
+// the answer's Alpaca ids in journal_answers.
 const queryMoveJournals = `
 WITH v AS (
-	SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[])
-	  AS v(id, status_to, seen, at, alpaca_id, msg)
+	SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $10::text[])
+	  AS v(id, status_to, seen, at, alpaca_id, msg, event_id)
 ), o AS (
 	SELECT j.id, j.status FROM journals j JOIN v ON v.id = j.id ORDER BY j.id FOR UPDATE OF j
 ), u AS (
-	UPDATE journals j SET %[1]s status = v.status_to, status_unknown = NOT (v.status_to = ANY($7::text[])), updated_at = $8
+	UPDATE journals j SET %[1]s status = v.status_to, status_unknown = NOT (v.status_to = ANY($7::text[])), updated_at = $8,
+		last_event_id = greatest(j.last_event_id, v.event_id COLLATE "C")
 	FROM v, o
 	WHERE j.id = v.id AND o.id = v.id AND (v.seen = '' OR o.status = v.seen) AND %[2]s
-	RETURNING j.id, o.status AS status_from, v.status_to, v.at
-)
-INSERT INTO journal_history (journal_id, status_from, status_to, source, at)
-SELECT id, status_from, status_to, $9, at FROM u ORDER BY id
-RETURNING journal_id`
+	RETURNING j.id, j.run_id, o.status AS status_from, v.status_to, v.at, v.event_id, v.alpaca_id
+), h AS (
+	INSERT INTO journal_history (journal_id, status_from, status_to, source, at, event_id)
+	SELECT id, status_from, status_to, $9, at, NULLIF(event_id, '') FROM u ORDER BY id
+)%[3]s
+SELECT id, run_id, status_from, status_to FROM u`
+
+// insertJournalAnswers is queryMoveJournals' %[3]s for an answer: each Alpaca id once, with its
+// journal (the primary key refuses an id given to two journals).
+const insertJournalAnswers = `, a AS (
+	INSERT INTO journal_answers (alpaca_id, journal_id)
+	SELECT alpaca_id::uuid, id FROM u WHERE alpaca_id <> '' ORDER BY id
+)`
+
+// NoteJournalEvents records, for journals locked by the caller, the newest stream event seen that
+// changed nothing (a move the guard refused): a later event not newer than it is not applied.
+// One event id per journal.
+func NoteJournalEvents(ctx context.Context, q Querier, ids []int64, eventIDs []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := q.ExecContext(ctx, `
+		UPDATE journals j SET last_event_id = greatest(j.last_event_id, v.event_id COLLATE "C")
+		FROM unnest($1::bigint[], $2::text[]) AS v(id, event_id) WHERE j.id = v.id`, pq.Array(ids), pq.Array(eventIDs))
+	return err
+}
+
+// EventJournal is one of our journals a batch of stream events names, as the events are judged.
+type EventJournal struct {
+	ID        int64  `db:"id"`
+	AlpacaID  string `db:"alpaca_id"`
+	Status    string `db:"status"`
+	LastEvent string `db:"last_event_id"`
+}
+
+// LockJournalsOfEvents locks, in id order, the journals with the given Alpaca ids, for the
+// caller's transaction: a concurrent tracker or heal pass on them waits and then sees its moves.
+func LockJournalsOfEvents(ctx context.Context, q Querier, alpacaIDs []string) ([]*EventJournal, error) {
+	var js []*EventJournal
+	// The ids are gathered first (an array, not a join), so each side is read by its primary key
+	// whatever the planner believes of a table filled moments ago.
+	err := q.SelectContext(ctx, &js, `
+		SELECT id, alpaca_id::text AS alpaca_id, status, last_event_id FROM journals
+		WHERE id = ANY(ARRAY(SELECT a.journal_id FROM journal_answers a WHERE a.alpaca_id = ANY($1::uuid[])))
+		ORDER BY id FOR UPDATE`, pq.Array(alpacaIDs))
+	return js, err
+}
 
 // JournalsPlanned appends the first history row (” to planned, source plan) of every journal of
 // the run; plan writes the journals with status JournalPlanned in the same transaction.
@@ -65,13 +109,6 @@ func JournalsRedriven(ctx context.Context, q Querier, batchIDs, allocationIDs []
 		return fmt.Errorf("journal history: %w", err)
 	}
 	return nil
-}
-
-// JournalsOfBatches lists the ids of the journals of the batches.
-func JournalsOfBatches(ctx context.Context, q Querier, batchIDs []int64) ([]int64, error) {
-	var ids []int64
-	err := q.SelectContext(ctx, &ids, `SELECT id FROM journals WHERE batch_id = ANY($1::bigint[]) ORDER BY id`, pq.Array(batchIDs))
-	return ids, err
 }
 
 // SetJournalsError stores msg as the error_message of the journals of batch batchID whose keys
@@ -169,12 +206,13 @@ func CountOpenJournals(ctx context.Context, q Querier, runID int64) (int, error)
 	return n, err
 }
 
-// OpenJournalsSQL lists the journals of run $1 Alpaca knows that are not final yet (columns id,
-// alpaca_id, status).
+// OpenJournalsSQL lists up to $3 journals of run $1 after id $2, in id order, that Alpaca knows
+// and are not final yet (columns id, alpaca_id, status).
 var OpenJournalsSQL = `
 		SELECT id, alpaca_id::text AS alpaca_id, status FROM journals
-		WHERE run_id = $1 AND alpaca_id IS NOT NULL
-		  AND status NOT IN (` + finalList + `)`
+		WHERE run_id = $1 AND id > $2 AND alpaca_id IS NOT NULL
+		  AND status NOT IN (` + finalList + `)
+		ORDER BY id LIMIT $3`
 
 // JournalProgressSQL counts the journals of run $1 by where they stand (columns total, final,
 // unsent, funded).
@@ -185,12 +223,12 @@ var JournalProgressSQL = `
 		       COALESCE(sum(amount) FILTER (WHERE status IN (` + fundedList + `)), 0) AS funded
 		FROM journals WHERE run_id = $1`
 
-// UnsentAmount is the sum of the journals of run runID that never left: still planned, their batch
-// never marked sending. A journal whose batch is sending may already be at Alpaca with its cash
-// taken; counting it again would hold a recovering night for money already paid.
+// UnsentAmount is the sum of the journals of run runID that never left: their batch is still
+// planned, never marked sending. A batch marked sending may already be at Alpaca with its cash
+// taken; counting its journals again would hold a recovering night for money already paid.
 func UnsentAmount(ctx context.Context, q Querier, runID int64) (decimal.Decimal, error) {
 	var sum decimal.Decimal
-	err := q.GetContext(ctx, &sum, `SELECT COALESCE(sum(amount), 0) FROM journals
-		WHERE run_id = $1 AND status = $2`, runID, JournalPlanned)
+	err := q.GetContext(ctx, &sum, `SELECT COALESCE(sum(j.amount), 0) FROM journals j JOIN batches b ON b.id = j.batch_id
+		WHERE j.run_id = $1 AND j.status = $2 AND b.status = $3`, runID, JournalPlanned, BatchPlanned)
 	return sum, err
 }

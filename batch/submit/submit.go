@@ -160,6 +160,12 @@ func keyTrusted(first, now time.Time, retention time.Duration) bool {
 }
 
 func (s *submitter) send(ctx context.Context, b store.Batch, res *Result) error {
+	// Only the batches in flight hold their bodies: a night's bodies together are most of its size.
+	body, err := store.BatchBody(ctx, s.db, b.ID)
+	if err != nil {
+		return fmt.Errorf("read batch %s: %w", b.Seq, err)
+	}
+	b.Body = body
 	now := s.cfg.Now().UTC()
 	if b.Status == store.BatchSending && b.SendingAt.Valid && !keyTrusted(b.SendingAt.Time, now, s.cfg.KeyRetention) {
 		if err := s.recoverStale(ctx, b); err != nil {
@@ -179,10 +185,8 @@ func (s *submitter) send(ctx context.Context, b store.Batch, res *Result) error 
 		if err := checkFence(ctx, tx, s.cfg.Fence); err != nil {
 			return err
 		}
-		if err := store.MoveBatch(ctx, tx, b.ID, store.BatchSending, store.BatchMove{}, now); err != nil {
-			return err
-		}
-		return moveBatchJournals(ctx, tx, []int64{b.ID}, store.JournalSending, "submit", now)
+		// One row says it for the batch's every journal: they stay planned until Alpaca answers.
+		return store.MoveBatch(ctx, tx, b.ID, store.BatchSending, store.BatchMove{}, now)
 	}); err != nil {
 		return fmt.Errorf("mark batch %s sending: %w", b.Seq, err)
 	}
@@ -414,19 +418,17 @@ func (s *submitter) isolate(ctx context.Context, b store.Batch, apiErr *alpaca.A
 				return err
 			}
 		}
-		var children []int64
 		for i, part := range parts {
 			id, err := jnlc.InsertBatch(ctx, tx, s.runID, s.cfg.SweepAccount, s.cfg.BusinessDate, fmt.Sprintf("%s.%d", b.Seq, i+1), part)
 			if err != nil {
 				return err
 			}
-			children = append(children, id)
 			if err := store.RebatchJournals(ctx, tx, id, b.ID, entryKeys(part)); err != nil {
 				return err
 			}
 		}
-		split = len(children) > 0
-		return moveBatchJournals(ctx, tx, children, store.JournalPlanned, "split", now)
+		split = len(parts) > 0
+		return nil
 	})
 	return failed, split, err
 }
@@ -454,16 +456,6 @@ func splitEntries(entries []alpaca.BatchEntry, msg string) (named, rest []alpaca
 // mentions reports whether Alpaca's message names the account id.
 func mentions(msg, account string) bool {
 	return account != "" && strings.Contains(strings.ToLower(msg), strings.ToLower(account))
-}
-
-// moveBatchJournals moves the journals of the batches that may take status to.
-func moveBatchJournals(ctx context.Context, tx *sqlx.Tx, batchIDs []int64, to, source string, now time.Time) error {
-	ids, err := store.JournalsOfBatches(ctx, tx, batchIDs)
-	if err != nil {
-		return err
-	}
-	_, err = store.MoveJournals(ctx, tx, store.Moves(ids, to), source, now)
-	return err
 }
 
 // refusal is what a batch refused by Alpaca records: the HTTP status and the message (or a note).
@@ -526,10 +518,7 @@ func (s *submitter) recoverStale(ctx context.Context, b store.Batch) error {
 		if err != nil {
 			return err
 		}
-		if err := store.RebatchJournals(ctx, tx, id, b.ID, entryKeys(missing)); err != nil {
-			return err
-		}
-		return moveBatchJournals(ctx, tx, []int64{id}, store.JournalPlanned, "recover", now)
+		return store.RebatchJournals(ctx, tx, id, b.ID, entryKeys(missing))
 	})
 }
 

@@ -277,7 +277,8 @@ func fourAllocations() []alloc {
 }
 
 // The POST must leave only once the batch is durably 'sending': the stub reads the row through a
-// connection of its own inside CreateBatch, and sees only what was committed.
+// connection of its own inside CreateBatch, and sees only what was committed. The batch row says it
+// once for its journals: they are not written (still planned, with only plan's history row).
 func TestBatchIsDurablySendingBeforeItsPost(t *testing.T) {
 	t.Parallel()
 	e := setup(t, fourAllocations(), 2)
@@ -294,13 +295,16 @@ func TestBatchIsDurablySendingBeforeItsPost(t *testing.T) {
 			Open   int    `db:"open"`
 		}
 		if err := other.Get(&row, `
-			SELECT b.status, b.body, (SELECT count(*) FROM journals j WHERE j.batch_id = b.id AND j.status <> 'sending') AS open
+			SELECT b.status, b.body,
+			       (SELECT count(*) FROM journals j WHERE j.batch_id = b.id AND j.status <> 'planned') +
+			       (SELECT count(*) FROM journal_history h JOIN journals j ON j.id = h.journal_id
+			        WHERE j.batch_id = b.id AND h.source <> 'plan') AS open
 			FROM batches b WHERE b.idempotency_key = $1`, key); err != nil {
 			t.Errorf("batch %s not readable before its POST: %v", key, err)
 			return
 		}
 		if row.Status != "sending" || row.Open != 0 || string(row.Body) != string(body) {
-			t.Errorf("batch %s before its POST: status %q, %d journals not sending, body stored as sent %v",
+			t.Errorf("batch %s before its POST: status %q, %d journal rows or history rows written, body stored as sent %v",
 				key, row.Status, row.Open, string(row.Body) == string(body))
 		}
 	}
@@ -393,7 +397,7 @@ func TestInactiveSweepAccountFailsNoJournal(t *testing.T) {
 		t.Fatalf("submit with an inactive sweep account: %v", err)
 	}
 	for _, j := range e.journals(t) {
-		if j.Status != "sending" {
+		if j.Status != "planned" {
 			t.Fatalf("journal %+v failed for the sweep account's state", j)
 		}
 	}

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 
 	"github.com/cashpool/cashpool/alpaca"
 	"github.com/cashpool/cashpool/batch/store"
@@ -29,6 +28,9 @@ type streamer struct {
 	signal chan struct{}
 
 	events, connects, dropped, changed atomic.Int64
+	// openDelta is how the committed moves changed the run's open count since the loop last took
+	// it (store.OpenDelta), so the loop never counts the run again while journals are open.
+	openDelta atomic.Int64
 }
 
 // applyError is a failure to write applied events: tracking stops rather than skip them.
@@ -39,7 +41,7 @@ func (e *applyError) Unwrap() error { return e.err }
 
 func trackStream(ctx context.Context, db *sqlx.DB, broker Broker, s Streamer, runID int64, deadline time.Time, cfg Config) (Result, error) {
 	res := Result{StreamMode: true}
-	openN, err := countOpen(ctx, db, runID)
+	openN, err := countOpen(ctx, db, runID, &res)
 	if err != nil {
 		return res, err
 	}
@@ -81,6 +83,8 @@ func trackStream(ctx context.Context, db *sqlx.DB, broker Broker, s Streamer, ru
 		return res, err
 	}
 	runHeal := func(reason string) error {
+		// The pass reads the open set itself: its count replaces what the stream's moves said so far.
+		st.openDelta.Swap(0)
 		n, changed, err := heal(ctx, db, broker, runID, cfg)
 		res.Passes++
 		cfg.OnHeal(reason)
@@ -96,8 +100,6 @@ func trackStream(ctx context.Context, db *sqlx.DB, broker Broker, s Streamer, ru
 		return nil
 	}
 
-	const recountEvery = 500 * time.Millisecond // counting a large run's open journals is not free
-	lastCount := time.Now()
 	for {
 		if openN == 0 {
 			return finish(nil)
@@ -120,10 +122,9 @@ func trackStream(ctx context.Context, db *sqlx.DB, broker Broker, s Streamer, ru
 		waited := make(chan error, 1)
 		go func() { waited <- cfg.Wait(wctx, max(min(cfg.PollEvery, deadline.Sub(cfg.Now())), 0)) }()
 		var werr error
-		woken, waitedOut := false, false
+		waitedOut := false
 		select {
 		case <-st.signal:
-			woken = true
 		case reason := <-st.heal:
 			st.requestHeal(reason) // handled at the top of the loop
 		case werr = <-waited:
@@ -147,19 +148,19 @@ func trackStream(ctx context.Context, db *sqlx.DB, broker Broker, s Streamer, ru
 		if ctx.Err() != nil {
 			return finish(ctx.Err())
 		}
-		if since := time.Since(lastCount); woken && since < recountEvery {
-			if err := alpaca.Sleep(ctx, recountEvery-since); err != nil {
+		// The count follows the stream's moves; it is checked against the table only when it says
+		// none is left (a heal pass running beside the stream may have counted a move twice).
+		if openN += int(st.openDelta.Swap(0)); openN <= 0 {
+			if openN, err = countOpen(ctx, db, runID, &res); err != nil {
 				return finish(err)
 			}
 		}
-		if openN, err = countOpen(ctx, db, runID); err != nil {
-			return finish(err)
-		}
-		lastCount = time.Now()
 	}
 }
 
-func countOpen(ctx context.Context, db *sqlx.DB, runID int64) (int, error) {
+// countOpen counts the run's open journals in the table, and counts that it did (Result.Counts).
+func countOpen(ctx context.Context, db *sqlx.DB, runID int64, res *Result) (int, error) {
+	res.Counts++
 	n, err := store.CountOpenJournals(ctx, db, runID)
 	if err != nil {
 		return 0, fmt.Errorf("count open journals: %w", err)
@@ -342,18 +343,11 @@ func (st *streamer) connect(ctx context.Context, o alpaca.StreamOptions) (receiv
 	}
 }
 
-// ours is one of our journals touched by a batch of events, locked for the transaction.
-type ours struct {
-	ID        int64  `db:"id"`
-	AlpacaID  string `db:"alpaca_id"`
-	Status    string `db:"status"`
-	LastEvent string `db:"last_event"`
-}
-
 // apply writes one batch of events and moves the cursor past them, in one transaction. An event
-// is applied when it is new (its id was never recorded), newer than the journal's last recorded
-// event (ULID order), and Newer than the journal's status; every new event of ours is recorded,
-// applied or not, so a duplicate is recognised however late it comes.
+// of one of our journals is applied when it is newer (ULID order) than the newest event seen for
+// that journal and Newer than the journal's status; it is recorded on the history row of its
+// change. An event not newer than the journal's newest is a duplicate or a late one and changes
+// nothing; a newer one the guard refuses becomes the journal's newest seen.
 func (st *streamer) apply(ctx context.Context, evs []alpaca.JournalEvent) (changed int, err error) {
 	maxID := ""
 	var jids []string
@@ -381,76 +375,50 @@ func (st *streamer) apply(ctx context.Context, evs []alpaca.JournalEvent) (chang
 	defer tx.Rollback()
 
 	// Journals first, locked in id order: a concurrent tracker or heal pass on the same journals
-	// waits here and then sees this transaction's events and statuses.
-	var js []*ours
+	// waits here and then sees this transaction's statuses.
+	var js []*store.EventJournal
 	if len(jids) > 0 {
-		if err := tx.SelectContext(ctx, &js, `
-			SELECT j.id, j.alpaca_id::text AS alpaca_id, j.status,
-			       coalesce((SELECT max(e.event_id) FROM journal_events e WHERE e.journal_id = j.id), '') AS last_event
-			FROM journals j WHERE j.alpaca_id = ANY($1::uuid[]) ORDER BY j.id FOR UPDATE OF j`, pq.Array(jids)); err != nil {
+		if js, err = store.LockJournalsOfEvents(ctx, tx, jids); err != nil {
 			return 0, fmt.Errorf("our journals: %w", err)
 		}
 	}
-	mine := make(map[string]*ours, len(js))
+	mine := make(map[string]*store.EventJournal, len(js))
 	for _, j := range js {
 		mine[strings.ToLower(j.AlpacaID)] = j
 	}
-	var fresh []alpaca.JournalEvent
-	if len(mine) > 0 {
-		ids := make([]string, 0, len(byID))
-		for id, e := range byID {
-			if mine[e.JournalID] != nil {
-				ids = append(ids, id)
-			}
-		}
-		var known []string
-		if err := tx.SelectContext(ctx, &known, querySeenEvents, pq.Array(ids)); err != nil {
-			return 0, fmt.Errorf("seen events: %w", err)
-		}
-		old := make(map[string]bool, len(known))
-		for _, id := range known {
-			old[id] = true
-		}
-		for _, id := range ids {
-			if !old[id] {
-				fresh = append(fresh, byID[id])
-			}
+	var ourEvents []alpaca.JournalEvent
+	for _, e := range byID {
+		if mine[e.JournalID] != nil {
+			ourEvents = append(ourEvents, e)
 		}
 	}
-	slices.SortFunc(fresh, func(a, b alpaca.JournalEvent) int { return strings.Compare(a.EventID, b.EventID) })
+	slices.SortFunc(ourEvents, func(a, b alpaca.JournalEvent) int { return strings.Compare(a.EventID, b.EventID) })
 
 	now := st.cfg.Now().UTC()
-	var ev struct {
-		ids, froms, tos []string
-		jids            []int64
-		ats             []time.Time
-		applied         []bool
-	}
 	// rounds[k] holds the k-th applied event of each journal: a journal moves once per statement,
 	// each move from the status the one before left.
 	var rounds [][]store.JournalMove
 	moves := map[int64]int{}
-	for _, e := range fresh {
+	refused := map[int64]string{} // journal -> newest event the guard refused
+	delta := 0
+	for _, e := range ourEvents {
 		j := mine[e.JournalID]
-		applied := e.EventID > j.LastEvent && store.JournalMayMove(j.Status, e.StatusTo)
-		j.LastEvent = max(j.LastEvent, e.EventID)
-		ev.ids, ev.jids, ev.froms, ev.tos = append(ev.ids, e.EventID), append(ev.jids, j.ID), append(ev.froms, e.StatusFrom), append(ev.tos, e.StatusTo)
-		ev.ats, ev.applied = append(ev.ats, e.At.UTC()), append(ev.applied, applied)
-		if applied {
-			k := moves[j.ID]
-			moves[j.ID]++
-			if k == len(rounds) {
-				rounds = append(rounds, nil)
-			}
-			rounds[k] = append(rounds[k], store.JournalMove{ID: j.ID, Seen: j.Status, To: e.StatusTo, At: e.At.UTC()})
-			j.Status = e.StatusTo
+		if e.EventID <= j.LastEvent {
+			continue
 		}
-	}
-	if len(ev.ids) > 0 {
-		if _, err := tx.ExecContext(ctx, insertEvents,
-			pq.Array(ev.ids), pq.Array(ev.jids), pq.Array(ev.froms), pq.Array(ev.tos), pq.Array(ev.ats), pq.Array(ev.applied), now); err != nil {
-			return 0, fmt.Errorf("record events: %w", err)
+		j.LastEvent = e.EventID
+		if !store.JournalMayMove(j.Status, e.StatusTo) {
+			refused[j.ID] = e.EventID
+			continue
 		}
+		delete(refused, j.ID) // a later move records a newer event
+		k := moves[j.ID]
+		moves[j.ID]++
+		if k == len(rounds) {
+			rounds = append(rounds, nil)
+		}
+		rounds[k] = append(rounds[k], store.JournalMove{ID: j.ID, Seen: j.Status, To: e.StatusTo, At: e.At.UTC(), EventID: e.EventID})
+		j.Status = e.StatusTo
 	}
 	for _, round := range rounds {
 		moved, err := store.MoveJournals(ctx, tx, round, "sse", now)
@@ -458,6 +426,16 @@ func (st *streamer) apply(ctx context.Context, evs []alpaca.JournalEvent) (chang
 			return 0, fmt.Errorf("statuses: %w", err)
 		}
 		changed += len(moved)
+		delta += store.OpenDelta(moved, st.runID)
+	}
+	if len(refused) > 0 {
+		ids, events := make([]int64, 0, len(refused)), make([]string, 0, len(refused))
+		for id, ev := range refused {
+			ids, events = append(ids, id), append(events, ev)
+		}
+		if err := store.NoteJournalEvents(ctx, tx, ids, events); err != nil {
+			return 0, fmt.Errorf("events seen: %w", err)
+		}
 	}
 	if maxID != "" {
 		if _, err := tx.ExecContext(ctx, advanceCursor,
@@ -465,7 +443,11 @@ func (st *streamer) apply(ctx context.Context, evs []alpaca.JournalEvent) (chang
 			return 0, fmt.Errorf("cursor: %w", err)
 		}
 	}
-	return changed, tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return 0, err
+	}
+	st.openDelta.Add(int64(delta))
+	return changed, nil
 }
 
 const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"

@@ -3,11 +3,12 @@
 //
 // The primary source is Alpaca's v2 journal event stream (Mode "stream", the default): one long
 // connection carries every status change of the sweep account's journals. Events are applied in
-// batches; each batch commits the journals' new statuses, their history rows (source 'sse'), the
-// raw events (journal_events, whose primary key de-duplicates) and the sweep account's stream cursor
-// (event_cursors) in one transaction, so the cursor never runs ahead of what was applied. A
-// reconnect resumes from the stored cursor rewound by a short replay margin, because an event the
-// stream re-ordered may have been lost with the connection; the replayed overlap is dropped by the
+// batches; each batch commits the journals' new statuses, their history rows (source 'sse', each
+// with its event id, unique) and the sweep account's stream cursor (event_cursors) in one
+// transaction, so the cursor never runs ahead of what was applied. Each journal keeps the newest
+// event seen for it, and an event not newer is not applied: that de-duplicates. A reconnect
+// resumes from the stored cursor rewound by a short replay margin, because an event the stream
+// re-ordered may have been lost with the connection; the replayed overlap is dropped by the
 // de-duplication. Events for journals that are not ours are skipped but still move the cursor.
 // Without a stored cursor the stream starts a margin before the run's first batch was sent.
 //
@@ -94,6 +95,9 @@ type Config struct {
 	// HealListAbove: a heal pass with more open journals than this uses the list call (when the
 	// run has at most ListMax journals) instead of one GET per journal; default 100.
 	HealListAbove int
+	// PassChunk is how many open journals a pass reads, looks up and moves at a time, so a large
+	// night's open set is never held whole; default 5,000.
+	PassChunk int
 	// ListMax is the largest run for which the list call is used at all; default 50,000 (Alpaca
 	// refuses lists above 100,000 and the window also holds other runs' journals).
 	ListMax int
@@ -152,6 +156,9 @@ func (cfg Config) withDefaults() Config {
 	if cfg.HealListAbove <= 0 {
 		cfg.HealListAbove = 100
 	}
+	if cfg.PassChunk <= 0 {
+		cfg.PassChunk = 5000
+	}
 	if cfg.ListMax <= 0 {
 		cfg.ListMax = 50_000
 	}
@@ -175,6 +182,7 @@ type Result struct {
 	Events     int // stream events received (duplicates and other journals' included)
 	Connects   int // stream connections opened
 	Dropped    int // times the stream reported lost messages
+	Counts     int // times the run's open journals were counted in the table (stream mode)
 	StreamMode bool
 }
 
@@ -244,14 +252,11 @@ func heal(ctx context.Context, db *sqlx.DB, broker Broker, runID int64, cfg Conf
 }
 
 func pass(ctx context.Context, db *sqlx.DB, broker Broker, runID int64, cfg Config, source string, useList bool) (stillOpen, changed int, err error) {
-	var js []open
-	if err := db.SelectContext(ctx, &js, store.OpenJournalsSQL, runID); err != nil {
-		return 0, 0, fmt.Errorf("open journals: %w", err)
+	js, err := openChunk(ctx, db, runID, 0, cfg.PassChunk)
+	if err != nil || len(js) == 0 {
+		return 0, 0, err
 	}
-	if len(js) == 0 {
-		return 0, 0, nil
-	}
-	seen := make(map[string]alpaca.Journal, len(js))
+	seen := make(map[string]alpaca.Journal)
 	if useList {
 		var window struct {
 			From time.Time `db:"first"`
@@ -286,6 +291,45 @@ func pass(ctx context.Context, db *sqlx.DB, broker Broker, runID int64, cfg Conf
 			return len(js), 0, fmt.Errorf("list journals: %w", err)
 		}
 	}
+	recount := false
+	for len(js) > 0 {
+		still, n, moved, err := passChunk(ctx, db, broker, js, seen, cfg, source)
+		stillOpen, changed = stillOpen+still, changed+n
+		if err != nil {
+			return stillOpen, changed, err
+		}
+		recount = recount || n != moved
+		if js, err = openChunk(ctx, db, runID, js[len(js)-1].ID, cfg.PassChunk); err != nil {
+			return stillOpen, changed, err
+		}
+	}
+	if !recount {
+		return stillOpen, changed, nil
+	}
+	// Some rows moved under us (the stream applied an event meanwhile) and kept their status:
+	// what is open is what the database says, not what this pass saw.
+	stillOpen, err = store.CountOpenJournals(ctx, db, runID)
+	return stillOpen, changed, err
+}
+
+// openChunk reads up to n of the run's open journals after id after, in id order.
+func openChunk(ctx context.Context, db *sqlx.DB, runID, after int64, n int) ([]open, error) {
+	var js []open
+	if err := db.SelectContext(ctx, &js, store.OpenJournalsSQL, runID, after, n); err != nil {
+		return nil, fmt.Errorf("open journals: %w", err)
+	}
+	return js, nil
+}
+
+// passChunk looks up the journals js that the list did not answer for and applies what changed.
+// It returns how many stay open, how many moved, and how many moves it asked for. What was seen
+// of js is dropped from seen afterwards: no later chunk needs it.
+func passChunk(ctx context.Context, db *sqlx.DB, broker Broker, js []open, seen map[string]alpaca.Journal, cfg Config, source string) (stillOpen, changed, asked int, err error) {
+	defer func() {
+		for _, j := range js {
+			delete(seen, strings.ToLower(j.AlpacaID))
+		}
+	}()
 	var missing []open
 	for _, j := range js {
 		if _, ok := seen[strings.ToLower(j.AlpacaID)]; !ok {
@@ -293,7 +337,7 @@ func pass(ctx context.Context, db *sqlx.DB, broker Broker, runID int64, cfg Conf
 		}
 	}
 	if err := getEach(ctx, broker, missing, seen, cfg.GetParallel); err != nil {
-		return len(js), 0, err
+		return len(js), 0, 0, err
 	}
 
 	var moves []store.JournalMove
@@ -310,16 +354,10 @@ func pass(ctx context.Context, db *sqlx.DB, broker Broker, runID int64, cfg Conf
 		}
 	}
 	if len(moves) == 0 {
-		return still, 0, nil
+		return still, 0, 0, nil
 	}
 	n, err := applyChanges(ctx, db, moves, source, cfg.Now().UTC())
-	if err != nil || n == len(moves) {
-		return still, n, err
-	}
-	// Some rows moved under us (the stream applied an event meanwhile) and kept their status:
-	// what is open is what the database says, not what this pass saw.
-	still, err = countOpen(ctx, db, runID)
-	return still, n, err
+	return still, n, len(moves), err
 }
 
 // applyChanges applies the moves, each from the status the lookup saw, and appends the history, in
