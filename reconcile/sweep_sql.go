@@ -34,7 +34,7 @@ FROM unnest($2::text[], $3::uuid[], $4::numeric[], $5::numeric[], $6::text[], $7
      AS a (ref_id, journal_id, net_amount, effect, status, at)`
 
 	// The night's lines: its receipts; its journals (every attempt) whose money left the sweep
-	// account (funded now, corrected, or seen funded in their history or on the event stream),
+	// account (funded now, corrected, or seen funded in their history: every applied stream event is there),
 	// those of them whose money came back (reversed, canceled, corrected), and the funded
 	// replacements Alpaca booked for its corrected journals. A journal taken back before cashpool
 	// saw it funded is in neither line: its money went and came back, which nets to nothing.
@@ -55,8 +55,7 @@ LEFT JOIN (
     FROM journals j
     WHERE j.run_id = $1
       AND (j.status IN (` + funded + `, ` + correct + `)
-        OR EXISTS (SELECT 1 FROM journal_history h WHERE h.journal_id = j.id AND h.status_to IN (` + funded + `))
-        OR EXISTS (SELECT 1 FROM journal_events v WHERE v.journal_id = j.id AND v.status_to IN (` + funded + `)))
+        OR EXISTS (SELECT 1 FROM journal_history h WHERE h.journal_id = j.id AND h.status_to IN (` + funded + `)))
 ) e ON TRUE
 WHERE b.run_id = $1
 GROUP BY b.run_id`
@@ -72,7 +71,8 @@ SELECT a.ref_id, COALESCE(a.journal_id::text, '') AS journal_id, a.net_amount, a
        COALESCE(j.client_ref, jx.client_ref, '') AS client_ref,
        COALESCE(j.receipt_id, jx.receipt_id, '') AS receipt_id
 FROM sweep_activities a
-LEFT JOIN journals j ON j.alpaca_id = a.journal_id
+LEFT JOIN journal_answers ja ON ja.alpaca_id = a.journal_id
+LEFT JOIN journals j ON j.id = ja.journal_id
 LEFT JOIN runs r ON r.id = j.run_id
 LEFT JOIN journal_replacements x ON x.alpaca_id = a.journal_id
 LEFT JOIN journals jx ON jx.id = x.journal_id
