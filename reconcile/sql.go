@@ -71,14 +71,16 @@ JOIN files f ON f.id = r.file_id
 WHERE rr.run_id = $1
 ORDER BY rr.receipt_id`
 
+	// An allocation by a bank reference that resolved to no receipt has no receipt_id ('').
 	querySkipped = `
-SELECT a.receipt_id, a.client_ref, a.account_id::text AS account_id, a.amount, s.reason, s.awaiting, s.reference_matches,
-       f.name AS file, a.line
+SELECT COALESCE(e.receipt_id, '') AS receipt_id, a.client_ref, a.account_id::text AS account_id, a.amount,
+       s.reason, s.awaiting, s.reference_matches, f.name AS file, a.line
 FROM run_skipped_allocations s
 JOIN allocations a ON a.id = s.allocation_id
+LEFT JOIN receipt_allocations e ON e.id = s.allocation_id
 JOIN files f ON f.id = a.file_id
 WHERE s.run_id = $1
-ORDER BY a.receipt_id, a.client_ref`
+ORDER BY COALESCE(e.receipt_id, ''), CASE WHEN e.receipt_id IS NULL THEN a.bank_reference END, a.client_ref`
 
 	// Only the highest attempt per allocation counts; earlier attempts were re-driven.
 	queryJournals = `
