@@ -12,7 +12,7 @@ const insertReceiptReferences = `
 
 // insertResolveReferences records, at $1, the receipt of each unresolved allocation by bank
 // reference that names exactly one receipt, unless that receipt funds an allocation with its
-// client_ref already (receipt_allocations: by receipt_id or by a resolved reference); of several
+// client_ref already (receipt_allocation: by receipt_id or by a resolved reference); of several
 // naming the same receipt with the same client_ref, only the first loaded. It returns what it
 // resolved, with the reference and where the allocation came from.
 const insertResolveReferences = `
@@ -23,7 +23,7 @@ const insertResolveReferences = `
 		SELECT DISTINCT ON (one.receipt_id, a.client_ref) a.id, one.receipt_id, a.client_ref, one.bank_reference,
 		       f.name AS file, a.line
 		FROM one JOIN allocations a ON a.id = one.allocation_id JOIN files f ON f.id = a.file_id
-		WHERE NOT EXISTS (SELECT 1 FROM receipt_allocations b WHERE b.receipt_id = one.receipt_id AND b.client_ref = a.client_ref)
+		WHERE receipt_allocation(one.receipt_id, a.client_ref) IS NULL
 		ORDER BY one.receipt_id, a.client_ref, a.id
 	), done AS (
 		INSERT INTO allocation_references (allocation_id, receipt_id, client_ref, bank_reference, resolved_at)

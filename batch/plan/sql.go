@@ -48,7 +48,7 @@ const insertHeldReceipts = `
 			FROM refused_allocations ra
 			JOIN files f ON f.id = ra.file_id
 			WHERE f.status = '` + store.FileRejected + `' AND f.released_at IS NULL
-			  AND NOT EXISTS (SELECT 1 FROM receipt_allocations a WHERE a.receipt_id = ra.receipt_id AND a.client_ref = ra.client_ref)
+			  AND receipt_allocation(ra.receipt_id, ra.client_ref) IS NULL
 			UNION
 			SELECT s.receipt_id, s.name, true, 'allocations file ' || s.name || ' naming this receipt is still being written'
 			FROM drop_scan_receipts s
@@ -61,8 +61,7 @@ const insertHeldReceipts = `
 			JOIN files f ON f.id = a.file_id
 			WHERE (SELECT count(*) FROM bank_reference_matches o WHERE o.allocation_id = x.allocation_id) > 1
 			  AND NOT EXISTS (SELECT 1 FROM bank_reference_matches o
-			                  JOIN receipt_allocations b ON b.receipt_id = o.receipt_id AND b.client_ref = a.client_ref
-			                  WHERE o.allocation_id = x.allocation_id)
+			                  WHERE o.allocation_id = x.allocation_id AND receipt_allocation(o.receipt_id, a.client_ref) IS NOT NULL)
 		) h
 		JOIN receipts r ON r.receipt_id = h.receipt_id
 		WHERE r.value_date <= $2
@@ -132,7 +131,7 @@ const insertUnresolved = `
 		LEFT JOIN LATERAL (
 			SELECT b.id, bf.name AS file, b.line
 			FROM bank_reference_matches x
-			JOIN receipt_allocations b ON b.receipt_id = x.receipt_id AND b.client_ref = a.client_ref
+			JOIN allocations b ON b.id = receipt_allocation(x.receipt_id, a.client_ref)
 			JOIN files bf ON bf.id = b.file_id
 			WHERE x.allocation_id = a.id ORDER BY b.id LIMIT 1) d ON true
 		WHERE a.bank_reference IS NOT NULL

@@ -52,6 +52,23 @@ SELECT a.id, a.file_id, a.line, x.receipt_id, a.account_id, a.amount, a.weight, 
 FROM allocation_references x
 JOIN allocations a ON a.id = x.allocation_id;
 
+-- receipt_allocations looked up by its keys: the allocation that funds a receipt with a
+-- client_ref, if any, and the receipt an allocation funds, if known. Functions, so that each
+-- lookup reaches both branches of the view through their indexes; PostgreSQL does not carry a join
+-- condition into a UNION ALL view, so a join against it would scan allocations.
+-- +goose StatementBegin
+CREATE FUNCTION receipt_allocation(receipt TEXT, client TEXT) RETURNS BIGINT
+LANGUAGE sql STABLE STRICT AS $$
+    SELECT id FROM receipt_allocations WHERE receipt_id = receipt AND client_ref = client LIMIT 1
+$$;
+-- +goose StatementEnd
+-- +goose StatementBegin
+CREATE FUNCTION allocation_receipt(allocation BIGINT) RETURNS TEXT
+LANGUAGE sql STABLE STRICT AS $$
+    SELECT receipt_id FROM receipt_allocations WHERE id = allocation
+$$;
+-- +goose StatementEnd
+
 -- Every receipt an unresolved allocation's bank reference names: a receipt whose receipt_id is
 -- the reference, or one a statement gave that reference (UETRs compare in lower case).
 CREATE VIEW bank_reference_matches AS
@@ -76,6 +93,8 @@ ALTER TABLE run_skipped_allocations ADD COLUMN reference_matches INT;
 -- Fails while an allocation named by bank_reference is loaded: receipt_id cannot be NOT NULL again.
 ALTER TABLE run_skipped_allocations DROP COLUMN reference_matches;
 DROP VIEW bank_reference_matches;
+DROP FUNCTION allocation_receipt(BIGINT);
+DROP FUNCTION receipt_allocation(TEXT, TEXT);
 DROP VIEW receipt_allocations;
 DROP TABLE allocation_references;
 DROP INDEX allocations_bank_reference_client_ref;
