@@ -7,15 +7,17 @@ import (
 	"github.com/shopspring/decimal"
 )
 
-// Allocation is one instruction: AccountID gets Amount, or a Weight-proportional share, of
-// ReceiptID. ClientRef is the client's own reference and is unique per receipt.
+// Allocation is one instruction: AccountID gets Amount, or a Weight-proportional share, of the
+// receipt named by ReceiptID or, instead, by the bank's reference BankReference (exactly one of the
+// two is set). ClientRef is the client's own reference and is unique per receipt.
 type Allocation struct {
-	ReceiptID   string
-	AccountID   string // canonical lowercase UUID
-	Amount      decimal.NullDecimal
-	Weight      decimal.NullDecimal
-	ClientRef   string
-	Description string
+	ReceiptID     string
+	BankReference string
+	AccountID     string // canonical lowercase UUID
+	Amount        decimal.NullDecimal
+	Weight        decimal.NullDecimal
+	ClientRef     string
+	Description   string
 }
 
 // Errors about allocations.
@@ -83,19 +85,4 @@ func CheckAmountOrWeight(amount, weight decimal.NullDecimal) error {
 		return ErrAmountOrWeight
 	}
 	return nil
-}
-
-// referencePrefix starts the receipt_id an allocation by bank reference carries until the
-// reference resolves to one receipt. ParseRef refuses control characters, so no receipt id
-// starts with it.
-const referencePrefix = "\x1fref:"
-
-// ReferenceReceiptID is the receipt_id stored for an allocation that names its receipt by the
-// bank's reference ref, until ingest resolves it.
-func ReferenceReceiptID(ref string) string { return referencePrefix + ref }
-
-// BankReferenceOf returns the bank reference of an unresolved allocation's receipt_id, and false
-// for a receipt id.
-func BankReferenceOf(receiptID string) (string, bool) {
-	return strings.CutPrefix(receiptID, referencePrefix)
 }

@@ -71,14 +71,16 @@ JOIN files f ON f.id = r.file_id
 WHERE rr.run_id = $1
 ORDER BY rr.receipt_id`
 
+	// An allocation by a bank reference that resolved to no receipt has no receipt_id ('').
 	querySkipped = `
-SELECT a.receipt_id, a.client_ref, a.account_id::text AS account_id, a.amount, s.reason, s.awaiting, s.reference_matches,
-       f.name AS file, a.line
+SELECT e.receipt_id, a.client_ref, a.account_id::text AS account_id, a.amount,
+       s.reason, s.awaiting, s.reference_matches, f.name AS file, a.line
 FROM run_skipped_allocations s
 JOIN allocations a ON a.id = s.allocation_id
+CROSS JOIN LATERAL (SELECT COALESCE(allocation_receipt(a.id), '') AS receipt_id) e
 JOIN files f ON f.id = a.file_id
 WHERE s.run_id = $1
-ORDER BY a.receipt_id, a.client_ref`
+ORDER BY e.receipt_id, CASE WHEN e.receipt_id = '' THEN a.bank_reference END, a.client_ref`
 
 	// Only the highest attempt per allocation counts; earlier attempts were re-driven.
 	queryJournals = `

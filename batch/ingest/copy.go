@@ -116,12 +116,21 @@ func appendReceipt(b []byte, line int, x pool.Receipt) []byte {
 
 func appendAllocation(b []byte, line int, a pool.Allocation) []byte {
 	b = strconv.AppendInt(b, int64(line), 10)
-	b = appendText(b, a.ReceiptID)
+	b = appendNullText(b, a.ReceiptID)
+	b = appendNullText(b, a.BankReference)
 	b = appendText(b, a.AccountID)
 	b = appendDecimal(b, a.Amount)
 	b = appendDecimal(b, a.Weight)
 	b = appendText(b, a.ClientRef)
 	return appendText(b, a.Description)
+}
+
+// appendNullText appends s, or NULL for "" (the receipt_id or bank_reference a row leaves out).
+func appendNullText(b []byte, s string) []byte {
+	if s == "" {
+		return append(b, '\t', '\\', 'N')
+	}
+	return appendText(b, s)
 }
 
 func appendDecimal(b []byte, d decimal.NullDecimal) []byte {

@@ -451,6 +451,15 @@ func (r *runner) loadFast(ctx context.Context, c candidate, rc *readCopy, probs 
 	case probs.Total > 0:
 		return 0, nil
 	}
+	if c.kind == KindAllocations {
+		var conflict bool
+		if err := tx.GetContext(ctx, &conflict, queryResolvedConflict, fileID); err != nil {
+			return 0, fmt.Errorf("check resolved bank references: %w", err)
+		}
+		if conflict {
+			return 0, fmt.Errorf("%w: an allocation a resolved bank reference has already", errFallback)
+		}
+	}
 	return r.commitLoad(ctx, tx, c, rc, fileID, rows)
 }
 

@@ -459,7 +459,7 @@ func ReadAllocations(r io.Reader, row func(line int, a pool.Allocation) error) (
 func readAllocations(r io.Reader, ps *Problems, failFast bool, row func(int, pool.Allocation) error) (*table, error) {
 	return readRows(r, AllocationColumns, ps, failFast, row, func(c *rowChecker) pool.Allocation {
 		var a pool.Allocation
-		a.ReceiptID = allocationReceipt(c)
+		a.ReceiptID, a.BankReference = allocationReceipt(c)
 		if s, ok := c.field(acAccountID); ok {
 			id, err := pool.ParseAccountID(s)
 			if err != nil {

@@ -5,40 +5,37 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/lib/pq"
-
 	"github.com/cashpool/cashpool/pool"
 )
 
 // An allocations row names its receipt by receipt_id or, where the file has the bank_reference
-// column, by the bank's reference for the wire: exactly one of the two per row. A row by reference
-// is loaded with pool.ReferenceReceiptID(reference) as its receipt_id and resolved by
-// resolveReferences once exactly one receipt carries the reference; plan reports it meanwhile
-// (see batch/plan and README, "Plan rules").
+// column, by the bank's reference for the wire: exactly one of the two per row, loaded as given.
+// resolveReferences records the receipt of a row by reference (allocation_references) once exactly
+// one receipt carries the reference; plan reports it meanwhile (see batch/plan and README, "Plan
+// rules").
 
-// allocationReceipt reads the receipt a row names: its receipt_id, or its bank reference as the
-// receipt_id of an allocation by reference.
-func allocationReceipt(c *rowChecker) string {
+// allocationReceipt reads the receipt a row names: its receipt_id, or its bank reference.
+func allocationReceipt(c *rowChecker) (id, ref string) {
 	id, hasID := c.optional(acReceiptID)
 	ref, hasRef := c.optional(acBankReference)
 	switch {
 	case hasID && hasRef && id != "" && ref != "":
 		c.fail(acBankReference, errIDAndReference, false)
-		return ""
+		return "", ""
 	case hasRef && ref != "":
 		v, err := pool.ParseRef(ref)
 		if err != nil {
 			c.fail(acBankReference, err, true)
 		}
-		return pool.ReferenceReceiptID(v)
+		return "", v
 	case hasID && hasRef && id == "":
 		c.fail(acReceiptID, errNeitherIDNorReference, false)
-		return ""
+		return "", ""
 	case hasID:
-		return c.ref(acReceiptID)
+		return c.ref(acReceiptID), ""
 	default:
 		c.fail(acBankReference, pool.ErrRequired, true)
-		return ""
+		return "", ""
 	}
 }
 
@@ -56,37 +53,24 @@ func (c *rowChecker) optional(i int) (string, bool) {
 	return c.rec[c.t.col[i]], true
 }
 
-// resolveReferences gives every allocation by bank reference that now names exactly one receipt
-// that receipt, unless the receipt already has an allocation with the same client_ref (the same
-// allocation twice is never funded; plan reports it). It runs after every scan: a reference
-// resolves once the statement carrying it is loaded, whichever file came first.
+// resolveReferences records, for every allocation by bank reference that now names exactly one
+// receipt, that receipt, unless the receipt already has an allocation with the same client_ref
+// (the same allocation twice is never funded; plan reports it). The allocations row is left as
+// loaded. It runs after every scan: a reference resolves once the statement carrying it is loaded,
+// whichever file came first.
 func (r *runner) resolveReferences(ctx context.Context) error {
-	tx, err := r.db.BeginTxx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
 	var resolved []struct {
-		ID        int64  `db:"id"`
 		ReceiptID string `db:"receipt_id"`
 		Reference string `db:"bank_reference"`
 		File      string `db:"file"`
 		Line      int    `db:"line"`
 	}
-	if err := tx.SelectContext(ctx, &resolved, updateResolveReferences); err != nil {
+	if err := r.db.SelectContext(ctx, &resolved, insertResolveReferences, r.now); err != nil {
 		return fmt.Errorf("resolve bank references: %w", err)
 	}
-	if len(resolved) == 0 {
-		return nil
-	}
-	ids, refs := make([]int64, len(resolved)), make([]string, len(resolved))
-	for i, x := range resolved {
-		ids[i], refs[i] = x.ID, x.Reference
+	for _, x := range resolved {
 		r.log.Info("ingest: allocation by bank reference resolved", "file", pool.Printable(x.File), "line", x.Line,
 			"bank_reference", pool.Printable(x.Reference), "receipt_id", pool.Printable(x.ReceiptID))
 	}
-	if _, err := tx.ExecContext(ctx, insertAllocationReferences, pq.Array(ids), stringArray(refs), r.now); err != nil {
-		return fmt.Errorf("record resolved bank references: %w", err)
-	}
-	return tx.Commit()
+	return nil
 }

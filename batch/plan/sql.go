@@ -8,14 +8,15 @@ import "github.com/cashpool/cashpool/batch/store"
 // and allocations ingest loaded; runs, batches and journals are written through batch/store.
 
 // declarePlanRows opens the cursor over every unplanned receipt of value date $1 or before, with
-// its allocations, in (receipt_id, client_ref) byte order; run $2's held receipts are left out.
+// its allocations (receipt_allocations: by receipt_id or by a resolved bank reference), in
+// (receipt_id, client_ref) byte order; run $2's held receipts are left out.
 const declarePlanRows = `
 		DECLARE plan_rows NO SCROLL CURSOR FOR
 		SELECT r.receipt_id, r.amount AS receipt_amount, r.value_date, r.originator_name, r.originator_account,
 		       r.originator_bank, r.originator_address,
 		       a.id AS allocation_id, a.account_id, a.amount, a.weight, a.client_ref, a.description
 		FROM receipts r
-		LEFT JOIN allocations a ON a.receipt_id = r.receipt_id
+		LEFT JOIN receipt_allocations a ON a.receipt_id = r.receipt_id
 		WHERE r.value_date <= $1
 		  AND NOT EXISTS (SELECT 1 FROM run_receipts rr WHERE rr.receipt_id = r.receipt_id)
 		  AND NOT EXISTS (SELECT 1 FROM run_held_receipts h WHERE h.run_id = $2 AND h.receipt_id = r.receipt_id)
@@ -47,7 +48,7 @@ const insertHeldReceipts = `
 			FROM refused_allocations ra
 			JOIN files f ON f.id = ra.file_id
 			WHERE f.status = '` + store.FileRejected + `' AND f.released_at IS NULL
-			  AND NOT EXISTS (SELECT 1 FROM allocations a WHERE a.receipt_id = ra.receipt_id AND a.client_ref = ra.client_ref)
+			  AND receipt_allocation(ra.receipt_id, ra.client_ref) IS NULL
 			UNION
 			SELECT s.receipt_id, s.name, true, 'allocations file ' || s.name || ' naming this receipt is still being written'
 			FROM drop_scan_receipts s
@@ -60,8 +61,7 @@ const insertHeldReceipts = `
 			JOIN files f ON f.id = a.file_id
 			WHERE (SELECT count(*) FROM bank_reference_matches o WHERE o.allocation_id = x.allocation_id) > 1
 			  AND NOT EXISTS (SELECT 1 FROM bank_reference_matches o
-			                  JOIN allocations b ON b.receipt_id = o.receipt_id AND b.client_ref = a.client_ref
-			                  WHERE o.allocation_id = x.allocation_id)
+			                  WHERE o.allocation_id = x.allocation_id AND receipt_allocation(o.receipt_id, a.client_ref) IS NOT NULL)
 		) h
 		JOIN receipts r ON r.receipt_id = h.receipt_id
 		WHERE r.value_date <= $2
@@ -96,8 +96,8 @@ const insertAwaiting = `
 		       END,
 		       f.received_at + make_interval(secs => $2) > $3
 		FROM allocations a JOIN files f ON f.id = a.file_id
-		WHERE NOT EXISTS (SELECT 1 FROM receipts r WHERE r.receipt_id = a.receipt_id)
-		  AND a.receipt_id NOT LIKE E'\x1fref:%'`
+		WHERE a.receipt_id IS NOT NULL
+		  AND NOT EXISTS (SELECT 1 FROM receipts r WHERE r.receipt_id = a.receipt_id)`
 
 // insertUnresolved records, for run $1 at $3, every allocation by bank reference that ingest has
 // not resolved (migration 00020), with how many receipts its reference matches: none (awaiting its
@@ -109,17 +109,17 @@ const insertUnresolved = `
 		INSERT INTO run_skipped_allocations (allocation_id, run_id, reason, awaiting, reference_matches)
 		SELECT a.id, $1,
 		       CASE WHEN m.n = 0 AND f.received_at + make_interval(secs => $2) > $3
-		            THEN 'no receipt carries bank reference ' || substr(a.receipt_id, 6) || ' yet: awaiting its bank statement until ' ||
+		            THEN 'no receipt carries bank reference ' || a.bank_reference || ' yet: awaiting its bank statement until ' ||
 		                 to_char((f.received_at + make_interval(secs => $2)) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') || ' UTC'
 		            WHEN m.n = 0
-		            THEN 'no receipt carries bank reference ' || substr(a.receipt_id, 6) || ' (file received ' ||
+		            THEN 'no receipt carries bank reference ' || a.bank_reference || ' (file received ' ||
 		                 to_char(f.received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') || ' UTC)'
 		            WHEN m.n = 1 AND d.id IS NULL
-		            THEN 'bank reference ' || substr(a.receipt_id, 6) || ' is receipt ' || m.ids || ': it is taken at the next scan of the drop folder'
+		            THEN 'bank reference ' || a.bank_reference || ' is receipt ' || m.ids || ': it is taken at the next scan of the drop folder'
 		            WHEN m.n = 1
-		            THEN 'bank reference ' || substr(a.receipt_id, 6) || ' is receipt ' || m.ids || ', which already has an allocation with client_ref ' ||
+		            THEN 'bank reference ' || a.bank_reference || ' is receipt ' || m.ids || ', which already has an allocation with client_ref ' ||
 		                 a.client_ref || ' (' || d.file || ' line ' || d.line || '): the same allocation twice is never funded'
-		            ELSE 'bank reference ' || substr(a.receipt_id, 6) || ' matches ' || m.n || ' receipts (' || m.ids || '): not funded, and they are held'
+		            ELSE 'bank reference ' || a.bank_reference || ' matches ' || m.n || ' receipts (' || m.ids || '): not funded, and they are held'
 		       END,
 		       (m.n = 0 AND f.received_at + make_interval(secs => $2) > $3) OR (m.n = 1 AND d.id IS NULL),
 		       m.n
@@ -131,10 +131,11 @@ const insertUnresolved = `
 		LEFT JOIN LATERAL (
 			SELECT b.id, bf.name AS file, b.line
 			FROM bank_reference_matches x
-			JOIN allocations b ON b.receipt_id = x.receipt_id AND b.client_ref = a.client_ref
+			JOIN allocations b ON b.id = receipt_allocation(x.receipt_id, a.client_ref)
 			JOIN files bf ON bf.id = b.file_id
 			WHERE x.allocation_id = a.id ORDER BY b.id LIMIT 1) d ON true
-		WHERE a.receipt_id LIKE E'\x1fref:%'
+		WHERE a.bank_reference IS NOT NULL
+		  AND NOT EXISTS (SELECT 1 FROM allocation_references r WHERE r.allocation_id = a.id)
 		  AND NOT (m.n > 1 AND d.id IS NOT NULL)
 		  AND NOT (m.n = 1 AND d.id IS NOT NULL AND EXISTS (
 			SELECT 1 FROM run_skipped_allocations s WHERE s.allocation_id = a.id AND s.reference_matches = 1 AND NOT s.awaiting))`
@@ -143,7 +144,7 @@ const insertUnresolved = `
 const insertLate = `
 		INSERT INTO run_skipped_allocations (allocation_id, run_id, reason)
 		SELECT a.id, $1, 'arrived after receipt ' || a.receipt_id || ' was planned by the run of ' || to_char(r.business_date, 'YYYY-MM-DD')
-		FROM allocations a
+		FROM receipt_allocations a
 		JOIN run_receipts rr ON rr.receipt_id = a.receipt_id AND rr.run_id <> $1
 		JOIN runs r ON r.id = rr.run_id
 		WHERE NOT EXISTS (SELECT 1 FROM journals j WHERE j.allocation_id = a.id)
