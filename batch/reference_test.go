@@ -15,22 +15,8 @@ import (
 // nightOf plays date like nightBySteps, on whatever the drop folder holds now.
 func nightOf(t *testing.T, b *bundle, date string) *reconcile.Report {
 	t.Helper()
-	ctx := context.Background()
-	if _, err := b.runner.Ingest(ctx); err != nil {
-		t.Fatal(err)
-	}
-	runID, err := b.runner.Plan(ctx, date)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.runner.Submit(ctx, date, runID); err != nil {
-		t.Fatal(err)
-	}
-	b.sim.EndOfDay()
-	if err := b.runner.Track(ctx, runID); err != nil {
-		t.Fatal(err)
-	}
-	out, err := b.runner.Reconcile(ctx, date)
+	trackedNight(t, b, date)
+	out, err := b.runner.Reconcile(context.Background(), date)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -125,12 +125,11 @@ func expectedExceptions(t *testing.T) []string {
 	return out
 }
 
-// nightBySteps plays the sample night the way the demo does, with the broker's end of day between
-// submit and track.
-func nightBySteps(t *testing.T, b *bundle) *batch.Outcome {
+// trackedNight plays date up to its report the way the demo does (ingest, plan, submit, the
+// broker's end of day, track) on whatever the drop folder holds now, and returns the run's id.
+func trackedNight(t *testing.T, b *bundle, date string) int64 {
 	t.Helper()
 	ctx := context.Background()
-	date := fixtures.BusinessDate
 	if _, err := b.runner.Ingest(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +144,16 @@ func nightBySteps(t *testing.T, b *bundle) *batch.Outcome {
 	if err := b.runner.Track(ctx, runID); err != nil {
 		t.Fatal(err)
 	}
-	out, err := b.runner.Reconcile(ctx, date)
+	return runID
+}
+
+// nightBySteps plays the sample night the way the demo does, with the broker's end of day between
+// submit and track.
+func nightBySteps(t *testing.T, b *bundle) *batch.Outcome {
+	t.Helper()
+	date := fixtures.BusinessDate
+	trackedNight(t, b, date)
+	out, err := b.runner.Reconcile(context.Background(), date)
 	if err != nil {
 		t.Fatal(err)
 	}

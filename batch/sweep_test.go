@@ -49,20 +49,7 @@ func TestSweepProvedWithReversalAndCorrection(t *testing.T) {
 	b.runner.Config.Formats = []string{"csv", "json", "html"}
 	ctx := context.Background()
 	date := fixtures.BusinessDate
-	if _, err := b.runner.Ingest(ctx); err != nil {
-		t.Fatal(err)
-	}
-	runID, err := b.runner.Plan(ctx, date)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.runner.Submit(ctx, date, runID); err != nil {
-		t.Fatal(err)
-	}
-	b.sim.EndOfDay()
-	if err := b.runner.Track(ctx, runID); err != nil {
-		t.Fatal(err)
-	}
+	runID := trackedNight(t, b, date)
 	// Taken back after cashpool saw them funded; the night is tracked again, as its next run does.
 	reversed := alpacaID(t, b, "ACME-001")
 	admin(t, b, "journals/"+reversed+"/reverse", "")

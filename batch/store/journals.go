@@ -64,7 +64,6 @@ var JournalsFinal = append(append(append([]string{}, JournalsFunded...), Journal
 // JournalsDone are the statuses after which nothing more happens to a journal at all.
 var JournalsDone = append(append([]string{}, JournalsFailed...), JournalCorrect)
 
-
 // JournalRank is s's rank along the flows; -1 for a status not known.
 func JournalRank(s string) int {
 	if r, ok := journalRank[s]; ok {
