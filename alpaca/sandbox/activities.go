@@ -231,15 +231,8 @@ func (s *Server) handleActivities(w http.ResponseWriter, r *http.Request) {
 		if !caughtUp {
 			continue
 		}
-		select {
-		case <-r.Context().Done():
+		if !waitForNews(r, w, changed, poll, heartbeat) {
 			return
-		case <-changed:
-		case <-poll.C:
-		case <-heartbeat.C:
-			if _, err := fmt.Fprint(w, ":heartbeat\n\n"); err != nil {
-				return
-			}
 		}
 	}
 }

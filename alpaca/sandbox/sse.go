@@ -3,6 +3,7 @@ package sandbox
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -358,15 +359,24 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, sq streamQuery, 
 		if !caughtUp {
 			continue
 		}
-		select {
-		case <-r.Context().Done():
+		if !waitForNews(r, w, changed, poll, heartbeat) {
 			return
-		case <-changed:
-		case <-poll.C:
-		case <-heartbeat.C:
-			if _, err := fmt.Fprint(w, ":heartbeat\n\n"); err != nil {
-				return
-			}
 		}
 	}
+}
+
+// waitForNews holds a stream that has caught up until something may have changed (news, the poll
+// tick) or a heartbeat is due; false once the client has gone.
+func waitForNews(r *http.Request, w io.Writer, changed <-chan struct{}, poll, heartbeat *time.Ticker) bool {
+	select {
+	case <-r.Context().Done():
+		return false
+	case <-changed:
+	case <-poll.C:
+	case <-heartbeat.C:
+		if _, err := fmt.Fprint(w, ":heartbeat\n\n"); err != nil {
+			return false
+		}
+	}
+	return true
 }
