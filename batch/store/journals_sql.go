@@ -71,16 +71,26 @@ type EventJournal struct {
 	LastEvent string `db:"last_event_id"`
 }
 
-// LockJournalsOfEvents locks, in id order, the journals with the given Alpaca ids, for the
-// caller's transaction: a concurrent tracker or heal pass on them waits and then sees its moves.
-func LockJournalsOfEvents(ctx context.Context, q Querier, alpacaIDs []string) ([]*EventJournal, error) {
+// JournalsOfEvents reads, without locking them, the journals with the given Alpaca ids: which of
+// them a batch of stream events may change is judged first, and only those are locked
+// (LockEventJournals).
+func JournalsOfEvents(ctx context.Context, q Querier, alpacaIDs []string) ([]*EventJournal, error) {
 	var js []*EventJournal
 	// The ids are gathered first (an array, not a join), so each side is read by its primary key
 	// whatever the planner believes of a table filled moments ago.
 	err := q.SelectContext(ctx, &js, `
 		SELECT id, alpaca_id::text AS alpaca_id, status, last_event_id FROM journals
-		WHERE id = ANY(ARRAY(SELECT a.journal_id FROM journal_answers a WHERE a.alpaca_id = ANY($1::uuid[])))
-		ORDER BY id FOR UPDATE`, pq.Array(alpacaIDs))
+		WHERE id = ANY(ARRAY(SELECT a.journal_id FROM journal_answers a WHERE a.alpaca_id = ANY($1::uuid[])))`, pq.Array(alpacaIDs))
+	return js, err
+}
+
+// LockEventJournals locks, in id order, the journals ids and reads them again, for the caller's
+// transaction: a concurrent tracker or heal pass on them waits and then sees its moves.
+func LockEventJournals(ctx context.Context, q Querier, ids []int64) ([]*EventJournal, error) {
+	var js []*EventJournal
+	err := q.SelectContext(ctx, &js, `
+		SELECT id, alpaca_id::text AS alpaca_id, status, last_event_id FROM journals
+		WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE`, pq.Array(ids))
 	return js, err
 }
 

@@ -265,7 +265,7 @@ func TestJournalStatusMovesStayHOT(t *testing.T) {
 		pg_stat_get_xact_tuples_hot_updated('journals'::regclass)`).Scan(&updated, &hot))
 	equal(t, 4, updated, "updates")
 	equal(t, 4, hot, "HOT updates of the 4")
-	js, err := store.LockJournalsOfEvents(ctx, tx, []string{alpacaID})
+	js, err := store.JournalsOfEvents(ctx, tx, []string{alpacaID})
 	must(t, err)
 	equal(t, 1, len(js), "journals found by Alpaca's id")
 	equal(t, id, js[0].ID, "journal found by Alpaca's id")
