@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -230,8 +231,9 @@ func (b *bundle) ourEvents(t *testing.T) []sandbox.Event {
 }
 
 // recordedEvents are the simulator's events of our journals the database has taken in: the event
-// of a history row, or one not newer than the newest event its journal has seen (a duplicate, a
-// late one, or one the guard refused: it changed nothing).
+// of a history row, one not newer than the newest event its journal has seen (a duplicate, a
+// late one, or one the guard refused: it changed nothing), or one that repeats a status its journal
+// held (the answer's or a history row's: it told nothing new and wrote nothing).
 func (b *bundle) recordedEvents(t *testing.T) map[string]bool {
 	t.Helper()
 	var ids []string
@@ -245,16 +247,22 @@ func (b *bundle) recordedEvents(t *testing.T) map[string]bool {
 	var js []struct {
 		AlpacaID  string `db:"alpaca_id"`
 		LastEvent string `db:"last_event_id"`
+		Held      string `db:"held"`
 	}
-	if err := b.db.Select(&js, `SELECT alpaca_id::text AS alpaca_id, last_event_id FROM journals WHERE alpaca_id IS NOT NULL`); err != nil {
+	// The statuses a journal held: the answer's (before its first history row, or now if none)
+	// and every history row's.
+	if err := b.db.Select(&js, `SELECT j.alpaca_id::text AS alpaca_id, j.last_event_id,
+		COALESCE((SELECT h.status_from FROM journal_history h WHERE h.journal_id = j.id ORDER BY h.id LIMIT 1), j.status) || ' ' ||
+		COALESCE((SELECT string_agg(h.status_to, ' ') FROM journal_history h WHERE h.journal_id = j.id), '') AS held
+		FROM journals j WHERE j.alpaca_id IS NOT NULL`); err != nil {
 		t.Fatal(err)
 	}
-	last := map[string]string{}
+	last, held := map[string]string{}, map[string][]string{}
 	for _, j := range js {
-		last[j.AlpacaID] = j.LastEvent
+		last[j.AlpacaID], held[j.AlpacaID] = j.LastEvent, strings.Fields(j.Held)
 	}
 	for _, e := range b.sim.Events() {
-		if l, ok := last[e.JournalID]; ok && e.ID <= l {
+		if l, ok := last[e.JournalID]; ok && (e.ID <= l || slices.Contains(held[e.JournalID], e.StatusTo)) {
 			out[e.ID] = true
 		}
 	}
