@@ -102,9 +102,6 @@ func Plan(ctx context.Context, db *sqlx.DB, cfg Config) (Result, error) {
 	if err := p.skipOrphans(ctx); err != nil {
 		return res, err
 	}
-	if err := store.JournalsPlanned(ctx, tx, res.RunID, now); err != nil {
-		return res, err
-	}
 	if err := tx.Commit(); err != nil {
 		return res, fmt.Errorf("commit plan: %w", err)
 	}

@@ -14,8 +14,9 @@ import (
 // (reports and the console read across tables in their own files).
 
 // CopyJournalsSQL writes new journal intents with COPY, in the order of its columns; plan writes a
-// night's journals with it and redrive new attempts. They are written planned, with their first
-// history row (JournalsPlanned, JournalsRedriven) in the same transaction.
+// night's journals with it and redrive new attempts. They are written planned; the journal row is
+// the record of its planning, and its history holds every change after it (a new attempt's first
+// row, JournalsRedriven, says who redrove it and why).
 const CopyJournalsSQL = `COPY journals (run_id, batch_id, journal_key, allocation_id, attempt,
 		receipt_id, client_ref, to_account, amount, description, transmitter_name, transmitter_account_number,
 		transmitter_address, transmitter_financial_institution, transmitter_timestamp, expected_pending, status,
@@ -92,17 +93,6 @@ func LockEventJournals(ctx context.Context, q Querier, ids []int64) ([]*EventJou
 		SELECT id, alpaca_id::text AS alpaca_id, status, last_event_id FROM journals
 		WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE`, pq.Array(ids))
 	return js, err
-}
-
-// JournalsPlanned appends the first history row (” to planned, source plan) of every journal of
-// the run; plan writes the journals with status JournalPlanned in the same transaction.
-func JournalsPlanned(ctx context.Context, q Querier, runID int64, now time.Time) error {
-	if _, err := q.ExecContext(ctx, `
-		INSERT INTO journal_history (journal_id, status_from, status_to, source, at)
-		SELECT id, '', $3, 'plan', $2 FROM journals WHERE run_id = $1`, runID, now, JournalPlanned); err != nil {
-		return fmt.Errorf("journal history: %w", err)
-	}
-	return nil
 }
 
 // JournalsRedriven appends the first history row (” to planned, source redrive) of the new
