@@ -22,34 +22,50 @@ const CopyJournalsSQL = `COPY journals (run_id, batch_id, journal_key, allocatio
 		transmitter_address, transmitter_financial_institution, transmitter_timestamp, expected_pending, status,
 		updated_at) FROM STDIN`
 
-// queryMoveJournals is the one statement that writes journals.status after a journal's creation.
-// The rows are locked in id order first, so the history's status_from is the status the guard
-// judged; %[1]s sets the answer's columns, %[2]s is the guard (journalGuardSQL), %[3]s records
-// the answer's Alpaca ids in journal_answers.
+// queryMoveJournals writes journals.status after the answer (queryAnswerJournals writes the
+// answer). The rows are locked in id order first, so the history's status_from is the status the
+// guard judged; %[1]s is the guard (journalGuardSQL).
 const queryMoveJournals = `
 WITH v AS (
-	SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $10::text[])
-	  AS v(id, status_to, seen, at, alpaca_id, msg, event_id)
+	SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::text[])
+	  AS v(id, status_to, seen, at, event_id)
 ), o AS (
 	SELECT j.id, j.status FROM journals j JOIN v ON v.id = j.id ORDER BY j.id FOR UPDATE OF j
 ), u AS (
-	UPDATE journals j SET %[1]s status = v.status_to, status_unknown = NOT (v.status_to = ANY($7::text[])), updated_at = $8,
+	UPDATE journals j SET status = v.status_to, status_unknown = NOT (v.status_to = ANY($6::text[])), updated_at = $7,
 		last_event_id = greatest(j.last_event_id, v.event_id COLLATE "C")
 	FROM v, o
-	WHERE j.id = v.id AND o.id = v.id AND (v.seen = '' OR o.status = v.seen) AND %[2]s
-	RETURNING j.id, j.run_id, o.status AS status_from, v.status_to, v.at, v.event_id, v.alpaca_id
+	WHERE j.id = v.id AND o.id = v.id AND (v.seen = '' OR o.status = v.seen) AND %[1]s
+	RETURNING j.id, j.run_id, o.status AS status_from, v.status_to, v.at, v.event_id
 ), h AS (
 	INSERT INTO journal_history (journal_id, status_from, status_to, source, at, event_id)
-	SELECT id, status_from, status_to, $9, at, NULLIF(event_id, '') FROM u ORDER BY id
-)%[3]s
+	SELECT id, status_from, status_to, $8, at, NULLIF(event_id, '') FROM u ORDER BY id
+)
 SELECT id, run_id, status_from, status_to FROM u`
 
-// insertJournalAnswers is queryMoveJournals' %[3]s for an answer: each Alpaca id once, with its
-// journal (the primary key refuses an id given to two journals).
-const insertJournalAnswers = `, a AS (
+// queryAnswerJournals stores Alpaca's answer for journals waiting for it: planned, and found by no
+// tracker until their Alpaca id is in journal_answers, so the status judged is the one the
+// update's own WHERE reads again (no row lock first; a lock is a WAL record of its own per
+// journal). %[1]s is the guard (journalGuardSQL) from planned. Each Alpaca id goes into
+// journal_answers once, with its journal (the primary key refuses an id given to two journals).
+const queryAnswerJournals = `
+WITH v AS (
+	SELECT * FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::text[], $5::text[])
+	  AS v(id, status_to, at, alpaca_id, msg)
+), u AS (
+	UPDATE journals j SET alpaca_id = NULLIF(v.alpaca_id, '')::uuid, error_message = v.msg, status = v.status_to,
+		status_unknown = NOT (v.status_to = ANY($6::text[])), updated_at = $7
+	FROM v
+	WHERE j.id = v.id AND j.status = $8 AND %[1]s
+	RETURNING j.id, v.status_to, v.at, v.alpaca_id
+), h AS (
+	INSERT INTO journal_history (journal_id, status_from, status_to, source, at)
+	SELECT id, $8, status_to, $9, at FROM u ORDER BY id
+), a AS (
 	INSERT INTO journal_answers (alpaca_id, journal_id)
 	SELECT alpaca_id::uuid, id FROM u WHERE alpaca_id <> '' ORDER BY id
-)`
+)
+SELECT count(*) FROM u`
 
 // NoteJournalEvents records, for journals locked by the caller, the newest stream event seen that
 // changed nothing (a move the guard refused): a later event not newer than it is not applied.

@@ -289,3 +289,37 @@ func TestBatchesToSendCarryNoBody(t *testing.T) {
 	must(t, err)
 	equal(t, string(body), string(got), "body read for the send")
 }
+
+// TestAnswerOnlyForJournalsWaiting: Alpaca's answer is stored only for planned journals; a
+// journal already answered is not moved by a second answer (its later changes come from the
+// stream and heal passes, under their row locks), and nothing of that answer is stored.
+func TestAnswerOnlyForJournalsWaiting(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+	planned, queued := f.journal(t, "planned"), f.journal(t, "queued")
+	// As submit does: the answer and its batch's move in one transaction, rolled back on an error.
+	tx, err := f.db.BeginTxx(ctx, nil)
+	must(t, err)
+	err = store.AnswerJournals(ctx, tx, []store.JournalMove{
+		{ID: planned, To: "queued", AlpacaID: "0d1c6c3e-2f4f-4f3e-9d7c-3b0b6c3f8a11"},
+		{ID: queued, To: "executed", AlpacaID: "0d1c6c3e-2f4f-4f3e-9d7c-3b0b6c3f8a12"},
+	}, "test", now)
+	must(t, tx.Rollback())
+	if err == nil {
+		t.Fatal("an answer for a journal no longer planned was stored")
+	}
+	var statuses []string
+	must(t, f.db.Select(&statuses, `SELECT status FROM journals WHERE id IN ($1, $2) ORDER BY id`, planned, queued))
+	equal(t, "planned queued", strings.Join(statuses, " "), "statuses after the refused answer")
+	var answers int
+	must(t, f.db.Get(&answers, `SELECT count(*) FROM journal_answers`))
+	equal(t, 0, answers, "answers stored")
+	must(t, store.AnswerJournals(ctx, f.db, []store.JournalMove{{ID: planned, To: "queued", AlpacaID: "0d1c6c3e-2f4f-4f3e-9d7c-3b0b6c3f8a11"}}, "test", now))
+	var h struct {
+		From string `db:"status_from"`
+		To   string `db:"status_to"`
+	}
+	must(t, f.db.Get(&h, `SELECT status_from, status_to FROM journal_history WHERE journal_id = $1`, planned))
+	equal(t, "planned->queued", h.From+"->"+h.To, "history of the answer")
+}
