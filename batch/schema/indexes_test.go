@@ -35,3 +35,22 @@ func TestNightTablesIndexes(t *testing.T) {
 		t.Fatalf("indexes of the night's tables:\n got %v\nwant %v", got, want)
 	}
 }
+
+// TestJournalsColumns: a journal row carries its intent, Alpaca's answer and where it stands, and
+// nothing its receipt already holds (the transmitter is the receipt's, read when it is redriven):
+// every byte of it is written once per journal.
+func TestJournalsColumns(t *testing.T) {
+	t.Parallel()
+	db := schematest.DB(t)
+	want := []string{"id", "run_id", "batch_id", "journal_key", "allocation_id", "attempt", "receipt_id", "client_ref",
+		"to_account", "amount", "description", "expected_pending", "alpaca_id", "status", "status_unknown",
+		"error_message", "updated_at", "last_event_id"}
+	var got []string
+	if err := db.Select(&got, `SELECT column_name FROM information_schema.columns
+		WHERE table_schema = current_schema() AND table_name = 'journals' ORDER BY ordinal_position`); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("columns of journals:\n got %v\nwant %v", got, want)
+	}
+}

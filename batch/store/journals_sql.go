@@ -18,9 +18,7 @@ import (
 // the record of its planning, and its history holds every change after it (a new attempt's first
 // row, JournalsRedriven, says who redrove it and why).
 const CopyJournalsSQL = `COPY journals (run_id, batch_id, journal_key, allocation_id, attempt,
-		receipt_id, client_ref, to_account, amount, description, transmitter_name, transmitter_account_number,
-		transmitter_address, transmitter_financial_institution, transmitter_timestamp, expected_pending, status,
-		updated_at) FROM STDIN`
+		receipt_id, client_ref, to_account, amount, description, expected_pending, status, updated_at) FROM STDIN`
 
 // queryMoveJournals writes journals.status after the answer (queryAnswerJournals writes the
 // answer). The rows are locked in id order first, so the history's status_from is the status the
@@ -156,16 +154,19 @@ const JournalStatusCountsSQL = `
 		FROM journals j WHERE run_id = $1 GROUP BY 1, 2, 3 ORDER BY 3, 1`
 
 // HighestAttemptsSQL lists, for run $1, the highest attempt of each allocation with everything a
-// new attempt copies; the outer order is plan's, so new batches list entries as the first ones did.
+// new attempt copies, the transmitter from its receipt as plan took it (the value date at midnight
+// UTC); the outer order is plan's, so new batches list entries as the first ones did.
 const HighestAttemptsSQL = `
 SELECT * FROM (
     SELECT DISTINCT ON (j.allocation_id)
            j.id, j.allocation_id, j.attempt, j.journal_key::text AS journal_key, j.receipt_id, j.client_ref,
            j.to_account::text AS to_account, j.amount, j.description,
-           j.transmitter_name, j.transmitter_account_number, j.transmitter_address,
-           j.transmitter_financial_institution, j.transmitter_timestamp, j.expected_pending,
+           r.originator_name AS transmitter_name, r.originator_account AS transmitter_account_number,
+           r.originator_address AS transmitter_address, r.originator_bank AS transmitter_financial_institution,
+           r.value_date::timestamp AT TIME ZONE 'UTC' AS transmitter_timestamp, j.expected_pending,
            COALESCE(j.alpaca_id::text, '') AS alpaca_id, j.status, j.status_unknown, j.error_message
     FROM journals j
+    JOIN receipts r ON r.receipt_id = j.receipt_id
     WHERE j.run_id = $1
     ORDER BY j.allocation_id, j.attempt DESC
 ) h

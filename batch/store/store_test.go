@@ -101,9 +101,8 @@ func (f *fixture) journal(t *testing.T, status string) int64 {
 	must(t, f.db.Get(&alloc, `INSERT INTO allocations (file_id, line, receipt_id, account_id, amount, client_ref, description)
 		VALUES ($1, $2, 'W1', gen_random_uuid(), 10, $3, '') RETURNING id`, f.file, f.n, fmt.Sprint("c", f.n)))
 	must(t, f.db.Get(&id, `INSERT INTO journals (run_id, journal_key, allocation_id, receipt_id, client_ref, to_account,
-		amount, description, transmitter_name, transmitter_account_number, transmitter_address,
-		transmitter_financial_institution, transmitter_timestamp, status, updated_at)
-		VALUES ($1, gen_random_uuid(), $2, 'W1', 'c', gen_random_uuid(), 10, '', '', '', '', '', $3, $4, $3) RETURNING id`,
+		amount, description, status, updated_at)
+		VALUES ($1, gen_random_uuid(), $2, 'W1', 'c', gen_random_uuid(), 10, '', $4, $3) RETURNING id`,
 		f.runID, alloc, now, status))
 	return id
 }

@@ -118,10 +118,9 @@ func (b *bundle) post(tb testing.TB, n int, ours bool, description string) []str
 	}
 	if _, err := b.db.ExecContext(ctx, `
 		INSERT INTO journals (run_id, batch_id, journal_key, allocation_id, receipt_id, client_ref, to_account, amount,
-		    description, transmitter_name, transmitter_account_number, transmitter_address,
-		    transmitter_financial_institution, transmitter_timestamp, alpaca_id, status, updated_at)
+		    description, alpaca_id, status, updated_at)
 		SELECT $1, $2, gen_random_uuid(), a.id, a.receipt_id, a.client_ref, a.account_id, a.amount,
-		    '', '', '', '', '', $3, v.alpaca_id::uuid, v.status, $3
+		    '', v.alpaca_id::uuid, v.status, $3
 		FROM unnest($4::text[], $5::text[]) WITH ORDINALITY AS v(alpaca_id, status, n)
 		JOIN allocations a ON a.file_id = $6 AND a.line = $7 + v.n - 1`,
 		b.runID, batchID, now, pq.Array(ids), pq.Array(statuses), b.file, first); err != nil {
