@@ -121,9 +121,8 @@ func (f *fixture) journal(allocID int64, j journal) int64 {
 		alpacaID = "NULL"
 	}
 	f.exec(`INSERT INTO journals (run_id,journal_key,allocation_id,attempt,receipt_id,client_ref,to_account,amount,
-		description,transmitter_name,transmitter_account_number,transmitter_address,transmitter_financial_institution,
-		transmitter_timestamp,expected_pending,alpaca_id,status,status_unknown,error_message,updated_at)
-		VALUES ($1,gen_random_uuid(),$2,$3,$4,$5,$6,$7,'desc','n','a','b','c',now(),$8,`+alpacaID+`,$9,$10,$11,now())`,
+		description,expected_pending,alpaca_id,status,status_unknown,error_message,updated_at)
+		VALUES ($1,gen_random_uuid(),$2,$3,$4,$5,$6,$7,'desc',$8,`+alpacaID+`,$9,$10,$11,now())`,
 		f.runID, allocID, j.attempt, j.receiptID, j.clientRef, account1, j.amount, j.expectedPending,
 		j.status, !knownStatus(j.status), j.errorMessage)
 	return allocID
@@ -384,10 +383,9 @@ func TestManyJournalsStream(t *testing.T) {
 	f.exec(`INSERT INTO allocations (file_id,line,receipt_id,account_id,amount,client_ref,description)
 		SELECT $1, g, 'R1', $2, 1, 'c'||g, '' FROM generate_series(1,$3) g`, f.fileID, account1, n)
 	f.exec(`INSERT INTO journals (run_id,journal_key,allocation_id,receipt_id,client_ref,to_account,amount,description,
-		transmitter_name,transmitter_account_number,transmitter_address,transmitter_financial_institution,
-		transmitter_timestamp,alpaca_id,status,updated_at)
-		SELECT $1, gen_random_uuid(), a.id, a.receipt_id, a.client_ref, a.account_id, a.amount, '', '', '', '', '',
-		       now(), gen_random_uuid(), CASE WHEN a.line % 100 = 0 THEN 'rejected' ELSE 'executed' END, now()
+		alpaca_id,status,updated_at)
+		SELECT $1, gen_random_uuid(), a.id, a.receipt_id, a.client_ref, a.account_id, a.amount, '',
+		       gen_random_uuid(), CASE WHEN a.line % 100 = 0 THEN 'rejected' ELSE 'executed' END, now()
 		FROM allocations a`, f.runID)
 	r := f.build(after)
 	if r.Totals.Journals != n || r.Totals.FailedCount != n/100 || len(r.Exceptions) != n/100 || !r.Totals.Balanced {

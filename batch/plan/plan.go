@@ -102,9 +102,6 @@ func Plan(ctx context.Context, db *sqlx.DB, cfg Config) (Result, error) {
 	if err := p.skipOrphans(ctx); err != nil {
 		return res, err
 	}
-	if err := store.JournalsPlanned(ctx, tx, res.RunID, now); err != nil {
-		return res, err
-	}
 	if err := tx.Commit(); err != nil {
 		return res, fmt.Errorf("commit plan: %w", err)
 	}
@@ -134,7 +131,6 @@ type intent struct {
 	key       string
 	receiptID string
 	clientRef string
-	valueDate time.Time
 	amount    decimal.Decimal
 	entry     alpaca.BatchEntry
 	expectPen bool
@@ -379,7 +375,7 @@ func (p *planner) addIntent(ctx context.Context, r *row, amount decimal.Decimal)
 	key := pool.JournalKey(p.cfg.SweepAccount, p.cfg.BusinessDate, r.ReceiptID, r.ClientRef.String, 1)
 	desc := pool.Describe(r.Description.String, key)
 	in := intent{
-		allocID: r.AllocID.Int64, key: key, receiptID: r.ReceiptID, clientRef: r.ClientRef.String, valueDate: r.ValueDate,
+		allocID: r.AllocID.Int64, key: key, receiptID: r.ReceiptID, clientRef: r.ClientRef.String,
 		amount:    amount,
 		expectPen: p.cfg.JournalLimit.IsPositive() && amount.GreaterThan(p.cfg.JournalLimit),
 		entry: alpaca.BatchEntry{
@@ -429,9 +425,7 @@ func (p *planner) flushBatch(ctx context.Context) error {
 	for _, in := range p.batch {
 		e := in.entry
 		if _, err := stmt.ExecContext(ctx, p.res.RunID, batchID, in.key, in.allocID, 1, in.receiptID, in.clientRef,
-			e.ToAccount, in.amount.StringFixed(2), e.Description, e.TransmitterName, e.TransmitterAccountNumber,
-			e.TransmitterAddress, e.TransmitterFinancialInstitution, transmitterTime(in.valueDate), in.expectPen,
-			store.JournalPlanned, p.now); err != nil {
+			e.ToAccount, in.amount.StringFixed(2), e.Description, in.expectPen, store.JournalPlanned, p.now); err != nil {
 			stmt.Close()
 			return fmt.Errorf("copy journals: %w", err)
 		}

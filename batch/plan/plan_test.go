@@ -324,3 +324,22 @@ func TestIncompleteAllocationSetsHoldReceipts(t *testing.T) {
 		t.Fatalf("after: %+v, journals %s", after, got)
 	}
 }
+
+// TestPlanWritesNoHistory: a planned journal is its own record of its planning (status planned,
+// updated_at the plan's time); its history starts with its first change, so planning a night
+// writes no history row (at a million journals a row and two index entries each).
+func TestPlanWritesNoHistory(t *testing.T) {
+	t.Parallel()
+	db := schematest.DB(t)
+	load(t, db, []string{"R1:100.00"}, []string{"R1:" + acct(1) + ":40.00:a", "R1:" + acct(2) + ":60.00:b"})
+	if res := planDate(t, db, "2026-11-20", 500); res.Journals != 2 {
+		t.Fatalf("result %+v", res)
+	}
+	var planned, history int
+	if err := db.Get(&planned, `SELECT count(*) FROM journals WHERE status = 'planned'`); err != nil || planned != 2 {
+		t.Fatalf("planned journals: %d (%v), want 2", planned, err)
+	}
+	if err := db.Get(&history, `SELECT count(*) FROM journal_history`); err != nil || history != 0 {
+		t.Fatalf("history rows after planning: %d (%v), want 0", history, err)
+	}
+}

@@ -425,8 +425,7 @@ func writeBatch(ctx context.Context, tx *sqlx.Tx, cfg Config, runID int64, seq s
 	for i, j := range chunk {
 		e := entries[i]
 		if _, err := stmt.ExecContext(ctx, runID, batchID, keys[i], j.AllocationID, attempt, j.ReceiptID, j.ClientRef,
-			e.ToAccount, e.Amount, e.Description, j.TName, j.TAccount, j.TAddress, j.TInstitution,
-			j.TTimestamp.UTC(), j.ExpectPending, store.JournalPlanned, now); err != nil {
+			e.ToAccount, e.Amount, e.Description, j.ExpectPending, store.JournalPlanned, now); err != nil {
 			return 0, fmt.Errorf("copy journals: %w", err)
 		}
 	}

@@ -116,11 +116,6 @@ type row struct {
 	ToAccount    string          `db:"to_account"`
 	Amount       decimal.Decimal `db:"amount"`
 	Description  string          `db:"description"`
-	TName        string          `db:"transmitter_name"`
-	TAccount     string          `db:"transmitter_account_number"`
-	TAddress     string          `db:"transmitter_address"`
-	TInst        string          `db:"transmitter_financial_institution"`
-	TTime        time.Time       `db:"transmitter_timestamp"`
 	Status       string          `db:"status"`
 }
 
@@ -128,8 +123,7 @@ func (f *fixture) journals(ref string) []row {
 	f.t.Helper()
 	var rs []row
 	if err := f.db.Select(&rs, `SELECT id, batch_id, journal_key::text AS journal_key, allocation_id, attempt, receipt_id,
-			client_ref, to_account::text AS to_account, amount, description, transmitter_name, transmitter_account_number,
-			transmitter_address, transmitter_financial_institution, transmitter_timestamp, status
+			client_ref, to_account::text AS to_account, amount, description, status
 		FROM journals WHERE client_ref = $1 ORDER BY attempt`, ref); err != nil {
 		f.t.Fatal(err)
 	}
@@ -211,9 +205,7 @@ func TestRedriveFailedStatuses(t *testing.T) {
 			t.Errorf("%s: new key %s, want %s (old %s)", ref, nu.Key, wantKey, old.Key)
 		}
 		if nu.Attempt != 2 || nu.Status != "planned" || nu.AllocationID != old.AllocationID || nu.ReceiptID != old.ReceiptID ||
-			nu.ClientRef != old.ClientRef || nu.ToAccount != old.ToAccount || !nu.Amount.Equal(old.Amount) ||
-			nu.TName != old.TName || nu.TAccount != old.TAccount || nu.TAddress != old.TAddress || nu.TInst != old.TInst ||
-			!nu.TTime.Equal(old.TTime) {
+			nu.ClientRef != old.ClientRef || nu.ToAccount != old.ToAccount || !nu.Amount.Equal(old.Amount) {
 			t.Errorf("%s: new intent %+v does not copy old %+v", ref, nu, old)
 		}
 		if wantDesc := "funding " + ref + " " + pool.KeyToken(wantKey); nu.Description != wantDesc {
@@ -260,7 +252,8 @@ func TestRedriveFailedStatuses(t *testing.T) {
 			t.Errorf("entry %d carries key %s, want %s's attempt 2", i, k, ref)
 		}
 		if e.ToAccount != account(i) || e.Amount != decimal.NewFromInt(int64(1000+100*i)).Shift(-2).StringFixed(2) ||
-			e.TransmitterName != "Orig Name" || e.TransmitterTimestamp != "2026-11-24T00:00:00Z" {
+			e.TransmitterName != "Orig Name" || e.TransmitterAccountNumber != "ORIG-ACC" || e.TransmitterAddress != "1 Orig Street" ||
+			e.TransmitterFinancialInstitution != "Orig Bank" || e.TransmitterTimestamp != "2026-11-24T00:00:00Z" {
 			t.Errorf("entry %d = %+v", i, e)
 		}
 	}

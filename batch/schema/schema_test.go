@@ -32,9 +32,8 @@ func TestJournalHistoryIsAppendOnly(t *testing.T) {
 	mustExec(t, db.DB, `INSERT INTO receipts VALUES ('R1',1,2,'2026-11-24',10,'USD','n','a','b','c','r')`)
 	mustExec(t, db.DB, `INSERT INTO allocations (file_id,line,receipt_id,account_id,amount,client_ref,description) VALUES (1,2,'R1','8e00a1b2-0000-4000-8000-000000000001',10,'c1','')`)
 	mustExec(t, db.DB, `INSERT INTO runs (business_date,sweep_account,status,planned_at) VALUES ('2026-11-24','8e00a1b2-0000-4000-8000-000000000000','planned',now())`)
-	mustExec(t, db.DB, `INSERT INTO journals (run_id,journal_key,allocation_id,receipt_id,client_ref,to_account,amount,description,
-		transmitter_name,transmitter_account_number,transmitter_address,transmitter_financial_institution,transmitter_timestamp,updated_at)
-		VALUES (1,'8e00a1b2-0000-4000-8000-0000000000aa',1,'R1','c1','8e00a1b2-0000-4000-8000-000000000001',10,'','','','','',now(),now())`)
+	mustExec(t, db.DB, `INSERT INTO journals (run_id,journal_key,allocation_id,receipt_id,client_ref,to_account,amount,description,updated_at)
+		VALUES (1,'8e00a1b2-0000-4000-8000-0000000000aa',1,'R1','c1','8e00a1b2-0000-4000-8000-000000000001',10,'',now())`)
 	mustExec(t, db.DB, `INSERT INTO journal_history (journal_id,status_from,status_to,source,at) VALUES (1,'','planned','plan',now())`)
 	if _, err := db.Exec(`UPDATE journal_history SET status_to='executed'`); err == nil {
 		t.Fatal("UPDATE of journal_history succeeded, want refusal")

@@ -129,7 +129,7 @@ type JournalMove struct {
 	Seen string
 	// At is the history row's time (an event's own time); zero means now.
 	At time.Time
-	// AlpacaID and Message, with Answer, are Alpaca's id and error_message for the journal.
+	// AlpacaID and Message are Alpaca's id and error_message for the journal (AnswerJournals only).
 	AlpacaID, Message string
 	// EventID is the stream event that made the move, recorded on its history row (at most once)
 	// and as the journal's newest event seen.
@@ -163,54 +163,59 @@ func OpenDelta(moved []Moved, runID int64) int {
 	return d
 }
 
+// AnswerJournals stores Alpaca's answer for journals waiting for it (planned): its id, status and
+// error_message, with the history, in one statement. Every journal must move: one no longer
+// planned, or whose status may not become the answer's, is an error and nothing is stored.
+func AnswerJournals(ctx context.Context, q Querier, moves []JournalMove, source string, now time.Time) error {
+	if len(moves) == 0 {
+		return nil
+	}
+	n := len(moves)
+	ids, tos, ats, alpacaIDs, msgs := make([]int64, n), make([]string, n), make([]time.Time, n), make([]string, n), make([]string, n)
+	for i, m := range moves {
+		ids[i], tos[i], ats[i], alpacaIDs[i], msgs[i] = m.ID, m.To, at(m, now), m.AlpacaID, m.Message
+	}
+	var stored int
+	err := q.GetContext(ctx, &stored, fmt.Sprintf(queryAnswerJournals, journalGuardSQL("$8", "v.status_to")),
+		pq.Array(ids), pq.Array(tos), pq.Array(ats), pq.Array(alpacaIDs), pq.Array(msgs),
+		pq.Array(JournalStatuses), now, JournalPlanned, source)
+	if err != nil {
+		return fmt.Errorf("store the answer: %w", err)
+	}
+	if stored != n {
+		return fmt.Errorf("store the answer: %d of %d journals are not waiting for it or may not take the status Alpaca answered", n-stored, n)
+	}
+	return nil
+}
+
 // MoveJournals performs every allowed move in one statement: the journals whose current status
 // may move to the wanted one (and still is Seen, when given) take it, with status_unknown set for
 // a status not known, and each move appends its journal_history row with source. Moves the guard
 // refuses change nothing. It returns the moves made. A journal may appear once per call.
 func MoveJournals(ctx context.Context, q Querier, moves []JournalMove, source string, now time.Time) ([]Moved, error) {
-	return moveJournals(ctx, q, moves, source, now, false)
-}
-
-// AnswerJournals stores Alpaca's answer for journals waiting for it: its id, status and
-// error_message, with the history, in one statement. Every journal must move: one the guard
-// refuses (its status may not become the answer's) is an error and nothing is stored.
-func AnswerJournals(ctx context.Context, q Querier, moves []JournalMove, source string, now time.Time) error {
-	moved, err := moveJournals(ctx, q, moves, source, now, true)
-	if err != nil {
-		return err
-	}
-	if len(moved) != len(moves) {
-		return fmt.Errorf("store the answer: %d of %d journals may not take the status Alpaca answered", len(moves)-len(moved), len(moves))
-	}
-	return nil
-}
-
-func moveJournals(ctx context.Context, q Querier, moves []JournalMove, source string, now time.Time, answer bool) ([]Moved, error) {
 	if len(moves) == 0 {
 		return nil, nil
 	}
 	n := len(moves)
-	ids, tos, seen, ats, alpacaIDs, msgs, events := make([]int64, n), make([]string, n), make([]string, n), make([]time.Time, n), make([]string, n), make([]string, n), make([]string, n)
+	ids, tos, seen, ats, events := make([]int64, n), make([]string, n), make([]string, n), make([]time.Time, n), make([]string, n)
 	for i, m := range moves {
-		ids[i], tos[i], seen[i], alpacaIDs[i], msgs[i], events[i] = m.ID, m.To, m.Seen, m.AlpacaID, m.Message, m.EventID
-		ats[i] = now
-		if !m.At.IsZero() {
-			ats[i] = m.At.UTC()
-		}
-	}
-	set, answers := ``, ``
-	if answer {
-		set = `alpaca_id = NULLIF(v.alpaca_id, '')::uuid, error_message = v.msg,`
-		answers = insertJournalAnswers
+		ids[i], tos[i], seen[i], ats[i], events[i] = m.ID, m.To, m.Seen, at(m, now), m.EventID
 	}
 	var moved []Moved
-	err := q.SelectContext(ctx, &moved, fmt.Sprintf(queryMoveJournals, set, journalGuardSQL("o.status", "v.status_to"), answers),
-		pq.Array(ids), pq.Array(tos), pq.Array(seen), pq.Array(ats), pq.Array(alpacaIDs), pq.Array(msgs),
-		pq.Array(JournalStatuses), now, source, pq.Array(events))
+	err := q.SelectContext(ctx, &moved, fmt.Sprintf(queryMoveJournals, journalGuardSQL("o.status", "v.status_to")),
+		pq.Array(ids), pq.Array(tos), pq.Array(seen), pq.Array(ats), pq.Array(events), pq.Array(JournalStatuses), now, source)
 	if err != nil {
 		return nil, fmt.Errorf("move journals to their new status: %w", err)
 	}
 	return moved, nil
+}
+
+// at is the time of m's history row: its own, or now.
+func at(m JournalMove, now time.Time) time.Time {
+	if m.At.IsZero() {
+		return now
+	}
+	return m.At.UTC()
 }
 
 // Moves builds the same move for every id.

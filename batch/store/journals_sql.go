@@ -14,41 +14,56 @@ import (
 // (reports and the console read across tables in their own files).
 
 // CopyJournalsSQL writes new journal intents with COPY, in the order of its columns; plan writes a
-// night's journals with it and redrive new attempts. They are written planned, with their first
-// history row (JournalsPlanned, JournalsRedriven) in the same transaction.
+// night's journals with it and redrive new attempts. They are written planned; the journal row is
+// the record of its planning, and its history holds every change after it (a new attempt's first
+// row, JournalsRedriven, says who redrove it and why).
 const CopyJournalsSQL = `COPY journals (run_id, batch_id, journal_key, allocation_id, attempt,
-		receipt_id, client_ref, to_account, amount, description, transmitter_name, transmitter_account_number,
-		transmitter_address, transmitter_financial_institution, transmitter_timestamp, expected_pending, status,
-		updated_at) FROM STDIN`
+		receipt_id, client_ref, to_account, amount, description, expected_pending, status, updated_at) FROM STDIN`
 
-// queryMoveJournals is the one statement that writes journals.status after a journal's creation.
-// The rows are locked in id order first, so the history's status_from is the status the guard
-// judged; %[1]s sets the answer's columns, %[2]s is the guard (journalGuardSQL), %[3]s records
-// the answer's Alpaca ids in journal_answers.
+// queryMoveJournals writes journals.status after the answer (queryAnswerJournals writes the
+// answer). The rows are locked in id order first, so the history's status_from is the status the
+// guard judged; %[1]s is the guard (journalGuardSQL).
 const queryMoveJournals = `
 WITH v AS (
-	SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $10::text[])
-	  AS v(id, status_to, seen, at, alpaca_id, msg, event_id)
+	SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::text[])
+	  AS v(id, status_to, seen, at, event_id)
 ), o AS (
 	SELECT j.id, j.status FROM journals j JOIN v ON v.id = j.id ORDER BY j.id FOR UPDATE OF j
 ), u AS (
-	UPDATE journals j SET %[1]s status = v.status_to, status_unknown = NOT (v.status_to = ANY($7::text[])), updated_at = $8,
+	UPDATE journals j SET status = v.status_to, status_unknown = NOT (v.status_to = ANY($6::text[])), updated_at = $7,
 		last_event_id = greatest(j.last_event_id, v.event_id COLLATE "C")
 	FROM v, o
-	WHERE j.id = v.id AND o.id = v.id AND (v.seen = '' OR o.status = v.seen) AND %[2]s
-	RETURNING j.id, j.run_id, o.status AS status_from, v.status_to, v.at, v.event_id, v.alpaca_id
+	WHERE j.id = v.id AND o.id = v.id AND (v.seen = '' OR o.status = v.seen) AND %[1]s
+	RETURNING j.id, j.run_id, o.status AS status_from, v.status_to, v.at, v.event_id
 ), h AS (
 	INSERT INTO journal_history (journal_id, status_from, status_to, source, at, event_id)
-	SELECT id, status_from, status_to, $9, at, NULLIF(event_id, '') FROM u ORDER BY id
-)%[3]s
+	SELECT id, status_from, status_to, $8, at, NULLIF(event_id, '') FROM u ORDER BY id
+)
 SELECT id, run_id, status_from, status_to FROM u`
 
-// insertJournalAnswers is queryMoveJournals' %[3]s for an answer: each Alpaca id once, with its
-// journal (the primary key refuses an id given to two journals).
-const insertJournalAnswers = `, a AS (
+// queryAnswerJournals stores Alpaca's answer for journals waiting for it: planned, and found by no
+// tracker until their Alpaca id is in journal_answers, so the status judged is the one the
+// update's own WHERE reads again (no row lock first; a lock is a WAL record of its own per
+// journal). %[1]s is the guard (journalGuardSQL) from planned. Each Alpaca id goes into
+// journal_answers once, with its journal (the primary key refuses an id given to two journals).
+const queryAnswerJournals = `
+WITH v AS (
+	SELECT * FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::text[], $5::text[])
+	  AS v(id, status_to, at, alpaca_id, msg)
+), u AS (
+	UPDATE journals j SET alpaca_id = NULLIF(v.alpaca_id, '')::uuid, error_message = v.msg, status = v.status_to,
+		status_unknown = NOT (v.status_to = ANY($6::text[])), updated_at = $7
+	FROM v
+	WHERE j.id = v.id AND j.status = $8 AND %[1]s
+	RETURNING j.id, v.status_to, v.at, v.alpaca_id
+), h AS (
+	INSERT INTO journal_history (journal_id, status_from, status_to, source, at)
+	SELECT id, $8, status_to, $9, at FROM u ORDER BY id
+), a AS (
 	INSERT INTO journal_answers (alpaca_id, journal_id)
 	SELECT alpaca_id::uuid, id FROM u WHERE alpaca_id <> '' ORDER BY id
-)`
+)
+SELECT count(*) FROM u`
 
 // NoteJournalEvents records, for journals locked by the caller, the newest stream event seen that
 // changed nothing (a move the guard refused): a later event not newer than it is not applied.
@@ -71,28 +86,27 @@ type EventJournal struct {
 	LastEvent string `db:"last_event_id"`
 }
 
-// LockJournalsOfEvents locks, in id order, the journals with the given Alpaca ids, for the
-// caller's transaction: a concurrent tracker or heal pass on them waits and then sees its moves.
-func LockJournalsOfEvents(ctx context.Context, q Querier, alpacaIDs []string) ([]*EventJournal, error) {
+// JournalsOfEvents reads, without locking them, the journals with the given Alpaca ids: which of
+// them a batch of stream events may change is judged first, and only those are locked
+// (LockEventJournals).
+func JournalsOfEvents(ctx context.Context, q Querier, alpacaIDs []string) ([]*EventJournal, error) {
 	var js []*EventJournal
 	// The ids are gathered first (an array, not a join), so each side is read by its primary key
 	// whatever the planner believes of a table filled moments ago.
 	err := q.SelectContext(ctx, &js, `
 		SELECT id, alpaca_id::text AS alpaca_id, status, last_event_id FROM journals
-		WHERE id = ANY(ARRAY(SELECT a.journal_id FROM journal_answers a WHERE a.alpaca_id = ANY($1::uuid[])))
-		ORDER BY id FOR UPDATE`, pq.Array(alpacaIDs))
+		WHERE id = ANY(ARRAY(SELECT a.journal_id FROM journal_answers a WHERE a.alpaca_id = ANY($1::uuid[])))`, pq.Array(alpacaIDs))
 	return js, err
 }
 
-// JournalsPlanned appends the first history row (” to planned, source plan) of every journal of
-// the run; plan writes the journals with status JournalPlanned in the same transaction.
-func JournalsPlanned(ctx context.Context, q Querier, runID int64, now time.Time) error {
-	if _, err := q.ExecContext(ctx, `
-		INSERT INTO journal_history (journal_id, status_from, status_to, source, at)
-		SELECT id, '', $3, 'plan', $2 FROM journals WHERE run_id = $1`, runID, now, JournalPlanned); err != nil {
-		return fmt.Errorf("journal history: %w", err)
-	}
-	return nil
+// LockEventJournals locks, in id order, the journals ids and reads them again, for the caller's
+// transaction: a concurrent tracker or heal pass on them waits and then sees its moves.
+func LockEventJournals(ctx context.Context, q Querier, ids []int64) ([]*EventJournal, error) {
+	var js []*EventJournal
+	err := q.SelectContext(ctx, &js, `
+		SELECT id, alpaca_id::text AS alpaca_id, status, last_event_id FROM journals
+		WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE`, pq.Array(ids))
+	return js, err
 }
 
 // JournalsRedriven appends the first history row (” to planned, source redrive) of the new
@@ -140,16 +154,19 @@ const JournalStatusCountsSQL = `
 		FROM journals j WHERE run_id = $1 GROUP BY 1, 2, 3 ORDER BY 3, 1`
 
 // HighestAttemptsSQL lists, for run $1, the highest attempt of each allocation with everything a
-// new attempt copies; the outer order is plan's, so new batches list entries as the first ones did.
+// new attempt copies, the transmitter from its receipt as plan took it (the value date at midnight
+// UTC); the outer order is plan's, so new batches list entries as the first ones did.
 const HighestAttemptsSQL = `
 SELECT * FROM (
     SELECT DISTINCT ON (j.allocation_id)
            j.id, j.allocation_id, j.attempt, j.journal_key::text AS journal_key, j.receipt_id, j.client_ref,
            j.to_account::text AS to_account, j.amount, j.description,
-           j.transmitter_name, j.transmitter_account_number, j.transmitter_address,
-           j.transmitter_financial_institution, j.transmitter_timestamp, j.expected_pending,
+           r.originator_name AS transmitter_name, r.originator_account AS transmitter_account_number,
+           r.originator_address AS transmitter_address, r.originator_bank AS transmitter_financial_institution,
+           r.value_date::timestamp AT TIME ZONE 'UTC' AS transmitter_timestamp, j.expected_pending,
            COALESCE(j.alpaca_id::text, '') AS alpaca_id, j.status, j.status_unknown, j.error_message
     FROM journals j
+    JOIN receipts r ON r.receipt_id = j.receipt_id
     WHERE j.run_id = $1
     ORDER BY j.allocation_id, j.attempt DESC
 ) h

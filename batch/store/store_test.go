@@ -101,9 +101,8 @@ func (f *fixture) journal(t *testing.T, status string) int64 {
 	must(t, f.db.Get(&alloc, `INSERT INTO allocations (file_id, line, receipt_id, account_id, amount, client_ref, description)
 		VALUES ($1, $2, 'W1', gen_random_uuid(), 10, $3, '') RETURNING id`, f.file, f.n, fmt.Sprint("c", f.n)))
 	must(t, f.db.Get(&id, `INSERT INTO journals (run_id, journal_key, allocation_id, receipt_id, client_ref, to_account,
-		amount, description, transmitter_name, transmitter_account_number, transmitter_address,
-		transmitter_financial_institution, transmitter_timestamp, status, updated_at)
-		VALUES ($1, gen_random_uuid(), $2, 'W1', 'c', gen_random_uuid(), 10, '', '', '', '', '', $3, $4, $3) RETURNING id`,
+		amount, description, status, updated_at)
+		VALUES ($1, gen_random_uuid(), $2, 'W1', 'c', gen_random_uuid(), 10, '', $4, $3) RETURNING id`,
 		f.runID, alloc, now, status))
 	return id
 }
@@ -265,7 +264,7 @@ func TestJournalStatusMovesStayHOT(t *testing.T) {
 		pg_stat_get_xact_tuples_hot_updated('journals'::regclass)`).Scan(&updated, &hot))
 	equal(t, 4, updated, "updates")
 	equal(t, 4, hot, "HOT updates of the 4")
-	js, err := store.LockJournalsOfEvents(ctx, tx, []string{alpacaID})
+	js, err := store.JournalsOfEvents(ctx, tx, []string{alpacaID})
 	must(t, err)
 	equal(t, 1, len(js), "journals found by Alpaca's id")
 	equal(t, id, js[0].ID, "journal found by Alpaca's id")
@@ -288,4 +287,38 @@ func TestBatchesToSendCarryNoBody(t *testing.T) {
 	got, err := store.BatchBody(ctx, f.db, id)
 	must(t, err)
 	equal(t, string(body), string(got), "body read for the send")
+}
+
+// TestAnswerOnlyForJournalsWaiting: Alpaca's answer is stored only for planned journals; a
+// journal already answered is not moved by a second answer (its later changes come from the
+// stream and heal passes, under their row locks), and nothing of that answer is stored.
+func TestAnswerOnlyForJournalsWaiting(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+	planned, queued := f.journal(t, "planned"), f.journal(t, "queued")
+	// As submit does: the answer and its batch's move in one transaction, rolled back on an error.
+	tx, err := f.db.BeginTxx(ctx, nil)
+	must(t, err)
+	err = store.AnswerJournals(ctx, tx, []store.JournalMove{
+		{ID: planned, To: "queued", AlpacaID: "0d1c6c3e-2f4f-4f3e-9d7c-3b0b6c3f8a11"},
+		{ID: queued, To: "executed", AlpacaID: "0d1c6c3e-2f4f-4f3e-9d7c-3b0b6c3f8a12"},
+	}, "test", now)
+	must(t, tx.Rollback())
+	if err == nil {
+		t.Fatal("an answer for a journal no longer planned was stored")
+	}
+	var statuses []string
+	must(t, f.db.Select(&statuses, `SELECT status FROM journals WHERE id IN ($1, $2) ORDER BY id`, planned, queued))
+	equal(t, "planned queued", strings.Join(statuses, " "), "statuses after the refused answer")
+	var answers int
+	must(t, f.db.Get(&answers, `SELECT count(*) FROM journal_answers`))
+	equal(t, 0, answers, "answers stored")
+	must(t, store.AnswerJournals(ctx, f.db, []store.JournalMove{{ID: planned, To: "queued", AlpacaID: "0d1c6c3e-2f4f-4f3e-9d7c-3b0b6c3f8a11"}}, "test", now))
+	var h struct {
+		From string `db:"status_from"`
+		To   string `db:"status_to"`
+	}
+	must(t, f.db.Get(&h, `SELECT status_from, status_to FROM journal_history WHERE journal_id = $1`, planned))
+	equal(t, "planned->queued", h.From+"->"+h.To, "history of the answer")
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -117,10 +118,9 @@ func (b *bundle) post(tb testing.TB, n int, ours bool, description string) []str
 	}
 	if _, err := b.db.ExecContext(ctx, `
 		INSERT INTO journals (run_id, batch_id, journal_key, allocation_id, receipt_id, client_ref, to_account, amount,
-		    description, transmitter_name, transmitter_account_number, transmitter_address,
-		    transmitter_financial_institution, transmitter_timestamp, alpaca_id, status, updated_at)
+		    description, alpaca_id, status, updated_at)
 		SELECT $1, $2, gen_random_uuid(), a.id, a.receipt_id, a.client_ref, a.account_id, a.amount,
-		    '', '', '', '', '', $3, v.alpaca_id::uuid, v.status, $3
+		    '', v.alpaca_id::uuid, v.status, $3
 		FROM unnest($4::text[], $5::text[]) WITH ORDINALITY AS v(alpaca_id, status, n)
 		JOIN allocations a ON a.file_id = $6 AND a.line = $7 + v.n - 1`,
 		b.runID, batchID, now, pq.Array(ids), pq.Array(statuses), b.file, first); err != nil {
@@ -230,8 +230,9 @@ func (b *bundle) ourEvents(t *testing.T) []sandbox.Event {
 }
 
 // recordedEvents are the simulator's events of our journals the database has taken in: the event
-// of a history row, or one not newer than the newest event its journal has seen (a duplicate, a
-// late one, or one the guard refused: it changed nothing).
+// of a history row, one not newer than the newest event its journal has seen (a duplicate, a
+// late one, or one the guard refused: it changed nothing), or one that repeats a status its journal
+// held (the answer's or a history row's: it told nothing new and wrote nothing).
 func (b *bundle) recordedEvents(t *testing.T) map[string]bool {
 	t.Helper()
 	var ids []string
@@ -245,16 +246,22 @@ func (b *bundle) recordedEvents(t *testing.T) map[string]bool {
 	var js []struct {
 		AlpacaID  string `db:"alpaca_id"`
 		LastEvent string `db:"last_event_id"`
+		Held      string `db:"held"`
 	}
-	if err := b.db.Select(&js, `SELECT alpaca_id::text AS alpaca_id, last_event_id FROM journals WHERE alpaca_id IS NOT NULL`); err != nil {
+	// The statuses a journal held: the answer's (before its first history row, or now if none)
+	// and every history row's.
+	if err := b.db.Select(&js, `SELECT j.alpaca_id::text AS alpaca_id, j.last_event_id,
+		COALESCE((SELECT h.status_from FROM journal_history h WHERE h.journal_id = j.id ORDER BY h.id LIMIT 1), j.status) || ' ' ||
+		COALESCE((SELECT string_agg(h.status_to, ' ') FROM journal_history h WHERE h.journal_id = j.id), '') AS held
+		FROM journals j WHERE j.alpaca_id IS NOT NULL`); err != nil {
 		t.Fatal(err)
 	}
-	last := map[string]string{}
+	last, held := map[string]string{}, map[string][]string{}
 	for _, j := range js {
-		last[j.AlpacaID] = j.LastEvent
+		last[j.AlpacaID], held[j.AlpacaID] = j.LastEvent, strings.Fields(j.Held)
 	}
 	for _, e := range b.sim.Events() {
-		if l, ok := last[e.JournalID]; ok && e.ID <= l {
+		if l, ok := last[e.JournalID]; ok && (e.ID <= l || slices.Contains(held[e.JournalID], e.StatusTo)) {
 			out[e.ID] = true
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -375,10 +376,27 @@ func (st *streamer) apply(ctx context.Context, evs []alpaca.JournalEvent) (chang
 	defer tx.Rollback()
 
 	// Journals first, locked in id order: a concurrent tracker or heal pass on the same journals
-	// waits here and then sees this transaction's statuses.
+	// waits here and then sees this transaction's statuses. A journal whose every new event
+	// repeats the status it holds (a journal's first event repeats the answer's queued) is
+	// neither locked nor written.
 	var js []*store.EventJournal
 	if len(jids) > 0 {
-		if js, err = store.LockJournalsOfEvents(ctx, tx, jids); err != nil {
+		read, err := store.JournalsOfEvents(ctx, tx, jids)
+		if err != nil {
+			return 0, fmt.Errorf("our journals: %w", err)
+		}
+		byAlpaca := make(map[string]*store.EventJournal, len(read))
+		for _, j := range read {
+			byAlpaca[strings.ToLower(j.AlpacaID)] = j
+		}
+		news := map[int64]bool{}
+		for _, e := range byID {
+			if j := byAlpaca[e.JournalID]; j != nil && e.EventID > j.LastEvent && !repeats(j, e) {
+				news[j.ID] = true
+			}
+		}
+		lock := slices.Collect(maps.Keys(news))
+		if js, err = store.LockEventJournals(ctx, tx, lock); err != nil {
 			return 0, fmt.Errorf("our journals: %w", err)
 		}
 	}
@@ -403,7 +421,7 @@ func (st *streamer) apply(ctx context.Context, evs []alpaca.JournalEvent) (chang
 	delta := 0
 	for _, e := range ourEvents {
 		j := mine[e.JournalID]
-		if e.EventID <= j.LastEvent {
+		if e.EventID <= j.LastEvent || repeats(j, e) {
 			continue
 		}
 		j.LastEvent = e.EventID
@@ -448,6 +466,13 @@ func (st *streamer) apply(ctx context.Context, evs []alpaca.JournalEvent) (chang
 	}
 	st.openDelta.Add(int64(delta))
 	return changed, nil
+}
+
+// repeats says whether event e only repeats the known status journal j holds: it changes
+// nothing and is not recorded as the journal's newest event seen. Known statuses move only
+// forward along Alpaca's flows, so no event it could have kept out moves the journal back.
+func repeats(j *store.EventJournal, e alpaca.JournalEvent) bool {
+	return e.StatusTo == j.Status && store.JournalKnown(j.Status)
 }
 
 const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"

@@ -562,3 +562,64 @@ func TestPassInChunks(t *testing.T) {
 	b.checkStatusesMatch(t)
 	b.checkHistory(t)
 }
+
+// TestStreamRepeatedStatusWritesNothing: an event that repeats the status a journal holds (the
+// first event of every journal repeats the answer's queued) changes nothing, so the journal's row
+// is neither locked nor rewritten (xmin and xmax stay) and no history row is added; an event that
+// moves another journal in the same transaction is applied.
+func TestStreamRepeatedStatusWritesNothing(t *testing.T) {
+	t.Parallel()
+	var script [][]byte
+	b := setup(t, sandbox.Faults{}, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !strings.HasPrefix(r.URL.Path, "/v2/events/") {
+				next.ServeHTTP(w, r)
+				return
+			}
+			w.Header().Set("Content-Type", "text/event-stream")
+			rc := http.NewResponseController(w)
+			for _, data := range script {
+				fmt.Fprintf(w, "data: %s\n\n", data)
+			}
+			_ = rc.Flush()
+			<-r.Context().Done()
+		})
+	})
+	ids := b.post(t, 2, true, "")
+	event := func(id, journal, from, to string) []byte {
+		data, _ := json.Marshal(alpaca.JournalEvent{EventID: id, JournalID: journal, EntryType: "JNLC",
+			StatusFrom: from, StatusTo: to, At: base})
+		return data
+	}
+	last := "01KJR000000999000000000000"
+	script = [][]byte{
+		event("01KJR000000001000000000001", ids[0], "queued", "queued"),
+		event("01KJR000000001000000000002", ids[1], "queued", "sent_to_clearing"),
+		event(last, "d0000000-0000-4000-8000-000000000001", "queued", "executed"),
+	}
+	type row struct {
+		Xmin, Xmax, Status, LastEvent string
+	}
+	read := func(alpacaID string) row {
+		var r row
+		if err := b.db.QueryRow(`SELECT xmin::text, xmax::text, status, last_event_id FROM journals WHERE alpaca_id = $1`,
+			alpacaID).Scan(&r.Xmin, &r.Xmax, &r.Status, &r.LastEvent); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	before := read(ids[0])
+	cfg := b.config()
+	cfg.StreamIdle = time.Minute
+	b.trackUntil(t, cfg, func() bool { return b.cursor(t) == last })
+	if after := read(ids[0]); after != before {
+		t.Errorf("journal with a repeated status: %+v, want untouched %+v", after, before)
+	}
+	if got := read(ids[1]); got.Status != "sent_to_clearing" || got.LastEvent != "01KJR000000001000000000002" {
+		t.Errorf("journal moved by the stream: %+v, want sent_to_clearing by event ...0002", got)
+	}
+	var n int
+	if err := b.db.Get(&n, `SELECT count(*) FROM journal_history WHERE source = 'sse'`); err != nil || n != 1 {
+		t.Errorf("history rows of the stream: %d (%v), want 1", n, err)
+	}
+}
