@@ -3,7 +3,6 @@ package bai2_test
 import (
 	"bytes"
 	"encoding/csv"
-	"flag"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -11,9 +10,8 @@ import (
 	"testing"
 
 	"github.com/cashpool/cashpool/bank/bai2"
+	"github.com/cashpool/cashpool/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/bad/*.want from what Read answers now")
 
 // TestBadFiles reads every file of testdata/bad and checks that it is refused with exactly the
 // problems its .want file lists (line, field number, field name, value, problem).
@@ -36,20 +34,7 @@ func TestBadFiles(t *testing.T) {
 			if len(st.Receipts)+len(st.Debits)+len(st.Reversals)+len(st.Other) != 0 {
 				t.Fatalf("a refused file returned entries: %+v", st)
 			}
-			got := formatWant(probs.List)
-			wantPath := strings.TrimSuffix(path, ".bai") + ".want"
-			if *update {
-				if err := os.WriteFile(wantPath, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(wantPath)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Fatalf("problems:\n%s\nwant:\n%s", got, want)
-			}
+			golden.Check(t, strings.TrimSuffix(path, ".bai")+".want", formatWant(probs.List))
 		})
 	}
 }

@@ -3,7 +3,6 @@ package camt_test
 import (
 	"bytes"
 	"encoding/csv"
-	"flag"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -11,9 +10,8 @@ import (
 	"testing"
 
 	"github.com/cashpool/cashpool/bank/camt"
+	"github.com/cashpool/cashpool/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/bad/*.want from what Read answers now")
 
 func formatWant(ps []camt.Problem) []byte {
 	var buf bytes.Buffer
@@ -47,20 +45,7 @@ func TestBadFiles(t *testing.T) {
 			if len(st.Receipts)+len(st.Others) != 0 || st.Kind != "" {
 				t.Fatalf("a refused file yielded %+v", st)
 			}
-			got := formatWant(probs.List)
-			wantPath := strings.TrimSuffix(path, ".xml") + ".want"
-			if *update {
-				if err := os.WriteFile(wantPath, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(wantPath)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Fatalf("problems:\n%s\nwant:\n%s", got, want)
-			}
+			golden.Check(t, strings.TrimSuffix(path, ".xml")+".want", formatWant(probs.List))
 		})
 	}
 }

@@ -3,8 +3,6 @@ package ingest_test
 import (
 	"bytes"
 	"encoding/csv"
-	"flag"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -13,9 +11,8 @@ import (
 
 	"github.com/cashpool/cashpool/batch/ingest"
 	"github.com/cashpool/cashpool/batch/schema/schematest"
+	"github.com/cashpool/cashpool/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/bad/*.want from what ingest answers now")
 
 // TestBadFiles drops every file of testdata/bad into its own folder, on top of a database that
 // already holds testdata/good/*_base.csv, and checks that it is refused with exactly the problems
@@ -52,20 +49,7 @@ func TestBadFiles(t *testing.T) {
 			if f.Errors != len(f.Problems) {
 				t.Fatalf("errors %d, listed %d", f.Errors, len(f.Problems))
 			}
-			got := formatWant(f.Problems)
-			wantPath := strings.TrimSuffix(path, ".csv") + ".want"
-			if *update {
-				if err := os.WriteFile(wantPath, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(wantPath)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Fatalf("problems:\n%s\nwant:\n%s", got, want)
-			}
+			golden.Check(t, strings.TrimSuffix(path, ".csv")+".want", formatWant(f.Problems))
 			if !exists(t, filepath.Join(b.dir, "rejected", name)) || !exists(t, filepath.Join(b.dir, "rejected", name+".errors.csv")) {
 				t.Fatalf("file or its errors not in rejected/")
 			}
