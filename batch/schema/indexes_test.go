@@ -23,6 +23,7 @@ func TestNightTablesIndexes(t *testing.T) {
 		"journals.journals_batch",
 		"journals.journals_journal_key_key",
 		"journals.journals_pkey",
+		"journals.journals_reward_attempt",
 		"journals.journals_run",
 	}
 	var got []string
@@ -44,7 +45,7 @@ func TestJournalsColumns(t *testing.T) {
 	db := schematest.DB(t)
 	want := []string{"id", "run_id", "batch_id", "journal_key", "allocation_id", "attempt", "receipt_id", "client_ref",
 		"to_account", "amount", "description", "expected_pending", "alpaca_id", "status", "status_unknown",
-		"error_message", "updated_at", "last_event_id"}
+		"error_message", "updated_at", "last_event_id", "entry_type", "reward_id", "symbol", "qty"}
 	var got []string
 	if err := db.Select(&got, `SELECT column_name FROM information_schema.columns
 		WHERE table_schema = current_schema() AND table_name = 'journals' ORDER BY ordinal_position`); err != nil {

@@ -30,6 +30,7 @@ var tableOwners = map[string]string{
 	"receipts":                "batch/ingest/receipts_sql.go",
 	"stage_receipts":          "batch/ingest/receipts_sql.go",
 	"allocations":             "batch/ingest/allocations_sql.go",
+	"rewards":                 "batch/ingest/rewards_sql.go",
 	"stage_allocations":       "batch/ingest/allocations_sql.go",
 	"refused_allocations":     "batch/ingest/files_sql.go",
 	"receipt_references":      "batch/ingest/reference_sql.go",
