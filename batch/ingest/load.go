@@ -310,7 +310,8 @@ func (r *runner) reject(ctx context.Context, fr FileResult, probs *Problems) (Fi
 }
 
 // recordRejection records a refused file and, for an allocations file, what the bytes at path
-// (the file, or the version of it that was read) name, in one transaction.
+// (the file, or the version of it that was read) name, in one transaction. A refused rewards file
+// names no receipt, so it holds no cash (see remember).
 func (r *runner) recordRejection(ctx context.Context, fr FileResult, errs int, reason string, changed bool, path string) error {
 	tx, err := r.db.BeginTxx(ctx, nil)
 	if err != nil {

@@ -1,7 +1,10 @@
 package ingest_test
 
 import (
+	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/shopspring/decimal"
@@ -80,5 +83,50 @@ func TestRewardIDOnceAcrossFiles(t *testing.T) {
 	}
 	if n := b.count(t, `SELECT count(*) FROM files WHERE name = 'rewards_again.csv' AND kind = 'rewards' AND status = 'rejected'`); n != 1 {
 		t.Fatalf("the refused file is not recorded")
+	}
+}
+
+// A held-out file, written apart from the corpus the parser was tuned on: a CRM export with a byte
+// order mark, CRLF ends, a header in another case, quoted descriptions across lines (one with an
+// empty line and doubled quotes inside) and a decimal comma in the qty of the reward on physical
+// line 7. The file is refused whole with that one line named; nothing of it is loaded. Fixed, the
+// same export loads all four rewards on lines 2, 4, 7 and 8.
+func TestHeldOutRewardsExportRefusedWithItsLine(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile("testdata/heldout/rewards_export.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := setup(t)
+	b.drop(t, "Rewards_Export_2026-11.csv", string(data), true)
+	f := outcomeOf(t, b.run(t), "Rewards_Export_2026-11.csv")
+	if f.Outcome != ingest.OutcomeRejected || f.Errors != 1 || f.MovedTo != "rejected/Rewards_Export_2026-11.csv" {
+		t.Fatalf("%+v", f)
+	}
+	if p := f.Problems[0]; p.Line != 7 || p.Column != 4 || p.Field != "qty" || p.Value != "0,125" {
+		t.Fatalf("problem %+v, want line 7, column 4, qty 0,125", p)
+	}
+	errs, err := os.ReadFile(filepath.Join(b.dir, "rejected", "Rewards_Export_2026-11.csv.errors.csv"))
+	if err != nil || !strings.HasPrefix(string(errs), "line,column,field,value,problem\n7,4,qty,\"0,125\",") {
+		t.Fatalf("errors file %q, %v", errs, err)
+	}
+	if n := b.count(t, `SELECT count(*) FROM rewards`); n != 0 {
+		t.Fatalf("%d rewards loaded from a refused file", n)
+	}
+	if n := b.count(t, `SELECT count(*) FROM files WHERE kind = 'rewards' AND status = 'rejected' AND reason LIKE 'line 7, column 4 (qty): %'`); n != 1 {
+		t.Fatalf("the refusal is not recorded with its line")
+	}
+
+	fixed := strings.Replace(string(data), `"0,125"`, "0.125", 1)
+	b.drop(t, "Rewards_Export_2026-11.csv", fixed, true)
+	if f := outcomeOf(t, b.run(t), "Rewards_Export_2026-11.csv"); f.Outcome != ingest.OutcomeLoaded || f.Rows != 4 {
+		t.Fatalf("fixed export: %+v", f)
+	}
+	var lines []int
+	if err := b.db.Select(&lines, `SELECT line FROM rewards ORDER BY line`); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(lines) != "[2 4 7 8]" {
+		t.Fatalf("lines %v, want [2 4 7 8]", lines)
 	}
 }

@@ -352,7 +352,8 @@ func (r *runner) loadScans(ctx context.Context) (map[string]scan, error) {
 }
 
 // remember keeps what the scan saw of a file it did not take; for an allocations file, with the
-// receipts it names so far, which plan holds while it waits.
+// receipts it names so far, which plan holds while it waits. A rewards file names no receipt and
+// holds nothing: read as allocations it would be unreadable and hold the whole cash night.
 func (r *runner) remember(ctx context.Context, c candidate) error {
 	tx, err := r.db.BeginTxx(ctx, nil)
 	if err != nil {
