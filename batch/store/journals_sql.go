@@ -20,6 +20,13 @@ import (
 const CopyJournalsSQL = `COPY journals (run_id, batch_id, journal_key, allocation_id, attempt,
 		receipt_id, client_ref, to_account, amount, description, expected_pending, status, updated_at) FROM STDIN`
 
+// CopyRewardJournalsSQL writes new JNLS journal intents (one reward each) with COPY, in the order
+// of its columns; plan writes a night's rewards with it. A journal plan refuses before any money
+// moves (a reward to the rewards or sweep account itself) is written refused, with no batch and
+// its reason as error_message; the others planned, each with the batch that is its one POST.
+const CopyRewardJournalsSQL = `COPY journals (run_id, batch_id, journal_key, entry_type, reward_id, symbol, qty, attempt,
+		to_account, description, error_message, status, updated_at) FROM STDIN`
+
 // queryMoveJournals writes journals.status after the answer (queryAnswerJournals writes the
 // answer). The rows are locked in id order first, so the history's status_from is the status the
 // guard judged; %[1]s is the guard (journalGuardSQL).
