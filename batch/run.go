@@ -549,7 +549,7 @@ func (r *Runner) Track(ctx context.Context, runID int64) error {
 	if err != nil {
 		return err
 	}
-	reversed, err := track.Watch(ctx, r.DB, r.Broker, c.SweepAccount, date.Add(-c.WatchFor), c.Now())
+	reversed, err := track.Watch(ctx, r.DB, r.Broker, c.SweepAccount, c.RewardsAccount, date.Add(-c.WatchFor), c.Now())
 	if err != nil {
 		// Never only logged: a reversal check that did not happen must stop the night.
 		return fmt.Errorf("track: watching funded journals of earlier runs: %w", err)
