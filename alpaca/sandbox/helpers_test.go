@@ -54,6 +54,7 @@ func testSeed() sandbox.Seed {
 			{ID: inactive, Status: "INACTIVE"},
 			{ID: closed, Status: "ACCOUNT_CLOSED"},
 		},
+		Positions: map[string]map[string]decimal.Decimal{sweep: {"AAPL": dec("100"), "BRK.B": dec("10")}},
 	}
 }
 
