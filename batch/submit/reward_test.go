@@ -41,6 +41,11 @@ func setupRewards(t *testing.T, rewardsAccount string, rewards []rwd) *env {
 	e.db = db
 	seed := sandbox.Seed{SweepAccount: sweep, SweepCash: decimal.RequireFromString("1000.00"),
 		Accounts: []sandbox.Account{{ID: firm, Status: sandbox.AccountActive, Firm: true}}}
+	seed.Positions = map[string]map[string]decimal.Decimal{}
+	for _, a := range []string{sweep, firm} {
+		seed.Positions[a] = map[string]decimal.Decimal{"AAPL": decimal.NewFromInt(10), "TSLA": decimal.NewFromInt(1),
+			"SPY": decimal.NewFromInt(1)}
+	}
 	seen := map[string]bool{sweep: true, firm: true}
 	for _, r := range rewards {
 		if !seen[r.account] {
@@ -183,6 +188,7 @@ func TestRewardsGoFromTheRewardsAccountOnly(t *testing.T) {
 				{"W3", sweep, "AAPL", "1"},         // to the sweep account: never sent
 				{"W4", firm, "AAPL", "2"},          // to the other firm account: refused too when it gives rewards
 				{"W5", account(1), "BTC/USD", "1"}, // Alpaca does not journal crypto: 400
+				{"W6", account(2), "TSLA", "1.5"},  // more than the rewards account holds: 403
 			}
 			e := setupRewards(t, tc.rewards, rewards)
 			b := &broker{real: e.client}
@@ -201,7 +207,7 @@ func TestRewardsGoFromTheRewardsAccountOnly(t *testing.T) {
 					t.Errorf("POST %s: %v", p.key, req)
 				}
 			}
-			e.checkRewardsLedger(t, from, rewards, "W3", "W4", "W5")
+			e.checkRewardsLedger(t, from, rewards, "W3", "W4", "W5", "W6")
 			js := e.rewardJournals(t)
 			for _, id := range []string{"W3"} {
 				if j := js[id]; j.Status != "refused" || j.Batched || !strings.Contains(j.Error, "sweep account itself") {
@@ -219,9 +225,12 @@ func TestRewardsGoFromTheRewardsAccountOnly(t *testing.T) {
 			if j := js["W5"]; j.Status != "refused" || !strings.Contains(j.Error, "HTTP 400") || !strings.Contains(j.Error, "BTC/USD") {
 				t.Errorf("reward W5 of a crypto pair: %+v, want refused with Alpaca's message", j)
 			}
-			wantRefused := 2
+			if j := js["W6"]; j.Status != "refused" || !strings.Contains(j.Error, "HTTP 403") || !strings.Contains(j.Error, "insufficient") {
+				t.Errorf("reward W6 beyond the rewards account's shares: %+v, want refused with Alpaca's message", j)
+			}
+			wantRefused := 3
 			if tc.rewards != "" {
-				wantRefused = 1
+				wantRefused = 2
 			}
 			if res.Refused != wantRefused {
 				t.Errorf("%d rewards refused by Alpaca, want %d", res.Refused, wantRefused)
