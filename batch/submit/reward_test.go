@@ -1,9 +1,12 @@
 package submit_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -257,6 +260,27 @@ func TestRewardResentWithSameKeyAfterLostAnswer(t *testing.T) {
 	}
 	if len(b.posts) != 3 || b.posts[0].key != b.posts[1].key || string(b.posts[0].body) != string(b.posts[1].body) {
 		t.Fatalf("posts %d; the resend must repeat the first POST's key and bytes", len(b.posts))
+	}
+	e.checkRewardsLedger(t, sweep, rewards)
+}
+
+// A night of many rewards says how long they take (one call each at Alpaca's 1,000 calls a
+// minute) and gives each once.
+func TestManyRewardsSayHowLongTheyTake(t *testing.T) {
+	t.Parallel()
+	var rewards []rwd
+	for i := range 90 {
+		rewards = append(rewards, rwd{fmt.Sprintf("W%03d", i), account(1 + i%7), "AAPL", "0.01"})
+	}
+	e := setupRewards(t, "", rewards)
+	var log bytes.Buffer
+	cfg := e.config(t)
+	cfg.Logger = slog.New(slog.NewTextHandler(&log, nil))
+	if _, err := submit.Submit(context.Background(), e.db, &broker{real: e.client}, e.runID, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if want := "90 rewards, one call each, about 5s at the rate limit"; !strings.Contains(log.String(), want) {
+		t.Errorf("log does not say %q:\n%s", want, log.String())
 	}
 	e.checkRewardsLedger(t, sweep, rewards)
 }
