@@ -284,3 +284,38 @@ func TestManyRewardsSayHowLongTheyTake(t *testing.T) {
 	}
 	e.checkRewardsLedger(t, sweep, rewards)
 }
+
+// A reward left sending past Alpaca's key retention is never resent blindly: the rewards account's
+// JNLS are listed and the reward found by its key token is stored as Alpaca's answer; one that never
+// reached Alpaca goes again, same body, under a new key. Either way it is given once.
+func TestStaleRewardIsLookedForFirst(t *testing.T) {
+	t.Parallel()
+	for _, reached := range []bool{true, false} {
+		t.Run(fmt.Sprintf("reached=%v", reached), func(t *testing.T) {
+			t.Parallel()
+			rewards := []rwd{{"W1", account(1), "AAPL", "1"}}
+			e := setupRewards(t, firm, rewards)
+			b := &broker{real: e.client, loseAnswer: reached, neverSent: !reached}
+			cfg := e.config(t)
+			cfg.RewardsAccount = firm
+			if _, err := submit.Submit(context.Background(), e.db, b, e.runID, cfg); !errors.Is(err, errLost) {
+				t.Fatalf("first submit: %v, want the lost answer", err)
+			}
+			e.clock.Advance(25 * time.Hour)
+			b.loseAnswer, b.neverSent = false, false
+			cfg = e.config(t)
+			cfg.RewardsAccount = firm
+			res, err := submit.Submit(context.Background(), e.db, b, e.runID, cfg)
+			if err != nil || res.Recovered != 1 {
+				t.Fatalf("submit past the retention: %+v %v, want the reward recovered by listing", res, err)
+			}
+			switch {
+			case reached && len(b.posts) != 1:
+				t.Fatalf("%d POSTs, want the first one only", len(b.posts))
+			case !reached && (len(b.posts) != 2 || b.posts[0].key == b.posts[1].key || string(b.posts[0].body) != string(b.posts[1].body)):
+				t.Fatalf("%d POSTs; want the same body again under a new key", len(b.posts))
+			}
+			e.checkRewardsLedger(t, firm, rewards)
+		})
+	}
+}
