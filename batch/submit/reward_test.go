@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jmoiron/sqlx"
 	"github.com/shopspring/decimal"
 
 	"github.com/cashpool/cashpool/alpaca"
@@ -318,4 +319,42 @@ func TestStaleRewardIsLookedForFirst(t *testing.T) {
 			e.checkRewardsLedger(t, firm, rewards)
 		})
 	}
+}
+
+// A reward's POST leaves only once its batch is durably 'sending' with the exact body that goes
+// out: read through a connection of its own inside the POST. Its journal is still planned.
+func TestRewardIsDurablySendingBeforeItsPost(t *testing.T) {
+	t.Parallel()
+	rewards := []rwd{{"W1", account(1), "AAPL", "1"}, {"W2", account(2), "TSLA", "1"}}
+	e := setupRewards(t, "", rewards)
+	other, err := sqlx.Open("postgres", e.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	b := &broker{real: e.client}
+	b.check = func(key string, body []byte) {
+		var row struct {
+			Status  string `db:"status"`
+			Type    string `db:"entry_type"`
+			Body    []byte `db:"body"`
+			Journal string `db:"journal"`
+		}
+		if err := other.Get(&row, `SELECT b.status, b.entry_type, b.body, j.status AS journal
+			FROM batches b JOIN journals j ON j.batch_id = b.id WHERE b.idempotency_key = $1`, key); err != nil {
+			t.Errorf("reward %s not readable before its POST: %v", key, err)
+			return
+		}
+		if row.Status != "sending" || row.Type != "JNLS" || row.Journal != "planned" || string(row.Body) != string(body) {
+			t.Errorf("reward %s before its POST: batch %s %s, journal %s, body stored as sent %v",
+				key, row.Type, row.Status, row.Journal, string(row.Body) == string(body))
+		}
+	}
+	if _, err := submit.Submit(context.Background(), e.db, b, e.runID, e.config(t)); err != nil {
+		t.Fatal(err)
+	}
+	if len(b.posts) != 2 {
+		t.Fatalf("%d POSTs, want 2", len(b.posts))
+	}
+	e.checkRewardsLedger(t, sweep, rewards)
 }
