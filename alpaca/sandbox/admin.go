@@ -324,9 +324,7 @@ func (s *Server) correct(id string, amount decimal.Decimal) (correctionJSON, *ap
 		description: j.description, created: now.UnixNano(), creditsTo: j.creditsTo,
 	}
 	nj.setAmount(amount)
-	if t := j.extra().transmitter; t != (transmitter{}) {
-		nj.rareOf().transmitter = t
-	}
+	nj.tx = j.tx
 	if !j.creditsTo {
 		s.cash[nj.from] = s.cash[nj.from].Sub(amount)
 		nj.holdsCash = true

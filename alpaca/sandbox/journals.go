@@ -30,6 +30,7 @@ type journal struct {
 	created              int64  // unix nanoseconds
 	settleDate           string // set when executed; one string per day
 	idemKey, idemKeyType string
+	tx                   *transmitter // Travel Rule fields, shared by the journals of one receipt
 	rare                 *rareFields
 	seq                  int32 // position in Server.journals
 	firstStatus          uint8 // the status of the create answer, as a statusCodes index
@@ -40,13 +41,12 @@ type journal struct {
 	credited             bool  // the to account was credited and not yet debited back
 }
 
-// rareFields are what few journals carry: securities, Travel Rule fields, a refusal, an amount
-// beyond int64 cents. Set at creation only.
+// rareFields are what few journals carry: securities, a refusal, an amount beyond int64 cents.
+// Set at creation only.
 type rareFields struct {
 	fixture      string // status named by a /fixtures/status=.../fixtures/ description
 	symbol       string
 	qty, price   decimal.Decimal
-	transmitter  transmitter
 	errorMessage string          // why it was refused
 	amount       decimal.Decimal // when cents cannot hold it
 	bigAmount    bool
@@ -186,8 +186,10 @@ func (j *journal) wireAs(status, settleDate string) journalJSON {
 	out := journalJSON{
 		ID: idText(j.id), EntryType: j.entryType, FromAccount: j.from, ToAccount: j.to,
 		Status: status, Description: j.description, Currency: currency,
-		CreatedAt:   j.createdAt().Format(time.RFC3339Nano),
-		transmitter: x.transmitter,
+		CreatedAt: j.createdAt().Format(time.RFC3339Nano),
+	}
+	if j.tx != nil {
+		out.transmitter = *j.tx
 	}
 	if j.entryType == entryJNLS {
 		// The newest JNLS example: symbol, qty and price set, net_amount null.
@@ -324,9 +326,7 @@ func (s *Server) createJournal(e entryRequest, now time.Time, refuseShort bool) 
 	}
 	j.setFixture(e.description)
 	j.setAmount(e.amount)
-	if e.transmitter != (transmitter{}) {
-		j.rareOf().transmitter = e.transmitter
-	}
+	j.tx = s.sharedTransmitter(e.transmitter)
 	available := s.cash[e.from]
 	if available.LessThan(e.amount) {
 		msg := fmt.Sprintf("insufficient balance, available: %s, required: %s",
@@ -352,6 +352,20 @@ func (s *Server) createJournal(e entryRequest, now time.Time, refuseShort bool) 
 		return s.add(j, now, alpaca.StatusExecuted), nil
 	}
 	return s.add(j, now, alpaca.StatusQueued), nil
+}
+
+// sharedTransmitter returns Travel Rule fields to keep on a journal: nil for none, else the
+// previous journal's copy when it had the same ones (the journals of one receipt come together,
+// and ten of them then hold one copy). Callers hold s.mu.
+func (s *Server) sharedTransmitter(t transmitter) *transmitter {
+	switch {
+	case t == (transmitter{}):
+		return nil
+	case s.lastTx == nil || *s.lastTx != t:
+		kept := t
+		s.lastTx = &kept
+	}
+	return s.lastTx
 }
 
 // accountID is the account's own ID string, so that a million journals to the same accounts hold

@@ -75,6 +75,7 @@ type Server struct {
 	positions  map[string]map[string]*holding // by account, then symbol
 
 	journals   chunked[journal] // in creation order
+	lastTx     *transmitter     // the Travel Rule fields last booked, shared while they repeat
 	byID       map[[16]byte]*journal
 	open       bitset // queued, sent_to_clearing or pending: what EOD and BOD look at
 	due        dueHeap
