@@ -253,9 +253,9 @@ func (s *Server) findFor(id, action string, want ...string) (*journal, *apiError
 	if !ok {
 		return nil, &apiError{http.StatusNotFound, codeNotFound, "journal not found"}
 	}
-	if !slices.Contains(want, j.status) {
+	if !slices.Contains(want, j.status()) {
 		return nil, &apiError{http.StatusUnprocessableEntity, codeUnprocessable,
-			fmt.Sprintf("cannot %s journal %s in status %s (want %v)", action, id, j.status, want)}
+			fmt.Sprintf("cannot %s journal %s in status %s (want %v)", action, id, j.status(), want)}
 	}
 	return j, nil
 }
@@ -313,14 +313,14 @@ func (s *Server) correct(id string, amount decimal.Decimal) (correctionJSON, *ap
 	if aerr != nil {
 		return correctionJSON{}, aerr
 	}
-	if j.entryType != entryJNLC {
+	if j.jnls {
 		// A correction books a new amount; a securities journal has none to correct.
 		return correctionJSON{}, &apiError{http.StatusUnprocessableEntity, codeUnprocessable,
 			fmt.Sprintf("cannot correct journal %s: only cash journals (JNLC) carry an amount", id)}
 	}
 	s.setStatus(j, alpaca.StatusCorrect, now)
 	nj := &journal{
-		id: newID(), entryType: j.entryType, from: j.from, to: j.to,
+		id: newID(), from: j.from, to: j.to,
 		description: j.description, created: now.UnixNano(), creditsTo: j.creditsTo,
 	}
 	nj.setAmount(amount)

@@ -379,9 +379,9 @@ func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, codeNotFound, "journal not found")
 		return
 	}
-	if j.status != alpaca.StatusPending {
+	if j.status() != alpaca.StatusPending {
 		writeError(w, http.StatusUnprocessableEntity, codeUnprocessable,
-			fmt.Sprintf("journal %s is not in the pending status (%s)", idText(j.id), j.status))
+			fmt.Sprintf("journal %s is not in the pending status (%s)", idText(j.id), j.status()))
 		return
 	}
 	s.setStatus(j, alpaca.StatusCanceled, now)
@@ -433,8 +433,9 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 	// The matching journals are taken with their status and settle date under the lock; the answer
 	// is written after it is released, one journal at a time, from fields that never change.
 	type row struct {
-		j                  *journal
-		status, settleDate string
+		j         *journal
+		settleDay int32
+		st        uint8
 	}
 	s.lockAndTick()
 	var matched []row
@@ -442,11 +443,11 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 		j := s.journals.at(i)
 		day := unixDay(j.createdAt())
 		if day < after || day > before ||
-			(status != "" && j.status != status) || (entryType != "" && j.entryType != entryType) ||
+			(status != "" && j.status() != status) || (entryType != "" && j.entryType() != entryType) ||
 			(to != "" && j.to != to) || (from != "" && j.from != from) {
 			continue
 		}
-		matched = append(matched, row{j, j.status, j.settleDate})
+		matched = append(matched, row{j, j.settleDay, j.st})
 		if len(matched) > s.opts.MaxListResults {
 			s.mu.Unlock()
 			writeError(w, http.StatusUnprocessableEntity, codeUnprocessable,
@@ -467,7 +468,7 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 		if i > 0 {
 			bw.WriteByte(',')
 		}
-		if err := enc.Encode(m.j.wireAs(m.status, m.settleDate)); err != nil {
+		if err := enc.Encode(m.j.wireAs(statusCodes[m.st], dayDate(m.settleDay))); err != nil {
 			return // the client went away
 		}
 	}
@@ -544,7 +545,7 @@ func (s *Server) handleReverseBatch(w http.ResponseWriter, r *http.Request) {
 	out := make([]journalJSON, 0, len(entries))
 	for _, e := range entries {
 		j := &journal{
-			id: newID(), entryType: entryJNLC, from: s.accountID(e.from), to: s.accountID(e.to),
+			id: newID(), from: s.accountID(e.from), to: s.accountID(e.to),
 			description: e.description, created: now.UnixNano(), creditsTo: true,
 		}
 		j.setFixture(e.description)

@@ -80,7 +80,6 @@ type Server struct {
 	open       bitset // queued, sent_to_clearing or pending: what EOD and BOD look at
 	due        dueHeap
 	dailyTotal decimal.Decimal
-	dates      dayText
 	// A correction's replacement and the journal it corrected, both ways.
 	corrects, correctedBy map[*journal]*journal
 
