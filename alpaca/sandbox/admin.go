@@ -28,12 +28,8 @@ func (s *Server) adminMux() *http.ServeMux {
 		w.WriteHeader(http.StatusNoContent)
 	})
 	m.HandleFunc("POST /sandbox/v1/journals/{id}/{action}", s.handleJournalAction)
-	m.HandleFunc("GET /sandbox/v1/ledger", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, s.Ledger())
-	})
-	m.HandleFunc("GET /sandbox/v1/events", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, s.Events())
-	})
+	m.HandleFunc("GET /sandbox/v1/ledger", s.handleLedger)
+	m.HandleFunc("GET /sandbox/v1/events", s.handleEvents)
 	m.HandleFunc("GET /sandbox/v1/faults", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, s.Faults())
 	})
@@ -446,4 +442,33 @@ func (s *Server) handleSetJNLCVersion(w http.ResponseWriter, r *http.Request) {
 	}
 	s.SetJNLCv2(req.Version == 2)
 	s.handleJNLCVersion(w, r)
+}
+
+// handleLedger is GET /sandbox/v1/ledger: Ledger() written one entry at a time, so a night of a
+// million journals is never held whole as entries or as bytes.
+func (s *Server) handleLedger(w http.ResponseWriter, r *http.Request) {
+	s.lockAndTick()
+	rows := s.ledgerRows()
+	s.mu.Unlock()
+	writeArray(w, len(rows), func(i int) any { return rows[i].entry() })
+}
+
+// handleEvents is GET /sandbox/v1/events: Events() taken a slice at a time under the lock and
+// written as they come.
+func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
+	s.lockAndTick()
+	n := s.events.len()
+	s.mu.Unlock()
+	var slice []Event
+	writeArray(w, n, func(i int) any {
+		if i%streamSlice == 0 {
+			s.mu.Lock()
+			slice = slice[:0]
+			for k := i; k < min(n, i+streamSlice); k++ {
+				slice = append(slice, s.event(k))
+			}
+			s.mu.Unlock()
+		}
+		return slice[i%streamSlice]
+	})
 }

@@ -459,16 +459,25 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 	if limit > 0 && len(matched) > limit {
 		matched = matched[:limit]
 	}
+	writeArray(w, len(matched), func(i int) any {
+		m := matched[i]
+		return m.j.wireAs(statusCodes[m.st], dayDate(m.settleDay))
+	})
+}
+
+// writeArray answers 200 with a JSON array of n elements, written one at a time as item makes
+// them, so that a long answer is never held whole.
+func writeArray(w http.ResponseWriter, n int, item func(i int) any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	bw := bufio.NewWriterSize(w, 64<<10)
 	enc := json.NewEncoder(bw)
 	bw.WriteByte('[')
-	for i, m := range matched {
+	for i := range n {
 		if i > 0 {
 			bw.WriteByte(',')
 		}
-		if err := enc.Encode(m.j.wireAs(statusCodes[m.st], dayDate(m.settleDay))); err != nil {
+		if err := enc.Encode(item(i)); err != nil {
 			return // the client went away
 		}
 	}

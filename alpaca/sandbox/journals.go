@@ -278,28 +278,52 @@ type LedgerEntry struct {
 // to the simulated now.
 func (s *Server) Ledger() []LedgerEntry {
 	s.lockAndTick()
-	defer s.mu.Unlock()
-	out := make([]LedgerEntry, s.journals.len())
-	for i := range out {
-		j := s.journals.at(i)
-		x := j.extra()
-		e := LedgerEntry{
-			ID: idText(j.id), EntryType: j.entryType(), FromAccount: j.from, ToAccount: j.to,
-			Symbol: x.symbol, Qty: x.qty, Price: x.price, Status: j.status(), Description: j.description,
-			IdempotencyKey: j.idemKey, IdempotencyKeyType: j.idemKeyType(), ErrorMessage: x.errorMessage, CreatedAt: j.createdAt(),
-		}
-		if !j.jnls {
-			e.Amount = j.amount()
-		}
-		if o, ok := s.corrects[j]; ok {
-			e.Corrects = idText(o.id)
-		}
-		if r, ok := s.correctedBy[j]; ok {
-			e.CorrectedBy = idText(r.id)
-		}
-		out[i] = e
+	rows := s.ledgerRows()
+	s.mu.Unlock()
+	out := make([]LedgerEntry, len(rows))
+	for i, r := range rows {
+		out[i] = r.entry()
 	}
 	return out
+}
+
+// ledgerRow is what of a journal's ledger entry may still change, taken under the lock; the
+// entry is shaped from it after the lock is released, so that the ledger of a million journals
+// can be written one entry at a time.
+type ledgerRow struct {
+	j                     *journal
+	corrects, correctedBy *journal
+	st                    uint8
+}
+
+// ledgerRows snapshots every journal, oldest first. Callers hold s.mu.
+func (s *Server) ledgerRows() []ledgerRow {
+	rows := make([]ledgerRow, s.journals.len())
+	for i := range rows {
+		j := s.journals.at(i)
+		rows[i] = ledgerRow{j: j, corrects: s.corrects[j], correctedBy: s.correctedBy[j], st: j.st}
+	}
+	return rows
+}
+
+func (r ledgerRow) entry() LedgerEntry {
+	j := r.j
+	x := j.extra()
+	e := LedgerEntry{
+		ID: idText(j.id), EntryType: j.entryType(), FromAccount: j.from, ToAccount: j.to,
+		Symbol: x.symbol, Qty: x.qty, Price: x.price, Status: statusCodes[r.st], Description: j.description,
+		IdempotencyKey: j.idemKey, IdempotencyKeyType: j.idemKeyType(), ErrorMessage: x.errorMessage, CreatedAt: j.createdAt(),
+	}
+	if !j.jnls {
+		e.Amount = j.amount()
+	}
+	if r.corrects != nil {
+		e.Corrects = idText(r.corrects.id)
+	}
+	if r.correctedBy != nil {
+		e.CorrectedBy = idText(r.correctedBy.id)
+	}
+	return e
 }
 
 // fixturePattern finds Alpaca's sandbox fixture block, e.g. "/fixtures/status=rejected/fixtures/".

@@ -1,6 +1,8 @@
 package sandbox_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -90,4 +92,46 @@ func heapBytes() uint64 {
 	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
 	metrics.Read(s)
 	return s[0].Value.Uint64()
+}
+
+// The admin ledger and event log, written an element at a time (the events in slices taken under
+// the lock), say what Ledger and Events say.
+func TestAdminDumpsMatchAccessors(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(o *sandbox.Options) { o.Seed.DailyLimit = dec("0") })
+	for range 2 {
+		var entries []entry
+		for i := range 600 {
+			entries = append(entries, entry{ToAccount: cust1, Amount: fmt.Sprintf("1.%02d", i%100)})
+		}
+		b.batch(t, 200, batchOf(entries...), "")
+	}
+	b.sim.Advance(time.Hour)
+	same := func(path string, want any) {
+		t.Helper()
+		got := decodeJSON[[]json.RawMessage](t, b.must(t, 200, "GET", path, nil).body)
+		raw, err := json.Marshal(want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantItems := decodeJSON[[]json.RawMessage](t, raw)
+		if len(got) != len(wantItems) {
+			t.Fatalf("%s: %d elements, want %d", path, len(got), len(wantItems))
+		}
+		for i := range got {
+			var g bytes.Buffer
+			if err := json.Compact(&g, got[i]); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(g.Bytes(), wantItems[i]) {
+				t.Fatalf("%s[%d]: %s, want %s", path, i, g.Bytes(), wantItems[i])
+			}
+		}
+	}
+	events := b.sim.Events()
+	if len(events) != 3600 {
+		t.Fatalf("%d events, want 3600", len(events))
+	}
+	same("/sandbox/v1/events", events)
+	same("/sandbox/v1/ledger", b.sim.Ledger())
 }
