@@ -316,7 +316,7 @@ func (s *Server) correct(id string, amount decimal.Decimal) (correctionJSON, *ap
 	}
 	s.setStatus(j, alpaca.StatusCorrect, now)
 	nj := &journal{
-		id: newID(), from: j.from, to: j.to,
+		from: j.from, to: j.to,
 		description: j.description, created: now.UnixNano(), creditsTo: j.creditsTo,
 	}
 	nj.setAmount(amount)

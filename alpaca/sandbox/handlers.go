@@ -500,8 +500,11 @@ func (s *Server) journalByID(text string) (*journal, bool) {
 	if !ok {
 		return nil, false
 	}
-	j, ok := s.byID[id]
-	return j, ok
+	seq, ok := s.ids.seq(id)
+	if !ok || int(seq) >= s.journals.len() {
+		return nil, false
+	}
+	return s.journals.at(int(seq)), true
 }
 
 // groupThousands writes 100000 as "100,000", the way Alpaca's message does.
@@ -554,7 +557,7 @@ func (s *Server) handleReverseBatch(w http.ResponseWriter, r *http.Request) {
 	out := make([]journalJSON, 0, len(entries))
 	for _, e := range entries {
 		j := &journal{
-			id: newID(), from: s.accountID(e.from), to: s.accountID(e.to),
+			from: s.accountID(e.from), to: s.accountID(e.to),
 			description: e.description, created: now.UnixNano(), creditsTo: true,
 		}
 		j.setFixture(e.description)

@@ -347,8 +347,7 @@ func fixtureStatus(description string) string {
 	return ""
 }
 
-// newID returns a random version-4 UUID. Journal ids need not be reproducible, and random ones
-// keep two simulator instances from ever handing out the same id.
+// newID returns a random version-4 UUID, the ref_id of a cash deposit or withdrawal activity.
 func newID() [16]byte {
 	var id [16]byte
 	binary.BigEndian.PutUint64(id[0:8], rand.Uint64())
@@ -382,7 +381,7 @@ const (
 // Alpaca keeps over-limit JNLCs on v1 and fixtures must wait for EndOfDay. Callers hold s.mu.
 func (s *Server) createJournal(e entryRequest, now time.Time, refuseShort bool) (*journal, error) {
 	j := &journal{
-		id: newID(), from: s.accountID(e.from), to: s.accountID(e.to),
+		from: s.accountID(e.from), to: s.accountID(e.to),
 		description: e.description, created: now.UnixNano(), idemKey: e.idemKey, keyType: keyTypeCode(e.idemKeyType),
 	}
 	j.setFixture(e.description)
@@ -456,7 +455,7 @@ func (s *Server) createJNLS(e securitiesRequest, now time.Time) *journal {
 		price = defaultPrice
 	}
 	j := &journal{
-		id: newID(), jnls: true, from: s.accountID(e.from), to: s.accountID(e.to),
+		jnls: true, from: s.accountID(e.from), to: s.accountID(e.to),
 		description: e.description, created: now.UnixNano(), idemKey: e.idemKey,
 		rare: &rareFields{fixture: fixtureStatus(e.description), symbol: e.symbol, qty: e.qty, price: price},
 	}
@@ -470,9 +469,9 @@ func (s *Server) createJNLS(e securitiesRequest, now time.Time) *journal {
 // stands for it (j was only its draft).
 func (s *Server) add(j *journal, now time.Time, status string) *journal {
 	j.seq = int32(s.journals.len())
+	j.id = s.ids.id(j.seq)
 	j.firstStatus = statusCode(status)
 	rec := s.journals.add(*j)
-	s.byID[rec.id] = rec
 	s.setStatus(rec, status, now)
 	return rec
 }

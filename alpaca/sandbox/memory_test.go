@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"runtime"
 	"runtime/metrics"
 	"strings"
@@ -31,14 +32,15 @@ func BenchmarkNightMemory(b *testing.B) {
 // A night's journals take a few hundred bytes each, events, idempotency keys and Travel Rule fields
 // included (they took nearly 2 KB: whole answers kept per key, ids, amounts and event fields as
 // separate strings; then 753 bytes: every journal its own copy of its receipt's Travel Rule fields;
-// then 462: status, settle date, entry type and key type as strings).
+// then 462: status, settle date, entry type and key type as strings; then 402: a map from id to
+// journal).
 // Not parallel: the heap is measured while no other test runs.
 func TestNightMemoryPerJournal(t *testing.T) {
 	const batches = 50
 	perJournal := float64(nightHeap(t, batches)) / (batches * 1_000)
 	t.Logf("%.0f bytes per journal", perJournal)
-	if perJournal > 440 {
-		t.Fatalf("the simulator holds %.0f bytes per journal, want at most 440", perJournal)
+	if perJournal > 400 {
+		t.Fatalf("the simulator holds %.0f bytes per journal, want at most 400", perJournal)
 	}
 }
 
@@ -134,4 +136,49 @@ func TestAdminDumpsMatchAccessors(t *testing.T) {
 	}
 	same("/sandbox/v1/events", events)
 	same("/sandbox/v1/ledger", b.sim.Ledger())
+}
+
+// Journal ids are read back to the journal's position instead of looked up in an index: every
+// id is a distinct version-4 UUID that finds its own journal, and an id this simulator never
+// handed out, another simulator's included, finds none.
+func TestJournalIDs(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(o *sandbox.Options) { o.Seed.DailyLimit = dec("0") })
+	other := setup(t, nil)
+	var entries []entry
+	for range 1500 {
+		entries = append(entries, entry{ToAccount: cust1, Amount: "1.00"})
+	}
+	b.batch(t, 200, batchOf(entries...), "")
+	other.batch(t, 200, batchOf(entries[:10]...), "")
+	v4 := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+	seen := map[string]bool{}
+	for _, e := range b.sim.Ledger() {
+		if !v4.MatchString(e.ID) || seen[e.ID] {
+			t.Fatalf("journal id %s: not a fresh version-4 UUID", e.ID)
+		}
+		seen[e.ID] = true
+	}
+	ledger := b.sim.Ledger()
+	for _, i := range []int{0, 1, 777, 1499} {
+		if got := b.journal(t, ledger[i].ID); got.ID != ledger[i].ID {
+			t.Fatalf("GET %s answered %s", ledger[i].ID, got.ID)
+		}
+	}
+	for _, e := range other.sim.Ledger() {
+		if seen[e.ID] {
+			t.Fatalf("two simulators handed out %s", e.ID)
+		}
+		b.must(t, 404, "GET", "/v1/journals/"+e.ID, nil)
+	}
+	// One bit changed anywhere outside the version and variant: no journal.
+	id := ledger[5].ID
+	for _, pos := range []int{0, 9, 16, 21, 35} {
+		c := []byte(id)
+		c[pos] = "01"[(c[pos]-'0'+1)%2]
+		if c[pos] == id[pos] {
+			c[pos] = '2'
+		}
+		b.must(t, 404, "GET", "/v1/journals/"+string(c), nil)
+	}
 }

@@ -76,7 +76,7 @@ type Server struct {
 
 	journals   chunked[journal] // in creation order
 	lastTx     *transmitter     // the Travel Rule fields last booked, shared while they repeat
-	byID       map[[16]byte]*journal
+	ids        journalIDs
 	open       bitset // queued, sent_to_clearing or pending: what EOD and BOD look at
 	due        dueHeap
 	dailyTotal decimal.Decimal
@@ -132,7 +132,7 @@ func New(o Options) *Server {
 		accounts: make(map[string]*Account),
 		cash:     make(map[string]decimal.Decimal),
 		book:     activityBook{booked: make(map[string]decimal.Decimal)},
-		byID:     make(map[[16]byte]*journal),
+		ids:      newJournalIDs(),
 		idem:     make(map[string]*idemEntry),
 		changed:  make(chan struct{}),
 
