@@ -54,7 +54,9 @@ const (
 // reconcile's (WatchForDefault, FormatDefault).
 type Config struct {
 	SweepAccount string
-	DropDir      string
+	// RewardsAccount is the firm account rewards (JNLS) are given from; SweepAccount when empty.
+	RewardsAccount string
+	DropDir        string
 	// ReceiptsPattern, AllocationsPattern and RewardsPattern name the files of each kind.
 	ReceiptsPattern, AllocationsPattern, RewardsPattern string
 	// BAI2Pattern and CAMTPattern name bank statement files, read as receipts of BankAccount.
@@ -81,10 +83,11 @@ type Config struct {
 	// TrackWait replaces the pauses between ingest scans and between tracking passes (tests).
 	TrackWait func(ctx context.Context, d time.Duration) error
 	// Failpoint, when set, is called at each point where state was just persisted (after-ingest,
-	// after-plan, before-post, after-post, after-store, after-submit, after-track-pass,
-	// after-track); the crash harness kills the process there.
+	// after-plan, before-post, after-post, after-store, before-jnls-post, after-jnls-post,
+	// after-jnls-store, after-submit, after-track-pass, after-track); the crash harness kills the
+	// process there.
 	Failpoint func(name string)
-	// BeforePost runs just before each batch POST (tests).
+	// BeforePost runs just before each POST, of a cash batch or of a reward (tests).
 	BeforePost func(batchID int64)
 	// ProgressEvery is the real-time pace of tracking's progress lines.
 	ProgressEvery time.Duration
@@ -340,6 +343,18 @@ func (r *Runner) CheckBroker(ctx context.Context) error {
 		return fmt.Errorf("%w: the sweep account %s is %s at the broker, not %s: journals from it would fail; nothing was sent",
 			ErrNotReady, sweep, a.Status, alpaca.AccountActive)
 	}
+	if rewards := strings.ToLower(r.cfg().RewardsAccount); rewards != "" && rewards != strings.ToLower(sweep) {
+		a, err := r.Broker.GetAccount(ctx, rewards)
+		switch {
+		case errors.As(err, &apiErr) && apiErr.HTTPStatus == 404:
+			return fmt.Errorf("%w: the broker has no account %s: check CASHPOOL_REWARDS_ACCOUNT; nothing was sent", ErrNotReady, rewards)
+		case err != nil:
+			return fmt.Errorf("checking the rewards account at the broker: %w; nothing was sent", err)
+		case a.Status != alpaca.AccountActive:
+			return fmt.Errorf("%w: the rewards account %s is %s at the broker, not %s: rewards from it would fail; nothing was sent",
+				ErrNotReady, rewards, a.Status, alpaca.AccountActive)
+		}
+	}
 	return nil
 }
 
@@ -397,8 +412,8 @@ func (r *Runner) Plan(ctx context.Context, date string) (int64, error) {
 	c := r.cfg()
 	defer c.timed("plan")()
 	res, err := plan.Plan(ctx, r.DB, plan.Config{
-		SweepAccount: c.SweepAccount, BusinessDate: date, BatchSize: c.BatchSize, JournalLimit: c.JournalLimit, Now: c.Now,
-		AwaitReceiptFor: c.AwaitReceiptFor,
+		SweepAccount: c.SweepAccount, RewardsAccount: c.RewardsAccount, BusinessDate: date, BatchSize: c.BatchSize,
+		JournalLimit: c.JournalLimit, Now: c.Now, AwaitReceiptFor: c.AwaitReceiptFor,
 	})
 	if err != nil {
 		return 0, fmt.Errorf("plan %s: %w", date, err)
@@ -407,7 +422,11 @@ func (r *Runner) Plan(ctx context.Context, date string) (int64, error) {
 		c.Logger.Info("plan: run already planned", "date", date, "run", res.RunID)
 	} else {
 		c.Logger.Info("plan", "date", date, "run", res.RunID, "receipts", res.Receipts, "held", res.Held,
-			"journals", res.Journals, "batches", res.Batches, "skipped", res.Skipped, "amount", res.Planned.StringFixed(2))
+			"journals", res.Journals, "batches", res.Batches, "skipped", res.Skipped, "amount", res.Planned.StringFixed(2),
+			"rewards", res.Rewards)
+		if res.RewardsRefused > 0 {
+			c.Logger.Warn("plan: rewards to a firm account refused before sending; see the report", "date", date, "rewards", res.RewardsRefused)
+		}
 		if res.NightHeld {
 			c.Logger.Warn("plan: nothing planned: an allocations file that is not loaded cannot be read; see the report", "date", date)
 		} else if res.Waiting > 0 {
@@ -484,8 +503,8 @@ func (r *Runner) sendPlanned(ctx context.Context, date string, runID int64, fenc
 		return fmt.Errorf("submit %s: %w", date, err)
 	}
 	res, err := submit.Submit(ctx, r.DB, r.Broker, runID, submit.Config{
-		SweepAccount: c.SweepAccount, BusinessDate: date, MaxInFlight: c.MaxInFlight, Now: c.Now, Logger: c.Logger,
-		KeyRetention: c.KeyRetention, Fence: fence,
+		SweepAccount: c.SweepAccount, RewardsAccount: c.RewardsAccount, BusinessDate: date, MaxInFlight: c.MaxInFlight,
+		Now: c.Now, Logger: c.Logger, KeyRetention: c.KeyRetention, Fence: fence,
 		BeforePost: func(id int64) {
 			c.Failpoint("before-post")
 			if c.BeforePost != nil {
@@ -494,12 +513,20 @@ func (r *Runner) sendPlanned(ctx context.Context, date string, runID int64, fenc
 		},
 		AfterPost: func(int64) { c.Failpoint("after-post") },
 		Stored:    func(int64) { c.Failpoint("after-store") },
+		BeforeRewardPost: func(id int64) {
+			c.Failpoint("before-jnls-post")
+			if c.BeforePost != nil {
+				c.BeforePost(id)
+			}
+		},
+		AfterRewardPost: func(int64) { c.Failpoint("after-jnls-post") },
+		RewardStored:    func(int64) { c.Failpoint("after-jnls-store") },
 	})
 	if err != nil {
 		return fmt.Errorf("submit %s: %w", date, err)
 	}
 	c.Logger.Info("submit", "date", date, "batches_sent", res.Sent, "batches_split", res.Split,
-		"journals_canceled_with_batch", res.Canceled, "batches_recovered_by_listing", res.Recovered)
+		"journals_canceled_with_batch", res.Canceled, "batches_recovered_by_listing", res.Recovered, "rewards_refused", res.Refused)
 	// The first submission of a round (a redrive starts another) fixes the moment tracking counts
 	// from; Track derives the deadline from it and the TrackFor of whichever run tracks.
 	now := c.Now().UTC()
@@ -515,8 +542,8 @@ func (r *Runner) Track(ctx context.Context, runID int64) error {
 		return err
 	}
 	tcfg := track.Config{
-		SweepAccount: c.SweepAccount, PollEvery: c.PollEvery, Now: c.Now, Logger: c.Logger, Wait: c.TrackWait,
-		AfterPass: func() { c.Failpoint("after-track-pass") }, ProgressEvery: c.ProgressEvery,
+		SweepAccount: c.SweepAccount, RewardsAccount: c.RewardsAccount, PollEvery: c.PollEvery, Now: c.Now,
+		Logger: c.Logger, Wait: c.TrackWait, AfterPass: func() { c.Failpoint("after-track-pass") }, ProgressEvery: c.ProgressEvery,
 		OnReconnect: c.Observer.StreamReconnect, OnHeal: c.Observer.Heal,
 	}
 	if c.Progress != nil {
@@ -531,7 +558,7 @@ func (r *Runner) Track(ctx context.Context, runID int64) error {
 	if err != nil {
 		return err
 	}
-	reversed, err := track.Watch(ctx, r.DB, r.Broker, c.SweepAccount, date.Add(-c.WatchFor), c.Now())
+	reversed, err := track.Watch(ctx, r.DB, r.Broker, c.SweepAccount, c.RewardsAccount, date.Add(-c.WatchFor), c.Now())
 	if err != nil {
 		// Never only logged: a reversal check that did not happen must stop the night.
 		return fmt.Errorf("track: watching funded journals of earlier runs: %w", err)

@@ -236,6 +236,7 @@ type broker struct {
 	posts      []post
 	lists      int
 	loseAnswer bool
+	neverSent  bool // a reward's POST fails before it leaves (CreateJournalBody only)
 }
 
 type post struct {
@@ -254,6 +255,24 @@ func (b *broker) CreateBatch(ctx context.Context, key string, body []byte) ([]al
 	lose := b.loseAnswer
 	b.mu.Unlock()
 	out, err := b.real.CreateBatch(ctx, key, body)
+	if err == nil && lose {
+		return nil, errLost
+	}
+	return out, err
+}
+
+func (b *broker) CreateJournalBody(ctx context.Context, key string, body []byte) (*alpaca.Journal, error) {
+	if b.check != nil {
+		b.check(key, body)
+	}
+	b.mu.Lock()
+	b.posts = append(b.posts, post{key, append([]byte(nil), body...)})
+	lose, never := b.loseAnswer, b.neverSent
+	b.mu.Unlock()
+	if never {
+		return nil, errLost
+	}
+	out, err := b.real.CreateJournalBody(ctx, key, body)
 	if err == nil && lose {
 		return nil, errLost
 	}

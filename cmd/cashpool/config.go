@@ -90,6 +90,10 @@ type config struct {
 	RunHolidays  bool          `env:"CASHPOOL_RUN_ON_HOLIDAYS" want:"true or false"`
 	LogFormat    string        `env:"CASHPOOL_LOG_FORMAT"` // checked by newLogger, which reads it first
 	LogLevel     string        `env:"CASHPOOL_LOG_LEVEL"`
+
+	// RewardsAccount is the firm account rewards (JNLS) are given from; the sweep account when unset.
+	RewardsAccount string `env:"CASHPOOL_REWARDS_ACCOUNT"`
+
 	// Where a one-shot command publishes its metrics; serve is scraped instead.
 	MetricsTextfile string `env:"CASHPOOL_METRICS_TEXTFILE"`
 	PushgatewayURL  string `env:"CASHPOOL_PUSHGATEWAY_URL"`
@@ -226,6 +230,10 @@ func (c *config) validate(envErrs map[string]error, environ map[string]string, f
 		}
 	}
 	c.SweepAccount = strings.ToLower(c.SweepAccount)
+	c.RewardsAccount = strings.ToLower(c.RewardsAccount)
+	if c.RewardsAccount != "" && !pool.IsUUID(c.RewardsAccount) {
+		bad("CASHPOOL_REWARDS_ACCOUNT", c.RewardsAccount, "the rewards (firm) account's id, a UUID, or unset for the sweep account")
+	}
 	loc, err := time.LoadLocation(c.TZName)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("CASHPOOL_TZ %q: %w", c.TZName, err))
