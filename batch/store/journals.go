@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/lib/pq"
+	"github.com/shopspring/decimal"
 
 	"github.com/cashpool/cashpool/alpaca"
 )
@@ -138,10 +139,11 @@ type JournalMove struct {
 
 // Moved is one move MoveJournals made: the journal, its run, and its status before and after.
 type Moved struct {
-	ID    int64  `db:"id"`
-	RunID int64  `db:"run_id"`
-	From  string `db:"status_from"`
-	To    string `db:"status_to"`
+	ID     int64               `db:"id"`
+	RunID  int64               `db:"run_id"`
+	From   string              `db:"status_from"`
+	To     string              `db:"status_to"`
+	Amount decimal.NullDecimal `db:"amount"` // NULL for a journal of securities
 }
 
 // OpenDelta is how the moves changed the number of run runID's journals that are not final: a
@@ -158,6 +160,24 @@ func OpenDelta(moved []Moved, runID int64) int {
 			d--
 		case from && !to:
 			d++
+		}
+	}
+	return d
+}
+
+// FundedDelta is how the moves changed the amount funded by run runID's journals: a journal that
+// became funded adds its amount, one that left a funded status (a reversal) takes it away.
+func FundedDelta(moved []Moved, runID int64) decimal.Decimal {
+	d := decimal.Zero
+	for _, m := range moved {
+		if m.RunID != runID || !m.Amount.Valid {
+			continue
+		}
+		switch from, to := JournalFunded(m.From), JournalFunded(m.To); {
+		case !from && to:
+			d = d.Add(m.Amount.Decimal)
+		case from && !to:
+			d = d.Sub(m.Amount.Decimal)
 		}
 	}
 	return d

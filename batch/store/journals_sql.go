@@ -34,12 +34,12 @@ WITH v AS (
 		last_event_id = greatest(j.last_event_id, v.event_id COLLATE "C")
 	FROM v, o
 	WHERE j.id = v.id AND o.id = v.id AND (v.seen = '' OR o.status = v.seen) AND %[1]s
-	RETURNING j.id, j.run_id, o.status AS status_from, v.status_to, v.at, v.event_id
+	RETURNING j.id, j.run_id, o.status AS status_from, v.status_to, v.at, v.event_id, j.amount
 ), h AS (
 	INSERT INTO journal_history (journal_id, status_from, status_to, source, at, event_id)
 	SELECT id, status_from, status_to, $8, at, NULLIF(event_id, '') FROM u ORDER BY id
 )
-SELECT id, run_id, status_from, status_to FROM u`
+SELECT id, run_id, status_from, status_to, amount FROM u`
 
 // queryAnswerJournals stores Alpaca's answer for journals waiting for it: planned, and found by no
 // tracker until their Alpaca id is in journal_answers, so the status judged is the one the

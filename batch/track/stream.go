@@ -419,6 +419,7 @@ func (st *streamer) apply(ctx context.Context, evs []alpaca.JournalEvent) (chang
 	moves := map[int64]int{}
 	refused := map[int64]string{} // journal -> newest event the guard refused
 	delta := 0
+	var committed []store.Moved // once the transaction commits
 	for _, e := range ourEvents {
 		j := mine[e.JournalID]
 		if e.EventID <= j.LastEvent || repeats(j, e) {
@@ -445,6 +446,7 @@ func (st *streamer) apply(ctx context.Context, evs []alpaca.JournalEvent) (chang
 		}
 		changed += len(moved)
 		delta += store.OpenDelta(moved, st.runID)
+		committed = append(committed, moved...)
 	}
 	if len(refused) > 0 {
 		ids, events := make([]int64, 0, len(refused)), make([]string, 0, len(refused))
@@ -465,6 +467,7 @@ func (st *streamer) apply(ctx context.Context, evs []alpaca.JournalEvent) (chang
 		return 0, err
 	}
 	st.openDelta.Add(int64(delta))
+	st.cfg.kept.moved(committed)
 	return changed, nil
 }
 
