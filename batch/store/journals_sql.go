@@ -118,7 +118,7 @@ func JournalsRedriven(ctx context.Context, q Querier, batchIDs, allocationIDs []
 		SELECT j.id, '', $7, 'redrive', $2, $3, $4, o.detail
 		FROM journals j
 		JOIN unnest($5::bigint[], $6::text[]) AS o(allocation_id, detail) ON o.allocation_id = j.allocation_id
-		WHERE j.batch_id = ANY($1::bigint[])`,
+		WHERE j.run_id IN (SELECT run_id FROM batches WHERE id = ANY($1::bigint[])) AND j.batch_id = ANY($1::bigint[])`,
 		pq.Array(batchIDs), now, by, reason, pq.Array(allocationIDs), pq.Array(details), JournalPlanned); err != nil {
 		return fmt.Errorf("journal history: %w", err)
 	}
@@ -130,14 +130,17 @@ func JournalsRedriven(ctx context.Context, q Querier, batchIDs, allocationIDs []
 func SetJournalsError(ctx context.Context, q Querier, batchID int64, keys []string, msg string) ([]int64, error) {
 	var ids []int64
 	err := q.SelectContext(ctx, &ids, `
-				UPDATE journals SET error_message = $3 WHERE batch_id = $1 AND journal_key = ANY($2::uuid[]) RETURNING id`,
+				UPDATE journals SET error_message = $3
+				WHERE run_id = (SELECT run_id FROM batches WHERE id = $1) AND batch_id = $1 AND journal_key = ANY($2::uuid[])
+				RETURNING id`,
 		batchID, pq.Array(keys), msg)
 	return ids, err
 }
 
 // RebatchJournals moves the journals of batch from whose keys are given into batch to.
 func RebatchJournals(ctx context.Context, q Querier, to, from int64, keys []string) error {
-	_, err := q.ExecContext(ctx, `UPDATE journals SET batch_id = $1 WHERE batch_id = $2 AND journal_key = ANY($3::uuid[])`,
+	_, err := q.ExecContext(ctx, `UPDATE journals SET batch_id = $1
+		WHERE run_id = (SELECT run_id FROM batches WHERE id = $2) AND batch_id = $2 AND journal_key = ANY($3::uuid[])`,
 		to, from, pq.Array(keys))
 	return err
 }
@@ -181,7 +184,8 @@ const NamedJournalSQL = `
 // JournalKeysOfBatch lists the journal keys of batch batchID.
 func JournalKeysOfBatch(ctx context.Context, q Querier, batchID int64) ([]string, error) {
 	var keys []string
-	err := q.SelectContext(ctx, &keys, `SELECT journal_key::text FROM journals WHERE batch_id = $1`, batchID)
+	err := q.SelectContext(ctx, &keys, `SELECT journal_key::text FROM journals
+		WHERE run_id = (SELECT run_id FROM batches WHERE id = $1) AND batch_id = $1`, batchID)
 	return keys, err
 }
 
@@ -195,7 +199,8 @@ type BatchJournal struct {
 // JournalsOfBatch lists the journals of batch batchID in id order.
 func JournalsOfBatch(ctx context.Context, q Querier, batchID int64) ([]BatchJournal, error) {
 	var js []BatchJournal
-	err := q.SelectContext(ctx, &js, `SELECT id, journal_key, to_account FROM journals WHERE batch_id = $1 ORDER BY id`, batchID)
+	err := q.SelectContext(ctx, &js, `SELECT id, journal_key, to_account FROM journals
+		WHERE run_id = (SELECT run_id FROM batches WHERE id = $1) AND batch_id = $1 ORDER BY id`, batchID)
 	return js, err
 }
 
