@@ -41,6 +41,26 @@ WITH v AS (
 )
 SELECT id, run_id, status_from, status_to, amount FROM u`
 
+// queryMoveSeenJournals is queryMoveJournals without the row locks, for moves that all carry the
+// status the caller read: a journal moves only if its row still holds it when the update reaches
+// it (PostgreSQL judges the WHERE again on a row changed meanwhile), so that status is the
+// history's status_from. %[1]s is the guard (journalGuardSQL).
+const queryMoveSeenJournals = `
+WITH v AS (
+	SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::text[])
+	  AS v(id, status_to, seen, at, event_id)
+), u AS (
+	UPDATE journals j SET status = v.status_to, status_unknown = NOT (v.status_to = ANY($6::text[])), updated_at = $7,
+		last_event_id = greatest(j.last_event_id, v.event_id COLLATE "C")
+	FROM v
+	WHERE j.id = v.id AND j.status = v.seen AND %[1]s
+	RETURNING j.id, j.run_id, v.seen AS status_from, v.status_to, v.at, v.event_id, j.amount
+), h AS (
+	INSERT INTO journal_history (journal_id, status_from, status_to, source, at, event_id)
+	SELECT id, status_from, status_to, $8, at, NULLIF(event_id, '') FROM u ORDER BY id
+)
+SELECT id, run_id, status_from, status_to, amount FROM u`
+
 // queryAnswerJournals stores Alpaca's answer for journals waiting for it: planned, and found by no
 // tracker until their Alpaca id is in journal_answers, so the status judged is the one the
 // update's own WHERE reads again (no row lock first; a lock is a WAL record of its own per
@@ -65,17 +85,23 @@ WITH v AS (
 )
 SELECT count(*) FROM u`
 
-// NoteJournalEvents records, for journals locked by the caller, the newest stream event seen that
-// changed nothing (a move the guard refused): a later event not newer than it is not applied.
-// One event id per journal.
-func NoteJournalEvents(ctx context.Context, q Querier, ids []int64, eventIDs []string) error {
+// NoteJournalEvents records the newest stream event seen that changed nothing (a move the guard
+// refused in status seen): a later event not newer than it is not applied. One event id per
+// journal; a journal no longer in the status its event was judged in is left alone. It returns
+// how many journals took their event.
+func NoteJournalEvents(ctx context.Context, q Querier, ids []int64, seen, eventIDs []string) (int, error) {
 	if len(ids) == 0 {
-		return nil
+		return 0, nil
 	}
-	_, err := q.ExecContext(ctx, `
+	res, err := q.ExecContext(ctx, `
 		UPDATE journals j SET last_event_id = greatest(j.last_event_id, v.event_id COLLATE "C")
-		FROM unnest($1::bigint[], $2::text[]) AS v(id, event_id) WHERE j.id = v.id`, pq.Array(ids), pq.Array(eventIDs))
-	return err
+		FROM unnest($1::bigint[], $2::text[], $3::text[]) AS v(id, seen, event_id) WHERE j.id = v.id AND j.status = v.seen`,
+		pq.Array(ids), pq.Array(seen), pq.Array(eventIDs))
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
 }
 
 // EventJournal is one of our journals a batch of stream events names, as the events are judged.

@@ -179,6 +179,35 @@ func TestJournalSeen(t *testing.T) {
 	}
 }
 
+// TestMoveSeenJournals: the stream's moves take no row lock first; a journal moves only if it still
+// holds the status it was judged in, and that status is its history row's status_from. A journal
+// moved meanwhile and a move the guard refuses are left out alike; a move without Seen is refused.
+func TestMoveSeenJournals(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+	a, b, c := f.journal(t, "pending"), f.journal(t, "pending"), f.journal(t, "executed")
+	moved, err := store.MoveSeenJournals(ctx, f.db, []store.JournalMove{
+		{ID: a, Seen: "queued", To: "executed"},  // moved to pending meanwhile
+		{ID: b, Seen: "pending", To: "executed"}, // still pending
+		{ID: c, Seen: "executed", To: "pending"}, // backwards: the guard refuses
+	}, "sse", now)
+	must(t, err)
+	if len(moved) != 1 || moved[0].ID != b || moved[0].From != "pending" || moved[0].To != "executed" {
+		t.Fatalf("moved %+v, want only %d from pending to executed", moved, b)
+	}
+	var history []string
+	must(t, f.db.Select(&history, `SELECT journal_id || ':' || status_from || '>' || status_to || ':' || source
+		FROM journal_history WHERE journal_id IN ($1, $2, $3) ORDER BY id`, a, b, c))
+	equal(t, fmt.Sprint([]string{fmt.Sprintf("%d:pending>executed:sse", b)}), fmt.Sprint(history), "history")
+	var statuses []string
+	must(t, f.db.Select(&statuses, `SELECT status FROM journals WHERE id IN ($1, $2, $3) ORDER BY id`, a, b, c))
+	equal(t, "[pending executed executed]", fmt.Sprint(statuses), "statuses")
+	if _, err := store.MoveSeenJournals(ctx, f.db, []store.JournalMove{{ID: a, To: "executed"}}, "sse", now); err == nil {
+		t.Fatal("a move without the status it was judged in was made")
+	}
+}
+
 func TestBatchTransitions(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
