@@ -299,6 +299,45 @@ func TestJournalStatusMovesStayHOT(t *testing.T) {
 	equal(t, id, js[0].ID, "journal found by Alpaca's id")
 }
 
+// TestAnswerStaysHOTOnFullPages: journals written as plan writes them (a whole night at once, every
+// page filled up to the fillfactor) leave room on each page for Alpaca's answer: the answer of
+// every journal of a batch is a HOT update, none moves its row to another page and writes an
+// entry in every index. The rows are shaped as a night's: a description, references and an
+// account of a generated night's lengths.
+func TestAnswerStaysHOTOnFullPages(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+	const n = 500 // one batch
+	batch := f.batch(t, "sending")
+	must(t, f.db.Get(new(int), `WITH a AS (
+			INSERT INTO allocations (file_id, line, receipt_id, account_id, amount, client_ref, description)
+			SELECT $1, g, 'W' || lpad((g / 10)::text, 8, '0'), gen_random_uuid(), 1234.56,
+			       'C' || lpad((g / 10)::text, 8, '0') || '-' || lpad((g % 10)::text, 2, '0'), 'Payroll funding W00000001'
+			FROM generate_series(1, $2) g RETURNING id, receipt_id, client_ref, account_id, amount, description
+		)
+		INSERT INTO journals (run_id, batch_id, journal_key, allocation_id, receipt_id, client_ref, to_account, amount,
+			description, status, updated_at)
+		SELECT $3, $4, gen_random_uuid(), id, receipt_id, client_ref, account_id, amount, description, 'planned', $5
+		FROM a ORDER BY id RETURNING 1`, f.file, n, f.runID, batch, now))
+	var ids []int64
+	must(t, f.db.Select(&ids, `SELECT id FROM journals WHERE batch_id = $1 ORDER BY id`, batch))
+	equal(t, n, len(ids), "journals written")
+	moves := make([]store.JournalMove, n)
+	for i, id := range ids {
+		moves[i] = store.JournalMove{ID: id, To: "queued", AlpacaID: fmt.Sprintf("0d1c6c3e-2f4f-4f3e-9d7c-%012d", i)}
+	}
+	tx, err := f.db.BeginTxx(ctx, nil)
+	must(t, err)
+	defer tx.Rollback()
+	must(t, store.AnswerJournals(ctx, tx, moves, "submit", now))
+	var updated, hot int
+	must(t, tx.QueryRow(`SELECT pg_stat_get_xact_tuples_updated('journals'::regclass),
+		pg_stat_get_xact_tuples_hot_updated('journals'::regclass)`).Scan(&updated, &hot))
+	equal(t, n, updated, "answers stored")
+	equal(t, n, hot, "HOT updates of the answers")
+}
+
 // TestBatchesToSendCarryNoBody: listing a night's batches to send reads no body (at a million
 // journals the bodies together are most of a gigabyte); each body is read when its batch is sent,
 // byte for byte as stored.
