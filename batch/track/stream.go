@@ -42,11 +42,10 @@ func (e *applyError) Error() string { return "apply stream events: " + e.err.Err
 func (e *applyError) Unwrap() error { return e.err }
 
 func trackStream(ctx context.Context, db *sqlx.DB, broker Broker, s Streamer, runID int64, deadline time.Time, cfg Config) (Result, error) {
-	res := Result{StreamMode: true}
-	openN, err := countOpen(ctx, db, runID, &res)
-	if err != nil {
-		return res, err
-	}
+	// Track read where the run stands as it started: its sent journals not final are the open ones.
+	res := Result{StreamMode: true, Counts: 1}
+	start := cfg.kept.progress()
+	openN := start.Total - start.Final - start.Unsent
 	if openN == 0 {
 		return res, markTracked(ctx, db, runID)
 	}
