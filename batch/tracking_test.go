@@ -136,6 +136,58 @@ func TestTrackingLogsProgress(t *testing.T) {
 	}
 }
 
+// Every progress line says where the night stands in the table at that moment, though tracking
+// counts the run only once: journals final of total, open, and the amount funded, as the test counts
+// them by hand at each of tracking's waits (nothing moves while it waits: it polls).
+func TestTrackingProgressFollowsTheTable(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	var logs safeLog
+	b.runner.Config.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	b.runner.Broker = noStream{b.client}
+	b.runner.Config.ProgressEvery = 10 * time.Millisecond
+	line := regexp.MustCompile(`msg="track progress" run=\d+ final=(\d+) total=(\d+) open=(\d+) funded=([0-9]+\.[0-9]{2})`)
+	type standing struct{ final, total, open, funded string }
+	var seen []standing
+	b.runner.Config.TrackWait = func(ctx context.Context, d time.Duration) error {
+		// The second line logged after the wait began was read after it began.
+		before := len(line.FindAllString(logs.String(), -1))
+		end := time.Now().Add(10 * time.Second)
+		var ms [][]string
+		for ms = line.FindAllStringSubmatch(logs.String(), -1); len(ms) < before+2; ms = line.FindAllStringSubmatch(logs.String(), -1) {
+			if time.Now().After(end) {
+				t.Errorf("no progress lines within 10s of waiting; log:\n%s", logs.String())
+				return ctx.Err()
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		m := ms[len(ms)-1]
+		got := standing{m[1], m[2], m[3], m[4]}
+		var want standing
+		if err := b.db.QueryRow(`SELECT count(*) FILTER (WHERE status IN ('executed', 'activity_created', 'rejected',
+				'refused', 'canceled', 'deleted', 'correct')), count(*),
+			count(*) FILTER (WHERE status NOT IN ('executed', 'activity_created', 'rejected', 'refused', 'canceled',
+				'deleted', 'correct')),
+			to_char(COALESCE(sum(amount) FILTER (WHERE status IN ('executed', 'activity_created')), 0), 'FM999999990.00')
+			FROM journals`).Scan(&want.final, &want.total, &want.open, &want.funded); err != nil {
+			t.Error(err)
+		}
+		if got != want {
+			t.Errorf("progress line says %+v, the table %+v", got, want)
+		}
+		seen = append(seen, got)
+		b.clock.Advance(d)
+		return nil
+	}
+	if _, err := b.runner.Run(context.Background(), fixtures.BusinessDate); err != nil {
+		t.Fatal(err)
+	}
+	// The night must have moved between two checked lines, or a count never kept would pass.
+	if len(seen) < 2 || seen[0] == seen[len(seen)-1] {
+		t.Fatalf("checked progress lines %+v: want lines before and after journals moved", seen)
+	}
+}
+
 // The progress hook hears of ingest's rows per file and of tracking's journals final of total,
 // never going backwards, and tracking's total is the run's journals.
 func TestProgressHookCountsRise(t *testing.T) {

@@ -41,7 +41,10 @@ const (
 	customers     = 20_000 // accounts the night's journals go to, the same for every size
 )
 
-var sizes = flag.String("night.journals", "100000,1000000", "the nights to run, in journals, comma separated")
+var (
+	sizes      = flag.String("night.journals", "100000,1000000", "the nights to run, in journals, comma separated")
+	cpuProfile = flag.String("night.cpuprofile", "", "write a CPU profile of each night's `cashpool run` to this file (the size appended)")
+)
 
 // BenchmarkNight runs one whole night of each size (100,000 and 1,000,000 journals) through
 // `cashpool run` and prints a table of the figures beside plain `psql \copy` and the floor script:
@@ -188,6 +191,9 @@ func runNight(b *testing.B, bin string, n int) figures {
 	postmaster := postmasterPID(b, admin)
 	lsn0, pgCPU0 := walLSN(b, admin), treeCPU(b, postmaster)
 	run := cashpool(bin, cl.URL("night"), proxy.URL, dir, "run", "--date", date)
+	if *cpuProfile != "" {
+		run.Env = append(run.Env, fmt.Sprintf("CASHPOOL_CPUPROFILE=%s.%d", *cpuProfile, n))
+	}
 	logPath := filepath.Join(dir, "run.log")
 	logFile, err := os.Create(logPath)
 	if err != nil {

@@ -20,11 +20,10 @@ func TestNightTablesIndexes(t *testing.T) {
 		"journal_history.journal_history_journal",
 		"journal_history.journal_history_pkey",
 		"journals.journals_allocation_id_attempt_key",
-		"journals.journals_batch",
 		"journals.journals_journal_key_key",
 		"journals.journals_pkey",
 		"journals.journals_reward_attempt",
-		"journals.journals_run",
+		"journals.journals_run_batch",
 	}
 	var got []string
 	if err := db.Select(&got, `SELECT tablename || '.' || indexname FROM pg_indexes

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/lib/pq"
+	"github.com/shopspring/decimal"
 
 	"github.com/cashpool/cashpool/alpaca"
 )
@@ -138,10 +139,11 @@ type JournalMove struct {
 
 // Moved is one move MoveJournals made: the journal, its run, and its status before and after.
 type Moved struct {
-	ID    int64  `db:"id"`
-	RunID int64  `db:"run_id"`
-	From  string `db:"status_from"`
-	To    string `db:"status_to"`
+	ID     int64               `db:"id"`
+	RunID  int64               `db:"run_id"`
+	From   string              `db:"status_from"`
+	To     string              `db:"status_to"`
+	Amount decimal.NullDecimal `db:"amount"` // NULL for a journal of securities
 }
 
 // OpenDelta is how the moves changed the number of run runID's journals that are not final: a
@@ -158,6 +160,24 @@ func OpenDelta(moved []Moved, runID int64) int {
 			d--
 		case from && !to:
 			d++
+		}
+	}
+	return d
+}
+
+// FundedDelta is how the moves changed the amount funded by run runID's journals: a journal that
+// became funded adds its amount, one that left a funded status (a reversal) takes it away.
+func FundedDelta(moved []Moved, runID int64) decimal.Decimal {
+	d := decimal.Zero
+	for _, m := range moved {
+		if m.RunID != runID || !m.Amount.Valid {
+			continue
+		}
+		switch from, to := JournalFunded(m.From), JournalFunded(m.To); {
+		case !from && to:
+			d = d.Add(m.Amount.Decimal)
+		case from && !to:
+			d = d.Sub(m.Amount.Decimal)
 		}
 	}
 	return d
@@ -193,6 +213,23 @@ func AnswerJournals(ctx context.Context, q Querier, moves []JournalMove, source 
 // a status not known, and each move appends its journal_history row with source. Moves the guard
 // refuses change nothing. It returns the moves made. A journal may appear once per call.
 func MoveJournals(ctx context.Context, q Querier, moves []JournalMove, source string, now time.Time) ([]Moved, error) {
+	return moveJournals(ctx, q, queryMoveJournals, "o.status", moves, source, now)
+}
+
+// MoveSeenJournals is MoveJournals for moves that all carry Seen, without locking the rows first
+// (a lock is a WAL record per journal): a journal moved meanwhile keeps its status and is left out
+// of the moves made, as a refused one is. The caller tells the two apart by what it judged.
+func MoveSeenJournals(ctx context.Context, q Querier, moves []JournalMove, source string, now time.Time) ([]Moved, error) {
+	for _, m := range moves {
+		if m.Seen == "" {
+			return nil, fmt.Errorf("move journal %d without the status it was judged in", m.ID)
+		}
+	}
+	return moveJournals(ctx, q, queryMoveSeenJournals, "v.seen", moves, source, now)
+}
+
+// moveJournals runs a move statement whose guard judges the status named from.
+func moveJournals(ctx context.Context, q Querier, query, from string, moves []JournalMove, source string, now time.Time) ([]Moved, error) {
 	if len(moves) == 0 {
 		return nil, nil
 	}
@@ -202,7 +239,7 @@ func MoveJournals(ctx context.Context, q Querier, moves []JournalMove, source st
 		ids[i], tos[i], seen[i], ats[i], events[i] = m.ID, m.To, m.Seen, at(m, now), m.EventID
 	}
 	var moved []Moved
-	err := q.SelectContext(ctx, &moved, fmt.Sprintf(queryMoveJournals, journalGuardSQL("o.status", "v.status_to")),
+	err := q.SelectContext(ctx, &moved, fmt.Sprintf(query, journalGuardSQL(from, "v.status_to")),
 		pq.Array(ids), pq.Array(tos), pq.Array(seen), pq.Array(ats), pq.Array(events), pq.Array(JournalStatuses), now, source)
 	if err != nil {
 		return nil, fmt.Errorf("move journals to their new status: %w", err)

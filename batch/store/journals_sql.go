@@ -41,12 +41,32 @@ WITH v AS (
 		last_event_id = greatest(j.last_event_id, v.event_id COLLATE "C")
 	FROM v, o
 	WHERE j.id = v.id AND o.id = v.id AND (v.seen = '' OR o.status = v.seen) AND %[1]s
-	RETURNING j.id, j.run_id, o.status AS status_from, v.status_to, v.at, v.event_id
+	RETURNING j.id, j.run_id, o.status AS status_from, v.status_to, v.at, v.event_id, j.amount
 ), h AS (
 	INSERT INTO journal_history (journal_id, status_from, status_to, source, at, event_id)
 	SELECT id, status_from, status_to, $8, at, NULLIF(event_id, '') FROM u ORDER BY id
 )
-SELECT id, run_id, status_from, status_to FROM u`
+SELECT id, run_id, status_from, status_to, amount FROM u`
+
+// queryMoveSeenJournals is queryMoveJournals without the row locks, for moves that all carry the
+// status the caller read: a journal moves only if its row still holds it when the update reaches
+// it (PostgreSQL judges the WHERE again on a row changed meanwhile), so that status is the
+// history's status_from. %[1]s is the guard (journalGuardSQL).
+const queryMoveSeenJournals = `
+WITH v AS (
+	SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::text[])
+	  AS v(id, status_to, seen, at, event_id)
+), u AS (
+	UPDATE journals j SET status = v.status_to, status_unknown = NOT (v.status_to = ANY($6::text[])), updated_at = $7,
+		last_event_id = greatest(j.last_event_id, v.event_id COLLATE "C")
+	FROM v
+	WHERE j.id = v.id AND j.status = v.seen AND %[1]s
+	RETURNING j.id, j.run_id, v.seen AS status_from, v.status_to, v.at, v.event_id, j.amount
+), h AS (
+	INSERT INTO journal_history (journal_id, status_from, status_to, source, at, event_id)
+	SELECT id, status_from, status_to, $8, at, NULLIF(event_id, '') FROM u ORDER BY id
+)
+SELECT id, run_id, status_from, status_to, amount FROM u`
 
 // queryAnswerJournals stores Alpaca's answer for journals waiting for it: planned, and found by no
 // tracker until their Alpaca id is in journal_answers, so the status judged is the one the
@@ -72,17 +92,23 @@ WITH v AS (
 )
 SELECT count(*) FROM u`
 
-// NoteJournalEvents records, for journals locked by the caller, the newest stream event seen that
-// changed nothing (a move the guard refused): a later event not newer than it is not applied.
-// One event id per journal.
-func NoteJournalEvents(ctx context.Context, q Querier, ids []int64, eventIDs []string) error {
+// NoteJournalEvents records the newest stream event seen that changed nothing (a move the guard
+// refused in status seen): a later event not newer than it is not applied. One event id per
+// journal; a journal no longer in the status its event was judged in is left alone. It returns
+// how many journals took their event.
+func NoteJournalEvents(ctx context.Context, q Querier, ids []int64, seen, eventIDs []string) (int, error) {
 	if len(ids) == 0 {
-		return nil
+		return 0, nil
 	}
-	_, err := q.ExecContext(ctx, `
+	res, err := q.ExecContext(ctx, `
 		UPDATE journals j SET last_event_id = greatest(j.last_event_id, v.event_id COLLATE "C")
-		FROM unnest($1::bigint[], $2::text[]) AS v(id, event_id) WHERE j.id = v.id`, pq.Array(ids), pq.Array(eventIDs))
-	return err
+		FROM unnest($1::bigint[], $2::text[], $3::text[]) AS v(id, seen, event_id) WHERE j.id = v.id AND j.status = v.seen`,
+		pq.Array(ids), pq.Array(seen), pq.Array(eventIDs))
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
 }
 
 // EventJournal is one of our journals a batch of stream events names, as the events are judged.
@@ -125,7 +151,7 @@ func JournalsRedriven(ctx context.Context, q Querier, batchIDs, allocationIDs []
 		SELECT j.id, '', $7, 'redrive', $2, $3, $4, o.detail
 		FROM journals j
 		JOIN unnest($5::bigint[], $6::text[]) AS o(allocation_id, detail) ON o.allocation_id = j.allocation_id
-		WHERE j.batch_id = ANY($1::bigint[])`,
+		WHERE j.run_id IN (SELECT run_id FROM batches WHERE id = ANY($1::bigint[])) AND j.batch_id = ANY($1::bigint[])`,
 		pq.Array(batchIDs), now, by, reason, pq.Array(allocationIDs), pq.Array(details), JournalPlanned); err != nil {
 		return fmt.Errorf("journal history: %w", err)
 	}
@@ -137,14 +163,17 @@ func JournalsRedriven(ctx context.Context, q Querier, batchIDs, allocationIDs []
 func SetJournalsError(ctx context.Context, q Querier, batchID int64, keys []string, msg string) ([]int64, error) {
 	var ids []int64
 	err := q.SelectContext(ctx, &ids, `
-				UPDATE journals SET error_message = $3 WHERE batch_id = $1 AND journal_key = ANY($2::uuid[]) RETURNING id`,
+				UPDATE journals SET error_message = $3
+				WHERE run_id = (SELECT run_id FROM batches WHERE id = $1) AND batch_id = $1 AND journal_key = ANY($2::uuid[])
+				RETURNING id`,
 		batchID, pq.Array(keys), msg)
 	return ids, err
 }
 
 // RebatchJournals moves the journals of batch from whose keys are given into batch to.
 func RebatchJournals(ctx context.Context, q Querier, to, from int64, keys []string) error {
-	_, err := q.ExecContext(ctx, `UPDATE journals SET batch_id = $1 WHERE batch_id = $2 AND journal_key = ANY($3::uuid[])`,
+	_, err := q.ExecContext(ctx, `UPDATE journals SET batch_id = $1
+		WHERE run_id = (SELECT run_id FROM batches WHERE id = $2) AND batch_id = $2 AND journal_key = ANY($3::uuid[])`,
 		to, from, pq.Array(keys))
 	return err
 }
@@ -192,7 +221,8 @@ const NamedJournalSQL = `
 // JournalKeysOfBatch lists the journal keys of batch batchID.
 func JournalKeysOfBatch(ctx context.Context, q Querier, batchID int64) ([]string, error) {
 	var keys []string
-	err := q.SelectContext(ctx, &keys, `SELECT journal_key::text FROM journals WHERE batch_id = $1`, batchID)
+	err := q.SelectContext(ctx, &keys, `SELECT journal_key::text FROM journals
+		WHERE run_id = (SELECT run_id FROM batches WHERE id = $1) AND batch_id = $1`, batchID)
 	return keys, err
 }
 
@@ -206,7 +236,8 @@ type BatchJournal struct {
 // JournalsOfBatch lists the journals of batch batchID in id order.
 func JournalsOfBatch(ctx context.Context, q Querier, batchID int64) ([]BatchJournal, error) {
 	var js []BatchJournal
-	err := q.SelectContext(ctx, &js, `SELECT id, journal_key, to_account FROM journals WHERE batch_id = $1 ORDER BY id`, batchID)
+	err := q.SelectContext(ctx, &js, `SELECT id, journal_key, to_account FROM journals
+		WHERE run_id = (SELECT run_id FROM batches WHERE id = $1) AND batch_id = $1 ORDER BY id`, batchID)
 	return js, err
 }
 

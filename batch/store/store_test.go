@@ -179,6 +179,35 @@ func TestJournalSeen(t *testing.T) {
 	}
 }
 
+// TestMoveSeenJournals: the stream's moves take no row lock first; a journal moves only if it still
+// holds the status it was judged in, and that status is its history row's status_from. A journal
+// moved meanwhile and a move the guard refuses are left out alike; a move without Seen is refused.
+func TestMoveSeenJournals(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+	a, b, c := f.journal(t, "pending"), f.journal(t, "pending"), f.journal(t, "executed")
+	moved, err := store.MoveSeenJournals(ctx, f.db, []store.JournalMove{
+		{ID: a, Seen: "queued", To: "executed"},  // moved to pending meanwhile
+		{ID: b, Seen: "pending", To: "executed"}, // still pending
+		{ID: c, Seen: "executed", To: "pending"}, // backwards: the guard refuses
+	}, "sse", now)
+	must(t, err)
+	if len(moved) != 1 || moved[0].ID != b || moved[0].From != "pending" || moved[0].To != "executed" {
+		t.Fatalf("moved %+v, want only %d from pending to executed", moved, b)
+	}
+	var history []string
+	must(t, f.db.Select(&history, `SELECT journal_id || ':' || status_from || '>' || status_to || ':' || source
+		FROM journal_history WHERE journal_id IN ($1, $2, $3) ORDER BY id`, a, b, c))
+	equal(t, fmt.Sprint([]string{fmt.Sprintf("%d:pending>executed:sse", b)}), fmt.Sprint(history), "history")
+	var statuses []string
+	must(t, f.db.Select(&statuses, `SELECT status FROM journals WHERE id IN ($1, $2, $3) ORDER BY id`, a, b, c))
+	equal(t, "[pending executed executed]", fmt.Sprint(statuses), "statuses")
+	if _, err := store.MoveSeenJournals(ctx, f.db, []store.JournalMove{{ID: a, To: "executed"}}, "sse", now); err == nil {
+		t.Fatal("a move without the status it was judged in was made")
+	}
+}
+
 func TestBatchTransitions(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
@@ -268,6 +297,45 @@ func TestJournalStatusMovesStayHOT(t *testing.T) {
 	must(t, err)
 	equal(t, 1, len(js), "journals found by Alpaca's id")
 	equal(t, id, js[0].ID, "journal found by Alpaca's id")
+}
+
+// TestAnswerStaysHOTOnFullPages: journals written as plan writes them (a whole night at once, every
+// page filled up to the fillfactor) leave room on each page for Alpaca's answer: the answer of
+// every journal of a batch is a HOT update, none moves its row to another page and writes an
+// entry in every index. The rows are shaped as a night's: a description, references and an
+// account of a generated night's lengths.
+func TestAnswerStaysHOTOnFullPages(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+	const n = 500 // one batch
+	batch := f.batch(t, "sending")
+	must(t, f.db.Get(new(int), `WITH a AS (
+			INSERT INTO allocations (file_id, line, receipt_id, account_id, amount, client_ref, description)
+			SELECT $1, g, 'W' || lpad((g / 10)::text, 8, '0'), gen_random_uuid(), 1234.56,
+			       'C' || lpad((g / 10)::text, 8, '0') || '-' || lpad((g % 10)::text, 2, '0'), 'Payroll funding W00000001'
+			FROM generate_series(1, $2) g RETURNING id, receipt_id, client_ref, account_id, amount, description
+		)
+		INSERT INTO journals (run_id, batch_id, journal_key, allocation_id, receipt_id, client_ref, to_account, amount,
+			description, status, updated_at)
+		SELECT $3, $4, gen_random_uuid(), id, receipt_id, client_ref, account_id, amount, description, 'planned', $5
+		FROM a ORDER BY id RETURNING 1`, f.file, n, f.runID, batch, now))
+	var ids []int64
+	must(t, f.db.Select(&ids, `SELECT id FROM journals WHERE batch_id = $1 ORDER BY id`, batch))
+	equal(t, n, len(ids), "journals written")
+	moves := make([]store.JournalMove, n)
+	for i, id := range ids {
+		moves[i] = store.JournalMove{ID: id, To: "queued", AlpacaID: fmt.Sprintf("0d1c6c3e-2f4f-4f3e-9d7c-%012d", i)}
+	}
+	tx, err := f.db.BeginTxx(ctx, nil)
+	must(t, err)
+	defer tx.Rollback()
+	must(t, store.AnswerJournals(ctx, tx, moves, "submit", now))
+	var updated, hot int
+	must(t, tx.QueryRow(`SELECT pg_stat_get_xact_tuples_updated('journals'::regclass),
+		pg_stat_get_xact_tuples_hot_updated('journals'::regclass)`).Scan(&updated, &hot))
+	equal(t, n, updated, "answers stored")
+	equal(t, n, hot, "HOT updates of the answers")
 }
 
 // TestBatchesToSendCarryNoBody: listing a night's batches to send reads no body (at a million

@@ -151,7 +151,7 @@ func Watch(ctx context.Context, db *sqlx.DB, broker Broker, sweep, rewards strin
 	if len(moves) == 0 {
 		return 0, nil
 	}
-	return applyChanges(ctx, db, moves, "watch", now.UTC())
+	return applyChanges(ctx, db, nil, moves, "watch", now.UTC())
 }
 
 // watchStatuses are what Watch lists: where a funded or open journal can end without being funded,

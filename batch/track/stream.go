@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	"github.com/cashpool/cashpool/alpaca"
 	"github.com/cashpool/cashpool/batch/store"
@@ -41,11 +42,10 @@ func (e *applyError) Error() string { return "apply stream events: " + e.err.Err
 func (e *applyError) Unwrap() error { return e.err }
 
 func trackStream(ctx context.Context, db *sqlx.DB, broker Broker, s Streamer, runID int64, deadline time.Time, cfg Config) (Result, error) {
-	res := Result{StreamMode: true}
-	openN, err := countOpen(ctx, db, runID, &res)
-	if err != nil {
-		return res, err
-	}
+	// Track read where the run stands as it started: its sent journals not final are the open ones.
+	res := Result{StreamMode: true, Counts: 1}
+	start := cfg.kept.progress()
+	openN := start.Total - start.Final - start.Unsent
 	if openN == 0 {
 		return res, markTracked(ctx, db, runID)
 	}
@@ -349,7 +349,28 @@ func (st *streamer) connect(ctx context.Context, o alpaca.StreamOptions) (receiv
 // that journal and Newer than the journal's status; it is recorded on the history row of its
 // change. An event not newer than the journal's newest is a duplicate or a late one and changes
 // nothing; a newer one the guard refuses becomes the journal's newest seen.
+//
+// The journals are first read and moved without row locks (a lock is a WAL record per journal),
+// each move only from the status it was judged in. When one moved meanwhile (a heal pass beside
+// the stream) or a lock would have to be waited for, the transaction is dropped and the events
+// applied again with their journals locked first.
 func (st *streamer) apply(ctx context.Context, evs []alpaca.JournalEvent) (changed int, err error) {
+	changed, err = st.applyOnce(ctx, evs, false)
+	var pqErr *pq.Error
+	if errors.Is(err, errMovedMeanwhile) || errors.As(err, &pqErr) && (pqErr.Code == lockNotAvailable || pqErr.Code == deadlockDetected) {
+		return st.applyOnce(ctx, evs, true)
+	}
+	return changed, err
+}
+
+// errMovedMeanwhile: a journal no longer held the status its events were judged in.
+var errMovedMeanwhile = errors.New("a journal moved while its events were judged")
+
+// PostgreSQL's codes for a lock not granted within lock_timeout and for a deadlock.
+const lockNotAvailable, deadlockDetected = "55P03", "40P01"
+
+// applyOnce is one try of apply, with the journals locked first or not.
+func (st *streamer) applyOnce(ctx context.Context, evs []alpaca.JournalEvent, locked bool) (changed int, err error) {
 	maxID := ""
 	var jids []string
 	seenJ := map[string]bool{}
@@ -374,11 +395,17 @@ func (st *streamer) apply(ctx context.Context, evs []alpaca.JournalEvent) (chang
 		return 0, err
 	}
 	defer tx.Rollback()
+	if !locked {
+		// Without locks first, a wait for one is not worth it: the locked try waits in id order.
+		if _, err := tx.ExecContext(ctx, `SET LOCAL lock_timeout = '100ms'`); err != nil {
+			return 0, err
+		}
+	}
 
-	// Journals first, locked in id order: a concurrent tracker or heal pass on the same journals
-	// waits here and then sees this transaction's statuses. A journal whose every new event
-	// repeats the status it holds (a journal's first event repeats the answer's queued) is
-	// neither locked nor written.
+	// Journals first, locked in id order on the locked try: a concurrent tracker or heal pass on
+	// the same journals waits there and then sees this transaction's statuses. A journal whose
+	// every new event repeats the status it holds (a journal's first event repeats the answer's
+	// queued) is neither locked nor written.
 	var js []*store.EventJournal
 	if len(jids) > 0 {
 		read, err := store.JournalsOfEvents(ctx, tx, jids)
@@ -389,15 +416,17 @@ func (st *streamer) apply(ctx context.Context, evs []alpaca.JournalEvent) (chang
 		for _, j := range read {
 			byAlpaca[strings.ToLower(j.AlpacaID)] = j
 		}
-		news := map[int64]bool{}
+		news := map[int64]*store.EventJournal{}
 		for _, e := range byID {
 			if j := byAlpaca[e.JournalID]; j != nil && e.EventID > j.LastEvent && !repeats(j, e) {
-				news[j.ID] = true
+				news[j.ID] = j
 			}
 		}
-		lock := slices.Collect(maps.Keys(news))
-		if js, err = store.LockEventJournals(ctx, tx, lock); err != nil {
-			return 0, fmt.Errorf("our journals: %w", err)
+		js = slices.Collect(maps.Values(news))
+		if locked {
+			if js, err = store.LockEventJournals(ctx, tx, slices.Collect(maps.Keys(news))); err != nil {
+				return 0, fmt.Errorf("our journals: %w", err)
+			}
 		}
 	}
 	mine := make(map[string]*store.EventJournal, len(js))
@@ -417,8 +446,10 @@ func (st *streamer) apply(ctx context.Context, evs []alpaca.JournalEvent) (chang
 	// each move from the status the one before left.
 	var rounds [][]store.JournalMove
 	moves := map[int64]int{}
-	refused := map[int64]string{} // journal -> newest event the guard refused
+	type refusal struct{ event, status string }
+	refused := map[int64]refusal{} // journal -> newest event the guard refused, in which status
 	delta := 0
+	var committed []store.Moved // once the transaction commits
 	for _, e := range ourEvents {
 		j := mine[e.JournalID]
 		if e.EventID <= j.LastEvent || repeats(j, e) {
@@ -426,7 +457,7 @@ func (st *streamer) apply(ctx context.Context, evs []alpaca.JournalEvent) (chang
 		}
 		j.LastEvent = e.EventID
 		if !store.JournalMayMove(j.Status, e.StatusTo) {
-			refused[j.ID] = e.EventID
+			refused[j.ID] = refusal{e.EventID, j.Status}
 			continue
 		}
 		delete(refused, j.ID) // a later move records a newer event
@@ -439,20 +470,29 @@ func (st *streamer) apply(ctx context.Context, evs []alpaca.JournalEvent) (chang
 		j.Status = e.StatusTo
 	}
 	for _, round := range rounds {
-		moved, err := store.MoveJournals(ctx, tx, round, "sse", now)
+		moved, err := store.MoveSeenJournals(ctx, tx, round, "sse", now)
 		if err != nil {
 			return 0, fmt.Errorf("statuses: %w", err)
 		}
+		if !locked && len(moved) < len(round) {
+			// Every move was judged allowed from the status read: a journal left out moved since.
+			return 0, errMovedMeanwhile
+		}
 		changed += len(moved)
 		delta += store.OpenDelta(moved, st.runID)
+		committed = append(committed, moved...)
 	}
 	if len(refused) > 0 {
-		ids, events := make([]int64, 0, len(refused)), make([]string, 0, len(refused))
-		for id, ev := range refused {
-			ids, events = append(ids, id), append(events, ev)
+		ids, statuses, events := make([]int64, 0, len(refused)), make([]string, 0, len(refused)), make([]string, 0, len(refused))
+		for id, r := range refused {
+			ids, statuses, events = append(ids, id), append(statuses, r.status), append(events, r.event)
 		}
-		if err := store.NoteJournalEvents(ctx, tx, ids, events); err != nil {
+		n, err := store.NoteJournalEvents(ctx, tx, ids, statuses, events)
+		if err != nil {
 			return 0, fmt.Errorf("events seen: %w", err)
+		}
+		if !locked && n < len(ids) {
+			return 0, errMovedMeanwhile
 		}
 	}
 	if maxID != "" {
@@ -465,6 +505,7 @@ func (st *streamer) apply(ctx context.Context, evs []alpaca.JournalEvent) (chang
 		return 0, err
 	}
 	st.openDelta.Add(int64(delta))
+	st.cfg.kept.moved(committed)
 	return changed, nil
 }
 

@@ -623,3 +623,97 @@ func TestStreamRepeatedStatusWritesNothing(t *testing.T) {
 		t.Errorf("history rows of the stream: %d (%v), want 1", n, err)
 	}
 }
+
+// A heal pass (or anything else) moving a journal beside the stream: the stream's move of it, made
+// without a row lock first, never overwrites the other move nor records the wrong status_from; it
+// waits for the other transaction and applies its event from the status that one left.
+func TestStreamMoveRacingAnotherMove(t *testing.T) {
+	t.Parallel()
+	const eventID = "01KJR000000001000000000001"
+	var journal string
+	b := setup(t, sandbox.Faults{}, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !strings.HasPrefix(r.URL.Path, "/v2/events/") {
+				next.ServeHTTP(w, r)
+				return
+			}
+			w.Header().Set("Content-Type", "text/event-stream")
+			rc := http.NewResponseController(w)
+			data, _ := json.Marshal(alpaca.JournalEvent{EventID: eventID, JournalID: journal, EntryType: "JNLC",
+				StatusFrom: "queued", StatusTo: "executed", At: base})
+			fmt.Fprintf(w, "data: %s\n\n", data)
+			_ = rc.Flush()
+			for { // stay open: no reconnect, no heal pass
+				fmt.Fprint(w, ":heartbeat\n\n")
+				_ = rc.Flush()
+				select {
+				case <-r.Context().Done():
+					return
+				case <-time.After(100 * time.Millisecond):
+				}
+			}
+		})
+	})
+	journal = b.post(t, 1, true, "")[0]
+	var id int64
+	if err := b.db.Get(&id, `SELECT id FROM journals WHERE alpaca_id = $1`, journal); err != nil {
+		t.Fatal(err)
+	}
+	// The other move holds the journal, moved to pending, until the stream waits for it.
+	other, err := b.db.Beginx()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Rollback()
+	if _, err := other.Exec(`UPDATE journals SET status = 'pending' WHERE id = $1`, id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Exec(`INSERT INTO journal_history (journal_id, status_from, status_to, source, at)
+		VALUES ($1, 'queued', 'pending', 'heal', now())`, id); err != nil {
+		t.Fatal(err)
+	}
+	committed := make(chan error, 1)
+	go func() {
+		end := time.Now().Add(20 * time.Second)
+		for time.Now().Before(end) {
+			var waiting bool
+			if err := b.db.Get(&waiting, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+				WHERE datname = current_database() AND wait_event_type = 'Lock')`); err != nil {
+				committed <- err
+				return
+			}
+			if waiting {
+				committed <- other.Commit()
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		committed <- errors.New("the stream never waited for the other move")
+	}()
+
+	type row struct {
+		From   string `db:"status_from"`
+		To     string `db:"status_to"`
+		Source string `db:"source"`
+	}
+	var history []row
+	b.trackUntil(t, b.config(), func() bool {
+		history = nil
+		if err := b.db.Select(&history, `SELECT status_from, status_to, source FROM journal_history
+			WHERE journal_id = $1 ORDER BY id`, id); err != nil {
+			t.Error(err)
+		}
+		return len(history) >= 2
+	})
+	if err := <-committed; err != nil {
+		t.Fatal(err)
+	}
+	want := []row{{"queued", "pending", "heal"}, {"pending", "executed", "sse"}}
+	if !slices.Equal(history, want) {
+		t.Fatalf("history %v, want %v", history, want)
+	}
+	var status string
+	if err := b.db.Get(&status, `SELECT status FROM journals WHERE id = $1`, id); err != nil || status != "executed" {
+		t.Fatalf("status %q (%v), want executed", status, err)
+	}
+}

@@ -116,6 +116,8 @@ type Config struct {
 	// its reason (reconnect, dropped, deadline, ...), as they happen (metrics).
 	OnReconnect func()
 	OnHeal      func(reason string)
+
+	kept *kept // where the run stands for the progress lines; set by Track
 }
 
 func (cfg Config) withDefaults() Config {
@@ -199,7 +201,12 @@ type open struct {
 // then marks the run tracked. It streams when cfg.Mode allows and the broker can; otherwise it polls.
 func Track(ctx context.Context, db *sqlx.DB, broker Broker, runID int64, deadline time.Time, cfg Config) (Result, error) {
 	cfg = cfg.withDefaults()
-	defer logProgress(ctx, db, runID, deadline, cfg)()
+	p, err := ReadProgress(ctx, db, runID)
+	if err != nil {
+		return Result{}, err
+	}
+	cfg.kept = &kept{runID: runID, p: p}
+	defer logProgress(ctx, runID, deadline, cfg)()
 	if cfg.Mode != ModePoll {
 		if s, ok := broker.(Streamer); ok {
 			return trackStream(ctx, db, broker, s, runID, deadline, cfg)
@@ -367,15 +374,16 @@ func passChunk(ctx context.Context, db *sqlx.DB, broker Broker, js []open, seen 
 	if len(moves) == 0 {
 		return still, 0, 0, nil
 	}
-	n, err := applyChanges(ctx, db, moves, source, cfg.Now().UTC())
+	n, err := applyChanges(ctx, db, cfg.kept, moves, source, cfg.Now().UTC())
 	return still, n, len(moves), err
 }
 
 // applyChanges applies the moves, each from the status the lookup saw, and appends the history, in
 // one statement. The lookups took time: a row the stream moved meanwhile keeps the stream's status,
 // since the stream's may be the newer one. It returns how many moved.
-func applyChanges(ctx context.Context, db *sqlx.DB, moves []store.JournalMove, source string, now time.Time) (int, error) {
+func applyChanges(ctx context.Context, db *sqlx.DB, kept *kept, moves []store.JournalMove, source string, now time.Time) (int, error) {
 	moved, err := store.MoveJournals(ctx, db, moves, source, now)
+	kept.moved(moved)
 	return len(moved), err
 }
 
@@ -428,9 +436,34 @@ func ReadProgress(ctx context.Context, db *sqlx.DB, runID int64) (Progress, erro
 	return p, nil
 }
 
+// kept is where a run stands while it is tracked: read from the table once when tracking starts,
+// then moved by every change tracking commits, so that the progress lines never count the run again.
+type kept struct {
+	runID int64
+	mu    sync.Mutex
+	p     Progress
+}
+
+// moved takes in committed moves (a nil kept takes nothing: Pass called on its own).
+func (k *kept) moved(ms []store.Moved) {
+	if k == nil || len(ms) == 0 {
+		return
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.p.Final -= store.OpenDelta(ms, k.runID)
+	k.p.Funded = k.p.Funded.Add(store.FundedDelta(ms, k.runID))
+}
+
+func (k *kept) progress() Progress {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.p
+}
+
 // logProgress logs where the run stands every cfg.ProgressEvery until the returned stop is called;
 // stop returns once nothing more will be logged.
-func logProgress(ctx context.Context, db *sqlx.DB, runID int64, deadline time.Time, cfg Config) (stop func()) {
+func logProgress(ctx context.Context, runID int64, deadline time.Time, cfg Config) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
@@ -453,13 +486,7 @@ func logProgress(ctx context.Context, db *sqlx.DB, runID int64, deadline time.Ti
 			if !logNow && cfg.OnProgress == nil {
 				continue
 			}
-			p, err := ReadProgress(ctx, db, runID)
-			if err != nil {
-				if ctx.Err() == nil && logNow {
-					cfg.Logger.Warn("track progress", "run", runID, "err", err)
-				}
-				continue
-			}
+			p := cfg.kept.progress()
 			if cfg.OnProgress != nil {
 				cfg.OnProgress(p.Final, p.Total)
 			}

@@ -67,7 +67,10 @@ and flags; see README.md. Exit status: 0 all executed and balanced, 3 exceptions
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	paceGC(os.Args[1:])
+	stopProfile := profileCPU()
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stopProfile()
 	stop()
 	os.Exit(code)
 }
