@@ -25,7 +25,7 @@ const (
 // the person who fixes the file; the value itself travels beside it.
 var (
 	ErrNumberEmpty     = errors.New("is empty")
-	ErrNumberSign      = errors.New("must not carry a sign: amounts and weights are positive, write 100.00")
+	ErrNumberSign      = errors.New("must not carry a sign: write the plain positive number, like 100.00")
 	ErrNumberExponent  = errors.New("must not use an exponent: write the plain number, like 1000.00")
 	ErrNumberThousands = errors.New("must not contain thousands separators: write 1000.00, not 1,000.00")
 	ErrNumberCurrency  = errors.New("must not contain a currency symbol or code: write 100.00")
