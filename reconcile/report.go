@@ -69,6 +69,7 @@ var Kinds = []string{
 	KindRejectedFile, KindHeldNight, KindCashShortfall, KindHeldReceipt, KindOverAllocated, KindUnallocated, KindSkippedAllocation,
 	KindAmbiguousReference, KindUnmatchedReference, KindAwaitingReceipt, KindHolidayValueDate,
 	KindFailed, KindStuckPending, KindStuck, KindNotSent, KindCorrected, KindReversed, KindFailedLate, KindUnknownStatus,
+	KindRewardRefused, KindRewardRejected, KindRewardNotSent, KindRewardUnknownStatus, KindRewardStuck, KindRewardInFlight,
 	KindUnfinishedRun, KindInFlight, KindUnbalanced, KindSweepDifference,
 }
 
@@ -84,11 +85,15 @@ var kindRank = func() map[string]int {
 var ErrRunNotFound = errors.New("run not found")
 
 // Totals are the run's sums. They balance when Receipts = Allocated + Unallocated,
-// Allocated = Planned and Planned = Executed + Failed + InFlight, all to the cent.
+// Allocated = Planned and Planned = Executed + Failed + InFlight, all to the cent, and every
+// symbol's rewards balance (see RewardTotals). The cash sums count JNLC journals only.
 type Totals struct {
 	Receipts, Allocated, Unallocated, Held, Planned, Executed, Failed, InFlight decimal.Decimal
 
 	Journals, ExecutedCount, FailedCount, InFlightCount, Exceptions int
+
+	// Rewards are the run's rewards per symbol, by symbol; each balances on its own, in shares.
+	Rewards []RewardTotals
 
 	Balanced bool
 	// Problems says which balance check failed, one line each; empty when Balanced.
@@ -96,16 +101,20 @@ type Totals struct {
 }
 
 // Exception is one thing a person must look at. Amount is zero when no amount applies (a
-// rejected file, an allocation by weight); the report then leaves it empty. File and Line point
-// at the input row the exception comes from.
+// rejected file, an allocation by weight, a reward); the report then leaves it empty. A reward's
+// exception names RewardID, Symbol and Qty (shares) instead. File and Line point at the input
+// row the exception comes from.
 type Exception struct {
 	Kind       string
 	ReceiptID  string
 	ClientRef  string
 	AccountID  string
 	Amount     decimal.Decimal
-	JournalID  string // Alpaca's id, empty until Alpaca answered
-	JournalKey string // cashpool's key
+	RewardID   string
+	Symbol     string
+	Qty        decimal.Decimal // shares of Symbol; zero when no reward applies
+	JournalID  string          // Alpaca's id, empty until Alpaca answered
+	JournalKey string          // cashpool's key
 	Status     string
 	Reason     string
 	NextAction string
@@ -119,7 +128,7 @@ type Exception struct {
 // references, problems that quote values) and from Alpaca, so no report, summary or page that
 // shows them hands a terminal raw escape sequences.
 func (e *Exception) printable() {
-	for _, s := range []*string{&e.ReceiptID, &e.ClientRef, &e.Status, &e.Reason, &e.NextAction, &e.File} {
+	for _, s := range []*string{&e.ReceiptID, &e.ClientRef, &e.RewardID, &e.Symbol, &e.Status, &e.Reason, &e.NextAction, &e.File} {
 		*s = pool.Printable(*s)
 	}
 }
@@ -252,6 +261,7 @@ func Build(ctx context.Context, db *sqlx.DB, runID int64, now time.Time, opts ..
 		{"receipts", readReceipts},
 		{"skipped allocations", readSkipped},
 		{"journals", readJournals},
+		{"rewards", readRewards},
 		{"reversals", func(ctx context.Context, tx *sqlx.Tx, r *Report, run runRow, now time.Time) error {
 			return readLate(ctx, tx, r, run, o.watch)
 		}},
@@ -276,6 +286,7 @@ func Build(ctx context.Context, db *sqlx.DB, runID int64, now time.Time, opts ..
 			NextAction: "do not re-drive; the database no longer adds up: escalate to engineering",
 		})
 	}
+	r.Exceptions = append(r.Exceptions, balanceRewards(&r.Totals)...)
 	for i := range r.Exceptions {
 		r.Exceptions[i].printable()
 	}
@@ -606,6 +617,9 @@ func sortExceptions(es []Exception) {
 		}
 		if a.ClientRef != b.ClientRef {
 			return a.ClientRef < b.ClientRef
+		}
+		if a.RewardID != b.RewardID {
+			return a.RewardID < b.RewardID
 		}
 		if a.File != b.File {
 			return a.File < b.File

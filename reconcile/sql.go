@@ -34,7 +34,7 @@ SELECT to_char(r.business_date, 'YYYY-MM-DD') AS business_date, r.status,
        count(j.id) AS journals,
        count(j.id) FILTER (WHERE j.status IN (` + final + `)) AS final,
        count(j.id) FILTER (WHERE j.alpaca_id IS NULL AND j.status NOT IN (` + final + `)) AS unsent,
-       COALESCE(sum(j.amount) FILTER (WHERE j.status NOT IN (` + final + `)), 0) AS open_amount
+       COALESCE(sum(j.amount) FILTER (WHERE j.status NOT IN (` + final + `) AND j.entry_type = 'JNLC'), 0) AS open_amount
 FROM runs r
 LEFT JOIN journals j ON j.run_id = r.id
 WHERE r.sweep_account = $1::uuid AND r.business_date < $2::date AND r.status <> ` + finished + `
@@ -82,7 +82,8 @@ JOIN files f ON f.id = a.file_id
 WHERE s.run_id = $1
 ORDER BY e.receipt_id, CASE WHEN e.receipt_id = '' THEN a.bank_reference END, a.client_ref`
 
-	// Only the highest attempt per allocation counts; earlier attempts were re-driven.
+	// Only the highest attempt per allocation counts; earlier attempts were re-driven. Cash only:
+	// a reward's JNLS journal has no allocation and moves no cash.
 	queryJournals = `
 SELECT DISTINCT ON (j.allocation_id)
        j.receipt_id, j.client_ref, j.to_account::text AS to_account, j.amount,
@@ -93,8 +94,21 @@ FROM journals j
 JOIN allocations a ON a.id = j.allocation_id
 JOIN files f ON f.id = a.file_id
 LEFT JOIN journal_replacements x ON x.journal_id = j.id
-WHERE j.run_id = $1
+WHERE j.run_id = $1 AND j.entry_type = 'JNLC'
 ORDER BY j.allocation_id, j.attempt DESC`
+
+	// The run's rewards: the highest attempt of each reward's JNLS journal beside the reward as
+	// loaded, whose quantity is what was requested.
+	queryRewards = `
+SELECT DISTINCT ON (j.reward_id)
+       j.reward_id, j.to_account::text AS to_account, w.symbol, w.qty AS requested, j.qty,
+       j.journal_key::text AS journal_key, COALESCE(j.alpaca_id::text, '') AS alpaca_id,
+       j.status, j.error_message, f.name AS file, w.line
+FROM journals j
+JOIN rewards w ON w.reward_id = j.reward_id
+JOIN files f ON f.id = w.file_id
+WHERE j.run_id = $1 AND j.entry_type = 'JNLS'
+ORDER BY j.reward_id, j.attempt DESC`
 
 	// Late news about journals of earlier runs of this sweep account (at most the watch days older
 	// than this run), changed after their own run's report was finished: a funded journal moved

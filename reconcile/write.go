@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/gocarina/gocsv"
+	"github.com/shopspring/decimal"
 )
 
 // File names Write produces inside its directory.
@@ -146,6 +147,10 @@ type csvRow struct {
 	NextAction string `csv:"next_action"`
 	File       string `csv:"file"`
 	Line       string `csv:"line"`
+	// A reward's columns, last so the cash columns keep their places.
+	RewardID string `csv:"reward_id"`
+	Symbol   string `csv:"symbol"`
+	Qty      string `csv:"qty"`
 }
 
 func renderCSV(w io.Writer, r *Report) error {
@@ -155,7 +160,7 @@ func renderCSV(w io.Writer, r *Report) error {
 			Kind: e.Kind, ReceiptID: cell(e.ReceiptID), ClientRef: cell(e.ClientRef), AccountID: e.AccountID,
 			Amount: amountText(e.Amount), JournalID: e.JournalID, JournalKey: e.JournalKey,
 			Status: cell(e.Status), Reason: cell(e.Reason), NextAction: e.NextAction, File: cell(e.File),
-			Line: lineText(e.Line),
+			Line: lineText(e.Line), RewardID: cell(e.RewardID), Symbol: cell(e.Symbol), Qty: qtyText(e.Qty),
 		})
 	}
 	return gocsv.Marshal(rows, w)
@@ -191,9 +196,17 @@ func metrics(t Totals) []metricRow {
 		{"failed_count", strconv.Itoa(t.FailedCount)},
 		{"in_flight_count", strconv.Itoa(t.InFlightCount)},
 		{"exceptions", strconv.Itoa(t.Exceptions)},
-		{"balanced", strconv.FormatBool(t.Balanced)},
 	}
-	return m
+	for _, s := range t.Rewards {
+		m = append(m,
+			metricRow{"rewards_requested:" + s.Symbol, s.Requested.String()},
+			metricRow{"rewards_delivered:" + s.Symbol, s.Delivered.String()},
+			metricRow{"rewards_failed:" + s.Symbol, s.Failed.String()},
+			metricRow{"rewards_open:" + s.Symbol, s.Open.String()},
+			metricRow{"rewards_count:" + s.Symbol, strconv.Itoa(s.Rewards)},
+		)
+	}
+	return append(m, metricRow{"balanced", strconv.FormatBool(t.Balanced)})
 }
 
 // TotalsRows is r's totals and sweep proof as (metric, value) pairs, named and formatted as
@@ -225,6 +238,15 @@ func renderJSON(w io.Writer, r *Report) error {
 	return err
 }
 
+// qtyText is a reward's quantity of shares as the reports show it: empty when no reward applies,
+// else exact without trailing zeros.
+func qtyText(d decimal.Decimal) string {
+	if d.IsZero() {
+		return ""
+	}
+	return d.String()
+}
+
 func lineText(n int) string {
 	if n == 0 {
 		return ""
@@ -244,6 +266,7 @@ tr.sev-action td:first-child, tr.sev-watch td:first-child, tr.sev-info td:first-
 var htmlReport = template.Must(template.New("report").Funcs(template.FuncMap{
 	"money": FormatAmount,
 	"line":  lineText,
+	"qty":   qtyText,
 }).Parse(`<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -262,6 +285,7 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: now
 <h1>Reconciliation {{.BusinessDate}}</h1>
 <p class="headline sev-{{.Summary.Severity.Class}}" id="headline">{{.Summary.Headline}}</p>
 <p id="funded">{{.Summary.Funded}}.</p>
+{{with .Summary.Rewards}}<p id="rewards">{{.}}.</p>{{end}}
 {{with .Summary.Sweep}}<p id="sweep">{{.}}.</p>{{end}}
 <p>Sweep account {{.SweepAccount}}, run {{.RunID}}, generated {{.GeneratedAt.Format "2006-01-02 15:04:05 MST"}}.</p>
 {{if .Totals.Balanced}}<p>Totals balance.</p>{{else}}<p class="bad">Totals do not balance:</p>
@@ -269,10 +293,15 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: now
 <h2>Exceptions ({{len .Exceptions}})</h2>
 {{range .Summary.Groups}}<h3 class="sev-{{.Severity.Class}}">{{.Title}}: {{len .Exceptions}}{{if .Amount.IsPositive}}, {{money .Amount}}{{end}}</h3>
 <table class="exceptions">
-<tr><th>kind</th><th>receipt</th><th>client ref</th><th>account</th><th>amount</th><th>journal id</th><th>journal key</th><th>status</th><th>reason</th><th>next action</th><th>file</th><th>line</th></tr>
-{{$sev := .Severity.Class}}{{range .Exceptions}}<tr class="sev-{{$sev}}"><td>{{.Kind}}</td><td>{{.ReceiptID}}</td><td>{{.ClientRef}}</td><td>{{.AccountID}}</td><td class="num">{{if not .Amount.IsZero}}{{money .Amount}}{{end}}</td><td>{{.JournalID}}</td><td>{{.JournalKey}}</td><td>{{.Status}}</td><td>{{.Reason}}</td><td>{{.NextAction}}</td><td>{{.File}}</td><td class="num">{{line .Line}}</td></tr>
+<tr><th>kind</th><th>receipt</th><th>client ref</th><th>account</th><th>amount</th><th>journal id</th><th>journal key</th><th>status</th><th>reason</th><th>next action</th><th>file</th><th>line</th><th>reward</th><th>symbol</th><th>qty</th></tr>
+{{$sev := .Severity.Class}}{{range .Exceptions}}<tr class="sev-{{$sev}}"><td>{{.Kind}}</td><td>{{.ReceiptID}}</td><td>{{.ClientRef}}</td><td>{{.AccountID}}</td><td class="num">{{if not .Amount.IsZero}}{{money .Amount}}{{end}}</td><td>{{.JournalID}}</td><td>{{.JournalKey}}</td><td>{{.Status}}</td><td>{{.Reason}}</td><td>{{.NextAction}}</td><td>{{.File}}</td><td class="num">{{line .Line}}</td><td>{{.RewardID}}</td><td>{{.Symbol}}</td><td class="num">{{qty .Qty}}</td></tr>
 {{end}}</table>
 {{else}}<p>None.</p>{{end}}
+{{with .Totals.Rewards}}<h2>Rewards by symbol (shares)</h2>
+<table id="rewards-by-symbol">
+<tr><th>symbol</th><th>rewards</th><th>requested</th><th>delivered</th><th>failed</th><th>open</th></tr>
+{{range .}}<tr><td>{{.Symbol}}</td><td class="num">{{.Rewards}}</td><td class="num">{{.Requested}}</td><td class="num">{{.Delivered}}</td><td class="num">{{.Failed}}</td><td class="num">{{.Open}}</td></tr>
+{{end}}</table>{{end}}
 <h2>Totals</h2>
 <table>
 {{range .Metrics}}<tr><th>{{.Metric}}</th><td class="num">{{.Value}}</td></tr>
