@@ -1,6 +1,7 @@
 package reconcile_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -121,6 +122,13 @@ func TestRewardsInReport(t *testing.T) {
 	}
 	if e := got["RW-2"]; e.Reason != "The amount requested to move is not available." || !e.Qty.Equal(dec("2")) || e.Symbol != "AAPL" {
 		t.Errorf("refused reward = %+v", e)
+	}
+	var summary bytes.Buffer
+	reconcile.WriteSummary(&summary, r)
+	for _, want := range []string{"reward_refused RW-2: 2 AAPL to " + account2, "Rewards (shares): AAPL 1.5 of 3.75 delivered, 2 failed, 0.25 open; TSLA"} {
+		if !strings.Contains(summary.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, summary.String())
+		}
 	}
 	if r.ExitCode() != 3 {
 		t.Errorf("exit code %d, want 3", r.ExitCode())

@@ -180,6 +180,9 @@ type metricRow struct {
 	Value  string `csv:"value"`
 }
 
+// rewardMetricPrefix starts the names of a symbol's rewards metrics (rewards_requested:AAPL).
+const rewardMetricPrefix = "rewards_"
+
 // metrics is the totals as (name, value) pairs, in the order totals.csv and the summary show them.
 func metrics(t Totals) []metricRow {
 	m := []metricRow{
@@ -199,11 +202,11 @@ func metrics(t Totals) []metricRow {
 	}
 	for _, s := range t.Rewards {
 		m = append(m,
-			metricRow{"rewards_requested:" + s.Symbol, s.Requested.String()},
-			metricRow{"rewards_delivered:" + s.Symbol, s.Delivered.String()},
-			metricRow{"rewards_failed:" + s.Symbol, s.Failed.String()},
-			metricRow{"rewards_open:" + s.Symbol, s.Open.String()},
-			metricRow{"rewards_count:" + s.Symbol, strconv.Itoa(s.Rewards)},
+			metricRow{rewardMetricPrefix + "requested:" + s.Symbol, s.Requested.String()},
+			metricRow{rewardMetricPrefix + "delivered:" + s.Symbol, s.Delivered.String()},
+			metricRow{rewardMetricPrefix + "failed:" + s.Symbol, s.Failed.String()},
+			metricRow{rewardMetricPrefix + "open:" + s.Symbol, s.Open.String()},
+			metricRow{rewardMetricPrefix + "count:" + s.Symbol, strconv.Itoa(s.Rewards)},
 		)
 	}
 	return append(m, metricRow{"balanced", strconv.FormatBool(t.Balanced)})
