@@ -58,7 +58,7 @@ var groups = []struct {
 	{SeverityAction, "Needs action", []string{KindUnbalanced, KindSweepDifference, KindFailed, KindFailedLate, KindReversed, KindNotSent,
 		KindUnknownStatus, KindUnfinishedRun, KindHeldNight, KindCashShortfall, KindRejectedFile, KindHeldReceipt, KindOverAllocated,
 		KindSkippedAllocation, KindAmbiguousReference, KindUnmatchedReference, KindUnallocated, KindCorrected,
-		KindRewardRefused, KindRewardRejected, KindRewardNotSent, KindRewardUnknownStatus}},
+		KindRewardToFirm, KindRewardRefused, KindRewardRejected, KindRewardNotSent, KindRewardUnknownStatus}},
 	{SeverityWatch, "Stuck or still in flight", []string{KindStuck, KindStuckPending, KindInFlight, KindRewardStuck, KindRewardInFlight}},
 	{SeverityInfo, "For information", []string{KindAwaitingReceipt, KindHolidayValueDate}},
 }
@@ -132,7 +132,7 @@ func Summarize(r *Report) Summary {
 	if n, a := count(KindInFlight); n > 0 {
 		parts = append(parts, fmt.Sprintf("%d still in flight, %s", n, FormatAmount(a)))
 	}
-	if n, _ := count(KindRewardRefused, KindRewardRejected); n > 0 {
+	if n, _ := count(KindRewardToFirm, KindRewardRefused, KindRewardRejected); n > 0 {
 		parts = append(parts, fmt.Sprintf("%s not delivered (refused or rejected) — see the reasons", plural(n, "reward")))
 	}
 	if n, _ := count(KindRewardStuck); n > 0 {
@@ -144,7 +144,7 @@ func Summarize(r *Report) Summary {
 			others += len(g.Exceptions)
 		}
 	}
-	if n, _ := count(KindFailed, KindUnbalanced, KindCashShortfall, KindSweepDifference, KindRewardRefused, KindRewardRejected); others-n > 0 {
+	if n, _ := count(KindFailed, KindUnbalanced, KindCashShortfall, KindSweepDifference, KindRewardToFirm, KindRewardRefused, KindRewardRejected); others-n > 0 {
 		parts = append(parts, fmt.Sprintf("%s to resolve", plural(others-n, "other exception")))
 	}
 

@@ -69,7 +69,7 @@ var Kinds = []string{
 	KindRejectedFile, KindHeldNight, KindCashShortfall, KindHeldReceipt, KindOverAllocated, KindUnallocated, KindSkippedAllocation,
 	KindAmbiguousReference, KindUnmatchedReference, KindAwaitingReceipt, KindHolidayValueDate,
 	KindFailed, KindStuckPending, KindStuck, KindNotSent, KindCorrected, KindReversed, KindFailedLate, KindUnknownStatus,
-	KindRewardRefused, KindRewardRejected, KindRewardNotSent, KindRewardUnknownStatus, KindRewardStuck, KindRewardInFlight,
+	KindRewardToFirm, KindRewardRefused, KindRewardRejected, KindRewardNotSent, KindRewardUnknownStatus, KindRewardStuck, KindRewardInFlight,
 	KindUnfinishedRun, KindInFlight, KindUnbalanced, KindSweepDifference,
 }
 

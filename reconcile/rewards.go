@@ -19,6 +19,9 @@ const (
 	// KindRewardRefused is a reward Alpaca refused (its preliminary checks: the firm account holds
 	// too few shares, the symbol is not tradable, the account may not receive it).
 	KindRewardRefused = "reward_refused"
+	// KindRewardToFirm is a reward naming a firm account (the rewards or the sweep account) as
+	// its recipient: refused when planned, before any POST, as shares go only to customers.
+	KindRewardToFirm = "reward_to_firm"
 	// KindRewardRejected is a reward Alpaca rejected, canceled or deleted after taking it.
 	KindRewardRejected = "reward_rejected"
 	// KindRewardNotSent is a reward whose journal Alpaca has not answered for.
@@ -43,17 +46,18 @@ type RewardTotals struct {
 
 // rewardRow is the highest attempt of one of the run's rewards, beside the reward as loaded.
 type rewardRow struct {
-	RewardID     string          `db:"reward_id"`
-	ToAccount    string          `db:"to_account"`
-	Symbol       string          `db:"symbol"`
-	Requested    decimal.Decimal `db:"requested"`
-	Qty          decimal.Decimal `db:"qty"`
-	JournalKey   string          `db:"journal_key"`
-	AlpacaID     string          `db:"alpaca_id"`
-	Status       string          `db:"status"`
-	ErrorMessage string          `db:"error_message"`
-	File         string          `db:"file"`
-	Line         int             `db:"line"`
+	RewardID      string          `db:"reward_id"`
+	ToAccount     string          `db:"to_account"`
+	Symbol        string          `db:"symbol"`
+	Requested     decimal.Decimal `db:"requested"`
+	Qty           decimal.Decimal `db:"qty"`
+	JournalKey    string          `db:"journal_key"`
+	AlpacaID      string          `db:"alpaca_id"`
+	Status        string          `db:"status"`
+	ErrorMessage  string          `db:"error_message"`
+	RefusedAtPlan bool            `db:"refused_at_plan"`
+	File          string          `db:"file"`
+	Line          int             `db:"line"`
 }
 
 // readRewards tallies the run's rewards per symbol and lists every reward not delivered.
@@ -124,6 +128,9 @@ func rewardException(w rewardRow, date string, pastDeadline bool) (Exception, bo
 			e.Reason = "Alpaca never answered for this reward's journal"
 		}
 		e.NextAction = fmt.Sprintf("re-run `cashpool run --date %s`; it resends with the same key", date)
+	case s == store.JournalRefused && w.RefusedAtPlan:
+		e.Kind = KindRewardToFirm
+		e.NextAction = "nothing was sent: if the reward is for a customer, drop it again with the customer's account_id under a new reward_id"
 	case s == store.JournalRefused:
 		e.Kind = KindRewardRefused
 		if e.Reason == "" {

@@ -23,17 +23,30 @@ func (f *fixture) reward(id, symbol, qty string) string {
 	return id
 }
 
-// rewardJournal inserts attempt of the JNLS journal giving reward id qty shares, in status.
+// rewardJournal inserts attempt of the JNLS journal giving reward id qty shares, in status, with
+// the batch that is its one POST.
 func (f *fixture) rewardJournal(id, symbol, qty string, attempt int, status, message string) {
 	f.t.Helper()
 	alpacaID := "gen_random_uuid()"
 	if status == "planned" {
 		alpacaID = "NULL"
 	}
-	f.exec(`INSERT INTO journals (run_id,journal_key,entry_type,reward_id,symbol,qty,attempt,to_account,
+	batchID := f.insert(`INSERT INTO batches (run_id,seq,idempotency_key,body,entries,status,entry_type)
+		VALUES ($1,gen_random_uuid()::text,gen_random_uuid(),'{}',1,'sent','JNLS') RETURNING id`, f.runID)
+	f.exec(`INSERT INTO journals (run_id,batch_id,journal_key,entry_type,reward_id,symbol,qty,attempt,to_account,
 		description,alpaca_id,status,status_unknown,error_message,updated_at)
-		VALUES ($1,gen_random_uuid(),'JNLS',$2,$3,$4,$5,$6,'welcome',`+alpacaID+`,$7,$8,$9,now())`,
-		f.runID, id, symbol, qty, attempt, account2, status, !knownStatus(status), message)
+		VALUES ($1,$2,gen_random_uuid(),'JNLS',$3,$4,$5,$6,$7,'welcome',`+alpacaID+`,$8,$9,$10,now())`,
+		f.runID, batchID, id, symbol, qty, attempt, account2, status, !knownStatus(status), message)
+}
+
+// refusedAtPlan inserts the journal plan writes for a reward it refuses before any POST: refused,
+// with no batch and no Alpaca id.
+func (f *fixture) refusedAtPlan(id, symbol, qty, message string) {
+	f.t.Helper()
+	f.exec(`INSERT INTO journals (run_id,journal_key,entry_type,reward_id,symbol,qty,attempt,to_account,
+		description,status,error_message,updated_at)
+		VALUES ($1,gen_random_uuid(),'JNLS',$2,$3,$4,1,$5,'welcome','refused',$6,now())`,
+		f.runID, id, symbol, qty, sweep, message)
 }
 
 // rewardsNight is a night of one funded cash journal and rewards in every outcome.
@@ -52,6 +65,9 @@ func rewardsNight(t *testing.T) *fixture {
 		f.reward(w.id, w.symbol, w.qty)
 		f.rewardJournal(w.id, w.symbol, w.qty, 1, w.status, w.message)
 	}
+	// A reward naming the sweep account, refused by plan.
+	f.reward("RW-8", "VTI", "2")
+	f.refusedAtPlan("RW-8", "VTI", "2", "reward RW-8 is to the sweep account itself, not a customer account")
 	// A reward re-driven: only its second attempt counts.
 	f.reward("RW-7", "VTI", "1")
 	f.rewardJournal("RW-7", "VTI", "1", 1, "refused", "not tradable")
@@ -68,7 +84,7 @@ func TestRewardsInReport(t *testing.T) {
 	want := []struct{ symbol, requested, delivered, failed, open string }{
 		{"AAPL", "3.75", "1.5", "2", "0.25"},
 		{"TSLA", "3.000000001", "3", "0.000000001", "0"},
-		{"VTI", "5", "1", "0", "4"},
+		{"VTI", "7", "1", "2", "4"},
 	}
 	if len(r.Totals.Rewards) != len(want) {
 		t.Fatalf("rewards totals = %+v, want %d symbols", r.Totals.Rewards, len(want))
@@ -98,6 +114,7 @@ func TestRewardsInReport(t *testing.T) {
 		"RW-3": reconcile.KindRewardStuck,
 		"RW-5": reconcile.KindRewardRejected,
 		"RW-6": reconcile.KindRewardNotSent,
+		"RW-8": reconcile.KindRewardToFirm,
 	}
 	got := map[string]reconcile.Exception{}
 	for _, e := range r.Exceptions {
@@ -113,12 +130,15 @@ func TestRewardsInReport(t *testing.T) {
 		if e.Kind != kind {
 			t.Errorf("%s: kind %q, want %q", id, e.Kind, kind)
 		}
-		if e.AccountID != account2 || e.Symbol == "" || e.Qty.IsZero() || e.NextAction == "" || e.File != "allocations-1.csv" || e.Line == 0 {
+		if e.AccountID == "" || e.Symbol == "" || e.Qty.IsZero() || e.NextAction == "" || e.File != "allocations-1.csv" || e.Line == 0 {
 			t.Errorf("%s: %+v, want account, symbol, qty, next action, file and line", id, e)
 		}
 		if !e.Amount.IsZero() || e.ReceiptID != "" {
 			t.Errorf("%s: a reward has no amount or receipt: %+v", id, e)
 		}
+	}
+	if e := got["RW-8"]; e.AccountID != sweep || !strings.Contains(e.Reason, "sweep account itself") {
+		t.Errorf("reward to the firm = %+v", e)
 	}
 	if e := got["RW-2"]; e.Reason != "The amount requested to move is not available." || !e.Qty.Equal(dec("2")) || e.Symbol != "AAPL" {
 		t.Errorf("refused reward = %+v", e)
@@ -228,7 +248,7 @@ func TestRewardsInCSVJSONHTML(t *testing.T) {
 			t.Errorf("html lacks %q", s)
 		}
 	}
-	if s := reconcile.Summarize(r); !strings.Contains(s.Headline, "2 rewards not delivered") {
+	if s := reconcile.Summarize(r); !strings.Contains(s.Headline, "3 rewards not delivered") {
 		t.Errorf("headline %q names no failed rewards", s.Headline)
 	}
 }

@@ -98,12 +98,13 @@ WHERE j.run_id = $1 AND j.entry_type = 'JNLC'
 ORDER BY j.allocation_id, j.attempt DESC`
 
 	// The run's rewards: the highest attempt of each reward's JNLS journal beside the reward as
-	// loaded, whose quantity is what was requested.
+	// loaded, whose quantity is what was requested. A journal with no batch is one plan refused
+	// before any POST (a reward naming a firm account).
 	queryRewards = `
 SELECT DISTINCT ON (j.reward_id)
        j.reward_id, j.to_account::text AS to_account, w.symbol, w.qty AS requested, j.qty,
        j.journal_key::text AS journal_key, COALESCE(j.alpaca_id::text, '') AS alpaca_id,
-       j.status, j.error_message, f.name AS file, w.line
+       j.status, j.error_message, j.batch_id IS NULL AS refused_at_plan, f.name AS file, w.line
 FROM journals j
 JOIN rewards w ON w.reward_id = j.reward_id
 JOIN files f ON f.id = w.file_id
