@@ -61,6 +61,7 @@ bench-night: ## the night benchmark for one size: NIGHT journals (default 100000
 fuzz: ## run each parser's fuzz target for a minute
 	$(GO) test ./batch/ingest -run '^$$' -fuzz FuzzReceipts -fuzztime 60s
 	$(GO) test ./batch/ingest -run '^$$' -fuzz FuzzAllocations -fuzztime 60s
+	$(GO) test ./batch/ingest -run '^$$' -fuzz FuzzRewards -fuzztime 60s
 	$(GO) test ./bank/bai2 -run '^$$' -fuzz FuzzRead -fuzztime 60s
 	$(GO) test ./bank/camt -run '^$$' -fuzz FuzzRead -fuzztime 60s
 

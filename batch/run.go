@@ -55,8 +55,8 @@ const (
 type Config struct {
 	SweepAccount string
 	DropDir      string
-	// ReceiptsPattern and AllocationsPattern name the files of each kind.
-	ReceiptsPattern, AllocationsPattern string
+	// ReceiptsPattern, AllocationsPattern and RewardsPattern name the files of each kind.
+	ReceiptsPattern, AllocationsPattern, RewardsPattern string
 	// BAI2Pattern and CAMTPattern name bank statement files, read as receipts of BankAccount.
 	BAI2Pattern, CAMTPattern, BankAccount string
 	OutDir                                string
@@ -355,8 +355,8 @@ func (r *Runner) Ingest(ctx context.Context) (res ingest.Result, err error) {
 	}
 	defer unlock()
 	icfg := ingest.Config{DropDir: c.DropDir, Now: c.Now, Logger: c.Logger,
-		ReceiptsPattern: c.ReceiptsPattern, AllocationsPattern: c.AllocationsPattern, RequireReady: c.RequireReady,
-		BAI2Pattern: c.BAI2Pattern, CAMTPattern: c.CAMTPattern, BankAccount: c.BankAccount}
+		ReceiptsPattern: c.ReceiptsPattern, AllocationsPattern: c.AllocationsPattern, RewardsPattern: c.RewardsPattern,
+		BAI2Pattern: c.BAI2Pattern, RequireReady: c.RequireReady, CAMTPattern: c.CAMTPattern, BankAccount: c.BankAccount}
 	if c.Progress != nil {
 		icfg.OnRows = func(name string, rows int) { c.Progress("ingest "+name, rows, 0) }
 	}

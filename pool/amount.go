@@ -51,44 +51,40 @@ var (
 // everything decimal.NewFromString would quietly accept (exponents, signs, ".5") and everything a
 // spreadsheet adds (thousands separators, currency symbols, spaces), zero, and amounts above MaxAmount.
 func ParseAmount(s string) (decimal.Decimal, error) {
-	places, err := checkNumber(s)
-	if err != nil {
-		return decimal.Decimal{}, err
-	}
-	if places > amountPlaces {
-		return decimal.Decimal{}, ErrAmountScale
-	}
-	d, err := decimal.NewFromString(s)
-	if err != nil {
-		return decimal.Decimal{}, ErrNumberSyntax
-	}
-	if d.Sign() == 0 {
-		return decimal.Decimal{}, ErrAmountZero
-	}
-	if d.GreaterThan(maxAmount) {
-		return decimal.Decimal{}, ErrAmountTooLarge
-	}
-	return d, nil
+	return parseNumber(s, numberRules{amountPlaces, maxAmount, ErrAmountScale, ErrAmountZero, ErrAmountTooLarge})
 }
 
 // ParseWeight reads a weight with the same strictness as ParseAmount, up to ten decimal places.
 func ParseWeight(s string) (decimal.Decimal, error) {
+	return parseNumber(s, numberRules{weightPlaces, maxWeight, ErrWeightScale, ErrWeightZero, ErrWeightTooLarge})
+}
+
+// numberRules are what one kind of number allows beyond the shared syntax, and the errors naming
+// each breach.
+type numberRules struct {
+	places                    int
+	max                       decimal.Decimal
+	errScale, errZero, errMax error
+}
+
+// parseNumber checks the text of a positive number before it is parsed, then its value.
+func parseNumber(s string, r numberRules) (decimal.Decimal, error) {
 	places, err := checkNumber(s)
 	if err != nil {
 		return decimal.Decimal{}, err
 	}
-	if places > weightPlaces {
-		return decimal.Decimal{}, ErrWeightScale
+	if places > r.places {
+		return decimal.Decimal{}, r.errScale
 	}
 	d, err := decimal.NewFromString(s)
 	if err != nil {
 		return decimal.Decimal{}, ErrNumberSyntax
 	}
 	if d.Sign() == 0 {
-		return decimal.Decimal{}, ErrWeightZero
+		return decimal.Decimal{}, r.errZero
 	}
-	if d.GreaterThan(maxWeight) {
-		return decimal.Decimal{}, ErrWeightTooLarge
+	if d.GreaterThan(r.max) {
+		return decimal.Decimal{}, r.errMax
 	}
 	return d, nil
 }

@@ -96,7 +96,7 @@ func (s *copyStream) send() error {
 	return nil
 }
 
-// The COPY line of a receipt or an allocation: its physical line, then its columns in the order of
+// The COPY line of a receipt, an allocation or a reward: its physical line, then its columns in the order of
 // the kind's copyStage (copyTarget has file_id before them). Values were validated and are sent as
 // the old prepared COPY sent them: amounts as decimal.String, dates as YYYY-MM-DD.
 
@@ -123,6 +123,16 @@ func appendAllocation(b []byte, line int, a pool.Allocation) []byte {
 	b = appendDecimal(b, a.Weight)
 	b = appendText(b, a.ClientRef)
 	return appendText(b, a.Description)
+}
+
+func appendReward(b []byte, line int, w pool.Reward) []byte {
+	b = strconv.AppendInt(b, int64(line), 10)
+	b = appendText(b, w.RewardID)
+	b = appendText(b, w.AccountID)
+	b = appendText(b, w.Symbol)
+	b = appendText(b, w.Qty.String())
+	b = appendText(b, w.Reason)
+	return appendText(b, w.Description)
 }
 
 // appendNullText appends s, or NULL for "" (the receipt_id or bank_reference a row leaves out).

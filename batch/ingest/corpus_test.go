@@ -24,7 +24,8 @@ func TestBadFiles(t *testing.T) {
 	base.cfg = ingest.Config{DropDir: base.dir, Now: func() time.Time { return testNow }}
 	base.dropFile(t, "testdata/good/receipts_base.csv", "receipts_base.csv")
 	base.dropFile(t, "testdata/good/allocations_base.csv", "allocations_base.csv")
-	if res := base.run(t); res.Count(ingest.OutcomeLoaded) != 2 {
+	base.dropFile(t, "testdata/good/rewards_base.csv", "rewards_base.csv")
+	if res := base.run(t); res.Count(ingest.OutcomeLoaded) != 3 {
 		t.Fatalf("base files: %+v", res)
 	}
 
@@ -61,8 +62,8 @@ func TestBadFiles(t *testing.T) {
 			if status != "rejected" || errs != f.Errors {
 				t.Fatalf("files row: %s with %d errors", status, errs)
 			}
-			if n := b.count(t, `SELECT (SELECT count(*) FROM receipts) + (SELECT count(*) FROM allocations)`); n != 7 {
-				t.Fatalf("%d rows in the database, want the 7 base rows only", n)
+			if n := b.count(t, `SELECT (SELECT count(*) FROM receipts) + (SELECT count(*) FROM allocations) + (SELECT count(*) FROM rewards)`); n != 10 {
+				t.Fatalf("%d rows in the database, want the 10 base rows only", n)
 			}
 		})
 	}

@@ -3,6 +3,7 @@ package ingest_test
 import (
 	"bytes"
 	"encoding/csv"
+	"strings"
 	"testing"
 	"time"
 
@@ -91,6 +92,54 @@ func FuzzAllocations(f *testing.F) {
 			if a.ReceiptID != want.ReceiptID || a.BankReference != want.BankReference || a.AccountID != want.AccountID || a.ClientRef != want.ClientRef ||
 				a.Description != want.Description || !nullEqual(a.Amount, want.Amount) || !nullEqual(a.Weight, want.Weight) {
 				t.Fatalf("round trip row %d: %+v, want %+v", i, a, want)
+			}
+			i++
+			return nil
+		})
+		if err != nil || probs.Total > 0 || i != len(rows) {
+			t.Fatalf("round trip: %d of %d rows, problems %v, err %v\n%s", i, len(rows), probs.List, err, buf.Bytes())
+		}
+	})
+}
+
+func FuzzRewards(f *testing.F) {
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var rows []pool.Reward
+		probs, err := ingest.ReadRewards(bytes.NewReader(data), func(_ int, w pool.Reward) error {
+			// What a JNLS may carry, whatever the file held.
+			if w.Qty.Sign() <= 0 || w.Qty.Exponent() < -9 || w.Symbol == "" || strings.ContainsAny(w.Symbol, "/ ") ||
+				w.Symbol != strings.ToUpper(w.Symbol) || w.AccountID != strings.ToLower(w.AccountID) || w.RewardID == "" || w.Reason == "" {
+				t.Fatalf("accepted reward %+v", w)
+			}
+			rows = append(rows, w)
+			return nil
+		})
+		checkProblems(t, probs, err)
+		lines := bytes.Count(data, []byte("\n")) + 1
+		for _, p := range probs.List {
+			if p.Line > lines {
+				t.Fatalf("problem on line %d of a file of %d lines: %+v", p.Line, lines, p)
+			}
+		}
+		if probs.Total > 0 {
+			return
+		}
+		var buf bytes.Buffer
+		w := csv.NewWriter(&buf)
+		w.Write(ingest.RewardColumns)
+		for _, x := range rows {
+			w.Write([]string{x.RewardID, x.AccountID, x.Symbol, x.Qty.String(), x.Reason, x.Description})
+		}
+		w.Flush()
+		i := 0
+		probs, err = ingest.ReadRewards(&buf, func(_ int, x pool.Reward) error {
+			if i >= len(rows) {
+				t.Fatalf("round trip: more rows than the first read")
+			}
+			want := rows[i]
+			if x.RewardID != want.RewardID || x.AccountID != want.AccountID || x.Symbol != want.Symbol || !x.Qty.Equal(want.Qty) ||
+				x.Reason != want.Reason || x.Description != want.Description {
+				t.Fatalf("round trip row %d: %+v, want %+v", i, x, want)
 			}
 			i++
 			return nil

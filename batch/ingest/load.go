@@ -42,6 +42,7 @@ type kindSQL struct {
 var kinds = map[Kind]kindSQL{
 	KindReceipts:    receiptsSQL,
 	KindAllocations: allocationsSQL,
+	KindRewards:     rewardsSQL,
 }
 
 var (
@@ -309,7 +310,8 @@ func (r *runner) reject(ctx context.Context, fr FileResult, probs *Problems) (Fi
 }
 
 // recordRejection records a refused file and, for an allocations file, what the bytes at path
-// (the file, or the version of it that was read) name, in one transaction.
+// (the file, or the version of it that was read) name, in one transaction. A refused rewards file
+// names no receipt, so it holds no cash (see remember).
 func (r *runner) recordRejection(ctx context.Context, fr FileResult, errs int, reason string, changed bool, path string) error {
 	tx, err := r.db.BeginTxx(ctx, nil)
 	if err != nil {
@@ -484,21 +486,11 @@ func (r *runner) copyRows(ctx context.Context, conn *sqlx.Conn, query string, pr
 		}
 		switch c.kind {
 		case KindReceipts:
-			t, readErr = readReceipts(f, r.now, probs, failFast, func(line int, x pool.Receipt) error {
-				if err := begin(); err != nil {
-					return err
-				}
-				s.buf = appendReceipt(s.buf, line, x)
-				return s.row()
-			})
+			t, readErr = readReceipts(f, r.now, probs, failFast, copyRow(s, begin, appendReceipt))
 		case KindAllocations:
-			t, readErr = readAllocations(f, probs, failFast, func(line int, a pool.Allocation) error {
-				if err := begin(); err != nil {
-					return err
-				}
-				s.buf = appendAllocation(s.buf, line, a)
-				return s.row()
-			})
+			t, readErr = readAllocations(f, probs, failFast, copyRow(s, begin, appendAllocation))
+		case KindRewards:
+			t, readErr = readRewards(f, probs, failFast, copyRow(s, begin, appendReward))
 		}
 		if readErr == nil && failFast && probs.Total > 0 {
 			return errStop
@@ -514,6 +506,18 @@ func (r *runner) copyRows(ctx context.Context, conn *sqlx.Conn, query string, pr
 		return t, rows, nil, nil
 	}
 	return t, rows, nil, err
+}
+
+// copyRow is the row callback of a reader: it begins each valid row's COPY line, appends its
+// columns and sends the line.
+func copyRow[T any](s *copyStream, begin func() error, appendRow func([]byte, int, T) []byte) func(int, T) error {
+	return func(line int, x T) error {
+		if err := begin(); err != nil {
+			return err
+		}
+		s.buf = appendRow(s.buf, line, x)
+		return s.row()
+	}
 }
 
 // loadCareful reads the whole file, collects every problem, stages the good rows in a temporary

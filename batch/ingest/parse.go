@@ -21,6 +21,7 @@ type Kind string
 const (
 	KindReceipts    Kind = "receipts"
 	KindAllocations Kind = "allocations"
+	KindRewards     Kind = "rewards"
 )
 
 // The columns of each kind, in the order DESIGN.md gives them. Files may order them differently;
@@ -28,6 +29,7 @@ const (
 var (
 	ReceiptColumns    = []string{"receipt_id", "value_date", "amount", "currency", "originator_name", "originator_account", "originator_bank", "originator_address", "reference"}
 	AllocationColumns = []string{"receipt_id", "account_id", "amount", "weight", "client_ref", "description", "bank_reference"}
+	RewardColumns     = []string{"reward_id", "account_id", "symbol", "qty", "reason", "description"}
 )
 
 // optionalColumns may be left out of a file's header. An allocations file names each row's receipt
@@ -318,12 +320,15 @@ func (c *rowChecker) fail(i int, err error, prefix bool) {
 	c.err = c.t.add(Problem{Line: line, Column: col + 1, Field: c.t.columns[i], Value: c.rec[col], Problem: msg})
 }
 
-func (c *rowChecker) ref(i int) string {
+func (c *rowChecker) ref(i int) string { return c.parse(i, pool.ParseRef) }
+
+// parse checks the text of columns[i] with p, a pool rule, and returns what p made of it.
+func (c *rowChecker) parse(i int, p func(string) (string, error)) string {
 	s, ok := c.field(i)
 	if !ok {
 		return ""
 	}
-	v, err := pool.ParseRef(s)
+	v, err := p(s)
 	if err != nil {
 		c.fail(i, err, true)
 	}
@@ -401,13 +406,7 @@ func readReceipts(r io.Reader, now time.Time, ps *Problems, failFast bool, row f
 			rc.ValueDate = d
 		}
 		rc.Amount = c.amount(rcAmount, false).Decimal
-		if s, ok := c.field(rcCurrency); ok {
-			cur, err := pool.ParseCurrency(s)
-			if err != nil {
-				c.fail(rcCurrency, err, true)
-			}
-			rc.Currency = cur
-		}
+		rc.Currency = c.parse(rcCurrency, pool.ParseCurrency)
 		rc.OriginatorName = c.text(rcOriginatorName, pool.MaxOriginatorLen, true)
 		rc.OriginatorAccount = c.text(rcOriginatorAccount, pool.MaxOriginatorLen, true)
 		rc.OriginatorBank = c.text(rcOriginatorBank, pool.MaxOriginatorLen, true)
@@ -460,13 +459,7 @@ func readAllocations(r io.Reader, ps *Problems, failFast bool, row func(int, poo
 	return readRows(r, AllocationColumns, ps, failFast, row, func(c *rowChecker) pool.Allocation {
 		var a pool.Allocation
 		a.ReceiptID, a.BankReference = allocationReceipt(c)
-		if s, ok := c.field(acAccountID); ok {
-			id, err := pool.ParseAccountID(s)
-			if err != nil {
-				c.fail(acAccountID, err, true)
-			}
-			a.AccountID = id
-		}
+		a.AccountID = c.parse(acAccountID, pool.ParseAccountID)
 		amountText, hasAmount := c.field(acAmount)
 		weightText, hasWeight := c.field(acWeight)
 		if hasAmount && hasWeight {
@@ -488,6 +481,42 @@ func readAllocations(r io.Reader, ps *Problems, failFast bool, row func(int, poo
 		a.ClientRef = c.ref(acClientRef)
 		a.Description = c.text(acDescription, pool.MaxDescriptionLen, false)
 		return a
+	})
+}
+
+// Reward columns by index in RewardColumns.
+const (
+	wcRewardID = iota
+	wcAccountID
+	wcSymbol
+	wcQty
+	wcReason
+	wcDescription
+)
+
+// ReadRewards reads a rewards file like ReadReceipts.
+func ReadRewards(r io.Reader, row func(line int, w pool.Reward) error) (Problems, error) {
+	var ps Problems
+	_, err := readRewards(r, &ps, false, row)
+	return ps, err
+}
+
+func readRewards(r io.Reader, ps *Problems, failFast bool, row func(int, pool.Reward) error) (*table, error) {
+	return readRows(r, RewardColumns, ps, failFast, row, func(c *rowChecker) pool.Reward {
+		var w pool.Reward
+		w.RewardID = c.ref(wcRewardID)
+		w.AccountID = c.parse(wcAccountID, pool.ParseAccountID)
+		w.Symbol = c.parse(wcSymbol, pool.ParseSymbol)
+		if s, ok := c.field(wcQty); ok {
+			q, err := pool.ParseQty(s)
+			if err != nil {
+				c.fail(wcQty, err, true)
+			}
+			w.Qty = q
+		}
+		w.Reason = c.ref(wcReason)
+		w.Description = c.text(wcDescription, pool.MaxRewardDescriptionLen, false)
+		return w
 	})
 }
 

@@ -24,6 +24,8 @@ const (
 	ReceiptsPatternDefault = "receipts*.csv"
 	// AllocationsPatternDefault names allocations files. Defaults to allocations*.csv.
 	AllocationsPatternDefault = "allocations*.csv"
+	// RewardsPatternDefault names rewards files. Defaults to rewards*.csv.
+	RewardsPatternDefault = "rewards*.csv"
 )
 
 // Config says where the drop folder is and how to read it.
@@ -31,6 +33,7 @@ type Config struct {
 	DropDir            string
 	ReceiptsPattern    string // ReceiptsPatternDefault when empty
 	AllocationsPattern string // AllocationsPatternDefault when empty
+	RewardsPattern     string // RewardsPatternDefault when empty
 	BAI2Pattern        string // BAI2PatternDefault when empty
 	CAMTPattern        string // CAMTPatternDefault when empty
 	// BankAccount is the firm's bank account the statements report (an IBAN or an account
@@ -155,6 +158,7 @@ func scanFolder(ctx context.Context, db *sqlx.DB, cfg Config) (Result, error) {
 	r := &runner{db: db, cfg: cfg, dir: dir, log: cfg.Logger, pats: map[Kind]string{
 		KindReceipts:    strings.ToLower(cmp.Or(cfg.ReceiptsPattern, ReceiptsPatternDefault)),
 		KindAllocations: strings.ToLower(cmp.Or(cfg.AllocationsPattern, AllocationsPatternDefault)),
+		KindRewards:     strings.ToLower(cmp.Or(cfg.RewardsPattern, RewardsPatternDefault)),
 	}, formats: [][2]string{
 		{formatBAI2, strings.ToLower(cmp.Or(cfg.BAI2Pattern, BAI2PatternDefault))},
 		{formatCAMT, strings.ToLower(cmp.Or(cfg.CAMTPattern, CAMTPatternDefault))},
@@ -312,7 +316,7 @@ func (r *runner) archiveStaleMarkers(markers []string) error {
 // kindOf is a file's kind and, for a bank statement (a receipts file), its format.
 func (r *runner) kindOf(name string) (Kind, string) {
 	lower := strings.ToLower(name)
-	for _, k := range []Kind{KindReceipts, KindAllocations} {
+	for _, k := range []Kind{KindReceipts, KindAllocations, KindRewards} {
 		if ok, _ := filepath.Match(r.pats[k], lower); ok {
 			return k, ""
 		}
@@ -348,7 +352,8 @@ func (r *runner) loadScans(ctx context.Context) (map[string]scan, error) {
 }
 
 // remember keeps what the scan saw of a file it did not take; for an allocations file, with the
-// receipts it names so far, which plan holds while it waits.
+// receipts it names so far, which plan holds while it waits. A rewards file names no receipt and
+// holds nothing: read as allocations it would be unreadable and hold the whole cash night.
 func (r *runner) remember(ctx context.Context, c candidate) error {
 	tx, err := r.db.BeginTxx(ctx, nil)
 	if err != nil {

@@ -67,6 +67,7 @@ type config struct {
 	DropDir      string        `env:"CASHPOOL_DROP_DIR"`
 	ReceiptsPat  string        `env:"CASHPOOL_RECEIPTS_PATTERN"`
 	AllocPat     string        `env:"CASHPOOL_ALLOCATIONS_PATTERN"`
+	RewardsPat   string        `env:"CASHPOOL_REWARDS_PATTERN"`
 	BAI2Pat      string        `env:"CASHPOOL_BAI2_PATTERN"`
 	CAMTPat      string        `env:"CASHPOOL_CAMT_PATTERN"`
 	BankAccount  string        `env:"CASHPOOL_BANK_ACCOUNT"`
@@ -118,6 +119,7 @@ func defaultConfig() config {
 		DropDir:      batch.DropDirDefault,
 		ReceiptsPat:  ingest.ReceiptsPatternDefault,
 		AllocPat:     ingest.AllocationsPatternDefault,
+		RewardsPat:   ingest.RewardsPatternDefault,
 		BAI2Pat:      ingest.BAI2PatternDefault,
 		CAMTPat:      ingest.CAMTPatternDefault,
 		OutDir:       batch.OutDirDefault,

@@ -34,7 +34,7 @@ func TestConfigFromEnvironment(t *testing.T) {
 	const sweep = "8f8c8cee-2591-4f83-be12-82c659b5e748"
 	defaults := config{
 		DropDir: "drop", ReceiptsPat: "receipts*.csv", AllocPat: "allocations*.csv", OutDir: "out",
-		BAI2Pat: "*.bai*", CAMTPat: "camt05[34]*.xml",
+		BAI2Pat: "*.bai*", CAMTPat: "camt05[34]*.xml", RewardsPat: "rewards*.csv",
 		TZName: "America/New_York", BatchSize: 500, MaxInFlight: 4, KeyRetention: 24 * time.Hour,
 		TrackFor: 6 * time.Hour, PollEvery: 30 * time.Second, SettleFor: 10 * time.Second,
 		AwaitFor: 72 * time.Hour, WatchDays: 5, WatchFor: 5 * 24 * time.Hour, Formats: []string{"csv"},
@@ -63,6 +63,7 @@ func TestConfigFromEnvironment(t *testing.T) {
 			"APCA_API_KEY_ID": "key", "APCA_API_SECRET_KEY": "secret",
 			"CASHPOOL_SWEEP_ACCOUNT": strings.ToUpper(sweep), "CASHPOOL_DROP_DIR": "/srv/drop",
 			"CASHPOOL_RECEIPTS_PATTERN": "wires*.csv", "CASHPOOL_ALLOCATIONS_PATTERN": "alloc*.csv",
+			"CASHPOOL_REWARDS_PATTERN": "gifts*.csv",
 			"CASHPOOL_OUT_DIR": "/srv/out", "CASHPOOL_TZ": "UTC", "CASHPOOL_BATCH_SIZE": "250",
 			"CASHPOOL_JOURNAL_LIMIT": "10000.00", "CASHPOOL_MAX_IN_FLIGHT": "8", "CASHPOOL_KEY_RETENTION": "12h",
 			"CASHPOOL_TRACK_FOR": "2h", "CASHPOOL_POLL_EVERY": "5s", "CASHPOOL_SETTLE_FOR": "0s",
@@ -72,6 +73,7 @@ func TestConfigFromEnvironment(t *testing.T) {
 		}, want: with(func(c *config) {
 			c.DatabaseURL, c.BrokerURL, c.KeyID, c.Secret = "postgres://db/cashpool", "https://broker-api.sandbox.alpaca.markets", "key", "secret"
 			c.SweepAccount, c.DropDir, c.ReceiptsPat, c.AllocPat, c.OutDir = sweep, "/srv/drop", "wires*.csv", "alloc*.csv", "/srv/out"
+			c.RewardsPat = "gifts*.csv"
 			c.TZName, c.BatchSize, c.MaxInFlight, c.KeyRetention = "UTC", 250, 8, 12*time.Hour
 			c.TrackFor, c.PollEvery, c.SettleFor, c.AwaitFor = 2*time.Hour, 5*time.Second, 0, 24*time.Hour
 			c.WatchDays, c.WatchFor, c.Formats = 3, 3*24*time.Hour, []string{"csv", "json", "html"}

@@ -275,7 +275,7 @@ func newRunner(db *sqlx.DB, cfg *config, logger *slog.Logger, m *metrics.Metrics
 		HTTPClient: &http.Client{Transport: m.Broker(alpaca.NewTransport())}, OnRateLimitWait: m.RateLimitWait, Logger: logger})
 	return &batch.Runner{DB: db, Broker: client, Config: batch.Config{
 		SweepAccount: cfg.SweepAccount, DropDir: cfg.DropDir, OutDir: cfg.OutDir, Formats: cfg.Formats,
-		ReceiptsPattern: cfg.ReceiptsPat, AllocationsPattern: cfg.AllocPat,
+		ReceiptsPattern: cfg.ReceiptsPat, AllocationsPattern: cfg.AllocPat, RewardsPattern: cfg.RewardsPat,
 		BAI2Pattern: cfg.BAI2Pat, CAMTPattern: cfg.CAMTPat, BankAccount: cfg.BankAccount,
 		BatchSize: cfg.BatchSize, JournalLimit: cfg.JournalLimit.Decimal, MaxInFlight: cfg.MaxInFlight,
 		TrackFor: cfg.TrackFor, PollEvery: cfg.PollEvery, Logger: logger, Failpoint: failpointFromEnv(),
