@@ -147,6 +147,16 @@ func (c *Client) CreateJournal(ctx context.Context, key string, req CreateJourna
 	if err != nil {
 		return nil, err
 	}
+	return c.CreateJournalBody(ctx, key, body)
+}
+
+// CreateJournalBody sends POST /v1/journals with body, the exact bytes of one journal request (a
+// retry, and a resend after a crash, send them unchanged), and key as Idempotency-Key; retried like
+// CreateBatch. Any other non-2xx answer comes back as *APIError.
+func (c *Client) CreateJournalBody(ctx context.Context, key string, body []byte) (*Journal, error) {
+	if key == "" {
+		return nil, errors.New("alpaca: a journal is never sent without an Idempotency-Key")
+	}
 	var j Journal
 	if err := c.do(ctx, http.MethodPost, "/v1/journals", nil, body, key, decodeAll(&j, MaxAnswerBytes)); err != nil {
 		return nil, err

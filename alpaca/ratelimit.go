@@ -107,3 +107,7 @@ func (c *Client) waitTurn(ctx context.Context, path string) error {
 		}
 	}
 }
+
+// RateLimitPerMinute is the Broker API's documented rate limit ("1,000 calls per minute"); the
+// pacer follows what each answer announces, this only estimates how long many calls take.
+const RateLimitPerMinute = 1000

@@ -54,7 +54,9 @@ const (
 // reconcile's (WatchForDefault, FormatDefault).
 type Config struct {
 	SweepAccount string
-	DropDir      string
+	// RewardsAccount is the firm account rewards (JNLS) are given from; SweepAccount when empty.
+	RewardsAccount string
+	DropDir        string
 	// ReceiptsPattern, AllocationsPattern and RewardsPattern name the files of each kind.
 	ReceiptsPattern, AllocationsPattern, RewardsPattern string
 	// BAI2Pattern and CAMTPattern name bank statement files, read as receipts of BankAccount.
@@ -340,6 +342,18 @@ func (r *Runner) CheckBroker(ctx context.Context) error {
 		return fmt.Errorf("%w: the sweep account %s is %s at the broker, not %s: journals from it would fail; nothing was sent",
 			ErrNotReady, sweep, a.Status, alpaca.AccountActive)
 	}
+	if rewards := strings.ToLower(r.cfg().RewardsAccount); rewards != "" && rewards != strings.ToLower(sweep) {
+		a, err := r.Broker.GetAccount(ctx, rewards)
+		switch {
+		case errors.As(err, &apiErr) && apiErr.HTTPStatus == 404:
+			return fmt.Errorf("%w: the broker has no account %s: check CASHPOOL_REWARDS_ACCOUNT; nothing was sent", ErrNotReady, rewards)
+		case err != nil:
+			return fmt.Errorf("checking the rewards account at the broker: %w; nothing was sent", err)
+		case a.Status != alpaca.AccountActive:
+			return fmt.Errorf("%w: the rewards account %s is %s at the broker, not %s: rewards from it would fail; nothing was sent",
+				ErrNotReady, rewards, a.Status, alpaca.AccountActive)
+		}
+	}
 	return nil
 }
 
@@ -397,8 +411,8 @@ func (r *Runner) Plan(ctx context.Context, date string) (int64, error) {
 	c := r.cfg()
 	defer c.timed("plan")()
 	res, err := plan.Plan(ctx, r.DB, plan.Config{
-		SweepAccount: c.SweepAccount, BusinessDate: date, BatchSize: c.BatchSize, JournalLimit: c.JournalLimit, Now: c.Now,
-		AwaitReceiptFor: c.AwaitReceiptFor,
+		SweepAccount: c.SweepAccount, RewardsAccount: c.RewardsAccount, BusinessDate: date, BatchSize: c.BatchSize,
+		JournalLimit: c.JournalLimit, Now: c.Now, AwaitReceiptFor: c.AwaitReceiptFor,
 	})
 	if err != nil {
 		return 0, fmt.Errorf("plan %s: %w", date, err)
@@ -407,7 +421,11 @@ func (r *Runner) Plan(ctx context.Context, date string) (int64, error) {
 		c.Logger.Info("plan: run already planned", "date", date, "run", res.RunID)
 	} else {
 		c.Logger.Info("plan", "date", date, "run", res.RunID, "receipts", res.Receipts, "held", res.Held,
-			"journals", res.Journals, "batches", res.Batches, "skipped", res.Skipped, "amount", res.Planned.StringFixed(2))
+			"journals", res.Journals, "batches", res.Batches, "skipped", res.Skipped, "amount", res.Planned.StringFixed(2),
+			"rewards", res.Rewards)
+		if res.RewardsRefused > 0 {
+			c.Logger.Warn("plan: rewards to a firm account refused before sending; see the report", "date", date, "rewards", res.RewardsRefused)
+		}
 		if res.NightHeld {
 			c.Logger.Warn("plan: nothing planned: an allocations file that is not loaded cannot be read; see the report", "date", date)
 		} else if res.Waiting > 0 {
@@ -484,8 +502,8 @@ func (r *Runner) sendPlanned(ctx context.Context, date string, runID int64, fenc
 		return fmt.Errorf("submit %s: %w", date, err)
 	}
 	res, err := submit.Submit(ctx, r.DB, r.Broker, runID, submit.Config{
-		SweepAccount: c.SweepAccount, BusinessDate: date, MaxInFlight: c.MaxInFlight, Now: c.Now, Logger: c.Logger,
-		KeyRetention: c.KeyRetention, Fence: fence,
+		SweepAccount: c.SweepAccount, RewardsAccount: c.RewardsAccount, BusinessDate: date, MaxInFlight: c.MaxInFlight,
+		Now: c.Now, Logger: c.Logger, KeyRetention: c.KeyRetention, Fence: fence,
 		BeforePost: func(id int64) {
 			c.Failpoint("before-post")
 			if c.BeforePost != nil {
@@ -499,7 +517,7 @@ func (r *Runner) sendPlanned(ctx context.Context, date string, runID int64, fenc
 		return fmt.Errorf("submit %s: %w", date, err)
 	}
 	c.Logger.Info("submit", "date", date, "batches_sent", res.Sent, "batches_split", res.Split,
-		"journals_canceled_with_batch", res.Canceled, "batches_recovered_by_listing", res.Recovered)
+		"journals_canceled_with_batch", res.Canceled, "batches_recovered_by_listing", res.Recovered, "rewards_refused", res.Refused)
 	// The first submission of a round (a redrive starts another) fixes the moment tracking counts
 	// from; Track derives the deadline from it and the TrackFor of whichever run tracks.
 	now := c.Now().UTC()
@@ -531,7 +549,7 @@ func (r *Runner) Track(ctx context.Context, runID int64) error {
 	if err != nil {
 		return err
 	}
-	reversed, err := track.Watch(ctx, r.DB, r.Broker, c.SweepAccount, date.Add(-c.WatchFor), c.Now())
+	reversed, err := track.Watch(ctx, r.DB, r.Broker, c.SweepAccount, c.RewardsAccount, date.Add(-c.WatchFor), c.Now())
 	if err != nil {
 		// Never only logged: a reversal check that did not happen must stop the night.
 		return fmt.Errorf("track: watching funded journals of earlier runs: %w", err)

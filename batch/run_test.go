@@ -240,11 +240,13 @@ func checkBrokerLedger(t *testing.T, b *bundle) {
 	t.Helper()
 	type intent struct {
 		Key     string `db:"journal_key"`
-		Amount  string `db:"amount"`
+		Amount  string `db:"amount"` // a reward's: its qty of symbol
+		Symbol  string `db:"symbol"`
 		Account string `db:"to_account"`
 	}
 	var intents []intent
-	if err := b.db.Select(&intents, `SELECT journal_key::text, amount::text, to_account::text FROM journals`); err != nil {
+	if err := b.db.Select(&intents, `SELECT journal_key::text, COALESCE(amount, qty)::text AS amount, COALESCE(symbol, '') AS symbol,
+		to_account::text FROM journals`); err != nil {
 		t.Fatal(err)
 	}
 	byKey := map[string]intent{}
@@ -261,7 +263,12 @@ func checkBrokerLedger(t *testing.T, b *bundle) {
 		if !ok {
 			t.Fatalf("broker journal %s has key %s that cashpool never planned", e.ID, key)
 		}
-		if e.FromAccount != b.runner.Config.SweepAccount || e.ToAccount != in.Account || !e.Amount.Equal(decimal.RequireFromString(in.Amount)) {
+		got := e.Amount
+		if e.EntryType == "JNLS" {
+			got = e.Qty
+		}
+		if e.FromAccount != b.runner.Config.SweepAccount || e.ToAccount != in.Account || !got.Equal(decimal.RequireFromString(in.Amount)) ||
+			e.Symbol != in.Symbol {
 			t.Fatalf("broker journal %s (%s → %s, %s) does not match its intent %+v", e.ID, e.FromAccount, e.ToAccount, e.Amount, in)
 		}
 		if !alpaca.Failed(e.Status) {

@@ -29,5 +29,5 @@ func InsertBatch(ctx context.Context, tx *sqlx.Tx, runID int64, sweep, date, seq
 	if err != nil {
 		return 0, err
 	}
-	return store.InsertBatch(ctx, tx, runID, seq, pool.BatchKey(sweep, date, seq, body), body, len(entries))
+	return store.InsertBatch(ctx, tx, runID, store.EntryJNLC, seq, pool.BatchKey(sweep, date, seq, body), body, len(entries))
 }

@@ -28,10 +28,13 @@ const AwaitReceiptForDefault = 72 * time.Hour
 
 // Config is what planning needs to know about the firm.
 type Config struct {
-	SweepAccount string          // the firm's sweep account id; configuration, never read from a CSV
-	BusinessDate string          // YYYY-MM-DD
-	BatchSize    int             // entries per POST /v1/journals/batch; jnlc.BatchSizeDefault when zero
-	JournalLimit decimal.Decimal // the firm's per-journal limit; amounts above it are expected to go pending; zero = none
+	SweepAccount string // the firm's sweep account id; configuration, never read from a CSV
+	// RewardsAccount is the firm account rewards (JNLS) are given from; SweepAccount when empty.
+	// Configuration, never read from a CSV.
+	RewardsAccount string
+	BusinessDate   string          // YYYY-MM-DD
+	BatchSize      int             // entries per POST /v1/journals/batch; jnlc.BatchSizeDefault when zero
+	JournalLimit   decimal.Decimal // the firm's per-journal limit; amounts above it are expected to go pending; zero = none
 	// AwaitReceiptFor is how long after its file arrived an allocation may wait for its receipt
 	// before it is an exception for a person; AwaitReceiptForDefault when zero.
 	AwaitReceiptFor time.Duration
@@ -52,6 +55,10 @@ type Result struct {
 	// or is not complete; NightHeld says nothing was planned because such a file could not be read.
 	Waiting   int
 	NightHeld bool
+	// Rewards counts the rewards planned as JNLS journals, RewardsRefused those of them refused
+	// before any money moves (to the rewards or sweep account itself).
+	Rewards        int
+	RewardsRefused int
 }
 
 // fetchSize is how many receipt×allocation rows are read from the cursor at a time: memory stays
@@ -63,6 +70,7 @@ const fetchSize = 5000
 func Plan(ctx context.Context, db *sqlx.DB, cfg Config) (Result, error) {
 	cfg.BatchSize = cmp.Or(cfg.BatchSize, jnlc.BatchSizeDefault)
 	cfg.AwaitReceiptFor = cmp.Or(cfg.AwaitReceiptFor, AwaitReceiptForDefault)
+	cfg.RewardsAccount = strings.ToLower(cmp.Or(cfg.RewardsAccount, cfg.SweepAccount))
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -101,6 +109,11 @@ func Plan(ctx context.Context, db *sqlx.DB, cfg Config) (Result, error) {
 	}
 	if err := p.skipOrphans(ctx); err != nil {
 		return res, err
+	}
+	if !res.NightHeld {
+		if err := p.rewards(ctx); err != nil {
+			return res, err
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return res, fmt.Errorf("commit plan: %w", err)

@@ -149,3 +149,11 @@ const insertLate = `
 		JOIN runs r ON r.id = rr.run_id
 		WHERE NOT EXISTS (SELECT 1 FROM journals j WHERE j.allocation_id = a.id)
 		  AND NOT EXISTS (SELECT 1 FROM run_skipped_allocations s WHERE s.allocation_id = a.id)`
+
+// selectRewards lists every loaded reward no run planned yet (no journal names it), in reward_id
+// byte order, so a night's JNLS batches and their keys are the same however often it is planned.
+const selectRewards = `
+		SELECT w.reward_id, w.account_id::text AS account_id, w.symbol, w.qty, w.description
+		FROM rewards w
+		WHERE NOT EXISTS (SELECT 1 FROM journals j WHERE j.reward_id = w.reward_id)
+		ORDER BY w.reward_id COLLATE "C"`

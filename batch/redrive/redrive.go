@@ -138,6 +138,8 @@ type journal struct {
 	Status        string          `db:"status"`
 	StatusUnknown bool            `db:"status_unknown"`
 	ErrorMessage  string          `db:"error_message"`
+	EntryType     string          `db:"entry_type"` // NamedJournalSQL only
+	RewardID      string          `db:"reward_id"`  // NamedJournalSQL only
 
 	newAccount, newDescription string // the corrections of Config, on the journal named
 }
@@ -319,6 +321,12 @@ func pickNamed(ctx context.Context, tx *sqlx.Tx, runID int64, id string, all []j
 			return nil, nil, fmt.Errorf("journal %s: %w", id, ErrNoJournal)
 		}
 		return nil, nil, fmt.Errorf("find journal %s: %w", id, err)
+	}
+	if named.EntryType == store.EntryJNLS {
+		// A refused reward failed for its shares, symbol or account: what to give instead is a
+		// new reward (a new reward_id in a rewards file), never this one under another key.
+		return nil, nil, fmt.Errorf("%w: journal %s gives reward %s (JNLS) and rewards are not redriven; "+
+			"drop a rewards file with a new reward_id once the cause is fixed", ErrInvalid, id, named.RewardID)
 	}
 	for _, j := range all {
 		if j.AllocationID == named.AllocationID {

@@ -539,6 +539,11 @@ type broker struct {
 	entered chan struct{}
 }
 
+// CreateJournalBody is never called: redrive sends cash batches only.
+func (b *broker) CreateJournalBody(context.Context, string, []byte) (*alpaca.Journal, error) {
+	return nil, errors.New("a single journal POST in a cash redrive")
+}
+
 func (b *broker) CreateBatch(ctx context.Context, key string, body []byte) ([]alpaca.BatchJournal, error) {
 	if b.entered != nil {
 		b.entered <- struct{}{}

@@ -11,13 +11,20 @@ import (
 // Every statement against batches (schema: migration 00001). Steps write and read batches
 // only through these; jnlc builds a new batch's exact body and key.
 
-// InsertBatch stores one planned batch with its exact body and Idempotency-Key, in the caller's
-// transaction, and returns its id.
-func InsertBatch(ctx context.Context, q Querier, runID int64, seq, key string, body []byte, entries int) (int64, error) {
+// Batch entry types: a JNLC batch is one POST /v1/journals/batch of cash journals, a JNLS batch one
+// POST /v1/journals of one securities journal (Alpaca's batch endpoint takes cash only).
+const (
+	EntryJNLC = "JNLC"
+	EntryJNLS = "JNLS"
+)
+
+// InsertBatch stores one planned batch of entryType with its exact body and Idempotency-Key, in the
+// caller's transaction, and returns its id.
+func InsertBatch(ctx context.Context, q Querier, runID int64, entryType, seq, key string, body []byte, entries int) (int64, error) {
 	var id int64
 	err := q.QueryRowxContext(ctx, `
-		INSERT INTO batches (run_id, seq, idempotency_key, body, entries, status) VALUES ($1, $2, $3, $4, $5, $6)
-		RETURNING id`, runID, seq, key, body, entries, BatchPlanned).Scan(&id)
+		INSERT INTO batches (run_id, seq, idempotency_key, body, entries, status, entry_type) VALUES ($1, $2, $3, $4, $5, $6, $7)
+		RETURNING id`, runID, seq, key, body, entries, BatchPlanned, entryType).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("insert batch %s: %w", seq, err)
 	}
@@ -52,6 +59,7 @@ type Batch struct {
 	Entries   int          `db:"entries"`
 	Status    string       `db:"status"`
 	SendingAt sql.NullTime `db:"sending_at"`
+	EntryType string       `db:"entry_type"`
 }
 
 // BatchesToSendOf lists the batches of run runID that are planned or were left sending, in seq
@@ -59,7 +67,7 @@ type Batch struct {
 func BatchesToSendOf(ctx context.Context, q Querier, runID int64) ([]Batch, error) {
 	var bs []Batch
 	err := q.SelectContext(ctx, &bs, `
-			SELECT id, seq, idempotency_key, entries, status, sending_at FROM batches
+			SELECT id, seq, idempotency_key, entries, status, sending_at, entry_type FROM batches
 			WHERE run_id = $1 AND status = ANY($2::text[]) ORDER BY seq`, runID, pq.Array(BatchesToSend))
 	return bs, err
 }

@@ -20,6 +20,13 @@ import (
 const CopyJournalsSQL = `COPY journals (run_id, batch_id, journal_key, allocation_id, attempt,
 		receipt_id, client_ref, to_account, amount, description, expected_pending, status, updated_at) FROM STDIN`
 
+// CopyRewardJournalsSQL writes new JNLS journal intents (one reward each) with COPY, in the order
+// of its columns; plan writes a night's rewards with it. A journal plan refuses before any money
+// moves (a reward to the rewards or sweep account itself) is written refused, with no batch and
+// its reason as error_message; the others planned, each with the batch that is its one POST.
+const CopyRewardJournalsSQL = `COPY journals (run_id, batch_id, journal_key, entry_type, reward_id, symbol, qty, attempt,
+		to_account, description, error_message, status, updated_at) FROM STDIN`
+
 // queryMoveJournals writes journals.status after the answer (queryAnswerJournals writes the
 // answer). The rows are locked in id order first, so the history's status_from is the status the
 // guard judged; %[1]s is the guard (journalGuardSQL).
@@ -148,15 +155,16 @@ const LatestAttemptSQL = `NOT EXISTS (SELECT 1 FROM journals k WHERE k.allocatio
 
 // JournalStatusCountsSQL counts the cash (JNLC) journals of run $1 by status, unknown status and
 // whether a later attempt redrove them (columns status, status_unknown, redriven, n, amount),
-// latest first.
+// latest first; rewards move shares and are counted by the report per symbol.
 const JournalStatusCountsSQL = `
 		SELECT status, status_unknown, NOT (` + LatestAttemptSQL + `) AS redriven, count(*) AS n,
-		       to_char(sum(amount), 'FM999999999999990.00') AS amount
+		       to_char(COALESCE(sum(amount), 0), 'FM999999999999990.00') AS amount
 		FROM journals j WHERE run_id = $1 AND entry_type = 'JNLC' GROUP BY 1, 2, 3 ORDER BY 3, 1`
 
-// HighestAttemptsSQL lists, for run $1, the highest attempt of each allocation with everything a
-// new attempt copies, the transmitter from its receipt as plan took it (the value date at midnight
-// UTC); the outer order is plan's, so new batches list entries as the first ones did.
+// HighestAttemptsSQL lists, for run $1, the highest attempt of each allocation (cash journals
+// only: a reward is not redriven) with everything a new attempt copies, the transmitter from its
+// receipt as plan took it (the value date at midnight UTC); the outer order is plan's, so new
+// batches list entries as the first ones did.
 const HighestAttemptsSQL = `
 SELECT * FROM (
     SELECT DISTINCT ON (j.allocation_id)
@@ -168,15 +176,17 @@ SELECT * FROM (
            COALESCE(j.alpaca_id::text, '') AS alpaca_id, j.status, j.status_unknown, j.error_message
     FROM journals j
     JOIN receipts r ON r.receipt_id = j.receipt_id
-    WHERE j.run_id = $1
+    WHERE j.run_id = $1 AND j.entry_type = 'JNLC'
     ORDER BY j.allocation_id, j.attempt DESC
 ) h
 ORDER BY h.receipt_id, h.client_ref`
 
 // NamedJournalSQL finds the journal of run $1 whose key or Alpaca id is $2 (columns id,
-// allocation_id, attempt, journal_key, status).
+// allocation_id, attempt, journal_key, status, entry_type, reward_id; a reward's allocation_id
+// reads 0 and a cash journal's reward_id '').
 const NamedJournalSQL = `
-		SELECT id, allocation_id, attempt, journal_key::text AS journal_key, status
+		SELECT id, COALESCE(allocation_id, 0) AS allocation_id, attempt, journal_key::text AS journal_key, status,
+		       entry_type, COALESCE(reward_id, '') AS reward_id
 		FROM journals WHERE run_id = $1 AND (journal_key = $2::uuid OR alpaca_id = $2::uuid)`
 
 // JournalKeysOfBatch lists the journal keys of batch batchID.

@@ -278,7 +278,7 @@ func TestBatchesToSendCarryNoBody(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
 	body := []byte(`{"entry_type":"JNLC","entries":[]}`)
-	id, err := store.InsertBatch(ctx, f.db, f.runID, "0001", "0d1c6c3e-2f4f-4f3e-9d7c-3b0b6c3f8a09", body, 0)
+	id, err := store.InsertBatch(ctx, f.db, f.runID, store.EntryJNLC, "0001", "0d1c6c3e-2f4f-4f3e-9d7c-3b0b6c3f8a09", body, 0)
 	must(t, err)
 	bs, err := store.BatchesToSendOf(ctx, f.db, f.runID)
 	must(t, err)

@@ -30,6 +30,7 @@ import (
 // Broker is the part of the Alpaca client submit uses.
 type Broker interface {
 	CreateBatch(ctx context.Context, key string, body []byte) ([]alpaca.BatchJournal, error)
+	CreateJournalBody(ctx context.Context, key string, body []byte) (*alpaca.Journal, error)
 	alpaca.Lister
 }
 
@@ -45,6 +46,8 @@ const (
 // Config bounds the work.
 type Config struct {
 	SweepAccount string
+	// RewardsAccount is the firm account JNLS rewards go from; SweepAccount when empty.
+	RewardsAccount string
 	BusinessDate string
 	MaxInFlight  int // batches sent at once; MaxInFlightDefault when zero
 	// KeyRetention is how long Alpaca is trusted to remember an Idempotency-Key
@@ -67,6 +70,7 @@ type Result struct {
 	Split     int // batches Alpaca canceled whole and cashpool split to isolate the bad entries
 	Canceled  int // journals failed because Alpaca canceled them with their whole batch
 	Recovered int // batches left sending past the key retention window and matched by listing
+	Refused   int // rewards (JNLS) Alpaca refused with a definitive 4xx: their journal is refused
 }
 
 // ErrConflict means Alpaca already holds journals of this batch yet refused it: its key was seen
@@ -77,6 +81,7 @@ var ErrConflict = errors.New("idempotency key reused with a different body")
 func Submit(ctx context.Context, db *sqlx.DB, broker Broker, runID int64, cfg Config) (Result, error) {
 	cfg.MaxInFlight = cmp.Or(cfg.MaxInFlight, MaxInFlightDefault)
 	cfg.KeyRetention = cmp.Or(cfg.KeyRetention, KeyRetentionDefault)
+	cfg.RewardsAccount = strings.ToLower(cmp.Or(cfg.RewardsAccount, cfg.SweepAccount))
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -92,13 +97,16 @@ func Submit(ctx context.Context, db *sqlx.DB, broker Broker, runID int64, cfg Co
 	}
 	var res Result
 	// Splitting a batch creates new planned batches: loop until a pass finds nothing to send.
-	for {
+	for pass := 0; ; pass++ {
 		todo, err := store.BatchesToSendOf(ctx, db, runID)
 		if err != nil {
 			return res, fmt.Errorf("list batches: %w", err)
 		}
 		if len(todo) == 0 {
 			break
+		}
+		if pass == 0 {
+			s.sayRewardsPace(todo)
 		}
 		if err := s.sendAll(ctx, todo, &res); err != nil {
 			return res, err
@@ -168,7 +176,11 @@ func (s *submitter) send(ctx context.Context, b store.Batch, res *Result) error 
 	b.Body = body
 	now := s.cfg.Now().UTC()
 	if b.Status == store.BatchSending && b.SendingAt.Valid && !keyTrusted(b.SendingAt.Time, now, s.cfg.KeyRetention) {
-		if err := s.recoverStale(ctx, b); err != nil {
+		recover := s.recoverStale
+		if b.EntryType == store.EntryJNLS {
+			recover = s.recoverStaleReward
+		}
+		if err := recover(ctx, b); err != nil {
 			return fmt.Errorf("recover batch %s sent before the key retention window: %w", b.Seq, err)
 		}
 		s.count(func() { res.Recovered++ })
@@ -192,6 +204,9 @@ func (s *submitter) send(ctx context.Context, b store.Batch, res *Result) error 
 	}
 	if s.cfg.BeforePost != nil {
 		s.cfg.BeforePost(b.ID)
+	}
+	if b.EntryType == store.EntryJNLS {
+		return s.sendReward(ctx, b, res)
 	}
 	answer, err := s.broker.CreateBatch(ctx, b.Key, b.Body)
 	if s.cfg.AfterPost != nil {
@@ -527,6 +542,11 @@ func (s *submitter) recoverStale(ctx context.Context, b store.Batch) error {
 // indexes those it finds by the key token of their description. A day over Alpaca's list limit is
 // listed per to_account of the entries; one still over it is an error.
 func (s *submitter) listByToken(ctx context.Context, entries []alpaca.BatchEntry, from, to time.Time) (map[string]alpaca.Journal, error) {
+	return s.listByTokenOf(ctx, store.EntryJNLC, s.cfg.SweepAccount, entries, from, to)
+}
+
+// listByTokenOf is listByToken over the journals of entryType from the firm account fromAccount.
+func (s *submitter) listByTokenOf(ctx context.Context, entryType, fromAccount string, entries []alpaca.BatchEntry, from, to time.Time) (map[string]alpaca.Journal, error) {
 	wanted := make(map[string]bool, len(entries))
 	accounts := make([]string, 0, len(entries))
 	for _, e := range entries {
@@ -539,7 +559,7 @@ func (s *submitter) listByToken(ctx context.Context, entries []alpaca.BatchEntry
 	accounts = slices.Compact(accounts)
 	found := make(map[string]alpaca.Journal)
 	err := alpaca.EachJournalPaged(ctx, s.broker, alpaca.ListFilter{
-		FromAccount: s.cfg.SweepAccount, EntryType: "JNLC",
+		FromAccount: fromAccount, EntryType: entryType,
 		After:  from.AddDate(0, 0, -1).Format(time.DateOnly),
 		Before: to.AddDate(0, 0, 1).Format(time.DateOnly),
 	}, alpaca.Narrow{ToAccounts: accounts}, func(j alpaca.Journal) error {

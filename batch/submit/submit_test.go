@@ -260,6 +260,21 @@ func (b *broker) CreateBatch(ctx context.Context, key string, body []byte) ([]al
 	return out, err
 }
 
+func (b *broker) CreateJournalBody(ctx context.Context, key string, body []byte) (*alpaca.Journal, error) {
+	if b.check != nil {
+		b.check(key, body)
+	}
+	b.mu.Lock()
+	b.posts = append(b.posts, post{key, append([]byte(nil), body...)})
+	lose := b.loseAnswer
+	b.mu.Unlock()
+	out, err := b.real.CreateJournalBody(ctx, key, body)
+	if err == nil && lose {
+		return nil, errLost
+	}
+	return out, err
+}
+
 func (b *broker) EachJournal(ctx context.Context, f alpaca.ListFilter, fn func(alpaca.Journal) error) error {
 	b.mu.Lock()
 	b.lists++

@@ -1,6 +1,7 @@
 package track
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
@@ -15,8 +16,8 @@ import (
 	"github.com/cashpool/cashpool/pool"
 )
 
-// LinkCorrections finds, for every journal Alpaca marked 'correct' that has no known replacement
-// yet, the journal that replaced it: the one to the same account that carries the same key token
+// LinkCorrections finds, for every cash journal Alpaca marked 'correct' that has no known
+// replacement yet (Alpaca corrects an amount; a JNLS has none), the journal that replaced it: the one to the same account that carries the same key token
 // in its description under another id. The list is narrowed to the account and the weeks around
 // the correction, so it stays small. Returns how many were linked.
 func LinkCorrections(ctx context.Context, db *sqlx.DB, broker Broker, sweep string, now time.Time) (int, error) {
@@ -30,7 +31,7 @@ func LinkCorrections(ctx context.Context, db *sqlx.DB, broker Broker, sweep stri
 	if err := db.SelectContext(ctx, &corrected, `
 		SELECT j.id, j.journal_key::text AS journal_key, j.to_account::text AS to_account, j.alpaca_id::text AS alpaca_id, j.updated_at
 		FROM journals j JOIN runs r ON r.id = j.run_id
-		WHERE j.status = $2 AND r.sweep_account = $1
+		WHERE j.status = $2 AND r.sweep_account = $1 AND j.entry_type = 'JNLC'
 		  AND NOT EXISTS (SELECT 1 FROM journal_replacements x WHERE x.journal_id = j.id)`, sweep, store.JournalCorrect); err != nil {
 		return 0, fmt.Errorf("corrected journals: %w", err)
 	}
@@ -73,32 +74,46 @@ func LinkCorrections(ctx context.Context, db *sqlx.DB, broker Broker, sweep stri
 // however many journals were funded; each list is paged under Alpaca's 100,000 limit, and a window
 // that cannot be listed is an error, never a check skipped. An open journal of ours that no list
 // shows has moved on (funded, or to a status Alpaca added) and is looked up by id.
-func Watch(ctx context.Context, db *sqlx.DB, broker Broker, sweep string, from time.Time, now time.Time) (int, error) {
-	var first sql.NullTime
-	if err := db.GetContext(ctx, &first, `
-		SELECT min(b.sent_at) FROM batches b JOIN runs r ON r.id = b.run_id
+//
+// Rewards (JNLS) go from the rewards account (rewards; "" is the sweep account): once a reward of
+// the watched runs was sent, the rewards account's JNLS are listed the same way.
+func Watch(ctx context.Context, db *sqlx.DB, broker Broker, sweep, rewards string, from time.Time, now time.Time) (int, error) {
+	var sent struct {
+		First   sql.NullTime `db:"first"`
+		Rewards bool         `db:"rewards"`
+	}
+	if err := db.GetContext(ctx, &sent, `
+		SELECT min(b.sent_at) AS first, COALESCE(bool_or(b.entry_type = 'JNLS' AND b.sent_at IS NOT NULL), false) AS rewards
+		FROM batches b JOIN runs r ON r.id = b.run_id
 		WHERE r.sweep_account = $1 AND r.business_date >= $2`, sweep, from.Format(time.DateOnly)); err != nil {
 		return 0, err
 	}
-	if !first.Valid {
+	if !sent.First.Valid {
 		return 0, nil // nothing was ever sent in the watch
 	}
 	window := alpaca.ListFilter{FromAccount: sweep, EntryType: "JNLC",
-		After: first.Time.AddDate(0, 0, -1).Format(time.DateOnly), Before: now.AddDate(0, 0, 1).Format(time.DateOnly)}
+		After: sent.First.Time.AddDate(0, 0, -1).Format(time.DateOnly), Before: now.AddDate(0, 0, 1).Format(time.DateOnly)}
+	windows := []alpaca.ListFilter{window}
+	if sent.Rewards {
+		window.FromAccount, window.EntryType = cmp.Or(rewards, sweep), "JNLS"
+		windows = append(windows, window)
+	}
 	current := map[string]string{}
-	for _, status := range watchStatuses {
-		f := window
-		f.Status = status
-		err := alpaca.EachJournalPaged(ctx, broker, f, alpaca.Narrow{}, func(j alpaca.Journal) error {
-			// A journal that moved between two lists shows in both: the later status wins.
-			id := strings.ToLower(j.ID)
-			if was, ok := current[id]; !ok || store.JournalMayMove(was, j.Status) {
-				current[id] = j.Status
+	for _, window := range windows {
+		for _, status := range watchStatuses {
+			f := window
+			f.Status = status
+			err := alpaca.EachJournalPaged(ctx, broker, f, alpaca.Narrow{}, func(j alpaca.Journal) error {
+				// A journal that moved between two lists shows in both: the later status wins.
+				id := strings.ToLower(j.ID)
+				if was, ok := current[id]; !ok || store.JournalMayMove(was, j.Status) {
+					current[id] = j.Status
+				}
+				return nil
+			})
+			if err != nil {
+				return 0, fmt.Errorf("list %s %s journals: %w", status, window.EntryType, err)
 			}
-			return nil
-		})
-		if err != nil {
-			return 0, fmt.Errorf("list %s journals: %w", status, err)
 		}
 	}
 	listed := make([]string, 0, len(current))

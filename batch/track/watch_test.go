@@ -49,7 +49,7 @@ func TestWatchFindsReversalsAmongMoreJournalsThanTheListLimit(t *testing.T) {
 	b.admin(t, "/sandbox/v1/journals/"+first[3]+"/reverse", "")
 	b.admin(t, "/sandbox/v1/journals/"+second[11]+"/reverse", "")
 
-	n, err := track.Watch(context.Background(), b.db, b.client, sweep, base.AddDate(0, 0, -1), b.sim.Now())
+	n, err := track.Watch(context.Background(), b.db, b.client, sweep, "", base.AddDate(0, 0, -1), b.sim.Now())
 	if err != nil {
 		t.Fatalf("watch: %v", err)
 	}
@@ -80,7 +80,7 @@ func TestWatchFailsOnAWindowItCannotList(t *testing.T) {
 	for _, id := range ids[:6] {
 		b.admin(t, "/sandbox/v1/journals/"+id+"/reverse", "")
 	}
-	n, err := track.Watch(context.Background(), b.db, b.client, sweep, base.AddDate(0, 0, -1), b.sim.Now())
+	n, err := track.Watch(context.Background(), b.db, b.client, sweep, "", base.AddDate(0, 0, -1), b.sim.Now())
 	var werr *alpaca.WindowError
 	if !errors.Is(err, alpaca.ErrWindowTooLarge) || !errors.As(err, &werr) {
 		t.Fatalf("watch: %d, %v; want an error naming the window", n, err)

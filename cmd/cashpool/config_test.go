@@ -91,6 +91,10 @@ func TestConfigFromEnvironment(t *testing.T) {
 
 		{name: "batch size not a number", env: map[string]string{"CASHPOOL_BATCH_SIZE": "many"},
 			wantErr: `CASHPOOL_BATCH_SIZE "many": want a positive whole number`},
+		{name: "rewards account read in lower case", env: map[string]string{"CASHPOOL_REWARDS_ACCOUNT": "F1A00000-0000-4000-8000-000000000001"},
+			want: with(func(c *config) { c.RewardsAccount = "f1a00000-0000-4000-8000-000000000001" }), limit: "0.00"},
+		{name: "rewards account not an id", env: map[string]string{"CASHPOOL_REWARDS_ACCOUNT": "firm"},
+			wantErr: `CASHPOOL_REWARDS_ACCOUNT "firm": want the rewards (firm) account's id, a UUID, or unset for the sweep account`},
 		{name: "batch size zero", env: map[string]string{"CASHPOOL_BATCH_SIZE": "0"},
 			wantErr: `CASHPOOL_BATCH_SIZE "0": want a positive whole number`},
 		{name: "batch size zero on the command line", env: map[string]string{"CASHPOOL_BATCH_SIZE": "250"},

@@ -274,7 +274,7 @@ func newRunner(db *sqlx.DB, cfg *config, logger *slog.Logger, m *metrics.Metrics
 	client := alpaca.NewClient(alpaca.Options{BaseURL: cfg.BrokerURL, KeyID: cfg.KeyID, Secret: cfg.Secret,
 		HTTPClient: &http.Client{Transport: m.Broker(alpaca.NewTransport())}, OnRateLimitWait: m.RateLimitWait, Logger: logger})
 	return &batch.Runner{DB: db, Broker: client, Config: batch.Config{
-		SweepAccount: cfg.SweepAccount, DropDir: cfg.DropDir, OutDir: cfg.OutDir, Formats: cfg.Formats,
+		SweepAccount: cfg.SweepAccount, RewardsAccount: cfg.RewardsAccount, DropDir: cfg.DropDir, OutDir: cfg.OutDir, Formats: cfg.Formats,
 		ReceiptsPattern: cfg.ReceiptsPat, AllocationsPattern: cfg.AllocPat, RewardsPattern: cfg.RewardsPat,
 		BAI2Pattern: cfg.BAI2Pat, CAMTPattern: cfg.CAMTPat, BankAccount: cfg.BankAccount,
 		BatchSize: cfg.BatchSize, JournalLimit: cfg.JournalLimit.Decimal, MaxInFlight: cfg.MaxInFlight,

@@ -1,0 +1,253 @@
+package submit_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/cashpool/cashpool/alpaca"
+	"github.com/cashpool/cashpool/alpaca/sandbox"
+	"github.com/cashpool/cashpool/batch/plan"
+	"github.com/cashpool/cashpool/batch/schema"
+	"github.com/cashpool/cashpool/batch/schema/schematest"
+	"github.com/cashpool/cashpool/batch/submit"
+	"github.com/cashpool/cashpool/pool"
+)
+
+// firm is a second firm account, the rewards account when one apart from the sweep is configured.
+const firm = "f1a00000-0000-4000-8000-000000000001"
+
+// rwd is one loaded reward.
+type rwd struct{ id, account, symbol, qty string }
+
+// setupRewards loads rewards (as ingest would: a files row, then the rows) and plans them from
+// rewardsAccount ("" = the sweep account), against a simulator knowing the sweep account, firm
+// and every rewarded account.
+func setupRewards(t *testing.T, rewardsAccount string, rewards []rwd) *env {
+	t.Helper()
+	ctx := context.Background()
+	e := &env{url: schematest.URL(t), clock: &clock{t: time.Date(2026, 11, 20, 22, 0, 0, 0, time.UTC)}}
+	db, err := schema.Open(ctx, e.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	e.db = db
+	seed := sandbox.Seed{SweepAccount: sweep, SweepCash: decimal.RequireFromString("1000.00"),
+		Accounts: []sandbox.Account{{ID: firm, Status: sandbox.AccountActive, Firm: true}}}
+	seen := map[string]bool{sweep: true, firm: true}
+	for _, r := range rewards {
+		if !seen[r.account] {
+			seen[r.account] = true
+			seed.Accounts = append(seed.Accounts, sandbox.Account{ID: r.account, Status: sandbox.AccountActive})
+		}
+	}
+	e.sim = sandbox.New(sandbox.Options{Seed: seed, KeyID: "k", Secret: "s", Now: e.clock.Now})
+	ts := httptest.NewServer(e.sim)
+	t.Cleanup(ts.Close)
+	e.client = alpaca.NewClient(alpaca.Options{BaseURL: ts.URL, KeyID: "k", Secret: "s", Now: e.clock.Now})
+
+	var fileID int64
+	if err := db.Get(&fileID, `INSERT INTO files (sha256, name, kind, status, rows, received_at)
+		VALUES ('r1', 'rewards-1.csv', 'rewards', 'loaded', $1, $2) RETURNING id`, len(rewards), e.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range rewards {
+		if _, err := db.Exec(`INSERT INTO rewards (reward_id, file_id, line, account_id, symbol, qty, reason, description)
+			VALUES ($1, $2, $3, $4, $5, $6, 'sign-up', 'welcome shares')`, r.id, fileID, i+2, r.account, r.symbol, r.qty); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, err := plan.Plan(ctx, db, plan.Config{SweepAccount: sweep, RewardsAccount: rewardsAccount, BusinessDate: date, Now: e.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Rewards != len(rewards) {
+		t.Fatalf("planned %d rewards, want %d", p.Rewards, len(rewards))
+	}
+	e.runID = p.RunID
+	return e
+}
+
+// rewardKey is the journal key plan derives for a reward (first attempt).
+func rewardKey(from, id string) string { return pool.RewardJournalKey(from, date, id, 1) }
+
+// rewardRow is one JNLS journal as submit left it.
+type rewardRow struct {
+	Key, ToAccount, Symbol, Qty, AlpacaID, Status, Error string
+	Batched                                              bool
+}
+
+func (e *env) rewardJournals(t *testing.T) map[string]rewardRow {
+	t.Helper()
+	var rows []struct {
+		Reward    string `db:"reward_id"`
+		Key       string `db:"journal_key"`
+		ToAccount string `db:"to_account"`
+		Symbol    string `db:"symbol"`
+		Qty       string `db:"qty"`
+		AlpacaID  string `db:"alpaca_id"`
+		Status    string `db:"status"`
+		Error     string `db:"error_message"`
+		Batched   bool   `db:"batched"`
+	}
+	if err := e.db.Select(&rows, `
+		SELECT reward_id, journal_key::text AS journal_key, to_account::text AS to_account, symbol, qty::text AS qty,
+		       COALESCE(alpaca_id::text, '') AS alpaca_id, status, COALESCE(error_message, '') AS error_message,
+		       batch_id IS NOT NULL AS batched
+		FROM journals WHERE run_id = $1 AND entry_type = 'JNLS'`, e.runID); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]rewardRow{}
+	for _, r := range rows {
+		out[r.Reward] = rewardRow{r.Key, r.ToAccount, r.Symbol, r.Qty, r.AlpacaID, r.Status, r.Error, r.Batched}
+	}
+	return out
+}
+
+// checkRewardsLedger is the oracle for rewards: every JNLS at the simulator carries the key token
+// of exactly one reward in want (reward id -> recipient), goes from the rewards account to that
+// reward's account, and was stored by it; the rewards in want that must never reach Alpaca have
+// no journal there at all. It returns the ledger's journal of each reward.
+func (e *env) checkRewardsLedger(t *testing.T, from string, rewards []rwd, never ...string) map[string]sandbox.LedgerEntry {
+	t.Helper()
+	got := map[string]sandbox.LedgerEntry{}
+	for _, l := range e.sim.Ledger() {
+		if l.EntryType != "JNLS" {
+			continue
+		}
+		owner := ""
+		for _, r := range rewards {
+			if strings.HasSuffix(l.Description, " cp:"+rewardKey(from, r.id)) {
+				owner = r.id
+			}
+		}
+		if owner == "" {
+			t.Fatalf("JNLS %s at Alpaca (%q) belongs to no reward", l.ID, l.Description)
+		}
+		if prev, dup := got[owner]; dup {
+			t.Fatalf("reward %s given twice: %s and %s", owner, prev.ID, l.ID)
+		}
+		got[owner] = l
+	}
+	js := e.rewardJournals(t)
+	for _, r := range rewards {
+		l, sent := got[r.id]
+		isNever := false
+		for _, n := range never {
+			isNever = isNever || n == r.id
+		}
+		switch {
+		case isNever && sent:
+			t.Errorf("reward %s: journal %s at Alpaca, want none", r.id, l.ID)
+		case isNever:
+		case !sent:
+			t.Errorf("reward %s: no JNLS at Alpaca", r.id)
+		default:
+			if l.FromAccount != from || l.ToAccount != r.account || l.Symbol != r.symbol || !l.Qty.Equal(decimal.RequireFromString(r.qty)) {
+				t.Errorf("reward %s: Alpaca has %s %s %s -> %s, want %s %s %s -> %s", r.id,
+					l.Qty, l.Symbol, l.FromAccount, l.ToAccount, r.qty, r.symbol, from, r.account)
+			}
+			if j := js[r.id]; j.AlpacaID != l.ID || j.Status != l.Status {
+				t.Errorf("reward %s: stored journal %q status %q, Alpaca has %s %s", r.id, j.AlpacaID, j.Status, l.ID, l.Status)
+			}
+		}
+	}
+	return got
+}
+
+// Rewards go from the rewards account only, one JNLS each with its own POST /v1/journals: a reward
+// naming the rewards or the sweep account as recipient is refused before any POST (a reported
+// refusal, not a crash), one Alpaca refuses (a crypto pair it does not journal) is refused with
+// Alpaca's message, and the rest are given exactly once.
+func TestRewardsGoFromTheRewardsAccountOnly(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, rewards string // rewards: the configured rewards account; "" = the sweep account
+	}{{"sweep account", ""}, {"firm account apart", firm}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			from := tc.rewards
+			if from == "" {
+				from = sweep
+			}
+			rewards := []rwd{
+				{"W1", account(1), "AAPL", "1.5"},
+				{"W2", account(2), "TSLA", "0.000000001"},
+				{"W3", sweep, "AAPL", "1"},         // to the sweep account: never sent
+				{"W4", firm, "AAPL", "2"},          // to the other firm account: refused too when it gives rewards
+				{"W5", account(1), "BTC/USD", "1"}, // Alpaca does not journal crypto: 400
+			}
+			e := setupRewards(t, tc.rewards, rewards)
+			b := &broker{real: e.client}
+			cfg := e.config(t)
+			cfg.RewardsAccount = tc.rewards
+			res, err := submit.Submit(context.Background(), e.db, b, e.runID, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range b.posts {
+				var req map[string]any
+				if err := json.Unmarshal(p.body, &req); err != nil {
+					t.Fatal(err)
+				}
+				if req["entry_type"] != "JNLS" || req["from_account"] != from || req["to_account"] == sweep || req["to_account"] == from {
+					t.Errorf("POST %s: %v", p.key, req)
+				}
+			}
+			e.checkRewardsLedger(t, from, rewards, "W3", "W4", "W5")
+			js := e.rewardJournals(t)
+			for _, id := range []string{"W3"} {
+				if j := js[id]; j.Status != "refused" || j.Batched || !strings.Contains(j.Error, "sweep account itself") {
+					t.Errorf("reward %s to the sweep account: %+v, want refused before sending, no batch", id, j)
+				}
+			}
+			if tc.rewards != "" {
+				if j := js["W4"]; j.Status != "refused" || j.Batched || !strings.Contains(j.Error, "rewards account itself") {
+					t.Errorf("reward W4 to the rewards account: %+v, want refused before sending, no batch", j)
+				}
+			} else if j := js["W4"]; j.Status != "refused" || !strings.Contains(j.Error, "HTTP 403") {
+				// Another firm account as recipient is Alpaca's to refuse: 403.
+				t.Errorf("reward W4 to another firm account: %+v, want refused by Alpaca", j)
+			}
+			if j := js["W5"]; j.Status != "refused" || !strings.Contains(j.Error, "HTTP 400") || !strings.Contains(j.Error, "BTC/USD") {
+				t.Errorf("reward W5 of a crypto pair: %+v, want refused with Alpaca's message", j)
+			}
+			wantRefused := 2
+			if tc.rewards != "" {
+				wantRefused = 1
+			}
+			if res.Refused != wantRefused {
+				t.Errorf("%d rewards refused by Alpaca, want %d", res.Refused, wantRefused)
+			}
+		})
+	}
+}
+
+// A reward whose answer was lost stays sending and is sent again with the same key and the same
+// bytes: Alpaca replays its answer and the reward is given once.
+func TestRewardResentWithSameKeyAfterLostAnswer(t *testing.T) {
+	t.Parallel()
+	rewards := []rwd{{"W1", account(1), "AAPL", "3"}, {"W2", account(2), "SPY", "0.5"}}
+	e := setupRewards(t, "", rewards)
+	b := &broker{real: e.client, loseAnswer: true}
+	cfg := e.config(t)
+	cfg.MaxInFlight = 1
+	if _, err := submit.Submit(context.Background(), e.db, b, e.runID, cfg); !errors.Is(err, errLost) {
+		t.Fatalf("first submit: %v, want the lost answer", err)
+	}
+	b.loseAnswer = false
+	if _, err := submit.Submit(context.Background(), e.db, b, e.runID, e.config(t)); err != nil {
+		t.Fatal(err)
+	}
+	if len(b.posts) != 3 || b.posts[0].key != b.posts[1].key || string(b.posts[0].body) != string(b.posts[1].body) {
+		t.Fatalf("posts %d; the resend must repeat the first POST's key and bytes", len(b.posts))
+	}
+	e.checkRewardsLedger(t, sweep, rewards)
+}
