@@ -16,6 +16,7 @@ func (s *Server) adminMux() *http.ServeMux {
 	m.HandleFunc("POST /sandbox/v1/accounts", s.handleSetAccount)
 	m.HandleFunc("GET /sandbox/v1/cash", s.handleCash)
 	m.HandleFunc("POST /sandbox/v1/cash", s.handleSetCash)
+	m.HandleFunc("GET /sandbox/v1/positions", s.handlePositions)
 	m.HandleFunc("GET /sandbox/v1/clock", s.handleClock)
 	m.HandleFunc("POST /sandbox/v1/clock/advance", s.handleAdvance)
 	m.HandleFunc("POST /sandbox/v1/eod", func(w http.ResponseWriter, r *http.Request) {

@@ -5,6 +5,7 @@
 // # What it simulates
 //
 //   - POST /v1/journals/batch, POST /v1/journals (JNLC and JNLS), POST /v1/journals/reverse_batch,
+//     GET /v1/assets/{symbol_or_asset_id},
 //     GET /v1/journals, GET /v1/journals/{id}, DELETE /v1/journals/{id},
 //     GET /v2/events/journals/status and the legacy GET /v1/events/journals/status.
 //   - GET /v1/accounts/{account_id}: the account's id, account_number, status (as seeded or set
@@ -86,13 +87,42 @@
 //	              be done from the SWEEP ACCOUNT to the USER ACCOUNT"): customer senders, firm
 //	              receivers, and non-ACTIVE accounts on either side
 //
+// Then, in this order:
+//
+//	422 42210000  the symbol is not an asset the simulator knows ("asset not found for XYZ"), the
+//	              asset is not active or not tradable, or qty has a fraction and the asset is not
+//	              fractionable
+//	403 40310000  the firm account has fewer shares available than qty ("insufficient assets for
+//	              AAPL, available: 10, required: 12"); nothing is created
+//
+// Documented: the 403 for a shortfall ("Insufficient Assets (JNLS)", newer "The amount requested
+// to move is not available."), the asset flags tradable, status and fractionable. Modelled: the
+// answer to an unknown, untradable, inactive or non-fractionable asset, which Alpaca does not
+// document for journals; the simulator gives its generic 422 (the code of an idempotency conflict
+// too, so only the message tells them apart), and the message texts.
+//
+// Assets are DefaultAssets (AAPL, AMZN, BRK.A, BRK.B, GOOGL, META, MSFT, NVDA, QQQ, SPY, TSLA,
+// VTI: active, tradable, fractionable but BRK.A) plus Seed.Assets, which add symbols or replace
+// defaults. GET /v1/assets/{symbol_or_asset_id} answers Alpaca's Asset object with the fields
+// modelled (id, class us_equity, exchange, symbol, name, status, tradable, fractionable; the id
+// is a UUID derived from the symbol), or 404 40410000 "asset not found for X".
+//
+// Positions: each account holds a quantity per symbol (Seed.Positions for firm accounts at the
+// start; none otherwise). A JNLS commits its qty from the firm account's available shares when it
+// is created; shares committed to queued, sent_to_clearing or pending JNLS are not available to
+// another. When it executes the shares move from the firm account to the customer; rejected,
+// canceled or deleted before that, they are available again; reversed after it (canceled), they
+// move back. Positions(account) and GET /sandbox/v1/positions?account=ID (default the sweep
+// account) show each symbol's qty (booked) and qty_available.
+//
 // The answer is the newest JNLS shape: symbol, qty, price (decimal strings) and net_amount null.
 // The price is Seed.Prices[symbol], or 100.00 for a symbol not listed. A JNLS
 // follows the v1 flow (queued, sent_to_clearing, executed on the clock; fixtures as for JNLC,
-// whatever Options.JNLCv2 says) and Idempotency-Key works as for JNLC. Securities positions are
-// not modelled: no holding is checked or moved, no cash moves, and neither the JNLC limits nor
-// Alpaca's USD-based JNLS limit apply. The admin API can approve, reject and reverse a JNLS but
-// not correct it (422: it has no amount). The ledger records symbol, qty and price.
+// whatever Options.JNLCv2 says) and Idempotency-Key works as for JNLC. No cash moves, and neither
+// the JNLC limits nor Alpaca's USD-based JNLS limit apply. Its status changes are events on the
+// v2 and v1 streams like a JNLC's. The admin API can approve, reject and reverse a JNLS but not
+// correct it (422: it has no amount). The ledger records symbol, qty and price.
+//
 // reverse_batch (customers -> a firm account; a closed customer account may send) never refuses and
 // credits the firm account on execution; Alpaca documents no Idempotency-Key there, so none is kept.
 //
@@ -147,6 +177,8 @@
 //	POST /sandbox/v1/accounts                  {"id","status","firm"?}: add or update an account
 //	GET  /sandbox/v1/cash?account=ID           a firm account's cash (default: the sweep account)
 //	POST /sandbox/v1/cash                      {"account"?,"amount":"1000.00"}: set it
+//	GET  /sandbox/v1/positions?account=ID      [{"symbol","qty","qty_available"}] by symbol (default:
+//	                                           the sweep account)
 //	GET  /sandbox/v1/clock                     {"now": RFC 3339}
 //	POST /sandbox/v1/clock/advance             {"duration":"90s"}
 //	POST /sandbox/v1/eod, /sandbox/v1/bod      run end or beginning of day (204)
@@ -184,8 +216,11 @@
 // # Seed file
 //
 // LoadSeed reads JSON of this form; amounts are strings, unknown fields are errors, prices (JNLS
-// only, optional) are positive decimals with at most 9 places, and the sweep account is added as
-// an ACTIVE firm account if the list lacks it:
+// only, optional) are positive decimals with at most 9 places, positions (optional) are a firm
+// account's shares per symbol (non-negative, at most 9 places), assets (optional) add to or
+// replace the default assets by symbol (status active or inactive; tradable and fractionable are
+// false unless given), and the sweep account is added as an ACTIVE firm account if the list lacks
+// it:
 //
 //	{
 //	  "sweep_account": "8f8c8cee-2591-4f83-be12-82c659b5e748",
@@ -193,9 +228,16 @@
 //	  "journal_limit": "10000.00",
 //	  "daily_limit": "1000000.00",
 //	  "prices": {"AAPL": "128.23"},
+//	  "positions": {"8f8c8cee-2591-4f83-be12-82c659b5e748": {"AAPL": "10", "MSFT": "5"}},
+//	  "assets": [{"symbol": "OLDCO", "status": "inactive", "tradable": false}],
 //	  "accounts": [
 //	    {"id": "8f8c8cee-2591-4f83-be12-82c659b5e748", "status": "ACTIVE", "firm": true},
 //	    {"id": "c0000000-0000-4000-8000-000000000001", "status": "ACTIVE", "firm": false}
 //	  ]
 //	}
+//
+// The sample night's seed (fixtures/accounts.json) gives the sweep account 10 AAPL, 5 MSFT, 0 TSLA
+// (an active, tradable asset) and 3 OLDCO, an asset of its own that is inactive and not tradable:
+// rewards of up to 10 AAPL and 5 MSFT in all are delivered, any TSLA reward is refused for lack of
+// shares (403) and any OLDCO reward as not tradable (422).
 package sandbox

@@ -311,6 +311,12 @@ func (s *Server) createSingleJNLS(req createRequest, key string, now time.Time) 
 	if aerr := s.checkJNLSAccounts(req.FromAccount, req.ToAccount); aerr != nil {
 		return nil, aerr
 	}
+	if aerr := s.checkAsset(*req.Symbol, qty); aerr != nil {
+		return nil, aerr
+	}
+	if aerr := s.checkShares(req.FromAccount, *req.Symbol, qty); aerr != nil {
+		return nil, aerr
+	}
 	return s.createJNLS(securitiesRequest{
 		from: req.FromAccount, to: req.ToAccount, symbol: *req.Symbol, qty: qty,
 		description: req.Description, idemKey: key,

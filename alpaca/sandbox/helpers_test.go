@@ -54,6 +54,7 @@ func testSeed() sandbox.Seed {
 			{ID: inactive, Status: "INACTIVE"},
 			{ID: closed, Status: "ACCOUNT_CLOSED"},
 		},
+		Positions: map[string]map[string]decimal.Decimal{sweep: {"AAPL": dec("100"), "BRK.B": dec("10")}},
 	}
 }
 
@@ -224,8 +225,30 @@ func (b *bundle) sweepCash(t *testing.T) decimal.Decimal {
 // schemas are the published response schemas, compiled once for all tests.
 type schemas struct {
 	journal, batchJournal, apiError, eventV2, eventV1 *jsonschema.Schema
-	account, tradingAccount                           *jsonschema.Schema
+	account, tradingAccount, asset                    *jsonschema.Schema
 }
+
+// assetSchema is the Broker API's Asset object (GET /v1/assets/{symbol_or_asset_id}), written by
+// hand from Alpaca's Broker API reference; no other field is allowed, so the simulator cannot
+// invent one.
+const assetSchema = `{
+  "type": "object",
+  "required": ["id", "symbol"],
+  "additionalProperties": false,
+  "properties": {
+    "id": {"type": "string", "format": "uuid"},
+    "class": {"enum": ["us_equity", "crypto"]},
+    "exchange": {"enum": ["AMEX", "ARCA", "BATS", "NYSE", "NASDAQ", "NYSEARCA", "OTC"]},
+    "symbol": {"type": "string"},
+    "name": {"type": "string"},
+    "status": {"enum": ["active", "inactive"]},
+    "tradable": {"type": "boolean"},
+    "marginable": {"type": "boolean"},
+    "shortable": {"type": "boolean"},
+    "easy_to_borrow": {"type": "boolean"},
+    "fractionable": {"type": "boolean"}
+  }
+}`
 
 // accountSchema is the Broker API's Account object (GET /v1/accounts/{account_id}), written by hand
 // from Alpaca's Broker API reference: the journal specification does not cover accounts.
@@ -300,6 +323,17 @@ var loadSchemaOnce = sync.OnceValues(func() (*schemas, error) {
 	if s.tradingAccount, err = c.Compile(tradingURL); err != nil {
 		return nil, fmt.Errorf("compile trading account: %w", err)
 	}
+	asset, err := jsonschema.UnmarshalJSON(strings.NewReader(assetSchema))
+	if err != nil {
+		return nil, err
+	}
+	const assetURL = "https://alpaca.invalid/asset.json"
+	if err := c.AddResource(assetURL, asset); err != nil {
+		return nil, err
+	}
+	if s.asset, err = c.Compile(assetURL); err != nil {
+		return nil, fmt.Errorf("compile asset: %w", err)
+	}
 	for name, dst := range map[string]**jsonschema.Schema{
 		"Journal": &s.journal, "BatchJournalResponseJNLC": &s.batchJournal, "Error": &s.apiError,
 		"JournalStatusEventV2": &s.eventV2, "JournalStatusEvent": &s.eventV1,
@@ -366,6 +400,8 @@ func (s *schemas) check(t *testing.T, method, path string, r response) {
 		validate(s.account, inst)
 	case method == "GET" && strings.HasPrefix(p, "/v1/trading/accounts/"):
 		validate(s.tradingAccount, inst)
+	case method == "GET" && strings.HasPrefix(p, "/v1/assets/"):
+		validate(s.asset, inst)
 	default:
 		t.Fatalf("no schema known for %s %s", method, path)
 	}

@@ -40,7 +40,7 @@ func TestJNLSHappyPath(t *testing.T) {
 		*j.Price != "128.23" || j.NetAmount != nil || !bytes.Contains(r.body, []byte(`"net_amount":null`)) {
 		t.Fatalf("JNLS answer %s", r.body)
 	}
-	// Positions are not modelled and JNLS moves no cash.
+	// A JNLS moves shares, never cash.
 	if c := b.sweepCash(t); !c.Equal(dec("100000.00")) {
 		t.Fatalf("JNLS moved cash: sweep %s", c)
 	}

@@ -372,9 +372,9 @@ type securitiesRequest struct {
 	idemKey     string
 }
 
-// createJNLS books one securities journal. Positions are not modelled, so nothing is checked or
-// moved: the journal only follows the v1 flow (queued, sent_to_clearing, executed), and the JNLC
-// cash limits do not apply to it. Callers hold s.mu.
+// createJNLS books one securities journal, whose shares the caller checked are available: it
+// follows the v1 flow (queued, sent_to_clearing, executed) and bookShares moves its shares; the
+// JNLC cash limits do not apply to it. Callers hold s.mu.
 func (s *Server) createJNLS(e securitiesRequest, now time.Time) *journal {
 	price, ok := s.opts.Seed.Prices[e.symbol]
 	if !ok {
@@ -431,6 +431,7 @@ func (s *Server) setStatus(j *journal, status string, at time.Time) {
 	from := j.status
 	j.status = status
 	s.bookCash(j, from, status)
+	s.bookShares(j, from, status)
 	switch status {
 	case alpaca.StatusQueued, alpaca.StatusSentToClearing, alpaca.StatusPending:
 		s.open.set(j.seq)

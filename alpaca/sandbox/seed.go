@@ -27,8 +27,15 @@ type Seed struct {
 	Accounts     []Account       `json:"accounts"`
 
 	// Prices fixes the price a JNLS journal reports per symbol; symbols not listed get
-	// 100.00. Positions are not modelled, so the price is informational only.
+	// 100.00. The price is informational only: a JNLS moves shares, not cash.
 	Prices map[string]decimal.Decimal `json:"prices,omitempty"`
+
+	// Positions are the shares each firm account holds at the start, by account id and symbol.
+	// A firm account or symbol not listed holds none.
+	Positions map[string]map[string]decimal.Decimal `json:"positions,omitempty"`
+
+	// Assets add to or replace (by symbol) the simulator's default assets (DefaultAssets).
+	Assets []Asset `json:"assets,omitempty"`
 }
 
 // defaultPrice is the price of a JNLS symbol that Seed.Prices does not list. Unexported so that
@@ -80,12 +87,14 @@ var symbolPattern = regexp.MustCompile(`^[A-Z][A-Z0-9.]{0,9}$`)
 
 // seedFile is the on-disk form: amounts are strings so they pass through moneyPattern.
 type seedFile struct {
-	SweepAccount string            `json:"sweep_account"`
-	SweepCash    string            `json:"sweep_cash"`
-	JournalLimit string            `json:"journal_limit"`
-	DailyLimit   string            `json:"daily_limit"`
-	Accounts     []Account         `json:"accounts"`
-	Prices       map[string]string `json:"prices"`
+	SweepAccount string                       `json:"sweep_account"`
+	SweepCash    string                       `json:"sweep_cash"`
+	JournalLimit string                       `json:"journal_limit"`
+	DailyLimit   string                       `json:"daily_limit"`
+	Accounts     []Account                    `json:"accounts"`
+	Prices       map[string]string            `json:"prices"`
+	Positions    map[string]map[string]string `json:"positions"`
+	Assets       []Asset                      `json:"assets"`
 }
 
 // LoadSeed reads and checks a seed file.
@@ -110,7 +119,7 @@ func ParseSeed(b []byte) (Seed, error) {
 	if err := dec.Decode(&f); err != nil {
 		return Seed{}, fmt.Errorf("decode: %w", err)
 	}
-	s := Seed{SweepAccount: f.SweepAccount, Accounts: f.Accounts}
+	s := Seed{SweepAccount: f.SweepAccount, Accounts: f.Accounts, Assets: f.Assets}
 	for _, m := range []struct {
 		name string
 		text string
@@ -141,6 +150,21 @@ func ParseSeed(b []byte) (Seed, error) {
 			s.Prices = make(map[string]decimal.Decimal, len(f.Prices))
 		}
 		s.Prices[sym] = p
+	}
+	for account, held := range f.Positions {
+		for sym, text := range held {
+			q, err := parseHolding(text)
+			if err != nil {
+				return Seed{}, fmt.Errorf("positions[%s][%s]: %w", account, sym, err)
+			}
+			if s.Positions == nil {
+				s.Positions = make(map[string]map[string]decimal.Decimal, len(f.Positions))
+			}
+			if s.Positions[account] == nil {
+				s.Positions[account] = make(map[string]decimal.Decimal, len(held))
+			}
+			s.Positions[account][sym] = q
+		}
 	}
 	if err := s.validate(); err != nil {
 		return Seed{}, err
@@ -176,5 +200,45 @@ func (s Seed) validate() error {
 			return fmt.Errorf("prices[%s] must be positive", sym)
 		}
 	}
+	for account, held := range s.Positions {
+		firm := account == s.SweepAccount
+		for _, a := range s.Accounts {
+			if a.ID == account {
+				firm = a.Firm
+			}
+		}
+		if !firm {
+			return fmt.Errorf("positions: %s is not a firm account of the seed", account)
+		}
+		for sym, q := range held {
+			if !symbolPattern.MatchString(sym) {
+				return fmt.Errorf("positions[%s]: invalid symbol %q", account, sym)
+			}
+			if q.IsNegative() || !q.Equal(q.Truncate(9)) {
+				return fmt.Errorf("positions[%s][%s]: want a non-negative quantity with at most 9 places", account, sym)
+			}
+		}
+	}
+	seenAsset := make(map[string]bool, len(s.Assets))
+	for i, a := range s.Assets {
+		if !symbolPattern.MatchString(a.Symbol) {
+			return fmt.Errorf("assets[%d]: invalid symbol %q", i, a.Symbol)
+		}
+		if a.Status != AssetActive && a.Status != AssetInactive {
+			return fmt.Errorf("assets[%d] (%s): status must be %s or %s, got %q", i, a.Symbol, AssetActive, AssetInactive, a.Status)
+		}
+		if seenAsset[a.Symbol] {
+			return fmt.Errorf("assets[%d]: duplicate symbol %s", i, a.Symbol)
+		}
+		seenAsset[a.Symbol] = true
+	}
 	return nil
+}
+
+// parseHolding parses a seeded position: a plain decimal with at most nine places, zero allowed.
+func parseHolding(s string) (decimal.Decimal, error) {
+	if !qtyPattern.MatchString(s) {
+		return decimal.Decimal{}, fmt.Errorf("invalid qty %q: want a plain decimal with at most 9 places", s)
+	}
+	return decimal.NewFromString(s)
 }

@@ -70,6 +70,10 @@ type Server struct {
 	cash     map[string]decimal.Decimal // firm accounts only; customers' balances are not modelled
 	book     activityBook               // booked cash and the activity stream's deposits
 
+	assets     map[string]Asset               // by symbol
+	assetsByID map[string]Asset               // by assetID
+	positions  map[string]map[string]*holding // by account, then symbol
+
 	journals   chunked[journal] // in creation order
 	byID       map[[16]byte]*journal
 	open       bitset // queued, sent_to_clearing or pending: what EOD and BOD look at
@@ -132,6 +136,10 @@ func New(o Options) *Server {
 		idem:     make(map[string]*idemEntry),
 		changed:  make(chan struct{}),
 
+		assets:     make(map[string]Asset),
+		assetsByID: make(map[string]Asset),
+		positions:  make(map[string]map[string]*holding),
+
 		corrects:    make(map[*journal]*journal),
 		correctedBy: make(map[*journal]*journal),
 
@@ -153,6 +161,17 @@ func New(o Options) *Server {
 		}
 		s.cash[sw] = o.Seed.SweepCash
 		s.book.booked[sw] = o.Seed.SweepCash
+	}
+	for _, a := range append(DefaultAssets(), o.Seed.Assets...) {
+		s.assets[a.Symbol] = a
+	}
+	for _, a := range s.assets {
+		s.assetsByID[assetID(a.Symbol)] = a
+	}
+	for account, held := range o.Seed.Positions {
+		for sym, q := range held {
+			s.holdingOf(account, sym).qty = q
+		}
 	}
 	s.setFaults(o.Faults)
 	s.api, s.admin = s.apiMux(), s.adminMux()
@@ -275,6 +294,7 @@ func (s *Server) apiMux() *http.ServeMux {
 	m.HandleFunc("DELETE /v1/journals/{id}", s.handleDelete)
 	m.HandleFunc("GET /v1/accounts/{account_id}", s.handleGetAccount)
 	m.HandleFunc("GET /v1/trading/accounts/{account_id}/account", s.handleGetTradingAccount)
+	m.HandleFunc("GET /v1/assets/{symbol_or_asset_id}", s.handleGetAsset)
 	m.HandleFunc("GET /v2/events/journals/status", s.handleEventsV2)
 	m.HandleFunc("GET /v1/events/journals/status", s.handleEventsV1)
 	m.HandleFunc("GET /v2beta1/events/activities", s.handleActivities)
