@@ -40,7 +40,7 @@ func TestRewardsNightTrackedToFinal(t *testing.T) {
 	sweep := b.runner.Config.SweepAccount
 	rs := []reward{
 		{"REF-1", acct(1), "AAPL", "0.25"},
-		{"REF-2", acct(2), "SPY", "2"},
+		{"REF-2", acct(2), "MSFT", "2"}, // the seed's firm holds 5 MSFT; the sample night gives 0.25
 		{"REF-3", sweep, "AAPL", "1"},
 		{"REF-4", acct(3), "BTC/USD", "1"},
 	}
@@ -75,7 +75,7 @@ func TestRewardsNightTrackedToFinal(t *testing.T) {
 	}
 	if err := b.db.Select(&rows, `
 		SELECT reward_id, status, error_message, (SELECT count(*) FROM journal_history h WHERE h.journal_id = j.id) AS moves
-		FROM journals j WHERE entry_type = 'JNLS' ORDER BY reward_id`); err != nil {
+		FROM journals j WHERE entry_type = 'JNLS' AND reward_id LIKE 'REF-%' ORDER BY reward_id`); err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]string{"REF-1": "executed", "REF-2": "executed", "REF-3": "refused", "REF-4": "refused"}

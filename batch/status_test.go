@@ -217,12 +217,17 @@ func TestStatusShowsRewardsApartFromCash(t *testing.T) {
 		{"RW-2", "AAPL", "2", "refused", "The amount requested to move is not available."},
 		{"RW-3", "TSLA", "0.25", "executed", ""},
 	} {
+		var batchID int64
+		if err := db.Get(&batchID, `INSERT INTO batches (run_id, seq, idempotency_key, body, entries, status, entry_type)
+			VALUES ($1, $2, gen_random_uuid(), '{}', 1, 'sent', 'JNLS') RETURNING id`, runID, w.id); err != nil {
+			t.Fatal(err)
+		}
 		db.MustExec(`INSERT INTO rewards (reward_id, file_id, line, account_id, symbol, qty, reason, description)
 			VALUES ($1, 3, $2, $3, $4, $5, 'signup', 'welcome')`, w.id, i+2, account, w.symbol, w.qty)
-		db.MustExec(`INSERT INTO journals (run_id, journal_key, entry_type, reward_id, symbol, qty, attempt, to_account,
+		db.MustExec(`INSERT INTO journals (run_id, batch_id, journal_key, entry_type, reward_id, symbol, qty, attempt, to_account,
 			description, alpaca_id, status, status_unknown, error_message, updated_at)
-			VALUES ($1, gen_random_uuid(), 'JNLS', $2, $3, $4, 1, $5, 'welcome', gen_random_uuid(), $6, false, $7, now())`,
-			runID, w.id, w.symbol, w.qty, account, w.status, w.message)
+			VALUES ($1, $2, gen_random_uuid(), 'JNLS', $3, $4, $5, 1, $6, 'welcome', gen_random_uuid(), $7, false, $8, now())`,
+			runID, batchID, w.id, w.symbol, w.qty, account, w.status, w.message)
 	}
 
 	var buf bytes.Buffer
