@@ -58,7 +58,8 @@ var groups = []struct {
 	{SeverityAction, "Needs action", []string{KindUnbalanced, KindSweepDifference, KindFailed, KindFailedLate, KindReversed, KindNotSent,
 		KindUnknownStatus, KindUnfinishedRun, KindHeldNight, KindCashShortfall, KindRejectedFile, KindHeldReceipt, KindOverAllocated,
 		KindSkippedAllocation, KindAmbiguousReference, KindUnmatchedReference, KindUnallocated, KindCorrected,
-		KindRewardToFirm, KindRewardRefused, KindRewardRejected, KindRewardNotSent, KindRewardUnknownStatus}},
+		KindRewardToFirm, KindRewardRefused, KindRewardRejected, KindRewardNotSent, KindRewardReversed, KindRewardFailedLate,
+		KindRewardUnknownStatus}},
 	{SeverityWatch, "Stuck or still in flight", []string{KindStuck, KindStuckPending, KindInFlight, KindRewardStuck, KindRewardInFlight}},
 	{SeverityInfo, "For information", []string{KindAwaitingReceipt, KindHolidayValueDate}},
 }

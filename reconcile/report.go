@@ -69,7 +69,8 @@ var Kinds = []string{
 	KindRejectedFile, KindHeldNight, KindCashShortfall, KindHeldReceipt, KindOverAllocated, KindUnallocated, KindSkippedAllocation,
 	KindAmbiguousReference, KindUnmatchedReference, KindAwaitingReceipt, KindHolidayValueDate,
 	KindFailed, KindStuckPending, KindStuck, KindNotSent, KindCorrected, KindReversed, KindFailedLate, KindUnknownStatus,
-	KindRewardToFirm, KindRewardRefused, KindRewardRejected, KindRewardNotSent, KindRewardUnknownStatus, KindRewardStuck, KindRewardInFlight,
+	KindRewardToFirm, KindRewardRefused, KindRewardRejected, KindRewardNotSent, KindRewardReversed, KindRewardFailedLate,
+	KindRewardUnknownStatus, KindRewardStuck, KindRewardInFlight,
 	KindUnfinishedRun, KindInFlight, KindUnbalanced, KindSweepDifference,
 }
 
@@ -651,20 +652,23 @@ func WatchFor(d time.Duration) Option {
 }
 
 type lateRow struct {
-	HistoryID  int64           `db:"history_id"`
-	ReceiptID  string          `db:"receipt_id"`
-	ClientRef  string          `db:"client_ref"`
-	ToAccount  string          `db:"to_account"`
-	Amount     decimal.Decimal `db:"amount"`
-	JournalKey string          `db:"journal_key"`
-	AlpacaID   string          `db:"alpaca_id"`
-	StatusFrom string          `db:"status_from"`
-	StatusTo   string          `db:"status_to"`
-	At         time.Time       `db:"at"`
-	RunDate    string          `db:"run_date"`
-	Message    string          `db:"error_message"`
-	File       string          `db:"file"`
-	Line       int             `db:"line"`
+	HistoryID  int64               `db:"history_id"`
+	ReceiptID  string              `db:"receipt_id"`
+	ClientRef  string              `db:"client_ref"`
+	ToAccount  string              `db:"to_account"`
+	Amount     decimal.NullDecimal `db:"amount"` // NULL for a reward
+	RewardID   string              `db:"reward_id"`
+	Symbol     string              `db:"symbol"`
+	Qty        decimal.NullDecimal `db:"qty"` // a reward's shares
+	JournalKey string              `db:"journal_key"`
+	AlpacaID   string              `db:"alpaca_id"`
+	StatusFrom string              `db:"status_from"`
+	StatusTo   string              `db:"status_to"`
+	At         time.Time           `db:"at"`
+	RunDate    string              `db:"run_date"`
+	Message    string              `db:"error_message"`
+	File       string              `db:"file"`
+	Line       int                 `db:"line"`
 }
 
 // readLate lists what Alpaca did to journals of earlier runs after their reports: reversals of
@@ -677,7 +681,7 @@ func readLate(ctx context.Context, tx *sqlx.Tx, r *Report, run runRow, watch tim
 	for _, v := range rows {
 		e := Exception{
 			Kind: KindReversed, ReceiptID: v.ReceiptID, ClientRef: v.ClientRef, AccountID: v.ToAccount,
-			Amount: v.Amount, JournalID: v.AlpacaID, JournalKey: v.JournalKey, Status: v.StatusTo,
+			Amount: v.Amount.Decimal, JournalID: v.AlpacaID, JournalKey: v.JournalKey, Status: v.StatusTo,
 			Reason: strings.TrimSpace(fmt.Sprintf("funded by the run of %s, then %s at Alpaca on %s. %s",
 				v.RunDate, v.StatusTo, v.At.UTC().Format("2006-01-02 15:04 MST"), v.Message)),
 			NextAction: "the money left the customer's account after funding: ask Alpaca operations why; if it must be funded again, `cashpool redrive --date " + v.RunDate + "`",
@@ -688,6 +692,9 @@ func readLate(ctx context.Context, tx *sqlx.Tx, r *Report, run runRow, watch tim
 			e.Reason = strings.TrimSpace(fmt.Sprintf("%s when the run of %s was reported, then %s at Alpaca on %s. %s",
 				v.StatusFrom, v.RunDate, v.StatusTo, v.At.UTC().Format("2006-01-02 15:04 MST"), v.Message))
 			e.NextAction = "never funded: fix the cause, then `cashpool redrive --date " + v.RunDate + "`"
+		}
+		if v.RewardID != "" {
+			lateReward(&e, v)
 		}
 		r.Exceptions = append(r.Exceptions, e)
 	}

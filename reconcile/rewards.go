@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -32,6 +33,10 @@ const (
 	KindRewardStuck = "reward_stuck"
 	// KindRewardInFlight is a reward still open before the deadline.
 	KindRewardInFlight = "reward_in_flight"
+	// KindRewardReversed is a delivered reward of an earlier run that Alpaca took back.
+	KindRewardReversed = "reward_reversed"
+	// KindRewardFailedLate is a reward still open when its run was reported that Alpaca failed since.
+	KindRewardFailedLate = "reward_failed_late"
 )
 
 // RewardTotals are one symbol's rewards of a run, in shares. They balance when
@@ -172,4 +177,18 @@ func balanceRewards(t *Totals) (out []Exception) {
 	}
 	t.Balanced = len(t.Problems) == 0
 	return out
+}
+
+// lateReward turns late news about a cash journal into the news about a reward's: the shares,
+// not money, came back or never moved.
+func lateReward(e *Exception, v lateRow) {
+	e.RewardID, e.Symbol, e.Qty = v.RewardID, v.Symbol, v.Qty.Decimal
+	if e.Kind == KindReversed {
+		e.Kind = KindRewardReversed
+		e.Reason = strings.Replace(e.Reason, "funded by the run", "delivered by the run", 1)
+		e.NextAction = "the shares went back to the rewards account after delivery: ask Alpaca operations why, and tell the customer"
+		return
+	}
+	e.Kind = KindRewardFailedLate
+	e.NextAction = "never delivered: fix the cause, then drop the reward again under a new reward_id (or tell the customer it is withdrawn)"
 }

@@ -291,3 +291,31 @@ func TestUnfinishedRunCountsOpenCash(t *testing.T) {
 	e := find(t, r, reconcile.KindUnfinishedRun, "")
 	wantDecimal(t, "open amount", e.Amount, "40.00")
 }
+
+// A reward delivered by an earlier run that Alpaca took back after that run's report is late news
+// in the next report, as a cash journal's reversal is: with the reward, its shares and symbol.
+func TestRewardReversedLaterIsReported(t *testing.T) {
+	t.Parallel()
+	f := setup(t, &deadline)
+	f.exec(`UPDATE runs SET business_date = '2026-11-23', status = 'reconciled', reported_history_id = 0 WHERE id = $1`, f.runID)
+	f.reward("RW-1", "AAPL", "1.5")
+	f.rewardJournal("RW-1", "AAPL", "1.5", 1, "canceled", "")
+	f.exec(`INSERT INTO journal_history (journal_id, status_from, status_to, source, at)
+		SELECT id, 'executed', 'canceled', 'stream', $1 FROM journals WHERE reward_id = 'RW-1'`, plannedAt.Add(-time.Hour))
+	f.runID = f.newRun(date, plannedAt, &deadline)
+	r := f.build(after)
+	var got []reconcile.Exception
+	for _, e := range r.Exceptions {
+		if e.RewardID != "" {
+			got = append(got, e)
+		}
+	}
+	if len(got) != 1 {
+		t.Fatalf("reward exceptions %v, want one reward_reversed", kinds(r))
+	}
+	e := got[0]
+	if e.Kind != reconcile.KindRewardReversed || e.RewardID != "RW-1" || e.Symbol != "AAPL" || !e.Qty.Equal(dec("1.5")) ||
+		!e.Amount.IsZero() || e.Line == 0 || !strings.Contains(e.Reason, "delivered by the run of 2026-11-23") {
+		t.Errorf("late news = %+v", e)
+	}
+}
