@@ -29,8 +29,8 @@
 // drop folder and is taken again once it is complete (outcome changed-while-read). Rows are never
 // half loaded and nothing is lost: both versions are kept.
 //
-// Kinds come from names: receipts*.csv and allocations*.csv by default (Config patterns, matched
-// without regard to case). Other .csv files are reported as ignored and left in place; files whose
+// Kinds come from names: receipts*.csv, allocations*.csv and rewards*.csv by default (Config
+// patterns, matched without regard to case). Other .csv files are reported as ignored and left in place; files whose
 // names start with a dot are not looked at.
 //
 // Bank statements (BAI2 *.bai*, camt.053/054 camt05[34]*.xml by default) are receipts files too:
@@ -51,14 +51,15 @@
 // "duplicate of <name> loaded at <time>". Bytes already loaded under the same name mean an earlier
 // scan committed but stopped before moving the file; this scan only archives it.
 //
-// A good file's rows are loaded with COPY into receipts or allocations in one transaction together
+// A good file's rows are loaded with COPY into receipts, allocations or rewards in one transaction together
 // with its files row (status loaded); only after the commit is the file moved to archive/. Each row's
 // COPY line is written as soon as the row is validated and sent in large chunks (copy.go), so a
 // file's rows are never all held in memory. The fast
 // path COPYs straight into the real table and gives up at the first problem of any kind. A file with
 // a problem is then read again in full: every row is checked, the good rows are COPYed into a
 // temporary table, and the database lists duplicates within the file (the same receipt_id, or the
-// same receipt_id and client_ref) and rows already loaded by earlier files, each with its line.
+// same receipt_id and client_ref, the same reward_id) and rows already loaded by earlier files, each
+// with its line.
 // If anything is wrong the transaction is rolled back, a files row with status rejected, the error
 // count and the first problem is committed, and the file moves to rejected/ with its errors file.
 // Nothing is ever deleted: names already taken in archive/ or rejected/ get a ~N suffix before the
