@@ -2,6 +2,9 @@ package batch_test
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,23 +16,23 @@ import (
 // reward is one loaded reward of a test.
 type reward struct{ id, account, symbol, qty string }
 
-// loadRewards writes rewards as ingest loads a rewards file: a files row, then its rows.
-func loadRewards(t *testing.T, b *bundle, rs []reward) {
+// dropRewards writes rewards as operations drops them: a rewards file with its .ready marker.
+func dropRewards(t *testing.T, b *bundle, rs []reward) {
 	t.Helper()
-	var fileID int64
-	if err := b.db.Get(&fileID, `INSERT INTO files (sha256, name, kind, status, rows, received_at)
-		VALUES ('rewards', 'rewards-1.csv', 'rewards', 'loaded', $1, $2) RETURNING id`, len(rs), b.clock.Now()); err != nil {
+	var f strings.Builder
+	f.WriteString("reward_id,account_id,symbol,qty,reason,description\n")
+	for _, r := range rs {
+		fmt.Fprintf(&f, "%s,%s,%s,%s,referral,thanks for the referral\n", r.id, r.account, r.symbol, r.qty)
+	}
+	if err := os.WriteFile(filepath.Join(b.drop, "rewards-1.csv"), []byte(f.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for i, r := range rs {
-		if _, err := b.db.Exec(`INSERT INTO rewards (reward_id, file_id, line, account_id, symbol, qty, reason, description)
-			VALUES ($1, $2, $3, $4, $5, $6, 'referral', 'thanks for the referral')`, r.id, fileID, i+2, r.account, r.symbol, r.qty); err != nil {
-			t.Fatal(err)
-		}
+	if err := os.WriteFile(filepath.Join(b.drop, "rewards-1.csv.ready"), nil, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 
-// A night with rewards beside its cash: each reward is one JNLS from the sweep account (the
+// A night with a rewards file beside its cash: each reward is one JNLS from the sweep account (the
 // default rewards account), followed by the same stream and heal passes as the cash journals to a
 // final status; one to the sweep account itself is refused before anything is sent and one Alpaca
 // refuses is refused with its message; the broker's books hold each reward at most once.
@@ -40,11 +43,13 @@ func TestRewardsNightTrackedToFinal(t *testing.T) {
 	sweep := b.runner.Config.SweepAccount
 	rs := []reward{
 		{"REF-1", acct(1), "AAPL", "0.25"},
-		{"REF-2", acct(2), "MSFT", "2"}, // the seed's firm holds 5 MSFT; the sample night gives 0.25
+		{"REF-2", acct(2), "MSFT", "2"},
 		{"REF-3", sweep, "AAPL", "1"},
-		{"REF-4", acct(3), "BTC/USD", "1"},
+		{"REF-4", acct(3), "ZZZZ", "1"},  // no such asset: 422
+		{"REF-5", acct(4), "TSLA", "1"},  // the sweep account holds no TSLA: 403
+		{"REF-6", acct(5), "OLDCO", "1"}, // inactive, untradable: 422
 	}
-	loadRewards(t, b, rs)
+	dropRewards(t, b, rs)
 	if _, err := b.runner.Run(ctx, fixtures.BusinessDate); err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +69,7 @@ func TestRewardsNightTrackedToFinal(t *testing.T) {
 			}
 		}
 	}
-	if given["REF-1"] != 1 || given["REF-2"] != 1 || given["REF-3"] != 0 || given["REF-4"] != 0 || len(given) != 2 {
+	if given["REF-1"] != 1 || given["REF-2"] != 1 || len(given) != 2 {
 		t.Fatalf("rewards at the broker %v, want REF-1 and REF-2 once each", given)
 	}
 	var rows []struct {
@@ -78,7 +83,8 @@ func TestRewardsNightTrackedToFinal(t *testing.T) {
 		FROM journals j WHERE entry_type = 'JNLS' AND reward_id LIKE 'REF-%' ORDER BY reward_id`); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{"REF-1": "executed", "REF-2": "executed", "REF-3": "refused", "REF-4": "refused"}
+	want := map[string]string{"REF-1": "executed", "REF-2": "executed", "REF-3": "refused", "REF-4": "refused",
+		"REF-5": "refused", "REF-6": "refused"}
 	for _, r := range rows {
 		if r.Status != want[r.Reward] {
 			t.Errorf("reward %s is %s, want %s (%s)", r.Reward, r.Status, want[r.Reward], r.Error)
@@ -90,8 +96,10 @@ func TestRewardsNightTrackedToFinal(t *testing.T) {
 	if len(rows) != len(rs) {
 		t.Fatalf("%d reward journals, want %d", len(rows), len(rs))
 	}
-	if !strings.Contains(rows[2].Error, "sweep account itself") || !strings.Contains(rows[3].Error, "BTC/USD") {
-		t.Errorf("refusals %q and %q do not say why", rows[2].Error, rows[3].Error)
+	for i, why := range map[int]string{2: "sweep account itself", 3: "HTTP 422", 4: "HTTP 403", 5: "HTTP 422"} {
+		if !strings.Contains(rows[i].Error, why) {
+			t.Errorf("reward %s refused with %q, want %q", rows[i].Reward, rows[i].Error, why)
+		}
 	}
 
 	// Alpaca takes a given reward back: the next night's watch of funded journals sees it.

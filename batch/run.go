@@ -83,10 +83,11 @@ type Config struct {
 	// TrackWait replaces the pauses between ingest scans and between tracking passes (tests).
 	TrackWait func(ctx context.Context, d time.Duration) error
 	// Failpoint, when set, is called at each point where state was just persisted (after-ingest,
-	// after-plan, before-post, after-post, after-store, after-submit, after-track-pass,
-	// after-track); the crash harness kills the process there.
+	// after-plan, before-post, after-post, after-store, before-jnls-post, after-jnls-post,
+	// after-jnls-store, after-submit, after-track-pass, after-track); the crash harness kills the
+	// process there.
 	Failpoint func(name string)
-	// BeforePost runs just before each batch POST (tests).
+	// BeforePost runs just before each POST, of a cash batch or of a reward (tests).
 	BeforePost func(batchID int64)
 	// ProgressEvery is the real-time pace of tracking's progress lines.
 	ProgressEvery time.Duration
@@ -512,6 +513,14 @@ func (r *Runner) sendPlanned(ctx context.Context, date string, runID int64, fenc
 		},
 		AfterPost: func(int64) { c.Failpoint("after-post") },
 		Stored:    func(int64) { c.Failpoint("after-store") },
+		BeforeRewardPost: func(id int64) {
+			c.Failpoint("before-jnls-post")
+			if c.BeforePost != nil {
+				c.BeforePost(id)
+			}
+		},
+		AfterRewardPost: func(int64) { c.Failpoint("after-jnls-post") },
+		RewardStored:    func(int64) { c.Failpoint("after-jnls-store") },
 	})
 	if err != nil {
 		return fmt.Errorf("submit %s: %w", date, err)

@@ -41,7 +41,7 @@ const (
 )
 
 var points = []string{"after-ingest", "after-plan", "before-post", "after-post", "after-store",
-	"after-submit", "after-track-pass", "after-track", "any"}
+	"before-jnls-post", "after-jnls-post", "after-jnls-store", "after-submit", "after-track-pass", "after-track", "any"}
 
 var (
 	buildOnce sync.Once
@@ -70,17 +70,27 @@ func binary(t *testing.T) string {
 	return binPath
 }
 
-// night is one seeded set of input files and the money each allocation must receive.
+// night is one seeded set of input files, the money each allocation must receive and the shares
+// each reward must give.
 type night struct {
-	receipts, allocations string
-	want                  map[string]want // by journal key
-	total                 decimal.Decimal
+	receipts, allocations, rewards string
+	want                           map[string]want // by journal key
+	total                          decimal.Decimal
 }
 
+// want is what one journal key must move at the broker: amount, or qty of symbol for a reward.
+// A reward with refused set is one the rewards account cannot give (no shares): never given.
 type want struct {
 	account string
 	amount  decimal.Decimal
+	symbol  string
+	qty     decimal.Decimal
+	refused bool
 }
+
+// held are the rewards account's shares in the harness's simulator; a reward of a symbol it holds
+// none of is refused (403).
+var held = map[string]decimal.Decimal{"AAPL": decimal.NewFromInt(1000), "MSFT": decimal.NewFromInt(1000), "TSLA": decimal.Zero}
 
 func account(n int) string { return fmt.Sprintf("c0000000-0000-4000-8000-0000000000%02d", n) }
 
@@ -100,7 +110,7 @@ func makeNight(rng *rand.Rand) night {
 			acct := account(1 + rng.IntN(30))
 			ref := fmt.Sprintf("%s-%03d", id, a)
 			aw.Write([]string{id, acct, amt.StringFixed(2), "", ref, "harness"})
-			n.want[pool.JournalKey(sweep, date, id, ref, 1)] = want{acct, amt}
+			n.want[pool.JournalKey(sweep, date, id, ref, 1)] = want{account: acct, amount: amt}
 			sum = sum.Add(amt)
 		}
 		n.total = n.total.Add(sum)
@@ -109,6 +119,21 @@ func makeNight(rng *rand.Rand) night {
 	rw.Flush()
 	aw.Flush()
 	n.receipts, n.allocations = rb.String(), ab.String()
+
+	var wb bytes.Buffer
+	ww := csv.NewWriter(&wb)
+	ww.Write([]string{"reward_id", "account_id", "symbol", "qty", "reason", "description"})
+	symbols := []string{"AAPL", "MSFT", "AAPL", "MSFT", "TSLA"}
+	for r := range 1 + rng.IntN(8) {
+		id := fmt.Sprintf("REF-%03d", r)
+		sym := symbols[rng.IntN(len(symbols))]
+		qty := decimal.New(int64(1+rng.IntN(5000)), -3) // 0.001 .. 5.000 shares
+		acct := account(1 + rng.IntN(30))
+		ww.Write([]string{id, acct, sym, qty.String(), "referral", "harness"})
+		n.want[pool.RewardJournalKey(sweep, date, id, 1)] = want{account: acct, symbol: sym, qty: qty, refused: held[sym].IsZero()}
+	}
+	ww.Flush()
+	n.rewards = wb.String()
 	return n
 }
 
@@ -187,7 +212,8 @@ func soakOne(t *testing.T, seed uint64) result {
 
 	seedAccounts := sandbox.Seed{SweepAccount: sweep, SweepCash: decimal.RequireFromString("100000000.00"),
 		JournalLimit: decimal.RequireFromString("10000.00"),
-		Accounts:     []sandbox.Account{{ID: sweep, Status: "ACTIVE", Firm: true}}}
+		Accounts:     []sandbox.Account{{ID: sweep, Status: "ACTIVE", Firm: true}},
+		Positions:    map[string]map[string]decimal.Decimal{sweep: held}}
 	for i := 1; i <= 30; i++ {
 		seedAccounts.Accounts = append(seedAccounts.Accounts, sandbox.Account{ID: account(i), Status: "ACTIVE"})
 	}
@@ -206,7 +232,7 @@ func soakOne(t *testing.T, seed uint64) result {
 	dir := t.TempDir()
 	drop := filepath.Join(dir, "drop")
 	os.MkdirAll(drop, 0o755)
-	for name, body := range map[string]string{"receipts-1.csv": n.receipts, "allocations-1.csv": n.allocations} {
+	for name, body := range map[string]string{"receipts-1.csv": n.receipts, "allocations-1.csv": n.allocations, "rewards-1.csv": n.rewards} {
 		os.WriteFile(filepath.Join(drop, name), []byte(body), 0o644)
 		os.WriteFile(filepath.Join(drop, name+".ready"), nil, 0o644)
 	}
@@ -281,22 +307,30 @@ func soakOne(t *testing.T, seed uint64) result {
 			continue
 		}
 		live[key]++
-		if e.ToAccount != w.account || !e.Amount.Equal(w.amount) || e.FromAccount != sweep {
+		if e.EntryType == "JNLS" {
+			if e.ToAccount != w.account || e.Symbol != w.symbol || !e.Qty.Equal(w.qty) || e.FromAccount != sweep {
+				t.Errorf("seed %d: broker JNLS %s gives %s %s to %s, intended %s %s to %s", seed, e.ID, e.Qty, e.Symbol, e.ToAccount, w.qty, w.symbol, w.account)
+			}
+		} else if e.ToAccount != w.account || !e.Amount.Equal(w.amount) || e.FromAccount != sweep {
 			t.Errorf("seed %d: broker journal %s moves %s to %s, intended %s to %s", seed, e.ID, e.Amount, e.ToAccount, w.amount, w.account)
 		}
 		if !alpaca.Funded(e.Status) {
 			t.Errorf("seed %d: broker journal %s ended %s, want executed", seed, e.ID, e.Status)
 		}
 	}
-	for key := range n.want {
-		switch live[key] {
-		case 1:
-		case 0:
+	for key, w := range n.want {
+		switch {
+		case w.refused && live[key] == 0:
+		case w.refused:
+			res.duplicates += live[key]
+			t.Errorf("seed %d: reward with key %s given %d times, though the rewards account holds no %s", seed, key, live[key], w.symbol)
+		case live[key] == 1:
+		case live[key] == 0:
 			res.lost++
-			t.Errorf("seed %d: allocation with key %s was never funded", seed, key)
+			t.Errorf("seed %d: allocation or reward with key %s was never funded", seed, key)
 		default:
 			res.duplicates += live[key] - 1
-			t.Errorf("seed %d: allocation with key %s funded %d times", seed, key, live[key])
+			t.Errorf("seed %d: allocation or reward with key %s funded %d times", seed, key, live[key])
 		}
 	}
 	db, err := schema.Open(context.Background(), dbURL)

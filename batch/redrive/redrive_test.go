@@ -770,3 +770,36 @@ func TestCorrectionsValidated(t *testing.T) {
 		t.Errorf("the valid correction: %+v", p)
 	}
 }
+
+// A reward (JNLS) is never redriven: named, it is refused with a message saying what to do; a
+// redrive of its date leaves it alone.
+func TestRewardIsNotRedriven(t *testing.T) {
+	t.Parallel()
+	f, _ := setup(t, 1, 500)
+	const date2 = "2026-11-25"
+	f.exec(`INSERT INTO files (sha256, name, kind, status, received_at) VALUES ('w', 'rewards.csv', 'rewards', 'loaded', $1)`, now)
+	f.exec(`INSERT INTO rewards (reward_id, file_id, line, account_id, symbol, qty, reason, description)
+		VALUES ('W1', 3, 2, $1, 'AAPL', 1, 'sign-up', 'welcome')`, account(0))
+	if _, err := plan.Plan(context.Background(), f.db, plan.Config{SweepAccount: sweep, BusinessDate: date2, Now: func() time.Time { return now }}); err != nil {
+		t.Fatal(err)
+	}
+	f.exec(`UPDATE journals SET status = 'refused', alpaca_id = gen_random_uuid(), error_message = 'insufficient assets' WHERE reward_id = 'W1'`)
+	var key string
+	if err := f.db.Get(&key, `SELECT journal_key::text FROM journals WHERE reward_id = 'W1'`); err != nil {
+		t.Fatal(err)
+	}
+	journals := f.count(`SELECT count(*) FROM journals`)
+	c := cfg()
+	c.BusinessDate, c.Journal = date2, key
+	_, err := redrive.Preview(context.Background(), f.db, c)
+	if !errors.Is(err, redrive.ErrInvalid) || !strings.Contains(err.Error(), "reward W1 (JNLS) and rewards are not redriven") {
+		t.Fatalf("redrive of a reward: %v, want refused as invalid", err)
+	}
+	c.Journal = ""
+	if p := apply(t, f.db, c); p.Redrive != 0 || len(p.Items) != 0 {
+		t.Fatalf("redrive of the reward's date: %+v, want nothing", p)
+	}
+	if n := f.count(`SELECT count(*) FROM journals`); n != journals {
+		t.Fatalf("%d new journals", n-journals)
+	}
+}

@@ -183,7 +183,7 @@ ORDER BY h.receipt_id, h.client_ref`
 
 // NamedJournalSQL finds the journal of run $1 whose key or Alpaca id is $2 (columns id,
 // allocation_id, attempt, journal_key, status, entry_type, reward_id; a reward's allocation_id
-// reads 0 and a cash journal's reward_id '').
+// reads 0 and a cash journal's reward_id is empty).
 const NamedJournalSQL = `
 		SELECT id, COALESCE(allocation_id, 0) AS allocation_id, attempt, journal_key::text AS journal_key, status,
 		       entry_type, COALESCE(reward_id, '') AS reward_id

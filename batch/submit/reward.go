@@ -57,18 +57,14 @@ func asEntries(req alpaca.CreateJournalRequest) []alpaca.BatchEntry {
 // retries) leaves it sending, to be resent with the same key and body.
 func (s *submitter) sendReward(ctx context.Context, b store.Batch, res *Result) error {
 	answer, err := s.broker.CreateJournalBody(ctx, b.Key, b.Body)
-	if s.cfg.AfterPost != nil {
-		s.cfg.AfterPost(b.ID)
-	}
+	call(s.cfg.AfterRewardPost, b.ID)
 	var apiErr *alpaca.APIError
 	switch {
 	case err == nil:
 		if err := s.storeReward(ctx, b, answer); err != nil {
 			return fmt.Errorf("store answer of reward batch %s: %w", b.Seq, err)
 		}
-		if s.cfg.Stored != nil {
-			s.cfg.Stored(b.ID)
-		}
+		call(s.cfg.RewardStored, b.ID)
 		s.count(func() { res.Sent++ })
 		return nil
 	case errors.As(err, &apiErr) && wholeBatchCancel(apiErr.HTTPStatus):

@@ -1,9 +1,12 @@
 package submit_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -41,6 +44,11 @@ func setupRewards(t *testing.T, rewardsAccount string, rewards []rwd) *env {
 	e.db = db
 	seed := sandbox.Seed{SweepAccount: sweep, SweepCash: decimal.RequireFromString("1000.00"),
 		Accounts: []sandbox.Account{{ID: firm, Status: sandbox.AccountActive, Firm: true}}}
+	seed.Positions = map[string]map[string]decimal.Decimal{}
+	for _, a := range []string{sweep, firm} {
+		seed.Positions[a] = map[string]decimal.Decimal{"AAPL": decimal.NewFromInt(10), "TSLA": decimal.NewFromInt(1),
+			"SPY": decimal.NewFromInt(1)}
+	}
 	seen := map[string]bool{sweep: true, firm: true}
 	for _, r := range rewards {
 		if !seen[r.account] {
@@ -183,6 +191,7 @@ func TestRewardsGoFromTheRewardsAccountOnly(t *testing.T) {
 				{"W3", sweep, "AAPL", "1"},         // to the sweep account: never sent
 				{"W4", firm, "AAPL", "2"},          // to the other firm account: refused too when it gives rewards
 				{"W5", account(1), "BTC/USD", "1"}, // Alpaca does not journal crypto: 400
+				{"W6", account(2), "TSLA", "1.5"},  // more than the rewards account holds: 403
 			}
 			e := setupRewards(t, tc.rewards, rewards)
 			b := &broker{real: e.client}
@@ -201,7 +210,7 @@ func TestRewardsGoFromTheRewardsAccountOnly(t *testing.T) {
 					t.Errorf("POST %s: %v", p.key, req)
 				}
 			}
-			e.checkRewardsLedger(t, from, rewards, "W3", "W4", "W5")
+			e.checkRewardsLedger(t, from, rewards, "W3", "W4", "W5", "W6")
 			js := e.rewardJournals(t)
 			for _, id := range []string{"W3"} {
 				if j := js[id]; j.Status != "refused" || j.Batched || !strings.Contains(j.Error, "sweep account itself") {
@@ -219,9 +228,12 @@ func TestRewardsGoFromTheRewardsAccountOnly(t *testing.T) {
 			if j := js["W5"]; j.Status != "refused" || !strings.Contains(j.Error, "HTTP 400") || !strings.Contains(j.Error, "BTC/USD") {
 				t.Errorf("reward W5 of a crypto pair: %+v, want refused with Alpaca's message", j)
 			}
-			wantRefused := 2
+			if j := js["W6"]; j.Status != "refused" || !strings.Contains(j.Error, "HTTP 403") || !strings.Contains(j.Error, "insufficient") {
+				t.Errorf("reward W6 beyond the rewards account's shares: %+v, want refused with Alpaca's message", j)
+			}
+			wantRefused := 3
 			if tc.rewards != "" {
-				wantRefused = 1
+				wantRefused = 2
 			}
 			if res.Refused != wantRefused {
 				t.Errorf("%d rewards refused by Alpaca, want %d", res.Refused, wantRefused)
@@ -248,6 +260,27 @@ func TestRewardResentWithSameKeyAfterLostAnswer(t *testing.T) {
 	}
 	if len(b.posts) != 3 || b.posts[0].key != b.posts[1].key || string(b.posts[0].body) != string(b.posts[1].body) {
 		t.Fatalf("posts %d; the resend must repeat the first POST's key and bytes", len(b.posts))
+	}
+	e.checkRewardsLedger(t, sweep, rewards)
+}
+
+// A night of many rewards says how long they take (one call each at Alpaca's 1,000 calls a
+// minute) and gives each once.
+func TestManyRewardsSayHowLongTheyTake(t *testing.T) {
+	t.Parallel()
+	var rewards []rwd
+	for i := range 90 {
+		rewards = append(rewards, rwd{fmt.Sprintf("W%03d", i), account(1 + i%7), "AAPL", "0.01"})
+	}
+	e := setupRewards(t, "", rewards)
+	var log bytes.Buffer
+	cfg := e.config(t)
+	cfg.Logger = slog.New(slog.NewTextHandler(&log, nil))
+	if _, err := submit.Submit(context.Background(), e.db, &broker{real: e.client}, e.runID, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if want := "90 rewards, one call each, about 5s at the rate limit"; !strings.Contains(log.String(), want) {
+		t.Errorf("log does not say %q:\n%s", want, log.String())
 	}
 	e.checkRewardsLedger(t, sweep, rewards)
 }

@@ -48,8 +48,8 @@ type Config struct {
 	SweepAccount string
 	// RewardsAccount is the firm account JNLS rewards go from; SweepAccount when empty.
 	RewardsAccount string
-	BusinessDate string
-	MaxInFlight  int // batches sent at once; MaxInFlightDefault when zero
+	BusinessDate   string
+	MaxInFlight    int // batches sent at once; MaxInFlightDefault when zero
 	// KeyRetention is how long Alpaca is trusted to remember an Idempotency-Key
 	// (KeyRetentionDefault when zero). A
 	// batch left 'sending' for longer is never re-sent blindly: its journals are looked for first.
@@ -58,10 +58,13 @@ type Config struct {
 	Logger       *slog.Logger
 	// Fence is the run lock's fencing token, required: no batch is marked 'sending' without it.
 	Fence Fence
-	// BeforePost and AfterPost, when set, run around every POST; the crash harness uses them.
+	// BeforePost and AfterPost, when set, run around every POST of a cash batch; the crash harness
+	// uses them.
 	BeforePost func(batchID int64)
 	AfterPost  func(batchID int64)
 	Stored     func(batchID int64) // after the answer's transaction committed
+	// BeforeRewardPost, AfterRewardPost and RewardStored are the same around a reward's POST.
+	BeforeRewardPost, AfterRewardPost, RewardStored func(batchID int64)
 }
 
 // Result counts what happened.
@@ -202,12 +205,11 @@ func (s *submitter) send(ctx context.Context, b store.Batch, res *Result) error 
 	}); err != nil {
 		return fmt.Errorf("mark batch %s sending: %w", b.Seq, err)
 	}
-	if s.cfg.BeforePost != nil {
-		s.cfg.BeforePost(b.ID)
-	}
 	if b.EntryType == store.EntryJNLS {
+		call(s.cfg.BeforeRewardPost, b.ID)
 		return s.sendReward(ctx, b, res)
 	}
+	call(s.cfg.BeforePost, b.ID)
 	answer, err := s.broker.CreateBatch(ctx, b.Key, b.Body)
 	if s.cfg.AfterPost != nil {
 		s.cfg.AfterPost(b.ID)
@@ -308,6 +310,13 @@ func (s *submitter) conflict(ctx context.Context, b store.Batch, apiErr *alpaca.
 }
 
 func (s *submitter) count(f func()) { s.mu.Lock(); f(); s.mu.Unlock() }
+
+// call runs hook, when set, for batch id.
+func call(hook func(int64), id int64) {
+	if hook != nil {
+		hook(id)
+	}
+}
 
 // holdsLock checks that the run lock's session is alive and its fence still current, before any
 // work: a run that lost its lock must not even find that nothing is left to send.

@@ -63,35 +63,37 @@ type config struct {
 	Secret          string `env:"APCA_API_SECRET_KEY"`
 	SecretFile      string `env:"APCA_API_SECRET_KEY_FILE"`
 
-	SweepAccount string `env:"CASHPOOL_SWEEP_ACCOUNT"`
+	SweepAccount string        `env:"CASHPOOL_SWEEP_ACCOUNT"`
+	DropDir      string        `env:"CASHPOOL_DROP_DIR"`
+	ReceiptsPat  string        `env:"CASHPOOL_RECEIPTS_PATTERN"`
+	AllocPat     string        `env:"CASHPOOL_ALLOCATIONS_PATTERN"`
+	RewardsPat   string        `env:"CASHPOOL_REWARDS_PATTERN"`
+	BAI2Pat      string        `env:"CASHPOOL_BAI2_PATTERN"`
+	CAMTPat      string        `env:"CASHPOOL_CAMT_PATTERN"`
+	BankAccount  string        `env:"CASHPOOL_BANK_ACCOUNT"`
+	OutDir       string        `env:"CASHPOOL_OUT_DIR"`
+	TZName       string        `env:"CASHPOOL_TZ"`
+	BatchSize    int           `env:"CASHPOOL_BATCH_SIZE" want:"a positive whole number"`
+	JournalLimit journalLimit  `env:"CASHPOOL_JOURNAL_LIMIT" want:"0 (none) or an amount such as 10000.00"`
+	MaxInFlight  int           `env:"CASHPOOL_MAX_IN_FLIGHT" want:"a positive whole number"`
+	KeyRetention time.Duration `env:"CASHPOOL_KEY_RETENTION" want:"a positive duration such as 24h"`
+	TrackFor     time.Duration `env:"CASHPOOL_TRACK_FOR" want:"a duration such as 6h"`
+	PollEvery    time.Duration `env:"CASHPOOL_POLL_EVERY" want:"a duration such as 30s"`
+	SettleFor    time.Duration `env:"CASHPOOL_SETTLE_FOR" want:"a duration such as 10s"`
+	RequireReady bool          `env:"CASHPOOL_REQUIRE_READY" want:"true or false"`
+	AwaitFor     time.Duration `env:"CASHPOOL_AWAIT_RECEIPT_FOR" want:"a positive duration such as 72h"`
+	WatchDays    int           `env:"CASHPOOL_WATCH_DAYS" want:"a positive whole number of days"`
+	Formats      []string      `env:"CASHPOOL_REPORT_FORMATS"`
+	Schedule     string        `env:"CASHPOOL_SCHEDULE"`
+	HTTPAddr     string        `env:"CASHPOOL_HTTP_ADDR"`
+	ScanEvery    time.Duration `env:"CASHPOOL_SCAN_EVERY" want:"a positive duration such as 1m"`
+	RunHolidays  bool          `env:"CASHPOOL_RUN_ON_HOLIDAYS" want:"true or false"`
+	LogFormat    string        `env:"CASHPOOL_LOG_FORMAT"` // checked by newLogger, which reads it first
+	LogLevel     string        `env:"CASHPOOL_LOG_LEVEL"`
+
 	// RewardsAccount is the firm account rewards (JNLS) are given from; the sweep account when unset.
-	RewardsAccount string        `env:"CASHPOOL_REWARDS_ACCOUNT"`
-	DropDir        string        `env:"CASHPOOL_DROP_DIR"`
-	ReceiptsPat    string        `env:"CASHPOOL_RECEIPTS_PATTERN"`
-	AllocPat       string        `env:"CASHPOOL_ALLOCATIONS_PATTERN"`
-	RewardsPat     string        `env:"CASHPOOL_REWARDS_PATTERN"`
-	BAI2Pat        string        `env:"CASHPOOL_BAI2_PATTERN"`
-	CAMTPat        string        `env:"CASHPOOL_CAMT_PATTERN"`
-	BankAccount    string        `env:"CASHPOOL_BANK_ACCOUNT"`
-	OutDir         string        `env:"CASHPOOL_OUT_DIR"`
-	TZName         string        `env:"CASHPOOL_TZ"`
-	BatchSize      int           `env:"CASHPOOL_BATCH_SIZE" want:"a positive whole number"`
-	JournalLimit   journalLimit  `env:"CASHPOOL_JOURNAL_LIMIT" want:"0 (none) or an amount such as 10000.00"`
-	MaxInFlight    int           `env:"CASHPOOL_MAX_IN_FLIGHT" want:"a positive whole number"`
-	KeyRetention   time.Duration `env:"CASHPOOL_KEY_RETENTION" want:"a positive duration such as 24h"`
-	TrackFor       time.Duration `env:"CASHPOOL_TRACK_FOR" want:"a duration such as 6h"`
-	PollEvery      time.Duration `env:"CASHPOOL_POLL_EVERY" want:"a duration such as 30s"`
-	SettleFor      time.Duration `env:"CASHPOOL_SETTLE_FOR" want:"a duration such as 10s"`
-	RequireReady   bool          `env:"CASHPOOL_REQUIRE_READY" want:"true or false"`
-	AwaitFor       time.Duration `env:"CASHPOOL_AWAIT_RECEIPT_FOR" want:"a positive duration such as 72h"`
-	WatchDays      int           `env:"CASHPOOL_WATCH_DAYS" want:"a positive whole number of days"`
-	Formats        []string      `env:"CASHPOOL_REPORT_FORMATS"`
-	Schedule       string        `env:"CASHPOOL_SCHEDULE"`
-	HTTPAddr       string        `env:"CASHPOOL_HTTP_ADDR"`
-	ScanEvery      time.Duration `env:"CASHPOOL_SCAN_EVERY" want:"a positive duration such as 1m"`
-	RunHolidays    bool          `env:"CASHPOOL_RUN_ON_HOLIDAYS" want:"true or false"`
-	LogFormat      string        `env:"CASHPOOL_LOG_FORMAT"` // checked by newLogger, which reads it first
-	LogLevel       string        `env:"CASHPOOL_LOG_LEVEL"`
+	RewardsAccount string `env:"CASHPOOL_REWARDS_ACCOUNT"`
+
 	// Where a one-shot command publishes its metrics; serve is scraped instead.
 	MetricsTextfile string `env:"CASHPOOL_METRICS_TEXTFILE"`
 	PushgatewayURL  string `env:"CASHPOOL_PUSHGATEWAY_URL"`
