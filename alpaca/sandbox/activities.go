@@ -67,7 +67,7 @@ func (s *Server) firm(id string) bool {
 // bookCash moves the booked cash of j's firm accounts when j starts or stops being funded.
 // Callers hold s.mu.
 func (s *Server) bookCash(j *journal, from, to string) {
-	if j.entryType != entryJNLC || alpaca.Funded(from) == alpaca.Funded(to) {
+	if j.jnls || alpaca.Funded(from) == alpaca.Funded(to) {
 		return
 	}
 	moved := j.amount()
@@ -132,12 +132,12 @@ func (s *Server) activitiesOf(i int) []activityJSON {
 	day := e.At.UTC().Format(time.DateOnly)
 	side := func(account, id string, net decimal.Decimal) activityJSON {
 		a := activityJSON{
-			AccountID: account, EventID: id, RefID: j.entryType + "::" + e.JournalID + "::" + account, ActivityType: j.entryType,
+			AccountID: account, EventID: id, RefID: j.entryType() + "::" + e.JournalID + "::" + account, ActivityType: j.entryType(),
 			Qty: "0", Price: "0", Currency: currency, NetAmount: net.StringFixed(2), Status: status,
 			At: e.At.UTC(), ExecutedAt: e.At.UTC(), SettleDate: day,
 			Details: activityDetails{JournalID: e.JournalID, SystemDate: day},
 		}
-		if j.entryType == entryJNLS {
+		if j.jnls {
 			x := j.extra()
 			a.Qty, a.Price, a.NetAmount, a.Details.Symbol = x.qty.String(), x.price.StringFixed(2), "0", x.symbol
 		}

@@ -28,12 +28,8 @@ func (s *Server) adminMux() *http.ServeMux {
 		w.WriteHeader(http.StatusNoContent)
 	})
 	m.HandleFunc("POST /sandbox/v1/journals/{id}/{action}", s.handleJournalAction)
-	m.HandleFunc("GET /sandbox/v1/ledger", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, s.Ledger())
-	})
-	m.HandleFunc("GET /sandbox/v1/events", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, s.Events())
-	})
+	m.HandleFunc("GET /sandbox/v1/ledger", s.handleLedger)
+	m.HandleFunc("GET /sandbox/v1/events", s.handleEvents)
 	m.HandleFunc("GET /sandbox/v1/faults", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, s.Faults())
 	})
@@ -253,9 +249,9 @@ func (s *Server) findFor(id, action string, want ...string) (*journal, *apiError
 	if !ok {
 		return nil, &apiError{http.StatusNotFound, codeNotFound, "journal not found"}
 	}
-	if !slices.Contains(want, j.status) {
+	if !slices.Contains(want, j.status()) {
 		return nil, &apiError{http.StatusUnprocessableEntity, codeUnprocessable,
-			fmt.Sprintf("cannot %s journal %s in status %s (want %v)", action, id, j.status, want)}
+			fmt.Sprintf("cannot %s journal %s in status %s (want %v)", action, id, j.status(), want)}
 	}
 	return j, nil
 }
@@ -313,20 +309,18 @@ func (s *Server) correct(id string, amount decimal.Decimal) (correctionJSON, *ap
 	if aerr != nil {
 		return correctionJSON{}, aerr
 	}
-	if j.entryType != entryJNLC {
+	if j.jnls {
 		// A correction books a new amount; a securities journal has none to correct.
 		return correctionJSON{}, &apiError{http.StatusUnprocessableEntity, codeUnprocessable,
 			fmt.Sprintf("cannot correct journal %s: only cash journals (JNLC) carry an amount", id)}
 	}
 	s.setStatus(j, alpaca.StatusCorrect, now)
 	nj := &journal{
-		id: newID(), entryType: j.entryType, from: j.from, to: j.to,
+		from: j.from, to: j.to,
 		description: j.description, created: now.UnixNano(), creditsTo: j.creditsTo,
 	}
 	nj.setAmount(amount)
-	if t := j.extra().transmitter; t != (transmitter{}) {
-		nj.rareOf().transmitter = t
-	}
+	nj.tx = j.tx
 	if !j.creditsTo {
 		s.cash[nj.from] = s.cash[nj.from].Sub(amount)
 		nj.holdsCash = true
@@ -448,4 +442,33 @@ func (s *Server) handleSetJNLCVersion(w http.ResponseWriter, r *http.Request) {
 	}
 	s.SetJNLCv2(req.Version == 2)
 	s.handleJNLCVersion(w, r)
+}
+
+// handleLedger is GET /sandbox/v1/ledger: Ledger() written one entry at a time, so a night of a
+// million journals is never held whole as entries or as bytes.
+func (s *Server) handleLedger(w http.ResponseWriter, r *http.Request) {
+	s.lockAndTick()
+	rows := s.ledgerRows()
+	s.mu.Unlock()
+	writeArray(w, len(rows), func(i int) any { return rows[i].entry() })
+}
+
+// handleEvents is GET /sandbox/v1/events: Events() taken a slice at a time under the lock and
+// written as they come.
+func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
+	s.lockAndTick()
+	n := s.events.len()
+	s.mu.Unlock()
+	var slice []Event
+	writeArray(w, n, func(i int) any {
+		if i%streamSlice == 0 {
+			s.mu.Lock()
+			slice = slice[:0]
+			for k := i; k < min(n, i+streamSlice); k++ {
+				slice = append(slice, s.event(k))
+			}
+			s.mu.Unlock()
+		}
+		return slice[i%streamSlice]
+	})
 }

@@ -49,10 +49,10 @@ func (s *Server) event(i int) Event {
 	j := s.journals.at(int(e.journal))
 	out := Event{
 		ID: encodeULID(e.ulid), Seq: int64(i + 1), At: time.Unix(0, e.at).UTC(), JournalID: idText(j.id),
-		EntryType: j.entryType, StatusFrom: statusCodes[e.from], StatusTo: statusCodes[e.to], Description: j.description,
-		IdempotencyKey: j.idemKey, IdempotencyKeyType: j.idemKeyType,
+		EntryType: j.entryType(), StatusFrom: statusCodes[e.from], StatusTo: statusCodes[e.to], Description: j.description,
+		IdempotencyKey: j.idemKey, IdempotencyKeyType: j.idemKeyType(),
 	}
-	if j.idemKeyType == "batch" {
+	if j.idemKeyType() == "batch" {
 		out.BatchErrorMessage = j.extra().errorMessage
 	}
 	return out

@@ -379,9 +379,9 @@ func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, codeNotFound, "journal not found")
 		return
 	}
-	if j.status != alpaca.StatusPending {
+	if j.status() != alpaca.StatusPending {
 		writeError(w, http.StatusUnprocessableEntity, codeUnprocessable,
-			fmt.Sprintf("journal %s is not in the pending status (%s)", idText(j.id), j.status))
+			fmt.Sprintf("journal %s is not in the pending status (%s)", idText(j.id), j.status()))
 		return
 	}
 	s.setStatus(j, alpaca.StatusCanceled, now)
@@ -433,8 +433,9 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 	// The matching journals are taken with their status and settle date under the lock; the answer
 	// is written after it is released, one journal at a time, from fields that never change.
 	type row struct {
-		j                  *journal
-		status, settleDate string
+		j         *journal
+		settleDay int32
+		st        uint8
 	}
 	s.lockAndTick()
 	var matched []row
@@ -442,11 +443,11 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 		j := s.journals.at(i)
 		day := unixDay(j.createdAt())
 		if day < after || day > before ||
-			(status != "" && j.status != status) || (entryType != "" && j.entryType != entryType) ||
+			(status != "" && j.status() != status) || (entryType != "" && j.entryType() != entryType) ||
 			(to != "" && j.to != to) || (from != "" && j.from != from) {
 			continue
 		}
-		matched = append(matched, row{j, j.status, j.settleDate})
+		matched = append(matched, row{j, j.settleDay, j.st})
 		if len(matched) > s.opts.MaxListResults {
 			s.mu.Unlock()
 			writeError(w, http.StatusUnprocessableEntity, codeUnprocessable,
@@ -458,16 +459,25 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 	if limit > 0 && len(matched) > limit {
 		matched = matched[:limit]
 	}
+	writeArray(w, len(matched), func(i int) any {
+		m := matched[i]
+		return m.j.wireAs(statusCodes[m.st], dayDate(m.settleDay))
+	})
+}
+
+// writeArray answers 200 with a JSON array of n elements, written one at a time as item makes
+// them, so that a long answer is never held whole.
+func writeArray(w http.ResponseWriter, n int, item func(i int) any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	bw := bufio.NewWriterSize(w, 64<<10)
 	enc := json.NewEncoder(bw)
 	bw.WriteByte('[')
-	for i, m := range matched {
+	for i := range n {
 		if i > 0 {
 			bw.WriteByte(',')
 		}
-		if err := enc.Encode(m.j.wireAs(m.status, m.settleDate)); err != nil {
+		if err := enc.Encode(item(i)); err != nil {
 			return // the client went away
 		}
 	}
@@ -490,8 +500,11 @@ func (s *Server) journalByID(text string) (*journal, bool) {
 	if !ok {
 		return nil, false
 	}
-	j, ok := s.byID[id]
-	return j, ok
+	seq, ok := s.ids.seq(id)
+	if !ok || int(seq) >= s.journals.len() {
+		return nil, false
+	}
+	return s.journals.at(int(seq)), true
 }
 
 // groupThousands writes 100000 as "100,000", the way Alpaca's message does.
@@ -544,7 +557,7 @@ func (s *Server) handleReverseBatch(w http.ResponseWriter, r *http.Request) {
 	out := make([]journalJSON, 0, len(entries))
 	for _, e := range entries {
 		j := &journal{
-			id: newID(), entryType: entryJNLC, from: s.accountID(e.from), to: s.accountID(e.to),
+			from: s.accountID(e.from), to: s.accountID(e.to),
 			description: e.description, created: now.UnixNano(), creditsTo: true,
 		}
 		j.setFixture(e.description)

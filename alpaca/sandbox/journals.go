@@ -17,36 +17,38 @@ import (
 )
 
 // journal is the simulator's record of one journal. Guarded by Server.mu, except the fields set
-// at creation and never changed (id, entryType, from, to, cents, description, created, idemKey,
-// idemKeyType, rare, seq, firstStatus), which list answers and streams read after the lock is
+// at creation and never changed (id, jnls, from, to, cents, description, created, idemKey,
+// keyType, tx, rare, seq, firstStatus), which list answers and streams read after the lock is
 // released. A night holds a million of these: fields a cash journal rarely has live in rare, the
-// amount is in cents, account ids and dates share one string each.
+// amount is in cents, account ids share one string each, statuses and dates are small numbers.
 type journal struct {
-	id                   [16]byte
-	entryType, from, to  string // from and to are the account's own ID string, shared
-	cents                int64  // JNLC amount in cents, unless rare.amount holds it
-	status               string
-	description          string
-	created              int64  // unix nanoseconds
-	settleDate           string // set when executed; one string per day
-	idemKey, idemKeyType string
-	rare                 *rareFields
-	seq                  int32 // position in Server.journals
-	firstStatus          uint8 // the status of the create answer, as a statusCodes index
-	overLimit            bool  // pending because of the per-journal or daily limit
-	v2                   bool  // JNLC v2 flow: executed at creation, activity_created one step later
-	holdsCash            bool  // the from account was debited and not yet credited back
-	creditsTo            bool  // a reverse-batch journal: the firm to account is credited on execution
-	credited             bool  // the to account was credited and not yet debited back
+	id          [16]byte
+	from, to    string // the account's own ID string, shared
+	cents       int64  // JNLC amount in cents, unless rare.amount holds it
+	description string
+	created     int64 // unix nanoseconds
+	idemKey     string
+	tx          *transmitter // Travel Rule fields, shared by the journals of one receipt
+	rare        *rareFields
+	seq         int32 // position in Server.journals
+	settleDay   int32 // set when executed: days since 1970-01-01 plus one (0: none)
+	st          uint8 // the status, as a statusCodes index
+	firstStatus uint8 // the status of the create answer, as a statusCodes index
+	keyType     uint8 // the Idempotency-Key's kind, as a keyTypes index
+	jnls        bool  // a securities journal (JNLS); otherwise cash (JNLC)
+	overLimit   bool  // pending because of the per-journal or daily limit
+	v2          bool  // JNLC v2 flow: executed at creation, activity_created one step later
+	holdsCash   bool  // the from account was debited and not yet credited back
+	creditsTo   bool  // a reverse-batch journal: the firm to account is credited on execution
+	credited    bool  // the to account was credited and not yet debited back
 }
 
-// rareFields are what few journals carry: securities, Travel Rule fields, a refusal, an amount
-// beyond int64 cents. Set at creation only.
+// rareFields are what few journals carry: securities, a refusal, an amount beyond int64 cents.
+// Set at creation only.
 type rareFields struct {
 	fixture      string // status named by a /fixtures/status=.../fixtures/ description
 	symbol       string
 	qty, price   decimal.Decimal
-	transmitter  transmitter
 	errorMessage string          // why it was refused
 	amount       decimal.Decimal // when cents cannot hold it
 	bigAmount    bool
@@ -63,6 +65,41 @@ func (j *journal) rareOf() *rareFields {
 var noRare rareFields
 
 func (j *journal) fixture() string { return j.extra().fixture }
+
+func (j *journal) status() string { return statusCodes[j.st] }
+
+func (j *journal) entryType() string {
+	if j.jnls {
+		return entryJNLS
+	}
+	return entryJNLC
+}
+
+// keyTypes are the idempotency_key_type values an event shows, "" for a journal without a key.
+var keyTypes = [...]string{"", "single", "batch"}
+
+func (j *journal) idemKeyType() string { return keyTypes[j.keyType] }
+
+func keyTypeCode(s string) uint8 {
+	switch s {
+	case "single":
+		return 1
+	case "batch":
+		return 2
+	}
+	return 0
+}
+
+// settleDate is the settle (and system) date text, "" until executed.
+func (j *journal) settleDate() string { return dayDate(j.settleDay) }
+
+// dayDate writes a settleDay as YYYY-MM-DD, "" for none.
+func dayDate(d int32) string {
+	if d == 0 {
+		return ""
+	}
+	return time.Unix(int64(d-1)*86400, 0).UTC().Format(time.DateOnly)
+}
 
 // setFixture records the status a description's fixture asks for, if any; only at creation.
 func (j *journal) setFixture(description string) {
@@ -177,19 +214,21 @@ type batchJournalJSON struct {
 // currency is the only one the simulator books.
 const currency = "USD"
 
-func (j *journal) wire() journalJSON { return j.wireAs(j.status, j.settleDate) }
+func (j *journal) wire() journalJSON { return j.wireAs(j.status(), j.settleDate()) }
 
 // wireAs shapes j with the given status and settle date: now, in a list snapshot or as created.
 // It reads only what never changes after creation besides those two.
 func (j *journal) wireAs(status, settleDate string) journalJSON {
 	x := j.extra()
 	out := journalJSON{
-		ID: idText(j.id), EntryType: j.entryType, FromAccount: j.from, ToAccount: j.to,
+		ID: idText(j.id), EntryType: j.entryType(), FromAccount: j.from, ToAccount: j.to,
 		Status: status, Description: j.description, Currency: currency,
-		CreatedAt:   j.createdAt().Format(time.RFC3339Nano),
-		transmitter: x.transmitter,
+		CreatedAt: j.createdAt().Format(time.RFC3339Nano),
 	}
-	if j.entryType == entryJNLS {
+	if j.tx != nil {
+		out.transmitter = *j.tx
+	}
+	if j.jnls {
 		// The newest JNLS example: symbol, qty and price set, net_amount null.
 		sym, qty := x.symbol, x.qty.String()
 		price := x.price.StringFixed(max(2, -x.price.Exponent()))
@@ -210,7 +249,7 @@ func (j *journal) asCreated() batchJournalJSON {
 	settle := ""
 	first := statusCodes[j.firstStatus]
 	if first == alpaca.StatusExecuted {
-		settle = j.settleDate // set by that first execution and never moved since
+		settle = j.settleDate() // set by that first execution and never moved since
 	}
 	return batchJournalJSON{journalJSON: j.wireAs(first, settle), ErrorMessage: j.extra().errorMessage}
 }
@@ -239,28 +278,52 @@ type LedgerEntry struct {
 // to the simulated now.
 func (s *Server) Ledger() []LedgerEntry {
 	s.lockAndTick()
-	defer s.mu.Unlock()
-	out := make([]LedgerEntry, s.journals.len())
-	for i := range out {
-		j := s.journals.at(i)
-		x := j.extra()
-		e := LedgerEntry{
-			ID: idText(j.id), EntryType: j.entryType, FromAccount: j.from, ToAccount: j.to,
-			Symbol: x.symbol, Qty: x.qty, Price: x.price, Status: j.status, Description: j.description,
-			IdempotencyKey: j.idemKey, IdempotencyKeyType: j.idemKeyType, ErrorMessage: x.errorMessage, CreatedAt: j.createdAt(),
-		}
-		if j.entryType == entryJNLC {
-			e.Amount = j.amount()
-		}
-		if o, ok := s.corrects[j]; ok {
-			e.Corrects = idText(o.id)
-		}
-		if r, ok := s.correctedBy[j]; ok {
-			e.CorrectedBy = idText(r.id)
-		}
-		out[i] = e
+	rows := s.ledgerRows()
+	s.mu.Unlock()
+	out := make([]LedgerEntry, len(rows))
+	for i, r := range rows {
+		out[i] = r.entry()
 	}
 	return out
+}
+
+// ledgerRow is what of a journal's ledger entry may still change, taken under the lock; the
+// entry is shaped from it after the lock is released, so that the ledger of a million journals
+// can be written one entry at a time.
+type ledgerRow struct {
+	j                     *journal
+	corrects, correctedBy *journal
+	st                    uint8
+}
+
+// ledgerRows snapshots every journal, oldest first. Callers hold s.mu.
+func (s *Server) ledgerRows() []ledgerRow {
+	rows := make([]ledgerRow, s.journals.len())
+	for i := range rows {
+		j := s.journals.at(i)
+		rows[i] = ledgerRow{j: j, corrects: s.corrects[j], correctedBy: s.correctedBy[j], st: j.st}
+	}
+	return rows
+}
+
+func (r ledgerRow) entry() LedgerEntry {
+	j := r.j
+	x := j.extra()
+	e := LedgerEntry{
+		ID: idText(j.id), EntryType: j.entryType(), FromAccount: j.from, ToAccount: j.to,
+		Symbol: x.symbol, Qty: x.qty, Price: x.price, Status: statusCodes[r.st], Description: j.description,
+		IdempotencyKey: j.idemKey, IdempotencyKeyType: j.idemKeyType(), ErrorMessage: x.errorMessage, CreatedAt: j.createdAt(),
+	}
+	if !j.jnls {
+		e.Amount = j.amount()
+	}
+	if r.corrects != nil {
+		e.Corrects = idText(r.corrects.id)
+	}
+	if r.correctedBy != nil {
+		e.CorrectedBy = idText(r.correctedBy.id)
+	}
+	return e
 }
 
 // fixturePattern finds Alpaca's sandbox fixture block, e.g. "/fixtures/status=rejected/fixtures/".
@@ -284,8 +347,7 @@ func fixtureStatus(description string) string {
 	return ""
 }
 
-// newID returns a random version-4 UUID. Journal ids need not be reproducible, and random ones
-// keep two simulator instances from ever handing out the same id.
+// newID returns a random version-4 UUID, the ref_id of a cash deposit or withdrawal activity.
 func newID() [16]byte {
 	var id [16]byte
 	binary.BigEndian.PutUint64(id[0:8], rand.Uint64())
@@ -319,14 +381,12 @@ const (
 // Alpaca keeps over-limit JNLCs on v1 and fixtures must wait for EndOfDay. Callers hold s.mu.
 func (s *Server) createJournal(e entryRequest, now time.Time, refuseShort bool) (*journal, error) {
 	j := &journal{
-		id: newID(), entryType: entryJNLC, from: s.accountID(e.from), to: s.accountID(e.to),
-		description: e.description, created: now.UnixNano(), idemKey: e.idemKey, idemKeyType: e.idemKeyType,
+		from: s.accountID(e.from), to: s.accountID(e.to),
+		description: e.description, created: now.UnixNano(), idemKey: e.idemKey, keyType: keyTypeCode(e.idemKeyType),
 	}
 	j.setFixture(e.description)
 	j.setAmount(e.amount)
-	if e.transmitter != (transmitter{}) {
-		j.rareOf().transmitter = e.transmitter
-	}
+	j.tx = s.sharedTransmitter(e.transmitter)
 	available := s.cash[e.from]
 	if available.LessThan(e.amount) {
 		msg := fmt.Sprintf("insufficient balance, available: %s, required: %s",
@@ -352,6 +412,20 @@ func (s *Server) createJournal(e entryRequest, now time.Time, refuseShort bool) 
 		return s.add(j, now, alpaca.StatusExecuted), nil
 	}
 	return s.add(j, now, alpaca.StatusQueued), nil
+}
+
+// sharedTransmitter returns Travel Rule fields to keep on a journal: nil for none, else the
+// previous journal's copy when it had the same ones (the journals of one receipt come together,
+// and ten of them then hold one copy). Callers hold s.mu.
+func (s *Server) sharedTransmitter(t transmitter) *transmitter {
+	switch {
+	case t == (transmitter{}):
+		return nil
+	case s.lastTx == nil || *s.lastTx != t:
+		kept := t
+		s.lastTx = &kept
+	}
+	return s.lastTx
 }
 
 // accountID is the account's own ID string, so that a million journals to the same accounts hold
@@ -381,12 +455,12 @@ func (s *Server) createJNLS(e securitiesRequest, now time.Time) *journal {
 		price = defaultPrice
 	}
 	j := &journal{
-		id: newID(), entryType: entryJNLS, from: s.accountID(e.from), to: s.accountID(e.to),
+		jnls: true, from: s.accountID(e.from), to: s.accountID(e.to),
 		description: e.description, created: now.UnixNano(), idemKey: e.idemKey,
 		rare: &rareFields{fixture: fixtureStatus(e.description), symbol: e.symbol, qty: e.qty, price: price},
 	}
 	if e.idemKey != "" {
-		j.idemKeyType = "single"
+		j.keyType = keyTypeCode("single")
 	}
 	return s.add(j, now, alpaca.StatusQueued)
 }
@@ -395,9 +469,9 @@ func (s *Server) createJNLS(e securitiesRequest, now time.Time) *journal {
 // stands for it (j was only its draft).
 func (s *Server) add(j *journal, now time.Time, status string) *journal {
 	j.seq = int32(s.journals.len())
+	j.id = s.ids.id(j.seq)
 	j.firstStatus = statusCode(status)
 	rec := s.journals.add(*j)
-	s.byID[rec.id] = rec
 	s.setStatus(rec, status, now)
 	return rec
 }
@@ -428,8 +502,8 @@ func (c *chunked[T]) add(v T) *T {
 // setStatus moves j to status at time at, records the event and keeps cash, the open set and the
 // due heap in step. Callers hold s.mu.
 func (s *Server) setStatus(j *journal, status string, at time.Time) {
-	from := j.status
-	j.status = status
+	from := j.status()
+	j.st = statusCode(status)
 	s.bookCash(j, from, status)
 	s.bookShares(j, from, status)
 	switch status {
@@ -450,7 +524,7 @@ func (s *Server) setStatus(j *journal, status string, at time.Time) {
 			j.credited = false
 		}
 	case alpaca.StatusExecuted:
-		j.settleDate = s.dates.text(at)
+		j.settleDay = int32(unixDay(at)) + 1
 		if j.creditsTo && !j.credited {
 			s.cash[j.to] = s.cash[j.to].Add(j.amount())
 			j.credited = true
@@ -465,20 +539,6 @@ func (s *Server) setStatus(j *journal, status string, at time.Time) {
 		}
 	}
 	s.appendEvent(j, from, status, at)
-}
-
-// dayText hands out the date text of a time (UTC), one string per day.
-type dayText struct {
-	day  int64
-	last string
-}
-
-func (d *dayText) text(at time.Time) string {
-	at = at.UTC()
-	if day := at.Unix() / 86400; day != d.day || d.last == "" {
-		d.day, d.last = day, at.Format(time.DateOnly)
-	}
-	return d.last
 }
 
 // bitset is a set of journal positions: the open journals, in creation order for free.
@@ -523,7 +583,7 @@ func (s *Server) tick() time.Time {
 	for s.due.Len() > 0 && !s.due[0].at.After(now) {
 		d := heap.Pop(&s.due).(dueStep)
 		j := d.j
-		if j.status != d.from {
+		if j.status() != d.from {
 			continue // something else (EOD, an admin action) moved it first
 		}
 		switch d.from {
@@ -574,10 +634,10 @@ func (s *Server) EndOfDay() {
 		case j.fixture() == alpaca.StatusRejected:
 			s.setStatus(j, alpaca.StatusRejected, now)
 		case j.fixture() == alpaca.StatusPending:
-			if j.status != alpaca.StatusPending {
+			if j.status() != alpaca.StatusPending {
 				s.setStatus(j, alpaca.StatusPending, now)
 			}
-		case j.status == alpaca.StatusQueued || j.status == alpaca.StatusSentToClearing:
+		case j.status() == alpaca.StatusQueued || j.status() == alpaca.StatusSentToClearing:
 			s.setStatus(j, alpaca.StatusExecuted, now)
 		}
 	}
@@ -590,7 +650,7 @@ func (s *Server) BeginningOfDay() {
 	now := s.lockAndTick()
 	defer s.mu.Unlock()
 	for _, j := range s.openInOrder() {
-		if j.status == alpaca.StatusPending && j.overLimit && j.fixture() == "" {
+		if j.status() == alpaca.StatusPending && j.overLimit && j.fixture() == "" {
 			s.setStatus(j, alpaca.StatusExecuted, now)
 		}
 	}

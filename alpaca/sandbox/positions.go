@@ -208,7 +208,7 @@ func (s *Server) checkShares(from, symbol string, qty decimal.Decimal) *apiError
 // to the customer while executed, and given back when rejected, canceled or reversed.
 // Callers hold s.mu.
 func (s *Server) bookShares(j *journal, from, to string) {
-	if j.entryType != entryJNLS {
+	if !j.jnls {
 		return
 	}
 	x := j.rare

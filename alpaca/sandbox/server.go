@@ -75,11 +75,11 @@ type Server struct {
 	positions  map[string]map[string]*holding // by account, then symbol
 
 	journals   chunked[journal] // in creation order
-	byID       map[[16]byte]*journal
+	lastTx     *transmitter     // the Travel Rule fields last booked, shared while they repeat
+	ids        journalIDs
 	open       bitset // queued, sent_to_clearing or pending: what EOD and BOD look at
 	due        dueHeap
 	dailyTotal decimal.Decimal
-	dates      dayText
 	// A correction's replacement and the journal it corrected, both ways.
 	corrects, correctedBy map[*journal]*journal
 
@@ -132,7 +132,7 @@ func New(o Options) *Server {
 		accounts: make(map[string]*Account),
 		cash:     make(map[string]decimal.Decimal),
 		book:     activityBook{booked: make(map[string]decimal.Decimal)},
-		byID:     make(map[[16]byte]*journal),
+		ids:      newJournalIDs(),
 		idem:     make(map[string]*idemEntry),
 		changed:  make(chan struct{}),
 
