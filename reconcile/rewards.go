@@ -141,11 +141,12 @@ func rewardException(w rewardRow, date string, pastDeadline bool) (Exception, bo
 		if e.Reason == "" {
 			e.Reason = "refused by Alpaca's preliminary checks"
 		}
-		e.NextAction = fmt.Sprintf("check the rewards account holds %s %s and the symbol is tradable, then `cashpool redrive --date %s`; "+
-			"or tell the customer the reward is withdrawn", w.Qty.String(), w.Symbol, date)
+		e.NextAction = fmt.Sprintf("no shares moved: make sure the rewards account holds %s %s and the symbol is tradable, "+
+			"then drop the reward again in a rewards file under a new reward_id (a reward is not redriven); or tell the customer it is withdrawn",
+			w.Qty.String(), w.Symbol)
 	case store.JournalFailed(s):
 		e.Kind = KindRewardRejected
-		e.NextAction = fmt.Sprintf("no shares moved: fix the cause, then `cashpool redrive --date %s`", date)
+		e.NextAction = "no shares moved: fix the cause, then drop the reward again in a rewards file under a new reward_id (a reward is not redriven)"
 	case !store.JournalKnown(s) || s == store.JournalCorrect:
 		e.Kind = KindRewardUnknownStatus
 		e.NextAction = "look the journal up in the Alpaca dashboard; a reward's journal is not expected in this status"

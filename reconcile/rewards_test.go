@@ -136,6 +136,10 @@ func TestRewardsInReport(t *testing.T) {
 		if !e.Amount.IsZero() || e.ReceiptID != "" {
 			t.Errorf("%s: a reward has no amount or receipt: %+v", id, e)
 		}
+		// redrive leaves rewards alone: a failed one is given again under a new reward_id.
+		if strings.Contains(e.NextAction, "redrive") && !strings.Contains(e.NextAction, "not redriven") {
+			t.Errorf("%s: next action %q sends the operator to redrive, which skips rewards", id, e.NextAction)
+		}
 	}
 	if e := got["RW-8"]; e.AccountID != sweep || !strings.Contains(e.Reason, "sweep account itself") {
 		t.Errorf("reward to the firm = %+v", e)
