@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -52,12 +51,7 @@ func Finish(ctx context.Context, db *sqlx.DB, r *Report, now time.Time) error {
 func WriteSummary(w io.Writer, r *Report) {
 	fmt.Fprintf(w, "reconciliation %s  sweep account %s  run %d\n", r.BusinessDate, r.SweepAccount, r.RunID)
 	// The rewards' per-symbol metrics are told in one line below, in shares.
-	var ms []metricRow
-	for _, m := range metrics(r.Totals) {
-		if !strings.HasPrefix(m.Metric, rewardMetricPrefix) {
-			ms = append(ms, m)
-		}
-	}
+	ms := cashMetrics(r.Totals)
 	width := 0
 	for _, m := range ms {
 		width = max(width, len(m.Value))

@@ -212,6 +212,18 @@ func metrics(t Totals) []metricRow {
 	return append(m, metricRow{"balanced", strconv.FormatBool(t.Balanced)})
 }
 
+// cashMetrics is metrics without the rewards' per-symbol rows, for the summary and the HTML
+// report, which show the rewards apart in shares.
+func cashMetrics(t Totals) []metricRow {
+	var ms []metricRow
+	for _, m := range metrics(t) {
+		if !strings.HasPrefix(m.Metric, rewardMetricPrefix) {
+			ms = append(ms, m)
+		}
+	}
+	return ms
+}
+
 // TotalsRows is r's totals and sweep proof as (metric, value) pairs, named and formatted as
 // totals.csv has them.
 func TotalsRows(r *Report) [][2]string {
@@ -319,5 +331,5 @@ func renderHTML(w io.Writer, r *Report) error {
 		Metrics []metricRow
 		Summary Summary
 		CSS     template.CSS
-	}{r, metrics(r.Totals), Summarize(r), template.CSS(SeverityCSS)})
+	}{r, cashMetrics(r.Totals), Summarize(r), template.CSS(SeverityCSS)})
 }
