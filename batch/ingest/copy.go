@@ -96,9 +96,10 @@ func (s *copyStream) send() error {
 	return nil
 }
 
-// The COPY line of a receipt, an allocation or a reward: its physical line, then its columns in the order of
-// the kind's copyStage (copyTarget has file_id before them). Values were validated and are sent as
-// the old prepared COPY sent them: amounts as decimal.String, dates as YYYY-MM-DD.
+// The COPY line of a receipt, an allocation or a reward: its physical line, then its columns in the
+// order of the kind's copyStage (copyTarget has file_id before them). Values were validated and are
+// sent as the old prepared COPY sent them: amounts and quantities as decimal.String, dates as
+// YYYY-MM-DD.
 
 func appendReceipt(b []byte, line int, x pool.Receipt) []byte {
 	b = strconv.AppendInt(b, int64(line), 10)

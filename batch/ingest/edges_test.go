@@ -263,3 +263,18 @@ func TestErrorsFileEscapesControlsAndFormulas(t *testing.T) {
 		t.Fatalf("errors file:\n%s\nwant:\n%s", errs, want)
 	}
 }
+
+// An allocations file whose header names neither receipt_id nor bank_reference is refused for its
+// header, and each row is not blamed again for a column the header lacks (FuzzAllocations found
+// the careful path panicking there, inside the COPY, which left the scan hung on its connection).
+func TestAllocationsHeaderWithoutReceiptColumnsIsRefused(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.drop(t, "allocations_noreceipt.csv", "account_id,amount,weight,client_ref,description\n"+
+		"0d9f6e2c-3b1a-4c5d-8e7f-123456789abc,1.00,,C-1,d\n", true)
+	f := outcomeOf(t, b.run(t), "allocations_noreceipt.csv")
+	if f.Outcome != ingest.OutcomeRejected || f.Errors != 1 || f.Problems[0].Line != 1 ||
+		f.Problems[0].Problem != "column receipt_id is missing from the header" {
+		t.Fatalf("%+v", f)
+	}
+}

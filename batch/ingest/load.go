@@ -39,6 +39,21 @@ type kindSQL struct {
 	keyColumn int // index in the kind's columns of the column a duplicate is reported on
 }
 
+// keyRepeated is inFileDups of a kind whose rows are unique by one column, key: the rows of stage
+// repeating an earlier row's key.
+func keyRepeated(stage, key string) string {
+	return `SELECT line, '` + key + ` ' || ` + key + `, ` + key + `, first FROM (
+		SELECT line, ` + key + `, min(line) OVER (PARTITION BY ` + key + `) AS first FROM ` + stage + `) s
+		WHERE line > first ORDER BY line`
+}
+
+// keyLoaded is conflicts of a kind whose rows are unique by one column, key: the rows of stage
+// whose key a row of table has already.
+func keyLoaded(table, stage, key string) string {
+	return `SELECT s.line, '` + key + ` ' || s.` + key + `, s.` + key + `, f.name, t.line FROM ` + stage + ` s
+		JOIN ` + table + ` t ON t.` + key + ` = s.` + key + ` JOIN files f ON f.id = t.file_id ORDER BY s.line`
+}
+
 var kinds = map[Kind]kindSQL{
 	KindReceipts:    receiptsSQL,
 	KindAllocations: allocationsSQL,

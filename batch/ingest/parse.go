@@ -320,13 +320,14 @@ func (c *rowChecker) fail(i int, err error, prefix bool) {
 	c.err = c.t.add(Problem{Line: line, Column: col + 1, Field: c.t.columns[i], Value: c.rec[col], Problem: msg})
 }
 
-func (c *rowChecker) ref(i int) string { return c.parse(i, pool.ParseRef) }
+func (c *rowChecker) ref(i int) string { return parsed(c, i, pool.ParseRef) }
 
-// parse checks the text of columns[i] with p, a pool rule, and returns what p made of it.
-func (c *rowChecker) parse(i int, p func(string) (string, error)) string {
+// parsed checks the text of columns[i] with p, a pool rule, and returns what p made of it.
+func parsed[T any](c *rowChecker, i int, p func(string) (T, error)) T {
 	s, ok := c.field(i)
 	if !ok {
-		return ""
+		var zero T
+		return zero
 	}
 	v, err := p(s)
 	if err != nil {
@@ -406,7 +407,7 @@ func readReceipts(r io.Reader, now time.Time, ps *Problems, failFast bool, row f
 			rc.ValueDate = d
 		}
 		rc.Amount = c.amount(rcAmount, false).Decimal
-		rc.Currency = c.parse(rcCurrency, pool.ParseCurrency)
+		rc.Currency = parsed(c, rcCurrency, pool.ParseCurrency)
 		rc.OriginatorName = c.text(rcOriginatorName, pool.MaxOriginatorLen, true)
 		rc.OriginatorAccount = c.text(rcOriginatorAccount, pool.MaxOriginatorLen, true)
 		rc.OriginatorBank = c.text(rcOriginatorBank, pool.MaxOriginatorLen, true)
@@ -459,7 +460,7 @@ func readAllocations(r io.Reader, ps *Problems, failFast bool, row func(int, poo
 	return readRows(r, AllocationColumns, ps, failFast, row, func(c *rowChecker) pool.Allocation {
 		var a pool.Allocation
 		a.ReceiptID, a.BankReference = allocationReceipt(c)
-		a.AccountID = c.parse(acAccountID, pool.ParseAccountID)
+		a.AccountID = parsed(c, acAccountID, pool.ParseAccountID)
 		amountText, hasAmount := c.field(acAmount)
 		weightText, hasWeight := c.field(acWeight)
 		if hasAmount && hasWeight {
@@ -505,15 +506,9 @@ func readRewards(r io.Reader, ps *Problems, failFast bool, row func(int, pool.Re
 	return readRows(r, RewardColumns, ps, failFast, row, func(c *rowChecker) pool.Reward {
 		var w pool.Reward
 		w.RewardID = c.ref(wcRewardID)
-		w.AccountID = c.parse(wcAccountID, pool.ParseAccountID)
-		w.Symbol = c.parse(wcSymbol, pool.ParseSymbol)
-		if s, ok := c.field(wcQty); ok {
-			q, err := pool.ParseQty(s)
-			if err != nil {
-				c.fail(wcQty, err, true)
-			}
-			w.Qty = q
-		}
+		w.AccountID = parsed(c, wcAccountID, pool.ParseAccountID)
+		w.Symbol = parsed(c, wcSymbol, pool.ParseSymbol)
+		w.Qty = parsed(c, wcQty, pool.ParseQty)
 		w.Reason = c.ref(wcReason)
 		w.Description = c.text(wcDescription, pool.MaxRewardDescriptionLen, false)
 		return w

@@ -15,12 +15,9 @@ var receiptsSQL = kindSQL{
 		originator_account, originator_bank, originator_address, reference)
 		SELECT receipt_id, $1, line, value_date, amount, currency, originator_name,
 		originator_account, originator_bank, originator_address, reference FROM stage_receipts ORDER BY line`,
-	inFileDups: `SELECT line, 'receipt_id ' || receipt_id, receipt_id, first FROM (
-		SELECT line, receipt_id, min(line) OVER (PARTITION BY receipt_id) AS first FROM stage_receipts) s
-		WHERE line > first ORDER BY line`,
-	conflicts: `SELECT s.line, 'receipt_id ' || s.receipt_id, s.receipt_id, f.name, r.line FROM stage_receipts s
-		JOIN receipts r ON r.receipt_id = s.receipt_id JOIN files f ON f.id = r.file_id ORDER BY s.line`,
-	keyColumn: rcReceiptID,
+	inFileDups: keyRepeated("stage_receipts", "receipt_id"),
+	conflicts:  keyLoaded("receipts", "stage_receipts", "receipt_id"),
+	keyColumn:  rcReceiptID,
 }
 
 // queryReceiptsLoaded finds which of the receipt ids $1 are loaded already, and from which file:

@@ -33,6 +33,9 @@ func allocationReceipt(c *rowChecker) (id, ref string) {
 		return "", ""
 	case hasID:
 		return c.ref(acReceiptID), ""
+	case !hasRef:
+		c.bad = true // the header lacks both columns and its problem says so; no cell to blame
+		return "", ""
 	default:
 		c.fail(acBankReference, pool.ErrRequired, true)
 		return "", ""

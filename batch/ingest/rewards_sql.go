@@ -10,10 +10,7 @@ var rewardsSQL = kindSQL{
 	copyStage: `COPY stage_rewards (line, reward_id, account_id, symbol, qty, reason, description) FROM STDIN`,
 	insertSelect: `INSERT INTO rewards (reward_id, file_id, line, account_id, symbol, qty, reason, description)
 		SELECT reward_id, $1, line, account_id, symbol, qty, reason, description FROM stage_rewards ORDER BY line`,
-	inFileDups: `SELECT line, 'reward_id ' || reward_id, reward_id, first FROM (
-		SELECT line, reward_id, min(line) OVER (PARTITION BY reward_id) AS first FROM stage_rewards) s
-		WHERE line > first ORDER BY line`,
-	conflicts: `SELECT s.line, 'reward_id ' || s.reward_id, s.reward_id, f.name, w.line FROM stage_rewards s
-		JOIN rewards w ON w.reward_id = s.reward_id JOIN files f ON f.id = w.file_id ORDER BY s.line`,
-	keyColumn: wcRewardID,
+	inFileDups: keyRepeated("stage_rewards", "reward_id"),
+	conflicts:  keyLoaded("rewards", "stage_rewards", "reward_id"),
+	keyColumn:  wcRewardID,
 }

@@ -1,6 +1,7 @@
 package ingest_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -128,5 +129,26 @@ func TestHeldOutRewardsExportRefusedWithItsLine(t *testing.T) {
 	}
 	if fmt.Sprint(lines) != "[2 4 7 8]" {
 		t.Fatalf("lines %v, want [2 4 7 8]", lines)
+	}
+}
+
+// RewardsPattern names rewards files like the other patterns: matched without regard to case, and
+// a rewards file under the default name is then no longer taken.
+func TestRewardsPattern(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.cfg.RewardsPattern = "gifts_*.csv"
+	b.dropFile(t, "testdata/good/rewards_base.csv", "GIFTS_2026-11.CSV")
+	b.drop(t, "rewards_other.csv", rewardsHeader+"RW-9,0d9f6e2c-3b1a-4c5d-8e7f-123456789abc,MSFT,1,referral,\n", true)
+	res := b.run(t)
+	if f := outcomeOf(t, res, "GIFTS_2026-11.CSV"); f.Outcome != ingest.OutcomeLoaded || f.Kind != ingest.KindRewards || f.Rows != 3 {
+		t.Fatalf("%+v", f)
+	}
+	if f := outcomeOf(t, res, "rewards_other.csv"); f.Outcome != ingest.OutcomeIgnored || !exists(t, filepath.Join(b.dir, "rewards_other.csv")) {
+		t.Fatalf("%+v", f)
+	}
+	b.cfg.RewardsPattern = "gifts_[.csv"
+	if _, err := ingest.Run(context.Background(), b.db, b.cfg); err == nil || !strings.Contains(err.Error(), "rewards pattern") {
+		t.Fatalf("a bad pattern: %v", err)
 	}
 }
