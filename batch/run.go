@@ -542,8 +542,8 @@ func (r *Runner) Track(ctx context.Context, runID int64) error {
 		return err
 	}
 	tcfg := track.Config{
-		SweepAccount: c.SweepAccount, PollEvery: c.PollEvery, Now: c.Now, Logger: c.Logger, Wait: c.TrackWait,
-		AfterPass: func() { c.Failpoint("after-track-pass") }, ProgressEvery: c.ProgressEvery,
+		SweepAccount: c.SweepAccount, RewardsAccount: c.RewardsAccount, PollEvery: c.PollEvery, Now: c.Now,
+		Logger: c.Logger, Wait: c.TrackWait, AfterPass: func() { c.Failpoint("after-track-pass") }, ProgressEvery: c.ProgressEvery,
 		OnReconnect: c.Observer.StreamReconnect, OnHeal: c.Observer.Heal,
 	}
 	if c.Progress != nil {

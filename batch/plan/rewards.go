@@ -9,9 +9,13 @@ import (
 
 	"github.com/cashpool/cashpool/alpaca"
 	"github.com/cashpool/cashpool/batch/jnlc"
+	"github.com/cashpool/cashpool/batch/schema"
 	"github.com/cashpool/cashpool/batch/store"
 	"github.com/cashpool/cashpool/pool"
 )
+
+// RewardsLock names the advisory lock under which a run plans the loaded rewards.
+const RewardsLock = "plan:rewards"
 
 // reward is one loaded reward not planned yet.
 type reward struct {
@@ -41,6 +45,11 @@ type rewardJournal struct {
 // the firm to a customer (Alpaca: "JNLS can ONLY be done from the SWEEP ACCOUNT to the USER
 // ACCOUNT"), and a reward naming the firm would only move shares back into it.
 func (p *planner) rewards(ctx context.Context) error {
+	// Runs of two dates may plan at once: the second waits here for the first to commit, then
+	// finds its rewards planned, instead of failing on the unique (reward_id, attempt).
+	if _, err := p.tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, schema.LockKey(RewardsLock)); err != nil {
+		return fmt.Errorf("lock the rewards: %w", err)
+	}
 	var rs []reward
 	if err := p.tx.SelectContext(ctx, &rs, selectRewards); err != nil {
 		return fmt.Errorf("select rewards: %w", err)

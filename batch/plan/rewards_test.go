@@ -1,8 +1,16 @@
 package plan_test
 
 import (
+	"context"
+	"fmt"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/jmoiron/sqlx"
+
+	"github.com/cashpool/cashpool/batch/plan"
+	"github.com/cashpool/cashpool/batch/schema"
 	"github.com/cashpool/cashpool/batch/schema/schematest"
 	"github.com/cashpool/cashpool/pool"
 )
@@ -73,5 +81,67 @@ func TestRewardsPlannedOnceAsSingleJournals(t *testing.T) {
 		if again := planDate(t, db, "2026-11-21", 500); again.Rewards != 0 {
 			t.Fatalf("the next night planned %d rewards again", again.Rewards)
 		}
+	}
+}
+
+// Runs of two dates planning at once give each reward once, and neither fails: the one that comes
+// second finds the rewards planned.
+func TestRewardsPlannedByOneOfTwoRunsAtOnce(t *testing.T) {
+	t.Parallel()
+	db := schematest.DB(t)
+	db.MustExec(`INSERT INTO files (sha256, name, kind, status, received_at) VALUES ('w', 'rewards.csv', 'rewards', 'loaded', now())`)
+	for i := range 20 {
+		db.MustExec(`INSERT INTO rewards (reward_id, file_id, line, account_id, symbol, qty, reason, description)
+			VALUES ($1, 1, $2, $3, 'AAPL', 1, 'sign-up', '')`, fmt.Sprintf("W%02d", i), i+2, acct(1+i%5))
+	}
+	// Both plans start while the rewards are held, so they reach them together.
+	conn, release, err := schema.Lock(context.Background(), db.DB, plan.RewardsLock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var wg sync.WaitGroup
+	results := make([]plan.Result, 2)
+	errs := make([]error, 2)
+	for i, date := range []string{"2026-11-20", "2026-11-21"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], errs[i] = plan.Plan(context.Background(), db, plan.Config{SweepAccount: sweep, BusinessDate: date})
+		}()
+	}
+	waitLockWaiters(t, db, 2)
+	release()
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("plan %d: %v", i, err)
+		}
+	}
+	if results[0].Rewards+results[1].Rewards != 20 {
+		t.Fatalf("planned %d and %d rewards, want 20 in all", results[0].Rewards, results[1].Rewards)
+	}
+	var journals int
+	if err := db.Get(&journals, `SELECT count(*) FROM journals WHERE entry_type = 'JNLS'`); err != nil || journals != 20 {
+		t.Fatalf("%d reward journals (%v), want 20", journals, err)
+	}
+}
+
+// waitLockWaiters waits until n sessions wait for an advisory lock.
+func waitLockWaiters(t *testing.T, db *sqlx.DB, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var waiting int
+		if err := db.Get(&waiting, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`); err != nil {
+			t.Fatal(err)
+		}
+		if waiting >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d sessions wait for the rewards, want %d", waiting, n)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

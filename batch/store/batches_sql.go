@@ -89,8 +89,10 @@ func LastRedriveSeq(ctx context.Context, q Querier, runID int64, attempt int) (i
 	return last, err
 }
 
-// SentWindowSQL reads when the first and the last batch of run $1 were sent (columns first, last).
-const SentWindowSQL = `SELECT min(sent_at) AS first, max(sent_at) AS last FROM batches WHERE run_id = $1 AND sent_at IS NOT NULL`
+// SentWindowSQL reads when the first and the last batch of run $1 were sent, and whether a reward
+// (JNLS) was among them (columns first, last, rewards).
+const SentWindowSQL = `SELECT min(sent_at) AS first, max(sent_at) AS last, COALESCE(bool_or(entry_type = 'JNLS'), false) AS rewards
+	FROM batches WHERE run_id = $1 AND sent_at IS NOT NULL`
 
 // FirstSending is when the first batch of run runID was sent, or began to be; NULL before any.
 func FirstSending(ctx context.Context, q Querier, runID int64) (sql.NullTime, error) {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/shopspring/decimal"
 
 	"github.com/cashpool/cashpool/alpaca"
 	"github.com/cashpool/cashpool/batch/store"
@@ -92,7 +93,11 @@ func (s *submitter) storeReward(ctx context.Context, b store.Batch, got *alpaca.
 	if got.Symbol != nil && *got.Symbol != "" && *got.Symbol != req.Symbol {
 		return fmt.Errorf("answer (journal %s) is for symbol %s, its intent for %s", got.ID, *got.Symbol, req.Symbol)
 	}
-	if got.Qty.Valid && got.Qty.Decimal.String() != req.Qty {
+	want, err := decimal.NewFromString(req.Qty)
+	if err != nil {
+		return fmt.Errorf("stored body of reward batch %s: qty %q: %w", b.Seq, req.Qty, err)
+	}
+	if got.Qty.Valid && !got.Qty.Decimal.Equal(want) {
 		return fmt.Errorf("answer (journal %s) is for qty %s, its intent for %s", got.ID, got.Qty.Decimal, req.Qty)
 	}
 	now := s.cfg.Now().UTC()

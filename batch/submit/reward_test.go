@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jmoiron/sqlx"
 	"github.com/shopspring/decimal"
 
 	"github.com/cashpool/cashpool/alpaca"
@@ -281,6 +282,79 @@ func TestManyRewardsSayHowLongTheyTake(t *testing.T) {
 	}
 	if want := "90 rewards, one call each, about 5s at the rate limit"; !strings.Contains(log.String(), want) {
 		t.Errorf("log does not say %q:\n%s", want, log.String())
+	}
+	e.checkRewardsLedger(t, sweep, rewards)
+}
+
+// A reward left sending past Alpaca's key retention is never resent blindly: the rewards account's
+// JNLS are listed and the reward found by its key token is stored as Alpaca's answer; one that never
+// reached Alpaca goes again, same body, under a new key. Either way it is given once.
+func TestStaleRewardIsLookedForFirst(t *testing.T) {
+	t.Parallel()
+	for _, reached := range []bool{true, false} {
+		t.Run(fmt.Sprintf("reached=%v", reached), func(t *testing.T) {
+			t.Parallel()
+			rewards := []rwd{{"W1", account(1), "AAPL", "1"}}
+			e := setupRewards(t, firm, rewards)
+			b := &broker{real: e.client, loseAnswer: reached, neverSent: !reached}
+			cfg := e.config(t)
+			cfg.RewardsAccount = firm
+			if _, err := submit.Submit(context.Background(), e.db, b, e.runID, cfg); !errors.Is(err, errLost) {
+				t.Fatalf("first submit: %v, want the lost answer", err)
+			}
+			e.clock.Advance(25 * time.Hour)
+			b.loseAnswer, b.neverSent = false, false
+			cfg = e.config(t)
+			cfg.RewardsAccount = firm
+			res, err := submit.Submit(context.Background(), e.db, b, e.runID, cfg)
+			if err != nil || res.Recovered != 1 {
+				t.Fatalf("submit past the retention: %+v %v, want the reward recovered by listing", res, err)
+			}
+			switch {
+			case reached && len(b.posts) != 1:
+				t.Fatalf("%d POSTs, want the first one only", len(b.posts))
+			case !reached && (len(b.posts) != 2 || b.posts[0].key == b.posts[1].key || string(b.posts[0].body) != string(b.posts[1].body)):
+				t.Fatalf("%d POSTs; want the same body again under a new key", len(b.posts))
+			}
+			e.checkRewardsLedger(t, firm, rewards)
+		})
+	}
+}
+
+// A reward's POST leaves only once its batch is durably 'sending' with the exact body that goes
+// out: read through a connection of its own inside the POST. Its journal is still planned.
+func TestRewardIsDurablySendingBeforeItsPost(t *testing.T) {
+	t.Parallel()
+	rewards := []rwd{{"W1", account(1), "AAPL", "1"}, {"W2", account(2), "TSLA", "1"}}
+	e := setupRewards(t, "", rewards)
+	other, err := sqlx.Open("postgres", e.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	b := &broker{real: e.client}
+	b.check = func(key string, body []byte) {
+		var row struct {
+			Status  string `db:"status"`
+			Type    string `db:"entry_type"`
+			Body    []byte `db:"body"`
+			Journal string `db:"journal"`
+		}
+		if err := other.Get(&row, `SELECT b.status, b.entry_type, b.body, j.status AS journal
+			FROM batches b JOIN journals j ON j.batch_id = b.id WHERE b.idempotency_key = $1`, key); err != nil {
+			t.Errorf("reward %s not readable before its POST: %v", key, err)
+			return
+		}
+		if row.Status != "sending" || row.Type != "JNLS" || row.Journal != "planned" || string(row.Body) != string(body) {
+			t.Errorf("reward %s before its POST: batch %s %s, journal %s, body stored as sent %v",
+				key, row.Type, row.Status, row.Journal, string(row.Body) == string(body))
+		}
+	}
+	if _, err := submit.Submit(context.Background(), e.db, b, e.runID, e.config(t)); err != nil {
+		t.Fatal(err)
+	}
+	if len(b.posts) != 2 {
+		t.Fatalf("%d POSTs, want 2", len(b.posts))
 	}
 	e.checkRewardsLedger(t, sweep, rewards)
 }

@@ -236,6 +236,7 @@ type broker struct {
 	posts      []post
 	lists      int
 	loseAnswer bool
+	neverSent  bool // a reward's POST fails before it leaves (CreateJournalBody only)
 }
 
 type post struct {
@@ -266,8 +267,11 @@ func (b *broker) CreateJournalBody(ctx context.Context, key string, body []byte)
 	}
 	b.mu.Lock()
 	b.posts = append(b.posts, post{key, append([]byte(nil), body...)})
-	lose := b.loseAnswer
+	lose, never := b.loseAnswer, b.neverSent
 	b.mu.Unlock()
+	if never {
+		return nil, errLost
+	}
 	out, err := b.real.CreateJournalBody(ctx, key, body)
 	if err == nil && lose {
 		return nil, errLost

@@ -64,9 +64,12 @@ const PollEveryDefault = 30 * time.Second
 // Config of a tracking session.
 type Config struct {
 	SweepAccount string
-	PollEvery    time.Duration // pause between passes; PollEveryDefault when zero
-	Now          func() time.Time
-	Logger       *slog.Logger
+	// RewardsAccount is the firm account rewards (JNLS) go from; SweepAccount when empty. A heal
+	// pass that lists lists its JNLS too when the run sent rewards.
+	RewardsAccount string
+	PollEvery      time.Duration // pause between passes; PollEveryDefault when zero
+	Now            func() time.Time
+	Logger         *slog.Logger
 	// Wait pauses between passes; tests inject one that advances the simulator's clock instead.
 	Wait func(ctx context.Context, d time.Duration) error
 	// GetParallel bounds concurrent GET-by-id calls; default 4.
@@ -259,8 +262,9 @@ func pass(ctx context.Context, db *sqlx.DB, broker Broker, runID int64, cfg Conf
 	seen := make(map[string]alpaca.Journal)
 	if useList {
 		var window struct {
-			From time.Time `db:"first"`
-			To   time.Time `db:"last"`
+			From    time.Time `db:"first"`
+			To      time.Time `db:"last"`
+			Rewards bool      `db:"rewards"`
 		}
 		if err := db.GetContext(ctx, &window, store.SentWindowSQL, runID); err != nil {
 			return 0, 0, fmt.Errorf("batch window: %w", err)
@@ -270,25 +274,32 @@ func pass(ctx context.Context, db *sqlx.DB, broker Broker, runID int64, cfg Conf
 		for _, j := range js {
 			ours[strings.ToLower(j.AlpacaID)] = true
 		}
-		err := alpaca.EachJournalPaged(ctx, broker, alpaca.ListFilter{
-			FromAccount: cfg.SweepAccount, EntryType: "JNLC",
+		lists := []alpaca.ListFilter{{FromAccount: cfg.SweepAccount, EntryType: "JNLC",
 			// The list filters by creation date; a day either side absorbs time zones.
 			After:  window.From.AddDate(0, 0, -1).Format(time.DateOnly),
 			Before: window.To.AddDate(0, 0, 1).Format(time.DateOnly),
-		}, alpaca.Narrow{Statuses: alpaca.Statuses}, func(a alpaca.Journal) error {
-			if id := strings.ToLower(a.ID); ours[id] {
-				seen[id] = a
+		}}
+		if window.Rewards {
+			rewards := lists[0]
+			rewards.FromAccount, rewards.EntryType = cmp.Or(cfg.RewardsAccount, cfg.SweepAccount), "JNLS"
+			lists = append(lists, rewards)
+		}
+		for _, f := range lists {
+			err := alpaca.EachJournalPaged(ctx, broker, f, alpaca.Narrow{Statuses: alpaca.Statuses}, func(a alpaca.Journal) error {
+				if id := strings.ToLower(a.ID); ours[id] {
+					seen[id] = a
+				}
+				return nil
+			})
+			switch {
+			case err == nil:
+			case errors.Is(err, alpaca.ErrWindowTooLarge):
+				// What the list could not cover (and any journal in a status Alpaca added since) is
+				// looked up one by one below.
+				cfg.Logger.Info("journal list over Alpaca's limit in places; looking the rest up one by one", "run", runID, "err", err)
+			default:
+				return len(js), 0, fmt.Errorf("list %s journals: %w", f.EntryType, err)
 			}
-			return nil
-		})
-		switch {
-		case err == nil:
-		case errors.Is(err, alpaca.ErrWindowTooLarge):
-			// What the list could not cover (and any journal in a status Alpaca added since) is
-			// looked up one by one below.
-			cfg.Logger.Info("journal list over Alpaca's limit in places; looking the rest up one by one", "run", runID, "err", err)
-		default:
-			return len(js), 0, fmt.Errorf("list journals: %w", err)
 		}
 	}
 	recount := false
