@@ -47,13 +47,6 @@ func keyRepeated(stage, key string) string {
 		WHERE line > first ORDER BY line`
 }
 
-// keyLoaded is conflicts of a kind whose rows are unique by one column, key: the rows of stage
-// whose key a row of table has already.
-func keyLoaded(table, stage, key string) string {
-	return `SELECT s.line, '` + key + ` ' || s.` + key + `, s.` + key + `, f.name, t.line FROM ` + stage + ` s
-		JOIN ` + table + ` t ON t.` + key + ` = s.` + key + ` JOIN files f ON f.id = t.file_id ORDER BY s.line`
-}
-
 var kinds = map[Kind]kindSQL{
 	KindReceipts:    receiptsSQL,
 	KindAllocations: allocationsSQL,

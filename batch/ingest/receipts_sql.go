@@ -16,8 +16,9 @@ var receiptsSQL = kindSQL{
 		SELECT receipt_id, $1, line, value_date, amount, currency, originator_name,
 		originator_account, originator_bank, originator_address, reference FROM stage_receipts ORDER BY line`,
 	inFileDups: keyRepeated("stage_receipts", "receipt_id"),
-	conflicts:  keyLoaded("receipts", "stage_receipts", "receipt_id"),
-	keyColumn:  rcReceiptID,
+	conflicts: `SELECT s.line, 'receipt_id ' || s.receipt_id, s.receipt_id, f.name, r.line FROM stage_receipts s
+		JOIN receipts r ON r.receipt_id = s.receipt_id JOIN files f ON f.id = r.file_id ORDER BY s.line`,
+	keyColumn: rcReceiptID,
 }
 
 // queryReceiptsLoaded finds which of the receipt ids $1 are loaded already, and from which file:

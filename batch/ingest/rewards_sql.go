@@ -11,6 +11,7 @@ var rewardsSQL = kindSQL{
 	insertSelect: `INSERT INTO rewards (reward_id, file_id, line, account_id, symbol, qty, reason, description)
 		SELECT reward_id, $1, line, account_id, symbol, qty, reason, description FROM stage_rewards ORDER BY line`,
 	inFileDups: keyRepeated("stage_rewards", "reward_id"),
-	conflicts:  keyLoaded("rewards", "stage_rewards", "reward_id"),
-	keyColumn:  wcRewardID,
+	conflicts: `SELECT s.line, 'reward_id ' || s.reward_id, s.reward_id, f.name, w.line FROM stage_rewards s
+		JOIN rewards w ON w.reward_id = s.reward_id JOIN files f ON f.id = w.file_id ORDER BY s.line`,
+	keyColumn: wcRewardID,
 }

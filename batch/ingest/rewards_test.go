@@ -152,3 +152,31 @@ func TestRewardsPattern(t *testing.T) {
 		t.Fatalf("a bad pattern: %v", err)
 	}
 }
+
+// A rewards file still being written when it was read is not half loaded: nothing of the version
+// read is kept in rewards, it goes to rejected/, and the finished file loads whole at the next scan.
+func TestRewardsFileChangedWhileReadIsNotHalfLoaded(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	first := rewardsHeader + "RW-1,0d9f6e2c-3b1a-4c5d-8e7f-123456789abc,AAPL,1,sign_up,\n"
+	b.drop(t, "rewards_a.csv", first, true)
+	path := filepath.Join(b.dir, "rewards_a.csv")
+	b.cfg.AfterRead = func(string) {
+		if err := os.WriteFile(path, []byte(first+"RW-2,0d9f6e2c-3b1a-4c5d-8e7f-123456789abc,MSFT,2,referral,\n"), 0o644); err != nil {
+			t.Error(err)
+		}
+	}
+	if f := outcomeOf(t, b.run(t), "rewards_a.csv"); f.Outcome != ingest.OutcomeChanged || f.MovedTo != "rejected/rewards_a.csv" {
+		t.Fatalf("%+v", f)
+	}
+	if n := b.count(t, `SELECT count(*) FROM rewards`); n != 0 {
+		t.Fatalf("%d rewards loaded from a file that changed while it was read", n)
+	}
+	b.cfg.AfterRead = nil
+	if f := outcomeOf(t, b.run(t), "rewards_a.csv"); f.Outcome != ingest.OutcomeLoaded || f.Rows != 2 {
+		t.Fatalf("after the writer finished: %+v", f)
+	}
+	if n := b.count(t, `SELECT count(*) FROM rewards WHERE reward_id IN ('RW-1', 'RW-2')`); n != 2 {
+		t.Fatalf("%d rewards, want RW-1 and RW-2", n)
+	}
+}

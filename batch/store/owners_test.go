@@ -158,7 +158,7 @@ var readAcross = map[string]string{
 	"batch/store/journals_sql.go":     "a journal not answered yet is sent or not as its batch is",
 	"batch/ingest/receipts_sql.go":    "a file's receipts are staged, checked and loaded against its files row",
 	"batch/ingest/allocations_sql.go": "a file's allocations are staged, checked and loaded against its files row",
-	"batch/ingest/load.go":            "a file's receipts or rewards are checked against those already loaded, named with their file",
+	"batch/ingest/rewards_sql.go":     "a file's rewards are staged, checked and loaded against its files row",
 	"batch/ingest/reference_sql.go":   "a BAI2 correction finds the receipts, and their files, an earlier report of the day gave",
 	"batch/track/corrections.go":      "corrections find a sweep's journals and batches through their runs",
 	"batch/lookup.go":                 "a journal's night is found through its run",
