@@ -15,7 +15,8 @@ import (
 	"github.com/cashpool/cashpool/fixtures"
 )
 
-// postCounter is the pipeline's broker with every batch POST's key counted.
+// postCounter is the pipeline's broker with every batch POST's key counted (a reward's single
+// POST included).
 type postCounter struct {
 	batch.Broker
 	mu   sync.Mutex
@@ -30,6 +31,17 @@ func (p *postCounter) CreateBatch(ctx context.Context, key string, body []byte) 
 	p.keys[key]++
 	p.mu.Unlock()
 	return p.Broker.CreateBatch(ctx, key, body)
+}
+
+// CreateJournalBody counts a reward's one POST /v1/journals, which is its batch.
+func (p *postCounter) CreateJournalBody(ctx context.Context, key string, body []byte) (*alpaca.Journal, error) {
+	p.mu.Lock()
+	if p.keys == nil {
+		p.keys = map[string]int{}
+	}
+	p.keys[key]++
+	p.mu.Unlock()
+	return p.Broker.CreateJournalBody(ctx, key, body)
 }
 
 func (p *postCounter) posts() int {

@@ -2,6 +2,7 @@ package batch_test
 
 import (
 	"context"
+	"github.com/shopspring/decimal"
 	"strings"
 	"testing"
 	"time"
@@ -30,10 +31,14 @@ func assertSentOnce(t *testing.T, b *bundle, date string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A journal reaches the broker when its account is an active customer's: a reward naming a
+	// firm account is refused before sending, and one for more shares than the firm holds is
+	// refused by the broker (403) without a journal.
 	active := map[string]bool{}
 	for _, a := range seed.Accounts {
-		active[a.ID] = a.Status == sandbox.AccountActive
+		active[a.ID] = a.Status == sandbox.AccountActive && !a.Firm
 	}
+	held := seed.Positions[seed.SweepAccount]
 	atBroker := map[string]int{}
 	for _, e := range b.sim.Ledger() {
 		if key, ok := pool.TokenFromDescription(e.Description); ok {
@@ -41,11 +46,13 @@ func assertSentOnce(t *testing.T, b *bundle, date string) {
 		}
 	}
 	var intents []struct {
-		Key     string `db:"journal_key"`
-		Account string `db:"to_account"`
+		Key     string              `db:"journal_key"`
+		Account string              `db:"to_account"`
+		Symbol  string              `db:"symbol"`
+		Qty     decimal.NullDecimal `db:"qty"`
 	}
-	if err := b.db.Select(&intents, `SELECT j.journal_key::text, j.to_account::text FROM journals j JOIN runs r ON r.id = j.run_id
-		WHERE r.business_date = $1`, date); err != nil {
+	if err := b.db.Select(&intents, `SELECT j.journal_key::text, j.to_account::text, COALESCE(j.symbol, '') AS symbol, j.qty
+		FROM journals j JOIN runs r ON r.id = j.run_id WHERE r.business_date = $1`, date); err != nil {
 		t.Fatal(err)
 	}
 	if len(intents) == 0 {
@@ -53,7 +60,7 @@ func assertSentOnce(t *testing.T, b *bundle, date string) {
 	}
 	for _, in := range intents {
 		want := 0
-		if active[in.Account] {
+		if active[in.Account] && (!in.Qty.Valid || held[in.Symbol].GreaterThanOrEqual(in.Qty.Decimal)) {
 			want = 1
 		}
 		if atBroker[in.Key] != want {

@@ -44,7 +44,9 @@ func sendingBatches(t *testing.T, b *bundle) []string {
 func assertAllAnswered(t *testing.T, b *bundle) {
 	t.Helper()
 	var n int
-	if err := b.db.Get(&n, `SELECT count(*) FROM journals WHERE status = 'planned' OR (alpaca_id IS NULL AND status <> 'canceled')`); err != nil {
+	// A reward refused before a journal existed (by plan, or by the broker's 403) has no Alpaca id.
+	if err := b.db.Get(&n, `SELECT count(*) FROM journals WHERE status = 'planned'
+		OR (alpaca_id IS NULL AND status <> 'canceled' AND NOT (entry_type = 'JNLS' AND status = 'refused'))`); err != nil {
 		t.Fatal(err)
 	}
 	if n != 0 {
@@ -186,7 +188,7 @@ func TestRedriveAfterTheCauseIsFixed(t *testing.T) {
 		t.Fatal(err)
 	}
 	var refused int
-	if err := b.db.Get(&refused, `SELECT count(*) FROM journals WHERE status = 'refused'`); err != nil {
+	if err := b.db.Get(&refused, `SELECT count(*) FROM journals WHERE status = 'refused' AND entry_type = 'JNLC'`); err != nil {
 		t.Fatal(err)
 	}
 	if refused == 0 {
@@ -213,7 +215,7 @@ func TestRedriveAfterTheCauseIsFixed(t *testing.T) {
 	var open int
 	if err := b.db.Get(&open, `
 		SELECT count(*) FROM (
-		  SELECT DISTINCT ON (allocation_id) status FROM journals ORDER BY allocation_id, attempt DESC) j
+		  SELECT DISTINCT ON (allocation_id) status FROM journals WHERE entry_type = 'JNLC' ORDER BY allocation_id, attempt DESC) j
 		WHERE status IN ('refused', 'canceled')`); err != nil {
 		t.Fatal(err)
 	}

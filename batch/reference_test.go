@@ -73,7 +73,7 @@ func TestAllocationByBankReferenceWaitsForItsStatement(t *testing.T) {
 		"CHS2611200007355,"+acct(34)+",,1,NRH-002,North Ridge Q4 distribution\n")
 
 	r := nightOf(t, b, "2026-11-20")
-	sameKeys(t, "before the statement", keysOf(r), "awaiting_receipt,,NRH-001,", "awaiting_receipt,,NRH-002,")
+	sameKeys(t, "before the statement", keysOf(r), "awaiting_receipt,,NRH-001,,", "awaiting_receipt,,NRH-002,,")
 	if r.ExitCode() != 0 {
 		t.Fatalf("exit code %d while the allocations wait, want 0", r.ExitCode())
 	}
@@ -83,7 +83,7 @@ func TestAllocationByBankReferenceWaitsForItsStatement(t *testing.T) {
 
 	b.clock.Advance(4 * 24 * time.Hour) // past the 72h wait
 	r = nightOf(t, b, "2026-11-24")
-	sameKeys(t, "past the wait", keysOf(r), "unmatched_reference,,NRH-001,", "unmatched_reference,,NRH-002,")
+	sameKeys(t, "past the wait", keysOf(r), "unmatched_reference,,NRH-001,,", "unmatched_reference,,NRH-002,,")
 	if r.ExitCode() != 3 {
 		t.Fatalf("exit code %d with unmatched references, want 3", r.ExitCode())
 	}
@@ -94,7 +94,7 @@ func TestAllocationByBankReferenceWaitsForItsStatement(t *testing.T) {
 	dropSample(t, b, "camt054-20261120-0014.xml")
 	r = nightOf(t, b, "2026-11-25")
 	// Harbor Light's wire in the same notification has no allocations: unallocated.
-	sameKeys(t, "after the statement", keysOf(r), "unallocated,uetr:9a4c2e71-5b3d-4f60-8c1e-2d7b6a9f0e53,,")
+	sameKeys(t, "after the statement", keysOf(r), "unallocated,uetr:9a4c2e71-5b3d-4f60-8c1e-2d7b6a9f0e53,,,")
 	for _, a := range []string{acct(33), acct(34)} {
 		if got := liveAmountsTo(b, a); strings.Join(got, " ") != "3200.00" {
 			t.Fatalf("journals to %s at the broker: %v, want one of 3200.00", a, got)
@@ -123,7 +123,7 @@ func TestAmbiguousBankReferenceHoldsUntilNamed(t *testing.T) {
 
 	r := nightOf(t, b, "2026-11-20")
 	got := keysOf(r)
-	for _, want := range []string{"ambiguous_reference,,MSD-001,", "held_receipt," + maple + ",,", "held_receipt," + orchard + ",,"} {
+	for _, want := range []string{"ambiguous_reference,,MSD-001,,", "held_receipt," + maple + ",,,", "held_receipt," + orchard + ",,,"} {
 		if !slices.Contains(got, want) {
 			t.Fatalf("no %s in\n%s", want, strings.Join(got, "\n"))
 		}
@@ -136,7 +136,7 @@ func TestAmbiguousBankReferenceHoldsUntilNamed(t *testing.T) {
 		maple+","+acct(40)+",4750.00,,MSD-001,Maple Street invoice\n")
 	b.clock.Advance(24 * time.Hour)
 	r = nightOf(t, b, "2026-11-23")
-	sameKeys(t, "named by receipt_id", keysOf(r), "unallocated,"+orchard+",,")
+	sameKeys(t, "named by receipt_id", keysOf(r), "unallocated,"+orchard+",,,")
 	if got := liveAmountsTo(b, acct(40)); strings.Join(got, " ") != "4750.00" {
 		t.Fatalf("journals to the Maple Street account: %v, want one of 4750.00", got)
 	}
@@ -184,7 +184,7 @@ func TestNightsAcrossAHolidayTakeEverythingSinceTheLastBusinessDay(t *testing.T)
 		}
 		var want []string
 		for _, id := range night.flagged {
-			want = append(want, "holiday_value_date,"+id+",,")
+			want = append(want, "holiday_value_date,"+id+",,,")
 		}
 		sameKeys(t, "night "+night.date, keysOf(r), want...)
 		if night.date == "2026-11-27" && !strings.Contains(r.Exceptions[0].Reason, "2026-11-26 (Thanksgiving Day)") {

@@ -307,8 +307,8 @@ func TestSecondRunOfSameDateSendsNothing(t *testing.T) {
 	if err := b.db.Get(&files, `SELECT count(*) FROM files WHERE status = 'loaded'`); err != nil {
 		t.Fatal(err)
 	}
-	if files != 6 {
-		t.Fatalf("%d files loaded, want the 6 good sample files once", files)
+	if files != 7 {
+		t.Fatalf("%d files loaded, want the 7 good sample files once", files)
 	}
 }
 
@@ -405,7 +405,7 @@ func exceptionKey(e reconcile.Exception) string {
 	if e.Kind == reconcile.KindRejectedFile {
 		file = e.File
 	}
-	return strings.Join([]string{e.Kind, e.ReceiptID, e.ClientRef, file}, ",")
+	return strings.Join([]string{e.Kind, e.ReceiptID, e.ClientRef, e.RewardID, file}, ",")
 }
 
 // A night that starts while another scan of the drop folder holds the ingest lock (serve scans

@@ -34,21 +34,25 @@ func WriteStatus(ctx context.Context, w io.Writer, db *sqlx.DB, sweep, date stri
 		Status   string `db:"status"`
 		Journals int    `db:"journals"`
 		Amount   string `db:"amount"`
+		Rewards  int    `db:"rewards"`
 	}
+	// Journals and amount are the cash (JNLC) journals'; rewards count each reward's JNLS once.
 	if err := db.SelectContext(ctx, &runs, `
 		SELECT r.id, to_char(r.business_date, 'YYYY-MM-DD') AS business_date, r.status,
-		       t.n AS journals, to_char(t.amount, 'FM999999999999990.00') AS amount
+		       t.n AS journals, to_char(t.amount, 'FM999999999999990.00') AS amount, w.n AS rewards
 		FROM (SELECT * FROM runs WHERE sweep_account = $1 ORDER BY business_date DESC LIMIT 10) r
 		CROSS JOIN LATERAL (
 		    SELECT count(*) AS n, coalesce(sum(j.amount), 0) AS amount
-		    FROM journals j WHERE j.run_id = r.id AND `+store.LatestAttemptSQL+`) t
+		    FROM journals j WHERE j.run_id = r.id AND j.entry_type = 'JNLC' AND `+store.LatestAttemptSQL+`) t
+		CROSS JOIN LATERAL (
+		    SELECT count(DISTINCT j.reward_id) AS n FROM journals j WHERE j.run_id = r.id AND j.entry_type = 'JNLS') w
 		ORDER BY r.business_date DESC`, sweep); err != nil {
 		return err
 	}
-	fmt.Fprintln(tw, "RUN\tDATE\tSTATUS\tJOURNALS\tAMOUNT")
+	fmt.Fprintln(tw, "RUN\tDATE\tSTATUS\tJOURNALS\tAMOUNT\tREWARDS")
 	var runID int64
 	for _, r := range runs {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\n", r.ID, r.Date, r.Status, r.Journals, r.Amount)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%d\n", r.ID, r.Date, r.Status, r.Journals, r.Amount, r.Rewards)
 		if r.Date == date {
 			runID = r.ID
 		}
@@ -104,7 +108,7 @@ func writeRunStatus(ctx context.Context, tw io.Writer, db *sqlx.DB, runID int64,
 	if err := db.SelectContext(ctx, &journals, store.JournalStatusCountsSQL, runID); err != nil {
 		return err
 	}
-	fmt.Fprintf(tw, "Run of %s: journals (latest attempt of each allocation)\n", date)
+	fmt.Fprintf(tw, "Run of %s: cash journals (latest attempt of each allocation)\n", date)
 	redriven := false
 	for _, j := range journals {
 		if j.Redriven && !redriven {
@@ -152,7 +156,7 @@ func writeRunStatus(ctx context.Context, tw io.Writer, db *sqlx.DB, runID int64,
 	// The journals a person must look at, one by one: failed, stuck, not sent, unknown, late news.
 	var listed, more int
 	for _, e := range rep.Exceptions {
-		if e.JournalKey == "" {
+		if e.JournalKey == "" || e.RewardID != "" {
 			continue
 		}
 		if listed == statusJournalLines {
@@ -174,7 +178,36 @@ func writeRunStatus(ctx context.Context, tw io.Writer, db *sqlx.DB, runID int64,
 	if more > 0 {
 		fmt.Fprintf(tw, "  ... and %d more: see the report\n", more)
 	}
+	writeRewardExceptions(tw, rep, date)
 	return nil
+}
+
+// writeRewardExceptions lists the rewards a person must look at, one by one, in shares.
+func writeRewardExceptions(tw io.Writer, rep *reconcile.Report, date string) {
+	var listed, more int
+	for _, e := range rep.Exceptions {
+		if e.RewardID == "" {
+			continue
+		}
+		if listed == statusJournalLines {
+			more++
+			continue
+		}
+		if listed == 0 {
+			fmt.Fprintf(tw, "Run of %s: rewards not delivered\n", date)
+			fmt.Fprintln(tw, "  KIND\tREWARD\tACCOUNT\tSYMBOL\tQTY\tSTATUS\tJOURNAL KEY\tALPACA ID\tREASON")
+		}
+		listed++
+		id := e.JournalID
+		if id == "" {
+			id = "-"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Kind, statusText(e.RewardID), e.AccountID, statusText(e.Symbol),
+			e.Qty.String(), statusText(e.Status), statusText(e.JournalKey), id, statusText(e.Reason))
+	}
+	if more > 0 {
+		fmt.Fprintf(tw, "  ... and %d more: see the report\n", more)
+	}
 }
 
 // statusText keeps free text (file values, Alpaca's messages) on one line of the table: control

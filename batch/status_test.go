@@ -116,7 +116,7 @@ func TestStatusAgreesWithReportAfterRedrive(t *testing.T) {
 		}
 	}
 	var latest int
-	for _, r := range statusSection(status, "Run of "+date+": journals") {
+	for _, r := range statusSection(status, "Run of "+date+": cash journals") {
 		n := 0
 		for _, c := range r[1] {
 			n = n*10 + int(c-'0')
@@ -178,5 +178,101 @@ func TestStatusListsRefusedFilesEscaped(t *testing.T) {
 		if !slices.ContainsFunc(lines, func(l string) bool { return strings.Contains(l, want[0]) && strings.Contains(l, want[1]) }) {
 			t.Errorf("status does not list %q with %q:\n%s", want[0], want[1], out)
 		}
+	}
+}
+
+// A night with rewards: status counts cash journals only where it shows cash, counts each reward
+// once, shows the report's per-symbol totals and lists the rewards not delivered, in shares.
+func TestStatusShowsRewardsApartFromCash(t *testing.T) {
+	t.Parallel()
+	db := schematest.DB(t)
+	const (
+		sweep   = "8e00a1b2-0000-4000-8000-000000000000"
+		account = "8e00a1b2-0000-4000-8000-000000000001"
+		date    = "2026-11-24"
+	)
+	planned := time.Date(2026, 11, 24, 22, 0, 0, 0, time.UTC)
+	db.MustExec(`INSERT INTO files (id, sha256, name, kind, status, rows, received_at) VALUES
+		(1, 'a', 'receipts-1.csv', 'receipts', 'loaded', 1, $1),
+		(2, 'b', 'allocations-1.csv', 'allocations', 'loaded', 1, $1),
+		(3, 'c', 'rewards-1.csv', 'rewards', 'loaded', 3, $1)`, planned.Add(-time.Hour))
+	db.MustExec(`INSERT INTO receipts VALUES ('R1', 1, 2, '2026-11-24', 100.00, 'USD', 'Originator', 'ACC', 'BANK', 'ADDR', 'ref')`)
+	var runID, allocID int64
+	if err := db.Get(&runID, `INSERT INTO runs (business_date, sweep_account, status, planned_at, track_deadline)
+		VALUES ($1, $2, 'tracked', $3, $4) RETURNING id`, date, sweep, planned, planned.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	db.MustExec(`INSERT INTO run_receipts (receipt_id, run_id, amount, allocated, unallocated, held, reason)
+		VALUES ('R1', $1, 100.00, 100.00, 0, false, '')`, runID)
+	if err := db.Get(&allocID, `INSERT INTO allocations (file_id, line, receipt_id, account_id, amount, client_ref, description)
+		VALUES (2, 2, 'R1', $1, 100.00, 'C1', 'd') RETURNING id`, account); err != nil {
+		t.Fatal(err)
+	}
+	db.MustExec(`INSERT INTO journals (run_id, journal_key, allocation_id, attempt, receipt_id, client_ref, to_account, amount,
+		description, expected_pending, alpaca_id, status, status_unknown, error_message, updated_at)
+		VALUES ($1, gen_random_uuid(), $2, 1, 'R1', 'C1', $3, 100.00, 'd', false, gen_random_uuid(), 'executed', false, '', now())`,
+		runID, allocID, account)
+	for i, w := range []struct{ id, symbol, qty, status, message string }{
+		{"RW-1", "AAPL", "1.5", "executed", ""},
+		{"RW-2", "AAPL", "2", "refused", "The amount requested to move is not available."},
+		{"RW-3", "TSLA", "0.25", "executed", ""},
+	} {
+		var batchID int64
+		if err := db.Get(&batchID, `INSERT INTO batches (run_id, seq, idempotency_key, body, entries, status, entry_type)
+			VALUES ($1, $2, gen_random_uuid(), '{}', 1, 'sent', 'JNLS') RETURNING id`, runID, w.id); err != nil {
+			t.Fatal(err)
+		}
+		db.MustExec(`INSERT INTO rewards (reward_id, file_id, line, account_id, symbol, qty, reason, description)
+			VALUES ($1, 3, $2, $3, $4, $5, 'signup', 'welcome')`, w.id, i+2, account, w.symbol, w.qty)
+		db.MustExec(`INSERT INTO journals (run_id, batch_id, journal_key, entry_type, reward_id, symbol, qty, attempt, to_account,
+			description, alpaca_id, status, status_unknown, error_message, updated_at)
+			VALUES ($1, $2, gen_random_uuid(), 'JNLS', $3, $4, $5, 1, $6, 'welcome', gen_random_uuid(), $7, false, $8, now())`,
+			runID, batchID, w.id, w.symbol, w.qty, account, w.status, w.message)
+	}
+
+	var buf bytes.Buffer
+	now := planned.Add(2 * time.Hour)
+	if err := batch.WriteStatus(context.Background(), &buf, db, sweep, date, now); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	// Worked out by hand from the rows above.
+	var runLine []string
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) == 6 && f[1] == date {
+			runLine = f
+		}
+	}
+	if runLine == nil || runLine[3] != "1" || runLine[4] != "100.00" || runLine[5] != "3" {
+		t.Errorf("runs line %q, want 1 journal, 100.00, 3 rewards\n%s", runLine, out)
+	}
+	byStatus := statusSection(out, "Run of "+date+": cash journals")
+	if len(byStatus) != 1 || byStatus[0][0] != "executed" || byStatus[0][1] != "1" || byStatus[0][2] != "100.00" {
+		t.Errorf("cash journals by status %q, want executed 1 100.00\n%s", byStatus, out)
+	}
+	totals := map[string]string{}
+	for _, r := range statusSection(out, "Run of "+date+": totals") {
+		if len(r) == 2 {
+			totals[r[0]] = r[1]
+		}
+	}
+	for k, v := range map[string]string{"planned": "100.00", "executed": "100.00", "journals": "1",
+		"rewards_requested:AAPL": "3.5", "rewards_delivered:AAPL": "1.5", "rewards_failed:AAPL": "2", "rewards_open:AAPL": "0",
+		"rewards_requested:TSLA": "0.25", "rewards_delivered:TSLA": "0.25", "balanced": "true"} {
+		if totals[k] != v {
+			t.Errorf("status %s = %q, want %s\n%s", k, totals[k], v, out)
+		}
+	}
+	var listed [][]string
+	for _, r := range statusSection(out, "Run of "+date+": rewards not delivered") {
+		if r[0] != "KIND" {
+			listed = append(listed, r)
+		}
+	}
+	if len(listed) != 1 || listed[0][0] != "reward_refused" || listed[0][1] != "RW-2" || listed[0][3] != "AAPL" || listed[0][4] != "2" {
+		t.Errorf("rewards listed %q, want RW-2 refused, 2 AAPL\n%s", listed, out)
+	}
+	if len(statusSection(out, "Run of "+date+": failed and stuck journals")) != 0 {
+		t.Errorf("a reward listed among the cash journals\n%s", out)
 	}
 }

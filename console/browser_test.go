@@ -110,8 +110,10 @@ func TestConsoleInBrowser(t *testing.T) {
 	// Written out by hand from fixtures/: BWP-002 5,000.00 and BWP-003 2,500.00 failed; BWP-001
 	// 15,000.00 and FOX-001 3,000.00 pending; a rejected file, a held receipt, an over-allocated
 	// receipt, an unallocated remainder and its two skipped allocations; an ambiguous bank reference
-	// and the two receipts it holds.
-	const wantHeadline = "2 journals failed, 7,500.00 USD — redrive after fixing; 2 stuck, 18,000.00 USD — ask Alpaca; 9 other exceptions to resolve"
+	// and the two receipts it holds; the TSLA reward Alpaca refused (the firm holds none) and the one
+	// naming the sweep account, refused at plan.
+	const wantHeadline = "2 journals failed, 7,500.00 USD — redrive after fixing; 2 stuck, 18,000.00 USD — ask Alpaca; " +
+		"2 rewards not delivered (refused or rejected) — see the reasons; 9 other exceptions to resolve"
 	if headline := text("#headline"); headline != wantHeadline {
 		t.Errorf("headline\n got %q\nwant %q", headline, wantHeadline)
 	}
@@ -127,7 +129,8 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantKinds := []string{"failed", "failed", "rejected_file", "held_receipt", "held_receipt", "held_receipt", "over_allocated",
-		"skipped_allocation", "skipped_allocation", "ambiguous_reference", "unallocated", "stuck_pending", "stuck_pending",
+		"skipped_allocation", "skipped_allocation", "ambiguous_reference", "unallocated", "reward_to_firm", "reward_refused",
+		"stuck_pending", "stuck_pending",
 		"awaiting_receipt", "awaiting_receipt", "holiday_value_date"}
 	if !slices.Equal(kinds, wantKinds) {
 		t.Errorf("rows in the order\n %v\nwant\n %v", kinds, wantKinds)
@@ -180,7 +183,8 @@ func TestConsoleInBrowser(t *testing.T) {
 	do(t, ctx, chromedp.Navigate(nightURL), shot("6-after-redrive.png"))
 	// BWP-003 is funded; BWP-002's new attempt waits at Alpaca for the end of day its fixture
 	// needs, so it is stuck beside BWP-001 and FOX-001: 5,000.00 + 15,000.00 + 3,000.00.
-	const wantAfter = "3 stuck, 23,000.00 USD — ask Alpaca; 9 other exceptions to resolve"
+	// The rewards are not redriven: still refused.
+	const wantAfter = "3 stuck, 23,000.00 USD — ask Alpaca; 2 rewards not delivered (refused or rejected) — see the reasons; 9 other exceptions to resolve"
 	if after := text("#headline"); after != wantAfter {
 		t.Errorf("headline after the redrive\n got %q\nwant %q", after, wantAfter)
 	}

@@ -20,6 +20,8 @@ var pages = template.Must(template.New("console").Funcs(template.FuncMap{
 		}
 		return reconcile.FormatAmount(d)
 	},
+	// shares is a reward's quantity and symbol, as a cash journal shows its amount.
+	"shares": func(qty decimal.Decimal, symbol string) string { return qty.String() + " " + symbol },
 	"when": func(t time.Time) string {
 		if t.IsZero() {
 			return "—"
@@ -66,10 +68,10 @@ textarea { width: 40em; height: 4em; }
 
 {{define "nights"}}{{template "top" .}}
 {{if .Nights}}<table id="nights">
-<tr><th>date</th><th>state</th><th>money in</th><th>funded</th><th>failed</th><th>in flight</th><th>journals</th><th>exceptions</th><th>duration</th></tr>
+<tr><th>date</th><th>state</th><th>money in</th><th>funded</th><th>failed</th><th>in flight</th><th>journals</th><th>rewards</th><th>exceptions</th><th>duration</th></tr>
 {{range .Nights}}<tr{{if .Unfinished}} class="unfinished"{{end}}><td><a href="/nights/{{.Date}}">{{.Date}}</a></td><td>{{.Status}}{{if .Unfinished}} (unfinished){{end}}</td>
 <td class="num">{{money .MoneyIn}}</td><td class="num">{{money .Funded}}</td><td class="num">{{money .Failed}}</td><td class="num">{{money .InFlight}}</td>
-<td class="num">{{.Journals}}</td><td class="num">{{if .Exceptions.Valid}}{{.Exceptions.Int64}}{{else}}—{{end}}</td><td class="num">{{if .Duration}}{{.Duration}}{{else}}—{{end}}</td></tr>
+<td class="num">{{.Journals}}</td><td class="num">{{.Rewards}}</td><td class="num">{{if .Exceptions.Valid}}{{.Exceptions.Int64}}{{else}}—{{end}}</td><td class="num">{{if .Duration}}{{.Duration}}{{else}}—{{end}}</td></tr>
 {{end}}</table>
 <p class="muted">Unfinished nights first, then the latest; exceptions are counted by the night's report.</p>
 {{else}}<p>No nights yet.</p>{{end}}
@@ -79,12 +81,13 @@ textarea { width: 40em; height: 4em; }
 <p class="headline sev-{{.Summary.Severity.Class}}" id="headline">{{.Summary.Headline}}</p>
 <p id="funded">{{.Summary.Funded}}. Run {{.Report.RunID}}, as of {{when .Report.GeneratedAt}}.
 {{if not .Report.Totals.Balanced}}<b>Totals do not balance.</b>{{end}}</p>
+{{with .Summary.Rewards}}<p id="rewards">{{.}}.</p>{{end}}
 {{with .Summary.Sweep}}<p id="sweep">{{.}}.</p>{{end}}
 <h2>Exceptions ({{len .Report.Exceptions}})</h2>
 {{range .Summary.Groups}}<h3 class="sev-{{.Severity.Class}}">{{.Title}}: {{len .Exceptions}}{{if .Amount.IsPositive}}, {{money .Amount}}{{end}}</h3>
 <table class="exceptions">
-<tr><th>kind</th><th>receipt</th><th>client ref</th><th>account</th><th>amount</th><th>status</th><th>reason</th><th>next action</th><th>file</th></tr>
-{{$sev := .Severity.Class}}{{range .Exceptions}}<tr class="sev-{{$sev}}"><td>{{.Kind}}</td><td>{{.ReceiptID}}</td><td>{{.ClientRef}}</td><td>{{.AccountID}}</td><td class="num">{{moneyOrBlank .Amount}}</td><td>{{.Status}}</td><td>{{.Reason}}</td><td>{{.NextAction}}</td><td>{{.File}}</td></tr>
+<tr><th>kind</th><th>receipt or reward</th><th>client ref</th><th>account</th><th>amount or shares</th><th>status</th><th>reason</th><th>next action</th><th>file</th></tr>
+{{$sev := .Severity.Class}}{{range .Exceptions}}<tr class="sev-{{$sev}}"><td>{{.Kind}}</td><td>{{.ReceiptID}}{{.RewardID}}</td><td>{{.ClientRef}}</td><td>{{.AccountID}}</td><td class="num">{{if .Symbol}}{{shares .Qty .Symbol}}{{else}}{{moneyOrBlank .Amount}}{{end}}</td><td>{{.Status}}</td><td>{{.Reason}}</td><td>{{.NextAction}}</td><td>{{.File}}</td></tr>
 {{end}}</table>
 {{else}}<p>None.</p>{{end}}
 
@@ -116,8 +119,8 @@ textarea { width: 40em; height: 4em; }
 {{define "batch"}}{{template "top" .}}
 <p><a href="/nights/{{.Date}}">Back to the night of {{.Date}}</a></p>
 {{if .Journals}}<table id="journals">
-<tr><th>receipt</th><th>client ref</th><th>account</th><th>amount</th><th>attempt</th><th>status</th><th>journal key</th><th>Alpaca id</th><th>Alpaca said</th><th>history</th></tr>
-{{range .Journals}}<tr><td>{{.ReceiptID}}</td><td>{{.ClientRef}}</td><td>{{.ToAccount}}</td><td class="num">{{money .Amount}}</td><td class="num">{{.Attempt}}</td><td>{{.Status}}</td>
+<tr><th>receipt or reward</th><th>client ref</th><th>account</th><th>amount or shares</th><th>attempt</th><th>status</th><th>journal key</th><th>Alpaca id</th><th>Alpaca said</th><th>history</th></tr>
+{{range .Journals}}<tr><td>{{.ReceiptID}}{{.RewardID}}</td><td>{{.ClientRef}}</td><td>{{.ToAccount}}</td><td class="num">{{if .Qty.Valid}}{{shares .Qty.Decimal .Symbol}}{{else}}{{money .Amount.Decimal}}{{end}}</td><td class="num">{{.Attempt}}</td><td>{{.Status}}</td>
 <td>{{.JournalKey}}</td><td>{{if .AlpacaID.Valid}}{{.AlpacaID.String}}{{end}}</td><td>{{.ErrorMessage}}</td>
 <td><ol>{{range .History}}<li>{{when .At}}: {{if .From}}{{.From}} → {{end}}{{.To}} ({{.Source}}){{if .Actor}} by {{.Actor}}{{end}}{{if .Reason}}: “{{.Reason}}”{{end}}{{if .Detail}} [{{.Detail}}]{{end}}</li>{{end}}</ol></td></tr>
 {{end}}</table>{{else}}<p>No journals in this batch.</p>{{end}}

@@ -32,7 +32,9 @@ type night struct {
 	Failed     decimal.Decimal `db:"failed"`
 	InFlight   decimal.Decimal `db:"in_flight"`
 	Exceptions sql.NullInt64   `db:"exceptions"`
-	Journals   int             `db:"journals"`
+	// Journals are the cash (JNLC) journals; Rewards the rewards, each once, given by JNLS.
+	Journals int `db:"journals"`
+	Rewards  int `db:"rewards"`
 }
 
 // Duration is how long the night took from planning to its report; zero while unfinished.
@@ -53,9 +55,10 @@ func listNights(ctx context.Context, db *sqlx.DB, sweep string) ([]night, error)
 		       coalesce(sum(j.amount) FILTER (WHERE j.status = ANY($3)), 0) AS failed,
 		       coalesce(sum(j.amount) FILTER (WHERE NOT j.status = ANY($4)), 0) AS in_flight,
 		       (r.totals->>'Exceptions')::int AS exceptions,
-		       count(j.id) AS journals
+		       count(j.id) AS journals,
+		       (SELECT count(DISTINCT w.reward_id) FROM journals w WHERE w.run_id = r.id AND w.entry_type = 'JNLS') AS rewards
 		FROM runs r
-		LEFT JOIN journals j ON j.run_id = r.id AND `+store.LatestAttemptSQL+`
+		LEFT JOIN journals j ON j.run_id = r.id AND j.entry_type = 'JNLC' AND `+store.LatestAttemptSQL+`
 		WHERE r.sweep_account = $1
 		GROUP BY r.id
 		ORDER BY unfinished DESC, r.business_date DESC
@@ -85,18 +88,23 @@ func batchesOf(ctx context.Context, db *sqlx.DB, runID int64) ([]batchRow, error
 	return bs, err
 }
 
+// journalRow is a cash journal (receipt, client ref, amount) or a reward's (reward, symbol, qty
+// in shares); the other kind's fields are empty.
 type journalRow struct {
-	ID           int64           `db:"id"`
-	JournalKey   string          `db:"journal_key"`
-	AlpacaID     sql.NullString  `db:"alpaca_id"`
-	Attempt      int             `db:"attempt"`
-	ReceiptID    string          `db:"receipt_id"`
-	ClientRef    string          `db:"client_ref"`
-	ToAccount    string          `db:"to_account"`
-	Amount       decimal.Decimal `db:"amount"`
-	Status       string          `db:"status"`
-	ErrorMessage string          `db:"error_message"`
-	History      []historyRow    `db:"-"`
+	ID           int64               `db:"id"`
+	JournalKey   string              `db:"journal_key"`
+	AlpacaID     sql.NullString      `db:"alpaca_id"`
+	Attempt      int                 `db:"attempt"`
+	ReceiptID    string              `db:"receipt_id"`
+	ClientRef    string              `db:"client_ref"`
+	RewardID     string              `db:"reward_id"`
+	ToAccount    string              `db:"to_account"`
+	Amount       decimal.NullDecimal `db:"amount"`
+	Symbol       string              `db:"symbol"`
+	Qty          decimal.NullDecimal `db:"qty"`
+	Status       string              `db:"status"`
+	ErrorMessage string              `db:"error_message"`
+	History      []historyRow        `db:"-"`
 }
 
 type historyRow struct {
@@ -114,8 +122,9 @@ type historyRow struct {
 func journalsOf(ctx context.Context, db *sqlx.DB, runID, batchID int64) ([]journalRow, error) {
 	var js []journalRow
 	if err := db.SelectContext(ctx, &js, `
-		SELECT id, journal_key, alpaca_id, attempt, receipt_id, client_ref, to_account, amount, status, error_message
-		FROM journals WHERE run_id = $1 AND batch_id = $2 ORDER BY receipt_id, client_ref, attempt`, runID, batchID); err != nil {
+		SELECT id, journal_key, alpaca_id, attempt, COALESCE(receipt_id, '') AS receipt_id, COALESCE(client_ref, '') AS client_ref,
+		       COALESCE(reward_id, '') AS reward_id, to_account, amount, COALESCE(symbol, '') AS symbol, qty, status, error_message
+		FROM journals WHERE run_id = $1 AND batch_id = $2 ORDER BY receipt_id, client_ref, reward_id, attempt`, runID, batchID); err != nil {
 		return nil, err
 	}
 	var hs []historyRow
@@ -130,6 +139,7 @@ func journalsOf(ctx context.Context, db *sqlx.DB, runID, batchID int64) ([]journ
 		at[j.ID] = i
 		// Values from files and Alpaca's message: control characters shown escaped, as elsewhere.
 		js[i].ReceiptID, js[i].ClientRef, js[i].ErrorMessage = pool.Printable(j.ReceiptID), pool.Printable(j.ClientRef), pool.Printable(j.ErrorMessage)
+		js[i].RewardID, js[i].Symbol = pool.Printable(j.RewardID), pool.Printable(j.Symbol)
 	}
 	for _, h := range hs {
 		js[at[h.JournalID]].History = append(js[at[h.JournalID]].History, h)

@@ -50,7 +50,8 @@ func Finish(ctx context.Context, db *sqlx.DB, r *Report, now time.Time) error {
 // of exceptions of each kind, and the files Write wrote for r.
 func WriteSummary(w io.Writer, r *Report) {
 	fmt.Fprintf(w, "reconciliation %s  sweep account %s  run %d\n", r.BusinessDate, r.SweepAccount, r.RunID)
-	ms := metrics(r.Totals)
+	// The rewards' per-symbol metrics are told in one line below, in shares.
+	ms := cashMetrics(r.Totals)
 	width := 0
 	for _, m := range ms {
 		width = max(width, len(m.Value))
@@ -61,6 +62,9 @@ func WriteSummary(w io.Writer, r *Report) {
 	}
 	for _, p := range r.Totals.Problems {
 		fmt.Fprintf(w, "UNBALANCED: %s\n", p)
+	}
+	if l := rewardsLine(r.Totals.Rewards); l != "" {
+		fmt.Fprintf(w, "%s\n", l)
 	}
 	if r.Sweep != nil {
 		fmt.Fprintf(w, "%s\n", r.Sweep.Line())
@@ -77,6 +81,11 @@ func WriteSummary(w io.Writer, r *Report) {
 			if counts[k] > 0 {
 				fmt.Fprintf(w, "  %-19s %3d\n", k, counts[k])
 			}
+		}
+	}
+	for _, e := range r.Exceptions {
+		if e.RewardID != "" {
+			fmt.Fprintf(w, "  %s %s: %s %s to %s: %s\n", e.Kind, e.RewardID, e.Qty.String(), e.Symbol, e.AccountID, e.Reason)
 		}
 	}
 	for _, p := range r.paths {

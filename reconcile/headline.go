@@ -41,6 +41,8 @@ type Summary struct {
 	Severity Severity
 	Headline string
 	Funded   string
+	// Rewards is the night's rewards in one sentence, per symbol; empty for a night without any.
+	Rewards string
 	// Sweep is the sweep account's proof in one sentence (Sweep.Line); empty for a report without one.
 	Sweep  string
 	Groups []Group
@@ -55,8 +57,10 @@ var groups = []struct {
 }{
 	{SeverityAction, "Needs action", []string{KindUnbalanced, KindSweepDifference, KindFailed, KindFailedLate, KindReversed, KindNotSent,
 		KindUnknownStatus, KindUnfinishedRun, KindHeldNight, KindCashShortfall, KindRejectedFile, KindHeldReceipt, KindOverAllocated,
-		KindSkippedAllocation, KindAmbiguousReference, KindUnmatchedReference, KindUnallocated, KindCorrected}},
-	{SeverityWatch, "Stuck or still in flight", []string{KindStuck, KindStuckPending, KindInFlight}},
+		KindSkippedAllocation, KindAmbiguousReference, KindUnmatchedReference, KindUnallocated, KindCorrected,
+		KindRewardToFirm, KindRewardRefused, KindRewardRejected, KindRewardNotSent, KindRewardReversed, KindRewardFailedLate,
+		KindRewardUnknownStatus}},
+	{SeverityWatch, "Stuck or still in flight", []string{KindStuck, KindStuckPending, KindInFlight, KindRewardStuck, KindRewardInFlight}},
 	{SeverityInfo, "For information", []string{KindAwaitingReceipt, KindHolidayValueDate}},
 }
 
@@ -129,13 +133,19 @@ func Summarize(r *Report) Summary {
 	if n, a := count(KindInFlight); n > 0 {
 		parts = append(parts, fmt.Sprintf("%d still in flight, %s", n, FormatAmount(a)))
 	}
+	if n, _ := count(KindRewardToFirm, KindRewardRefused, KindRewardRejected); n > 0 {
+		parts = append(parts, fmt.Sprintf("%s not delivered (refused or rejected) — see the reasons", plural(n, "reward")))
+	}
+	if n, _ := count(KindRewardStuck); n > 0 {
+		parts = append(parts, fmt.Sprintf("%s stuck — ask Alpaca", plural(n, "reward")))
+	}
 	others := 0
 	for _, g := range s.Groups {
 		if g.Severity == SeverityAction {
 			others += len(g.Exceptions)
 		}
 	}
-	if n, _ := count(KindFailed, KindUnbalanced, KindCashShortfall, KindSweepDifference); others-n > 0 {
+	if n, _ := count(KindFailed, KindUnbalanced, KindCashShortfall, KindSweepDifference, KindRewardToFirm, KindRewardRefused, KindRewardRejected); others-n > 0 {
 		parts = append(parts, fmt.Sprintf("%s to resolve", plural(others-n, "other exception")))
 	}
 
@@ -143,6 +153,8 @@ func Summarize(r *Report) Summary {
 	switch {
 	case len(parts) > 0:
 		s.Headline = strings.Join(parts, "; ")
+	case t.Journals == 0 && len(t.Rewards) > 0:
+		s.Headline = "All rewards delivered"
 	case t.Journals == 0:
 		s.Headline = "Nothing to fund"
 	default:
@@ -150,10 +162,30 @@ func Summarize(r *Report) Summary {
 	}
 	s.Funded = fmt.Sprintf("Funded %d of %s, %s of %s planned", t.ExecutedCount, plural(t.Journals, "journal"),
 		FormatAmount(t.Executed), FormatAmount(t.Planned))
+	s.Rewards = rewardsLine(t.Rewards)
 	if r.Sweep != nil {
 		s.Sweep = r.Sweep.Line()
 	}
 	return s
+}
+
+// rewardsLine is the night's rewards per symbol in one sentence, in shares.
+func rewardsLine(rs []RewardTotals) string {
+	if len(rs) == 0 {
+		return ""
+	}
+	parts := make([]string, 0, len(rs))
+	for _, s := range rs {
+		p := fmt.Sprintf("%s %s of %s delivered", s.Symbol, s.Delivered.String(), s.Requested.String())
+		if s.Failed.IsPositive() {
+			p += fmt.Sprintf(", %s failed", s.Failed.String())
+		}
+		if s.Open.IsPositive() {
+			p += fmt.Sprintf(", %s open", s.Open.String())
+		}
+		parts = append(parts, p)
+	}
+	return "Rewards (shares): " + strings.Join(parts, "; ")
 }
 
 func plural(n int, noun string) string {

@@ -12,21 +12,35 @@ import (
 // process-wide JSON settings. runs.totals stores the same shape.
 
 type totalsJSON struct {
-	Receipts      string   `json:"receipts"`
-	Allocated     string   `json:"allocated"`
-	Unallocated   string   `json:"unallocated"`
-	Held          string   `json:"held"`
-	Planned       string   `json:"planned"`
-	Executed      string   `json:"executed"`
-	Failed        string   `json:"failed"`
-	InFlight      string   `json:"in_flight"`
-	Journals      int      `json:"journals"`
-	ExecutedCount int      `json:"executed_count"`
-	FailedCount   int      `json:"failed_count"`
-	InFlightCount int      `json:"in_flight_count"`
-	Exceptions    int      `json:"exceptions"`
-	Balanced      bool     `json:"balanced"`
-	Problems      []string `json:"problems"`
+	Receipts      string `json:"receipts"`
+	Allocated     string `json:"allocated"`
+	Unallocated   string `json:"unallocated"`
+	Held          string `json:"held"`
+	Planned       string `json:"planned"`
+	Executed      string `json:"executed"`
+	Failed        string `json:"failed"`
+	InFlight      string `json:"in_flight"`
+	Journals      int    `json:"journals"`
+	ExecutedCount int    `json:"executed_count"`
+	FailedCount   int    `json:"failed_count"`
+	InFlightCount int    `json:"in_flight_count"`
+	Exceptions    int    `json:"exceptions"`
+	// Rewards are per symbol, quantities of shares as exact strings.
+	Rewards  []rewardTotalsJSON `json:"rewards"`
+	Balanced bool               `json:"balanced"`
+	Problems []string           `json:"problems"`
+}
+
+type rewardTotalsJSON struct {
+	Symbol         string `json:"symbol"`
+	Requested      string `json:"requested"`
+	Delivered      string `json:"delivered"`
+	Failed         string `json:"failed"`
+	Open           string `json:"open"`
+	Rewards        int    `json:"rewards"`
+	DeliveredCount int    `json:"delivered_count"`
+	FailedCount    int    `json:"failed_count"`
+	OpenCount      int    `json:"open_count"`
 }
 
 type exceptionJSON struct {
@@ -42,6 +56,9 @@ type exceptionJSON struct {
 	NextAction string  `json:"next_action"`
 	File       string  `json:"file"`
 	Line       int     `json:"line,omitempty"`
+	RewardID   string  `json:"reward_id,omitempty"`
+	Symbol     string  `json:"symbol,omitempty"`
+	Qty        *string `json:"qty,omitempty"` // shares, exact
 }
 
 type reportJSON struct {
@@ -60,13 +77,19 @@ func (t Totals) MarshalJSON() ([]byte, error) {
 	if problems == nil {
 		problems = []string{}
 	}
+	rewards := make([]rewardTotalsJSON, 0, len(t.Rewards))
+	for _, s := range t.Rewards {
+		rewards = append(rewards, rewardTotalsJSON{Symbol: s.Symbol, Requested: s.Requested.String(),
+			Delivered: s.Delivered.String(), Failed: s.Failed.String(), Open: s.Open.String(), Rewards: s.Rewards,
+			DeliveredCount: s.DeliveredCount, FailedCount: s.FailedCount, OpenCount: s.OpenCount})
+	}
 	return json.Marshal(totalsJSON{
 		Receipts: t.Receipts.StringFixed(2), Allocated: t.Allocated.StringFixed(2),
 		Unallocated: t.Unallocated.StringFixed(2), Held: t.Held.StringFixed(2),
 		Planned: t.Planned.StringFixed(2), Executed: t.Executed.StringFixed(2),
 		Failed: t.Failed.StringFixed(2), InFlight: t.InFlight.StringFixed(2),
 		Journals: t.Journals, ExecutedCount: t.ExecutedCount, FailedCount: t.FailedCount,
-		InFlightCount: t.InFlightCount, Exceptions: t.Exceptions,
+		InFlightCount: t.InFlightCount, Exceptions: t.Exceptions, Rewards: rewards,
 		Balanced: t.Balanced, Problems: problems,
 	})
 }
@@ -98,6 +121,21 @@ func (t *Totals) UnmarshalJSON(b []byte) error {
 		}
 		*f.dst = d
 	}
+	for _, s := range v.Rewards {
+		rt := RewardTotals{Symbol: s.Symbol, Rewards: s.Rewards, DeliveredCount: s.DeliveredCount,
+			FailedCount: s.FailedCount, OpenCount: s.OpenCount}
+		for _, q := range []struct {
+			dst *decimal.Decimal
+			src string
+		}{{&rt.Requested, s.Requested}, {&rt.Delivered, s.Delivered}, {&rt.Failed, s.Failed}, {&rt.Open, s.Open}} {
+			d, err := decimal.NewFromString(q.src)
+			if err != nil {
+				return fmt.Errorf("totals rewards of %s: %w", s.Symbol, err)
+			}
+			*q.dst = d
+		}
+		out.Rewards = append(out.Rewards, rt)
+	}
 	*t = out
 	return nil
 }
@@ -108,6 +146,7 @@ func (e Exception) MarshalJSON() ([]byte, error) {
 		Kind: e.Kind, ReceiptID: e.ReceiptID, ClientRef: e.ClientRef, AccountID: e.AccountID,
 		Amount: amountPtr(e.Amount), JournalID: e.JournalID, JournalKey: e.JournalKey,
 		Status: e.Status, Reason: e.Reason, NextAction: e.NextAction, File: e.File, Line: e.Line,
+		RewardID: e.RewardID, Symbol: e.Symbol, Qty: qtyPtr(e.Qty),
 	})
 }
 
@@ -128,6 +167,15 @@ func amountPtr(d decimal.Decimal) *string {
 		return nil
 	}
 	s := d.StringFixed(2)
+	return &s
+}
+
+// qtyPtr is a reward's quantity of shares, exact, or nil when no reward applies.
+func qtyPtr(d decimal.Decimal) *string {
+	if d.IsZero() {
+		return nil
+	}
+	s := d.String()
 	return &s
 }
 

@@ -492,7 +492,7 @@ func TestWriteCSV(t *testing.T) {
 
 	recs := readCSV(t, paths[0])
 	header := []string{"kind", "receipt_id", "client_ref", "account_id", "amount", "journal_id", "journal_key",
-		"status", "reason", "next_action", "file", "line"}
+		"status", "reason", "next_action", "file", "line", "reward_id", "symbol", "qty"}
 	if !slices.Equal(recs[0], header) {
 		t.Fatalf("header = %v", recs[0])
 	}

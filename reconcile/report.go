@@ -69,6 +69,8 @@ var Kinds = []string{
 	KindRejectedFile, KindHeldNight, KindCashShortfall, KindHeldReceipt, KindOverAllocated, KindUnallocated, KindSkippedAllocation,
 	KindAmbiguousReference, KindUnmatchedReference, KindAwaitingReceipt, KindHolidayValueDate,
 	KindFailed, KindStuckPending, KindStuck, KindNotSent, KindCorrected, KindReversed, KindFailedLate, KindUnknownStatus,
+	KindRewardToFirm, KindRewardRefused, KindRewardRejected, KindRewardNotSent, KindRewardReversed, KindRewardFailedLate,
+	KindRewardUnknownStatus, KindRewardStuck, KindRewardInFlight,
 	KindUnfinishedRun, KindInFlight, KindUnbalanced, KindSweepDifference,
 }
 
@@ -84,11 +86,15 @@ var kindRank = func() map[string]int {
 var ErrRunNotFound = errors.New("run not found")
 
 // Totals are the run's sums. They balance when Receipts = Allocated + Unallocated,
-// Allocated = Planned and Planned = Executed + Failed + InFlight, all to the cent.
+// Allocated = Planned and Planned = Executed + Failed + InFlight, all to the cent, and every
+// symbol's rewards balance (see RewardTotals). The cash sums count JNLC journals only.
 type Totals struct {
 	Receipts, Allocated, Unallocated, Held, Planned, Executed, Failed, InFlight decimal.Decimal
 
 	Journals, ExecutedCount, FailedCount, InFlightCount, Exceptions int
+
+	// Rewards are the run's rewards per symbol, by symbol; each balances on its own, in shares.
+	Rewards []RewardTotals
 
 	Balanced bool
 	// Problems says which balance check failed, one line each; empty when Balanced.
@@ -96,16 +102,20 @@ type Totals struct {
 }
 
 // Exception is one thing a person must look at. Amount is zero when no amount applies (a
-// rejected file, an allocation by weight); the report then leaves it empty. File and Line point
-// at the input row the exception comes from.
+// rejected file, an allocation by weight, a reward); the report then leaves it empty. A reward's
+// exception names RewardID, Symbol and Qty (shares) instead. File and Line point at the input
+// row the exception comes from.
 type Exception struct {
 	Kind       string
 	ReceiptID  string
 	ClientRef  string
 	AccountID  string
 	Amount     decimal.Decimal
-	JournalID  string // Alpaca's id, empty until Alpaca answered
-	JournalKey string // cashpool's key
+	RewardID   string
+	Symbol     string
+	Qty        decimal.Decimal // shares of Symbol; zero when no reward applies
+	JournalID  string          // Alpaca's id, empty until Alpaca answered
+	JournalKey string          // cashpool's key
 	Status     string
 	Reason     string
 	NextAction string
@@ -119,7 +129,7 @@ type Exception struct {
 // references, problems that quote values) and from Alpaca, so no report, summary or page that
 // shows them hands a terminal raw escape sequences.
 func (e *Exception) printable() {
-	for _, s := range []*string{&e.ReceiptID, &e.ClientRef, &e.Status, &e.Reason, &e.NextAction, &e.File} {
+	for _, s := range []*string{&e.ReceiptID, &e.ClientRef, &e.RewardID, &e.Symbol, &e.Status, &e.Reason, &e.NextAction, &e.File} {
 		*s = pool.Printable(*s)
 	}
 }
@@ -252,6 +262,7 @@ func Build(ctx context.Context, db *sqlx.DB, runID int64, now time.Time, opts ..
 		{"receipts", readReceipts},
 		{"skipped allocations", readSkipped},
 		{"journals", readJournals},
+		{"rewards", readRewards},
 		{"reversals", func(ctx context.Context, tx *sqlx.Tx, r *Report, run runRow, now time.Time) error {
 			return readLate(ctx, tx, r, run, o.watch)
 		}},
@@ -276,6 +287,7 @@ func Build(ctx context.Context, db *sqlx.DB, runID int64, now time.Time, opts ..
 			NextAction: "do not re-drive; the database no longer adds up: escalate to engineering",
 		})
 	}
+	r.Exceptions = append(r.Exceptions, balanceRewards(&r.Totals)...)
 	for i := range r.Exceptions {
 		r.Exceptions[i].printable()
 	}
@@ -607,6 +619,9 @@ func sortExceptions(es []Exception) {
 		if a.ClientRef != b.ClientRef {
 			return a.ClientRef < b.ClientRef
 		}
+		if a.RewardID != b.RewardID {
+			return a.RewardID < b.RewardID
+		}
 		if a.File != b.File {
 			return a.File < b.File
 		}
@@ -637,20 +652,23 @@ func WatchFor(d time.Duration) Option {
 }
 
 type lateRow struct {
-	HistoryID  int64           `db:"history_id"`
-	ReceiptID  string          `db:"receipt_id"`
-	ClientRef  string          `db:"client_ref"`
-	ToAccount  string          `db:"to_account"`
-	Amount     decimal.Decimal `db:"amount"`
-	JournalKey string          `db:"journal_key"`
-	AlpacaID   string          `db:"alpaca_id"`
-	StatusFrom string          `db:"status_from"`
-	StatusTo   string          `db:"status_to"`
-	At         time.Time       `db:"at"`
-	RunDate    string          `db:"run_date"`
-	Message    string          `db:"error_message"`
-	File       string          `db:"file"`
-	Line       int             `db:"line"`
+	HistoryID  int64               `db:"history_id"`
+	ReceiptID  string              `db:"receipt_id"`
+	ClientRef  string              `db:"client_ref"`
+	ToAccount  string              `db:"to_account"`
+	Amount     decimal.NullDecimal `db:"amount"` // NULL for a reward
+	RewardID   string              `db:"reward_id"`
+	Symbol     string              `db:"symbol"`
+	Qty        decimal.NullDecimal `db:"qty"` // a reward's shares
+	JournalKey string              `db:"journal_key"`
+	AlpacaID   string              `db:"alpaca_id"`
+	StatusFrom string              `db:"status_from"`
+	StatusTo   string              `db:"status_to"`
+	At         time.Time           `db:"at"`
+	RunDate    string              `db:"run_date"`
+	Message    string              `db:"error_message"`
+	File       string              `db:"file"`
+	Line       int                 `db:"line"`
 }
 
 // readLate lists what Alpaca did to journals of earlier runs after their reports: reversals of
@@ -663,7 +681,7 @@ func readLate(ctx context.Context, tx *sqlx.Tx, r *Report, run runRow, watch tim
 	for _, v := range rows {
 		e := Exception{
 			Kind: KindReversed, ReceiptID: v.ReceiptID, ClientRef: v.ClientRef, AccountID: v.ToAccount,
-			Amount: v.Amount, JournalID: v.AlpacaID, JournalKey: v.JournalKey, Status: v.StatusTo,
+			Amount: v.Amount.Decimal, JournalID: v.AlpacaID, JournalKey: v.JournalKey, Status: v.StatusTo,
 			Reason: strings.TrimSpace(fmt.Sprintf("funded by the run of %s, then %s at Alpaca on %s. %s",
 				v.RunDate, v.StatusTo, v.At.UTC().Format("2006-01-02 15:04 MST"), v.Message)),
 			NextAction: "the money left the customer's account after funding: ask Alpaca operations why; if it must be funded again, `cashpool redrive --date " + v.RunDate + "`",
@@ -674,6 +692,9 @@ func readLate(ctx context.Context, tx *sqlx.Tx, r *Report, run runRow, watch tim
 			e.Reason = strings.TrimSpace(fmt.Sprintf("%s when the run of %s was reported, then %s at Alpaca on %s. %s",
 				v.StatusFrom, v.RunDate, v.StatusTo, v.At.UTC().Format("2006-01-02 15:04 MST"), v.Message))
 			e.NextAction = "never funded: fix the cause, then `cashpool redrive --date " + v.RunDate + "`"
+		}
+		if v.RewardID != "" {
+			lateReward(&e, v)
 		}
 		r.Exceptions = append(r.Exceptions, e)
 	}

@@ -34,7 +34,7 @@ SELECT to_char(r.business_date, 'YYYY-MM-DD') AS business_date, r.status,
        count(j.id) AS journals,
        count(j.id) FILTER (WHERE j.status IN (` + final + `)) AS final,
        count(j.id) FILTER (WHERE j.alpaca_id IS NULL AND j.status NOT IN (` + final + `)) AS unsent,
-       COALESCE(sum(j.amount) FILTER (WHERE j.status NOT IN (` + final + `)), 0) AS open_amount
+       COALESCE(sum(j.amount) FILTER (WHERE j.status NOT IN (` + final + `) AND j.entry_type = 'JNLC'), 0) AS open_amount
 FROM runs r
 LEFT JOIN journals j ON j.run_id = r.id
 WHERE r.sweep_account = $1::uuid AND r.business_date < $2::date AND r.status <> ` + finished + `
@@ -82,7 +82,8 @@ JOIN files f ON f.id = a.file_id
 WHERE s.run_id = $1
 ORDER BY e.receipt_id, CASE WHEN e.receipt_id = '' THEN a.bank_reference END, a.client_ref`
 
-	// Only the highest attempt per allocation counts; earlier attempts were re-driven.
+	// Only the highest attempt per allocation counts; earlier attempts were re-driven. Cash only:
+	// a reward's JNLS journal has no allocation and moves no cash.
 	queryJournals = `
 SELECT DISTINCT ON (j.allocation_id)
        j.receipt_id, j.client_ref, j.to_account::text AS to_account, j.amount,
@@ -93,22 +94,40 @@ FROM journals j
 JOIN allocations a ON a.id = j.allocation_id
 JOIN files f ON f.id = a.file_id
 LEFT JOIN journal_replacements x ON x.journal_id = j.id
-WHERE j.run_id = $1
+WHERE j.run_id = $1 AND j.entry_type = 'JNLC'
 ORDER BY j.allocation_id, j.attempt DESC`
+
+	// The run's rewards: the highest attempt of each reward's JNLS journal beside the reward as
+	// loaded, whose quantity is what was requested. A journal with no batch is one plan refused
+	// before any POST (a reward naming a firm account).
+	queryRewards = `
+SELECT DISTINCT ON (j.reward_id)
+       j.reward_id, j.to_account::text AS to_account, w.symbol, w.qty AS requested, j.qty,
+       j.journal_key::text AS journal_key, COALESCE(j.alpaca_id::text, '') AS alpaca_id,
+       j.status, j.error_message, j.batch_id IS NULL AS refused_at_plan, f.name AS file, w.line
+FROM journals j
+JOIN rewards w ON w.reward_id = j.reward_id
+JOIN files f ON f.id = w.file_id
+WHERE j.run_id = $1 AND j.entry_type = 'JNLS'
+ORDER BY j.reward_id, j.attempt DESC`
 
 	// Late news about journals of earlier runs of this sweep account (at most the watch days older
 	// than this run), changed after their own run's report was finished: a funded journal moved
 	// away from funded (a reversal, a correction), or a journal still open then that failed.
 	// Listed until a finished report other than this run's has listed it.
+	// A reward's journal (JNLS) is read beside its reward instead of an allocation.
 	queryLate = `
-SELECT h.id AS history_id, j.receipt_id, j.client_ref, j.to_account::text AS to_account, j.amount,
+SELECT h.id AS history_id, COALESCE(j.receipt_id, '') AS receipt_id, COALESCE(j.client_ref, '') AS client_ref,
+       j.to_account::text AS to_account, j.amount, COALESCE(j.reward_id, '') AS reward_id,
+       COALESCE(j.symbol, '') AS symbol, j.qty,
        j.journal_key::text AS journal_key, COALESCE(j.alpaca_id::text, '') AS alpaca_id, h.status_from, h.status_to, h.at,
-       to_char(r.business_date, 'YYYY-MM-DD') AS run_date, j.error_message, f.name AS file, a.line
+       to_char(r.business_date, 'YYYY-MM-DD') AS run_date, j.error_message, f.name AS file, COALESCE(a.line, w.line) AS line
 FROM journal_history h
 JOIN journals j ON j.id = h.journal_id
 JOIN runs r ON r.id = j.run_id
-JOIN allocations a ON a.id = j.allocation_id
-JOIN files f ON f.id = a.file_id
+LEFT JOIN allocations a ON a.id = j.allocation_id
+LEFT JOIN rewards w ON w.reward_id = j.reward_id
+JOIN files f ON f.id = COALESCE(a.file_id, w.file_id)
 WHERE h.id > r.reported_history_id
   AND ((h.status_from IN (` + funded + `) AND h.status_to NOT IN (` + funded + `))
     OR (h.status_from NOT IN (` + final + `)
@@ -118,7 +137,7 @@ WHERE h.id > r.reported_history_id
   AND r.business_date >= $3::date - make_interval(days => ceil($4::float8)::int)
   AND r.business_date <= $3::date
   AND NOT EXISTS (SELECT 1 FROM reported_reversals x WHERE x.history_id = h.id AND x.run_id <> $1)
-ORDER BY j.receipt_id, j.client_ref, h.id`
+ORDER BY j.receipt_id, j.client_ref, j.reward_id, h.id`
 )
 
 // insertReportedReversal marks late news (a journal_history row) reported by a run, once: the one

@@ -33,7 +33,8 @@ SELECT $1, a.ref_id, a.journal_id, a.net_amount, a.effect, a.status, a.at
 FROM unnest($2::text[], $3::uuid[], $4::numeric[], $5::numeric[], $6::text[], $7::timestamptz[])
      AS a (ref_id, journal_id, net_amount, effect, status, at)`
 
-	// The night's lines: its receipts; its journals (every attempt) whose money left the sweep
+	// The night's lines: its receipts; its cash journals (every attempt; a reward's JNLS moves
+	// shares, not cash) whose money left the sweep
 	// account (funded now, corrected, or seen funded in their history: every applied stream event is there),
 	// those of them whose money came back (reversed, canceled, corrected), and the funded
 	// replacements Alpaca booked for its corrected journals. A journal taken back before cashpool
@@ -53,7 +54,7 @@ FROM sweep_balances b
 LEFT JOIN (
     SELECT j.id, j.amount, j.status IN (` + funded + `) AS funded_now
     FROM journals j
-    WHERE j.run_id = $1
+    WHERE j.run_id = $1 AND j.entry_type = 'JNLC'
       AND (j.status IN (` + funded + `, ` + correct + `)
         OR EXISTS (SELECT 1 FROM journal_history h WHERE h.journal_id = j.id AND h.status_to IN (` + funded + `)))
 ) e ON TRUE

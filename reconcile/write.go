@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/gocarina/gocsv"
+	"github.com/shopspring/decimal"
 )
 
 // File names Write produces inside its directory.
@@ -146,6 +147,10 @@ type csvRow struct {
 	NextAction string `csv:"next_action"`
 	File       string `csv:"file"`
 	Line       string `csv:"line"`
+	// A reward's columns, last so the cash columns keep their places.
+	RewardID string `csv:"reward_id"`
+	Symbol   string `csv:"symbol"`
+	Qty      string `csv:"qty"`
 }
 
 func renderCSV(w io.Writer, r *Report) error {
@@ -155,7 +160,7 @@ func renderCSV(w io.Writer, r *Report) error {
 			Kind: e.Kind, ReceiptID: cell(e.ReceiptID), ClientRef: cell(e.ClientRef), AccountID: e.AccountID,
 			Amount: amountText(e.Amount), JournalID: e.JournalID, JournalKey: e.JournalKey,
 			Status: cell(e.Status), Reason: cell(e.Reason), NextAction: e.NextAction, File: cell(e.File),
-			Line: lineText(e.Line),
+			Line: lineText(e.Line), RewardID: cell(e.RewardID), Symbol: cell(e.Symbol), Qty: qtyText(e.Qty),
 		})
 	}
 	return gocsv.Marshal(rows, w)
@@ -175,6 +180,9 @@ type metricRow struct {
 	Value  string `csv:"value"`
 }
 
+// rewardMetricPrefix starts the names of a symbol's rewards metrics (rewards_requested:AAPL).
+const rewardMetricPrefix = "rewards_"
+
 // metrics is the totals as (name, value) pairs, in the order totals.csv and the summary show them.
 func metrics(t Totals) []metricRow {
 	m := []metricRow{
@@ -191,9 +199,29 @@ func metrics(t Totals) []metricRow {
 		{"failed_count", strconv.Itoa(t.FailedCount)},
 		{"in_flight_count", strconv.Itoa(t.InFlightCount)},
 		{"exceptions", strconv.Itoa(t.Exceptions)},
-		{"balanced", strconv.FormatBool(t.Balanced)},
 	}
-	return m
+	for _, s := range t.Rewards {
+		m = append(m,
+			metricRow{rewardMetricPrefix + "requested:" + s.Symbol, s.Requested.String()},
+			metricRow{rewardMetricPrefix + "delivered:" + s.Symbol, s.Delivered.String()},
+			metricRow{rewardMetricPrefix + "failed:" + s.Symbol, s.Failed.String()},
+			metricRow{rewardMetricPrefix + "open:" + s.Symbol, s.Open.String()},
+			metricRow{rewardMetricPrefix + "count:" + s.Symbol, strconv.Itoa(s.Rewards)},
+		)
+	}
+	return append(m, metricRow{"balanced", strconv.FormatBool(t.Balanced)})
+}
+
+// cashMetrics is metrics without the rewards' per-symbol rows, for the summary and the HTML
+// report, which show the rewards apart in shares.
+func cashMetrics(t Totals) []metricRow {
+	var ms []metricRow
+	for _, m := range metrics(t) {
+		if !strings.HasPrefix(m.Metric, rewardMetricPrefix) {
+			ms = append(ms, m)
+		}
+	}
+	return ms
 }
 
 // TotalsRows is r's totals and sweep proof as (metric, value) pairs, named and formatted as
@@ -225,6 +253,15 @@ func renderJSON(w io.Writer, r *Report) error {
 	return err
 }
 
+// qtyText is a reward's quantity of shares as the reports show it: empty when no reward applies,
+// else exact without trailing zeros.
+func qtyText(d decimal.Decimal) string {
+	if d.IsZero() {
+		return ""
+	}
+	return d.String()
+}
+
 func lineText(n int) string {
 	if n == 0 {
 		return ""
@@ -244,6 +281,7 @@ tr.sev-action td:first-child, tr.sev-watch td:first-child, tr.sev-info td:first-
 var htmlReport = template.Must(template.New("report").Funcs(template.FuncMap{
 	"money": FormatAmount,
 	"line":  lineText,
+	"qty":   qtyText,
 }).Parse(`<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -262,6 +300,7 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: now
 <h1>Reconciliation {{.BusinessDate}}</h1>
 <p class="headline sev-{{.Summary.Severity.Class}}" id="headline">{{.Summary.Headline}}</p>
 <p id="funded">{{.Summary.Funded}}.</p>
+{{with .Summary.Rewards}}<p id="rewards">{{.}}.</p>{{end}}
 {{with .Summary.Sweep}}<p id="sweep">{{.}}.</p>{{end}}
 <p>Sweep account {{.SweepAccount}}, run {{.RunID}}, generated {{.GeneratedAt.Format "2006-01-02 15:04:05 MST"}}.</p>
 {{if .Totals.Balanced}}<p>Totals balance.</p>{{else}}<p class="bad">Totals do not balance:</p>
@@ -269,10 +308,15 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: now
 <h2>Exceptions ({{len .Exceptions}})</h2>
 {{range .Summary.Groups}}<h3 class="sev-{{.Severity.Class}}">{{.Title}}: {{len .Exceptions}}{{if .Amount.IsPositive}}, {{money .Amount}}{{end}}</h3>
 <table class="exceptions">
-<tr><th>kind</th><th>receipt</th><th>client ref</th><th>account</th><th>amount</th><th>journal id</th><th>journal key</th><th>status</th><th>reason</th><th>next action</th><th>file</th><th>line</th></tr>
-{{$sev := .Severity.Class}}{{range .Exceptions}}<tr class="sev-{{$sev}}"><td>{{.Kind}}</td><td>{{.ReceiptID}}</td><td>{{.ClientRef}}</td><td>{{.AccountID}}</td><td class="num">{{if not .Amount.IsZero}}{{money .Amount}}{{end}}</td><td>{{.JournalID}}</td><td>{{.JournalKey}}</td><td>{{.Status}}</td><td>{{.Reason}}</td><td>{{.NextAction}}</td><td>{{.File}}</td><td class="num">{{line .Line}}</td></tr>
+<tr><th>kind</th><th>receipt</th><th>client ref</th><th>account</th><th>amount</th><th>journal id</th><th>journal key</th><th>status</th><th>reason</th><th>next action</th><th>file</th><th>line</th><th>reward</th><th>symbol</th><th>qty</th></tr>
+{{$sev := .Severity.Class}}{{range .Exceptions}}<tr class="sev-{{$sev}}"><td>{{.Kind}}</td><td>{{.ReceiptID}}</td><td>{{.ClientRef}}</td><td>{{.AccountID}}</td><td class="num">{{if not .Amount.IsZero}}{{money .Amount}}{{end}}</td><td>{{.JournalID}}</td><td>{{.JournalKey}}</td><td>{{.Status}}</td><td>{{.Reason}}</td><td>{{.NextAction}}</td><td>{{.File}}</td><td class="num">{{line .Line}}</td><td>{{.RewardID}}</td><td>{{.Symbol}}</td><td class="num">{{qty .Qty}}</td></tr>
 {{end}}</table>
 {{else}}<p>None.</p>{{end}}
+{{with .Totals.Rewards}}<h2>Rewards by symbol (shares)</h2>
+<table id="rewards-by-symbol">
+<tr><th>symbol</th><th>rewards</th><th>requested</th><th>delivered</th><th>failed</th><th>open</th></tr>
+{{range .}}<tr><td>{{.Symbol}}</td><td class="num">{{.Rewards}}</td><td class="num">{{.Requested}}</td><td class="num">{{.Delivered}}</td><td class="num">{{.Failed}}</td><td class="num">{{.Open}}</td></tr>
+{{end}}</table>{{end}}
 <h2>Totals</h2>
 <table>
 {{range .Metrics}}<tr><th>{{.Metric}}</th><td class="num">{{.Value}}</td></tr>
@@ -287,5 +331,5 @@ func renderHTML(w io.Writer, r *Report) error {
 		Metrics []metricRow
 		Summary Summary
 		CSS     template.CSS
-	}{r, metrics(r.Totals), Summarize(r), template.CSS(SeverityCSS)})
+	}{r, cashMetrics(r.Totals), Summarize(r), template.CSS(SeverityCSS)})
 }

@@ -182,13 +182,13 @@ func RebatchJournals(ctx context.Context, q Querier, to, from int64, keys []stri
 // journals j: an earlier attempt was redriven and is history, not money.
 const LatestAttemptSQL = `NOT EXISTS (SELECT 1 FROM journals k WHERE k.allocation_id = j.allocation_id AND k.attempt > j.attempt)`
 
-// JournalStatusCountsSQL counts the journals of run $1 by status, unknown status and whether a
-// later attempt redrove them (columns status, status_unknown, redriven, n, amount: the cash of
-// the group, 0.00 for rewards, which move shares), latest first.
+// JournalStatusCountsSQL counts the cash (JNLC) journals of run $1 by status, unknown status and
+// whether a later attempt redrove them (columns status, status_unknown, redriven, n, amount),
+// latest first; rewards move shares and are counted by the report per symbol.
 const JournalStatusCountsSQL = `
 		SELECT status, status_unknown, NOT (` + LatestAttemptSQL + `) AS redriven, count(*) AS n,
 		       to_char(COALESCE(sum(amount), 0), 'FM999999999999990.00') AS amount
-		FROM journals j WHERE run_id = $1 GROUP BY 1, 2, 3 ORDER BY 3, 1`
+		FROM journals j WHERE run_id = $1 AND entry_type = 'JNLC' GROUP BY 1, 2, 3 ORDER BY 3, 1`
 
 // HighestAttemptsSQL lists, for run $1, the highest attempt of each allocation (cash journals
 // only: a reward is not redriven) with everything a new attempt copies, the transmitter from its

@@ -247,11 +247,11 @@ func compareExpected(r *reconcile.Report) string {
 }
 
 // exceptionKey is how fixtures/expected-exceptions.csv names an exception: kind, receipt, client
-// reference, and the file only for a rejected file.
+// reference, reward, and the file only for a rejected file.
 func exceptionKey(e reconcile.Exception) string {
 	file := ""
 	if e.Kind == reconcile.KindRejectedFile {
 		file = e.File
 	}
-	return strings.Join([]string{e.Kind, e.ReceiptID, e.ClientRef, file}, ",")
+	return strings.Join([]string{e.Kind, e.ReceiptID, e.ClientRef, e.RewardID, file}, ",")
 }
