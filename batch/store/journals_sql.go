@@ -10,7 +10,7 @@ import (
 )
 
 // Every statement against journals and their append-only journal_history (schema: migrations
-// 00001, 00011, 00017, 00018). Steps write and read journals only through these
+// 00001, 00011, 00017, 00018, 00029). Steps write and read journals only through these
 // (reports and the console read across tables in their own files).
 
 // CopyJournalsSQL writes new journal intents with COPY, in the order of its columns; plan writes a

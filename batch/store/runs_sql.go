@@ -106,7 +106,8 @@ UPDATE runs SET status = $2,
 	track_deadline      = CASE WHEN $2 = $6 THEN NULL ELSE track_deadline END,
 	totals              = CASE WHEN $2 = $7 THEN $4::jsonb ELSE totals END,
 	finished_at         = CASE WHEN $2 = $7 THEN COALESCE(finished_at, $5) ELSE finished_at END,
-	reported_history_id = CASE WHEN $2 = $7 THEN (SELECT COALESCE(max(id), 0) FROM journal_history) ELSE reported_history_id END
+	reported_history_id = CASE WHEN $2 = $7 THEN (SELECT COALESCE(max(h.id), 0) FROM journals j JOIN journal_history h ON h.journal_id = j.id
+		WHERE j.run_id = $1) ELSE reported_history_id END
 WHERE id = $1 AND status = ANY($3::text[])`
 
 // SetCashShortfall records that the last cash check of run id found the sweep account short:
