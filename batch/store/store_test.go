@@ -410,3 +410,32 @@ func TestAnswerHistory(t *testing.T) {
 	must(t, f.db.Select(&statuses, `SELECT status FROM journals WHERE id = ANY($1::bigint[]) ORDER BY id`, pq.Array(ids)))
 	equal(t, "[queued rejected executed]", fmt.Sprint(statuses), "statuses")
 }
+
+// TestReportWatermarkIsItsRunsHistory: a finished report's watermark (runs.reported_history_id) is
+// the last history row of its own run's journals, read by their key, not the last row of every
+// night's history; a run whose journals have no history row has 0.
+func TestReportWatermarkIsItsRunsHistory(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+	a, b, empty := f.run(t, "2026-11-18", "tracked"), f.run(t, "2026-11-19", "tracked"), f.run(t, "2026-11-17", "tracked")
+	f.runID = a
+	ja := f.journal(t, "pending")
+	f.runID = b
+	jb := f.journal(t, "pending")
+	for _, id := range []int64{ja, jb} {
+		moved, err := store.MoveJournals(ctx, f.db, []store.JournalMove{{ID: id, To: "executed"}}, "test", now)
+		must(t, err)
+		equal(t, 1, len(moved), "journal %d moved", id)
+	}
+	var want int64
+	must(t, f.db.Get(&want, `SELECT id FROM journal_history WHERE journal_id = $1`, ja))
+	for run, w := range map[int64]int64{a: want, empty: 0} {
+		ok, err := store.MoveRun(ctx, f.db, run, "reconciled", []byte(`{}`), now)
+		must(t, err)
+		equal(t, true, ok, "run %d reconciled", run)
+		var got int64
+		must(t, f.db.Get(&got, `SELECT reported_history_id FROM runs WHERE id = $1`, run))
+		equal(t, w, got, "run %d's watermark", run)
+	}
+}
