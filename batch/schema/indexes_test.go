@@ -17,7 +17,6 @@ func TestNightTablesIndexes(t *testing.T) {
 		"batches.batches_pkey",
 		"batches.batches_run_id_seq_key",
 		"journal_answers.journal_answers_pkey",
-		"journal_history.journal_history_journal",
 		"journal_history.journal_history_pkey",
 		"journals.journals_allocation_id_attempt_key",
 		"journals.journals_journal_key_key",

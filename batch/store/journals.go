@@ -184,7 +184,7 @@ func FundedDelta(moved []Moved, runID int64) decimal.Decimal {
 }
 
 // AnswerJournals stores Alpaca's answer for journals waiting for it (planned): its id, status and
-// error_message, with the history, in one statement. Every journal must move: one no longer
+// error_message, with the history (no row for an answer of queued), in one statement. Every journal must move: one no longer
 // planned, or whose status may not become the answer's, is an error and nothing is stored.
 func AnswerJournals(ctx context.Context, q Querier, moves []JournalMove, source string, now time.Time) error {
 	if len(moves) == 0 {
@@ -196,7 +196,7 @@ func AnswerJournals(ctx context.Context, q Querier, moves []JournalMove, source 
 		ids[i], tos[i], ats[i], alpacaIDs[i], msgs[i] = m.ID, m.To, at(m, now), m.AlpacaID, m.Message
 	}
 	var stored int
-	err := q.GetContext(ctx, &stored, fmt.Sprintf(queryAnswerJournals, journalGuardSQL("$8", "v.status_to")),
+	err := q.GetContext(ctx, &stored, fmt.Sprintf(queryAnswerJournals, journalGuardSQL("$8", "v.status_to"), pq.QuoteLiteral(JournalQueued)),
 		pq.Array(ids), pq.Array(tos), pq.Array(ats), pq.Array(alpacaIDs), pq.Array(msgs),
 		pq.Array(JournalStatuses), now, JournalPlanned, source)
 	if err != nil {

@@ -10,7 +10,7 @@ import (
 )
 
 // Every statement against journals and their append-only journal_history (schema: migrations
-// 00001, 00011, 00017, 00018). Steps write and read journals only through these
+// 00001, 00011, 00017, 00018, 00029). Steps write and read journals only through these
 // (reports and the console read across tables in their own files).
 
 // CopyJournalsSQL writes new journal intents with COPY, in the order of its columns; plan writes a
@@ -73,6 +73,8 @@ SELECT id, run_id, status_from, status_to, amount FROM u`
 // update's own WHERE reads again (no row lock first; a lock is a WAL record of its own per
 // journal). %[1]s is the guard (journalGuardSQL) from planned. Each Alpaca id goes into
 // journal_answers once, with its journal (the primary key refuses an id given to two journals).
+// An answer of queued (%[2]s), Alpaca taking the journal, writes no history row: the journal
+// carries its Alpaca id and the batch row when Alpaca answered; any other answer is a change to keep.
 const queryAnswerJournals = `
 WITH v AS (
 	SELECT * FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::text[], $5::text[])
@@ -85,7 +87,7 @@ WITH v AS (
 	RETURNING j.id, v.status_to, v.at, v.alpaca_id
 ), h AS (
 	INSERT INTO journal_history (journal_id, status_from, status_to, source, at)
-	SELECT id, $8, status_to, $9, at FROM u ORDER BY id
+	SELECT id, $8, status_to, $9, at FROM u WHERE status_to <> %[2]s ORDER BY id
 ), a AS (
 	INSERT INTO journal_answers (alpaca_id, journal_id)
 	SELECT alpaca_id::uuid, id FROM u WHERE alpaca_id <> '' ORDER BY id

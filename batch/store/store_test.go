@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	"github.com/cashpool/cashpool/batch/schema/schematest"
 	"github.com/cashpool/cashpool/batch/store"
@@ -383,10 +384,58 @@ func TestAnswerOnlyForJournalsWaiting(t *testing.T) {
 	must(t, f.db.Get(&answers, `SELECT count(*) FROM journal_answers`))
 	equal(t, 0, answers, "answers stored")
 	must(t, store.AnswerJournals(ctx, f.db, []store.JournalMove{{ID: planned, To: "queued", AlpacaID: "0d1c6c3e-2f4f-4f3e-9d7c-3b0b6c3f8a11"}}, "test", now))
-	var h struct {
-		From string `db:"status_from"`
-		To   string `db:"status_to"`
+	must(t, f.db.Select(&statuses, `SELECT status FROM journals WHERE id = $1`, planned))
+	equal(t, "queued", strings.Join(statuses, " "), "status after the answer")
+}
+
+// TestAnswerHistory: Alpaca taking a journal (an answer of queued) writes no history row, as
+// planning writes none (the journal holds its Alpaca id, its batch when Alpaca answered); an
+// answer of any other status is a change the history keeps, with the answer's time.
+func TestAnswerHistory(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+	at := now.Add(-time.Minute)
+	ids := []int64{f.journal(t, "planned"), f.journal(t, "planned"), f.journal(t, "planned")}
+	must(t, store.AnswerJournals(ctx, f.db, []store.JournalMove{
+		{ID: ids[0], To: "queued", AlpacaID: "0d1c6c3e-2f4f-4f3e-9d7c-3b0b6c3f8a21", At: at},
+		{ID: ids[1], To: "rejected", AlpacaID: "0d1c6c3e-2f4f-4f3e-9d7c-3b0b6c3f8a22", At: at, Message: "no"},
+		{ID: ids[2], To: "executed", AlpacaID: "0d1c6c3e-2f4f-4f3e-9d7c-3b0b6c3f8a23", At: at},
+	}, "submit", now))
+	var history []string
+	must(t, f.db.Select(&history, `SELECT status_from || '>' || status_to || ':' || source FROM journal_history
+		WHERE journal_id = ANY($1::bigint[]) AND at = $2 ORDER BY journal_id`, pq.Array(ids), at))
+	equal(t, "[planned>rejected:submit planned>executed:submit]", fmt.Sprint(history), "history of the answers")
+	var statuses []string
+	must(t, f.db.Select(&statuses, `SELECT status FROM journals WHERE id = ANY($1::bigint[]) ORDER BY id`, pq.Array(ids)))
+	equal(t, "[queued rejected executed]", fmt.Sprint(statuses), "statuses")
+}
+
+// TestReportWatermarkIsItsRunsHistory: a finished report's watermark (runs.reported_history_id) is
+// the last history row of its own run's journals, read by their key, not the last row of every
+// night's history; a run whose journals have no history row has 0.
+func TestReportWatermarkIsItsRunsHistory(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+	a, b, empty := f.run(t, "2026-11-18", "tracked"), f.run(t, "2026-11-19", "tracked"), f.run(t, "2026-11-17", "tracked")
+	f.runID = a
+	ja := f.journal(t, "pending")
+	f.runID = b
+	jb := f.journal(t, "pending")
+	for _, id := range []int64{ja, jb} {
+		moved, err := store.MoveJournals(ctx, f.db, []store.JournalMove{{ID: id, To: "executed"}}, "test", now)
+		must(t, err)
+		equal(t, 1, len(moved), "journal %d moved", id)
 	}
-	must(t, f.db.Get(&h, `SELECT status_from, status_to FROM journal_history WHERE journal_id = $1`, planned))
-	equal(t, "planned->queued", h.From+"->"+h.To, "history of the answer")
+	var want int64
+	must(t, f.db.Get(&want, `SELECT id FROM journal_history WHERE journal_id = $1`, ja))
+	for run, w := range map[int64]int64{a: want, empty: 0} {
+		ok, err := store.MoveRun(ctx, f.db, run, "reconciled", []byte(`{}`), now)
+		must(t, err)
+		equal(t, true, ok, "run %d reconciled", run)
+		var got int64
+		must(t, f.db.Get(&got, `SELECT reported_history_id FROM runs WHERE id = $1`, run))
+		equal(t, w, got, "run %d's watermark", run)
+	}
 }
