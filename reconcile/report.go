@@ -571,22 +571,32 @@ func journalException(j journalRow, date string, pastDeadline bool) (Exception, 
 }
 
 // tally adds one counted journal to t. Every journal lands in exactly one of Executed, Failed
-// and InFlight, so Planned = Executed + Failed + InFlight holds by construction; anything that is
-// neither funded nor failed (not sent, pending, corrected, unknown) is in flight.
+// and InFlight, so Planned = Executed + Failed + InFlight holds by construction.
 func tally(t *Totals, amount decimal.Decimal, status string) {
 	t.Journals++
 	t.Planned = t.Planned.Add(amount)
+	addByOutcome(status, amount, bucket{&t.Executed, &t.ExecutedCount}, bucket{&t.Failed, &t.FailedCount},
+		bucket{&t.InFlight, &t.InFlightCount})
+}
+
+// bucket is one sum and its count in a tally.
+type bucket struct {
+	sum   *decimal.Decimal
+	count *int
+}
+
+// addByOutcome adds amount and one to exactly one bucket by the journal's status: funded, failed,
+// or open, which is anything neither funded nor failed (not sent, pending, corrected, unknown).
+func addByOutcome(status string, amount decimal.Decimal, funded, failed, open bucket) {
+	b := open
 	switch {
 	case store.JournalFunded(status):
-		t.Executed = t.Executed.Add(amount)
-		t.ExecutedCount++
+		b = funded
 	case store.JournalFailed(status):
-		t.Failed = t.Failed.Add(amount)
-		t.FailedCount++
-	default:
-		t.InFlight = t.InFlight.Add(amount)
-		t.InFlightCount++
+		b = failed
 	}
+	*b.sum = b.sum.Add(amount)
+	*b.count++
 }
 
 // balance sets Balanced and Problems from the sums and returns each problem's difference.

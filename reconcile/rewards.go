@@ -92,21 +92,12 @@ func readRewards(ctx context.Context, tx *sqlx.Tx, r *Report, run runRow, now ti
 }
 
 // tallyReward adds one reward: its requested quantity, and its journal's quantity to exactly one
-// of delivered, failed and open (anything neither executed nor failed is open).
+// of delivered, failed and open.
 func tallyReward(s *RewardTotals, requested, qty decimal.Decimal, status string) {
 	s.Rewards++
 	s.Requested = s.Requested.Add(requested)
-	switch {
-	case store.JournalFunded(status):
-		s.Delivered = s.Delivered.Add(qty)
-		s.DeliveredCount++
-	case store.JournalFailed(status):
-		s.Failed = s.Failed.Add(qty)
-		s.FailedCount++
-	default:
-		s.Open = s.Open.Add(qty)
-		s.OpenCount++
-	}
+	addByOutcome(status, qty, bucket{&s.Delivered, &s.DeliveredCount}, bucket{&s.Failed, &s.FailedCount},
+		bucket{&s.Open, &s.OpenCount})
 }
 
 // rewardException classifies one reward's journal. Only a delivered reward yields none.
