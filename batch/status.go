@@ -154,39 +154,31 @@ func writeRunStatus(ctx context.Context, tw io.Writer, db *sqlx.DB, runID int64,
 		}
 	}
 	// The journals a person must look at, one by one: failed, stuck, not sent, unknown, late news.
-	var listed, more int
-	for _, e := range rep.Exceptions {
-		if e.JournalKey == "" || e.RewardID != "" {
-			continue
-		}
-		if listed == statusJournalLines {
-			more++
-			continue
-		}
-		if listed == 0 {
-			fmt.Fprintf(tw, "Run of %s: failed and stuck journals\n", date)
-			fmt.Fprintln(tw, "  KIND\tRECEIPT\tCLIENT REF\tACCOUNT\tAMOUNT\tSTATUS\tJOURNAL KEY\tALPACA ID\tREASON")
-		}
-		listed++
-		id := e.JournalID
-		if id == "" {
-			id = "-"
-		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Kind, statusText(e.ReceiptID), statusText(e.ClientRef),
-			e.AccountID, e.Amount.StringFixed(2), statusText(e.Status), e.JournalKey, id, statusText(e.Reason))
-	}
-	if more > 0 {
-		fmt.Fprintf(tw, "  ... and %d more: see the report\n", more)
-	}
-	writeRewardExceptions(tw, rep, date)
+	writeExceptionLines(tw, rep, fmt.Sprintf("Run of %s: failed and stuck journals", date),
+		"KIND\tRECEIPT\tCLIENT REF\tACCOUNT\tAMOUNT\tSTATUS\tJOURNAL KEY\tALPACA ID\tREASON",
+		func(e reconcile.Exception) bool { return e.JournalKey != "" && e.RewardID == "" },
+		func(e reconcile.Exception, id string) []string {
+			return []string{e.Kind, statusText(e.ReceiptID), statusText(e.ClientRef), e.AccountID, e.Amount.StringFixed(2),
+				statusText(e.Status), e.JournalKey, id, statusText(e.Reason)}
+		})
+	// The rewards a person must look at, one by one, in shares.
+	writeExceptionLines(tw, rep, fmt.Sprintf("Run of %s: rewards not delivered", date),
+		"KIND\tREWARD\tACCOUNT\tSYMBOL\tQTY\tSTATUS\tJOURNAL KEY\tALPACA ID\tREASON",
+		func(e reconcile.Exception) bool { return e.RewardID != "" },
+		func(e reconcile.Exception, id string) []string {
+			return []string{e.Kind, statusText(e.RewardID), e.AccountID, statusText(e.Symbol), e.Qty.String(),
+				statusText(e.Status), statusText(e.JournalKey), id, statusText(e.Reason)}
+		})
 	return nil
 }
 
-// writeRewardExceptions lists the rewards a person must look at, one by one, in shares.
-func writeRewardExceptions(tw io.Writer, rep *reconcile.Report, date string) {
+// writeExceptionLines lists the first statusJournalLines exceptions keep picks, one a row of
+// cells under title and header, then how many more there are; nothing when keep picks none.
+func writeExceptionLines(tw io.Writer, rep *reconcile.Report, title, header string,
+	keep func(reconcile.Exception) bool, cells func(e reconcile.Exception, alpacaID string) []string) {
 	var listed, more int
 	for _, e := range rep.Exceptions {
-		if e.RewardID == "" {
+		if !keep(e) {
 			continue
 		}
 		if listed == statusJournalLines {
@@ -194,16 +186,15 @@ func writeRewardExceptions(tw io.Writer, rep *reconcile.Report, date string) {
 			continue
 		}
 		if listed == 0 {
-			fmt.Fprintf(tw, "Run of %s: rewards not delivered\n", date)
-			fmt.Fprintln(tw, "  KIND\tREWARD\tACCOUNT\tSYMBOL\tQTY\tSTATUS\tJOURNAL KEY\tALPACA ID\tREASON")
+			fmt.Fprintln(tw, title)
+			fmt.Fprintln(tw, "  "+header)
 		}
 		listed++
 		id := e.JournalID
 		if id == "" {
 			id = "-"
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Kind, statusText(e.RewardID), e.AccountID, statusText(e.Symbol),
-			e.Qty.String(), statusText(e.Status), statusText(e.JournalKey), id, statusText(e.Reason))
+		fmt.Fprintln(tw, "  "+strings.Join(cells(e, id), "\t"))
 	}
 	if more > 0 {
 		fmt.Fprintf(tw, "  ... and %d more: see the report\n", more)
