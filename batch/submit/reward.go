@@ -174,32 +174,19 @@ func (s *submitter) recoverStaleReward(ctx context.Context, b store.Batch) error
 	if err != nil {
 		return err
 	}
-	now := s.cfg.Now().UTC()
-	found, err := s.listByTokenOf(ctx, store.EntryJNLS, s.cfg.RewardsAccount, asEntries(req), b.SendingAt.Time, now)
-	if err != nil {
-		return err
-	}
-	return s.inTx(ctx, func(tx *sqlx.Tx) error {
-		js, err := store.JournalsOfBatch(ctx, tx, b.ID)
-		if err != nil {
-			return err
-		}
-		matched, _, err := recordFound(ctx, tx, js, found, "recover", now)
-		if err != nil {
-			return err
-		}
-		note := fmt.Sprintf("left sending past the key retention window: %d of %d journals found at Alpaca by key token", matched, len(js))
-		if matched == len(js) {
-			return store.MoveBatch(ctx, tx, b.ID, store.BatchSent, store.BatchMove{Error: sql.NullString{String: note, Valid: true}}, now)
-		}
-		if err := store.MoveBatch(ctx, tx, b.ID, store.BatchSplit, store.BatchMove{Error: sql.NullString{String: note + "; sent again under a new key", Valid: true}}, now); err != nil {
-			return err
-		}
-		seq := b.Seq + ".k"
-		id, err := store.InsertBatch(ctx, tx, s.runID, store.EntryJNLS, seq, pool.BatchKey(s.cfg.RewardsAccount, s.cfg.BusinessDate, seq, b.Body), b.Body, 1)
-		if err != nil {
-			return err
-		}
-		return store.RebatchJournals(ctx, tx, id, b.ID, entryKeys(asEntries(req)))
-	})
+	return s.recoverByToken(ctx, b, store.EntryJNLS, s.cfg.RewardsAccount, asEntries(req),
+		func(tx *sqlx.Tx, allFound bool, _ map[string]bool, note string, now time.Time) error {
+			if allFound {
+				return store.MoveBatch(ctx, tx, b.ID, store.BatchSent, store.BatchMove{Error: sql.NullString{String: note, Valid: true}}, now)
+			}
+			if err := store.MoveBatch(ctx, tx, b.ID, store.BatchSplit, store.BatchMove{Error: sql.NullString{String: note + "; sent again under a new key", Valid: true}}, now); err != nil {
+				return err
+			}
+			seq := b.Seq + ".k"
+			id, err := store.InsertBatch(ctx, tx, s.runID, store.EntryJNLS, seq, pool.BatchKey(s.cfg.RewardsAccount, s.cfg.BusinessDate, seq, b.Body), b.Body, 1)
+			if err != nil {
+				return err
+			}
+			return store.RebatchJournals(ctx, tx, id, b.ID, entryKeys(asEntries(req)))
+		})
 }

@@ -505,13 +505,41 @@ func (s *submitter) inTx(ctx context.Context, f func(tx *sqlx.Tx) error) error {
 // description. Journals found are stored as Alpaca's answer; intents not found were never
 // created, and go into a new batch under a new key.
 func (s *submitter) recoverStale(ctx context.Context, b store.Batch) error {
-	// From the key's first use until now: any resend in between may have been the one that landed.
-	now := s.cfg.Now().UTC()
 	var req alpaca.BatchRequest
 	if err := json.Unmarshal(b.Body, &req); err != nil {
 		return err
 	}
-	found, err := s.listByToken(ctx, req.Entries, b.SendingAt.Time, now)
+	return s.recoverByToken(ctx, b, store.EntryJNLC, s.cfg.SweepAccount, req.Entries,
+		func(tx *sqlx.Tx, _ bool, missingKeys map[string]bool, note string, now time.Time) error {
+			var missing []alpaca.BatchEntry
+			for _, e := range req.Entries {
+				if k, _ := pool.TokenFromDescription(e.Description); missingKeys[k] {
+					missing = append(missing, e)
+				}
+			}
+			if len(missing) == 0 {
+				return store.MoveBatch(ctx, tx, b.ID, store.BatchSent, store.BatchMove{Error: sql.NullString{String: note, Valid: true}}, now)
+			}
+			rest := note + "; the rest re-batched under a new key"
+			if err := store.MoveBatch(ctx, tx, b.ID, store.BatchSplit, store.BatchMove{Error: sql.NullString{String: rest, Valid: true}}, now); err != nil {
+				return err
+			}
+			id, err := jnlc.InsertBatch(ctx, tx, s.runID, s.cfg.SweepAccount, s.cfg.BusinessDate, b.Seq+".k", missing)
+			if err != nil {
+				return err
+			}
+			return store.RebatchJournals(ctx, tx, id, b.ID, entryKeys(missing))
+		})
+}
+
+// recoverByToken lists fromAccount's journals of entryType from b's first send until now (any
+// resend in between may have been the one that landed). In one transaction it stores those of b's
+// journals found by key token as Alpaca's answer, then hands settle whether all were found, the
+// keys of those that were not, and a note saying how many were.
+func (s *submitter) recoverByToken(ctx context.Context, b store.Batch, entryType, fromAccount string, entries []alpaca.BatchEntry,
+	settle func(tx *sqlx.Tx, allFound bool, missingKeys map[string]bool, note string, now time.Time) error) error {
+	now := s.cfg.Now().UTC()
+	found, err := s.listByTokenOf(ctx, entryType, fromAccount, entries, b.SendingAt.Time, now)
 	if err != nil {
 		return err
 	}
@@ -524,25 +552,8 @@ func (s *submitter) recoverStale(ctx context.Context, b store.Batch) error {
 		if err != nil {
 			return err
 		}
-		var missing []alpaca.BatchEntry
-		for _, e := range req.Entries {
-			if k, _ := pool.TokenFromDescription(e.Description); missingKeys[k] {
-				missing = append(missing, e)
-			}
-		}
 		note := fmt.Sprintf("left sending past the key retention window: %d of %d journals found at Alpaca by key token", matched, len(js))
-		if len(missing) == 0 {
-			return store.MoveBatch(ctx, tx, b.ID, store.BatchSent, store.BatchMove{Error: sql.NullString{String: note, Valid: true}}, now)
-		}
-		rest := note + "; the rest re-batched under a new key"
-		if err := store.MoveBatch(ctx, tx, b.ID, store.BatchSplit, store.BatchMove{Error: sql.NullString{String: rest, Valid: true}}, now); err != nil {
-			return err
-		}
-		id, err := jnlc.InsertBatch(ctx, tx, s.runID, s.cfg.SweepAccount, s.cfg.BusinessDate, b.Seq+".k", missing)
-		if err != nil {
-			return err
-		}
-		return store.RebatchJournals(ctx, tx, id, b.ID, entryKeys(missing))
+		return settle(tx, matched == len(js), missingKeys, note, now)
 	})
 }
 
