@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -15,11 +14,8 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/shopspring/decimal"
 
-	"github.com/cashpool/cashpool/alpaca"
 	"github.com/cashpool/cashpool/alpaca/sandbox"
 	"github.com/cashpool/cashpool/batch/plan"
-	"github.com/cashpool/cashpool/batch/schema"
-	"github.com/cashpool/cashpool/batch/schema/schematest"
 	"github.com/cashpool/cashpool/batch/submit"
 	"github.com/cashpool/cashpool/pool"
 )
@@ -35,14 +31,7 @@ type rwd struct{ id, account, symbol, qty string }
 // and every rewarded account.
 func setupRewards(t *testing.T, rewardsAccount string, rewards []rwd) *env {
 	t.Helper()
-	ctx := context.Background()
-	e := &env{url: schematest.URL(t), clock: &clock{t: time.Date(2026, 11, 20, 22, 0, 0, 0, time.UTC)}}
-	db, err := schema.Open(ctx, e.url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	e.db = db
+	e := newEnv(t)
 	seed := sandbox.Seed{SweepAccount: sweep, SweepCash: decimal.RequireFromString("1000.00"),
 		Accounts: []sandbox.Account{{ID: firm, Status: sandbox.AccountActive, Firm: true}}}
 	seed.Positions = map[string]map[string]decimal.Decimal{}
@@ -57,30 +46,22 @@ func setupRewards(t *testing.T, rewardsAccount string, rewards []rwd) *env {
 			seed.Accounts = append(seed.Accounts, sandbox.Account{ID: r.account, Status: sandbox.AccountActive})
 		}
 	}
-	e.sim = sandbox.New(sandbox.Options{Seed: seed, KeyID: "k", Secret: "s", Now: e.clock.Now})
-	ts := httptest.NewServer(e.sim)
-	t.Cleanup(ts.Close)
-	e.client = alpaca.NewClient(alpaca.Options{BaseURL: ts.URL, KeyID: "k", Secret: "s", Now: e.clock.Now})
+	e.serve(t, seed, func(*sandbox.Options) {})
 
 	var fileID int64
-	if err := db.Get(&fileID, `INSERT INTO files (sha256, name, kind, status, rows, received_at)
+	if err := e.db.Get(&fileID, `INSERT INTO files (sha256, name, kind, status, rows, received_at)
 		VALUES ('r1', 'rewards-1.csv', 'rewards', 'loaded', $1, $2) RETURNING id`, len(rewards), e.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	for i, r := range rewards {
-		if _, err := db.Exec(`INSERT INTO rewards (reward_id, file_id, line, account_id, symbol, qty, reason, description)
+		if _, err := e.db.Exec(`INSERT INTO rewards (reward_id, file_id, line, account_id, symbol, qty, reason, description)
 			VALUES ($1, $2, $3, $4, $5, $6, 'sign-up', 'welcome shares')`, r.id, fileID, i+2, r.account, r.symbol, r.qty); err != nil {
 			t.Fatal(err)
 		}
 	}
-	p, err := plan.Plan(ctx, db, plan.Config{SweepAccount: sweep, RewardsAccount: rewardsAccount, BusinessDate: date, Now: e.clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p.Rewards != len(rewards) {
+	if p := e.planRun(t, plan.Config{RewardsAccount: rewardsAccount}); p.Rewards != len(rewards) {
 		t.Fatalf("planned %d rewards, want %d", p.Rewards, len(rewards))
 	}
-	e.runID = p.RunID
 	return e
 }
 

@@ -71,13 +71,8 @@ func setup(t *testing.T, allocs []alloc, batchSize int, inactive ...string) *env
 func setupSim(t *testing.T, adjust func(*sandbox.Options), allocs []alloc, batchSize int, inactive ...string) *env {
 	t.Helper()
 	ctx := context.Background()
-	e := &env{url: schematest.URL(t), clock: &clock{t: time.Date(2026, 11, 20, 22, 0, 0, 0, time.UTC)}, allocs: allocs}
-	db, err := schema.Open(ctx, e.url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	e.db = db
+	e := newEnv(t)
+	e.allocs = allocs
 
 	seed := sandbox.Seed{SweepAccount: sweep, SweepCash: decimal.RequireFromString("1000000.00")}
 	seen := map[string]bool{}
@@ -96,12 +91,7 @@ func setupSim(t *testing.T, adjust func(*sandbox.Options), allocs []alloc, batch
 		}
 		seed.Accounts = append(seed.Accounts, sandbox.Account{ID: a.account, Status: status})
 	}
-	o := sandbox.Options{Seed: seed, KeyID: "k", Secret: "s", Now: e.clock.Now}
-	adjust(&o)
-	e.sim = sandbox.New(o)
-	ts := httptest.NewServer(e.sim)
-	t.Cleanup(ts.Close)
-	e.client = alpaca.NewClient(alpaca.Options{BaseURL: ts.URL, KeyID: "k", Secret: "s", Now: e.clock.Now})
+	e.serve(t, seed, adjust)
 
 	drop := t.TempDir()
 	receipts := "receipt_id,value_date,amount,currency,originator_name,originator_account,originator_bank,originator_address,reference\n" +
@@ -119,22 +109,55 @@ func setupSim(t *testing.T, adjust func(*sandbox.Options), allocs []alloc, batch
 			t.Fatal(err)
 		}
 	}
-	res, err := ingest.Run(ctx, db, ingest.Config{DropDir: drop, Now: e.clock.Now})
+	res, err := ingest.Run(ctx, e.db, ingest.Config{DropDir: drop, Now: e.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if n := res.Count(ingest.OutcomeLoaded); n != 2 {
 		t.Fatalf("ingest loaded %d files, want 2: %+v", n, res)
 	}
-	p, err := plan.Plan(ctx, db, plan.Config{SweepAccount: sweep, BusinessDate: date, BatchSize: batchSize, Now: e.clock.Now})
+	if p := e.planRun(t, plan.Config{BatchSize: batchSize}); p.Journals != len(allocs) {
+		t.Fatalf("planned %d journals, want %d", p.Journals, len(allocs))
+	}
+	return e
+}
+
+// newEnv is a test's own database, the clock at 22:00 on the business date.
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	e := &env{url: schematest.URL(t), clock: &clock{t: time.Date(2026, 11, 20, 22, 0, 0, 0, time.UTC)}}
+	db, err := schema.Open(context.Background(), e.url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Journals != len(allocs) {
-		t.Fatalf("planned %d journals, want %d", p.Journals, len(allocs))
+	t.Cleanup(func() { db.Close() })
+	e.db = db
+	return e
+}
+
+// serve runs a simulator seeded with seed, its options changed by adjust, over loopback HTTP and
+// points e's client at it.
+func (e *env) serve(t *testing.T, seed sandbox.Seed, adjust func(*sandbox.Options)) {
+	t.Helper()
+	o := sandbox.Options{Seed: seed, KeyID: "k", Secret: "s", Now: e.clock.Now}
+	adjust(&o)
+	e.sim = sandbox.New(o)
+	ts := httptest.NewServer(e.sim)
+	t.Cleanup(ts.Close)
+	e.client = alpaca.NewClient(alpaca.Options{BaseURL: ts.URL, KeyID: "k", Secret: "s", Now: e.clock.Now})
+}
+
+// planRun plans what is loaded with cfg, from the sweep account on the business date, and keeps
+// the run.
+func (e *env) planRun(t *testing.T, cfg plan.Config) plan.Result {
+	t.Helper()
+	cfg.SweepAccount, cfg.BusinessDate, cfg.Now = sweep, date, e.clock.Now
+	p, err := plan.Plan(context.Background(), e.db, cfg)
+	if err != nil {
+		t.Fatal(err)
 	}
 	e.runID = p.RunID
-	return e
+	return p
 }
 
 // config is submit's configuration under a freshly taken run lock fence.
