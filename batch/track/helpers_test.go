@@ -25,6 +25,35 @@ import (
 
 func TestMain(m *testing.M) { schematest.Main(m) }
 
+// scriptedEvents stands in for Alpaca's events stream: on each connection it sends the events
+// script gives then, and stays open with heartbeats, as Alpaca does, so no reconnect (and no heal
+// pass) happens. Every other request goes to the simulator.
+func scriptedEvents(script func() [][]byte) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !strings.HasPrefix(r.URL.Path, "/v2/events/") {
+				next.ServeHTTP(w, r)
+				return
+			}
+			w.Header().Set("Content-Type", "text/event-stream")
+			rc := http.NewResponseController(w)
+			for _, data := range script() {
+				fmt.Fprintf(w, "data: %s\n\n", data)
+				_ = rc.Flush()
+			}
+			for {
+				fmt.Fprint(w, ":heartbeat\n\n")
+				_ = rc.Flush()
+				select {
+				case <-r.Context().Done():
+					return
+				case <-time.After(100 * time.Millisecond):
+				}
+			}
+		})
+	}
+}
+
 const (
 	sweep  = "8f8c8cee-2591-4f83-be12-82c659b5e748"
 	cust1  = "c0000000-0000-4000-8000-000000000001"

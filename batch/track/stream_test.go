@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -141,29 +140,7 @@ func TestStreamGuardAcrossTransactions(t *testing.T) {
 	// The stream interleaves the cases' deliveries and ends with an event of a journal not ours
 	// with the highest id: once the cursor stands on it, every delivery before it was applied.
 	var script [][]byte
-	b := setup(t, sandbox.Faults{}, func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if !strings.HasPrefix(r.URL.Path, "/v2/events/") {
-				next.ServeHTTP(w, r)
-				return
-			}
-			w.Header().Set("Content-Type", "text/event-stream")
-			rc := http.NewResponseController(w)
-			for _, data := range script {
-				fmt.Fprintf(w, "data: %s\n\n", data)
-				_ = rc.Flush()
-			}
-			for { // stay open, as Alpaca does, so no reconnect (and no heal pass) happens
-				fmt.Fprint(w, ":heartbeat\n\n")
-				_ = rc.Flush()
-				select {
-				case <-r.Context().Done():
-					return
-				case <-time.After(100 * time.Millisecond):
-				}
-			}
-		})
-	})
+	b := setup(t, sandbox.Faults{}, scriptedEvents(func() [][]byte { return script }))
 	ids := b.post(t, len(cases), true, "")
 	eventID := func(c, e int) string { return fmt.Sprintf("01KJR000000%03d%012d", c, e) }
 	event := func(id, journal string, m move) []byte {
@@ -570,21 +547,7 @@ func TestPassInChunks(t *testing.T) {
 func TestStreamRepeatedStatusWritesNothing(t *testing.T) {
 	t.Parallel()
 	var script [][]byte
-	b := setup(t, sandbox.Faults{}, func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if !strings.HasPrefix(r.URL.Path, "/v2/events/") {
-				next.ServeHTTP(w, r)
-				return
-			}
-			w.Header().Set("Content-Type", "text/event-stream")
-			rc := http.NewResponseController(w)
-			for _, data := range script {
-				fmt.Fprintf(w, "data: %s\n\n", data)
-			}
-			_ = rc.Flush()
-			<-r.Context().Done()
-		})
-	})
+	b := setup(t, sandbox.Faults{}, scriptedEvents(func() [][]byte { return script }))
 	ids := b.post(t, 2, true, "")
 	event := func(id, journal, from, to string) []byte {
 		data, _ := json.Marshal(alpaca.JournalEvent{EventID: id, JournalID: journal, EntryType: "JNLC",
@@ -631,29 +594,11 @@ func TestStreamMoveRacingAnotherMove(t *testing.T) {
 	t.Parallel()
 	const eventID = "01KJR000000001000000000001"
 	var journal string
-	b := setup(t, sandbox.Faults{}, func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if !strings.HasPrefix(r.URL.Path, "/v2/events/") {
-				next.ServeHTTP(w, r)
-				return
-			}
-			w.Header().Set("Content-Type", "text/event-stream")
-			rc := http.NewResponseController(w)
-			data, _ := json.Marshal(alpaca.JournalEvent{EventID: eventID, JournalID: journal, EntryType: "JNLC",
-				StatusFrom: "queued", StatusTo: "executed", At: base})
-			fmt.Fprintf(w, "data: %s\n\n", data)
-			_ = rc.Flush()
-			for { // stay open: no reconnect, no heal pass
-				fmt.Fprint(w, ":heartbeat\n\n")
-				_ = rc.Flush()
-				select {
-				case <-r.Context().Done():
-					return
-				case <-time.After(100 * time.Millisecond):
-				}
-			}
-		})
-	})
+	b := setup(t, sandbox.Faults{}, scriptedEvents(func() [][]byte {
+		data, _ := json.Marshal(alpaca.JournalEvent{EventID: eventID, JournalID: journal, EntryType: "JNLC",
+			StatusFrom: "queued", StatusTo: "executed", At: base})
+		return [][]byte{data}
+	}))
 	journal = b.post(t, 1, true, "")[0]
 	var id int64
 	if err := b.db.Get(&id, `SELECT id FROM journals WHERE alpaca_id = $1`, journal); err != nil {
