@@ -195,21 +195,30 @@ func (b *bundle) track(tb testing.TB, cfg track.Config) track.Result {
 	return res
 }
 
+// trackOutcome is what a Track run returned.
+type trackOutcome struct {
+	res track.Result
+	err error
+}
+
+// goTrack runs Track in the background with a deadline an hour of simulated time away; what it
+// returns comes on the channel.
+func (b *bundle) goTrack(ctx context.Context, cfg track.Config) <-chan trackOutcome {
+	done := make(chan trackOutcome, 1)
+	go func() {
+		res, err := track.Track(ctx, b.db, b.client, b.runID, b.sim.Now().Add(time.Hour), cfg)
+		done <- trackOutcome{res, err}
+	}()
+	return done
+}
+
 // trackUntil runs Track in the background until cond holds, then stops it as a kill would, and
 // returns what it reported.
 func (b *bundle) trackUntil(t *testing.T, cfg track.Config, cond func() bool) track.Result {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel() // also when cond is never reached
-	type outcome struct {
-		res track.Result
-		err error
-	}
-	done := make(chan outcome, 1)
-	go func() {
-		res, err := track.Track(ctx, b.db, b.client, b.runID, b.sim.Now().Add(time.Hour), cfg)
-		done <- outcome{res, err}
-	}()
+	done := b.goTrack(ctx, cfg)
 	waitFor(t, 20*time.Second, cond)
 	cancel()
 	o := <-done

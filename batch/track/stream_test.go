@@ -494,15 +494,7 @@ func TestStreamKeepsOpenCountWithoutRecounting(t *testing.T) {
 	cfg.Wait = func(ctx context.Context, d time.Duration) error { waits.Add(1); return wait(ctx, d) }
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	type outcome struct {
-		res track.Result
-		err error
-	}
-	done := make(chan outcome, 1)
-	go func() {
-		res, err := track.Track(ctx, b.db, b.client, b.runID, b.sim.Now().Add(time.Hour), cfg)
-		done <- outcome{res, err}
-	}()
+	done := b.goTrack(ctx, cfg)
 	waitFor(t, 20*time.Second, func() bool { return waits.Load() >= 10 }) // the loop has waited, journals still queued
 	b.sim.Advance(3 * time.Second)                                        // now every journal goes to executed
 	o := <-done
