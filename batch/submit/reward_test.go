@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jmoiron/sqlx"
 	"github.com/shopspring/decimal"
 
 	"github.com/cashpool/cashpool/alpaca/sandbox"
@@ -308,11 +307,7 @@ func TestRewardIsDurablySendingBeforeItsPost(t *testing.T) {
 	t.Parallel()
 	rewards := []rwd{{"W1", account(1), "AAPL", "1"}, {"W2", account(2), "TSLA", "1"}}
 	e := setupRewards(t, "", rewards)
-	other, err := sqlx.Open("postgres", e.url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
+	other := e.otherConnection(t)
 	b := &broker{real: e.client}
 	b.check = func(key string, body []byte) {
 		var row struct {

@@ -147,6 +147,17 @@ func (e *env) serve(t *testing.T, seed sandbox.Seed, adjust func(*sandbox.Option
 	e.client = alpaca.NewClient(alpaca.Options{BaseURL: ts.URL, KeyID: "k", Secret: "s", Now: e.clock.Now})
 }
 
+// otherConnection is a pool of its own on the test's database, to see only what was committed.
+func (e *env) otherConnection(t *testing.T) *sqlx.DB {
+	t.Helper()
+	other, err := sqlx.Open("postgres", e.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Close() })
+	return other
+}
+
 // planRun plans what is loaded with cfg, from the sweep account on the business date, and keeps
 // the run.
 func (e *env) planRun(t *testing.T, cfg plan.Config) plan.Result {
@@ -324,11 +335,7 @@ func fourAllocations() []alloc {
 func TestBatchIsDurablySendingBeforeItsPost(t *testing.T) {
 	t.Parallel()
 	e := setup(t, fourAllocations(), 2)
-	other, err := sqlx.Open("postgres", e.url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
+	other := e.otherConnection(t)
 	b := &broker{real: e.client}
 	b.check = func(key string, body []byte) {
 		var row struct {
