@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -130,28 +132,43 @@ func writeRunStatus(ctx context.Context, tw io.Writer, db *sqlx.DB, runID int64,
 	for _, m := range reconcile.TotalsRows(rep) {
 		fmt.Fprintf(tw, "  %s\t%s\n", m[0], m[1])
 	}
+	// A kind sums its cash; a reward kind sums its shares per symbol instead (its amount is none).
 	type kindSum struct {
 		n      int
 		amount decimal.Decimal
+		shares map[string]decimal.Decimal
 	}
 	byKind := map[string]*kindSum{}
 	for _, e := range rep.Exceptions {
 		k := byKind[e.Kind]
 		if k == nil {
-			k = &kindSum{}
+			k = &kindSum{shares: map[string]decimal.Decimal{}}
 			byKind[e.Kind] = k
 		}
 		k.n++
 		k.amount = k.amount.Add(e.Amount)
+		if e.RewardID != "" {
+			k.shares[e.Symbol] = k.shares[e.Symbol].Add(e.Qty)
+		}
 	}
 	fmt.Fprintf(tw, "Run of %s: exceptions\n", date)
 	if len(rep.Exceptions) == 0 {
 		fmt.Fprintln(tw, "  none")
 	}
 	for _, kind := range reconcile.Kinds {
-		if k := byKind[kind]; k != nil {
-			fmt.Fprintf(tw, "  %s\t%d\t%s\n", kind, k.n, k.amount.StringFixed(2))
+		k := byKind[kind]
+		if k == nil {
+			continue
 		}
+		sum := k.amount.StringFixed(2)
+		if len(k.shares) > 0 && k.amount.IsZero() {
+			var each []string
+			for _, symbol := range slices.Sorted(maps.Keys(k.shares)) {
+				each = append(each, k.shares[symbol].String()+" "+symbol)
+			}
+			sum = strings.Join(each, ", ")
+		}
+		fmt.Fprintf(tw, "  %s\t%d\t%s\n", kind, k.n, sum)
 	}
 	// The journals a person must look at, one by one: failed, stuck, not sent, unknown, late news.
 	writeExceptionLines(tw, rep, fmt.Sprintf("Run of %s: failed and stuck journals", date),

@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -274,5 +275,9 @@ func TestStatusShowsRewardsApartFromCash(t *testing.T) {
 	}
 	if len(statusSection(out, "Run of "+date+": failed and stuck journals")) != 0 {
 		t.Errorf("a reward listed among the cash journals\n%s", out)
+	}
+	// A reward kind's line sums shares, not a cash amount of 0.00.
+	if !strings.Contains(out, "reward_refused") || !regexp.MustCompile(`(?m)^\s+reward_refused\s+1\s+2 AAPL$`).MatchString(out) {
+		t.Errorf("exceptions by kind: want reward_refused 1 2 AAPL\n%s", out)
 	}
 }
