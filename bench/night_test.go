@@ -44,6 +44,7 @@ const (
 var (
 	sizes      = flag.String("night.journals", "100000,1000000", "the nights to run, in journals, comma separated")
 	cpuProfile = flag.String("night.cpuprofile", "", "write a CPU profile of each night's `cashpool run` to this file (the size appended)")
+	keepLog    = flag.String("night.log", "", "copy each night's `cashpool run` log to this file (the size appended)")
 )
 
 // BenchmarkNight runs one whole night of each size (100,000 and 1,000,000 journals) through
@@ -204,6 +205,11 @@ func runNight(b *testing.B, bin string, n int) figures {
 	err = run.Run()
 	f.night = time.Since(t0)
 	logFile.Close()
+	if *keepLog != "" {
+		if runLog, err := os.ReadFile(logPath); err == nil {
+			_ = os.WriteFile(fmt.Sprintf("%s.%d", *keepLog, n), runLog, 0o644)
+		}
+	}
 	if err != nil {
 		runLog, _ := os.ReadFile(logPath)
 		b.Fatalf("cashpool run: %v (a benchmark of a failed night measures nothing)\n%s", err, tail(string(runLog), 4000))
