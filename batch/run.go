@@ -67,6 +67,10 @@ type Config struct {
 	JournalLimit                          decimal.Decimal
 	MaxInFlight                           int
 	KeyRetention                          time.Duration // how long Alpaca remembers an Idempotency-Key
+	// ClaimLease is how long a process's claim on a batch lasts unless renewed
+	// (submit.LeaseDefault when zero): a process that stops, paused or killed, leaves its batches
+	// to another after at most that long.
+	ClaimLease time.Duration
 	// WatchFor is how long after its run a funded journal's reversal is still reported.
 	WatchFor time.Duration
 	// AwaitReceiptFor is how long an allocation may wait for its receipt before it is an exception.
@@ -502,9 +506,29 @@ func (r *Runner) sendPlanned(ctx context.Context, date string, runID int64, fenc
 	if err := r.checkCash(ctx, runID); err != nil {
 		return fmt.Errorf("submit %s: %w", date, err)
 	}
-	res, err := submit.Submit(ctx, r.DB, r.Broker, runID, submit.Config{
+	// The cash is checked under this epoch: workers joining the night may send from now on.
+	if err := store.OpenForSending(ctx, r.DB, runID, fence.Epoch); err != nil {
+		return fmt.Errorf("submit %s: %w", date, err)
+	}
+	res, err := submit.Submit(ctx, r.DB, r.Broker, runID, r.submitConfig(date, fence, false))
+	if err != nil {
+		return fmt.Errorf("submit %s: %w", date, err)
+	}
+	c.Logger.Info("submit", "date", date, "batches_sent", res.Sent, "batches_split", res.Split,
+		"journals_canceled_with_batch", res.Canceled, "batches_recovered_by_listing", res.Recovered, "rewards_refused", res.Refused)
+	// The first submission of a round (a redrive starts another) fixes the moment tracking counts
+	// from; Track derives the deadline from it and the TrackFor of whichever run tracks.
+	now := c.Now().UTC()
+	return store.MarkSubmitted(ctx, r.DB, runID, now, now.Add(c.TrackFor))
+}
+
+// submitConfig is submit's configuration for date under fence; join for a process joining a
+// night whose run lock another holds.
+func (r *Runner) submitConfig(date string, fence submit.Fence, join bool) submit.Config {
+	c := r.cfg()
+	return submit.Config{
 		SweepAccount: c.SweepAccount, RewardsAccount: c.RewardsAccount, BusinessDate: date, MaxInFlight: c.MaxInFlight,
-		Now: c.Now, Logger: c.Logger, KeyRetention: c.KeyRetention, Fence: fence,
+		Now: c.Now, Logger: c.Logger, KeyRetention: c.KeyRetention, Fence: fence, Lease: c.ClaimLease, Join: join,
 		BeforePost: func(id int64) {
 			c.Failpoint("before-post")
 			if c.BeforePost != nil {
@@ -521,16 +545,7 @@ func (r *Runner) sendPlanned(ctx context.Context, date string, runID int64, fenc
 		},
 		AfterRewardPost: func(int64) { c.Failpoint("after-jnls-post") },
 		RewardStored:    func(int64) { c.Failpoint("after-jnls-store") },
-	})
-	if err != nil {
-		return fmt.Errorf("submit %s: %w", date, err)
 	}
-	c.Logger.Info("submit", "date", date, "batches_sent", res.Sent, "batches_split", res.Split,
-		"journals_canceled_with_batch", res.Canceled, "batches_recovered_by_listing", res.Recovered, "rewards_refused", res.Refused)
-	// The first submission of a round (a redrive starts another) fixes the moment tracking counts
-	// from; Track derives the deadline from it and the TrackFor of whichever run tracks.
-	now := c.Now().UTC()
-	return store.MarkSubmitted(ctx, r.DB, runID, now, now.Add(c.TrackFor))
 }
 
 // Track follows the run's journals until they are final or its deadline passes.

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -46,13 +47,35 @@ type BatchMove struct {
 	Error      sql.NullString // Alpaca's message or cashpool's note, when there is one
 }
 
+// ErrBatchMoved means a batch was not in a status it may move from: another worker settled it.
+var ErrBatchMoved = errors.New("batch no longer in a status it may move from")
+
+// ErrNotClaimed means a batch is not, or no longer, claimed by the worker that would mark it
+// sending: its claim ran out and may be another worker's now.
+var ErrNotClaimed = errors.New("batch not claimed by this worker (its claim ran out)")
+
 // MoveBatch moves batch id to status to, guarded in SQL by batchFrom: a batch not in a status it
-// may move from is left as it is and the call fails.
+// may move from is left as it is and the call fails (ErrBatchMoved).
 func MoveBatch(ctx context.Context, q Querier, id int64, to string, m BatchMove, now time.Time) error {
+	return moveBatch(ctx, q, id, to, m, sql.NullString{}, now)
+}
+
+// MarkSending moves batch id to sending (one more attempt) only while worker's claim on it holds
+// at now, in the same row-locked statement: a worker whose claim ran out cannot mark it
+// (ErrNotClaimed), whoever holds it now.
+func MarkSending(ctx context.Context, q Querier, id int64, worker string, now time.Time) error {
+	err := moveBatch(ctx, q, id, BatchSending, BatchMove{}, sql.NullString{String: worker, Valid: true}, now)
+	if errors.Is(err, ErrBatchMoved) {
+		return fmt.Errorf("batch %d: %w", id, ErrNotClaimed)
+	}
+	return err
+}
+
+func moveBatch(ctx context.Context, q Querier, id int64, to string, m BatchMove, worker sql.NullString, now time.Time) error {
 	var moved int64
-	err := q.GetContext(ctx, &moved, queryMoveBatch, id, to, pq.Array(batchFrom[to]), m.HTTPStatus, m.Error, now, BatchSending, BatchSent)
+	err := q.GetContext(ctx, &moved, queryMoveBatch, id, to, pq.Array(batchFrom[to]), m.HTTPStatus, m.Error, now, BatchSending, BatchSent, worker)
 	if err == sql.ErrNoRows {
-		return fmt.Errorf("batch %d may not become %s from its status", id, to)
+		return fmt.Errorf("batch %d may not become %s from its status: %w", id, to, ErrBatchMoved)
 	}
 	if err != nil {
 		return fmt.Errorf("batch %d to %s: %w", id, to, err)

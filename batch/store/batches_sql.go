@@ -4,11 +4,14 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
+	"strings"
+	"time"
 
 	"github.com/lib/pq"
 )
 
-// Every statement against batches (schema: migration 00001). Steps write and read batches
+// Every statement against batches (schema: migrations 00001, 00030). Steps write and read batches
 // only through these; jnlc builds a new batch's exact body and key.
 
 // Batch entry types: a JNLC batch is one POST /v1/journals/batch of cash journals, a JNLS batch one
@@ -46,7 +49,7 @@ UPDATE batches SET status = $2,
 	sent_at     = CASE WHEN $2 = $8 THEN $6 ELSE sent_at END,
 	http_status = COALESCE($4, http_status),
 	error       = COALESCE($5, error)
-WHERE id = $1 AND status = ANY($3::text[])
+WHERE id = $1 AND status = ANY($3::text[]) AND ($9::text IS NULL OR claimed_by = $9 AND claimed_until > $6)
 RETURNING id`
 
 // Batch is a batch as submit sends it: its key, where it stands, and its exact body once read
@@ -70,6 +73,52 @@ func BatchesToSendOf(ctx context.Context, q Querier, runID int64) ([]Batch, erro
 			SELECT id, seq, idempotency_key, entries, status, sending_at, entry_type FROM batches
 			WHERE run_id = $1 AND status = ANY($2::text[]) ORDER BY seq`, runID, pq.Array(BatchesToSend))
 	return bs, err
+}
+
+// toSend is the predicate of the batches still to send, written as the partial index batches_to_send
+// (migration 00030) says it, so that the claim's scan uses the index.
+const toSend = `status IN ('` + BatchPlanned + `', '` + BatchSending + `')`
+
+// ClaimBatches claims for worker, until now+lease, up to n batches of run runID still to send
+// whose claim is free or ran out at now, in seq order, without their bodies. A batch another
+// worker is claiming at this moment is skipped (SKIP LOCKED), never waited for.
+func ClaimBatches(ctx context.Context, q Querier, runID int64, worker string, n int, lease time.Duration, now time.Time) ([]Batch, error) {
+	var bs []Batch
+	err := q.SelectContext(ctx, &bs, `
+		UPDATE batches SET claimed_by = $2, claimed_until = $3
+		WHERE id IN (SELECT id FROM batches
+			WHERE run_id = $1 AND `+toSend+` AND (claimed_until IS NULL OR claimed_until <= $4)
+			ORDER BY seq LIMIT $5 FOR UPDATE SKIP LOCKED)
+		RETURNING id, seq, idempotency_key, entries, status, sending_at, entry_type`,
+		runID, worker, now.Add(lease), now, n)
+	slices.SortFunc(bs, func(a, b Batch) int { return strings.Compare(a.Seq, b.Seq) })
+	return bs, err
+}
+
+// RenewClaims moves worker's claims on run runID's batches still to send to until, and says how
+// many it holds.
+func RenewClaims(ctx context.Context, q Querier, runID int64, worker string, until time.Time) (int64, error) {
+	res, err := q.ExecContext(ctx, `UPDATE batches SET claimed_until = $3
+		WHERE run_id = $1 AND `+toSend+` AND claimed_by = $2`, runID, worker, until)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// ReleaseClaims gives up worker's claims on run runID's batches still to send, so that another
+// worker takes them at once rather than when they run out.
+func ReleaseClaims(ctx context.Context, q Querier, runID int64, worker string) error {
+	_, err := q.ExecContext(ctx, `UPDATE batches SET claimed_by = NULL, claimed_until = NULL
+		WHERE run_id = $1 AND `+toSend+` AND claimed_by = $2`, runID, worker)
+	return err
+}
+
+// BatchesLeftOf counts run runID's batches still to send, claimed or not.
+func BatchesLeftOf(ctx context.Context, q Querier, runID int64) (int, error) {
+	var n int
+	err := q.GetContext(ctx, &n, `SELECT count(*) FROM batches WHERE run_id = $1 AND `+toSend, runID)
+	return n, err
 }
 
 // BatchBody reads the exact body stored for batch id.

@@ -2,12 +2,13 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"time"
 
 	"github.com/shopspring/decimal"
 )
 
-// Every statement against runs (schema: migrations 00001, 00006, 00010, 00016). Steps write and read runs only
+// Every statement against runs (schema: migrations 00001, 00006, 00010, 00016, 00030). Steps write and read runs only
 // through these.
 
 // CreateRun writes the planned run of (date, sweep) and returns its id; sql.ErrNoRows when the run
@@ -124,4 +125,19 @@ func SetCashShortfall(ctx context.Context, q Querier, id int64, needed, availabl
 func ClearCashShortfall(ctx context.Context, q Querier, id int64) error {
 	_, err := q.ExecContext(ctx, `UPDATE runs SET cash_needed = NULL, cash_available = NULL WHERE id = $1`, id)
 	return err
+}
+
+// OpenForSending records that run id's cash was checked under the run lock's fencing epoch epoch:
+// workers joining the night send its batches while that epoch is still the lock's.
+func OpenForSending(ctx context.Context, q Querier, id, epoch int64) error {
+	_, err := q.ExecContext(ctx, `UPDATE runs SET send_epoch = $2 WHERE id = $1`, id, epoch)
+	return err
+}
+
+// SendEpochOf is the fencing epoch under which run id was last opened for sending; not valid
+// before its cash was first checked.
+func SendEpochOf(ctx context.Context, q Querier, id int64) (sql.NullInt64, error) {
+	var epoch sql.NullInt64
+	err := q.GetContext(ctx, &epoch, `SELECT send_epoch FROM runs WHERE id = $1`, id)
+	return epoch, err
 }

@@ -22,9 +22,13 @@ import (
 // its Idempotency-Key, marked sending under the fence before the POST like a cash batch (send does
 // that part) and resent with the same key after a crash or a 5xx.
 
-// sayRewardsPace logs how long the rewards among todo take: Alpaca's batch endpoint takes cash
+// sayRewardsPace logs how long the rewards still to send take: Alpaca's batch endpoint takes cash
 // only, so each reward is a call of its own, paced within the rate limit.
-func (s *submitter) sayRewardsPace(todo []store.Batch) {
+func (s *submitter) sayRewardsPace(ctx context.Context) error {
+	todo, err := store.BatchesToSendOf(ctx, s.db, s.runID)
+	if err != nil {
+		return fmt.Errorf("list batches: %w", err)
+	}
 	n := 0
 	for _, b := range todo {
 		if b.EntryType == store.EntryJNLS {
@@ -32,11 +36,12 @@ func (s *submitter) sayRewardsPace(todo []store.Batch) {
 		}
 	}
 	if n == 0 {
-		return
+		return nil
 	}
 	about := (time.Duration(n) * time.Minute / alpaca.RateLimitPerMinute).Round(time.Second)
 	s.cfg.Logger.Info(fmt.Sprintf("submit: %d rewards, one call each, about %s at the rate limit", n, max(about, time.Second)),
 		"rewards", n, "rate_limit_per_minute", alpaca.RateLimitPerMinute)
+	return nil
 }
 
 // rewardRequest reads the stored body of a JNLS batch.
@@ -109,10 +114,11 @@ func (s *submitter) storeReward(ctx context.Context, b store.Batch, got *alpaca.
 		if len(js) != 1 || js[0].Key != key {
 			return fmt.Errorf("reward batch %s holds %d journals, not its one intent", b.Seq, len(js))
 		}
-		if err := store.AnswerJournals(ctx, tx, []store.JournalMove{{ID: js[0].ID, To: got.Status, AlpacaID: got.ID}}, "submit", now); err != nil {
+		// The batch first, as for a cash batch: one another worker settled is ErrBatchMoved.
+		if err := store.MoveBatch(ctx, tx, b.ID, store.BatchSent, store.BatchMove{HTTPStatus: sql.NullInt64{Int64: http.StatusOK, Valid: true}}, now); err != nil {
 			return err
 		}
-		return store.MoveBatch(ctx, tx, b.ID, store.BatchSent, store.BatchMove{HTTPStatus: sql.NullInt64{Int64: http.StatusOK, Valid: true}}, now)
+		return store.AnswerJournals(ctx, tx, []store.JournalMove{{ID: js[0].ID, To: got.Status, AlpacaID: got.ID}}, "submit", now)
 	})
 }
 

@@ -13,7 +13,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -41,7 +43,14 @@ const (
 	// KeyRetentionDefault is how long Alpaca is trusted to remember an Idempotency-Key. Defaults
 	// to 24h, what Alpaca documents.
 	KeyRetentionDefault = 24 * time.Hour
+	// LeaseDefault is how long a worker's claim on a batch lasts unless renewed (every third of
+	// it while the worker works). Defaults to 1m.
+	LeaseDefault = time.Minute
 )
+
+// lookEvery bounds the pause before a worker looks again for batches that other processes hold
+// (their claims end when they are done or run out); the workers of one process wake each other.
+const lookEvery = time.Second
 
 // Config bounds the work.
 type Config struct {
@@ -56,8 +65,17 @@ type Config struct {
 	KeyRetention time.Duration
 	Now          func() time.Time
 	Logger       *slog.Logger
-	// Fence is the run lock's fencing token, required: no batch is marked 'sending' without it.
+	// Fence is the fencing token the night was opened for sending under, required: the run lock
+	// holder's own, or (Join) the one recorded when the holder checked the night's cash. No batch
+	// is marked 'sending' once another holder has taken the lock since.
 	Fence Fence
+	// Worker names this process's claims on batches (unique per process and night; one is made up
+	// when empty). Lease is how long a claim lasts unless renewed (LeaseDefault when zero).
+	Worker string
+	Lease  time.Duration
+	// Join is a process sending a night whose run lock another holds: it sends and leaves the
+	// run's status to the holder.
+	Join bool
 	// BeforePost and AfterPost, when set, run around every POST of a cash batch; the crash harness
 	// uses them.
 	BeforePost func(batchID int64)
@@ -80,10 +98,12 @@ type Result struct {
 // with a different body, a bug or a tampered database. Never retried.
 var ErrConflict = errors.New("idempotency key reused with a different body")
 
-// Submit sends every batch of the run that is planned or was left sending, until none is left.
+// Submit sends batches of the run that are planned or were left sending, claimed one at a time
+// with a lease so that any number of processes share the night, until none is left to send.
 func Submit(ctx context.Context, db *sqlx.DB, broker Broker, runID int64, cfg Config) (Result, error) {
 	cfg.MaxInFlight = cmp.Or(cfg.MaxInFlight, MaxInFlightDefault)
 	cfg.KeyRetention = cmp.Or(cfg.KeyRetention, KeyRetentionDefault)
+	cfg.Lease = cmp.Or(cfg.Lease, LeaseDefault)
 	cfg.RewardsAccount = strings.ToLower(cmp.Or(cfg.RewardsAccount, cfg.SweepAccount))
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -91,32 +111,38 @@ func Submit(ctx context.Context, db *sqlx.DB, broker Broker, runID int64, cfg Co
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	if cfg.Fence.Name == "" {
-		return Result{}, errors.New("submit: no fencing token: the caller must hold the run lock")
+	if cfg.Worker == "" {
+		cfg.Worker = NewWorker()
 	}
-	s := &submitter{db: db, broker: broker, runID: runID, cfg: cfg}
+	if cfg.Fence.Name == "" {
+		return Result{}, errors.New("submit: no fencing token: the caller must hold the run lock or join a night opened under one")
+	}
+	s := &submitter{db: db, broker: broker, runID: runID, cfg: cfg, woke: make(chan struct{})}
 	if err := s.holdsLock(ctx); err != nil {
 		return Result{}, err
 	}
-	var res Result
-	// Splitting a batch creates new planned batches: loop until a pass finds nothing to send.
-	for pass := 0; ; pass++ {
-		todo, err := store.BatchesToSendOf(ctx, db, runID)
-		if err != nil {
-			return res, fmt.Errorf("list batches: %w", err)
-		}
-		if len(todo) == 0 {
-			break
-		}
-		if pass == 0 {
-			s.sayRewardsPace(todo)
-		}
-		if err := s.sendAll(ctx, todo, &res); err != nil {
-			return res, err
-		}
+	if err := s.sayRewardsPace(ctx); err != nil {
+		return Result{}, err
 	}
-	_, err := store.MoveRun(ctx, db, runID, store.RunSubmitted, nil, cfg.Now().UTC())
+	stopRenewing := s.renewClaims(ctx)
+	var res Result
+	err := s.sendAll(ctx, &res)
+	stopRenewing()
+	// Claims left (an error, a cancel) are given up so that another worker goes on at once.
+	if rerr := store.ReleaseClaims(context.WithoutCancel(ctx), db, runID, cfg.Worker); rerr != nil && err == nil {
+		err = rerr
+	}
+	if err != nil || cfg.Join {
+		return res, err
+	}
+	_, err = store.MoveRun(ctx, db, runID, store.RunSubmitted, nil, cfg.Now().UTC())
 	return res, err
+}
+
+// NewWorker makes up a worker name: host, process id and a random part.
+func NewWorker() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s/%d/%08x", host, os.Getpid(), rand.Uint32())
 }
 
 type submitter struct {
@@ -125,39 +151,100 @@ type submitter struct {
 	runID  int64
 	cfg    Config
 	mu     sync.Mutex
+	woke   chan struct{} // closed (and replaced) when a worker of this process finished a batch
 }
 
-func (s *submitter) sendAll(ctx context.Context, todo []store.Batch, res *Result) error {
+// renewClaims renews this worker's claims every third of the lease until the returned function
+// is called. A renewal that fails is only logged: a claim that runs out is checked where it
+// counts, when a batch is marked sending.
+func (s *submitter) renewClaims(ctx context.Context) func() {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(s.cfg.Lease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if _, err := store.RenewClaims(ctx, s.db, s.runID, s.cfg.Worker, s.cfg.Now().UTC().Add(s.cfg.Lease)); err != nil && ctx.Err() == nil {
+					s.cfg.Logger.Warn("submit: renewing this worker's claims failed", "worker", s.cfg.Worker, "err", err)
+				}
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+// sendAll runs MaxInFlight workers, each claiming one batch at a time, until no batch of the run
+// is left to send, by this process or any other.
+func (s *submitter) sendAll(ctx context.Context, res *Result) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	work := make(chan store.Batch)
 	var wg sync.WaitGroup
 	var firstErr error
 	var once sync.Once
-	for range min(s.cfg.MaxInFlight, len(todo)) {
+	for range s.cfg.MaxInFlight {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for b := range work {
-				if err := s.send(ctx, b, res); err != nil {
-					once.Do(func() { firstErr = err; cancel() })
-				}
+			if err := s.work(ctx, res); err != nil {
+				once.Do(func() { firstErr = err; cancel() })
 			}
 		}()
 	}
-	for _, b := range todo {
-		select {
-		case work <- b:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			break
-		}
-	}
-	close(work)
 	wg.Wait()
 	if firstErr != nil {
 		return firstErr
+	}
+	return ctx.Err()
+}
+
+// work claims and sends batches one at a time until none is left to send. When every batch left
+// is claimed by another worker, it waits for one to be done or its claim to run out.
+func (s *submitter) work(ctx context.Context, res *Result) error {
+	for ctx.Err() == nil {
+		s.mu.Lock()
+		woke := s.woke
+		s.mu.Unlock()
+		claimed, err := store.ClaimBatches(ctx, s.db, s.runID, s.cfg.Worker, 1, s.cfg.Lease, s.cfg.Now().UTC())
+		if err != nil {
+			return fmt.Errorf("claim a batch: %w", err)
+		}
+		if len(claimed) == 0 {
+			left, err := store.BatchesLeftOf(ctx, s.db, s.runID)
+			if err != nil {
+				return fmt.Errorf("batches left to send: %w", err)
+			}
+			if left == 0 {
+				return nil
+			}
+			t := time.NewTimer(lookEvery)
+			select {
+			case <-ctx.Done():
+			case <-woke:
+			case <-t.C:
+			}
+			t.Stop()
+			continue
+		}
+		b := claimed[0]
+		err = s.send(ctx, b, res)
+		switch {
+		case errors.Is(err, store.ErrNotClaimed):
+			s.cfg.Logger.Warn("submit: this worker's claim on a batch ran out before it was marked sending; another worker sends it",
+				"batch", b.Seq, "worker", s.cfg.Worker)
+		case errors.Is(err, store.ErrBatchMoved):
+			s.cfg.Logger.Warn("submit: another worker settled a batch this worker was sending", "batch", b.Seq, "worker", s.cfg.Worker)
+		case err != nil:
+			return err
+		}
+		s.mu.Lock()
+		close(s.woke)
+		s.woke = make(chan struct{})
+		s.mu.Unlock()
 	}
 	return ctx.Err()
 }
@@ -195,13 +282,14 @@ func (s *submitter) send(ctx context.Context, b store.Batch, res *Result) error 
 		}
 	}
 	// Intent before money: the batch is 'sending' in the database before any byte leaves, and only
-	// while this process still holds the run lock.
+	// while the night's fencing epoch is still the one it was opened for sending under.
 	if err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		if err := checkFence(ctx, tx, s.cfg.Fence); err != nil {
 			return err
 		}
 		// One row says it for the batch's every journal: they stay planned until Alpaca answers.
-		return store.MoveBatch(ctx, tx, b.ID, store.BatchSending, store.BatchMove{}, now)
+		// Only while this worker's claim holds: a worker that lost it (paused, cut off) sends nothing.
+		return store.MarkSending(ctx, tx, b.ID, s.cfg.Worker, now)
 	}); err != nil {
 		return fmt.Errorf("mark batch %s sending: %w", b.Seq, err)
 	}
@@ -391,10 +479,12 @@ func (s *submitter) store(ctx context.Context, b store.Batch, answer []alpaca.Ba
 			}
 			a = append(a, store.JournalMove{ID: byKey[key], To: got.Status, AlpacaID: got.ID, Message: got.ErrorMessage})
 		}
-		if err := store.AnswerJournals(ctx, tx, a, "submit", now); err != nil {
+		// The batch first: one settled by another worker meanwhile (this one's claim ran out) is
+		// ErrBatchMoved, not an answer stored twice.
+		if err := store.MoveBatch(ctx, tx, b.ID, store.BatchSent, store.BatchMove{HTTPStatus: sql.NullInt64{Int64: http.StatusOK, Valid: true}}, now); err != nil {
 			return err
 		}
-		return store.MoveBatch(ctx, tx, b.ID, store.BatchSent, store.BatchMove{HTTPStatus: sql.NullInt64{Int64: http.StatusOK, Valid: true}}, now)
+		return store.AnswerJournals(ctx, tx, a, "submit", now)
 	})
 }
 

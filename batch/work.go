@@ -1,0 +1,80 @@
+package batch
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cashpool/cashpool/batch/schema"
+	"github.com/cashpool/cashpool/batch/store"
+	"github.com/cashpool/cashpool/batch/submit"
+)
+
+// workLookEvery is how often a joining process looks whether the night is open for sending.
+const workLookEvery = time.Second
+
+// Work joins the night of date that another process runs (it holds the run lock: ingest, plan,
+// cash check, tracking, report): once the holder has checked the night's cash, this process claims
+// and sends batches beside it, through the same claims, until none is left to send. It returns
+// when the night is submitted; it neither tracks nor writes the report, and sends nothing while
+// the night is not open under the lock's current fencing epoch (not planned yet, held for cash,
+// or a new holder that has not checked the cash again).
+func (r *Runner) Work(ctx context.Context, date string) (submit.Result, error) {
+	c := r.cfg()
+	name := schema.RunLockName(c.SweepAccount, date)
+	worker := submit.NewWorker()
+	for {
+		runID, epoch, done, err := r.openEpoch(ctx, date, name)
+		if err != nil {
+			return submit.Result{}, err
+		}
+		if done {
+			return submit.Result{}, nil
+		}
+		if epoch != 0 {
+			cfg := r.submitConfig(date, submit.Fence{Name: name, Epoch: epoch}, true)
+			cfg.Worker = worker
+			res, err := submit.Submit(ctx, r.DB, r.Broker, runID, cfg)
+			if !errors.Is(err, submit.ErrLostLock) {
+				if err == nil {
+					c.Logger.Info("work: nothing left to send", "date", date, "worker", worker, "batches_sent", res.Sent,
+						"batches_split", res.Split, "batches_recovered_by_listing", res.Recovered)
+				}
+				return res, err
+			}
+			// Another process took the run lock: it checks the cash again and opens the night anew.
+			c.Logger.Info("work: the run lock changed hands; waiting for its new holder to open the night", "date", date)
+		}
+		if err := c.TrackWait(ctx, workLookEvery); err != nil {
+			return submit.Result{}, err
+		}
+	}
+}
+
+// openEpoch says whether the night of date is open for sending: the run's id and the fencing
+// epoch its cash was checked under while that is still the lock's (0 when not open), or done when
+// the night is past submitting.
+func (r *Runner) openEpoch(ctx context.Context, date, name string) (runID, epoch int64, done bool, err error) {
+	runID, status, err := store.RunStatusOf(ctx, r.DB, date, r.cfg().SweepAccount)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, 0, false, nil
+	}
+	if err != nil {
+		return 0, 0, false, fmt.Errorf("work: the run of %s: %w", date, err)
+	}
+	if status != store.RunPlanned {
+		return runID, 0, true, nil
+	}
+	opened, err := store.SendEpochOf(ctx, r.DB, runID)
+	if err != nil || !opened.Valid {
+		return runID, 0, false, err
+	}
+	var current int64
+	err = r.DB.QueryRowContext(ctx, store.FenceEpochSQL, name).Scan(&current)
+	if err != nil || current != opened.Int64 {
+		return runID, 0, false, err
+	}
+	return runID, current, false, nil
+}
