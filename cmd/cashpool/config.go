@@ -77,6 +77,7 @@ type config struct {
 	JournalLimit journalLimit  `env:"CASHPOOL_JOURNAL_LIMIT" want:"0 (none) or an amount such as 10000.00"`
 	MaxInFlight  int           `env:"CASHPOOL_MAX_IN_FLIGHT" want:"a positive whole number"`
 	KeyRetention time.Duration `env:"CASHPOOL_KEY_RETENTION" want:"a positive duration such as 24h"`
+	ClaimLease   time.Duration `env:"CASHPOOL_CLAIM_LEASE" want:"a duration of a second or more such as 1m"`
 	TrackFor     time.Duration `env:"CASHPOOL_TRACK_FOR" want:"a duration such as 6h"`
 	PollEvery    time.Duration `env:"CASHPOOL_POLL_EVERY" want:"a duration such as 30s"`
 	SettleFor    time.Duration `env:"CASHPOOL_SETTLE_FOR" want:"a duration such as 10s"`
@@ -131,6 +132,7 @@ func defaultConfig() config {
 		BatchSize:    jnlc.BatchSizeDefault,
 		MaxInFlight:  submit.MaxInFlightDefault,
 		KeyRetention: submit.KeyRetentionDefault,
+		ClaimLease:   submit.LeaseDefault,
 		TrackFor:     batch.TrackForDefault,
 		PollEvery:    track.PollEveryDefault,
 		SettleFor:    SettleForDefault,
@@ -256,6 +258,9 @@ func (c *config) validate(envErrs map[string]error, environ map[string]string, f
 	}
 	if c.KeyRetention <= 0 {
 		bad("CASHPOOL_KEY_RETENTION", c.KeyRetention, "a positive duration such as 24h")
+	}
+	if c.ClaimLease < time.Second {
+		bad("CASHPOOL_CLAIM_LEASE", c.ClaimLease, "a duration of a second or more such as 1m")
 	}
 	if c.AwaitFor <= 0 {
 		bad("CASHPOOL_AWAIT_RECEIPT_FOR", c.AwaitFor, "a positive duration such as 72h")

@@ -45,6 +45,7 @@ Usage: cashpool <command> [flags]
   ingest      take complete files from the drop folder
   plan        plan the run of --date
   submit      send the planned batches of --date
+  work        join the night of --date another process runs: send its batches beside it
   track       follow the journals of --date until final or the tracking deadline
   reconcile   write the report of --date and mark the run finished
   report      rewrite the report of --date (--format csv,json,html)
@@ -105,7 +106,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		code, err = cmdDemo(ctx, rest, stdout, logger)
 	case "sandbox":
 		code, err = cmdSandbox(ctx, rest, stdout, logger)
-	case "migrate", "run", "ingest", "plan", "submit", "track", "reconcile", "report", "status", "serve", "redrive", "release":
+	case "migrate", "run", "ingest", "plan", "submit", "work", "track", "reconcile", "report", "status", "serve", "redrive", "release":
 		code, err = cmdPipeline(ctx, cmd, rest, stdout, logger)
 	default:
 		fmt.Fprintf(stderr, "cashpool: unknown command %q\n\n%s", cmd, usage)
@@ -182,7 +183,7 @@ func cmdPipeline(ctx context.Context, cmd string, args []string, stdout io.Write
 		}
 		return exitOK, batch.WriteStatus(ctx, stdout, db, cfg.SweepAccount, cfg.Date, time.Now(), reconcile.WatchFor(cfg.WatchFor))
 	}
-	needBroker := cmd == "run" || cmd == "submit" || cmd == "track" || cmd == "serve" || (cmd == "redrive" && rf.act())
+	needBroker := cmd == "run" || cmd == "submit" || cmd == "work" || cmd == "track" || cmd == "serve" || (cmd == "redrive" && rf.act())
 	if needBroker {
 		if err := cfg.needBroker(); err != nil {
 			return exitUsage, usageError{err}
@@ -247,6 +248,20 @@ func cmdPipeline(ctx context.Context, cmd string, args []string, stdout io.Write
 			return exitOK, r.Submit(ctx, cfg.Date, runID)
 		}
 		return exitOK, r.Track(ctx, runID)
+	case "work":
+		if err := r.CheckBroker(ctx); err != nil {
+			if errors.Is(err, batch.ErrNotReady) {
+				return exitUsage, err
+			}
+			return exitFailure, err
+		}
+		res, err := r.Work(ctx, cfg.Date)
+		if err != nil {
+			return exitFailure, err
+		}
+		fmt.Fprintf(stdout, "%s: nothing left to send; this process sent %d batches (%d split, %d recovered by listing)\n",
+			cfg.Date, res.Sent, res.Split, res.Recovered)
+		return exitOK, nil
 	case "reconcile", "report":
 		var out *batch.Outcome
 		if cmd == "report" {
@@ -282,7 +297,7 @@ func newRunner(db *sqlx.DB, cfg *config, logger *slog.Logger, m *metrics.Metrics
 		BAI2Pattern: cfg.BAI2Pat, CAMTPattern: cfg.CAMTPat, BankAccount: cfg.BankAccount,
 		BatchSize: cfg.BatchSize, JournalLimit: cfg.JournalLimit.Decimal, MaxInFlight: cfg.MaxInFlight,
 		TrackFor: cfg.TrackFor, PollEvery: cfg.PollEvery, Logger: logger, Failpoint: failpointFromEnv(),
-		SettleFor: cfg.SettleFor, RequireReady: cfg.RequireReady, KeyRetention: cfg.KeyRetention, AwaitReceiptFor: cfg.AwaitFor,
+		SettleFor: cfg.SettleFor, RequireReady: cfg.RequireReady, KeyRetention: cfg.KeyRetention, ClaimLease: cfg.ClaimLease, AwaitReceiptFor: cfg.AwaitFor,
 		WatchFor: cfg.WatchFor, Observer: m,
 	}}
 }
