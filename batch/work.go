@@ -13,7 +13,7 @@ import (
 )
 
 // workLookEvery is how often a joining process looks whether the night is open for sending.
-const workLookEvery = time.Second
+const workLookEvery = 250 * time.Millisecond
 
 // Work joins the night of date that another process runs (it holds the run lock: ingest, plan,
 // cash check, tracking, report): once the holder has checked the night's cash, this process claims

@@ -45,6 +45,7 @@ var (
 	sizes      = flag.String("night.journals", "100000,1000000", "the nights to run, in journals, comma separated")
 	cpuProfile = flag.String("night.cpuprofile", "", "write a CPU profile of each night's `cashpool run` to this file (the size appended)")
 	keepLog    = flag.String("night.log", "", "copy each night's `cashpool run` log to this file (the size appended)")
+	processes  = flag.Int("night.processes", 1, "with 2 or more, each size runs twice: `cashpool run` alone, then with `cashpool work` processes joining it (this many processes in all)")
 )
 
 // BenchmarkNight runs one whole night of each size (100,000 and 1,000,000 journals) through
@@ -60,19 +61,29 @@ func BenchmarkNight(b *testing.B) {
 		}
 		ns = append(ns, n)
 	}
+	procs := []int{1}
+	if *processes > 1 {
+		procs = append(procs, *processes)
+	}
 	bin := buildCashpool(b)
 	var rows []figures
 	for _, n := range ns {
-		b.Run(fmt.Sprintf("journals=%d", n), func(b *testing.B) {
-			for range b.N {
-				f := runNight(b, bin, n)
-				f.report(b)
-				fmt.Println(tableHeader)
-				fmt.Println(f.line())
-				fmt.Println(f.callsLine())
-				rows = append(rows, f)
+		for _, p := range procs {
+			name := fmt.Sprintf("journals=%d", n)
+			if len(procs) > 1 {
+				name += fmt.Sprintf("/processes=%d", p)
 			}
-		})
+			b.Run(name, func(b *testing.B) {
+				for range b.N {
+					f := runNight(b, bin, n, p)
+					f.report(b)
+					fmt.Println(tableHeader)
+					fmt.Println(f.line())
+					fmt.Println(f.callsLine())
+					rows = append(rows, f)
+				}
+			})
+		}
 	}
 	if len(rows) > 0 {
 		fmt.Printf("\nnight benchmark, PostgreSQL with fsync, synchronous_commit and full_page_writes on, %s\n",
@@ -87,6 +98,7 @@ func BenchmarkNight(b *testing.B) {
 // figures are one night's measurements.
 type figures struct {
 	journals           int
+	processes          int // cashpool processes that shared the night: `run` and the `work` beside it
 	night, copy, flr   time.Duration
 	rssMB, simRSSMB    float64
 	cpu, simCPU, pgCPU float64 // seconds of CPU: cashpool, the simulator, PostgreSQL's processes
@@ -95,7 +107,7 @@ type figures struct {
 	broken             []string       // answers that broke off mid-way, and after how long
 }
 
-const tableHeader = "journals   night_s  psql_copy_s  floor_s  night/floor  night/copy  rss_MB  sim_rss_MB  WAL_B/journal  calls/1000  db_MB  cpu_s  pg_cpu_s  sim_cpu_s"
+const tableHeader = "journals     night_s  psql_copy_s  floor_s  night/floor  night/copy  rss_MB  sim_rss_MB  WAL_B/journal  calls/1000  db_MB  cpu_s  pg_cpu_s  sim_cpu_s"
 
 func (f figures) totalCalls() int {
 	t := 0
@@ -106,8 +118,12 @@ func (f figures) totalCalls() int {
 }
 
 func (f figures) line() string {
-	return fmt.Sprintf("%-9d %8.1f %12.2f %8.1f %12.1f %11.0f %7.0f %11.0f %14.0f %11.1f %6.0f %6.1f %9.1f %10.1f",
-		f.journals, f.night.Seconds(), f.copy.Seconds(), f.flr.Seconds(), f.night.Seconds()/f.flr.Seconds(),
+	label := strconv.Itoa(f.journals)
+	if f.processes > 1 {
+		label += fmt.Sprintf(" x%d", f.processes)
+	}
+	return fmt.Sprintf("%-11s %8.1f %12.2f %8.1f %12.1f %11.0f %7.0f %11.0f %14.0f %11.1f %6.0f %6.1f %9.1f %10.1f",
+		label, f.night.Seconds(), f.copy.Seconds(), f.flr.Seconds(), f.night.Seconds()/f.flr.Seconds(),
 		f.night.Seconds()/f.copy.Seconds(), f.rssMB, f.simRSSMB, float64(f.walBytes)/float64(f.journals),
 		float64(f.totalCalls())*1000/float64(f.journals), float64(f.dbBytes)/(1<<20), f.cpu, f.pgCPU, f.simCPU)
 }
@@ -143,9 +159,11 @@ func (f figures) report(b *testing.B) {
 	b.ReportMetric(f.simCPU, "sim_cpu_s")
 }
 
-// runNight measures one night of n journals on a cluster of its own.
-func runNight(b *testing.B, bin string, n int) figures {
-	f := figures{journals: n}
+// runNight measures one night of n journals on a cluster of its own, sent by procs cashpool
+// processes: `cashpool run` and procs-1 `cashpool work` joining it. Their CPU seconds add up, and
+// rss_MB is the largest one's.
+func runNight(b *testing.B, bin string, n, procs int) figures {
+	f := figures{journals: n, processes: procs}
 	dir := b.TempDir()
 	progress := func(format string, args ...any) {
 		fmt.Fprintf(os.Stderr, "night %d: %s\n", n, fmt.Sprintf(format, args...))
@@ -201,8 +219,23 @@ func runNight(b *testing.B, bin string, n int) figures {
 		b.Fatal(err)
 	}
 	run.Stdout, run.Stderr = logFile, logFile
+	// The workers start first: each waits for the night to be opened for sending.
+	var workers []*exec.Cmd
+	for i := 1; i < procs; i++ {
+		w := cashpool(bin, cl.URL("night"), proxy.URL, dir, "work", "--date", date)
+		w.Stdout, w.Stderr = logFile, logFile
+		if err := w.Start(); err != nil {
+			b.Fatal(err)
+		}
+		workers = append(workers, w)
+	}
 	t0 := time.Now()
 	err = run.Run()
+	for _, w := range workers {
+		if werr := w.Wait(); werr != nil && err == nil {
+			err = fmt.Errorf("cashpool work: %w", werr)
+		}
+	}
 	f.night = time.Since(t0)
 	logFile.Close()
 	if *keepLog != "" {
@@ -218,8 +251,10 @@ func runNight(b *testing.B, bin string, n int) figures {
 		b.Fatal(err)
 	}
 	f.pgCPU = treeCPU(b, postmaster) - pgCPU0
-	f.rssMB = float64(run.ProcessState.SysUsage().(*syscall.Rusage).Maxrss) / 1024
-	f.cpu = (run.ProcessState.UserTime() + run.ProcessState.SystemTime()).Seconds()
+	for _, p := range append(workers, run) {
+		f.rssMB = max(f.rssMB, float64(p.ProcessState.SysUsage().(*syscall.Rusage).Maxrss)/1024)
+		f.cpu += (p.ProcessState.UserTime() + p.ProcessState.SystemTime()).Seconds()
+	}
 	proxy.Close()
 	f.calls, f.broken = counted.snapshot()
 	// The simulator's peak and CPU before the checks below ask it for its whole ledger at once.

@@ -204,11 +204,12 @@ func TestSoak(t *testing.T) {
 
 type result struct{ duplicates, lost, unbalanced, kills int }
 
-func soakOne(t *testing.T, seed uint64) result {
-	rng := rand.New(rand.NewPCG(seed, 0x5eed))
-	bin := binary(t)
-	dbURL := schematest.URL(t)
-	n := makeNight(rng)
+// prepare is one seeded night: the binary, a database, the night's files in a drop folder, the
+// simulator with faults, and the environment of a cashpool process against them.
+func prepare(t *testing.T, rng *rand.Rand, faults sandbox.Faults) (bin, dbURL string, n night, sim *simServer, env []string) {
+	bin = binary(t)
+	dbURL = schematest.URL(t)
+	n = makeNight(rng)
 
 	seedAccounts := sandbox.Seed{SweepAccount: sweep, SweepCash: decimal.RequireFromString("100000000.00"),
 		JournalLimit: decimal.RequireFromString("10000.00"),
@@ -217,14 +218,7 @@ func soakOne(t *testing.T, seed uint64) result {
 	for i := 1; i <= 30; i++ {
 		seedAccounts.Accounts = append(seedAccounts.Accounts, sandbox.Account{ID: account(i), Status: "ACTIVE"})
 	}
-	faults := sandbox.Faults{Seed: seed}
-	if seed%2 == 0 { // every other night with the broker misbehaving
-		faults.ErrorRate, faults.LoseResponseRate, faults.ResetRate = 0.1, 0.15, 0.05
-		faults.Latency, faults.Jitter = time.Millisecond, 5*time.Millisecond
-		faults.StreamDropRate, faults.StreamDuplicateRate, faults.StreamReorderRate = 0.05, 0.05, 0.05
-		faults.StreamSlowReaderRate = 0.02
-	}
-	sim := &simServer{sim: sandbox.New(sandbox.Options{Seed: seedAccounts, KeyID: "k", Secret: "s",
+	sim = &simServer{sim: sandbox.New(sandbox.Options{Seed: seedAccounts, KeyID: "k", Secret: "s",
 		StepEvery: 5 * time.Millisecond, Faults: faults}), addr: "127.0.0.1:0"}
 	sim.start(t)
 	t.Cleanup(sim.stop)
@@ -236,11 +230,24 @@ func soakOne(t *testing.T, seed uint64) result {
 		os.WriteFile(filepath.Join(drop, name), []byte(body), 0o644)
 		os.WriteFile(filepath.Join(drop, name+".ready"), nil, 0o644)
 	}
-	env := append(os.Environ(),
+	env = append(os.Environ(),
 		"DATABASE_URL="+dbURL, "APCA_API_KEY_ID=k", "APCA_API_SECRET_KEY=s",
 		"CASHPOOL_SWEEP_ACCOUNT="+sweep, "CASHPOOL_DROP_DIR="+drop, "CASHPOOL_OUT_DIR="+filepath.Join(dir, "out"),
-		"CASHPOOL_BATCH_SIZE="+fmt.Sprint(3+rng.IntN(6)), "CASHPOOL_MAX_IN_FLIGHT="+fmt.Sprint(1+rng.IntN(4)),
 		"CASHPOOL_TRACK_FOR=60s", "CASHPOOL_POLL_EVERY=20ms", "CASHPOOL_SETTLE_FOR=0s", "CASHPOOL_TZ=UTC")
+	return bin, dbURL, n, sim, env
+}
+
+func soakOne(t *testing.T, seed uint64) result {
+	rng := rand.New(rand.NewPCG(seed, 0x5eed))
+	faults := sandbox.Faults{Seed: seed}
+	if seed%2 == 0 { // every other night with the broker misbehaving
+		faults.ErrorRate, faults.LoseResponseRate, faults.ResetRate = 0.1, 0.15, 0.05
+		faults.Latency, faults.Jitter = time.Millisecond, 5*time.Millisecond
+		faults.StreamDropRate, faults.StreamDuplicateRate, faults.StreamReorderRate = 0.05, 0.05, 0.05
+		faults.StreamSlowReaderRate = 0.02
+	}
+	bin, dbURL, n, sim, env := prepare(t, rng, faults)
+	env = append(env, "CASHPOOL_BATCH_SIZE="+fmt.Sprint(3+rng.IntN(6)), "CASHPOOL_MAX_IN_FLIGHT="+fmt.Sprint(1+rng.IntN(4)))
 
 	var res result
 	var log strings.Builder
@@ -293,9 +300,29 @@ func soakOne(t *testing.T, seed uint64) result {
 		t.Fatalf("seed %d: the night never finished\n%s", seed, log.String())
 	}
 
+	res.add(checkBooks(t, seed, sim.sim, n, dbURL))
+	if t.Failed() {
+		t.Logf("seed %d history:\n%s", seed, log.String())
+	}
+	return res
+}
+
+func (r *result) add(o result) {
+	r.duplicates += o.duplicates
+	r.lost += o.lost
+	r.unbalanced += o.unbalanced
+	r.kills += o.kills
+}
+
+// checkBooks holds the night to the broker's books: every intended journal funded exactly once, a
+// reward the rewards account cannot give never given, nothing unintended; and the run's totals
+// balanced to the night's money.
+func checkBooks(t *testing.T, seed uint64, sim *sandbox.Server, n night, dbURL string) result {
+	t.Helper()
+	var res result
 	// The books that count are the broker's.
 	live := map[string]int{}
-	for _, e := range sim.sim.Ledger() {
+	for _, e := range sim.Ledger() {
 		key, ok := pool.TokenFromDescription(e.Description)
 		w, planned := n.want[key]
 		if !ok || !planned {
@@ -349,9 +376,6 @@ func soakOne(t *testing.T, seed uint64) result {
 		res.unbalanced++
 		t.Errorf("seed %d: totals balanced=%v executed=%s, want %s", seed, totals.Balanced, totals.Executed, n.total.StringFixed(2))
 	}
-	if t.Failed() {
-		t.Logf("seed %d history:\n%s", seed, log.String())
-	}
 	return res
 }
 
@@ -360,4 +384,48 @@ func tail(s string, n int) string {
 		return "..." + s[len(s)-n:]
 	}
 	return s
+}
+
+// TestWorkerKilledMidNight: a `cashpool work` process joins a `cashpool run` of the same night and
+// is killed right after its first POST, whose answer it never stored, its claim on that batch left behind.
+// The run finishes the night alone once the claim runs out: every journal funded exactly once,
+// none lost, the totals balanced.
+func TestWorkerKilledMidNight(t *testing.T) {
+	t.Parallel()
+	const seed = 7
+	rng := rand.New(rand.NewPCG(seed, 0x5eed))
+	// Each POST takes a while, so that the night is still sending when the worker joins it.
+	bin, dbURL, n, sim, env := prepare(t, rng, sandbox.Faults{Seed: seed, Latency: 60 * time.Millisecond})
+	env = append(env, "APCA_BROKER_URL=http://"+sim.addr, "CASHPOOL_BATCH_SIZE=1", "CASHPOOL_MAX_IN_FLIGHT=1",
+		"CASHPOOL_CLAIM_LEASE=1s")
+
+	// A night that never finishes (a batch left to a dead worker forever) fails rather than hangs.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	// The worker starts first and waits for the night to be opened for sending.
+	work := exec.CommandContext(ctx, bin, "work", "--date", date)
+	work.Env = append(env, "CASHPOOL_FAILPOINT=after-post:1")
+	var workOut, runOut bytes.Buffer
+	work.Stdout, work.Stderr = &workOut, &workOut
+	if err := work.Start(); err != nil {
+		t.Fatal(err)
+	}
+	run := exec.CommandContext(ctx, bin, "run", "--date", date)
+	run.Env = env
+	run.Stdout, run.Stderr = &runOut, &runOut
+	if err := run.Start(); err != nil {
+		t.Fatal(err)
+	}
+	workErr, runErr := work.Wait(), run.Wait()
+
+	var ee *exec.ExitError
+	if !errors.As(workErr, &ee) || !ee.Sys().(syscall.WaitStatus).Signaled() {
+		t.Errorf("the worker was not killed at its first POST (it sent nothing of the night?): %v\n%s", workErr, tail(workOut.String(), 3000))
+	}
+	if runErr != nil && !(errors.As(runErr, &ee) && ee.ExitCode() == 3) {
+		t.Fatalf("cashpool run did not finish the night: %v\n%s", runErr, tail(runOut.String(), 3000))
+	}
+	if r := checkBooks(t, seed, sim.sim, n, dbURL); r != (result{}) {
+		t.Errorf("books: %+v\nworker:\n%s\nrun:\n%s", r, tail(workOut.String(), 3000), tail(runOut.String(), 3000))
+	}
 }

@@ -8,12 +8,12 @@ package submit
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"os"
 	"slices"
@@ -142,7 +142,7 @@ func Submit(ctx context.Context, db *sqlx.DB, broker Broker, runID int64, cfg Co
 // NewWorker makes up a worker name: host, process id and a random part.
 func NewWorker() string {
 	host, _ := os.Hostname()
-	return fmt.Sprintf("%s/%d/%08x", host, os.Getpid(), rand.Uint32())
+	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), rand.Text()[:8])
 }
 
 type submitter struct {

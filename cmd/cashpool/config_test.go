@@ -35,7 +35,7 @@ func TestConfigFromEnvironment(t *testing.T) {
 	defaults := config{
 		DropDir: "drop", ReceiptsPat: "receipts*.csv", AllocPat: "allocations*.csv", OutDir: "out",
 		BAI2Pat: "*.bai*", CAMTPat: "camt05[34]*.xml", RewardsPat: "rewards*.csv",
-		TZName: "America/New_York", BatchSize: 500, MaxInFlight: 4, KeyRetention: 24 * time.Hour,
+		TZName: "America/New_York", BatchSize: 500, MaxInFlight: 4, KeyRetention: 24 * time.Hour, ClaimLease: time.Minute,
 		TrackFor: 6 * time.Hour, PollEvery: 30 * time.Second, SettleFor: 10 * time.Second,
 		AwaitFor: 72 * time.Hour, WatchDays: 5, WatchFor: 5 * 24 * time.Hour, Formats: []string{"csv"},
 		Schedule: "30 1 * * *", HTTPAddr: "127.0.0.1:8080", ScanEvery: time.Minute, Date: "2026-11-20",
@@ -113,6 +113,8 @@ func TestConfigFromEnvironment(t *testing.T) {
 			wantErr: `CASHPOOL_SETTLE_FOR "10": want a duration such as 10s`},
 		{name: "key retention zero", env: map[string]string{"CASHPOOL_KEY_RETENTION": "0s"},
 			wantErr: `CASHPOOL_KEY_RETENTION "0s": want a positive duration such as 24h`},
+		{name: "claim lease under a second", env: map[string]string{"CASHPOOL_CLAIM_LEASE": "500ms"},
+			wantErr: `CASHPOOL_CLAIM_LEASE "500ms": want a duration of a second or more such as 1m`},
 		{name: "await receipt negative", env: map[string]string{"CASHPOOL_AWAIT_RECEIPT_FOR": "-72h"},
 			wantErr: `CASHPOOL_AWAIT_RECEIPT_FOR "-72h": want a positive duration such as 72h`},
 		{name: "watch days zero", env: map[string]string{"CASHPOOL_WATCH_DAYS": "0"},
