@@ -506,7 +506,12 @@ func (r *Runner) sendPlanned(ctx context.Context, date string, runID int64, fenc
 	if err := r.checkCash(ctx, runID); err != nil {
 		return fmt.Errorf("submit %s: %w", date, err)
 	}
-	// The cash is checked under this epoch: workers joining the night may send from now on.
+	// Claims taken under an earlier epoch (a holder that crashed, its workers) can mark nothing
+	// sending any more: they are freed rather than waited out. Then, the cash checked under this
+	// epoch, workers joining the night may send.
+	if err := store.FreeClaims(ctx, r.DB, runID); err != nil {
+		return fmt.Errorf("submit %s: %w", date, err)
+	}
 	if err := store.OpenForSending(ctx, r.DB, runID, fence.Epoch); err != nil {
 		return fmt.Errorf("submit %s: %w", date, err)
 	}

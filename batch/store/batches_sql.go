@@ -114,6 +114,14 @@ func ReleaseClaims(ctx context.Context, q Querier, runID int64, worker string) e
 	return err
 }
 
+// FreeClaims gives up every claim on run runID's batches still to send, whoever holds it: for a new
+// run lock holder, under whose epoch no earlier claimant can mark a batch sending any more.
+func FreeClaims(ctx context.Context, q Querier, runID int64) error {
+	_, err := q.ExecContext(ctx, `UPDATE batches SET claimed_by = NULL, claimed_until = NULL
+		WHERE run_id = $1 AND `+toSend+` AND claimed_by IS NOT NULL`, runID)
+	return err
+}
+
 // BatchesLeftOf counts run runID's batches still to send, claimed or not.
 func BatchesLeftOf(ctx context.Context, q Querier, runID int64) (int, error) {
 	var n int
