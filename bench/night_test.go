@@ -44,7 +44,7 @@ const (
 var (
 	sizes      = flag.String("night.journals", "100000,1000000", "the nights to run, in journals, comma separated")
 	cpuProfile = flag.String("night.cpuprofile", "", "write a CPU profile of each night's `cashpool run` to this file (the size appended)")
-	keepLog    = flag.String("night.log", "", "copy each night's `cashpool run` log to this file (the size appended)")
+	keepLog    = flag.String("night.log", "", "copy each night's `cashpool run` log (and its workers') to this file (the size appended)")
 	processes  = flag.Int("night.processes", 1, "with 2 or more, each size runs twice: `cashpool run` alone, then with `cashpool work` processes joining it (this many processes in all)")
 )
 
@@ -210,8 +210,13 @@ func runNight(b *testing.B, bin string, n, procs int) figures {
 	postmaster := postmasterPID(b, admin)
 	lsn0, pgCPU0 := walLSN(b, admin), treeCPU(b, postmaster)
 	run := cashpool(bin, cl.URL("night"), proxy.URL, dir, "run", "--date", date)
+	// A size's files are FILE.<journals>, FILE.<journals>.x<processes> for a night of several.
+	suffix := fmt.Sprintf(".%d", n)
+	if procs > 1 {
+		suffix += fmt.Sprintf(".x%d", procs)
+	}
 	if *cpuProfile != "" {
-		run.Env = append(run.Env, fmt.Sprintf("CASHPOOL_CPUPROFILE=%s.%d", *cpuProfile, n))
+		run.Env = append(run.Env, "CASHPOOL_CPUPROFILE="+*cpuProfile+suffix)
 	}
 	logPath := filepath.Join(dir, "run.log")
 	logFile, err := os.Create(logPath)
@@ -240,7 +245,7 @@ func runNight(b *testing.B, bin string, n, procs int) figures {
 	logFile.Close()
 	if *keepLog != "" {
 		if runLog, err := os.ReadFile(logPath); err == nil {
-			_ = os.WriteFile(fmt.Sprintf("%s.%d", *keepLog, n), runLog, 0o644)
+			_ = os.WriteFile(*keepLog+suffix, runLog, 0o644)
 		}
 	}
 	if err != nil {
