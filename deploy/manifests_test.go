@@ -48,6 +48,7 @@ type (
 		}
 	}
 	jobSpec struct {
+		Parallelism           *int
 		BackoffLimit          *int
 		ActiveDeadlineSeconds *int
 		PodFailurePolicy      *struct {
@@ -379,6 +380,37 @@ func TestKubernetesCronJob(t *testing.T) {
 	for code, want := range map[int]string{1: "Count", 2: "FailJob", 3: "FailJob"} {
 		if got := onExit(job, main.Name, code); got != want {
 			t.Errorf("CronJob: exit %d → %s, want %s", code, got, want)
+		}
+	}
+}
+
+// TestKubernetesWorkers: the optional workers join the CronJob's night: the same schedule and time
+// zone (so the same business date), more than one, a bad setting fails them at once.
+func TestKubernetesWorkers(t *testing.T) {
+	t.Parallel()
+	objs := readManifests(t)
+	run := need(t, objs, "CronJob/cashpool-run").Spec
+	w := need(t, objs, "CronJob/cashpool-work").Spec
+	job := w.JobTemplate.Spec
+	main := checkPod(t, "workers' CronJob", job.Template, objs, dockerUID(t))
+	if !slices.Equal(main.Args, []string{"work"}) {
+		t.Errorf("workers' CronJob runs %v, want [work]", main.Args)
+	}
+	if w.Schedule != run.Schedule || w.TimeZone != run.TimeZone {
+		t.Errorf("workers start %q in %q, the run %q in %q: they would join another date", w.Schedule, w.TimeZone, run.Schedule, run.TimeZone)
+	}
+	if w.ConcurrencyPolicy != "Forbid" {
+		t.Errorf("workers' CronJob concurrencyPolicy %q, want Forbid", w.ConcurrencyPolicy)
+	}
+	if job.Parallelism == nil || *job.Parallelism < 2 {
+		t.Errorf("workers' parallelism %v: want several", job.Parallelism)
+	}
+	if job.Template.Spec.RestartPolicy != "Never" || job.ActiveDeadlineSeconds == nil {
+		t.Errorf("workers' CronJob: want restartPolicy Never and an activeDeadlineSeconds")
+	}
+	for code, want := range map[int]string{1: "Count", 2: "FailJob"} {
+		if got := onExit(job, main.Name, code); got != want {
+			t.Errorf("workers' CronJob: exit %d → %s, want %s", code, got, want)
 		}
 	}
 }
