@@ -23,34 +23,57 @@ const workLookEvery = 250 * time.Millisecond
 // or a new holder that has not checked the cash again).
 func (r *Runner) Work(ctx context.Context, date string) (submit.Result, error) {
 	c := r.cfg()
-	name := schema.RunLockName(c.SweepAccount, date)
 	worker := submit.NewWorker()
 	for {
-		runID, epoch, done, err := r.openEpoch(ctx, date, name)
-		if err != nil {
-			return submit.Result{}, err
-		}
-		if done {
-			return submit.Result{}, nil
-		}
-		if epoch != 0 {
-			cfg := r.submitConfig(date, submit.Fence{Name: name, Epoch: epoch}, true)
-			cfg.Worker = worker
-			res, err := submit.Submit(ctx, r.DB, r.Broker, runID, cfg)
-			if !errors.Is(err, submit.ErrLostLock) {
-				if err == nil {
-					c.Logger.Info("work: nothing left to send", "date", date, "worker", worker, "batches_sent", res.Sent,
-						"batches_split", res.Split, "batches_recovered_by_listing", res.Recovered)
-				}
-				return res, err
-			}
-			// Another process took the run lock: it checks the cash again and opens the night anew.
-			c.Logger.Info("work: the run lock changed hands; waiting for its new holder to open the night", "date", date)
+		res, done, err := r.joinOnce(ctx, date, worker)
+		if done || err != nil {
+			return res, err
 		}
 		if err := c.TrackWait(ctx, workLookEvery); err != nil {
 			return submit.Result{}, err
 		}
 	}
+}
+
+// JoinOpenNights sends, beside the process holding each one's run lock, the batches of every night
+// of the sweep account open for sending now (a standby serve replica's spare work), and returns
+// when none is left to send in any.
+func (r *Runner) JoinOpenNights(ctx context.Context) error {
+	dates, err := store.DatesOpenForSending(ctx, r.DB, r.cfg().SweepAccount)
+	if err != nil {
+		return fmt.Errorf("nights open for sending: %w", err)
+	}
+	for _, date := range dates {
+		if _, _, err := r.joinOnce(ctx, date, submit.NewWorker()); err != nil {
+			return fmt.Errorf("joining the night of %s: %w", date, err)
+		}
+	}
+	return nil
+}
+
+// joinOnce sends, as worker, the batches of date's night while it is open for sending; done when
+// nothing is left to send or the night is past submitting, not done when it is not open (yet, or
+// again: the run lock changed hands since).
+func (r *Runner) joinOnce(ctx context.Context, date, worker string) (submit.Result, bool, error) {
+	c := r.cfg()
+	name := schema.RunLockName(c.SweepAccount, date)
+	runID, epoch, done, err := r.openEpoch(ctx, date, name)
+	if done || err != nil || epoch == 0 {
+		return submit.Result{}, done, err
+	}
+	cfg := r.submitConfig(date, submit.Fence{Name: name, Epoch: epoch}, true)
+	cfg.Worker = worker
+	res, err := submit.Submit(ctx, r.DB, r.Broker, runID, cfg)
+	if errors.Is(err, submit.ErrLostLock) {
+		// Another process took the run lock: it checks the cash again and opens the night anew.
+		c.Logger.Info("work: the run lock changed hands; waiting for its new holder to open the night", "date", date)
+		return res, false, nil
+	}
+	if err == nil {
+		c.Logger.Info("work: nothing left to send", "date", date, "worker", worker, "batches_sent", res.Sent,
+			"batches_split", res.Split, "batches_recovered_by_listing", res.Recovered)
+	}
+	return res, true, err
 }
 
 // openEpoch says whether the night of date is open for sending: the run's id and the fencing

@@ -141,3 +141,13 @@ func SendEpochOf(ctx context.Context, q Querier, id int64) (sql.NullInt64, error
 	err := q.GetContext(ctx, &epoch, `SELECT send_epoch FROM runs WHERE id = $1`, id)
 	return epoch, err
 }
+
+// DatesOpenForSending lists the business dates of sweep's planned runs that were opened for
+// sending (their cash checked under some epoch), oldest first; whether that epoch is still the run
+// lock's is for the caller to check.
+func DatesOpenForSending(ctx context.Context, q Querier, sweep string) ([]string, error) {
+	var dates []string
+	err := q.SelectContext(ctx, &dates, `SELECT to_char(business_date, 'YYYY-MM-DD') FROM runs
+		WHERE sweep_account = $1 AND status = $2 AND send_epoch IS NOT NULL ORDER BY business_date`, sweep, RunPlanned)
+	return dates, err
+}
