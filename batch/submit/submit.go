@@ -103,7 +103,7 @@ var ErrConflict = errors.New("idempotency key reused with a different body")
 func Submit(ctx context.Context, db *sqlx.DB, broker Broker, runID int64, cfg Config) (Result, error) {
 	cfg.MaxInFlight = cmp.Or(cfg.MaxInFlight, MaxInFlightDefault)
 	cfg.KeyRetention = cmp.Or(cfg.KeyRetention, KeyRetentionDefault)
-	cfg.Lease = cmp.Or(cfg.Lease, LeaseDefault)
+	cfg.Lease = cmp.Or(max(cfg.Lease, 0), LeaseDefault)
 	cfg.RewardsAccount = strings.ToLower(cmp.Or(cfg.RewardsAccount, cfg.SweepAccount))
 	if cfg.Now == nil {
 		cfg.Now = time.Now
