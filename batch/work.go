@@ -37,13 +37,22 @@ func (r *Runner) Work(ctx context.Context, date string) (submit.Result, error) {
 
 // JoinOpenNights sends, beside the process holding each one's run lock, the batches of every night
 // of the sweep account open for sending now (a standby serve replica's spare work), and returns
-// when none is left to send in any.
+// when none is left to send in any. A night whose lock nobody holds is left alone: its runner
+// stopped, and the next one checks the cash again.
 func (r *Runner) JoinOpenNights(ctx context.Context) error {
-	dates, err := store.DatesOpenForSending(ctx, r.DB, r.cfg().SweepAccount)
+	c := r.cfg()
+	dates, err := store.DatesOpenForSending(ctx, r.DB, c.SweepAccount)
 	if err != nil {
 		return fmt.Errorf("nights open for sending: %w", err)
 	}
 	for _, date := range dates {
+		held, err := schema.LockHeld(ctx, r.DB.DB, schema.RunLockName(c.SweepAccount, date))
+		if err != nil {
+			return err
+		}
+		if !held {
+			continue
+		}
 		if _, _, err := r.joinOnce(ctx, date, submit.NewWorker()); err != nil {
 			return fmt.Errorf("joining the night of %s: %w", date, err)
 		}

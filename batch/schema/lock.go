@@ -47,3 +47,15 @@ func advisoryLock(ctx context.Context, db *sql.DB, name, take string) (*sql.Conn
 		conn.Close()
 	}, nil
 }
+
+// LockHeld says whether some session of this database holds the session advisory lock name now
+// (without taking it): a look for people and for work that only helps the holder.
+func LockHeld(ctx context.Context, db *sql.DB, name string) (bool, error) {
+	key := uint64(LockKey(name))
+	var held bool
+	// A bigint key is held as two oids: its high half in classid, its low half in objid.
+	err := db.QueryRowContext(ctx, `SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND granted
+		AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+		AND classid::bigint = $1 AND objid::bigint = $2 AND objsubid = 1)`, int64(key>>32), int64(key&0xffffffff)).Scan(&held)
+	return held, err
+}
