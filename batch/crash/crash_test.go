@@ -43,6 +43,9 @@ const (
 var points = []string{"after-ingest", "after-plan", "before-post", "after-post", "after-store",
 	"before-jnls-post", "after-jnls-post", "after-jnls-store", "after-submit", "after-track-pass", "after-track", "any"}
 
+// workerPoints are the failpoints a `cashpool work` passes: those of sending.
+var workerPoints = []string{"before-post", "after-post", "after-store", "before-jnls-post", "after-jnls-post", "after-jnls-store"}
+
 var (
 	buildOnce sync.Once
 	binPath   string
@@ -248,6 +251,14 @@ func soakOne(t *testing.T, seed uint64) result {
 	}
 	bin, dbURL, n, sim, env := prepare(t, rng, faults)
 	env = append(env, "CASHPOOL_BATCH_SIZE="+fmt.Sprint(3+rng.IntN(6)), "CASHPOOL_MAX_IN_FLIGHT="+fmt.Sprint(1+rng.IntN(4)))
+	// Every third night has a `cashpool work` beside each attempt of the run, killed at a seeded
+	// failpoint of its own, or when the attempt ends. Its choices come from a generator of its own,
+	// so that every seed's night and run stay what they were.
+	withWorker := seed%3 == 0
+	wrng := rand.New(rand.NewPCG(seed, 0x3017))
+	if withWorker {
+		env = append(env, "CASHPOOL_CLAIM_LEASE=1s")
+	}
 
 	var res result
 	var log strings.Builder
@@ -265,6 +276,20 @@ func soakOne(t *testing.T, seed uint64) result {
 			fp = fmt.Sprintf("%s:%d", p, hit)
 		}
 		restartMidRun := rng.IntN(6) == 0
+		var work *exec.Cmd
+		var workOut bytes.Buffer
+		wfp := ""
+		if withWorker {
+			if wrng.IntN(3) != 0 {
+				wfp = fmt.Sprintf("%s:%d", workerPoints[wrng.IntN(len(workerPoints))], 1+wrng.IntN(3))
+			}
+			work = exec.Command(bin, "work", "--date", date)
+			work.Env = append(env, "APCA_BROKER_URL=http://"+sim.addr, "CASHPOOL_FAILPOINT="+wfp)
+			work.Stdout, work.Stderr = &workOut, &workOut
+			if err := work.Start(); err != nil {
+				t.Fatal(err)
+			}
+		}
 		cmd := exec.Command(bin, "run", "--date", date)
 		cmd.Env = append(env, "APCA_BROKER_URL=http://"+sim.addr, "CASHPOOL_FAILPOINT="+fp)
 		var out bytes.Buffer
@@ -294,6 +319,12 @@ func soakOne(t *testing.T, seed uint64) result {
 			t.Fatal(err)
 		}
 		fmt.Fprintf(&log, "attempt %d failpoint=%q restart=%v exit=%d\n%s\n", attempt, fp, restartMidRun, code, tail(out.String(), 1500))
+		if work != nil {
+			// Whatever it is doing (waiting, sending, done), the worker ends with the attempt.
+			work.Process.Kill()
+			werr := work.Wait()
+			fmt.Fprintf(&log, "  worker failpoint=%q: %v\n%s\n", wfp, werr, tail(workOut.String(), 800))
+		}
 		done = code == 0 || code == 3
 	}
 	if !done {
