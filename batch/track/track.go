@@ -84,7 +84,8 @@ type Config struct {
 	// default 60s (Alpaca sends heartbeats far more often).
 	StreamIdle time.Duration
 	// FlushEvents and FlushEvery bound a transaction of stream events: it commits after this many
-	// events or this long after its first event; defaults 500 and 200ms.
+	// events or this long after its first event; defaults 2,000 and 1s (a night's events come by
+	// the ten thousand a second: each transaction is a commit and a statement per step of it).
 	FlushEvents int
 	FlushEvery  time.Duration
 	// ReplayMargin is how much event time a reconnect re-reads before the stored cursor, to recover
@@ -149,10 +150,10 @@ func (cfg Config) withDefaults() Config {
 		cfg.StreamIdle = 60 * time.Second
 	}
 	if cfg.FlushEvents <= 0 {
-		cfg.FlushEvents = 500
+		cfg.FlushEvents = 2000
 	}
 	if cfg.FlushEvery <= 0 {
-		cfg.FlushEvery = 200 * time.Millisecond
+		cfg.FlushEvery = time.Second
 	}
 	if cfg.ReplayMargin <= 0 {
 		cfg.ReplayMargin = 5 * time.Second
