@@ -436,10 +436,6 @@ func (st *streamer) apply(ctx context.Context, evs []alpaca.JournalEvent) (chang
 		return changed, nil
 	}
 	for _, e := range unknown {
-		// Alpaca's answer is queued at the lowest, so an event to queued never moves an answered journal.
-		if e.StatusTo == alpaca.StatusQueued {
-			continue
-		}
 		if len(st.early) == earlyMax {
 			st.earlyDropped = true
 			break
@@ -483,6 +479,12 @@ func (st *streamer) applyOnce(ctx context.Context, evs []alpaca.JournalEvent, lo
 		e.JournalID = strings.ToLower(e.JournalID)
 		if !validUUID(e.JournalID) {
 			continue // not a journal id we could hold; the cursor still passes it
+		}
+		if e.StatusFrom == "" {
+			// A journal's first event (Alpaca sends status_from "" only there) tells its status at
+			// creation, which the answer to the POST that created it tells too, or a later one: it
+			// never moves a journal, so its journal is not even read. The cursor still passes it.
+			continue
 		}
 		byID[e.EventID] = e
 		if !seenJ[e.JournalID] {
