@@ -249,18 +249,17 @@ func (r *Runner) steps(ctx context.Context, date string, ingest bool) (_ *Outcom
 		return nil, err
 	}
 	c.Failpoint("after-plan")
-	if err := r.sendPlanned(ctx, date, runID, fence); err != nil {
+	if err := r.checkCash(ctx, runID); err != nil {
 		var short *CashShortfall
 		if !errors.As(err, &short) {
-			return nil, err
+			return nil, fmt.Errorf("submit %s: %w", date, err)
 		}
 		// The night stays unfinished: its report names the shortfall, and a run after funding sends it.
 		c.Logger.Warn("the night is held: the sweep account cannot cover the journals still to send; nothing was sent",
 			"date", date, "needed", short.Needed.StringFixed(2), "available", short.Available.StringFixed(2))
 		return r.reconcile(ctx, date, runID, false)
 	}
-	c.Failpoint("after-submit")
-	if err := r.Track(ctx, runID); err != nil {
+	if err := r.sendAndTrack(ctx, date, runID, fence); err != nil {
 		return nil, err
 	}
 	c.Failpoint("after-track")
@@ -500,12 +499,43 @@ func (r *Runner) checkCash(ctx context.Context, runID int64) error {
 	return store.ClearCashShortfall(ctx, r.DB, runID)
 }
 
-func (r *Runner) sendPlanned(ctx context.Context, date string, runID int64, fence submit.Fence) error {
+// sendAndTrack sends what is planned (the cash check passed) and tracks the run, the stream's
+// events applied while batches are still being sent: tracking ends after sending has.
+func (r *Runner) sendAndTrack(ctx context.Context, date string, runID int64, fence submit.Fence) error {
 	c := r.cfg()
-	defer c.timed("submit")()
+	tctx, stop := context.WithCancel(ctx)
+	defer stop()
+	submitted := make(chan time.Time, 1)
+	tracked := make(chan error, 1)
+	go func() { tracked <- r.track(tctx, runID, submitted) }()
+	err := r.send(ctx, date, runID, fence)
+	if err == nil {
+		c.Failpoint("after-submit")
+		var deadline time.Time
+		if deadline, err = r.trackDeadline(ctx, runID); err == nil {
+			submitted <- deadline
+			return <-tracked
+		}
+	}
+	stop()
+	if terr := <-tracked; terr != nil && !errors.Is(terr, context.Canceled) {
+		return errors.Join(err, terr)
+	}
+	return err
+}
+
+func (r *Runner) sendPlanned(ctx context.Context, date string, runID int64, fence submit.Fence) error {
 	if err := r.checkCash(ctx, runID); err != nil {
 		return fmt.Errorf("submit %s: %w", date, err)
 	}
+	return r.send(ctx, date, runID, fence)
+}
+
+// send sends what is planned (the cash checked under fence) and sets the tracking deadline once
+// everything is sent.
+func (r *Runner) send(ctx context.Context, date string, runID int64, fence submit.Fence) error {
+	c := r.cfg()
+	defer c.timed("submit")()
 	// Claims taken under an earlier epoch (a holder that crashed, its workers) can mark nothing
 	// sending any more: they are freed rather than waited out. Then, the cash checked under this
 	// epoch, workers joining the night may send.
@@ -555,16 +585,25 @@ func (r *Runner) submitConfig(date string, fence submit.Fence, join bool) submit
 
 // Track follows the run's journals until they are final or its deadline passes.
 func (r *Runner) Track(ctx context.Context, runID int64) error {
+	return r.track(ctx, runID, nil)
+}
+
+// track is Track; with submitted set it begins while the run's batches are still being sent and
+// takes the deadline from submitted once they all are.
+func (r *Runner) track(ctx context.Context, runID int64, submitted <-chan time.Time) error {
 	c := r.cfg()
 	defer c.timed("track")()
-	deadline, err := r.trackDeadline(ctx, runID)
-	if err != nil {
-		return err
+	var deadline time.Time
+	if submitted == nil {
+		var err error
+		if deadline, err = r.trackDeadline(ctx, runID); err != nil {
+			return err
+		}
 	}
 	tcfg := track.Config{
 		SweepAccount: c.SweepAccount, RewardsAccount: c.RewardsAccount, PollEvery: c.PollEvery, Now: c.Now,
 		Logger: c.Logger, Wait: c.TrackWait, AfterPass: func() { c.Failpoint("after-track-pass") }, ProgressEvery: c.ProgressEvery,
-		OnReconnect: c.Observer.StreamReconnect, OnHeal: c.Observer.Heal,
+		OnReconnect: c.Observer.StreamReconnect, OnHeal: c.Observer.Heal, Submitted: submitted,
 	}
 	if c.Progress != nil {
 		tcfg.OnProgress = func(final, total int) { c.Progress("track", final, total) }

@@ -257,3 +257,43 @@ func TestProgressHookCountsRise(t *testing.T) {
 		t.Errorf("ingest of the receipts file: %d rows heard of, want 7; calls %v", got, calls)
 	}
 }
+
+// Tracking runs beside sending: the stream's events of a batch already answered are applied while
+// later batches are still to be sent, and the night still ends balanced, as the broker's books say.
+func TestTrackingBeginsWhileBatchesAreSent(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.runner.Config.BatchSize = 5
+	b.runner.Config.MaxInFlight = 1
+	var once sync.Once
+	var executed, unsent int
+	b.runner.Config.Failpoint = func(name string) {
+		if name != "after-store" {
+			return
+		}
+		once.Do(func() {
+			b.clock.Advance(3 * time.Second) // the first batch's journals go to executed at the broker
+			end := time.Now().Add(10 * time.Second)
+			for executed == 0 && time.Now().Before(end) {
+				if err := b.db.QueryRow(`SELECT
+					(SELECT count(*) FROM journal_history WHERE source = 'sse' AND status_to = 'executed'),
+					(SELECT count(*) FROM batches WHERE status = 'planned')`).Scan(&executed, &unsent); err != nil {
+					t.Error(err)
+					return
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		})
+	}
+	out, err := b.runner.Run(context.Background(), fixtures.BusinessDate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if executed == 0 || unsent == 0 {
+		t.Fatalf("while batches were being sent (%d still to send), the stream executed %d journals; want some", unsent, executed)
+	}
+	if !out.Report.Totals.Balanced {
+		t.Fatalf("totals do not balance: %v", out.Report.Totals.Problems)
+	}
+	checkBrokerLedger(t, b)
+}

@@ -208,6 +208,54 @@ func AnswerJournals(ctx context.Context, q Querier, moves []JournalMove, source 
 	return nil
 }
 
+// BatchAnswer is Alpaca's answer for one journal of a batch: the journal's key (the token of the
+// answer's description), Alpaca's id, status and error_message, and the account and amount the
+// answer names ("" when it names none).
+type BatchAnswer struct {
+	Key, AlpacaID, Status, Message, ToAccount, Amount string
+}
+
+// AnswerBatch stores Alpaca's answer to batch batchID, an entry per journal, in one statement, as
+// AnswerJournals stores it: each entry finds its journal by key among the batch's and must agree
+// with its account and amount, and every journal of the batch must be waiting for it (planned)
+// and be answered once. Otherwise nothing is stored and the error names the first entry that is
+// not (its index in answers).
+func AnswerBatch(ctx context.Context, q Querier, batchID int64, answers []BatchAnswer, source string, now time.Time) error {
+	n := len(answers)
+	keys, tos, alpacaIDs, msgs, accounts, amounts := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	for i, a := range answers {
+		keys[i], tos[i], alpacaIDs[i], msgs[i], accounts[i], amounts[i] = a.Key, a.Status, a.AlpacaID, a.Message, a.ToAccount, a.Amount
+	}
+	var r struct {
+		Stored, Journals, N   int
+		What                  string
+		WantAccount, WantAmnt string
+	}
+	err := q.QueryRowxContext(ctx, fmt.Sprintf(queryAnswerBatch, journalGuardSQL("$10", "m.status_to"), pq.QuoteLiteral(JournalQueued)),
+		pq.Array(keys), pq.Array(tos), pq.Array(alpacaIDs), pq.Array(msgs), pq.Array(accounts), pq.Array(amounts),
+		batchID, pq.Array(JournalStatuses), now, JournalPlanned, source).Scan(&r.Stored, &r.Journals, &r.N, &r.What, &r.WantAccount, &r.WantAmnt)
+	if err != nil {
+		return fmt.Errorf("store the answer: %w", err)
+	}
+	if r.N > 0 {
+		a := answers[r.N-1]
+		switch r.What {
+		case "key":
+			return fmt.Errorf("answer entry %d (journal %s) carries no key token of this batch", r.N-1, a.AlpacaID)
+		case "account":
+			return fmt.Errorf("answer entry %d (journal %s) is for account %s, its intent for %s", r.N-1, a.AlpacaID, a.ToAccount, r.WantAccount)
+		case "amount":
+			return fmt.Errorf("answer entry %d (journal %s) is for %s, its intent for %s", r.N-1, a.AlpacaID, a.Amount, r.WantAmnt)
+		default:
+			return fmt.Errorf("answer entry %d (journal %s): its journal is not waiting for the answer or may not take the status %q", r.N-1, a.AlpacaID, a.Status)
+		}
+	}
+	if r.Stored != n || r.Journals != n {
+		return fmt.Errorf("store the answer: %d of %d journals of the batch answered and stored (%d entries)", r.Stored, r.Journals, n)
+	}
+	return nil
+}
+
 // MoveJournals performs every allowed move in one statement: the journals whose current status
 // may move to the wanted one (and still is Seen, when given) take it, with status_unknown set for
 // a status not known, and each move appends its journal_history row with source. Moves the guard

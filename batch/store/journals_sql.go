@@ -94,6 +94,49 @@ WITH v AS (
 )
 SELECT count(*) FROM u`
 
+// queryAnswerBatch stores Alpaca's answer to batch $7 as queryAnswerJournals does, in one statement
+// that also finds each answered journal by its key among the batch's journals and checks it
+// against the journal's account and amount (the intent the batch's body was written from). It
+// stores nothing when an entry is not a planned journal of the batch or disagrees with it: it
+// then returns the first such entry (n, 1-based) and what is wrong (what: key, account, amount or
+// status). %[1]s is the guard (journalGuardSQL) from planned, %[2]s the literal queued.
+const queryAnswerBatch = `
+WITH v AS (
+	SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+	  WITH ORDINALITY AS v(key, status_to, alpaca_id, msg, to_account, amount, n)
+), m AS (
+	SELECT v.*, j.id, j.status, j.to_account::text AS want_account, j.amount AS want_amount
+	FROM v LEFT JOIN journals j
+	  ON j.run_id = (SELECT run_id FROM batches WHERE id = $7) AND j.batch_id = $7 AND j.journal_key = v.key
+), bad AS (
+	SELECT n, CASE WHEN id IS NULL THEN 'key'
+	               WHEN to_account <> '' AND lower(to_account) <> want_account THEN 'account'
+	               WHEN amount <> '' AND amount::numeric <> want_amount THEN 'amount'
+	               ELSE 'status' END AS what,
+	       COALESCE(want_account, '') AS want_account, COALESCE(want_amount::text, '') AS want_amount
+	FROM m
+	WHERE id IS NULL OR (to_account <> '' AND lower(to_account) <> want_account)
+	   OR (amount <> '' AND amount::numeric <> want_amount) OR status <> $10 OR NOT %[1]s
+	ORDER BY n LIMIT 1
+), u AS (
+	UPDATE journals j SET alpaca_id = NULLIF(m.alpaca_id, '')::uuid, error_message = m.msg, status = m.status_to,
+		status_unknown = NOT (m.status_to = ANY($8::text[])), updated_at = $9
+	FROM m
+	WHERE NOT EXISTS (SELECT FROM bad) AND j.id = m.id AND j.status = $10
+	RETURNING j.id, m.status_to, m.alpaca_id
+), h AS (
+	INSERT INTO journal_history (journal_id, status_from, status_to, source, at)
+	SELECT id, $10, status_to, $11, $9 FROM u WHERE status_to <> %[2]s ORDER BY id
+), a AS (
+	INSERT INTO journal_answers (alpaca_id, journal_id)
+	SELECT alpaca_id::uuid, id FROM u WHERE alpaca_id <> '' ORDER BY id
+)
+SELECT (SELECT count(*) FROM u) AS stored,
+       (SELECT count(*) FROM journals WHERE run_id = (SELECT run_id FROM batches WHERE id = $7) AND batch_id = $7) AS journals,
+       COALESCE(bad.n, 0) AS n, COALESCE(bad.what, '') AS what,
+       COALESCE(bad.want_account, '') AS want_account, COALESCE(bad.want_amount, '') AS want_amount
+FROM (SELECT) one LEFT JOIN bad ON true`
+
 // NoteJournalEvents records the newest stream event seen that changed nothing (a move the guard
 // refused in status seen): a later event not newer than it is not applied. One event id per
 // journal; a journal no longer in the status its event was judged in is left alone. It returns

@@ -431,60 +431,33 @@ func wholeBatchCancel(status int) bool {
 // store records Alpaca's answer to a batch: every journal's id, status and error_message, the
 // batch 'sent', and the history, in one transaction. Alpaca does not promise the answer keeps the
 // request's order: each answered journal is matched to its intent by the key token of its
-// description, never by position, and must agree with that intent's account and amount.
+// description, never by position, and must agree with that intent's account and amount
+// (store.AnswerBatch checks both against the journal, in the statement that stores the answer).
 func (s *submitter) store(ctx context.Context, b store.Batch, answer []alpaca.BatchJournal) error {
 	now := s.cfg.Now().UTC()
+	a := make([]store.BatchAnswer, len(answer))
+	seen := make(map[string]bool, len(answer))
+	for i, got := range answer {
+		key, ok := pool.TokenFromDescription(got.Description)
+		if !ok {
+			return fmt.Errorf("answer entry %d (journal %s) carries no key token of this batch", i, got.ID)
+		}
+		if seen[key] {
+			return fmt.Errorf("answer entry %d (journal %s) repeats the key token %s", i, got.ID, key)
+		}
+		seen[key] = true
+		a[i] = store.BatchAnswer{Key: key, AlpacaID: got.ID, Status: got.Status, Message: got.ErrorMessage, ToAccount: got.ToAccount}
+		if got.NetAmount.Valid {
+			a[i].Amount = got.NetAmount.Decimal.String()
+		}
+	}
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
-		js, err := store.JournalsOfBatch(ctx, tx, b.ID)
-		if err != nil {
-			return err
-		}
-		var req alpaca.BatchRequest
-		if err := json.Unmarshal(b.Body, &req); err != nil {
-			return err
-		}
-		if len(answer) != len(req.Entries) {
-			return fmt.Errorf("alpaca answered %d journals for %d entries", len(answer), len(req.Entries))
-		}
-		byKey := make(map[string]int64, len(js))
-		for _, j := range js {
-			byKey[j.Key] = j.ID
-		}
-		entries := make(map[string]alpaca.BatchEntry, len(req.Entries))
-		for _, e := range req.Entries {
-			k, _ := pool.TokenFromDescription(e.Description)
-			entries[k] = e
-		}
-		var a []store.JournalMove
-		seen := make(map[string]bool, len(answer))
-		for i, got := range answer {
-			key, ok := pool.TokenFromDescription(got.Description)
-			e, known := entries[key]
-			if !ok || !known || byKey[key] == 0 {
-				return fmt.Errorf("answer entry %d (journal %s) carries no key token of this batch", i, got.ID)
-			}
-			if seen[key] {
-				return fmt.Errorf("answer entry %d (journal %s) repeats the key token %s", i, got.ID, key)
-			}
-			seen[key] = true
-			if got.ToAccount != "" && !strings.EqualFold(got.ToAccount, e.ToAccount) {
-				return fmt.Errorf("answer entry %d (journal %s) is for account %s, its intent for %s", i, got.ID, got.ToAccount, e.ToAccount)
-			}
-			want, err := pool.ParseAmount(e.Amount)
-			if err != nil {
-				return fmt.Errorf("stored body of batch %s: entry amount %q: %w", b.Seq, e.Amount, err)
-			}
-			if got.NetAmount.Valid && !got.NetAmount.Decimal.Equal(want) {
-				return fmt.Errorf("answer entry %d (journal %s) is for %s, its intent for %s", i, got.ID, got.NetAmount.Decimal, e.Amount)
-			}
-			a = append(a, store.JournalMove{ID: byKey[key], To: got.Status, AlpacaID: got.ID, Message: got.ErrorMessage})
-		}
 		// The batch first: one settled by another worker meanwhile (this one's claim ran out) is
 		// ErrBatchMoved, not an answer stored twice.
 		if err := store.MoveBatch(ctx, tx, b.ID, store.BatchSent, store.BatchMove{HTTPStatus: sql.NullInt64{Int64: http.StatusOK, Valid: true}}, now); err != nil {
 			return err
 		}
-		return store.AnswerJournals(ctx, tx, a, "submit", now)
+		return store.AnswerBatch(ctx, tx, b.ID, a, "submit", now)
 	})
 }
 

@@ -609,3 +609,61 @@ func TestRecoveryListsUnderTheListLimit(t *testing.T) {
 	}
 	e.checkAgainstLedger(t)
 }
+
+// altered is a broker whose batch answers are changed by edit before submit sees them.
+type altered struct {
+	*broker
+	edit func([]alpaca.BatchJournal) []alpaca.BatchJournal
+}
+
+func (a altered) CreateBatch(ctx context.Context, key string, body []byte) ([]alpaca.BatchJournal, error) {
+	out, err := a.broker.CreateBatch(ctx, key, body)
+	if err == nil {
+		out = a.edit(out)
+	}
+	return out, err
+}
+
+// An answer that does not agree with the batch's intents is not stored, none of it: an entry for
+// another amount or account, one whose token is no journal of the batch, one repeated, one
+// missing. The batch stays sending and the error names what is wrong.
+func TestAnswerDisagreeingWithItsIntentsIsNotStored(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name string
+		edit func([]alpaca.BatchJournal) []alpaca.BatchJournal
+		want string
+	}{
+		{"amount", func(js []alpaca.BatchJournal) []alpaca.BatchJournal {
+			js[1].NetAmount = decimal.NewNullDecimal(js[1].NetAmount.Decimal.Add(decimal.RequireFromString("0.01")))
+			return js
+		}, "answer entry 1 (journal "},
+		{"account", func(js []alpaca.BatchJournal) []alpaca.BatchJournal { js[2].ToAccount = account(9); return js }, "is for account " + account(9)},
+		{"foreign token", func(js []alpaca.BatchJournal) []alpaca.BatchJournal {
+			js[0].Description = "Payroll cp:" + key("ZZ")
+			return js
+		}, "answer entry 0 (journal "},
+		{"repeated", func(js []alpaca.BatchJournal) []alpaca.BatchJournal { js[3].Description = js[2].Description; return js }, "repeats the key token"},
+		{"no token", func(js []alpaca.BatchJournal) []alpaca.BatchJournal { js[3].Description = "Payroll"; return js }, "carries no key token"},
+		{"missing", func(js []alpaca.BatchJournal) []alpaca.BatchJournal { return js[:3] }, " 4 "},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			e := setup(t, fourAllocations(), 10)
+			b := altered{&broker{real: e.client}, c.edit}
+			_, err := submit.Submit(context.Background(), e.db, b, e.runID, e.config(t))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("submit: %v, want an error saying %q", err, c.want)
+			}
+			for _, j := range e.journals(t) {
+				if j.Status != "planned" || j.AlpacaID != "" {
+					t.Errorf("journal %+v took part of an answer that disagrees with its intents", j)
+				}
+			}
+			var status string
+			if err := e.db.Get(&status, `SELECT status FROM batches WHERE run_id = $1`, e.runID); err != nil || status != "sending" {
+				t.Errorf("batch %q (%v), want sending", status, err)
+			}
+		})
+	}
+}

@@ -114,24 +114,39 @@ func setup(tb testing.TB, faults sandbox.Faults, wrap func(http.Handler) http.Ha
 // when ours, records them as submit would: batch sent, journals with Alpaca's id and status.
 func (b *bundle) post(tb testing.TB, n int, ours bool, description string) []string {
 	tb.Helper()
+	key, body, ids, statuses := b.create(tb, n, description)
+	if ours {
+		b.answered(tb, key, body, ids, statuses)
+	}
+	return ids
+}
+
+// create creates n journals at the simulator in one batch and returns its key and body and
+// Alpaca's answer: each journal's id and status.
+func (b *bundle) create(tb testing.TB, n int, description string) (key string, body []byte, ids, statuses []string) {
+	tb.Helper()
 	req := alpaca.BatchRequest{EntryType: "JNLC", FromAccount: sweep}
 	for i := range n {
 		req.Entries = append(req.Entries, alpaca.BatchEntry{ToAccount: []string{cust1, cust2}[i%2], Amount: "1.00", Description: description})
 	}
-	body, _ := json.Marshal(req)
-	key := fmt.Sprintf("00000000-0000-4000-8000-%012d", time.Now().UnixNano()%1e12)
+	body, _ = json.Marshal(req)
+	key = fmt.Sprintf("00000000-0000-4000-8000-%012d", time.Now().UnixNano()%1e12)
 	out, err := b.client.CreateBatch(context.Background(), key, body)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	ids := make([]string, len(out))
-	statuses := make([]string, len(out))
+	ids, statuses = make([]string, len(out)), make([]string, len(out))
 	for i, j := range out {
 		ids[i], statuses[i] = j.ID, j.Status
 	}
-	if !ours {
-		return ids
-	}
+	return key, body, ids, statuses
+}
+
+// answered records the answer to the batch of key and body as submit would: batch sent, journals
+// with Alpaca's ids and statuses.
+func (b *bundle) answered(tb testing.TB, key string, body []byte, ids, statuses []string) {
+	tb.Helper()
+	n := len(ids)
 	ctx := context.Background()
 	now := b.sim.Now()
 	var batchID int64
@@ -159,7 +174,6 @@ func (b *bundle) post(tb testing.TB, n int, ours bool, description string) []str
 		SELECT alpaca_id, id FROM journals WHERE batch_id = $1`, batchID); err != nil {
 		tb.Fatal(err)
 	}
-	return ids
 }
 
 // config is a stream-mode configuration on the simulator's clock with short real-time pauses.

@@ -28,6 +28,15 @@ type streamer struct {
 	start  time.Time // where the stream starts without a usable cursor
 	heal   chan string
 	signal chan struct{}
+	// sent is closed once every batch of the run is sent (at once when tracking began after).
+	sent     chan struct{}
+	sentSeen bool // the connection loop has flushed what it kept since sent closed
+	// early holds, while batches are still being sent, the events of journals not known yet: a
+	// batch's journals move at Alpaca before its answer is stored. Each flush tries them again;
+	// once every answer is stored, what is still unknown is not ours. Beyond earlyMax the rest
+	// are dropped and a heal pass, once everything is sent, finds where those journals stand.
+	early        []alpaca.JournalEvent
+	earlyDropped bool
 
 	events, connects, dropped, changed atomic.Int64
 	// openDelta is how the committed moves changed the run's open count since the loop last took
@@ -46,7 +55,8 @@ func trackStream(ctx context.Context, db *sqlx.DB, broker Broker, s Streamer, ru
 	res := Result{StreamMode: true, Counts: 1}
 	start := cfg.kept.progress()
 	openN := start.Total - start.Final - start.Unsent
-	if openN == 0 {
+	submitted := cfg.Submitted // nil once every batch is sent
+	if openN == 0 && submitted == nil {
 		return res, markTracked(ctx, db, runID)
 	}
 	first, err := store.FirstSending(ctx, db, runID)
@@ -57,7 +67,10 @@ func trackStream(ctx context.Context, db *sqlx.DB, broker Broker, s Streamer, ru
 		first.Time = cfg.Now()
 	}
 	st := &streamer{db: db, s: s, cfg: cfg, runID: runID, start: first.Time.Add(-cfg.SinceMargin),
-		heal: make(chan string, 1), signal: make(chan struct{}, 1)}
+		heal: make(chan string, 1), signal: make(chan struct{}, 1), sent: make(chan struct{})}
+	if submitted == nil {
+		close(st.sent)
+	}
 
 	sctx, stop := context.WithCancel(ctx)
 	streamDone := make(chan error, 1)
@@ -101,6 +114,40 @@ func trackStream(ctx context.Context, db *sqlx.DB, broker Broker, s Streamer, ru
 		return nil
 	}
 
+	stopped := func(err error) (Result, error) {
+		streamDone <- err // finish reads it again
+		if err == nil {
+			err = errors.New("event stream stopped")
+		}
+		return finish(err)
+	}
+	for submitted != nil {
+		// While batches are being sent nothing times out: the deadline counts from the end of sending.
+		select {
+		case <-st.signal:
+		case reason := <-st.heal:
+			if err := runHeal(reason); err != nil {
+				return finish(err)
+			}
+		case deadline = <-submitted:
+			submitted = nil
+			// The run is counted once more: the answers stored meanwhile moved journals too. The
+			// stream's moves from here on are taken in as before.
+			st.openDelta.Swap(0)
+			res.Counts++
+			p, err := ReadProgress(ctx, db, runID)
+			if err != nil {
+				return finish(err)
+			}
+			cfg.kept.submitted(p, deadline)
+			openN = p.Total - p.Final - p.Unsent
+			close(st.sent)
+		case err := <-streamDone:
+			return stopped(err)
+		case <-ctx.Done():
+			return finish(ctx.Err())
+		}
+	}
 	for {
 		if openN == 0 {
 			return finish(nil)
@@ -133,11 +180,7 @@ func trackStream(ctx context.Context, db *sqlx.DB, broker Broker, s Streamer, ru
 		case err := <-streamDone:
 			wcancel()
 			<-waited
-			streamDone <- err // finish reads it again
-			if err == nil {
-				err = errors.New("event stream stopped")
-			}
-			return finish(err)
+			return stopped(err)
 		}
 		wcancel()
 		if !waitedOut {
@@ -278,7 +321,7 @@ func (st *streamer) connect(ctx context.Context, o alpaca.StreamOptions) (receiv
 	defer timer.Stop()
 	flush := func() error {
 		timer.Stop()
-		if len(buf) == 0 {
+		if len(buf) == 0 && len(st.early) == 0 {
 			return nil
 		}
 		changed, err := st.apply(ctx, buf)
@@ -293,8 +336,20 @@ func (st *streamer) connect(ctx context.Context, o alpaca.StreamOptions) (receiv
 		st.notify()
 		return nil
 	}
+	var sent <-chan struct{}
+	if !st.sentSeen {
+		sent = st.sent
+	}
 	for {
 		select {
+		case <-sent:
+			// Every answer is stored: the events kept for journals not known yet are tried a last time.
+			sent, st.sentSeen = nil, true
+			if err := flush(); err != nil {
+				cancel()
+				<-streamErr
+				return received, err
+			}
 		case e := <-ch:
 			received++
 			st.events.Add(1)
@@ -354,13 +409,53 @@ func (st *streamer) connect(ctx context.Context, o alpaca.StreamOptions) (receiv
 // each move only from the status it was judged in. When one moved meanwhile (a heal pass beside
 // the stream) or a lock would have to be waited for, the transaction is dropped and the events
 // applied again with their journals locked first.
+//
+// While batches are still being sent, the events of journals not known yet are kept (st.early)
+// and applied with the next batch; the first batch applied after sending ended is their last try.
 func (st *streamer) apply(ctx context.Context, evs []alpaca.JournalEvent) (changed int, err error) {
-	changed, err = st.applyOnce(ctx, evs, false)
+	// Judged before the journals are read: once sent is closed, every answer is stored.
+	last := st.allSent()
+	if len(st.early) > 0 {
+		evs = append(st.early[:len(st.early):len(st.early)], evs...)
+	}
+	changed, unknown, err := st.applyOnce(ctx, evs, false)
 	var pqErr *pq.Error
 	if errors.Is(err, errMovedMeanwhile) || errors.As(err, &pqErr) && (pqErr.Code == lockNotAvailable || pqErr.Code == deadlockDetected) {
-		return st.applyOnce(ctx, evs, true)
+		changed, unknown, err = st.applyOnce(ctx, evs, true)
 	}
-	return changed, err
+	if err != nil {
+		return changed, err
+	}
+	st.early = st.early[:0]
+	if last {
+		st.early = nil
+		if st.earlyDropped {
+			st.earlyDropped = false
+			st.requestHeal("early events dropped")
+		}
+		return changed, nil
+	}
+	for _, e := range unknown {
+		if len(st.early) == earlyMax {
+			st.earlyDropped = true
+			break
+		}
+		st.early = append(st.early, e)
+	}
+	return changed, nil
+}
+
+// earlyMax bounds the events kept for journals not known yet while batches are being sent.
+const earlyMax = 50_000
+
+// allSent says whether every batch of the run is sent.
+func (st *streamer) allSent() bool {
+	select {
+	case <-st.sent:
+		return true
+	default:
+		return false
+	}
 }
 
 // errMovedMeanwhile: a journal no longer held the status its events were judged in.
@@ -369,8 +464,9 @@ var errMovedMeanwhile = errors.New("a journal moved while its events were judged
 // PostgreSQL's codes for a lock not granted within lock_timeout and for a deadlock.
 const lockNotAvailable, deadlockDetected = "55P03", "40P01"
 
-// applyOnce is one try of apply, with the journals locked first or not.
-func (st *streamer) applyOnce(ctx context.Context, evs []alpaca.JournalEvent, locked bool) (changed int, err error) {
+// applyOnce is one try of apply, with the journals locked first or not. It returns, besides how
+// many journals moved, the events of journals it does not know.
+func (st *streamer) applyOnce(ctx context.Context, evs []alpaca.JournalEvent, locked bool) (changed int, unknown []alpaca.JournalEvent, err error) {
 	maxID := ""
 	var jids []string
 	seenJ := map[string]bool{}
@@ -384,6 +480,12 @@ func (st *streamer) applyOnce(ctx context.Context, evs []alpaca.JournalEvent, lo
 		if !validUUID(e.JournalID) {
 			continue // not a journal id we could hold; the cursor still passes it
 		}
+		if e.StatusFrom == "" {
+			// A journal's first event (Alpaca sends status_from "" only there) tells its status at
+			// creation, which the answer to the POST that created it tells too, or a later one: it
+			// never moves a journal, so its journal is not even read. The cursor still passes it.
+			continue
+		}
 		byID[e.EventID] = e
 		if !seenJ[e.JournalID] {
 			seenJ[e.JournalID] = true
@@ -392,13 +494,13 @@ func (st *streamer) applyOnce(ctx context.Context, evs []alpaca.JournalEvent, lo
 	}
 	tx, err := st.db.BeginTxx(ctx, nil)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	defer tx.Rollback()
 	if !locked {
 		// Without locks first, a wait for one is not worth it: the locked try waits in id order.
 		if _, err := tx.ExecContext(ctx, `SET LOCAL lock_timeout = '100ms'`); err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 	}
 
@@ -410,7 +512,7 @@ func (st *streamer) applyOnce(ctx context.Context, evs []alpaca.JournalEvent, lo
 	if len(jids) > 0 {
 		read, err := store.JournalsOfEvents(ctx, tx, jids)
 		if err != nil {
-			return 0, fmt.Errorf("our journals: %w", err)
+			return 0, nil, fmt.Errorf("our journals: %w", err)
 		}
 		byAlpaca := make(map[string]*store.EventJournal, len(read))
 		for _, j := range read {
@@ -418,14 +520,17 @@ func (st *streamer) applyOnce(ctx context.Context, evs []alpaca.JournalEvent, lo
 		}
 		news := map[int64]*store.EventJournal{}
 		for _, e := range byID {
-			if j := byAlpaca[e.JournalID]; j != nil && e.EventID > j.LastEvent && !repeats(j, e) {
+			j := byAlpaca[e.JournalID]
+			if j == nil {
+				unknown = append(unknown, e)
+			} else if e.EventID > j.LastEvent && !repeats(j, e) {
 				news[j.ID] = j
 			}
 		}
 		js = slices.Collect(maps.Values(news))
 		if locked {
 			if js, err = store.LockEventJournals(ctx, tx, slices.Collect(maps.Keys(news))); err != nil {
-				return 0, fmt.Errorf("our journals: %w", err)
+				return 0, nil, fmt.Errorf("our journals: %w", err)
 			}
 		}
 	}
@@ -472,11 +577,11 @@ func (st *streamer) applyOnce(ctx context.Context, evs []alpaca.JournalEvent, lo
 	for _, round := range rounds {
 		moved, err := store.MoveSeenJournals(ctx, tx, round, "sse", now)
 		if err != nil {
-			return 0, fmt.Errorf("statuses: %w", err)
+			return 0, nil, fmt.Errorf("statuses: %w", err)
 		}
 		if !locked && len(moved) < len(round) {
 			// Every move was judged allowed from the status read: a journal left out moved since.
-			return 0, errMovedMeanwhile
+			return 0, nil, errMovedMeanwhile
 		}
 		changed += len(moved)
 		delta += store.OpenDelta(moved, st.runID)
@@ -489,24 +594,24 @@ func (st *streamer) applyOnce(ctx context.Context, evs []alpaca.JournalEvent, lo
 		}
 		n, err := store.NoteJournalEvents(ctx, tx, ids, statuses, events)
 		if err != nil {
-			return 0, fmt.Errorf("events seen: %w", err)
+			return 0, nil, fmt.Errorf("events seen: %w", err)
 		}
 		if !locked && n < len(ids) {
-			return 0, errMovedMeanwhile
+			return 0, nil, errMovedMeanwhile
 		}
 	}
 	if maxID != "" {
 		if _, err := tx.ExecContext(ctx, advanceCursor,
 			st.cfg.SweepAccount, maxID, now); err != nil {
-			return 0, fmt.Errorf("cursor: %w", err)
+			return 0, nil, fmt.Errorf("cursor: %w", err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	st.openDelta.Add(int64(delta))
 	st.cfg.kept.moved(committed)
-	return changed, nil
+	return changed, unknown, nil
 }
 
 // repeats says whether event e only repeats the known status journal j holds: it changes

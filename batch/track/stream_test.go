@@ -654,3 +654,50 @@ func TestStreamMoveRacingAnotherMove(t *testing.T) {
 		t.Fatalf("status %q (%v), want executed", status, err)
 	}
 }
+
+// TestStreamBesideSendingKeepsEventsBeforeTheirAnswer: tracking begins while batches are still
+// being sent, and a batch's journals move at Alpaca (every event already passed by the stream)
+// before its answer is stored. Once the answer is stored and sending ends, those journals still
+// end at the simulator's status from the events kept, with no heal pass, and tracking ends only
+// after sending has.
+func TestStreamBesideSendingKeepsEventsBeforeTheirAnswer(t *testing.T) {
+	t.Parallel()
+	b := setup(t, sandbox.Faults{}, nil)
+	b.post(t, 10, true, "") // a batch answered before tracking began
+	submitted := make(chan time.Time, 1)
+	cfg := b.config()
+	cfg.Submitted = submitted
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	done := b.goTrack(ctx, cfg)
+
+	key, body, ids, statuses := b.create(t, 10, "") // sent; its answer not stored yet
+	b.sim.Advance(3 * time.Second)                  // queued -> sent_to_clearing -> executed, both batches
+	evs := b.sim.Events()
+	last := evs[len(evs)-1].ID
+	waitFor(t, 20*time.Second, func() bool { return b.cursor(t) >= last }) // the stream passed every event
+	var executed int
+	if err := b.db.Get(&executed, `SELECT count(*) FROM journals WHERE status = 'executed'`); err != nil {
+		t.Fatal(err)
+	}
+	if executed != 10 {
+		t.Fatalf("%d journals executed while batches were being sent, want the answered batch's 10", executed)
+	}
+	select {
+	case o := <-done:
+		t.Fatalf("tracking ended while batches were still being sent: %+v, %v", o.res, o.err)
+	default:
+	}
+
+	b.answered(t, key, body, ids, statuses)
+	submitted <- b.sim.Now().Add(time.Hour)
+	o := <-done
+	if o.err != nil {
+		t.Fatalf("track: %v (%+v)", o.err, o.res)
+	}
+	if o.res.Open != 0 || o.res.Passes != 0 {
+		t.Fatalf("result %+v, want none open and no heal pass", o.res)
+	}
+	b.checkStatusesMatch(t)
+	b.checkHistory(t)
+}

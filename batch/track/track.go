@@ -84,7 +84,8 @@ type Config struct {
 	// default 60s (Alpaca sends heartbeats far more often).
 	StreamIdle time.Duration
 	// FlushEvents and FlushEvery bound a transaction of stream events: it commits after this many
-	// events or this long after its first event; defaults 500 and 200ms.
+	// events or this long after its first event; defaults 2,000 and 1s (a night's events come by
+	// the ten thousand a second: each transaction is a commit and a statement per step of it).
 	FlushEvents int
 	FlushEvery  time.Duration
 	// ReplayMargin is how much event time a reconnect re-reads before the stored cursor, to recover
@@ -116,6 +117,11 @@ type Config struct {
 	// its reason (reconnect, dropped, deadline, ...), as they happen (metrics).
 	OnReconnect func()
 	OnHeal      func(reason string)
+	// Submitted, when set, says the run's batches are still being sent as tracking starts: the
+	// stream's events are applied meanwhile, but tracking ends only after it receives the run's
+	// deadline here, once every batch is sent (Track's own deadline argument is then unused). An
+	// event for a journal whose answer is not stored yet is kept and applied once it is.
+	Submitted <-chan time.Time
 
 	kept *kept // where the run stands for the progress lines; set by Track
 }
@@ -144,10 +150,10 @@ func (cfg Config) withDefaults() Config {
 		cfg.StreamIdle = 60 * time.Second
 	}
 	if cfg.FlushEvents <= 0 {
-		cfg.FlushEvents = 500
+		cfg.FlushEvents = 2000
 	}
 	if cfg.FlushEvery <= 0 {
-		cfg.FlushEvery = 200 * time.Millisecond
+		cfg.FlushEvery = time.Second
 	}
 	if cfg.ReplayMargin <= 0 {
 		cfg.ReplayMargin = 5 * time.Second
@@ -201,16 +207,29 @@ type open struct {
 // then marks the run tracked. It streams when cfg.Mode allows and the broker can; otherwise it polls.
 func Track(ctx context.Context, db *sqlx.DB, broker Broker, runID int64, deadline time.Time, cfg Config) (Result, error) {
 	cfg = cfg.withDefaults()
+	s, streams := broker.(Streamer)
+	if cfg.Mode == ModePoll {
+		streams = false
+	}
+	if cfg.Submitted != nil && !streams {
+		// Passes wait between themselves on the run's clock: they begin once everything is sent.
+		select {
+		case deadline = <-cfg.Submitted:
+			cfg.Submitted = nil
+		case <-ctx.Done():
+			return Result{}, ctx.Err()
+		}
+	}
 	p, err := ReadProgress(ctx, db, runID)
 	if err != nil {
 		return Result{}, err
 	}
-	cfg.kept = &kept{runID: runID, p: p}
-	defer logProgress(ctx, runID, deadline, cfg)()
+	cfg.kept = &kept{runID: runID, p: p, deadline: deadline}
+	defer logProgress(ctx, runID, cfg)()
+	if streams {
+		return trackStream(ctx, db, broker, s, runID, deadline, cfg)
+	}
 	if cfg.Mode != ModePoll {
-		if s, ok := broker.(Streamer); ok {
-			return trackStream(ctx, db, broker, s, runID, deadline, cfg)
-		}
 		cfg.Logger.Warn("broker has no event stream; tracking by polling", "run", runID)
 	}
 	var res Result
@@ -442,6 +461,15 @@ type kept struct {
 	runID int64
 	mu    sync.Mutex
 	p     Progress
+	// deadline is when tracking stops; zero while the run's batches are still being sent.
+	deadline time.Time
+}
+
+// submitted takes in where the run stands once every batch is sent, and its deadline.
+func (k *kept) submitted(p Progress, deadline time.Time) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.p, k.deadline = p, deadline
 }
 
 // moved takes in committed moves (a nil kept takes nothing: Pass called on its own).
@@ -456,14 +484,20 @@ func (k *kept) moved(ms []store.Moved) {
 }
 
 func (k *kept) progress() Progress {
+	p, _ := k.standing()
+	return p
+}
+
+// standing is where the run stands and its deadline (zero while batches are being sent).
+func (k *kept) standing() (Progress, time.Time) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	return k.p
+	return k.p, k.deadline
 }
 
 // logProgress logs where the run stands every cfg.ProgressEvery until the returned stop is called;
 // stop returns once nothing more will be logged.
-func logProgress(ctx context.Context, runID int64, deadline time.Time, cfg Config) (stop func()) {
+func logProgress(ctx context.Context, runID int64, cfg Config) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
@@ -486,15 +520,19 @@ func logProgress(ctx context.Context, runID int64, deadline time.Time, cfg Confi
 			if !logNow && cfg.OnProgress == nil {
 				continue
 			}
-			p := cfg.kept.progress()
+			p, deadline := cfg.kept.standing()
 			if cfg.OnProgress != nil {
 				cfg.OnProgress(p.Final, p.Total)
 			}
 			if !logNow {
 				continue
 			}
+			left := "sending" // the deadline counts from the end of sending
+			if !deadline.IsZero() {
+				left = max(deadline.Sub(cfg.Now()), 0).Round(time.Second).String()
+			}
 			cfg.Logger.Info("track progress", "run", runID, "final", p.Final, "total", p.Total, "open", p.Open(),
-				"funded", p.Funded.StringFixed(2), "left", max(deadline.Sub(cfg.Now()), 0).Round(time.Second))
+				"funded", p.Funded.StringFixed(2), "left", left)
 		}
 	}()
 	return func() { cancel(); <-done }
