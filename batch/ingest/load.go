@@ -480,7 +480,7 @@ func (r *runner) loadFast(ctx context.Context, c candidate, rc *readCopy, probs 
 func (r *runner) copyRows(ctx context.Context, conn *sqlx.Conn, query string, prefix []byte, f io.Reader, c candidate,
 	probs *Problems, failFast bool) (t *table, rows int, dbErr, err error) {
 	var readErr error
-	s, err := streamCopy(ctx, conn, query, func(s *copyStream) error {
+	s, err := store.StreamCopy(ctx, conn, query, func(s *store.CopyStream) error {
 		begin := func() error {
 			rows++
 			r.rowsRead(c.name, rows)
@@ -489,7 +489,7 @@ func (r *runner) copyRows(ctx context.Context, conn *sqlx.Conn, query string, pr
 					return err
 				}
 			}
-			s.buf = append(s.buf, prefix...)
+			s.Buf = append(s.Buf, prefix...)
 			return nil
 		}
 		switch c.kind {
@@ -506,8 +506,8 @@ func (r *runner) copyRows(ctx context.Context, conn *sqlx.Conn, query string, pr
 		return readErr
 	})
 	switch {
-	case s.err != nil:
-		return t, rows, s.err, nil
+	case s.Err != nil:
+		return t, rows, s.Err, nil
 	case readErr != nil:
 		return t, rows, nil, readErr
 	case failFast && probs.Total > 0:
@@ -518,13 +518,13 @@ func (r *runner) copyRows(ctx context.Context, conn *sqlx.Conn, query string, pr
 
 // copyRow is the row callback of a reader: it begins each valid row's COPY line, appends its
 // columns and sends the line.
-func copyRow[T any](s *copyStream, begin func() error, appendRow func([]byte, int, T) []byte) func(int, T) error {
+func copyRow[T any](s *store.CopyStream, begin func() error, appendRow func([]byte, int, T) []byte) func(int, T) error {
 	return func(line int, x T) error {
 		if err := begin(); err != nil {
 			return err
 		}
-		s.buf = appendRow(s.buf, line, x)
-		return s.row()
+		s.Buf = appendRow(s.Buf, line, x)
+		return s.Row()
 	}
 }
 

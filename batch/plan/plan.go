@@ -9,6 +9,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -75,11 +76,22 @@ func Plan(ctx context.Context, db *sqlx.DB, cfg Config) (Result, error) {
 		cfg.Now = time.Now
 	}
 	now := cfg.Now().UTC()
-	tx, err := db.BeginTxx(ctx, nil)
+	// One connection holds the transaction and streams the journals' COPY beside it.
+	conn, err := db.Connx(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	defer conn.Close()
+	tx, err := conn.BeginTxx(ctx, nil)
 	if err != nil {
 		return Result{}, err
 	}
 	defer tx.Rollback()
+	// Each statement here runs once a night over freshly loaded tables whose statistics may be
+	// stale: JIT compiling them cost more than running them (a second at 100,000 journals).
+	if _, err := tx.ExecContext(ctx, `SET LOCAL jit = off`); err != nil {
+		return Result{}, err
+	}
 
 	var res Result
 	res.RunID, err = store.CreateRun(ctx, tx, cfg.BusinessDate, cfg.SweepAccount, now)
@@ -92,7 +104,7 @@ func Plan(ctx context.Context, db *sqlx.DB, cfg Config) (Result, error) {
 		return res, fmt.Errorf("create run: %w", err)
 	}
 
-	p := &planner{tx: tx, cfg: cfg, now: now, res: &res}
+	p := &planner{conn: conn, tx: tx, cfg: cfg, now: now, res: &res}
 	if err := p.holds(ctx); err != nil {
 		return res, err
 	}
@@ -121,20 +133,21 @@ func Plan(ctx context.Context, db *sqlx.DB, cfg Config) (Result, error) {
 	return res, nil
 }
 
+// row is one receipt × allocation row of the plan_rows cursor, its fields in the cursor's column order.
 type row struct {
-	ReceiptID     string              `db:"receipt_id"`
-	ReceiptAmount decimal.Decimal     `db:"receipt_amount"`
-	ValueDate     time.Time           `db:"value_date"`
-	OrigName      string              `db:"originator_name"`
-	OrigAccount   string              `db:"originator_account"`
-	OrigBank      string              `db:"originator_bank"`
-	OrigAddress   string              `db:"originator_address"`
-	AllocID       sql.NullInt64       `db:"allocation_id"`
-	AccountID     sql.NullString      `db:"account_id"`
-	Amount        decimal.NullDecimal `db:"amount"`
-	Weight        decimal.NullDecimal `db:"weight"`
-	ClientRef     sql.NullString      `db:"client_ref"`
-	Description   sql.NullString      `db:"description"`
+	ReceiptID     string
+	ReceiptAmount decimal.Decimal
+	ValueDate     time.Time
+	OrigName      string
+	OrigAccount   string
+	OrigBank      string
+	OrigAddress   string
+	AllocID       sql.NullInt64
+	AccountID     sql.NullString
+	Amount        decimal.NullDecimal
+	Weight        decimal.NullDecimal
+	ClientRef     sql.NullString
+	Description   sql.NullString
 }
 
 // intent is one journal waiting for its batch to fill. It copies what it needs from the row: rows
@@ -144,12 +157,12 @@ type intent struct {
 	key       string
 	receiptID string
 	clientRef string
-	amount    decimal.Decimal
 	entry     alpaca.BatchEntry
 	expectPen bool
 }
 
 type planner struct {
+	conn        *sqlx.Conn
 	tx          *sqlx.Tx
 	cfg         Config
 	now         time.Time
@@ -168,11 +181,12 @@ func (p *planner) receipts(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("select receipts: %w", err)
 	}
-	var group []row
+	var group, chunk []row
 	for {
-		var chunk []row
-		if err := p.tx.SelectContext(ctx, &chunk, fmt.Sprintf(`FETCH %d FROM plan_rows`, fetchSize)); err != nil {
-			return fmt.Errorf("fetch receipts: %w", err)
+		// The whole chunk is read before any of it is planned: the connection is busy until then.
+		chunk, err = p.fetch(ctx, chunk[:0])
+		if err != nil {
+			return err
 		}
 		for _, r := range chunk {
 			if len(group) > 0 && group[0].ReceiptID != r.ReceiptID {
@@ -194,6 +208,28 @@ func (p *planner) receipts(ctx context.Context) error {
 	}
 	_, err = p.tx.ExecContext(ctx, `CLOSE plan_rows`)
 	return err
+}
+
+// fetch appends the next fetchSize rows of the cursor to chunk, scanned in the cursor's column
+// order (no reflection per row).
+func (p *planner) fetch(ctx context.Context, chunk []row) ([]row, error) {
+	rows, err := p.tx.QueryContext(ctx, fetchPlanRows)
+	if err != nil {
+		return chunk, fmt.Errorf("fetch receipts: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r row
+		if err := rows.Scan(&r.ReceiptID, &r.ReceiptAmount, &r.ValueDate, &r.OrigName, &r.OrigAccount, &r.OrigBank,
+			&r.OrigAddress, &r.AllocID, &r.AccountID, &r.Amount, &r.Weight, &r.ClientRef, &r.Description); err != nil {
+			return chunk, fmt.Errorf("fetch receipts: %w", err)
+		}
+		chunk = append(chunk, r)
+	}
+	if err := rows.Err(); err != nil {
+		return chunk, fmt.Errorf("fetch receipts: %w", err)
+	}
+	return chunk, rows.Close()
 }
 
 // holds records what this run must not plan because an allocations file naming it is not loaded
@@ -389,7 +425,6 @@ func (p *planner) addIntent(ctx context.Context, r *row, amount decimal.Decimal)
 	desc := pool.Describe(r.Description.String, key)
 	in := intent{
 		allocID: r.AllocID.Int64, key: key, receiptID: r.ReceiptID, clientRef: r.ClientRef.String,
-		amount:    amount,
 		expectPen: p.cfg.JournalLimit.IsPositive() && amount.GreaterThan(p.cfg.JournalLimit),
 		entry: alpaca.BatchEntry{
 			ToAccount:                       strings.ToLower(r.AccountID.String),
@@ -431,28 +466,45 @@ func (p *planner) flushBatch(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	stmt, err := p.tx.PrepareContext(ctx, store.CopyJournalsSQL)
-	if err != nil {
-		return fmt.Errorf("copy journals: %w", err)
-	}
-	for _, in := range p.batch {
-		e := in.entry
-		if _, err := stmt.ExecContext(ctx, p.res.RunID, batchID, in.key, in.allocID, 1, in.receiptID, in.clientRef,
-			e.ToAccount, in.amount.StringFixed(2), e.Description, in.expectPen, store.JournalPlanned, p.now); err != nil {
-			stmt.Close()
-			return fmt.Errorf("copy journals: %w", err)
+	s, err := store.StreamCopy(ctx, p.conn, store.CopyJournalsSQL, func(s *store.CopyStream) error {
+		for _, in := range p.batch {
+			s.Buf = p.appendJournal(s.Buf, batchID, &in)
+			if err := s.Row(); err != nil {
+				return err
+			}
 		}
-	}
-	if _, err := stmt.ExecContext(ctx); err != nil {
-		stmt.Close()
+		return nil
+	})
+	if err != nil {
+		if s.Err != nil {
+			err = s.Err
+		}
 		return fmt.Errorf("copy journals: %w", err)
-	}
-	if err := stmt.Close(); err != nil {
-		return err
 	}
 	p.res.Batches++
 	p.batch = p.batch[:0]
 	return nil
+}
+
+// appendJournal appends the COPY line of one planned journal, in store.CopyJournalsSQL's columns.
+func (p *planner) appendJournal(b []byte, batchID int64, in *intent) []byte {
+	b = strconv.AppendInt(b, p.res.RunID, 10)
+	b = append(b, '\t')
+	b = strconv.AppendInt(b, batchID, 10)
+	b = store.AppendCopyText(b, in.key)
+	b = append(b, '\t')
+	b = strconv.AppendInt(b, in.allocID, 10)
+	b = append(b, "\t1"...) // attempt
+	b = store.AppendCopyText(b, in.receiptID)
+	b = store.AppendCopyText(b, in.clientRef)
+	b = store.AppendCopyText(b, in.entry.ToAccount)
+	b = store.AppendCopyText(b, in.entry.Amount)
+	b = store.AppendCopyText(b, in.entry.Description)
+	b = append(b, '\t')
+	b = strconv.AppendBool(b, in.expectPen)
+	b = store.AppendCopyText(b, store.JournalPlanned)
+	b = append(b, '\t')
+	return p.now.AppendFormat(b, time.RFC3339Nano)
 }
 
 // skipOrphans records allocations this run cannot plan: those whose receipt has not arrived (listed
