@@ -447,6 +447,9 @@ func (r *runner) loadFast(ctx context.Context, c candidate, rc *readCopy, probs 
 		return 0, err
 	}
 	defer tx.Rollback()
+	if err := jitOff(ctx, tx); err != nil {
+		return 0, err
+	}
 	fileID, err := r.insertFileRow(ctx, tx, c, rc)
 	if err != nil {
 		return 0, err
