@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"fmt"
+	"sync"
 
 	"github.com/jmoiron/sqlx"
 )
@@ -19,6 +20,10 @@ type copyIn interface {
 	Exec(args []driver.Value) (driver.Result, error)
 	Close() error
 }
+
+// copyBufs keeps the chunk buffers of finished COPYs: plan runs one COPY per batch, and a new
+// buffer each time was half a megabyte to clear.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 2*copyChunk); return &b }}
 
 // CopyStream is one COPY ... FROM STDIN (text format) inside the transaction open on a connection:
 // the caller appends each row's line to Buf and calls Row, and the lines are sent a chunk at a
@@ -36,7 +41,12 @@ type CopyStream struct {
 // write, which appends each row's line to s.Buf and calls s.Row. When write fails the COPY is
 // ended early and the transaction must be rolled back. The database's refusal is in s.Err.
 func StreamCopy(ctx context.Context, conn *sqlx.Conn, query string, write func(s *CopyStream) error) (s *CopyStream, err error) {
-	s = &CopyStream{ctx: ctx, Buf: make([]byte, 0, 2*copyChunk)}
+	buf := copyBufs.Get().(*[]byte)
+	s = &CopyStream{ctx: ctx, Buf: (*buf)[:0]}
+	defer func() {
+		*buf = s.Buf[:0]
+		copyBufs.Put(buf)
+	}()
 	err = conn.Raw(func(dc any) error {
 		prep, ok := dc.(driver.ConnPrepareContext)
 		if !ok {
