@@ -113,12 +113,6 @@ func Plan(ctx context.Context, db *sqlx.DB, cfg Config) (Result, error) {
 			return res, err
 		}
 	}
-	if err := p.flushBatch(ctx); err != nil {
-		return res, err
-	}
-	if err := p.flushRows(ctx); err != nil {
-		return res, err
-	}
 	if err := p.skipOrphans(ctx); err != nil {
 		return res, err
 	}
@@ -171,6 +165,11 @@ type planner struct {
 	seq         int
 	receiptsBuf []runReceipt
 	skipsBuf    []skip
+	// While a chunk of the cursor is planned: the open COPY of journals, the batch ids reserved
+	// for it and the batches filled, written once the COPY has ended.
+	copy       *store.CopyStream
+	batchIDs   []int64
+	newBatches []store.NewBatch
 }
 
 // receipts walks every unplanned receipt with its allocations, in (receipt_id, client_ref) byte
@@ -182,32 +181,70 @@ func (p *planner) receipts(ctx context.Context) error {
 		return fmt.Errorf("select receipts: %w", err)
 	}
 	var group, chunk []row
-	for {
+	for last := false; !last; {
 		// The whole chunk is read before any of it is planned: the connection is busy until then.
 		chunk, err = p.fetch(ctx, chunk[:0])
 		if err != nil {
 			return err
 		}
-		for _, r := range chunk {
-			if len(group) > 0 && group[0].ReceiptID != r.ReceiptID {
-				if err := p.receipt(ctx, group); err != nil {
+		last = len(chunk) < fetchSize
+		err := p.copyJournals(ctx, len(p.batch)+len(group)+len(chunk), func() error {
+			for _, r := range chunk {
+				if len(group) > 0 && group[0].ReceiptID != r.ReceiptID {
+					if err := p.receipt(group); err != nil {
+						return err
+					}
+					group = group[:0]
+				}
+				group = append(group, r)
+			}
+			if !last {
+				return nil
+			}
+			if len(group) > 0 {
+				if err := p.receipt(group); err != nil {
 					return err
 				}
-				group = group[:0]
 			}
-			group = append(group, r)
-		}
-		if len(chunk) < fetchSize {
-			break
-		}
-	}
-	if len(group) > 0 {
-		if err := p.receipt(ctx, group); err != nil {
+			return p.flushBatch()
+		})
+		if err != nil {
 			return err
 		}
 	}
 	_, err = p.tx.ExecContext(ctx, `CLOSE plan_rows`)
 	return err
+}
+
+// copyJournals runs plan, which plans up to intents journals, with one COPY of journals open: the
+// journals of each batch it fills are streamed as they are made, so PostgreSQL stores them while
+// cashpool computes the next. The batches' ids are reserved first (one per BatchSize journals and
+// one for the last, partial batch); the batch rows, run_receipts and skipped allocations are
+// written once the COPY has ended.
+func (p *planner) copyJournals(ctx context.Context, intents int, plan func() error) error {
+	ids, err := store.ReserveBatchIDs(ctx, p.tx, intents/p.cfg.BatchSize+1)
+	if err != nil {
+		return err
+	}
+	p.batchIDs = ids
+	s, err := store.StreamCopy(ctx, p.conn, store.CopyJournalsSQL, func(s *store.CopyStream) error {
+		p.copy = s
+		defer func() { p.copy = nil }()
+		return plan()
+	})
+	if err != nil {
+		if s.Err != nil {
+			err = s.Err
+		}
+		return fmt.Errorf("copy journals: %w", err)
+	}
+	if len(p.newBatches) > 0 {
+		if err := store.InsertBatches(ctx, p.tx, p.res.RunID, store.EntryJNLC, p.newBatches); err != nil {
+			return err
+		}
+		p.newBatches = p.newBatches[:0]
+	}
+	return p.flushRows(ctx)
 }
 
 // fetch appends the next fetchSize rows of the cursor to chunk, scanned in the cursor's column
@@ -260,7 +297,7 @@ func (p *planner) holds(ctx context.Context) error {
 // receipt plans one receipt: amount allocations first, then whatever is left split over the weight
 // allocations. Allocations that exceed the receipt, or one to the sweep account itself, hold it
 // whole: nothing of it is sent.
-func (p *planner) receipt(ctx context.Context, g []row) error {
+func (p *planner) receipt(g []row) error {
 	rc := &g[0]
 	p.res.Receipts++
 	total := rc.ReceiptAmount
@@ -301,10 +338,9 @@ func (p *planner) receipt(ctx context.Context, g []row) error {
 		for _, r := range append(amounts, weights...) {
 			skipped = append(skipped, skip{r.AllocID.Int64, "receipt " + rc.ReceiptID + " held: " + why})
 		}
-		if err := p.addReceipt(ctx, rc, decimal.Zero, true, held); err != nil {
-			return err
-		}
-		return p.addSkipped(ctx, skipped)
+		p.addReceipt(rc, decimal.Zero, true, held)
+		p.addSkipped(skipped)
+		return nil
 	}
 	var skipped []skip
 
@@ -347,14 +383,13 @@ func (p *planner) receipt(ctx context.Context, g []row) error {
 		if !r.AllocID.Valid || !ok {
 			continue
 		}
-		if err := p.addIntent(ctx, r, amt); err != nil {
+		if err := p.addIntent(r, amt); err != nil {
 			return err
 		}
 	}
-	if err := p.addReceipt(ctx, rc, allocated, false, ""); err != nil {
-		return err
-	}
-	return p.addSkipped(ctx, skipped)
+	p.addReceipt(rc, allocated, false, "")
+	p.addSkipped(skipped)
+	return nil
 }
 
 type skip struct {
@@ -362,26 +397,17 @@ type skip struct {
 	reason  string
 }
 
-func (p *planner) addReceipt(ctx context.Context, rc *row, allocated decimal.Decimal, held bool, reason string) error {
+// addReceipt and addSkipped buffer the run_receipts and run_skipped_allocations rows of a chunk of
+// the cursor, written in one statement each after it (flushRows): no round trip per row, and
+// memory stays flat.
+func (p *planner) addReceipt(rc *row, allocated decimal.Decimal, held bool, reason string) {
 	p.receiptsBuf = append(p.receiptsBuf, runReceipt{rc.ReceiptID, rc.ReceiptAmount, allocated, held, reason})
-	if len(p.receiptsBuf) >= flushEvery {
-		return p.flushRows(ctx)
-	}
-	return nil
 }
 
-func (p *planner) addSkipped(ctx context.Context, s []skip) error {
+func (p *planner) addSkipped(s []skip) {
 	p.skipsBuf = append(p.skipsBuf, s...)
 	p.res.Skipped += len(s)
-	if len(p.skipsBuf) >= flushEvery {
-		return p.flushRows(ctx)
-	}
-	return nil
 }
-
-// flushEvery bounds the receipts and skipped allocations held before they are written in one
-// statement each: no round trip per row, and memory stays flat.
-const flushEvery = 1000
 
 type runReceipt struct {
 	id        string
@@ -420,7 +446,7 @@ func (p *planner) flushRows(ctx context.Context) error {
 	return nil
 }
 
-func (p *planner) addIntent(ctx context.Context, r *row, amount decimal.Decimal) error {
+func (p *planner) addIntent(r *row, amount decimal.Decimal) error {
 	key := pool.JournalKey(p.cfg.SweepAccount, p.cfg.BusinessDate, r.ReceiptID, r.ClientRef.String, 1)
 	desc := pool.Describe(r.Description.String, key)
 	in := intent{
@@ -441,7 +467,7 @@ func (p *planner) addIntent(ctx context.Context, r *row, amount decimal.Decimal)
 	p.res.Journals++
 	p.res.Planned = p.res.Planned.Add(amount)
 	if len(p.batch) >= p.cfg.BatchSize {
-		return p.flushBatch(ctx)
+		return p.flushBatch()
 	}
 	return nil
 }
@@ -451,35 +477,32 @@ func transmitterTime(d time.Time) time.Time {
 	return time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, time.UTC)
 }
 
-// flushBatch writes the buffered intents as one batch and its journals.
-func (p *planner) flushBatch(ctx context.Context) error {
+// flushBatch makes the buffered intents one batch, with the next reserved id, and streams its
+// journals into the open COPY.
+func (p *planner) flushBatch() error {
 	if len(p.batch) == 0 {
 		return nil
 	}
+	if len(p.batchIDs) == 0 {
+		return errors.New("plan: more batches than batch ids reserved")
+	}
+	id := p.batchIDs[0]
+	p.batchIDs = p.batchIDs[1:]
 	p.seq++
 	entries := make([]alpaca.BatchEntry, len(p.batch))
 	for i, in := range p.batch {
 		entries[i] = in.entry
 	}
-	seq := fmt.Sprintf("%06d", p.seq)
-	batchID, err := jnlc.InsertBatch(ctx, p.tx, p.res.RunID, p.cfg.SweepAccount, p.cfg.BusinessDate, seq, entries)
+	b, err := jnlc.NewBatch(id, p.cfg.SweepAccount, p.cfg.BusinessDate, fmt.Sprintf("%06d", p.seq), entries)
 	if err != nil {
 		return err
 	}
-	s, err := store.StreamCopy(ctx, p.conn, store.CopyJournalsSQL, func(s *store.CopyStream) error {
-		for _, in := range p.batch {
-			s.Buf = p.appendJournal(s.Buf, batchID, &in)
-			if err := s.Row(); err != nil {
-				return err
-			}
+	p.newBatches = append(p.newBatches, b)
+	for i := range p.batch {
+		p.copy.Buf = p.appendJournal(p.copy.Buf, id, &p.batch[i])
+		if err := p.copy.Row(); err != nil {
+			return err
 		}
-		return nil
-	})
-	if err != nil {
-		if s.Err != nil {
-			err = s.Err
-		}
-		return fmt.Errorf("copy journals: %w", err)
 	}
 	p.res.Batches++
 	p.batch = p.batch[:0]

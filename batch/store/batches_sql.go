@@ -31,6 +31,45 @@ func InsertBatch(ctx context.Context, q Querier, runID int64, entryType, seq, ke
 	return id, nil
 }
 
+// ReserveBatchIDs takes n ids for batches to be inserted later with InsertBatches: plan streams a
+// batch's journals, which carry its id, before the batch row itself can be written. An id left
+// unused is a gap, nothing more.
+func ReserveBatchIDs(ctx context.Context, q Querier, n int) ([]int64, error) {
+	var ids []int64
+	if err := q.SelectContext(ctx, &ids, `SELECT nextval('batches_id_seq') FROM generate_series(1, $1)`, n); err != nil {
+		return nil, fmt.Errorf("reserve batch ids: %w", err)
+	}
+	return ids, nil
+}
+
+// NewBatch is one planned batch of InsertBatches, with the id ReserveBatchIDs gave it.
+type NewBatch struct {
+	ID      int64
+	Seq     string
+	Key     string
+	Body    []byte
+	Entries int
+}
+
+// InsertBatches stores planned batches of entryType with their exact bodies and Idempotency-Keys,
+// in one statement in the caller's transaction.
+func InsertBatches(ctx context.Context, q Querier, runID int64, entryType string, bs []NewBatch) error {
+	n := len(bs)
+	ids, seqs, keys, bodies, entries := make([]int64, n), make([]string, n), make([]string, n), make([][]byte, n), make([]int64, n)
+	for i, b := range bs {
+		ids[i], seqs[i], keys[i], bodies[i], entries[i] = b.ID, b.Seq, b.Key, b.Body, int64(b.Entries)
+	}
+	_, err := q.ExecContext(ctx, `
+		INSERT INTO batches (id, run_id, seq, idempotency_key, body, entries, status, entry_type)
+		SELECT v.id, $1, v.seq, v.key, v.body, v.entries, $7, $8
+		FROM unnest($2::bigint[], $3::text[], $4::uuid[], $5::bytea[], $6::int[]) AS v(id, seq, key, body, entries)`,
+		runID, pq.Array(ids), pq.Array(seqs), pq.Array(keys), pq.ByteaArray(bodies), pq.Array(entries), BatchPlanned, entryType)
+	if err != nil {
+		return fmt.Errorf("insert batches: %w", err)
+	}
+	return nil
+}
+
 // NoteBatchRefusal records Alpaca's HTTP status and message on batch id without moving it: the
 // batch stays sending, to be resent with the same key and body.
 func NoteBatchRefusal(ctx context.Context, q Querier, id int64, httpStatus int, msg string) error {
