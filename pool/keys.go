@@ -3,7 +3,7 @@ package pool
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -13,7 +13,7 @@ import (
 // the journal's description (see KeyToken) so a journal can be matched back to its intent even
 // when Alpaca's answer was lost.
 func JournalKey(sweepAccount, businessDate, receiptID, clientRef string, attempt int) string {
-	return uuidFrom("journal", sweepAccount, businessDate, receiptID, clientRef, fmt.Sprint(attempt))
+	return uuidFrom("journal", sweepAccount, businessDate, receiptID, clientRef, strconv.Itoa(attempt))
 }
 
 // BatchKey is the Idempotency-Key of one batch: derived from the run, the batch's place in it and
@@ -58,11 +58,15 @@ func DescriptionText(desc string) string {
 // uuidFrom hashes its parts into a UUID (version 8, RFC 9562: vendor-defined, here SHA-256).
 // Parts are length-prefixed so ("ab","c") and ("a","bc") differ.
 func uuidFrom(parts ...string) string {
-	h := sha256.New()
+	var in []byte
 	for _, p := range parts {
-		fmt.Fprintf(h, "%d:%s;", len(p), p)
+		in = strconv.AppendInt(in, int64(len(p)), 10)
+		in = append(in, ':')
+		in = append(in, p...)
+		in = append(in, ';')
 	}
-	b := h.Sum(nil)[:16]
+	sum := sha256.Sum256(in)
+	b := sum[:16]
 	b[6] = (b[6] & 0x0f) | 0x80 // version 8
 	b[8] = (b[8] & 0x3f) | 0x80 // RFC 9562 variant
 	x := hex.EncodeToString(b)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 	"github.com/shopspring/decimal"
 
 	"github.com/cashpool/cashpool/bank/fedcal"
@@ -495,8 +496,24 @@ func referenceException(e *Exception, s skippedRow) {
 func readJournals(ctx context.Context, tx *sqlx.Tx, r *Report, run runRow, now time.Time) error {
 	// At the deadline tracking stops, so a journal still open then is stuck.
 	pastDeadline := run.TrackDeadline.Valid && !now.Before(run.TrackDeadline.Time)
+	var totals []struct {
+		Status   string          `db:"status"`
+		Journals int             `db:"journals"`
+		Amount   decimal.Decimal `db:"amount"`
+		OpenIDs  pq.Int64Array   `db:"open_ids"`
+	}
+	if err := tx.SelectContext(ctx, &totals, queryJournalTotals, r.RunID); err != nil {
+		return err
+	}
+	var open pq.Int64Array
+	for _, t := range totals {
+		tally(&r.Totals, t.Amount, t.Journals, t.Status)
+		open = append(open, t.OpenIDs...)
+	}
+	if len(open) == 0 {
+		return nil
+	}
 	return eachRow(ctx, tx, queryJournals, func(j journalRow) error {
-		tally(&r.Totals, j.Amount, j.Status)
 		if e, ok := journalException(j, r.BusinessDate, pastDeadline); ok {
 			if e.Kind == KindNotSent && run.CashNeeded.Valid && j.ErrorMessage == "" {
 				e.Reason = "held with the night: the sweep account is short of cash (see cash_shortfall)"
@@ -505,7 +522,7 @@ func readJournals(ctx context.Context, tx *sqlx.Tx, r *Report, run runRow, now t
 			r.Exceptions = append(r.Exceptions, e)
 		}
 		return nil
-	}, r.RunID)
+	}, open)
 }
 
 // notSent reports whether status is one cashpool gives a journal before Alpaca answered for it.
@@ -570,12 +587,13 @@ func journalException(j journalRow, date string, pastDeadline bool) (Exception, 
 	return e, true
 }
 
-// tally adds one counted journal to t. Every journal lands in exactly one of Executed, Failed
-// and InFlight, so Planned = Executed + Failed + InFlight holds by construction.
-func tally(t *Totals, amount decimal.Decimal, status string) {
-	t.Journals++
+// tally adds n counted journals of one status, amount in all, to t. Every journal lands in exactly
+// one of Executed, Failed and InFlight, so Planned = Executed + Failed + InFlight holds by
+// construction.
+func tally(t *Totals, amount decimal.Decimal, n int, status string) {
+	t.Journals += n
 	t.Planned = t.Planned.Add(amount)
-	addByOutcome(status, amount, bucket{&t.Executed, &t.ExecutedCount}, bucket{&t.Failed, &t.FailedCount},
+	addByOutcome(status, amount, n, bucket{&t.Executed, &t.ExecutedCount}, bucket{&t.Failed, &t.FailedCount},
 		bucket{&t.InFlight, &t.InFlightCount})
 }
 
@@ -585,9 +603,9 @@ type bucket struct {
 	count *int
 }
 
-// addByOutcome adds amount and one to exactly one bucket by the journal's status: funded, failed,
+// addByOutcome adds amount and n journals to exactly one bucket by their status: funded, failed,
 // or open, which is anything neither funded nor failed (not sent, pending, corrected, unknown).
-func addByOutcome(status string, amount decimal.Decimal, funded, failed, open bucket) {
+func addByOutcome(status string, amount decimal.Decimal, n int, funded, failed, open bucket) {
 	b := open
 	switch {
 	case store.JournalFunded(status):
@@ -596,7 +614,7 @@ func addByOutcome(status string, amount decimal.Decimal, funded, failed, open bu
 		b = failed
 	}
 	*b.sum = b.sum.Add(amount)
-	*b.count++
+	*b.count += n
 }
 
 // balance sets Balanced and Problems from the sums and returns each problem's difference.

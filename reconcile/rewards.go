@@ -96,7 +96,7 @@ func readRewards(ctx context.Context, tx *sqlx.Tx, r *Report, run runRow, now ti
 func tallyReward(s *RewardTotals, requested, qty decimal.Decimal, status string) {
 	s.Rewards++
 	s.Requested = s.Requested.Add(requested)
-	addByOutcome(status, qty, bucket{&s.Delivered, &s.DeliveredCount}, bucket{&s.Failed, &s.FailedCount},
+	addByOutcome(status, qty, 1, bucket{&s.Delivered, &s.DeliveredCount}, bucket{&s.Failed, &s.FailedCount},
 		bucket{&s.Open, &s.OpenCount})
 }
 

@@ -83,10 +83,22 @@ WHERE s.run_id = $1
 ORDER BY e.receipt_id, CASE WHEN e.receipt_id = '' THEN a.bank_reference END, a.client_ref`
 
 	// Only the highest attempt per allocation counts; earlier attempts were re-driven. Cash only:
-	// a reward's JNLS journal has no allocation and moves no cash.
+	// a reward's JNLS journal has no allocation and moves no cash. The counted journals are summed
+	// by status in one pass that sorts only their ids, statuses and amounts: a million-journal
+	// night is added up by the database instead of read row by row into the report; the ids of
+	// those not funded come with their sum.
+	queryJournalTotals = `
+SELECT l.status, count(*) AS journals, sum(l.amount) AS amount,
+       COALESCE(array_agg(l.id) FILTER (WHERE l.status NOT IN (` + funded + `)), '{}') AS open_ids
+FROM (SELECT DISTINCT ON (j.allocation_id) j.id, j.status, j.amount
+      FROM journals j
+      WHERE j.run_id = $1 AND j.entry_type = 'JNLC'
+      ORDER BY j.allocation_id, j.attempt DESC) l
+GROUP BY l.status`
+
+	// The counted journals that are not funded, by id ($1): each is an exception of the report.
 	queryJournals = `
-SELECT DISTINCT ON (j.allocation_id)
-       j.receipt_id, j.client_ref, j.to_account::text AS to_account, j.amount,
+SELECT j.receipt_id, j.client_ref, j.to_account::text AS to_account, j.amount,
        j.journal_key::text AS journal_key, COALESCE(j.alpaca_id::text, '') AS alpaca_id,
        j.status, j.error_message, j.expected_pending, f.name AS file, a.line,
        x.alpaca_id::text AS replacement_id, x.amount AS replacement_amount, x.status AS replacement_status
@@ -94,8 +106,8 @@ FROM journals j
 JOIN allocations a ON a.id = j.allocation_id
 JOIN files f ON f.id = a.file_id
 LEFT JOIN journal_replacements x ON x.journal_id = j.id
-WHERE j.run_id = $1 AND j.entry_type = 'JNLC'
-ORDER BY j.allocation_id, j.attempt DESC`
+WHERE j.id = ANY($1::bigint[])
+ORDER BY j.allocation_id`
 
 	// The run's rewards: the highest attempt of each reward's JNLS journal beside the reward as
 	// loaded, whose quantity is what was requested. A journal with no batch is one plan refused

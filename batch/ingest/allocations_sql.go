@@ -6,6 +6,7 @@ package ingest
 // compare the receipt it names with the receipt every loaded allocation funds (receipt_allocations,
 // resolved references included), and a bank reference with the references loaded.
 var allocationsSQL = kindSQL{
+	table:      "allocations",
 	copyTarget: `COPY allocations (file_id, line, receipt_id, bank_reference, account_id, amount, weight, client_ref, description) FROM STDIN`,
 	stage: `CREATE TEMP TABLE stage_allocations (line INT NOT NULL, receipt_id TEXT, bank_reference TEXT, account_id UUID NOT NULL,
 		amount NUMERIC(20,2), weight NUMERIC(30,10), client_ref TEXT NOT NULL, description TEXT NOT NULL) ON COMMIT DROP`,

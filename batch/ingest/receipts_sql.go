@@ -3,6 +3,7 @@ package ingest
 // Every statement that writes receipts (schema: migration 00001), and the careful path's staging
 // table stage_receipts. plan and the report read receipts with their own queries.
 var receiptsSQL = kindSQL{
+	table: "receipts",
 	copyTarget: `COPY receipts (file_id, line, receipt_id, value_date, amount, currency, originator_name,
 		originator_account, originator_bank, originator_address, reference) FROM STDIN`,
 	stage: `CREATE TEMP TABLE stage_receipts (line INT NOT NULL, receipt_id TEXT NOT NULL, value_date DATE NOT NULL,

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/cashpool/cashpool/pool"
 )
 
@@ -68,7 +70,18 @@ func (r *runner) resolveReferences(ctx context.Context) error {
 		File      string `db:"file"`
 		Line      int    `db:"line"`
 	}
-	if err := r.db.SelectContext(ctx, &resolved, insertResolveReferences, r.now); err != nil {
+	tx, err := r.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := jitOff(ctx, tx); err != nil {
+		return err
+	}
+	if err := tx.SelectContext(ctx, &resolved, insertResolveReferences, r.now); err != nil {
+		return fmt.Errorf("resolve bank references: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("resolve bank references: %w", err)
 	}
 	for _, x := range resolved {
@@ -76,4 +89,12 @@ func (r *runner) resolveReferences(ctx context.Context) error {
 			"bank_reference", pool.Printable(x.Reference), "receipt_id", pool.Printable(x.ReceiptID))
 	}
 	return nil
+}
+
+// jitOff turns JIT compilation off for the rest of tx. The statements after a load run once over
+// tables whose statistics do not know the rows just copied: compiling them cost more than running
+// them (1.2 of 1.3 s after a 100,000-row allocations file).
+func jitOff(ctx context.Context, tx *sqlx.Tx) error {
+	_, err := tx.ExecContext(ctx, `SET LOCAL jit = off`)
+	return err
 }

@@ -4,6 +4,7 @@ package ingest
 // table stage_rewards. The night plans and reports rewards with its own queries. A reward_id is
 // given once across all files: a repeat within the file or of a loaded reward refuses the file.
 var rewardsSQL = kindSQL{
+	table:      "rewards",
 	copyTarget: `COPY rewards (file_id, line, reward_id, account_id, symbol, qty, reason, description) FROM STDIN`,
 	stage: `CREATE TEMP TABLE stage_rewards (line INT NOT NULL, reward_id TEXT COLLATE "C" NOT NULL, account_id UUID NOT NULL,
 		symbol TEXT COLLATE "C" NOT NULL, qty NUMERIC(30,9) NOT NULL, reason TEXT NOT NULL, description TEXT NOT NULL) ON COMMIT DROP`,

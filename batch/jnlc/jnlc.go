@@ -20,6 +20,16 @@ func Body(sweep string, entries []alpaca.BatchEntry) ([]byte, error) {
 	return json.Marshal(alpaca.BatchRequest{EntryType: "JNLC", FromAccount: sweep, Entries: entries})
 }
 
+// NewBatch is the planned batch seq of entries with id, its exact body and its derived
+// Idempotency-Key, for store.InsertBatches.
+func NewBatch(id int64, sweep, date, seq string, entries []alpaca.BatchEntry) (store.NewBatch, error) {
+	body, err := Body(sweep, entries)
+	if err != nil {
+		return store.NewBatch{}, err
+	}
+	return store.NewBatch{ID: id, Seq: seq, Key: pool.BatchKey(sweep, date, seq, body), Body: body, Entries: len(entries)}, nil
+}
+
 // InsertBatch stores one planned batch with its exact body and derived Idempotency-Key, in the
 // caller's transaction, and returns its id. plan writes a night's batches with it, submit the
 // halves of a batch Alpaca canceled whole, redrive new attempts. Its INSERT is the batches table's,

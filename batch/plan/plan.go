@@ -9,6 +9,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -75,11 +76,22 @@ func Plan(ctx context.Context, db *sqlx.DB, cfg Config) (Result, error) {
 		cfg.Now = time.Now
 	}
 	now := cfg.Now().UTC()
-	tx, err := db.BeginTxx(ctx, nil)
+	// One connection holds the transaction and streams the journals' COPY beside it.
+	conn, err := db.Connx(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	defer conn.Close()
+	tx, err := conn.BeginTxx(ctx, nil)
 	if err != nil {
 		return Result{}, err
 	}
 	defer tx.Rollback()
+	// Each statement here runs once a night over freshly loaded tables whose statistics may be
+	// stale: JIT compiling them cost more than running them (a second at 100,000 journals).
+	if _, err := tx.ExecContext(ctx, `SET LOCAL jit = off`); err != nil {
+		return Result{}, err
+	}
 
 	var res Result
 	res.RunID, err = store.CreateRun(ctx, tx, cfg.BusinessDate, cfg.SweepAccount, now)
@@ -92,7 +104,7 @@ func Plan(ctx context.Context, db *sqlx.DB, cfg Config) (Result, error) {
 		return res, fmt.Errorf("create run: %w", err)
 	}
 
-	p := &planner{tx: tx, cfg: cfg, now: now, res: &res}
+	p := &planner{conn: conn, tx: tx, cfg: cfg, now: now, res: &res}
 	if err := p.holds(ctx); err != nil {
 		return res, err
 	}
@@ -100,12 +112,6 @@ func Plan(ctx context.Context, db *sqlx.DB, cfg Config) (Result, error) {
 		if err := p.receipts(ctx); err != nil {
 			return res, err
 		}
-	}
-	if err := p.flushBatch(ctx); err != nil {
-		return res, err
-	}
-	if err := p.flushRows(ctx); err != nil {
-		return res, err
 	}
 	if err := p.skipOrphans(ctx); err != nil {
 		return res, err
@@ -121,20 +127,21 @@ func Plan(ctx context.Context, db *sqlx.DB, cfg Config) (Result, error) {
 	return res, nil
 }
 
+// row is one receipt × allocation row of the plan_rows cursor, its fields in the cursor's column order.
 type row struct {
-	ReceiptID     string              `db:"receipt_id"`
-	ReceiptAmount decimal.Decimal     `db:"receipt_amount"`
-	ValueDate     time.Time           `db:"value_date"`
-	OrigName      string              `db:"originator_name"`
-	OrigAccount   string              `db:"originator_account"`
-	OrigBank      string              `db:"originator_bank"`
-	OrigAddress   string              `db:"originator_address"`
-	AllocID       sql.NullInt64       `db:"allocation_id"`
-	AccountID     sql.NullString      `db:"account_id"`
-	Amount        decimal.NullDecimal `db:"amount"`
-	Weight        decimal.NullDecimal `db:"weight"`
-	ClientRef     sql.NullString      `db:"client_ref"`
-	Description   sql.NullString      `db:"description"`
+	ReceiptID     string
+	ReceiptAmount decimal.Decimal
+	ValueDate     time.Time
+	OrigName      string
+	OrigAccount   string
+	OrigBank      string
+	OrigAddress   string
+	AllocID       sql.NullInt64
+	AccountID     sql.NullString
+	Amount        decimal.NullDecimal
+	Weight        decimal.NullDecimal
+	ClientRef     sql.NullString
+	Description   sql.NullString
 }
 
 // intent is one journal waiting for its batch to fill. It copies what it needs from the row: rows
@@ -144,12 +151,12 @@ type intent struct {
 	key       string
 	receiptID string
 	clientRef string
-	amount    decimal.Decimal
 	entry     alpaca.BatchEntry
 	expectPen bool
 }
 
 type planner struct {
+	conn        *sqlx.Conn
 	tx          *sqlx.Tx
 	cfg         Config
 	now         time.Time
@@ -158,6 +165,11 @@ type planner struct {
 	seq         int
 	receiptsBuf []runReceipt
 	skipsBuf    []skip
+	// While a chunk of the cursor is planned: the open COPY of journals, the batch ids reserved
+	// for it and the batches filled, written once the COPY has ended.
+	copy       *store.CopyStream
+	batchIDs   []int64
+	newBatches []store.NewBatch
 }
 
 // receipts walks every unplanned receipt with its allocations, in (receipt_id, client_ref) byte
@@ -168,32 +180,93 @@ func (p *planner) receipts(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("select receipts: %w", err)
 	}
-	var group []row
-	for {
-		var chunk []row
-		if err := p.tx.SelectContext(ctx, &chunk, fmt.Sprintf(`FETCH %d FROM plan_rows`, fetchSize)); err != nil {
-			return fmt.Errorf("fetch receipts: %w", err)
+	var group, chunk []row
+	for last := false; !last; {
+		// The whole chunk is read before any of it is planned: the connection is busy until then.
+		chunk, err = p.fetch(ctx, chunk[:0])
+		if err != nil {
+			return err
 		}
-		for _, r := range chunk {
-			if len(group) > 0 && group[0].ReceiptID != r.ReceiptID {
-				if err := p.receipt(ctx, group); err != nil {
+		last = len(chunk) < fetchSize
+		err := p.copyJournals(ctx, len(p.batch)+len(group)+len(chunk), func() error {
+			for _, r := range chunk {
+				if len(group) > 0 && group[0].ReceiptID != r.ReceiptID {
+					if err := p.receipt(group); err != nil {
+						return err
+					}
+					group = group[:0]
+				}
+				group = append(group, r)
+			}
+			if !last {
+				return nil
+			}
+			if len(group) > 0 {
+				if err := p.receipt(group); err != nil {
 					return err
 				}
-				group = group[:0]
 			}
-			group = append(group, r)
-		}
-		if len(chunk) < fetchSize {
-			break
-		}
-	}
-	if len(group) > 0 {
-		if err := p.receipt(ctx, group); err != nil {
+			return p.flushBatch()
+		})
+		if err != nil {
 			return err
 		}
 	}
 	_, err = p.tx.ExecContext(ctx, `CLOSE plan_rows`)
 	return err
+}
+
+// copyJournals runs plan, which plans up to intents journals, with one COPY of journals open: the
+// journals of each batch it fills are streamed as they are made, so PostgreSQL stores them while
+// cashpool computes the next. The batches' ids are reserved first (one per BatchSize journals and
+// one for the last, partial batch); the batch rows, run_receipts and skipped allocations are
+// written once the COPY has ended.
+func (p *planner) copyJournals(ctx context.Context, intents int, plan func() error) error {
+	ids, err := store.ReserveBatchIDs(ctx, p.tx, intents/p.cfg.BatchSize+1)
+	if err != nil {
+		return err
+	}
+	p.batchIDs = ids
+	s, err := store.StreamCopy(ctx, p.conn, store.CopyJournalsSQL, func(s *store.CopyStream) error {
+		p.copy = s
+		defer func() { p.copy = nil }()
+		return plan()
+	})
+	if err != nil {
+		if s.Err != nil {
+			err = s.Err
+		}
+		return fmt.Errorf("copy journals: %w", err)
+	}
+	if len(p.newBatches) > 0 {
+		if err := store.InsertBatches(ctx, p.tx, p.res.RunID, store.EntryJNLC, p.newBatches); err != nil {
+			return err
+		}
+		p.newBatches = p.newBatches[:0]
+	}
+	return p.flushRows(ctx)
+}
+
+// fetch appends the next fetchSize rows of the cursor to chunk, scanned in the cursor's column
+// order (no reflection per row).
+func (p *planner) fetch(ctx context.Context, chunk []row) ([]row, error) {
+	rows, err := p.tx.QueryContext(ctx, fetchPlanRows)
+	if err != nil {
+		return chunk, fmt.Errorf("fetch receipts: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r row
+		if err := rows.Scan(&r.ReceiptID, &r.ReceiptAmount, &r.ValueDate, &r.OrigName, &r.OrigAccount, &r.OrigBank,
+			&r.OrigAddress, &r.AllocID, &r.AccountID, &r.Amount, &r.Weight, &r.ClientRef, &r.Description); err != nil {
+			return chunk, fmt.Errorf("fetch receipts: %w", err)
+		}
+		chunk = append(chunk, r)
+	}
+	if err := rows.Err(); err != nil {
+		return chunk, fmt.Errorf("fetch receipts: %w", err)
+	}
+	return chunk, rows.Close()
 }
 
 // holds records what this run must not plan because an allocations file naming it is not loaded
@@ -224,7 +297,7 @@ func (p *planner) holds(ctx context.Context) error {
 // receipt plans one receipt: amount allocations first, then whatever is left split over the weight
 // allocations. Allocations that exceed the receipt, or one to the sweep account itself, hold it
 // whole: nothing of it is sent.
-func (p *planner) receipt(ctx context.Context, g []row) error {
+func (p *planner) receipt(g []row) error {
 	rc := &g[0]
 	p.res.Receipts++
 	total := rc.ReceiptAmount
@@ -265,10 +338,9 @@ func (p *planner) receipt(ctx context.Context, g []row) error {
 		for _, r := range append(amounts, weights...) {
 			skipped = append(skipped, skip{r.AllocID.Int64, "receipt " + rc.ReceiptID + " held: " + why})
 		}
-		if err := p.addReceipt(ctx, rc, decimal.Zero, true, held); err != nil {
-			return err
-		}
-		return p.addSkipped(ctx, skipped)
+		p.addReceipt(rc, decimal.Zero, true, held)
+		p.addSkipped(skipped)
+		return nil
 	}
 	var skipped []skip
 
@@ -311,14 +383,13 @@ func (p *planner) receipt(ctx context.Context, g []row) error {
 		if !r.AllocID.Valid || !ok {
 			continue
 		}
-		if err := p.addIntent(ctx, r, amt); err != nil {
+		if err := p.addIntent(r, amt); err != nil {
 			return err
 		}
 	}
-	if err := p.addReceipt(ctx, rc, allocated, false, ""); err != nil {
-		return err
-	}
-	return p.addSkipped(ctx, skipped)
+	p.addReceipt(rc, allocated, false, "")
+	p.addSkipped(skipped)
+	return nil
 }
 
 type skip struct {
@@ -326,26 +397,17 @@ type skip struct {
 	reason  string
 }
 
-func (p *planner) addReceipt(ctx context.Context, rc *row, allocated decimal.Decimal, held bool, reason string) error {
+// addReceipt and addSkipped buffer the run_receipts and run_skipped_allocations rows of a chunk of
+// the cursor, written in one statement each after it (flushRows): no round trip per row, and
+// memory stays flat.
+func (p *planner) addReceipt(rc *row, allocated decimal.Decimal, held bool, reason string) {
 	p.receiptsBuf = append(p.receiptsBuf, runReceipt{rc.ReceiptID, rc.ReceiptAmount, allocated, held, reason})
-	if len(p.receiptsBuf) >= flushEvery {
-		return p.flushRows(ctx)
-	}
-	return nil
 }
 
-func (p *planner) addSkipped(ctx context.Context, s []skip) error {
+func (p *planner) addSkipped(s []skip) {
 	p.skipsBuf = append(p.skipsBuf, s...)
 	p.res.Skipped += len(s)
-	if len(p.skipsBuf) >= flushEvery {
-		return p.flushRows(ctx)
-	}
-	return nil
 }
-
-// flushEvery bounds the receipts and skipped allocations held before they are written in one
-// statement each: no round trip per row, and memory stays flat.
-const flushEvery = 1000
 
 type runReceipt struct {
 	id        string
@@ -384,12 +446,11 @@ func (p *planner) flushRows(ctx context.Context) error {
 	return nil
 }
 
-func (p *planner) addIntent(ctx context.Context, r *row, amount decimal.Decimal) error {
+func (p *planner) addIntent(r *row, amount decimal.Decimal) error {
 	key := pool.JournalKey(p.cfg.SweepAccount, p.cfg.BusinessDate, r.ReceiptID, r.ClientRef.String, 1)
 	desc := pool.Describe(r.Description.String, key)
 	in := intent{
 		allocID: r.AllocID.Int64, key: key, receiptID: r.ReceiptID, clientRef: r.ClientRef.String,
-		amount:    amount,
 		expectPen: p.cfg.JournalLimit.IsPositive() && amount.GreaterThan(p.cfg.JournalLimit),
 		entry: alpaca.BatchEntry{
 			ToAccount:                       strings.ToLower(r.AccountID.String),
@@ -406,7 +467,7 @@ func (p *planner) addIntent(ctx context.Context, r *row, amount decimal.Decimal)
 	p.res.Journals++
 	p.res.Planned = p.res.Planned.Add(amount)
 	if len(p.batch) >= p.cfg.BatchSize {
-		return p.flushBatch(ctx)
+		return p.flushBatch()
 	}
 	return nil
 }
@@ -416,43 +477,57 @@ func transmitterTime(d time.Time) time.Time {
 	return time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, time.UTC)
 }
 
-// flushBatch writes the buffered intents as one batch and its journals.
-func (p *planner) flushBatch(ctx context.Context) error {
+// flushBatch makes the buffered intents one batch, with the next reserved id, and streams its
+// journals into the open COPY.
+func (p *planner) flushBatch() error {
 	if len(p.batch) == 0 {
 		return nil
 	}
+	if len(p.batchIDs) == 0 {
+		return errors.New("plan: more batches than batch ids reserved")
+	}
+	id := p.batchIDs[0]
+	p.batchIDs = p.batchIDs[1:]
 	p.seq++
 	entries := make([]alpaca.BatchEntry, len(p.batch))
 	for i, in := range p.batch {
 		entries[i] = in.entry
 	}
-	seq := fmt.Sprintf("%06d", p.seq)
-	batchID, err := jnlc.InsertBatch(ctx, p.tx, p.res.RunID, p.cfg.SweepAccount, p.cfg.BusinessDate, seq, entries)
+	b, err := jnlc.NewBatch(id, p.cfg.SweepAccount, p.cfg.BusinessDate, fmt.Sprintf("%06d", p.seq), entries)
 	if err != nil {
 		return err
 	}
-	stmt, err := p.tx.PrepareContext(ctx, store.CopyJournalsSQL)
-	if err != nil {
-		return fmt.Errorf("copy journals: %w", err)
-	}
-	for _, in := range p.batch {
-		e := in.entry
-		if _, err := stmt.ExecContext(ctx, p.res.RunID, batchID, in.key, in.allocID, 1, in.receiptID, in.clientRef,
-			e.ToAccount, in.amount.StringFixed(2), e.Description, in.expectPen, store.JournalPlanned, p.now); err != nil {
-			stmt.Close()
-			return fmt.Errorf("copy journals: %w", err)
+	p.newBatches = append(p.newBatches, b)
+	for i := range p.batch {
+		p.copy.Buf = p.appendJournal(p.copy.Buf, id, &p.batch[i])
+		if err := p.copy.Row(); err != nil {
+			return err
 		}
-	}
-	if _, err := stmt.ExecContext(ctx); err != nil {
-		stmt.Close()
-		return fmt.Errorf("copy journals: %w", err)
-	}
-	if err := stmt.Close(); err != nil {
-		return err
 	}
 	p.res.Batches++
 	p.batch = p.batch[:0]
 	return nil
+}
+
+// appendJournal appends the COPY line of one planned journal, in store.CopyJournalsSQL's columns.
+func (p *planner) appendJournal(b []byte, batchID int64, in *intent) []byte {
+	b = strconv.AppendInt(b, p.res.RunID, 10)
+	b = append(b, '\t')
+	b = strconv.AppendInt(b, batchID, 10)
+	b = store.AppendCopyText(b, in.key)
+	b = append(b, '\t')
+	b = strconv.AppendInt(b, in.allocID, 10)
+	b = append(b, "\t1"...) // attempt
+	b = store.AppendCopyText(b, in.receiptID)
+	b = store.AppendCopyText(b, in.clientRef)
+	b = store.AppendCopyText(b, in.entry.ToAccount)
+	b = store.AppendCopyText(b, in.entry.Amount)
+	b = store.AppendCopyText(b, in.entry.Description)
+	b = append(b, '\t')
+	b = strconv.AppendBool(b, in.expectPen)
+	b = store.AppendCopyText(b, store.JournalPlanned)
+	b = append(b, '\t')
+	return p.now.AppendFormat(b, time.RFC3339Nano)
 }
 
 // skipOrphans records allocations this run cannot plan: those whose receipt has not arrived (listed

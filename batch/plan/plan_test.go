@@ -145,6 +145,49 @@ func TestPlanIsDeterministic(t *testing.T) {
 	}
 }
 
+// TestPlanAcrossCursorChunks: a night larger than the cursor's chunks, with receipts and batches
+// straddling the chunk boundaries, is planned whole: every allocation once, batches numbered without
+// gaps, each holding the journals its body lists, and the money planned is the money allocated.
+func TestPlanAcrossCursorChunks(t *testing.T) {
+	t.Parallel()
+	db := schematest.DB(t)
+	db.MustExec(`INSERT INTO files (sha256, name, kind, status, received_at) VALUES ('r', 'r.csv', 'receipts', 'loaded', now()), ('a', 'a.csv', 'allocations', 'loaded', now())`)
+	// 1,430 receipts of 7 allocations of 1.00 to 7.00 (28.00 each): 10,010 journals.
+	db.MustExec(`INSERT INTO receipts SELECT 'R' || lpad(g::text, 5, '0'), 1, g, '2026-11-20', 28.00, 'USD', 'O', 'A', 'B', 'C', 'r' FROM generate_series(1, 1430) g`)
+	db.MustExec(`INSERT INTO allocations (file_id, line, receipt_id, account_id, amount, client_ref, description)
+		SELECT 2, g, 'R' || lpad(((g - 1) / 7 + 1)::text, 5, '0'), ('c0000000-0000-4000-8000-' || lpad((g % 30 + 1)::text, 12, '0'))::uuid,
+		       (g - 1) % 7 + 1, 'ref' || g, 'd'
+		FROM generate_series(1, 10010) g`)
+	res, err := plan.Plan(context.Background(), db, plan.Config{SweepAccount: sweep, BusinessDate: "2026-11-20", BatchSize: 333})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Journals != 10010 || res.Batches != 31 || res.Receipts != 1430 || !res.Planned.Equal(decimal.RequireFromString("40040.00")) {
+		t.Fatalf("planned %d journals in %d batches from %d receipts, %s; want 10010 in 31 from 1430, 40040.00",
+			res.Journals, res.Batches, res.Receipts, res.Planned)
+	}
+	var check struct {
+		Allocations, Journals, Batches, Orphans, Mismatched int
+		FirstSeq, LastSeq                                   string
+		Amount                                              decimal.Decimal
+	}
+	if err := db.Get(&check, `SELECT
+		(SELECT count(DISTINCT allocation_id) FROM journals) AS allocations,
+		(SELECT count(*) FROM journals) AS journals,
+		(SELECT count(*) FROM batches) AS batches,
+		(SELECT count(*) FROM journals j WHERE NOT EXISTS (SELECT 1 FROM batches b WHERE b.id = j.batch_id AND b.run_id = j.run_id)) AS orphans,
+		(SELECT count(*) FROM batches b WHERE b.entries <> (SELECT count(*) FROM journals j WHERE j.batch_id = b.id)
+		    OR b.entries <> jsonb_array_length(convert_from(b.body, 'UTF8')::jsonb -> 'entries')) AS mismatched,
+		(SELECT min(seq) FROM batches) AS firstseq, (SELECT max(seq) FROM batches) AS lastseq,
+		(SELECT sum(amount) FROM journals) AS amount`); err != nil {
+		t.Fatal(err)
+	}
+	if check.Allocations != 10010 || check.Journals != 10010 || check.Batches != 31 || check.Orphans != 0 || check.Mismatched != 0 ||
+		check.FirstSeq != "000001" || check.LastSeq != "000031" || !check.Amount.Equal(decimal.RequireFromString("40040.00")) {
+		t.Fatalf("plan across chunks: %+v", check)
+	}
+}
+
 // BenchmarkPlan100k plans a night of 100,000 allocations over 1,000 receipts (a quarter by weight)
 // into 200 batches.
 func BenchmarkPlan100k(b *testing.B) {

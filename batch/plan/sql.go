@@ -1,6 +1,10 @@
 package plan
 
-import "github.com/cashpool/cashpool/batch/store"
+import (
+	"fmt"
+
+	"github.com/cashpool/cashpool/batch/store"
+)
 
 // Every statement that writes the tables plan owns (schema: migrations 00001, 00004, 00008):
 // run_receipts (what a run took), run_skipped_allocations (what it did not plan and why) and
@@ -21,6 +25,9 @@ const declarePlanRows = `
 		  AND NOT EXISTS (SELECT 1 FROM run_receipts rr WHERE rr.receipt_id = r.receipt_id)
 		  AND NOT EXISTS (SELECT 1 FROM run_held_receipts h WHERE h.run_id = $2 AND h.receipt_id = r.receipt_id)
 		ORDER BY r.receipt_id COLLATE "C", a.client_ref COLLATE "C"`
+
+// fetchPlanRows reads the next rows of plan_rows, fetchSize at a time.
+var fetchPlanRows = fmt.Sprintf(`FETCH %d FROM plan_rows`, fetchSize)
 
 // insertHeldNight holds the night of run $1 for every refused allocations file not released, and
 // every waiting one, whose receipt ids cannot be read.

@@ -34,6 +34,41 @@ func InsertBatch(ctx context.Context, q Querier, runID int64, entryType, seq, ke
 	return id, nil
 }
 
+// ReserveBatchIDs takes n ids for batches to be inserted later with InsertBatches: plan streams a
+// batch's journals, which carry its id, before the batch row itself can be written. An id left
+// unused is a gap, nothing more.
+func ReserveBatchIDs(ctx context.Context, q Querier, n int) ([]int64, error) {
+	var ids []int64
+	if err := q.SelectContext(ctx, &ids, `SELECT nextval('batches_id_seq') FROM generate_series(1, $1)`, n); err != nil {
+		return nil, fmt.Errorf("reserve batch ids: %w", err)
+	}
+	return ids, nil
+}
+
+// NewBatch is one planned batch of InsertBatches, with the id ReserveBatchIDs gave it.
+type NewBatch struct {
+	ID      int64
+	Seq     string
+	Key     string
+	Body    []byte
+	Entries int
+}
+
+// InsertBatches stores planned batches of entryType with their exact bodies and Idempotency-Keys,
+// in the caller's transaction. One statement per batch: an array of bodies is escaped twice over
+// by the driver, which cost more than the round trips.
+func InsertBatches(ctx context.Context, q Querier, runID int64, entryType string, bs []NewBatch) error {
+	for _, b := range bs {
+		if _, err := q.ExecContext(ctx, `
+			INSERT INTO batches (id, run_id, seq, idempotency_key, body, entries, status, entry_type)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			b.ID, runID, b.Seq, b.Key, b.Body, b.Entries, BatchPlanned, entryType); err != nil {
+			return fmt.Errorf("insert batch %s: %w", b.Seq, err)
+		}
+	}
+	return nil
+}
+
 // NoteBatchRefusal records Alpaca's HTTP status and message on batch id without moving it: the
 // batch stays sending, to be resent with the same key and body.
 func NoteBatchRefusal(ctx context.Context, q Querier, id int64, httpStatus int, msg string) error {
