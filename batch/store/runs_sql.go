@@ -102,17 +102,21 @@ func MoveTrackDeadline(ctx context.Context, q Querier, id int64, deadline time.T
 }
 
 // queryMoveRun is the one statement that writes runs.status after a run's creation.
-// A finished report's watermark is the last history row of its own run's journals (the late news
-// it is compared with is theirs): one backward step in each journal's history key, so the read
-// grows with the night, not with every night the history holds.
+// A finished report keeps what it saw of its own run's journals' history (the late news it is
+// compared with is theirs): the snapshot it was read in, and the last history row it saw.
 const queryMoveRun = `
 UPDATE runs SET status = $2,
 	track_deadline      = CASE WHEN $2 = $6 THEN NULL ELSE track_deadline END,
 	totals              = CASE WHEN $2 = $7 THEN $4::jsonb ELSE totals END,
 	finished_at         = CASE WHEN $2 = $7 THEN COALESCE(finished_at, $5) ELSE finished_at END,
-	reported_history_id = CASE WHEN $2 = $7 THEN (SELECT COALESCE(max((SELECT max(h.id) FROM journal_history h WHERE h.journal_id = j.id)), 0)
-		FROM journals j WHERE j.run_id = $1) ELSE reported_history_id END
+	reported_history_id = CASE WHEN $2 = $7 THEN COALESCE($8, (` + HistoryMarkSQL + `)) ELSE reported_history_id END,
+	reported_snapshot   = CASE WHEN $2 = $7 THEN $9::pg_snapshot ELSE reported_snapshot END
 WHERE id = $1 AND status = ANY($3::text[])`
+
+// HistoryMarkSQL is the last history row of run $1's journals: one backward step in each journal's
+// history key, so the read grows with the night, not with every night the history holds.
+const HistoryMarkSQL = `SELECT COALESCE(max((SELECT max(h.id) FROM journal_history h WHERE h.journal_id = j.id)), 0)
+		FROM journals j WHERE j.run_id = $1`
 
 // SetCashShortfall records that the last cash check of run id found the sweep account short:
 // needed to send what is left, available at Alpaca.
