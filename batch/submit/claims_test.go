@@ -59,21 +59,26 @@ func TestTwoWorkersSendANightOnce(t *testing.T) {
 	e := setup(t, manyAllocations(12), 2)
 	cfg := e.config(t)
 	holder, joiner := &broker{real: e.client}, &broker{real: e.client}
-	// The holder's first POST waits for the joiner's: both have sent by the end, whatever the pace.
-	joinerPosted := make(chan struct{})
-	var once sync.Once
-	hc, jc := cfg, cfg
-	hc.Worker, hc.MaxInFlight = "holder", 2
-	hc.BeforePost = func(int64) {
-		select {
-		case <-joinerPosted:
-		case <-time.After(10 * time.Second):
-			t.Error("the joiner never sent a batch while the holder had one claimed")
+	// Each worker's first POST waits until the other has a batch too: both send by the end,
+	// whatever the pace and whichever starts first (each holds at most two of the six claims).
+	holderHas, joinerHas := make(chan struct{}), make(chan struct{})
+	var holderOnce, joinerOnce sync.Once
+	meet := func(mine, other chan struct{}, once *sync.Once, who string) func(int64) {
+		return func(int64) {
+			once.Do(func() { close(mine) })
+			select {
+			case <-other:
+			case <-time.After(30 * time.Second):
+				t.Errorf("the %s never got a batch while the other held one", who)
+			}
 		}
 	}
+	hc, jc := cfg, cfg
+	hc.Worker, hc.MaxInFlight = "holder", 2
+	hc.BeforePost = meet(holderHas, joinerHas, &holderOnce, "joiner")
 	jc.Worker, jc.MaxInFlight, jc.Join = "joiner", 2, true
 	jc.Fence.Held = nil
-	jc.BeforePost = func(int64) { once.Do(func() { close(joinerPosted) }) }
+	jc.BeforePost = meet(joinerHas, holderHas, &joinerOnce, "holder")
 
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
