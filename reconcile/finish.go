@@ -24,7 +24,7 @@ func Finish(ctx context.Context, db *sqlx.DB, r *Report, now time.Time) error {
 		return fmt.Errorf("finish run %d: begin: %w", r.RunID, err)
 	}
 	defer tx.Rollback()
-	moved, err := store.FinishRun(ctx, tx, r.RunID, totals, r.mark, now)
+	moved, err := store.FinishRun(ctx, tx, r.RunID, totals, r.snapshot, now)
 	if err != nil {
 		return fmt.Errorf("finish run %d: %w", r.RunID, err)
 	}

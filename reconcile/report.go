@@ -148,9 +148,9 @@ type Report struct {
 
 	// paths records what Write wrote, so WriteSummary can point at it.
 	paths []string
-	// mark is what the report saw of its run's history, kept by Finish: what it did not see is a
-	// later report's late news.
-	mark store.ReportMark
+	// snapshot is the one the report was read in (pg_snapshot's text), kept by Finish: history of
+	// the run's journals it does not see is a later report's late news.
+	snapshot string
 }
 
 // ExitCode is the process exit status for a scheduler: 0 when there is nothing for a person and
@@ -250,13 +250,13 @@ func Build(ctx context.Context, db *sqlx.DB, runID int64, now time.Time, opts ..
 		}
 		return nil, fmt.Errorf("reconcile run %d: read run: %w", runID, err)
 	}
-	// Read in the report's snapshot, taken by the first statement above.
-	var mark store.ReportMark
-	if err := tx.GetContext(ctx, &mark, queryReportMark, runID); err != nil {
-		return nil, fmt.Errorf("reconcile run %d: read the history's mark: %w", runID, err)
+	// The transaction's snapshot, taken by the first statement above: every read below sees it.
+	var snapshot string
+	if err := tx.GetContext(ctx, &snapshot, `SELECT pg_current_snapshot()::text`); err != nil {
+		return nil, fmt.Errorf("reconcile run %d: read the snapshot: %w", runID, err)
 	}
 	r := &Report{
-		mark:         mark,
+		snapshot:     snapshot,
 		BusinessDate: run.BusinessDate,
 		SweepAccount: run.SweepAccount,
 		RunID:        runID,

@@ -123,13 +123,11 @@ JOIN files f ON f.id = w.file_id
 WHERE j.run_id = $1 AND j.entry_type = 'JNLS'
 ORDER BY j.reward_id, j.attempt DESC`
 
-	// What the report sees of its run's history (store.ReportMark), in the report's snapshot.
-	queryReportMark = `SELECT pg_current_snapshot()::text AS snapshot, (` + store.HistoryMarkSQL + `) AS history_id`
-
 	// Late news about journals of earlier runs of this sweep account (at most the watch days older
 	// than this run) that their own run's finished report did not see: a history row written by a
-	// transaction its snapshot does not see (or, for rows and runs from before migration 00032,
-	// after its last history row). A funded journal moved away from funded (a reversal, a
+	// transaction its snapshot does not see. A row without xid was written before migration 00032,
+	// so every later snapshot sees it; a run finished before it has no snapshot, only the last
+	// history row its report saw. A funded journal moved away from funded (a reversal, a
 	// correction), or a journal still open then that failed. Listed until a finished report other
 	// than this run's has listed it.
 	// A reward's journal (JNLS) is read beside its reward instead of an allocation.
@@ -145,8 +143,8 @@ JOIN runs r ON r.id = j.run_id
 LEFT JOIN allocations a ON a.id = j.allocation_id
 LEFT JOIN rewards w ON w.reward_id = j.reward_id
 JOIN files f ON f.id = COALESCE(a.file_id, w.file_id)
-WHERE (h.id > r.reported_history_id
-       OR (r.reported_snapshot IS NOT NULL AND h.xid IS NOT NULL AND NOT pg_visible_in_snapshot(h.xid, r.reported_snapshot)))
+WHERE CASE WHEN r.reported_snapshot IS NULL THEN h.id > r.reported_history_id
+           ELSE h.xid IS NOT NULL AND NOT pg_visible_in_snapshot(h.xid, r.reported_snapshot) END
   AND ((h.status_from IN (` + funded + `) AND h.status_to NOT IN (` + funded + `))
     OR (h.status_from NOT IN (` + final + `)
         AND h.status_to IN (` + done + `)))

@@ -156,7 +156,6 @@ func walkGo(t *testing.T, root string, fn func(rel, lit string)) {
 var readAcross = map[string]string{
 	"batch/plan/sql.go":               "plan reads ingest's files, receipts and allocations against the journals already planned",
 	"batch/store/journals_sql.go":     "a journal not answered yet is sent or not as its batch is",
-	"batch/store/runs_sql.go":         "a finished report's mark is the last history row of its run's journals",
 	"batch/ingest/receipts_sql.go":    "a file's receipts are staged, checked and loaded against its files row",
 	"batch/ingest/allocations_sql.go": "a file's allocations are staged, checked and loaded against its files row",
 	"batch/ingest/rewards_sql.go":     "a file's rewards are staged, checked and loaded against its files row",

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 
@@ -35,30 +36,22 @@ var runFrom = map[string][]string{
 
 // MoveRun moves run id to status to when its status allows (runFrom, guarded in SQL), and reports
 // whether it moved. Reopening (to planned) clears the tracking deadline; reconciling stores the
-// totals, keeps the first finished_at, and notes the last history row the report has seen.
+// totals, keeps the first finished_at, and notes the last history row of the run's journals (the
+// report's mark before migration 00032; FinishRun keeps the report's snapshot instead).
 func MoveRun(ctx context.Context, q Querier, id int64, to string, totals []byte, now time.Time) (bool, error) {
-	return moveRun(ctx, q, id, to, totals, ReportMark{}, now)
+	return moveRun(ctx, q, id, to, totals, "", now)
 }
 
-// ReportMark is what a report saw of the history: the snapshot it was read in (pg_snapshot's
-// text) and the last history row of its run's journals then (HistoryMarkSQL).
-type ReportMark struct {
-	Snapshot  string `db:"snapshot"`
-	HistoryID int64  `db:"history_id"`
+// FinishRun moves run id to reconciled as MoveRun does, keeping snapshot (pg_snapshot's text), the
+// one its report was read in: later history of its journals that the snapshot does not see is
+// late news.
+func FinishRun(ctx context.Context, q Querier, id int64, totals []byte, snapshot string, now time.Time) (bool, error) {
+	return moveRun(ctx, q, id, RunReconciled, totals, snapshot, now)
 }
 
-// FinishRun moves run id to reconciled as MoveRun does, keeping mark, what its report saw of the
-// history: later history of its journals that the snapshot does not see is late news.
-func FinishRun(ctx context.Context, q Querier, id int64, totals []byte, mark ReportMark, now time.Time) (bool, error) {
-	return moveRun(ctx, q, id, RunReconciled, totals, mark, now)
-}
-
-func moveRun(ctx context.Context, q Querier, id int64, to string, totals []byte, mark ReportMark, now time.Time) (bool, error) {
-	var historyID, snapshot any
-	if mark.Snapshot != "" {
-		historyID, snapshot = mark.HistoryID, mark.Snapshot
-	}
-	res, err := q.ExecContext(ctx, queryMoveRun, id, to, pq.Array(runFrom[to]), totals, now, RunPlanned, RunReconciled, historyID, snapshot)
+func moveRun(ctx context.Context, q Querier, id int64, to string, totals []byte, snapshot string, now time.Time) (bool, error) {
+	res, err := q.ExecContext(ctx, queryMoveRun, id, to, pq.Array(runFrom[to]), totals, now, RunPlanned, RunReconciled,
+		sql.NullString{String: snapshot, Valid: snapshot != ""})
 	if err != nil {
 		return false, fmt.Errorf("run %d to %s: %w", id, to, err)
 	}

@@ -8,7 +8,7 @@ import (
 	"github.com/shopspring/decimal"
 )
 
-// Every statement against runs (schema: migrations 00001, 00006, 00010, 00016, 00030). Steps write and read runs only
+// Every statement against runs (schema: migrations 00001, 00006, 00010, 00016, 00030, 00032). Steps write and read runs only
 // through these.
 
 // CreateRun writes the planned run of (date, sweep) and returns its id; sql.ErrNoRows when the run
@@ -103,20 +103,18 @@ func MoveTrackDeadline(ctx context.Context, q Querier, id int64, deadline time.T
 
 // queryMoveRun is the one statement that writes runs.status after a run's creation.
 // A finished report keeps what it saw of its own run's journals' history (the late news it is
-// compared with is theirs): the snapshot it was read in, and the last history row it saw.
+// compared with is theirs): the snapshot it was read in ($8, FinishRun). Without one, the last
+// history row of the run's journals, as before migration 00032: one backward step in each
+// journal's history key, so the read grows with the night, not with every night the history holds.
 const queryMoveRun = `
 UPDATE runs SET status = $2,
 	track_deadline      = CASE WHEN $2 = $6 THEN NULL ELSE track_deadline END,
 	totals              = CASE WHEN $2 = $7 THEN $4::jsonb ELSE totals END,
 	finished_at         = CASE WHEN $2 = $7 THEN COALESCE(finished_at, $5) ELSE finished_at END,
-	reported_history_id = CASE WHEN $2 = $7 THEN COALESCE($8, (` + HistoryMarkSQL + `)) ELSE reported_history_id END,
-	reported_snapshot   = CASE WHEN $2 = $7 THEN $9::pg_snapshot ELSE reported_snapshot END
+	reported_snapshot   = CASE WHEN $2 = $7 THEN $8::pg_snapshot ELSE reported_snapshot END,
+	reported_history_id = CASE WHEN $2 = $7 AND $8 IS NULL THEN (SELECT COALESCE(max((SELECT max(h.id) FROM journal_history h WHERE h.journal_id = j.id)), 0)
+		FROM journals j WHERE j.run_id = $1) WHEN $2 = $7 THEN NULL ELSE reported_history_id END
 WHERE id = $1 AND status = ANY($3::text[])`
-
-// HistoryMarkSQL is the last history row of run $1's journals: one backward step in each journal's
-// history key, so the read grows with the night, not with every night the history holds.
-const HistoryMarkSQL = `SELECT COALESCE(max((SELECT max(h.id) FROM journal_history h WHERE h.journal_id = j.id)), 0)
-		FROM journals j WHERE j.run_id = $1`
 
 // SetCashShortfall records that the last cash check of run id found the sweep account short:
 // needed to send what is left, available at Alpaca.

@@ -5,7 +5,8 @@
 -- a row that commits after the report read the history can carry an id below the highest one the
 -- report saw, and would be neither in that report nor in any later one. Each row now records its
 -- writing transaction, and a finished run the snapshot its report was read in: a row is late news
--- when its transaction is not visible in that snapshot. Rows and runs from before keep the id.
+-- when its transaction is not visible in that snapshot. A row from before (no xid) committed before
+-- this migration, so every report read since saw it; a run finished before keeps its id mark.
 -- No rewrite: the column is added without a default, which is set afterwards for new rows only.
 ALTER TABLE journal_history ADD COLUMN xid xid8;
 ALTER TABLE journal_history ALTER COLUMN xid SET DEFAULT pg_current_xact_id();
