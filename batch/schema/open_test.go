@@ -2,6 +2,7 @@ package schema_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"net"
 	"net/url"
@@ -123,6 +124,48 @@ func TestOpenNeverPrintsThePassword(t *testing.T) {
 		}
 		if strings.HasPrefix(dsn, "postgres://cashpool:Pw0rdLEAK@127") == errors.Is(err, schema.ErrBadURL) {
 			t.Errorf("%q: %v", dsn, err)
+		}
+	}
+}
+
+// The pool keeps the connections it opened: a night uses several at once (sending, the stream, the
+// claim's lease, progress), and a connection closed on its return is a new server process on the
+// next use, with cold caches (database/sql keeps only two idle by default).
+func TestOpenKeepsItsConnections(t *testing.T) {
+	t.Parallel()
+	db, err := schema.Open(context.Background(), schematest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	hold := func() map[int]bool {
+		pids := map[int]bool{}
+		var conns []*sql.Conn
+		for range 8 {
+			c, err := db.Conn(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var pid int
+			if err := c.QueryRowContext(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
+				t.Fatal(err)
+			}
+			pids[pid] = true
+			conns = append(conns, c)
+		}
+		for _, c := range conns {
+			c.Close()
+		}
+		return pids
+	}
+	first, again := hold(), hold()
+	if len(first) != 8 {
+		t.Fatalf("8 connections held at once, %d server processes", len(first))
+	}
+	for pid := range again {
+		if !first[pid] {
+			t.Errorf("server process %d is new: a connection was closed when returned (%d closed idle)", pid, db.Stats().MaxIdleClosed)
 		}
 	}
 }
