@@ -169,3 +169,22 @@ func TestOpenKeepsItsConnections(t *testing.T) {
 		}
 	}
 }
+
+// Statements go with their parameters in one round trip (pq's binary_parameters): a []byte
+// parameter arrives as its raw bytes, here the four bytes of an int4 in PostgreSQL's binary form,
+// where the two-trip text protocol would send them as text.
+func TestOpenSendsParametersBinary(t *testing.T) {
+	t.Parallel()
+	db, err := schema.Open(context.Background(), schematest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.Get(&n, `SELECT $1::int4`, []byte{0, 0, 0, 7}); err != nil {
+		t.Fatalf("a binary int4 parameter: %v", err)
+	}
+	if n != 7 {
+		t.Errorf("the binary int4 7 arrived as %d", n)
+	}
+}

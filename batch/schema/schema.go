@@ -59,6 +59,10 @@ func Open(ctx context.Context, url string) (*sqlx.DB, error) {
 	if _, ok := cfg.Runtime["idle_in_transaction_session_timeout"]; !ok {
 		cfg.Runtime["idle_in_transaction_session_timeout"] = DefaultIdleInTransactionTime
 	}
+	// One round trip a statement instead of two: with binary parameters pq sends the statement, its
+	// parameters and its execution at once, where otherwise it first asks the server for the
+	// parameter types. []byte parameters (batch bodies) then go as raw bytes, not hex text.
+	cfg.BinaryParameters = true
 	connector, err := pq.NewConnectorConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", redact(err, cfg.Password))

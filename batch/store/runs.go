@@ -50,7 +50,9 @@ func FinishRun(ctx context.Context, q Querier, id int64, totals []byte, snapshot
 }
 
 func moveRun(ctx context.Context, q Querier, id int64, to string, totals []byte, snapshot string, now time.Time) (bool, error) {
-	res, err := q.ExecContext(ctx, queryMoveRun, id, to, pq.Array(runFrom[to]), totals, now, RunPlanned, RunReconciled,
+	// The totals go as text: a []byte parameter is sent in binary form (schema.Open), which jsonb
+	// reads as its own binary format.
+	res, err := q.ExecContext(ctx, queryMoveRun, id, to, pq.Array(runFrom[to]), sql.NullString{String: string(totals), Valid: totals != nil}, now, RunPlanned, RunReconciled,
 		sql.NullString{String: snapshot, Valid: snapshot != ""})
 	if err != nil {
 		return false, fmt.Errorf("run %d to %s: %w", id, to, err)
