@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -367,7 +366,7 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, codeNotFound, "journal not found")
 		return
 	}
-	writeJSON(w, http.StatusOK, j.wire())
+	writeRaw(w, http.StatusOK, j.wire().appendJSON(nil))
 }
 
 // handleDelete is DELETE /v1/journals/{id}: only a pending journal can be canceled.
@@ -432,13 +431,8 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 
 	// The matching journals are taken with their status and settle date under the lock; the answer
 	// is written after it is released, one journal at a time, from fields that never change.
-	type row struct {
-		j         *journal
-		settleDay int32
-		st        uint8
-	}
 	s.lockAndTick()
-	var matched []row
+	var matched []journalJSON
 	for i := range s.journals.len() {
 		j := s.journals.at(i)
 		day := unixDay(j.createdAt())
@@ -447,7 +441,7 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 			(to != "" && j.to != to) || (from != "" && j.from != from) {
 			continue
 		}
-		matched = append(matched, row{j, j.settleDay, j.st})
+		matched = append(matched, j.wire())
 		if len(matched) > s.opts.MaxListResults {
 			s.mu.Unlock()
 			writeError(w, http.StatusUnprocessableEntity, codeUnprocessable,
@@ -459,30 +453,7 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 	if limit > 0 && len(matched) > limit {
 		matched = matched[:limit]
 	}
-	writeArray(w, len(matched), func(i int) any {
-		m := matched[i]
-		return m.j.wireAs(statusCodes[m.st], dayDate(m.settleDay))
-	})
-}
-
-// writeArray answers 200 with a JSON array of n elements, written one at a time as item makes
-// them, so that a long answer is never held whole.
-func writeArray(w http.ResponseWriter, n int, item func(i int) any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
-	bw := bufio.NewWriterSize(w, 64<<10)
-	enc := json.NewEncoder(bw)
-	bw.WriteByte('[')
-	for i := range n {
-		if i > 0 {
-			bw.WriteByte(',')
-		}
-		if err := enc.Encode(item(i)); err != nil {
-			return // the client went away
-		}
-	}
-	bw.WriteByte(']')
-	_ = bw.Flush()
+	writeArray(w, len(matched), func(b []byte, i int) []byte { return matched[i].appendJSON(b) })
 }
 
 // unixDay is the UTC day of t, counted from 1970-01-01.

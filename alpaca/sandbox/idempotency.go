@@ -2,7 +2,6 @@ package sandbox
 
 import (
 	"crypto/sha256"
-	"encoding/json"
 	"net/http"
 	"time"
 )
@@ -29,17 +28,20 @@ type created struct {
 // body is the answer as it was when the journals were created: the same bytes every time.
 func (c created) body() []byte {
 	if !c.batch {
-		b, _ := json.Marshal(c.journals[0].asCreated().journalJSON)
-		return b
+		return c.journals[0].asCreated().appendJSON(nil)
 	}
 	// Entries are booked in request order, but Alpaca does not promise the answer keeps it: the
 	// simulator answers in reverse, so a client that matches by position fails here.
-	out := make([]batchJournalJSON, len(c.journals))
-	for i, j := range c.journals {
-		out[len(c.journals)-1-i] = j.asCreated()
+	b := append(make([]byte, 0, 512*len(c.journals)), '[')
+	for i := len(c.journals) - 1; i >= 0; i-- {
+		if i < len(c.journals)-1 {
+			b = append(b, ',')
+		}
+		o := c.journals[i].asCreated()
+		o.withError = true
+		b = o.appendJSON(b)
 	}
-	b, _ := json.Marshal(out)
-	return b
+	return append(b, ']')
 }
 
 func fingerprint(r *http.Request, body []byte) [32]byte {

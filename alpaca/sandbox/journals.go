@@ -90,17 +90,6 @@ func keyTypeCode(s string) uint8 {
 	return 0
 }
 
-// settleDate is the settle (and system) date text, "" until executed.
-func (j *journal) settleDate() string { return dayDate(j.settleDay) }
-
-// dayDate writes a settleDay as YYYY-MM-DD, "" for none.
-func dayDate(d int32) string {
-	if d == 0 {
-		return ""
-	}
-	return time.Unix(int64(d-1)*86400, 0).UTC().Format(time.DateOnly)
-}
-
 // setFixture records the status a description's fixture asks for, if any; only at creation.
 func (j *journal) setFixture(description string) {
 	if f := fixtureStatus(description); f != "" {
@@ -137,28 +126,31 @@ func (j *journal) amount() decimal.Decimal {
 	return decimal.New(j.cents, -2)
 }
 
-// amountText is the amount with two places, without building a decimal for the common case.
-func (j *journal) amountText() string {
+// appendAmount appends the amount with two places, without building a decimal for the common case.
+func (j *journal) appendAmount(b []byte) []byte {
 	if j.rare != nil && j.rare.bigAmount {
-		return j.rare.amount.StringFixed(2)
+		return append(b, j.rare.amount.StringFixed(2)...)
 	}
-	b := strconv.AppendInt(make([]byte, 0, 24), j.cents/100, 10)
-	return string(append(b, '.', byte('0'+j.cents%100/10), byte('0'+j.cents%10)))
+	b = strconv.AppendInt(b, j.cents/100, 10)
+	return append(b, '.', byte('0'+j.cents%100/10), byte('0'+j.cents%10))
 }
 
 // idText formats a journal id the way Alpaca writes UUIDs.
-func idText(id [16]byte) string {
-	var b [36]byte
-	hex.Encode(b[0:8], id[0:4])
-	b[8] = '-'
-	hex.Encode(b[9:13], id[4:6])
-	b[13] = '-'
-	hex.Encode(b[14:18], id[6:8])
-	b[18] = '-'
-	hex.Encode(b[19:23], id[8:10])
-	b[23] = '-'
-	hex.Encode(b[24:36], id[10:16])
-	return string(b[:])
+func idText(id [16]byte) string { return string(appendID(make([]byte, 0, 36), id)) }
+
+// appendID appends a journal id the way Alpaca writes UUIDs.
+func appendID(b []byte, id [16]byte) []byte {
+	var t [36]byte
+	hex.Encode(t[0:8], id[0:4])
+	t[8] = '-'
+	hex.Encode(t[9:13], id[4:6])
+	t[13] = '-'
+	hex.Encode(t[14:18], id[6:8])
+	t[18] = '-'
+	hex.Encode(t[19:23], id[8:10])
+	t[23] = '-'
+	hex.Encode(t[24:36], id[10:16])
+	return append(b, t[:]...)
 }
 
 // parseID reads a journal id written as idText writes it; anything else is no journal's id.
@@ -185,73 +177,20 @@ type transmitter struct {
 	Timestamp            string `json:"transmitter_timestamp,omitempty"`
 }
 
-// journalJSON is the newest Journal wire shape: every JournalBase key present, null where nothing
-// applies (symbol, qty, price for cash; net_amount for securities; the dates until execution).
-type journalJSON struct {
-	ID          string  `json:"id"`
-	EntryType   string  `json:"entry_type"`
-	FromAccount string  `json:"from_account"`
-	ToAccount   string  `json:"to_account"`
-	Symbol      *string `json:"symbol"`
-	Qty         *string `json:"qty"`
-	Price       *string `json:"price"`
-	Status      string  `json:"status"`
-	SettleDate  *string `json:"settle_date"`
-	SystemDate  *string `json:"system_date"`
-	NetAmount   *string `json:"net_amount"`
-	Description string  `json:"description"`
-	Currency    string  `json:"currency"`
-	CreatedAt   string  `json:"created_at"`
-	transmitter
-}
-
-// batchJournalJSON adds error_message, which the newest schema omits for successful entries.
-type batchJournalJSON struct {
-	journalJSON
-	ErrorMessage string `json:"error_message,omitempty"`
-}
-
 // currency is the only one the simulator books.
 const currency = "USD"
 
-func (j *journal) wire() journalJSON { return j.wireAs(j.status(), j.settleDate()) }
-
-// wireAs shapes j with the given status and settle date: now, in a list snapshot or as created.
-// It reads only what never changes after creation besides those two.
-func (j *journal) wireAs(status, settleDate string) journalJSON {
-	x := j.extra()
-	out := journalJSON{
-		ID: idText(j.id), EntryType: j.entryType(), FromAccount: j.from, ToAccount: j.to,
-		Status: status, Description: j.description, Currency: currency,
-		CreatedAt: j.createdAt().Format(time.RFC3339Nano),
-	}
-	if j.tx != nil {
-		out.transmitter = *j.tx
-	}
-	if j.jnls {
-		// The newest JNLS example: symbol, qty and price set, net_amount null.
-		sym, qty := x.symbol, x.qty.String()
-		price := x.price.StringFixed(max(2, -x.price.Exponent()))
-		out.Symbol, out.Qty, out.Price = &sym, &qty, &price
-	} else {
-		amount := j.amountText()
-		out.NetAmount = &amount
-	}
-	if settleDate != "" {
-		d := settleDate
-		out.SettleDate, out.SystemDate = &d, &d
-	}
-	return out
-}
+// wire is j as an answer shows it now. Callers hold s.mu.
+func (j *journal) wire() journalJSON { return journalJSON{j: j, st: j.st, settleDay: j.settleDay} }
 
 // asCreated is j as its create answer showed it: its first status, settled only if executed then.
-func (j *journal) asCreated() batchJournalJSON {
-	settle := ""
-	first := statusCodes[j.firstStatus]
-	if first == alpaca.StatusExecuted {
-		settle = j.settleDate() // set by that first execution and never moved since
+// Callers hold s.mu.
+func (j *journal) asCreated() journalJSON {
+	o := journalJSON{j: j, st: j.firstStatus}
+	if statusCodes[j.firstStatus] == alpaca.StatusExecuted {
+		o.settleDay = j.settleDay // set by that first execution and never moved since
 	}
-	return batchJournalJSON{journalJSON: j.wireAs(first, settle), ErrorMessage: j.extra().errorMessage}
+	return o
 }
 
 // LedgerEntry is one journal as the simulator recorded it, for tests' invariant checks.

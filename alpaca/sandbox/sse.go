@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -215,24 +214,13 @@ func (sq streamQuery) sendable(pending []Event, limit int) int {
 	return n
 }
 
-// eventV1 is the legacy stream's JournalStatusEvent.
-type eventV1 struct {
-	At         time.Time `json:"at"`
-	EntryType  string    `json:"entry_type"`
-	EventID    int64     `json:"event_id"`
-	EventULID  string    `json:"event_ulid"`
-	JournalID  string    `json:"journal_id"`
-	StatusFrom string    `json:"status_from"`
-	StatusTo   string    `json:"status_to"`
-}
-
 func (s *Server) handleEventsV2(w http.ResponseWriter, r *http.Request) {
 	sq, err := parseStreamV2(r.URL.Query())
 	if err != nil {
 		writeError(w, http.StatusBadRequest, codeMalformed, err.Error())
 		return
 	}
-	s.stream(w, r, sq, func(e Event) any { return e })
+	s.stream(w, r, sq, appendEventV2)
 }
 
 func (s *Server) handleEventsV1(w http.ResponseWriter, r *http.Request) {
@@ -241,10 +229,7 @@ func (s *Server) handleEventsV1(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, codeMalformed, err.Error())
 		return
 	}
-	s.stream(w, r, sq, func(e Event) any {
-		return eventV1{At: e.At, EntryType: e.EntryType, EventID: e.Seq, EventULID: e.ID,
-			JournalID: e.JournalID, StatusFrom: e.StatusFrom, StatusTo: e.StatusTo}
-	})
+	s.stream(w, r, sq, appendEventV1)
 }
 
 // streamSlice is how many recorded events a stream takes under the lock at a time.
@@ -252,7 +237,7 @@ const streamSlice = 1024
 
 // stream serves an event stream: history from the cursor, then live events as they are recorded,
 // with heartbeat comments, until the client leaves or the until bound is reached.
-func (s *Server) stream(w http.ResponseWriter, r *http.Request, sq streamQuery, shape func(Event) any) {
+func (s *Server) stream(w http.ResponseWriter, r *http.Request, sq streamQuery, shape func(b []byte, e *Event) []byte) {
 	rc := http.NewResponseController(w)
 	s.mu.Lock()
 	if s.streams >= s.opts.MaxStreams {
@@ -289,6 +274,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, sq streamQuery, 
 	defer heartbeat.Stop()
 	poll := time.NewTicker(s.opts.PollEvery)
 	defer poll.Stop()
+	var data []byte // one event's "data: ...\n\n", reused
 	for {
 		// Events are taken a slice at a time, so a stream that starts far back (a million-journal
 		// night has three million events) never holds them all at once.
@@ -339,9 +325,9 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, sq streamQuery, 
 			if rnd.Float64() < f.StreamDuplicateRate {
 				copies = 2
 			}
-			b, _ := json.Marshal(shape(e))
+			data = append(shape(append(data[:0], "data: "...), &e), "\n\n"...)
 			for range copies {
-				if _, err := fmt.Fprintf(w, "data: %s\n\n", b); err != nil {
+				if _, err := w.Write(data); err != nil {
 					return
 				}
 			}
