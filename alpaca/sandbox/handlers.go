@@ -173,7 +173,7 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 	defer s.mu.Unlock()
 	s.idempotent(w, r, body, now, func(key string) (created, *apiError) {
 		var req batchRequest
-		if aerr := decodeBody(body, &req); aerr != nil {
+		if aerr := decodeBatch(body, &req); aerr != nil {
 			return created{}, aerr
 		}
 		entries, aerr := s.checkBatch(req, key)
