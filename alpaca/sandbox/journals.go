@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"container/heap"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
@@ -474,7 +473,7 @@ func (s *Server) setStatus(j *journal, status string, at time.Time) {
 		switch {
 		case status == alpaca.StatusQueued, status == alpaca.StatusSentToClearing,
 			status == alpaca.StatusExecuted && j.v2:
-			heap.Push(&s.due, dueStep{at: at.Add(s.opts.StepEvery), j: j, from: status})
+			s.due.push(dueStep{at: at.Add(s.opts.StepEvery), seq: j.seq, from: j.st})
 		}
 	}
 	s.appendEvent(j, from, status, at)
@@ -519,13 +518,13 @@ func (b *bitset) each(fn func(i int32)) {
 // Only due entries are touched, so the cost does not grow with the number of journals.
 func (s *Server) tick() time.Time {
 	now := s.now()
-	for s.due.Len() > 0 && !s.due[0].at.After(now) {
-		d := heap.Pop(&s.due).(dueStep)
-		j := d.j
-		if j.status() != d.from {
+	for len(s.due) > 0 && !s.due[0].at.After(now) {
+		d := s.due.pop()
+		j := s.journals.at(int(d.seq))
+		if j.st != d.from {
 			continue // something else (EOD, an admin action) moved it first
 		}
-		switch d.from {
+		switch statusCodes[d.from] {
 		case alpaca.StatusQueued:
 			s.setStatus(j, alpaca.StatusSentToClearing, d.at)
 		case alpaca.StatusSentToClearing:
@@ -534,32 +533,66 @@ func (s *Server) tick() time.Time {
 			s.setStatus(j, alpaca.StatusActivityCreated, d.at) // JNLC v2 only: nothing else is queued from executed
 		}
 	}
-	if s.due.Len() == 0 && cap(s.due) > 1024 {
+	if len(s.due) == 0 && cap(s.due) > 1024 {
 		s.due = nil // a night's worth of steps is done: let its array go
 	}
 	s.pruneIdempotency(now)
 	return now
 }
 
-// dueStep is one automatic status change: journal j leaves status from at time at.
+// dueStep is one automatic status change: the journal at position seq leaves status from (a
+// statusCodes index) at time at.
 type dueStep struct {
 	at   time.Time
-	j    *journal
-	from string
+	seq  int32
+	from uint8
 }
 
+// dueHeap is a min-heap of steps on at: container/heap's algorithm written out for this one type,
+// so that no step is boxed in an interface, with the same order of steps, ties included.
 type dueHeap []dueStep
 
-func (h dueHeap) Len() int           { return len(h) }
-func (h dueHeap) Less(i, k int) bool { return h[i].at.Before(h[k].at) }
-func (h dueHeap) Swap(i, k int)      { h[i], h[k] = h[k], h[i] }
-func (h *dueHeap) Push(x any)        { *h = append(*h, x.(dueStep)) }
-func (h *dueHeap) Pop() any {
+func (h *dueHeap) push(d dueStep) {
+	*h = append(*h, d)
+	h.up(len(*h) - 1)
+}
+
+func (h *dueHeap) pop() dueStep {
 	old := *h
-	x := old[len(old)-1]
-	old[len(old)-1] = dueStep{}
-	*h = old[:len(old)-1]
-	return x
+	n := len(old) - 1
+	old[0], old[n] = old[n], old[0]
+	old.down(0, n)
+	*h = old[:n]
+	return old[n]
+}
+
+func (h dueHeap) up(j int) {
+	for {
+		i := (j - 1) / 2 // parent
+		if i == j || !h[j].at.Before(h[i].at) {
+			break
+		}
+		h[i], h[j] = h[j], h[i]
+		j = i
+	}
+}
+
+func (h dueHeap) down(i, n int) {
+	for {
+		j1 := 2*i + 1
+		if j1 >= n || j1 < 0 { // j1 < 0 after int overflow
+			break
+		}
+		j := j1 // left child
+		if j2 := j1 + 1; j2 < n && h[j2].at.Before(h[j1].at) {
+			j = j2 // right child
+		}
+		if !h[j].at.Before(h[i].at) {
+			break
+		}
+		h[i], h[j] = h[j], h[i]
+		i = j
+	}
 }
 
 // EndOfDay runs the simulated EOD: fixture journals resolve (status=rejected is rejected,
