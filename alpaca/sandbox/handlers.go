@@ -85,8 +85,19 @@ func decodeBody(b []byte, v any) *apiError {
 	return nil
 }
 
+// entryAt names the entry an error is about, "entries[3]: ", or nothing (-1) for a single journal.
+// It is formatted only when an error is: a night checks a million entries.
+type entryAt int
+
+func (i entryAt) String() string {
+	if i < 0 {
+		return ""
+	}
+	return fmt.Sprintf("entries[%d]: ", int(i))
+}
+
 // checkEntryFields validates the parts of one journal that need no account lookup.
-func checkEntryFields(where string, amount *decimalText, currency, symbol *string, qty *decimalText, description string, t transmitter) (entryRequest, *apiError) {
+func checkEntryFields(where entryAt, amount *decimalText, currency, symbol *string, qty *decimalText, description string, t transmitter) (entryRequest, *apiError) {
 	var e entryRequest
 	if amount == nil || *amount == "" {
 		return e, badRequest("%samount is required", where)
@@ -107,12 +118,12 @@ func checkEntryFields(where string, amount *decimalText, currency, symbol *strin
 	if len(description) > 1024 {
 		return e, badRequest("%sdescription is longer than 1024 characters", where)
 	}
-	for name, v := range map[string]string{
-		"transmitter_name": t.Name, "transmitter_account_number": t.AccountNumber,
-		"transmitter_address": t.Address, "transmitter_financial_institution": t.FinancialInstitution,
+	for _, f := range [...]struct{ name, v string }{
+		{"transmitter_name", t.Name}, {"transmitter_account_number", t.AccountNumber},
+		{"transmitter_address", t.Address}, {"transmitter_financial_institution", t.FinancialInstitution},
 	} {
-		if len(v) > 255 {
-			return e, badRequest("%s%s is longer than 255 characters", where, name)
+		if len(f.v) > 255 {
+			return e, badRequest("%s%s is longer than 255 characters", where, f.name)
 		}
 	}
 	if t.Timestamp != "" {
@@ -143,7 +154,7 @@ func (s *Server) checkFrom(id string) *apiError {
 }
 
 // checkTo enforces the receiving side: known, a customer, ACTIVE. Callers hold s.mu.
-func (s *Server) checkTo(where, id string) *apiError {
+func (s *Server) checkTo(where entryAt, id string) *apiError {
 	if id == "" {
 		return badRequest("%sto_account is required", where)
 	}
@@ -201,7 +212,7 @@ func (s *Server) checkBatch(req batchRequest, key string) ([]entryRequest, *apiE
 		if desc == "" {
 			desc = req.Description
 		}
-		e, aerr := checkEntryFields(fmt.Sprintf("entries[%d]: ", i), in.Amount, in.Currency, in.Symbol, in.Qty, desc, in.transmitter)
+		e, aerr := checkEntryFields(entryAt(i), in.Amount, in.Currency, in.Symbol, in.Qty, desc, in.transmitter)
 		if aerr != nil {
 			return nil, aerr
 		}
@@ -215,7 +226,7 @@ func (s *Server) checkBatch(req batchRequest, key string) ([]entryRequest, *apiE
 		return nil, aerr
 	}
 	for i, e := range entries {
-		if aerr := s.checkTo(fmt.Sprintf("entries[%d]: ", i), e.to); aerr != nil {
+		if aerr := s.checkTo(entryAt(i), e.to); aerr != nil {
 			return nil, aerr
 		}
 	}
@@ -258,12 +269,12 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 
 // createSingleJNLC validates and books a single cash journal. Callers hold s.mu.
 func (s *Server) createSingleJNLC(req createRequest, key string, now time.Time) (*journal, *apiError) {
-	e, aerr := checkEntryFields("", req.Amount, req.Currency, req.Symbol, req.Qty, req.Description, req.transmitter)
+	e, aerr := checkEntryFields(-1, req.Amount, req.Currency, req.Symbol, req.Qty, req.Description, req.transmitter)
 	if aerr == nil {
 		aerr = s.checkFrom(req.FromAccount)
 	}
 	if aerr == nil {
-		aerr = s.checkTo("", req.ToAccount)
+		aerr = s.checkTo(-1, req.ToAccount)
 	}
 	if aerr != nil {
 		return nil, aerr
@@ -551,7 +562,7 @@ func (s *Server) checkReverseBatch(req reverseBatchRequest) ([]entryRequest, *ap
 		if desc == "" {
 			desc = req.Description
 		}
-		e, aerr := checkEntryFields(fmt.Sprintf("entries[%d]: ", i), in.Amount, nil, nil, nil, desc, transmitter{})
+		e, aerr := checkEntryFields(entryAt(i), in.Amount, nil, nil, nil, desc, transmitter{})
 		if aerr != nil {
 			return nil, aerr
 		}
