@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -451,10 +450,7 @@ func (s *Server) handleLedger(w http.ResponseWriter, r *http.Request) {
 	s.lockAndTick()
 	rows := s.ledgerRows()
 	s.mu.Unlock()
-	writeArray(w, len(rows), func(b []byte, i int) []byte {
-		e, _ := json.Marshal(rows[i].entry())
-		return append(b, e...)
-	})
+	writeArray(w, len(rows), func(b []byte, i int) []byte { return rows[i].appendJSON(b) })
 }
 
 // handleEvents is GET /sandbox/v1/events: Events() taken a slice at a time under the lock and

@@ -139,6 +139,54 @@ func appendDay(b []byte, d int32) []byte {
 	return time.Unix(int64(d-1)*86400, 0).UTC().AppendFormat(b, time.DateOnly)
 }
 
+// appendJSON writes r as encoding/json writes its LedgerEntry.
+func (r ledgerRow) appendJSON(b []byte) []byte {
+	j := r.j
+	x := j.extra()
+	b = append(b, `{"id":"`...)
+	b = appendID(b, j.id)
+	b = append(b, `","entry_type":"`...)
+	b = append(b, j.entryType()...)
+	b = append(b, `","from_account":`...)
+	b = appendString(b, j.from)
+	b = append(b, `,"to_account":`...)
+	b = appendString(b, j.to)
+	b = append(b, `,"amount":"`...)
+	if j.jnls {
+		b = append(b, '0')
+	} else {
+		b = j.appendAmountShort(b)
+	}
+	b = append(b, '"')
+	b = appendOptional(b, "symbol", x.symbol)
+	if !x.qty.IsZero() {
+		b = append(b, `,"qty":`...)
+		b = appendString(b, x.qty.String())
+	}
+	if !x.price.IsZero() {
+		b = append(b, `,"price":`...)
+		b = appendString(b, x.price.String())
+	}
+	b = append(b, `,"status":"`...)
+	b = append(b, statusCodes[r.st]...)
+	b = append(b, `","description":`...)
+	b = appendString(b, j.description)
+	b = appendOptional(b, "idempotency_key", j.idemKey)
+	b = appendOptional(b, "idempotency_key_type", j.idemKeyType())
+	b = appendOptional(b, "error_message", x.errorMessage)
+	b = append(b, `,"created_at":`...)
+	b = appendTime(b, j.createdAt())
+	if r.corrects != nil {
+		b = append(b, `,"corrects":"`...)
+		b = append(appendID(b, r.corrects.id), '"')
+	}
+	if r.correctedBy != nil {
+		b = append(b, `,"corrected_by":"`...)
+		b = append(appendID(b, r.correctedBy.id), '"')
+	}
+	return append(b, '}')
+}
+
 // appendEventV2 appends e as the v2 stream's JSON object.
 func appendEventV2(b []byte, e *Event) []byte {
 	b = append(b, `{"event_id":`...)
