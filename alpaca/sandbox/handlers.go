@@ -64,10 +64,13 @@ func badRequest(format string, a ...any) *apiError {
 func (e *apiError) body() []byte { return errorJSON(e.code, e.msg) }
 
 func readBody(r *http.Request) ([]byte, *apiError) {
-	b, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	// Sized from Content-Length when it is given, so that a batch is read without regrowing.
+	body := bytes.NewBuffer(make([]byte, 0, min(max(r.ContentLength, 0), maxBody)+bytes.MinRead))
+	_, err := body.ReadFrom(io.LimitReader(r.Body, maxBody+1))
 	if err != nil {
 		return nil, badRequest("read request body: %v", err)
 	}
+	b := body.Bytes()
 	if len(b) > maxBody {
 		return nil, badRequest("request body is larger than %d bytes", maxBody)
 	}

@@ -285,14 +285,17 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, sq streamQuery, 
 	defer heartbeat.Stop()
 	poll := time.NewTicker(s.opts.PollEvery)
 	defer poll.Stop()
-	var data []byte // one event's "data: ...\n\n", reused
+	var (
+		pending []Event // the slice of events at hand, reused
+		data    []byte  // one event's "data: ...\n\n", reused
+	)
 	for {
 		// Events are taken a slice at a time, so a stream that starts far back (a million-journal
 		// night has three million events) never holds them all at once.
 		s.mu.Lock()
 		now := s.tick()
 		end := min(s.events.len(), next+streamSlice)
-		pending := make([]Event, 0, end-next)
+		pending = pending[:0]
 		for i := next; i < end; i++ {
 			pending = append(pending, s.event(i))
 		}
