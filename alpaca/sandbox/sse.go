@@ -309,7 +309,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, sq streamQuery, 
 			last = &e
 		}
 		done := caughtUp && sq.finished(last, now)
-		changed := s.changed
+		changed := s.news()
 		s.mu.Unlock()
 
 		for i := 0; i < len(pending); i++ {
@@ -317,8 +317,8 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, sq streamQuery, 
 			if i+1 < len(pending) && rnd.Float64() < f.StreamReorderRate {
 				pending[i], pending[i+1] = pending[i+1], pending[i]
 			}
-			e := pending[i]
-			if sq.past(e) {
+			e := &pending[i]
+			if sq.past(*e) {
 				return
 			}
 			if sq.journalID != "" && e.JournalID != sq.journalID {
@@ -339,7 +339,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, sq streamQuery, 
 			if rnd.Float64() < f.StreamDuplicateRate {
 				copies = 2
 			}
-			data = append(shape(append(data[:0], "data: "...), &e), "\n\n"...)
+			data = append(shape(append(data[:0], "data: "...), e), "\n\n"...)
 			for range copies {
 				if _, err := bw.Write(data); err != nil {
 					return
