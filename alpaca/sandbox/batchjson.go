@@ -59,11 +59,14 @@ func (p *batchParser) entries(req *batchRequest) bool {
 	if p.next(']') {
 		return true
 	}
+	var prev batchEntry
 	for {
 		req.Entries = append(req.Entries, batchEntry{})
-		if !p.entry(&req.Entries[len(req.Entries)-1]) {
+		e := &req.Entries[len(req.Entries)-1]
+		if !p.entry(e, &prev) {
 			return false
 		}
+		prev = *e
 		if p.next(']') {
 			return true
 		}
@@ -73,14 +76,16 @@ func (p *batchParser) entries(req *batchRequest) bool {
 	}
 }
 
-func (p *batchParser) entry(e *batchEntry) bool {
+// entry reads one entry; the strings it repeats from the entry before (accounts, Travel Rule
+// fields shared by a receipt's journals) are kept once.
+func (p *batchParser) entry(e, prev *batchEntry) bool {
 	var seen uint16
 	return p.object(func(key []byte) bool {
 		var bit uint16
 		ok := false
 		switch string(key) {
 		case "to_account":
-			bit, ok = 1, p.into(&e.ToAccount)
+			bit, ok = 1, p.intoRepeated(&e.ToAccount, prev.ToAccount)
 		case "amount":
 			bit, ok = 2, p.intoDecimal(&e.Amount)
 		case "description":
@@ -92,15 +97,15 @@ func (p *batchParser) entry(e *batchEntry) bool {
 		case "qty":
 			bit, ok = 32, p.intoDecimal(&e.Qty)
 		case "transmitter_name":
-			bit, ok = 64, p.into(&e.Name)
+			bit, ok = 64, p.intoRepeated(&e.Name, prev.Name)
 		case "transmitter_account_number":
-			bit, ok = 128, p.into(&e.AccountNumber)
+			bit, ok = 128, p.intoRepeated(&e.AccountNumber, prev.AccountNumber)
 		case "transmitter_address":
-			bit, ok = 256, p.into(&e.Address)
+			bit, ok = 256, p.intoRepeated(&e.Address, prev.Address)
 		case "transmitter_financial_institution":
-			bit, ok = 512, p.into(&e.FinancialInstitution)
+			bit, ok = 512, p.intoRepeated(&e.FinancialInstitution, prev.FinancialInstitution)
 		case "transmitter_timestamp":
-			bit, ok = 1024, p.into(&e.Timestamp)
+			bit, ok = 1024, p.intoRepeated(&e.Timestamp, prev.Timestamp)
 		}
 		if !ok || seen&bit != 0 {
 			return false
@@ -139,6 +144,20 @@ func (p *batchParser) into(dst *string) bool {
 		*dst = string(s)
 	}
 	return ok
+}
+
+// intoRepeated is into for a value that often repeats prev: then prev itself is kept.
+func (p *batchParser) intoRepeated(dst *string, prev string) bool {
+	s, ok := p.text()
+	switch {
+	case !ok:
+		return false
+	case string(s) == prev:
+		*dst = prev
+	default:
+		*dst = string(s)
+	}
+	return true
 }
 
 func (p *batchParser) intoPointer(dst **string) bool {

@@ -15,6 +15,8 @@ func FuzzDecodeBatch(f *testing.F) {
 			`{"to_account":"b","amount":"1.00","description":"é ☃ <a&b>","currency":"USD","symbol":"","qty":"",` +
 			`"transmitter_name":"n","transmitter_account_number":"1","transmitter_address":"x",` +
 			`"transmitter_financial_institution":"f","transmitter_timestamp":"2026-03-02T00:00:00Z"},{}]}`,
+		`{"entries":[{"to_account":"b","transmitter_name":"n"},{"to_account":"b","transmitter_name":"n"},` +
+			`{"to_account":"c","transmitter_name":"m","transmitter_address":"x"},{"transmitter_address":"x"}]}`,
 		`{"entries":[{"amount":7}]}`,
 		`{"entries":[{"amount":-1.5e3}]}`,
 		`{"entries":[{"amount":null,"currency":null}]}`,
