@@ -30,17 +30,15 @@ func appendString(b []byte, s string) []byte {
 			return append(b, q...)
 		}
 	}
+	return appendPlain(b, s)
+}
+
+// appendPlain appends s as a JSON string, for what the simulator writes itself and needs no escape:
+// ULIDs, UUIDs, entry types, statuses, key types.
+func appendPlain(b []byte, s string) []byte {
 	b = append(b, '"')
 	b = append(b, s...)
 	return append(b, '"')
-}
-
-// appendNullString appends s as a JSON string, or null when s is "".
-func appendNullString(b []byte, s string) []byte {
-	if s == "" {
-		return append(b, "null"...)
-	}
-	return appendString(b, s)
 }
 
 // appendTime appends t as encoding/json writes a time.Time: RFC 3339 with the nanoseconds it has.
@@ -190,21 +188,24 @@ func (r ledgerRow) appendJSON(b []byte) []byte {
 // appendEventV2 appends e as the v2 stream's JSON object.
 func appendEventV2(b []byte, e *Event) []byte {
 	b = append(b, `{"event_id":`...)
-	b = appendString(b, e.ID)
+	b = appendPlain(b, e.ID)
 	b = append(b, `,"at":`...)
 	b = appendTime(b, e.At)
 	b = append(b, `,"journal_id":`...)
-	b = appendString(b, e.JournalID)
+	b = appendPlain(b, e.JournalID)
 	b = append(b, `,"entry_type":`...)
-	b = appendString(b, e.EntryType)
+	b = appendPlain(b, e.EntryType)
 	b = append(b, `,"status_from":`...)
-	b = appendString(b, e.StatusFrom)
+	b = appendPlain(b, e.StatusFrom)
 	b = append(b, `,"status_to":`...)
-	b = appendString(b, e.StatusTo)
+	b = appendPlain(b, e.StatusTo)
 	b = append(b, `,"description":`...)
 	b = appendString(b, e.Description)
 	b = appendOptional(b, "idempotency_key", e.IdempotencyKey)
-	b = appendOptional(b, "idempotency_key_type", e.IdempotencyKeyType)
+	if e.IdempotencyKeyType != "" {
+		b = append(b, `,"idempotency_key_type":`...)
+		b = appendPlain(b, e.IdempotencyKeyType)
+	}
 	b = appendOptional(b, "batch_error_message", e.BatchErrorMessage)
 	return append(b, '}')
 }
@@ -214,17 +215,17 @@ func appendEventV1(b []byte, e *Event) []byte {
 	b = append(b, `{"at":`...)
 	b = appendTime(b, e.At)
 	b = append(b, `,"entry_type":`...)
-	b = appendString(b, e.EntryType)
+	b = appendPlain(b, e.EntryType)
 	b = append(b, `,"event_id":`...)
 	b = strconv.AppendInt(b, e.Seq, 10)
 	b = append(b, `,"event_ulid":`...)
-	b = appendString(b, e.ID)
+	b = appendPlain(b, e.ID)
 	b = append(b, `,"journal_id":`...)
-	b = appendString(b, e.JournalID)
+	b = appendPlain(b, e.JournalID)
 	b = append(b, `,"status_from":`...)
-	b = appendString(b, e.StatusFrom)
+	b = appendPlain(b, e.StatusFrom)
 	b = append(b, `,"status_to":`...)
-	b = appendString(b, e.StatusTo)
+	b = appendPlain(b, e.StatusTo)
 	return append(b, '}')
 }
 
