@@ -137,42 +137,44 @@ func checkEntryFields(where entryAt, amount *decimalText, currency, symbol *stri
 	return entryRequest{amount: a, description: description, transmitter: t}, nil
 }
 
-// checkFrom enforces the direction rule on the sending side. Callers hold s.mu.
-func (s *Server) checkFrom(id string) *apiError {
+// checkFrom enforces the direction rule on the sending side and returns the account's own ID
+// string (see accountID). Callers hold s.mu.
+func (s *Server) checkFrom(id string) (string, *apiError) {
 	if id == "" {
-		return badRequest("from_account is required")
+		return "", badRequest("from_account is required")
 	}
 	a, ok := s.accounts[id]
 	if !ok {
-		return &apiError{http.StatusNotFound, codeNotFound, fmt.Sprintf("account %s not found", id)}
+		return "", &apiError{http.StatusNotFound, codeNotFound, fmt.Sprintf("account %s not found", id)}
 	}
 	if !a.Firm {
-		return &apiError{http.StatusForbidden, codeForbidden,
+		return "", &apiError{http.StatusForbidden, codeForbidden,
 			fmt.Sprintf("from_account %s is not a firm account: cash journals go only from a firm account to customer accounts", id)}
 	}
 	if a.Status != AccountActive {
-		return &apiError{http.StatusUnprocessableEntity, codeUnprocessable, fmt.Sprintf("account %s is not ACTIVE (%s)", id, a.Status)}
+		return "", &apiError{http.StatusUnprocessableEntity, codeUnprocessable, fmt.Sprintf("account %s is not ACTIVE (%s)", id, a.Status)}
 	}
-	return nil
+	return a.ID, nil
 }
 
-// checkTo enforces the receiving side: known, a customer, ACTIVE. Callers hold s.mu.
-func (s *Server) checkTo(where entryAt, id string) *apiError {
+// checkTo enforces the receiving side: known, a customer, ACTIVE. It returns the account's own ID
+// string (see accountID). Callers hold s.mu.
+func (s *Server) checkTo(where entryAt, id string) (string, *apiError) {
 	if id == "" {
-		return badRequest("%sto_account is required", where)
+		return "", badRequest("%sto_account is required", where)
 	}
 	a, ok := s.accounts[id]
 	if !ok {
-		return &apiError{http.StatusNotFound, codeNotFound, fmt.Sprintf("%saccount %s not found", where, id)}
+		return "", &apiError{http.StatusNotFound, codeNotFound, fmt.Sprintf("%saccount %s not found", where, id)}
 	}
 	if a.Firm {
-		return &apiError{http.StatusForbidden, codeForbidden,
+		return "", &apiError{http.StatusForbidden, codeForbidden,
 			fmt.Sprintf("%sto_account %s is a firm account: cash journals go only from a firm account to customer accounts", where, id)}
 	}
 	if a.Status != AccountActive {
-		return &apiError{http.StatusUnprocessableEntity, codeUnprocessable, fmt.Sprintf("%saccount %s is not ACTIVE (%s)", where, id, a.Status)}
+		return "", &apiError{http.StatusUnprocessableEntity, codeUnprocessable, fmt.Sprintf("%saccount %s is not ACTIVE (%s)", where, id, a.Status)}
 	}
-	return nil
+	return a.ID, nil
 }
 
 // handleBatch is POST /v1/journals/batch. Every check that can fail the whole batch runs before the
@@ -225,13 +227,16 @@ func (s *Server) checkBatch(req batchRequest, key string) ([]entryRequest, *apiE
 		}
 		entries[i] = e
 	}
-	if aerr := s.checkFrom(req.FromAccount); aerr != nil {
+	from, aerr := s.checkFrom(req.FromAccount)
+	if aerr != nil {
 		return nil, aerr
 	}
-	for i, e := range entries {
-		if aerr := s.checkTo(entryAt(i), e.to); aerr != nil {
+	for i := range entries {
+		e := &entries[i]
+		if e.to, aerr = s.checkTo(entryAt(i), e.to); aerr != nil {
 			return nil, aerr
 		}
+		e.from = from
 	}
 	return entries, nil
 }
@@ -274,15 +279,15 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 func (s *Server) createSingleJNLC(req createRequest, key string, now time.Time) (*journal, *apiError) {
 	e, aerr := checkEntryFields(-1, req.Amount, req.Currency, req.Symbol, req.Qty, req.Description, req.transmitter)
 	if aerr == nil {
-		aerr = s.checkFrom(req.FromAccount)
+		e.from, aerr = s.checkFrom(req.FromAccount)
 	}
 	if aerr == nil {
-		aerr = s.checkTo(-1, req.ToAccount)
+		e.to, aerr = s.checkTo(-1, req.ToAccount)
 	}
 	if aerr != nil {
 		return nil, aerr
 	}
-	e.from, e.to, e.idemKey, e.v2 = req.FromAccount, req.ToAccount, key, s.jnlcV2
+	e.idemKey, e.v2 = key, s.jnlcV2
 	if key != "" {
 		e.idemKeyType = "single"
 	}

@@ -317,7 +317,7 @@ func newID() [16]byte {
 
 // entryRequest is one journal to create, already validated.
 type entryRequest struct {
-	from, to    string
+	from, to    string // the accounts' own ID strings, as checkFrom and checkTo return them
 	amount      decimal.Decimal
 	description string
 	transmitter transmitter
@@ -339,7 +339,7 @@ const (
 // Alpaca keeps over-limit JNLCs on v1 and fixtures must wait for EndOfDay. Callers hold s.mu.
 func (s *Server) createJournal(e entryRequest, now time.Time, refuseShort bool) (*journal, error) {
 	j := &journal{
-		from: s.accountID(e.from), to: s.accountID(e.to),
+		from: e.from, to: e.to,
 		description: e.description, created: now.UnixNano(), idemKey: e.idemKey, keyType: keyTypeCode(e.idemKeyType),
 	}
 	j.setFixture(e.description)
