@@ -317,7 +317,7 @@ func newID() [16]byte {
 
 // entryRequest is one journal to create, already validated.
 type entryRequest struct {
-	from, to    string // the accounts' own ID strings, as checkFrom and checkTo return them
+	from, to    string // for createJournal, the accounts' own ID strings (checkFrom, checkTo)
 	amount      decimal.Decimal
 	description string
 	transmitter transmitter
