@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -270,16 +269,6 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, sq streamQuery, 
 		return
 	}
 	_ = rc.Flush()
-	// Events are gathered up to 64 KB before they are written, so that a stream catching up on a
-	// night does not make a system call every few events; every flush of the stream sends them.
-	bw := bufio.NewWriterSize(w, 64<<10)
-	defer bw.Flush() // what is gathered when the stream reaches its end
-	flush := func() error {
-		if err := bw.Flush(); err != nil {
-			return err
-		}
-		return rc.Flush()
-	}
 
 	heartbeat := time.NewTicker(s.opts.HeartbeatEvery)
 	defer heartbeat.Stop()
@@ -326,8 +315,8 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, sq streamQuery, 
 			}
 			if f.StreamSlowReaderRate > 0 && rnd.Float64() < f.StreamSlowReaderRate {
 				n := min(1+rnd.IntN(5), sq.sendable(pending[i:], 5))
-				_, _ = fmt.Fprintf(bw, ": you are reading too slowly, dropped %d messages\n\n", n)
-				_ = flush()
+				_, _ = fmt.Fprintf(w, ": you are reading too slowly, dropped %d messages\n\n", n)
+				_ = rc.Flush()
 				// Alpaca closes the connection on a reader that fell behind; the skipped events
 				// stay recorded for the client's resume.
 				if conn, ok := hijack(w); ok {
@@ -339,18 +328,19 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, sq streamQuery, 
 			if rnd.Float64() < f.StreamDuplicateRate {
 				copies = 2
 			}
+			// One write per copy of an event: a writer wrapping this one (a proxy) sees events one by one.
 			data = append(shape(append(data[:0], "data: "...), e), "\n\n"...)
 			for range copies {
-				if _, err := bw.Write(data); err != nil {
+				if _, err := w.Write(data); err != nil {
 					return
 				}
 			}
 			if rnd.Float64() < f.StreamDropRate {
-				_ = flush()
+				_ = rc.Flush()
 				return
 			}
 		}
-		if err := flush(); err != nil {
+		if err := rc.Flush(); err != nil {
 			return
 		}
 		if done {
@@ -359,7 +349,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, sq streamQuery, 
 		if !caughtUp {
 			continue
 		}
-		if !waitForNews(r, bw, changed, poll, heartbeat) {
+		if !waitForNews(r, w, changed, poll, heartbeat) {
 			return
 		}
 	}
