@@ -99,8 +99,7 @@ func (s *Server) bookDeposit(account string, delta decimal.Decimal, at time.Time
 		Currency: "USD", NetAmount: delta.StringFixed(2), Status: alpaca.ActivityExecuted, At: at.UTC(),
 		ExecutedAt: at.UTC(), SettleDate: day, Details: activityDetails{SystemDate: day},
 	})
-	close(s.changed)
-	s.changed = make(chan struct{})
+	s.notify()
 }
 
 // BookedCash returns a firm account's booked cash (the trading account's `cash`); account ""
@@ -214,7 +213,7 @@ func (s *Server) handleActivities(w http.ResponseWriter, r *http.Request) {
 		}
 		// An until that is now is reached: every activity up to now is recorded already.
 		done := (sq.hasUntil && !now.Before(sq.until) && caughtUp) || (sq.untilULID != "" && pastEnd)
-		changed := s.changed
+		changed := s.news()
 		s.mu.Unlock()
 
 		// Order is promised per account only, and not within a millisecond: send in any order.

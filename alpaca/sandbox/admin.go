@@ -450,7 +450,7 @@ func (s *Server) handleLedger(w http.ResponseWriter, r *http.Request) {
 	s.lockAndTick()
 	rows := s.ledgerRows()
 	s.mu.Unlock()
-	writeArray(w, len(rows), func(i int) any { return rows[i].entry() })
+	writeArray(w, len(rows), func(b []byte, i int) []byte { return rows[i].appendJSON(b) })
 }
 
 // handleEvents is GET /sandbox/v1/events: Events() taken a slice at a time under the lock and
@@ -460,7 +460,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	n := s.events.len()
 	s.mu.Unlock()
 	var slice []Event
-	writeArray(w, n, func(i int) any {
+	writeArray(w, n, func(b []byte, i int) []byte {
 		if i%streamSlice == 0 {
 			s.mu.Lock()
 			slice = slice[:0]
@@ -469,6 +469,6 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 			}
 			s.mu.Unlock()
 		}
-		return slice[i%streamSlice]
+		return appendEventV2(b, &slice[i%streamSlice])
 	})
 }

@@ -1,6 +1,7 @@
 package sandbox_test
 
 import (
+	"bytes"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -57,4 +58,80 @@ func benchCall(b *testing.B, batches int) {
 		}
 		resp.Body.Close()
 	}
+}
+
+// BenchmarkNightCalls is the simulator's share of a night, 10,000 journals of it: batches of 500
+// cashpool-like entries under Idempotency-Keys, the clock moving them to executed, and one event
+// stream reading every event from the start. It reports the simulator's time per journal.
+func BenchmarkNightCalls(b *testing.B) {
+	const batches, perBatch, accounts = 20, 500, 2_000
+	seed := testSeed()
+	seed.SweepCash, seed.JournalLimit, seed.DailyLimit = dec("100000000000.00"), dec("0"), dec("0")
+	ids := make([]string, accounts)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("c1000000-0000-4000-8000-%012d", i)
+		seed.Accounts = append(seed.Accounts, sandbox.Account{ID: ids[i], Status: "ACTIVE"})
+	}
+	bodies := make([]string, batches)
+	for batch := range bodies {
+		var sb strings.Builder
+		fmt.Fprintf(&sb, `{"entry_type":"JNLC","from_account":%q,"entries":[`, sweep)
+		for i := range perBatch {
+			if i > 0 {
+				sb.WriteByte(',')
+			}
+			n := batch*perBatch + i
+			fmt.Fprintf(&sb, `{"to_account":%q,"amount":"%d.%02d","description":"Payroll funding W%09d cp:%08x-1b2c-7d3e-8f40-%012x",`+
+				`"transmitter_name":"Originator W%09d","transmitter_account_number":"ACC%010d",`+
+				`"transmitter_address":"1 Main St, New York, NY 10001, US","transmitter_financial_institution":"First Bank NA",`+
+				`"transmitter_timestamp":"2026-03-02T00:00:00Z"}`,
+				ids[n%accounts], 1+n%5000, n%100, n/10, batch, n, n/10, n/10)
+		}
+		sb.WriteString("]}")
+		bodies[batch] = sb.String()
+	}
+	for b.Loop() {
+		sim := sandbox.New(sandbox.Options{Seed: seed, Now: func() time.Time { return base }})
+		for batch, body := range bodies {
+			req := httptest.NewRequest(http.MethodPost, "/v1/journals/batch", strings.NewReader(body))
+			req.Header.Set("Idempotency-Key", fmt.Sprintf("0b5c8a5e-8f0a-4c1e-9a63-%012d", batch))
+			rec := httptest.NewRecorder()
+			sim.ServeHTTP(rec, req)
+			if rec.Code != http.StatusOK {
+				b.Fatalf("batch %d: HTTP %d %.300s", batch, rec.Code, rec.Body.String())
+			}
+		}
+		sim.Advance(24 * time.Hour) // queued, sent_to_clearing, executed; and the stream's day is over
+		var events eventCounter
+		sim.ServeHTTP(&events, httptest.NewRequest(http.MethodGet, "/v2/events/journals/status?since=2026-03-02&until=2026-03-02", nil))
+		if events.n != 3*batches*perBatch {
+			b.Fatalf("stream sent %d events, want %d", events.n, 3*batches*perBatch)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batches*perBatch), "ns/journal")
+}
+
+// eventCounter is a streaming ResponseWriter that keeps only the number of events written.
+type eventCounter struct {
+	header http.Header
+	tail   []byte // the end of the previous write, where an event's start may have begun
+	n      int
+}
+
+func (c *eventCounter) Header() http.Header {
+	if c.header == nil {
+		c.header = http.Header{}
+	}
+	return c.header
+}
+
+func (c *eventCounter) WriteHeader(int) {}
+func (c *eventCounter) Flush()          {}
+
+func (c *eventCounter) Write(p []byte) (int, error) {
+	const mark = "\ndata: "
+	joined := append(c.tail, p...)
+	c.n += bytes.Count(joined, []byte(mark)) - bytes.Count(c.tail, []byte(mark))
+	c.tail = append(c.tail[:0], joined[max(0, len(joined)-len(mark)+1):]...)
+	return len(p), nil
 }

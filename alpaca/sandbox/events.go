@@ -72,8 +72,22 @@ func (s *Server) Events() []Event {
 // appendEvent records a status change and wakes the open streams. Callers hold s.mu.
 func (s *Server) appendEvent(j *journal, from, to string, at time.Time) {
 	s.events.add(event{ulid: s.ulids.next(at), at: at.UnixNano(), journal: j.seq, from: statusCode(from), to: statusCode(to)})
-	close(s.changed)
-	s.changed = make(chan struct{})
+	s.notify()
+}
+
+// news returns a channel closed at the next change, for a stream about to wait. Callers hold s.mu.
+func (s *Server) news() <-chan struct{} {
+	s.watched = true
+	return s.changed
+}
+
+// notify wakes the streams waiting for news. A channel nobody took stays as it is: a night's
+// three million events would otherwise make three million channels. Callers hold s.mu.
+func (s *Server) notify() {
+	if s.watched {
+		close(s.changed)
+		s.changed, s.watched = make(chan struct{}), false
+	}
 }
 
 // ulidSource makes ULIDs (48-bit millisecond time, 80 random bits, Crockford base32) that are

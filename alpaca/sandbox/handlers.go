@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -65,10 +64,13 @@ func badRequest(format string, a ...any) *apiError {
 func (e *apiError) body() []byte { return errorJSON(e.code, e.msg) }
 
 func readBody(r *http.Request) ([]byte, *apiError) {
-	b, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	// Sized from Content-Length when it is given, so that a batch is read without regrowing.
+	body := bytes.NewBuffer(make([]byte, 0, min(max(r.ContentLength, 0), maxBody)+bytes.MinRead))
+	_, err := body.ReadFrom(io.LimitReader(r.Body, maxBody+1))
 	if err != nil {
 		return nil, badRequest("read request body: %v", err)
 	}
+	b := body.Bytes()
 	if len(b) > maxBody {
 		return nil, badRequest("request body is larger than %d bytes", maxBody)
 	}
@@ -86,8 +88,19 @@ func decodeBody(b []byte, v any) *apiError {
 	return nil
 }
 
+// entryAt names the entry an error is about, "entries[3]: ", or nothing (-1) for a single journal.
+// It is formatted only when an error is: a night checks a million entries.
+type entryAt int
+
+func (i entryAt) String() string {
+	if i < 0 {
+		return ""
+	}
+	return fmt.Sprintf("entries[%d]: ", int(i))
+}
+
 // checkEntryFields validates the parts of one journal that need no account lookup.
-func checkEntryFields(where string, amount *decimalText, currency, symbol *string, qty *decimalText, description string, t transmitter) (entryRequest, *apiError) {
+func checkEntryFields(where entryAt, amount *decimalText, currency, symbol *string, qty *decimalText, description string, t transmitter) (entryRequest, *apiError) {
 	var e entryRequest
 	if amount == nil || *amount == "" {
 		return e, badRequest("%samount is required", where)
@@ -108,12 +121,12 @@ func checkEntryFields(where string, amount *decimalText, currency, symbol *strin
 	if len(description) > 1024 {
 		return e, badRequest("%sdescription is longer than 1024 characters", where)
 	}
-	for name, v := range map[string]string{
-		"transmitter_name": t.Name, "transmitter_account_number": t.AccountNumber,
-		"transmitter_address": t.Address, "transmitter_financial_institution": t.FinancialInstitution,
+	for _, f := range [...]struct{ name, v string }{
+		{"transmitter_name", t.Name}, {"transmitter_account_number", t.AccountNumber},
+		{"transmitter_address", t.Address}, {"transmitter_financial_institution", t.FinancialInstitution},
 	} {
-		if len(v) > 255 {
-			return e, badRequest("%s%s is longer than 255 characters", where, name)
+		if len(f.v) > 255 {
+			return e, badRequest("%s%s is longer than 255 characters", where, f.name)
 		}
 	}
 	if t.Timestamp != "" {
@@ -124,42 +137,44 @@ func checkEntryFields(where string, amount *decimalText, currency, symbol *strin
 	return entryRequest{amount: a, description: description, transmitter: t}, nil
 }
 
-// checkFrom enforces the direction rule on the sending side. Callers hold s.mu.
-func (s *Server) checkFrom(id string) *apiError {
+// checkFrom enforces the direction rule on the sending side and returns the account's own ID
+// string (see accountID). Callers hold s.mu.
+func (s *Server) checkFrom(id string) (string, *apiError) {
 	if id == "" {
-		return badRequest("from_account is required")
+		return "", badRequest("from_account is required")
 	}
 	a, ok := s.accounts[id]
 	if !ok {
-		return &apiError{http.StatusNotFound, codeNotFound, fmt.Sprintf("account %s not found", id)}
+		return "", &apiError{http.StatusNotFound, codeNotFound, fmt.Sprintf("account %s not found", id)}
 	}
 	if !a.Firm {
-		return &apiError{http.StatusForbidden, codeForbidden,
+		return "", &apiError{http.StatusForbidden, codeForbidden,
 			fmt.Sprintf("from_account %s is not a firm account: cash journals go only from a firm account to customer accounts", id)}
 	}
 	if a.Status != AccountActive {
-		return &apiError{http.StatusUnprocessableEntity, codeUnprocessable, fmt.Sprintf("account %s is not ACTIVE (%s)", id, a.Status)}
+		return "", &apiError{http.StatusUnprocessableEntity, codeUnprocessable, fmt.Sprintf("account %s is not ACTIVE (%s)", id, a.Status)}
 	}
-	return nil
+	return a.ID, nil
 }
 
-// checkTo enforces the receiving side: known, a customer, ACTIVE. Callers hold s.mu.
-func (s *Server) checkTo(where, id string) *apiError {
+// checkTo enforces the receiving side: known, a customer, ACTIVE. It returns the account's own ID
+// string (see accountID). Callers hold s.mu.
+func (s *Server) checkTo(where entryAt, id string) (string, *apiError) {
 	if id == "" {
-		return badRequest("%sto_account is required", where)
+		return "", badRequest("%sto_account is required", where)
 	}
 	a, ok := s.accounts[id]
 	if !ok {
-		return &apiError{http.StatusNotFound, codeNotFound, fmt.Sprintf("%saccount %s not found", where, id)}
+		return "", &apiError{http.StatusNotFound, codeNotFound, fmt.Sprintf("%saccount %s not found", where, id)}
 	}
 	if a.Firm {
-		return &apiError{http.StatusForbidden, codeForbidden,
+		return "", &apiError{http.StatusForbidden, codeForbidden,
 			fmt.Sprintf("%sto_account %s is a firm account: cash journals go only from a firm account to customer accounts", where, id)}
 	}
 	if a.Status != AccountActive {
-		return &apiError{http.StatusUnprocessableEntity, codeUnprocessable, fmt.Sprintf("%saccount %s is not ACTIVE (%s)", where, id, a.Status)}
+		return "", &apiError{http.StatusUnprocessableEntity, codeUnprocessable, fmt.Sprintf("%saccount %s is not ACTIVE (%s)", where, id, a.Status)}
 	}
-	return nil
+	return a.ID, nil
 }
 
 // handleBatch is POST /v1/journals/batch. Every check that can fail the whole batch runs before the
@@ -174,7 +189,7 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 	defer s.mu.Unlock()
 	s.idempotent(w, r, body, now, func(key string) (created, *apiError) {
 		var req batchRequest
-		if aerr := decodeBody(body, &req); aerr != nil {
+		if aerr := decodeBatch(body, &req); aerr != nil {
 			return created{}, aerr
 		}
 		entries, aerr := s.checkBatch(req, key)
@@ -202,7 +217,7 @@ func (s *Server) checkBatch(req batchRequest, key string) ([]entryRequest, *apiE
 		if desc == "" {
 			desc = req.Description
 		}
-		e, aerr := checkEntryFields(fmt.Sprintf("entries[%d]: ", i), in.Amount, in.Currency, in.Symbol, in.Qty, desc, in.transmitter)
+		e, aerr := checkEntryFields(entryAt(i), in.Amount, in.Currency, in.Symbol, in.Qty, desc, in.transmitter)
 		if aerr != nil {
 			return nil, aerr
 		}
@@ -212,13 +227,16 @@ func (s *Server) checkBatch(req batchRequest, key string) ([]entryRequest, *apiE
 		}
 		entries[i] = e
 	}
-	if aerr := s.checkFrom(req.FromAccount); aerr != nil {
+	from, aerr := s.checkFrom(req.FromAccount)
+	if aerr != nil {
 		return nil, aerr
 	}
-	for i, e := range entries {
-		if aerr := s.checkTo(fmt.Sprintf("entries[%d]: ", i), e.to); aerr != nil {
+	for i := range entries {
+		e := &entries[i]
+		if e.to, aerr = s.checkTo(entryAt(i), e.to); aerr != nil {
 			return nil, aerr
 		}
+		e.from = from
 	}
 	return entries, nil
 }
@@ -259,17 +277,17 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 
 // createSingleJNLC validates and books a single cash journal. Callers hold s.mu.
 func (s *Server) createSingleJNLC(req createRequest, key string, now time.Time) (*journal, *apiError) {
-	e, aerr := checkEntryFields("", req.Amount, req.Currency, req.Symbol, req.Qty, req.Description, req.transmitter)
+	e, aerr := checkEntryFields(-1, req.Amount, req.Currency, req.Symbol, req.Qty, req.Description, req.transmitter)
 	if aerr == nil {
-		aerr = s.checkFrom(req.FromAccount)
+		e.from, aerr = s.checkFrom(req.FromAccount)
 	}
 	if aerr == nil {
-		aerr = s.checkTo("", req.ToAccount)
+		e.to, aerr = s.checkTo(-1, req.ToAccount)
 	}
 	if aerr != nil {
 		return nil, aerr
 	}
-	e.from, e.to, e.idemKey, e.v2 = req.FromAccount, req.ToAccount, key, s.jnlcV2
+	e.idemKey, e.v2 = key, s.jnlcV2
 	if key != "" {
 		e.idemKeyType = "single"
 	}
@@ -367,7 +385,7 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, codeNotFound, "journal not found")
 		return
 	}
-	writeJSON(w, http.StatusOK, j.wire())
+	writeRaw(w, http.StatusOK, j.wire().appendJSON(nil))
 }
 
 // handleDelete is DELETE /v1/journals/{id}: only a pending journal can be canceled.
@@ -432,13 +450,8 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 
 	// The matching journals are taken with their status and settle date under the lock; the answer
 	// is written after it is released, one journal at a time, from fields that never change.
-	type row struct {
-		j         *journal
-		settleDay int32
-		st        uint8
-	}
 	s.lockAndTick()
-	var matched []row
+	var matched []journalJSON
 	for i := range s.journals.len() {
 		j := s.journals.at(i)
 		day := unixDay(j.createdAt())
@@ -447,7 +460,7 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 			(to != "" && j.to != to) || (from != "" && j.from != from) {
 			continue
 		}
-		matched = append(matched, row{j, j.settleDay, j.st})
+		matched = append(matched, j.wire())
 		if len(matched) > s.opts.MaxListResults {
 			s.mu.Unlock()
 			writeError(w, http.StatusUnprocessableEntity, codeUnprocessable,
@@ -459,30 +472,7 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 	if limit > 0 && len(matched) > limit {
 		matched = matched[:limit]
 	}
-	writeArray(w, len(matched), func(i int) any {
-		m := matched[i]
-		return m.j.wireAs(statusCodes[m.st], dayDate(m.settleDay))
-	})
-}
-
-// writeArray answers 200 with a JSON array of n elements, written one at a time as item makes
-// them, so that a long answer is never held whole.
-func writeArray(w http.ResponseWriter, n int, item func(i int) any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
-	bw := bufio.NewWriterSize(w, 64<<10)
-	enc := json.NewEncoder(bw)
-	bw.WriteByte('[')
-	for i := range n {
-		if i > 0 {
-			bw.WriteByte(',')
-		}
-		if err := enc.Encode(item(i)); err != nil {
-			return // the client went away
-		}
-	}
-	bw.WriteByte(']')
-	_ = bw.Flush()
+	writeArray(w, len(matched), func(b []byte, i int) []byte { return matched[i].appendJSON(b) })
 }
 
 // unixDay is the UTC day of t, counted from 1970-01-01.
@@ -580,7 +570,7 @@ func (s *Server) checkReverseBatch(req reverseBatchRequest) ([]entryRequest, *ap
 		if desc == "" {
 			desc = req.Description
 		}
-		e, aerr := checkEntryFields(fmt.Sprintf("entries[%d]: ", i), in.Amount, nil, nil, nil, desc, transmitter{})
+		e, aerr := checkEntryFields(entryAt(i), in.Amount, nil, nil, nil, desc, transmitter{})
 		if aerr != nil {
 			return nil, aerr
 		}

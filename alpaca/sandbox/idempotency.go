@@ -2,8 +2,8 @@ package sandbox
 
 import (
 	"crypto/sha256"
-	"encoding/json"
 	"net/http"
+	"sync"
 	"time"
 )
 
@@ -26,20 +26,35 @@ type created struct {
 	batch    bool // a batch answer: an array with error_message, in reverse request order
 }
 
-// body is the answer as it was when the journals were created: the same bytes every time.
-func (c created) body() []byte {
+// answers keeps the buffers answers are written into: a night writes two thousand batch answers
+// of half a megabyte each, and a buffer is free again once its answer is written.
+var answers = sync.Pool{New: func() any { return new([]byte) }}
+
+// writeBody answers 200 with the body as it was when the journals were created: the same bytes
+// every time.
+func (c created) writeBody(w http.ResponseWriter) {
+	buf := answers.Get().(*[]byte)
+	*buf = c.appendBody((*buf)[:0])
+	writeRaw(w, http.StatusOK, *buf)
+	answers.Put(buf)
+}
+
+func (c created) appendBody(b []byte) []byte {
 	if !c.batch {
-		b, _ := json.Marshal(c.journals[0].asCreated().journalJSON)
-		return b
+		return c.journals[0].asCreated().appendJSON(b)
 	}
 	// Entries are booked in request order, but Alpaca does not promise the answer keeps it: the
 	// simulator answers in reverse, so a client that matches by position fails here.
-	out := make([]batchJournalJSON, len(c.journals))
-	for i, j := range c.journals {
-		out[len(c.journals)-1-i] = j.asCreated()
+	b = append(b, '[')
+	for i := len(c.journals) - 1; i >= 0; i-- {
+		if i < len(c.journals)-1 {
+			b = append(b, ',')
+		}
+		o := c.journals[i].asCreated()
+		o.withError = true
+		b = o.appendJSON(b)
 	}
-	b, _ := json.Marshal(out)
-	return b
+	return append(b, ']')
 }
 
 func fingerprint(r *http.Request, body []byte) [32]byte {
@@ -69,7 +84,7 @@ func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, body []byte,
 				"idempotency key reused with a different request body")
 			return
 		}
-		writeRaw(w, http.StatusOK, e.made.body())
+		e.made.writeBody(w)
 		return
 	}
 	made, aerr := create(key)
@@ -82,7 +97,7 @@ func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, body []byte,
 		s.idem[key] = e
 		s.idemOrder = append(s.idemOrder, e)
 	}
-	writeRaw(w, http.StatusOK, made.body())
+	made.writeBody(w)
 }
 
 // pruneIdempotency forgets keys whose window has passed. Entries are appended with a non-decreasing

@@ -92,7 +92,8 @@ type Server struct {
 
 	events  chunked[event]
 	ulids   ulidSource
-	changed chan struct{} // closed and replaced whenever events are appended
+	changed chan struct{} // closed and replaced when events are appended, if a stream took it (news)
+	watched bool          // changed was taken
 	streams int
 
 	rate rateWindow

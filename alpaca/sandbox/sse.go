@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -215,24 +214,13 @@ func (sq streamQuery) sendable(pending []Event, limit int) int {
 	return n
 }
 
-// eventV1 is the legacy stream's JournalStatusEvent.
-type eventV1 struct {
-	At         time.Time `json:"at"`
-	EntryType  string    `json:"entry_type"`
-	EventID    int64     `json:"event_id"`
-	EventULID  string    `json:"event_ulid"`
-	JournalID  string    `json:"journal_id"`
-	StatusFrom string    `json:"status_from"`
-	StatusTo   string    `json:"status_to"`
-}
-
 func (s *Server) handleEventsV2(w http.ResponseWriter, r *http.Request) {
 	sq, err := parseStreamV2(r.URL.Query())
 	if err != nil {
 		writeError(w, http.StatusBadRequest, codeMalformed, err.Error())
 		return
 	}
-	s.stream(w, r, sq, func(e Event) any { return e })
+	s.stream(w, r, sq, appendEventV2)
 }
 
 func (s *Server) handleEventsV1(w http.ResponseWriter, r *http.Request) {
@@ -241,10 +229,7 @@ func (s *Server) handleEventsV1(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, codeMalformed, err.Error())
 		return
 	}
-	s.stream(w, r, sq, func(e Event) any {
-		return eventV1{At: e.At, EntryType: e.EntryType, EventID: e.Seq, EventULID: e.ID,
-			JournalID: e.JournalID, StatusFrom: e.StatusFrom, StatusTo: e.StatusTo}
-	})
+	s.stream(w, r, sq, appendEventV1)
 }
 
 // streamSlice is how many recorded events a stream takes under the lock at a time.
@@ -252,7 +237,7 @@ const streamSlice = 1024
 
 // stream serves an event stream: history from the cursor, then live events as they are recorded,
 // with heartbeat comments, until the client leaves or the until bound is reached.
-func (s *Server) stream(w http.ResponseWriter, r *http.Request, sq streamQuery, shape func(Event) any) {
+func (s *Server) stream(w http.ResponseWriter, r *http.Request, sq streamQuery, shape func(b []byte, e *Event) []byte) {
 	rc := http.NewResponseController(w)
 	s.mu.Lock()
 	if s.streams >= s.opts.MaxStreams {
@@ -289,13 +274,17 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, sq streamQuery, 
 	defer heartbeat.Stop()
 	poll := time.NewTicker(s.opts.PollEvery)
 	defer poll.Stop()
+	var (
+		pending []Event // the slice of events at hand, reused
+		data    []byte  // one event's "data: ...\n\n", reused
+	)
 	for {
 		// Events are taken a slice at a time, so a stream that starts far back (a million-journal
 		// night has three million events) never holds them all at once.
 		s.mu.Lock()
 		now := s.tick()
 		end := min(s.events.len(), next+streamSlice)
-		pending := make([]Event, 0, end-next)
+		pending = pending[:0]
 		for i := next; i < end; i++ {
 			pending = append(pending, s.event(i))
 		}
@@ -309,7 +298,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, sq streamQuery, 
 			last = &e
 		}
 		done := caughtUp && sq.finished(last, now)
-		changed := s.changed
+		changed := s.news()
 		s.mu.Unlock()
 
 		for i := 0; i < len(pending); i++ {
@@ -317,8 +306,8 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, sq streamQuery, 
 			if i+1 < len(pending) && rnd.Float64() < f.StreamReorderRate {
 				pending[i], pending[i+1] = pending[i+1], pending[i]
 			}
-			e := pending[i]
-			if sq.past(e) {
+			e := &pending[i]
+			if sq.past(*e) {
 				return
 			}
 			if sq.journalID != "" && e.JournalID != sq.journalID {
@@ -339,9 +328,10 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, sq streamQuery, 
 			if rnd.Float64() < f.StreamDuplicateRate {
 				copies = 2
 			}
-			b, _ := json.Marshal(shape(e))
+			// One write per copy of an event: a writer wrapping this one (a proxy) sees events one by one.
+			data = append(shape(append(data[:0], "data: "...), e), "\n\n"...)
 			for range copies {
-				if _, err := fmt.Fprintf(w, "data: %s\n\n", b); err != nil {
+				if _, err := w.Write(data); err != nil {
 					return
 				}
 			}
