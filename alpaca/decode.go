@@ -38,11 +38,22 @@ func decodeAll(out any, limit int64) decoder {
 		if out == nil {
 			return nil
 		}
-		if err := json.Unmarshal(data, out); err != nil {
+		if err := unmarshal(data, out); err != nil {
 			return undecodable(err)
 		}
 		return nil
 	}
+}
+
+// unmarshal is json.Unmarshal, taking the quick way for a batch answer into an empty list.
+func unmarshal(data []byte, out any) error {
+	if o, ok := out.(*[]BatchJournal); ok && *o == nil {
+		if v, ok := quickBatchAnswer(data); ok {
+			*o = v
+			return nil
+		}
+	}
+	return json.Unmarshal(data, out)
 }
 
 // decodeEach reads a JSON array of journals one element at a time, handing each to fn: memory

@@ -204,8 +204,12 @@ func readEvents(r io.Reader, v1 bool, fn func(JournalEvent) error) error {
 			}
 			e = JournalEvent{EventID: o.EventULID, JournalID: o.JournalID, EntryType: o.EntryType,
 				StatusFrom: o.StatusFrom, StatusTo: o.StatusTo, At: o.At, LegacyID: o.EventID}
-		} else if err := json.Unmarshal(data, &e); err != nil {
-			return fmt.Errorf("alpaca: undecodable stream event: %w", err)
+		} else if !quickEvent(data, &e) {
+			var slow JournalEvent // apart from e, which then stays off the heap
+			if err := json.Unmarshal(data, &slow); err != nil {
+				return fmt.Errorf("alpaca: undecodable stream event: %w", err)
+			}
+			e = slow
 		}
 		if e.EventID == "" || e.JournalID == "" {
 			return fmt.Errorf("alpaca: stream event without event or journal id: %.200s", data)
