@@ -1,6 +1,7 @@
 package alpaca
 
 import (
+	"bytes"
 	"time"
 	"unicode"
 	"unicode/utf16"
@@ -59,6 +60,12 @@ func (l *lexer) str() (raw []byte, esc, high, ok bool) {
 	}
 	start := l.i + 1
 	for i := start; i < len(b); i++ {
+		for i < len(b) && plainByte[b[i]] {
+			i++
+		}
+		if i == len(b) {
+			break
+		}
 		switch c := b[i]; {
 		case c == '"':
 			l.i = i + 1
@@ -87,6 +94,15 @@ func (l *lexer) str() (raw []byte, esc, high, ok bool) {
 	}
 	return nil, false, false, false
 }
+
+// plainByte tells the bytes a string holds as they stand: printable ASCII but the quote and the
+// backslash.
+var plainByte = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 // hex4 is the value of four hex digits, -1 if they are not.
 func hex4(b []byte) rune {
@@ -462,7 +478,9 @@ func quickBatchAnswer(data []byte) ([]BatchJournal, bool) {
 	if !l.eat('[') {
 		return nil, false
 	}
-	out := []BatchJournal{} // encoding/json gives an empty list, not nil, for []
+	// Sized for a compact answer at once, not grown journal by journal; never nil, as
+	// encoding/json's answer to [] is not.
+	out := make([]BatchJournal, 0, bytes.Count(data, []byte("},"))+1)
 	if l.eat(']') {
 		return out, l.end()
 	}
