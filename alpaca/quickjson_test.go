@@ -192,3 +192,39 @@ func TestNightAnswersDecodeCheaply(t *testing.T) {
 		t.Errorf("%.2f allocations per journal, want at most 8", perJournal)
 	}
 }
+
+// Every string of up to two bytes, and escapes around the surrogates, as a description: the quick
+// decoder either leaves it to encoding/json or reads what encoding/json reads. The fuzz targets
+// seldom build such strings by chance.
+func TestQuickStringsMatchEncodingJSON(t *testing.T) {
+	t.Parallel()
+	var contents []string
+	for a := range 256 {
+		contents = append(contents, string([]byte{byte(a)}))
+		for b := range 256 {
+			contents = append(contents, string([]byte{byte(a), byte(b)}))
+		}
+	}
+	escapes := []string{`\u0000`, `\u001f`, `\u007f`, `\u00e9`, `\ud7ff`, `\ud800`, `\udbff`, `\udc00`, `\udfff`, `\ue000`,
+		`\uffff`, `\ufffd`, `\"`, `\\`, `\/`, `\b`, `\n`, `x`, "\xed\xa0\x80", "\xf0\x9f\x92\xb0", `\\u0041`}
+	for _, a := range escapes {
+		for _, b := range escapes {
+			contents = append(contents, a+b, a+b+`\udc00`)
+		}
+	}
+	quick := 0
+	for _, c := range contents {
+		data := []byte(`{"event_id":"e","journal_id":"j","description":"` + c + `"}`)
+		var got, want JournalEvent
+		if !quickEvent(data, &got) {
+			continue
+		}
+		quick++
+		if err := json.Unmarshal(data, &want); err != nil || got != want {
+			t.Fatalf("%q: quick %q, encoding/json %q (err %v)", c, got.Description, want.Description, err)
+		}
+	}
+	if quick < len(contents)/2 {
+		t.Fatalf("only %d of %d strings took the quick path", quick, len(contents))
+	}
+}
