@@ -281,8 +281,9 @@ func (f *fields) first(bit uint) bool {
 	return true
 }
 
-// repeats reuses the strings an answer repeats (statuses, the sweep account, dates) instead of
-// allocating each again.
+// repeats holds the last string of the fields a batch answer repeats (the sweep account, the
+// symbol, dates, the creation time), reused instead of allocated again; known does the same for
+// statuses and the like.
 type repeats struct{ last [4]string }
 
 // setString reads a string value into dst; null leaves dst as it is, as in encoding/json.
