@@ -223,8 +223,9 @@ func readEvents(r io.Reader, v1 bool, fn func(JournalEvent) error) error {
 // report lost data or a server error; other fields (event, id, retry) carry nothing Alpaca uses.
 func readSSE(r io.Reader, fn func(data []byte) error) error {
 	sc := bufio.NewScanner(r)
-	// The +2 leaves room for the line's own "\r\n", which the limit does not count.
-	sc.Buffer(make([]byte, 0, 4<<10), MaxStreamLineBytes+2)
+	// The +2 leaves room for the line's own "\r\n", which the limit does not count. Starting at
+	// 64 KB, a read takes a hundred events at once instead of ten.
+	sc.Buffer(make([]byte, 0, 64<<10), MaxStreamLineBytes+2)
 	var data []byte
 	dispatch := func() error {
 		if len(data) == 0 {
