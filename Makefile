@@ -64,6 +64,8 @@ fuzz: ## run each parser's fuzz target for a minute
 	$(GO) test ./batch/ingest -run '^$$' -fuzz FuzzRewards -fuzztime 60s
 	$(GO) test ./bank/bai2 -run '^$$' -fuzz FuzzRead -fuzztime 60s
 	$(GO) test ./bank/camt -run '^$$' -fuzz FuzzRead -fuzztime 60s
+	$(GO) test ./alpaca -run '^$$' -fuzz FuzzDecodeEvent -fuzztime 60s
+	$(GO) test ./alpaca -run '^$$' -fuzz FuzzDecodeBatchAnswer -fuzztime 60s
 
 .PHONY: soak
 soak: ## crash harness: SOAK nights (default 200), killing cashpool at failpoints with broker faults on

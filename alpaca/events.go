@@ -204,8 +204,12 @@ func readEvents(r io.Reader, v1 bool, fn func(JournalEvent) error) error {
 			}
 			e = JournalEvent{EventID: o.EventULID, JournalID: o.JournalID, EntryType: o.EntryType,
 				StatusFrom: o.StatusFrom, StatusTo: o.StatusTo, At: o.At, LegacyID: o.EventID}
-		} else if err := json.Unmarshal(data, &e); err != nil {
-			return fmt.Errorf("alpaca: undecodable stream event: %w", err)
+		} else if !quickEvent(data, &e) {
+			var slow JournalEvent // apart from e, which then stays off the heap
+			if err := json.Unmarshal(data, &slow); err != nil {
+				return fmt.Errorf("alpaca: undecodable stream event: %w", err)
+			}
+			e = slow
 		}
 		if e.EventID == "" || e.JournalID == "" {
 			return fmt.Errorf("alpaca: stream event without event or journal id: %.200s", data)
@@ -219,8 +223,9 @@ func readEvents(r io.Reader, v1 bool, fn func(JournalEvent) error) error {
 // report lost data or a server error; other fields (event, id, retry) carry nothing Alpaca uses.
 func readSSE(r io.Reader, fn func(data []byte) error) error {
 	sc := bufio.NewScanner(r)
-	// The +2 leaves room for the line's own "\r\n", which the limit does not count.
-	sc.Buffer(make([]byte, 0, 4<<10), MaxStreamLineBytes+2)
+	// The +2 leaves room for the line's own "\r\n", which the limit does not count. Starting at
+	// 64 KB, a read takes a hundred events at once instead of ten.
+	sc.Buffer(make([]byte, 0, 64<<10), MaxStreamLineBytes+2)
 	var data []byte
 	dispatch := func() error {
 		if len(data) == 0 {
