@@ -66,6 +66,7 @@ fuzz: ## run each parser's fuzz target for a minute
 	$(GO) test ./bank/camt -run '^$$' -fuzz FuzzRead -fuzztime 60s
 	$(GO) test ./alpaca -run '^$$' -fuzz FuzzDecodeEvent -fuzztime 60s
 	$(GO) test ./alpaca -run '^$$' -fuzz FuzzDecodeBatchAnswer -fuzztime 60s
+	$(GO) test ./alpaca/sandbox -run '^$$' -fuzz FuzzDecodeBatch -fuzztime 60s
 
 .PHONY: soak
 soak: ## crash harness: SOAK nights (default 200), killing cashpool at failpoints with broker faults on
