@@ -68,6 +68,29 @@ WITH v AS (
 )
 SELECT id, run_id, status_from, status_to, amount FROM u`
 
+// queryMoveByEvents applies stream events to the journals they name (found through
+// journal_answers, gathered as an array so each side is read by its primary key), in one
+// statement and without reading the journals first: an event moves its journal only when the
+// journal still holds the event's status_from, the event is newer than the journal's newest seen,
+// and the guard (%[1]s, journalGuardSQL) allows the move. It returns the moves made with their
+// events; an event it leaves out is judged by the caller against the journal as read.
+const queryMoveByEvents = `
+WITH v AS (
+	SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::text[])
+	  AS v(alpaca_id, status_from, status_to, at, event_id)
+), u AS (
+	UPDATE journals j SET status = v.status_to, status_unknown = NOT (v.status_to = ANY($6::text[])), updated_at = $7,
+		last_event_id = v.event_id
+	FROM v
+	WHERE j.id = ANY(ARRAY(SELECT a.journal_id FROM journal_answers a WHERE a.alpaca_id = ANY($1::uuid[])))
+	  AND j.alpaca_id = v.alpaca_id AND j.status = v.status_from AND j.last_event_id < v.event_id COLLATE "C" AND %[1]s
+	RETURNING j.id, j.run_id, v.status_from, v.status_to, v.at, v.event_id, j.amount
+), h AS (
+	INSERT INTO journal_history (journal_id, status_from, status_to, source, at, event_id)
+	SELECT id, status_from, status_to, $8, at, event_id FROM u ORDER BY id
+)
+SELECT id, run_id, status_from, status_to, amount, event_id FROM u`
+
 // queryAnswerJournals stores Alpaca's answer for journals waiting for it: planned, and found by no
 // tracker until their Alpaca id is in journal_answers, so the status judged is the one the
 // update's own WHERE reads again (no row lock first; a lock is a WAL record of its own per
