@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -349,6 +351,27 @@ var JournalProgressSQL = `
 		       count(*) FILTER (WHERE alpaca_id IS NULL AND status NOT IN (` + finalList + `)) AS unsent,
 		       COALESCE(sum(amount) FILTER (WHERE status IN (` + fundedList + `)), 0) AS funded
 		FROM journals WHERE run_id = $1`
+
+// queryPlannedProgress counts the journals of run $1 while none of its batches has left planned
+// ($2): each batch's entries, and the journals plan wrote without a batch (refused before
+// sending), of which the final ones. None is answered yet, so the rest are unsent and none is
+// funded. No row once a batch of the run is marked sending (or later).
+var queryPlannedProgress = `
+		SELECT (SELECT COALESCE(sum(entries), 0) FROM batches WHERE run_id = $1) + count(*) AS total,
+		       count(*) FILTER (WHERE status IN (` + finalList + `)) AS final
+		FROM journals WHERE run_id = $1 AND batch_id IS NULL
+		HAVING NOT EXISTS (SELECT 1 FROM batches WHERE run_id = $1 AND status <> $2)`
+
+// PlannedProgress is where run runID's journals stand while nothing of it is sent yet (ok false
+// once a batch is marked sending), read from its batches and its journals without one, not
+// from all of its journals: total, final, and unsent (the others).
+func PlannedProgress(ctx context.Context, q Querier, runID int64) (total, final int, ok bool, err error) {
+	err = q.QueryRowxContext(ctx, queryPlannedProgress, runID, BatchPlanned).Scan(&total, &final)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, 0, false, nil
+	}
+	return total, final, err == nil, err
+}
 
 // UnsentAmount is the sum of the journals of run runID that never left: their batch is still
 // planned, never marked sending. A batch marked sending may already be at Alpaca with its cash

@@ -50,9 +50,8 @@ type applyError struct{ err error }
 func (e *applyError) Error() string { return "apply stream events: " + e.err.Error() }
 func (e *applyError) Unwrap() error { return e.err }
 
-func trackStream(ctx context.Context, db *sqlx.DB, broker Broker, s Streamer, runID int64, deadline time.Time, cfg Config) (Result, error) {
+func trackStream(ctx context.Context, db *sqlx.DB, broker Broker, s Streamer, runID int64, deadline time.Time, cfg Config, res Result) (Result, error) {
 	// Track read where the run stands as it started: its sent journals not final are the open ones.
-	res := Result{StreamMode: true, Counts: 1}
 	start := cfg.kept.progress()
 	openN := start.Total - start.Final - start.Unsent
 	submitted := cfg.Submitted // nil once every batch is sent
@@ -131,8 +130,8 @@ func trackStream(ctx context.Context, db *sqlx.DB, broker Broker, s Streamer, ru
 			}
 		case deadline = <-submitted:
 			submitted = nil
-			// The run is counted once more: the answers stored meanwhile moved journals too. The
-			// stream's moves from here on are taken in as before.
+			// The run is counted: the answers stored meanwhile moved journals the stream never saw,
+			// and nothing else tells where they stand. The stream's moves from here on are taken in.
 			st.openDelta.Swap(0)
 			res.Counts++
 			p, err := ReadProgress(ctx, db, runID)
