@@ -276,6 +276,46 @@ func MoveSeenJournals(ctx context.Context, q Querier, moves []JournalMove, sourc
 	return moveJournals(ctx, q, queryMoveSeenJournals, "v.seen", moves, source, now)
 }
 
+// EventMove is one stream event as MoveByEvents applies it: the journal's Alpaca id, the
+// event's status_from and status_to, its time and its id.
+type EventMove struct {
+	AlpacaID, From, To string
+	At                 time.Time
+	EventID            string
+}
+
+// EventMoved is a move MoveByEvents made, with the event that made it.
+type EventMoved struct {
+	Moved
+	EventID string `db:"event_id"`
+}
+
+// MoveByEvents applies each event whose journal still holds the event's status_from, has seen no
+// event as new, and may take its status_to, without reading or locking the journals first: the
+// stream's usual event needs no judgment beyond that. Each move records its event on its history
+// row and as the journal's newest seen. Events of journals not found or not in that case change
+// nothing. A journal's Alpaca id may appear once per call.
+func MoveByEvents(ctx context.Context, q Querier, evs []EventMove, source string, now time.Time) ([]EventMoved, error) {
+	if len(evs) == 0 {
+		return nil, nil
+	}
+	n := len(evs)
+	ids, froms, tos, ats, events := make([]string, n), make([]string, n), make([]string, n), make([]time.Time, n), make([]string, n)
+	for i, e := range evs {
+		if e.EventID == "" {
+			return nil, fmt.Errorf("event for journal %s without an event id", e.AlpacaID)
+		}
+		ids[i], froms[i], tos[i], ats[i], events[i] = e.AlpacaID, e.From, e.To, e.At.UTC(), e.EventID
+	}
+	var moved []EventMoved
+	err := q.SelectContext(ctx, &moved, fmt.Sprintf(queryMoveByEvents, journalGuardSQL("v.status_from", "v.status_to")),
+		pq.Array(ids), pq.Array(froms), pq.Array(tos), pq.Array(ats), pq.Array(events), pq.Array(JournalStatuses), now, source)
+	if err != nil {
+		return nil, fmt.Errorf("move journals by their events: %w", err)
+	}
+	return moved, nil
+}
+
 // moveJournals runs a move statement whose guard judges the status named from.
 func moveJournals(ctx context.Context, q Querier, query, from string, moves []JournalMove, source string, now time.Time) ([]Moved, error) {
 	if len(moves) == 0 {

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -67,6 +69,29 @@ WITH v AS (
 	SELECT id, status_from, status_to, $8, at, NULLIF(event_id, '') FROM u ORDER BY id
 )
 SELECT id, run_id, status_from, status_to, amount FROM u`
+
+// queryMoveByEvents applies stream events to the journals they name (found through
+// journal_answers, gathered as an array so each side is read by its primary key), in one
+// statement and without reading the journals first: an event moves its journal only when the
+// journal still holds the event's status_from, the event is newer than the journal's newest seen,
+// and the guard (%[1]s, journalGuardSQL) allows the move. It returns the moves made with their
+// events; an event it leaves out is judged by the caller against the journal as read.
+const queryMoveByEvents = `
+WITH v AS (
+	SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::text[])
+	  AS v(alpaca_id, status_from, status_to, at, event_id)
+), u AS (
+	UPDATE journals j SET status = v.status_to, status_unknown = NOT (v.status_to = ANY($6::text[])), updated_at = $7,
+		last_event_id = v.event_id
+	FROM v
+	WHERE j.id = ANY(ARRAY(SELECT a.journal_id FROM journal_answers a WHERE a.alpaca_id = ANY($1::uuid[])))
+	  AND j.alpaca_id = v.alpaca_id AND j.status = v.status_from AND j.last_event_id < v.event_id COLLATE "C" AND %[1]s
+	RETURNING j.id, j.run_id, v.status_from, v.status_to, v.at, v.event_id, j.amount
+), h AS (
+	INSERT INTO journal_history (journal_id, status_from, status_to, source, at, event_id)
+	SELECT id, status_from, status_to, $8, at, event_id FROM u ORDER BY id
+)
+SELECT id, run_id, status_from, status_to, amount, event_id FROM u`
 
 // queryAnswerJournals stores Alpaca's answer for journals waiting for it: planned, and found by no
 // tracker until their Alpaca id is in journal_answers, so the status judged is the one the
@@ -326,6 +351,27 @@ var JournalProgressSQL = `
 		       count(*) FILTER (WHERE alpaca_id IS NULL AND status NOT IN (` + finalList + `)) AS unsent,
 		       COALESCE(sum(amount) FILTER (WHERE status IN (` + fundedList + `)), 0) AS funded
 		FROM journals WHERE run_id = $1`
+
+// queryPlannedProgress counts the journals of run $1 while none of its batches has left planned
+// ($2): each batch's entries, and the journals plan wrote without a batch (refused before
+// sending), of which the final ones. None is answered yet, so the rest are unsent and none is
+// funded. No row once a batch of the run is marked sending (or later).
+var queryPlannedProgress = `
+		SELECT (SELECT COALESCE(sum(entries), 0) FROM batches WHERE run_id = $1) + count(*) AS total,
+		       count(*) FILTER (WHERE status IN (` + finalList + `)) AS final
+		FROM journals WHERE run_id = $1 AND batch_id IS NULL
+		HAVING NOT EXISTS (SELECT 1 FROM batches WHERE run_id = $1 AND status <> $2)`
+
+// PlannedProgress is where run runID's journals stand while nothing of it is sent yet (ok false
+// once a batch is marked sending), read from its batches and its journals without one, not
+// from all of its journals: total, final, and unsent (the others).
+func PlannedProgress(ctx context.Context, q Querier, runID int64) (total, final int, ok bool, err error) {
+	err = q.QueryRowxContext(ctx, queryPlannedProgress, runID, BatchPlanned).Scan(&total, &final)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, 0, false, nil
+	}
+	return total, final, err == nil, err
+}
 
 // UnsentAmount is the sum of the journals of run runID that never left: their batch is still
 // planned, never marked sending. A batch marked sending may already be at Alpaca with its cash

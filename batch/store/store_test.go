@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -207,6 +208,66 @@ func TestMoveSeenJournals(t *testing.T) {
 	if _, err := store.MoveSeenJournals(ctx, f.db, []store.JournalMove{{ID: a, To: "executed"}}, "sse", now); err == nil {
 		t.Fatal("a move without the status it was judged in was made")
 	}
+}
+
+// TestMoveByEvents: an event moves the journal its Alpaca id names only while the journal holds the
+// event's status_from, has seen no newer event, and may take its status_to; each move records its
+// event on its history row and as the journal's newest seen. Every other event changes nothing.
+func TestMoveByEvents(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+	type answer struct {
+		id     int64
+		alpaca string
+	}
+	answered := func(status, lastEvent string) answer {
+		id := f.journal(t, status)
+		var alpacaID string
+		must(t, f.db.Get(&alpacaID, `UPDATE journals SET alpaca_id = gen_random_uuid(), last_event_id = $2
+			WHERE id = $1 RETURNING alpaca_id::text`, id, lastEvent))
+		_, err := f.db.Exec(`INSERT INTO journal_answers (alpaca_id, journal_id) VALUES ($1, $2)`, alpacaID, id)
+		must(t, err)
+		return answer{id, alpacaID}
+	}
+	at := now.Add(-time.Minute)
+	moves, froms, tos := answered("queued", ""), answered("queued", "01KJR000000001000000000005"), answered("pending", "")
+	newer, back, unknown := answered("queued", "01KJR000000001000000000002"), answered("executed", ""), answered("queued", "")
+	moved, err := store.MoveByEvents(ctx, f.db, []store.EventMove{
+		{AlpacaID: moves.alpaca, From: "queued", To: "pending", At: at, EventID: "01KJR000000001000000000003"},
+		{AlpacaID: froms.alpaca, From: "queued", To: "executed", At: at, EventID: "01KJR000000001000000000004"}, // older than its newest
+		{AlpacaID: tos.alpaca, From: "queued", To: "executed", At: at, EventID: "01KJR000000001000000000006"},   // holds pending, not queued
+		{AlpacaID: newer.alpaca, From: "queued", To: "executed", At: at, EventID: "01KJR000000001000000000007"},
+		{AlpacaID: back.alpaca, From: "executed", To: "queued", At: at, EventID: "01KJR000000001000000000008"}, // the guard refuses
+		{AlpacaID: unknown.alpaca, From: "queued", To: "mystery_status", At: at, EventID: "01KJR000000001000000000009"},
+		{AlpacaID: "0d1c6c3e-2f4f-4f3e-9d7c-3b0b6c3f8aff", From: "queued", To: "executed", At: at, EventID: "01KJR00000000100000000000A"}, // not ours
+	}, "sse", now)
+	must(t, err)
+	var got []string
+	for _, m := range moved {
+		got = append(got, fmt.Sprintf("%d:%s>%s:%s", m.ID, m.From, m.To, m.EventID))
+	}
+	slices.Sort(got)
+	want := []string{
+		fmt.Sprintf("%d:queued>pending:01KJR000000001000000000003", moves.id),
+		fmt.Sprintf("%d:queued>executed:01KJR000000001000000000007", newer.id),
+		fmt.Sprintf("%d:queued>mystery_status:01KJR000000001000000000009", unknown.id),
+	}
+	slices.Sort(want)
+	equal(t, fmt.Sprint(want), fmt.Sprint(got), "moves made")
+	var rows []string
+	must(t, f.db.Select(&rows, `SELECT j.id || ':' || j.status || ':' || j.status_unknown || ':' || j.last_event_id || ':' ||
+		COALESCE((SELECT string_agg(h.status_from || '>' || h.status_to || ':' || h.source || ':' || h.event_id || ':' ||
+			to_char(h.at AT TIME ZONE 'UTC', 'HH24:MI'), ',') FROM journal_history h WHERE h.journal_id = j.id), '')
+		FROM journals j WHERE j.id = ANY($1) ORDER BY j.id`, pq.Array([]int64{moves.id, froms.id, tos.id, newer.id, back.id, unknown.id})))
+	equal(t, fmt.Sprint([]string{
+		fmt.Sprintf("%d:pending:false:01KJR000000001000000000003:queued>pending:sse:01KJR000000001000000000003:21:59", moves.id),
+		fmt.Sprintf("%d:queued:false:01KJR000000001000000000005:", froms.id),
+		fmt.Sprintf("%d:pending:false::", tos.id),
+		fmt.Sprintf("%d:executed:false:01KJR000000001000000000007:queued>executed:sse:01KJR000000001000000000007:21:59", newer.id),
+		fmt.Sprintf("%d:executed:false::", back.id),
+		fmt.Sprintf("%d:mystery_status:true:01KJR000000001000000000009:queued>mystery_status:sse:01KJR000000001000000000009:21:59", unknown.id),
+	}), fmt.Sprint(rows), "journals and history")
 }
 
 func TestBatchTransitions(t *testing.T) {

@@ -50,9 +50,8 @@ type applyError struct{ err error }
 func (e *applyError) Error() string { return "apply stream events: " + e.err.Error() }
 func (e *applyError) Unwrap() error { return e.err }
 
-func trackStream(ctx context.Context, db *sqlx.DB, broker Broker, s Streamer, runID int64, deadline time.Time, cfg Config) (Result, error) {
+func trackStream(ctx context.Context, db *sqlx.DB, broker Broker, s Streamer, runID int64, deadline time.Time, cfg Config, res Result) (Result, error) {
 	// Track read where the run stands as it started: its sent journals not final are the open ones.
-	res := Result{StreamMode: true, Counts: 1}
 	start := cfg.kept.progress()
 	openN := start.Total - start.Final - start.Unsent
 	submitted := cfg.Submitted // nil once every batch is sent
@@ -131,8 +130,8 @@ func trackStream(ctx context.Context, db *sqlx.DB, broker Broker, s Streamer, ru
 			}
 		case deadline = <-submitted:
 			submitted = nil
-			// The run is counted once more: the answers stored meanwhile moved journals too. The
-			// stream's moves from here on are taken in as before.
+			// The run is counted: the answers stored meanwhile moved journals the stream never saw,
+			// and nothing else tells where they stand. The stream's moves from here on are taken in.
 			st.openDelta.Swap(0)
 			res.Counts++
 			p, err := ReadProgress(ctx, db, runID)
@@ -487,20 +486,29 @@ func (st *streamer) applyOnce(ctx context.Context, evs []alpaca.JournalEvent, lo
 			continue
 		}
 		byID[e.EventID] = e
-		if !seenJ[e.JournalID] {
-			seenJ[e.JournalID] = true
-			jids = append(jids, e.JournalID)
-		}
 	}
 	tx, err := st.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return 0, nil, err
 	}
 	defer tx.Rollback()
+	now := st.cfg.Now().UTC()
+	var committed []store.Moved // once the transaction commits
 	if !locked {
 		// Without locks first, a wait for one is not worth it: the locked try waits in id order.
 		if _, err := tx.ExecContext(ctx, `SET LOCAL lock_timeout = '100ms'`); err != nil {
 			return 0, nil, err
+		}
+		// Most events move their journal on from the status the event left: those are applied
+		// without reading the journals. Only what is left is read and judged below.
+		if committed, err = moveInOrder(ctx, tx, byID, now); err != nil {
+			return 0, nil, fmt.Errorf("statuses: %w", err)
+		}
+	}
+	for _, e := range byID {
+		if !seenJ[e.JournalID] {
+			seenJ[e.JournalID] = true
+			jids = append(jids, e.JournalID)
 		}
 	}
 
@@ -546,15 +554,13 @@ func (st *streamer) applyOnce(ctx context.Context, evs []alpaca.JournalEvent, lo
 	}
 	slices.SortFunc(ourEvents, func(a, b alpaca.JournalEvent) int { return strings.Compare(a.EventID, b.EventID) })
 
-	now := st.cfg.Now().UTC()
 	// rounds[k] holds the k-th applied event of each journal: a journal moves once per statement,
 	// each move from the status the one before left.
 	var rounds [][]store.JournalMove
 	moves := map[int64]int{}
 	type refusal struct{ event, status string }
 	refused := map[int64]refusal{} // journal -> newest event the guard refused, in which status
-	delta := 0
-	var committed []store.Moved // once the transaction commits
+	changed, delta := len(committed), store.OpenDelta(committed, st.runID)
 	for _, e := range ourEvents {
 		j := mine[e.JournalID]
 		if e.EventID <= j.LastEvent || repeats(j, e) {
@@ -612,6 +618,55 @@ func (st *streamer) applyOnce(ctx context.Context, evs []alpaca.JournalEvent, lo
 	st.openDelta.Add(int64(delta))
 	st.cfg.kept.moved(committed)
 	return changed, unknown, nil
+}
+
+// moveInOrder applies, round by round, each journal's events in ULID order for as long as every
+// one moves its journal on from the event's own status_from (store.MoveByEvents), and drops the
+// events it applied from byID. A journal's first event not applied so, and every later one, stay
+// in byID to be judged against the journal as read: the applied ones are what that judgment
+// would have applied first, and it now skips them as not newer than the journal's newest.
+func moveInOrder(ctx context.Context, tx *sqlx.Tx, byID map[string]alpaca.JournalEvent, now time.Time) ([]store.Moved, error) {
+	perJournal := map[string][]alpaca.JournalEvent{}
+	for _, e := range byID {
+		if e.EventID != "" { // an event without an id is never newer than anything: judged below
+			perJournal[e.JournalID] = append(perJournal[e.JournalID], e)
+		}
+	}
+	for _, es := range perJournal {
+		slices.SortFunc(es, func(a, b alpaca.JournalEvent) int { return strings.Compare(a.EventID, b.EventID) })
+	}
+	var out []store.Moved
+	for k := 0; len(perJournal) > 0; k++ {
+		round := make([]store.EventMove, 0, len(perJournal))
+		for id, es := range perJournal {
+			if k == len(es) {
+				delete(perJournal, id)
+				continue
+			}
+			e := es[k]
+			round = append(round, store.EventMove{AlpacaID: id, From: e.StatusFrom, To: e.StatusTo, At: e.At, EventID: e.EventID})
+		}
+		if len(round) == 0 {
+			break
+		}
+		moved, err := store.MoveByEvents(ctx, tx, round, "sse", now)
+		if err != nil {
+			return nil, err
+		}
+		applied := make(map[string]bool, len(moved))
+		for _, m := range moved {
+			applied[m.EventID] = true
+			out = append(out, m.Moved)
+		}
+		for _, m := range round {
+			if applied[m.EventID] {
+				delete(byID, m.EventID)
+			} else {
+				delete(perJournal, m.AlpacaID)
+			}
+		}
+	}
+	return out, nil
 }
 
 // repeats says whether event e only repeats the known status journal j holds: it changes

@@ -701,3 +701,70 @@ func TestStreamBesideSendingKeepsEventsBeforeTheirAnswer(t *testing.T) {
 	b.checkStatusesMatch(t)
 	b.checkHistory(t)
 }
+
+// TestStreamBesideSendingCountsTheRunOnce: tracking that begins beside sending, before any batch
+// of the run is marked sending, reads where the run stands from its batches and its journals
+// without one (refused before sending) instead of counting its journals: the progress it tells
+// is the table's all the same, and the run is counted once, when sending ends.
+func TestStreamBesideSendingCountsTheRunOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t, sandbox.Faults{}, nil)
+	ctx := context.Background()
+	var batchID int64
+	if err := b.db.GetContext(ctx, &batchID, `INSERT INTO batches (run_id, seq, idempotency_key, body, entries, status)
+		VALUES ($1, '000001', gen_random_uuid(), '{}', 3, 'planned') RETURNING id`, b.runID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.db.ExecContext(ctx, `INSERT INTO allocations (file_id, line, receipt_id, account_id, amount, client_ref, description)
+		SELECT $1, g, 'R1', $2, 1.00, 'c' || g, '' FROM generate_series(1, 5) g`, b.file, cust1); err != nil {
+		t.Fatal(err)
+	}
+	// Three journals in the planned batch, two written refused without a batch.
+	if _, err := b.db.ExecContext(ctx, `
+		INSERT INTO journals (run_id, batch_id, journal_key, allocation_id, receipt_id, client_ref, to_account, amount,
+		    description, status, updated_at)
+		SELECT $1, CASE WHEN a.line <= 3 THEN $2::bigint END, gen_random_uuid(), a.id, a.receipt_id, a.client_ref,
+		    a.account_id, a.amount, '', CASE WHEN a.line <= 3 THEN 'planned' ELSE 'refused' END, $3
+		FROM allocations a WHERE a.file_id = $4`, b.runID, batchID, b.sim.Now(), b.file); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var heard [][2]int
+	submitted := make(chan time.Time, 1)
+	cfg := b.config()
+	cfg.Submitted = submitted
+	cfg.ProgressEvery = 10 * time.Millisecond
+	cfg.OnProgress = func(final, total int) {
+		mu.Lock()
+		defer mu.Unlock()
+		heard = append(heard, [2]int{final, total})
+	}
+	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	done := b.goTrack(tctx, cfg)
+	waitFor(t, 20*time.Second, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(heard) > 0
+	})
+	var want [2]int
+	if err := b.db.QueryRow(`SELECT count(*) FILTER (WHERE status IN ('executed', 'activity_created', 'rejected',
+			'refused', 'canceled', 'deleted', 'correct')), count(*) FROM journals WHERE run_id = $1`, b.runID).Scan(&want[0], &want[1]); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	got := heard[0]
+	mu.Unlock()
+	if got != want || want != [2]int{2, 5} {
+		t.Fatalf("tracking told %d final of %d while sending, the table %d of %d (want 2 of 5)", got[0], got[1], want[0], want[1])
+	}
+
+	submitted <- b.sim.Now().Add(time.Hour) // nothing was answered: nothing sent is open
+	o := <-done
+	if o.err != nil {
+		t.Fatalf("track: %v (%+v)", o.err, o.res)
+	}
+	if o.res.Open != 0 || o.res.Counts != 1 {
+		t.Fatalf("result %+v, want none open and the run counted once", o.res)
+	}
+}

@@ -220,14 +220,30 @@ func Track(ctx context.Context, db *sqlx.DB, broker Broker, runID int64, deadlin
 			return Result{}, ctx.Err()
 		}
 	}
-	p, err := ReadProgress(ctx, db, runID)
-	if err != nil {
-		return Result{}, err
+	// Beside sending, the run is counted once sending ends (the answers move journals tracking
+	// never sees); until then a run nothing of which is sent yet stands where its batches say.
+	var p Progress
+	counted := true
+	if cfg.Submitted != nil {
+		var err error
+		if p, counted, err = plannedProgress(ctx, db, runID); err != nil {
+			return Result{}, err
+		}
+	}
+	if counted {
+		var err error
+		if p, err = ReadProgress(ctx, db, runID); err != nil {
+			return Result{}, err
+		}
 	}
 	cfg.kept = &kept{runID: runID, p: p, deadline: deadline}
 	defer logProgress(ctx, runID, cfg)()
 	if streams {
-		return trackStream(ctx, db, broker, s, runID, deadline, cfg)
+		res := Result{StreamMode: true}
+		if counted {
+			res.Counts++
+		}
+		return trackStream(ctx, db, broker, s, runID, deadline, cfg, res)
 	}
 	if cfg.Mode != ModePoll {
 		cfg.Logger.Warn("broker has no event stream; tracking by polling", "run", runID)
@@ -453,6 +469,16 @@ func ReadProgress(ctx context.Context, db *sqlx.DB, runID int64) (Progress, erro
 		return p, fmt.Errorf("read progress: %w", err)
 	}
 	return p, nil
+}
+
+// plannedProgress is where the run stands while none of its batches is marked sending, read
+// without counting its journals; counted says the run must be counted instead.
+func plannedProgress(ctx context.Context, db *sqlx.DB, runID int64) (p Progress, counted bool, err error) {
+	total, final, ok, err := store.PlannedProgress(ctx, db, runID)
+	if err != nil {
+		return p, false, fmt.Errorf("read progress: %w", err)
+	}
+	return Progress{Total: total, Final: final, Unsent: total - final}, !ok, nil
 }
 
 // kept is where a run stands while it is tracked: read from the table once when tracking starts,
