@@ -5,9 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -417,11 +419,7 @@ func (st *streamer) apply(ctx context.Context, evs []alpaca.JournalEvent) (chang
 	if len(st.early) > 0 {
 		evs = append(st.early[:len(st.early):len(st.early)], evs...)
 	}
-	changed, unknown, err := st.applyOnce(ctx, evs, false)
-	var pqErr *pq.Error
-	if errors.Is(err, errMovedMeanwhile) || errors.As(err, &pqErr) && (pqErr.Code == lockNotAvailable || pqErr.Code == deadlockDetected) {
-		changed, unknown, err = st.applyOnce(ctx, evs, true)
-	}
+	changed, unknown, err := st.applyParts(ctx, evs)
 	if err != nil {
 		return changed, err
 	}
@@ -442,6 +440,76 @@ func (st *streamer) apply(ctx context.Context, evs []alpaca.JournalEvent) (chang
 		st.early = append(st.early, e)
 	}
 	return changed, nil
+}
+
+// applyParts applies evs in applyParts transactions at once, on as many connections, each taking
+// the events of its share of the journals (by journal id, so that a journal's events stay in one
+// transaction, in order); a few events go in one. The cursor passes evs only once every part has
+// committed, in a statement of its own: a part that fails, or a crash between the parts' commits
+// and the cursor's, leaves the cursor behind events already applied, which the next read applies
+// again as duplicates (an event not newer than its journal's newest changes nothing).
+func (st *streamer) applyParts(ctx context.Context, evs []alpaca.JournalEvent) (changed int, unknown []alpaca.JournalEvent, err error) {
+	parts := max(st.cfg.ApplyParts, 1)
+	if parts == 1 || len(evs) < minPartEvents*parts {
+		return st.applyTwice(ctx, evs, true)
+	}
+	split := make([][]alpaca.JournalEvent, parts)
+	maxID := ""
+	for _, e := range evs {
+		if id := strings.ToUpper(e.EventID); validULID(id) && id > maxID {
+			maxID = id
+		}
+		h := fnv.New32a()
+		h.Write([]byte(strings.ToLower(e.JournalID)))
+		k := h.Sum32() % uint32(parts)
+		split[k] = append(split[k], e)
+	}
+	type result struct {
+		changed int
+		unknown []alpaca.JournalEvent
+		err     error
+	}
+	results := make([]result, parts)
+	var wg sync.WaitGroup
+	for k, part := range split {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var r result
+			r.changed, r.unknown, r.err = st.applyTwice(ctx, part, false)
+			results[k] = r
+		}()
+	}
+	wg.Wait()
+	for _, r := range results {
+		changed += r.changed
+		unknown = append(unknown, r.unknown...)
+		if err == nil {
+			err = r.err
+		}
+	}
+	if err != nil || maxID == "" {
+		return changed, unknown, err
+	}
+	if _, err := st.db.ExecContext(ctx, advanceCursor, st.cfg.SweepAccount, maxID, st.cfg.Now().UTC()); err != nil {
+		return changed, unknown, fmt.Errorf("cursor: %w", err)
+	}
+	return changed, unknown, nil
+}
+
+// minPartEvents: below this many events a part, one transaction applies them all.
+const minPartEvents = 200
+
+// applyTwice is applyOnce without row locks, then, when a journal moved meanwhile or a lock would
+// have to be waited for, again with its journals locked first. With cursor, the cursor passes the
+// events in the same transaction.
+func (st *streamer) applyTwice(ctx context.Context, evs []alpaca.JournalEvent, cursor bool) (int, []alpaca.JournalEvent, error) {
+	changed, unknown, err := st.applyOnce(ctx, evs, false, cursor)
+	var pqErr *pq.Error
+	if errors.Is(err, errMovedMeanwhile) || errors.As(err, &pqErr) && (pqErr.Code == lockNotAvailable || pqErr.Code == deadlockDetected) {
+		changed, unknown, err = st.applyOnce(ctx, evs, true, cursor)
+	}
+	return changed, unknown, err
 }
 
 // earlyMax bounds the events kept for journals not known yet while batches are being sent.
@@ -465,7 +533,7 @@ const lockNotAvailable, deadlockDetected = "55P03", "40P01"
 
 // applyOnce is one try of apply, with the journals locked first or not. It returns, besides how
 // many journals moved, the events of journals it does not know.
-func (st *streamer) applyOnce(ctx context.Context, evs []alpaca.JournalEvent, locked bool) (changed int, unknown []alpaca.JournalEvent, err error) {
+func (st *streamer) applyOnce(ctx context.Context, evs []alpaca.JournalEvent, locked, cursor bool) (changed int, unknown []alpaca.JournalEvent, err error) {
 	maxID := ""
 	var jids []string
 	seenJ := map[string]bool{}
@@ -606,7 +674,7 @@ func (st *streamer) applyOnce(ctx context.Context, evs []alpaca.JournalEvent, lo
 			return 0, nil, errMovedMeanwhile
 		}
 	}
-	if maxID != "" {
+	if cursor && maxID != "" {
 		if _, err := tx.ExecContext(ctx, advanceCursor,
 			st.cfg.SweepAccount, maxID, now); err != nil {
 			return 0, nil, fmt.Errorf("cursor: %w", err)

@@ -768,3 +768,49 @@ func TestStreamBesideSendingCountsTheRunOnce(t *testing.T) {
 		t.Fatalf("result %+v, want none open and the run counted once", o.res)
 	}
 }
+
+// A flush of events big enough is applied in parts at once (Config.ApplyParts), each part a
+// transaction for its share of the journals: every journal still takes each of its events once
+// and in order, duplicated and reordered as the stream delivers them, and the cursor ends at the
+// last event. One part (ApplyParts 1) gives the same history in one transaction.
+func TestStreamAppliesInParts(t *testing.T) {
+	t.Parallel()
+	for _, parts := range []int{1, 2, 3} {
+		t.Run(fmt.Sprint(parts), func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, sandbox.Faults{Seed: 11, StreamDuplicateRate: 0.2, StreamReorderRate: 0.3}, nil)
+			for range 3 {
+				b.post(t, 200, true, "")
+			}
+			b.sim.Advance(3 * time.Second)
+			cfg := b.config()
+			cfg.ApplyParts = parts
+			// Every event is at the simulator already: they come in one flush.
+			cfg.FlushEvents, cfg.FlushEvery = 10_000, 2*time.Second
+			res := b.track(t, cfg)
+			if res.Open != 0 {
+				t.Fatalf("result %+v", res)
+			}
+			b.checkStatusesMatch(t)
+			b.checkHistory(t)
+			var sse, journals int
+			if err := b.db.QueryRow(`SELECT count(*) FILTER (WHERE source = 'sse'), count(DISTINCT journal_id) FROM journal_history`).Scan(&sse, &journals); err != nil {
+				t.Fatal(err)
+			}
+			if sse != 1200 || journals != 600 { // queued -> sent_to_clearing -> executed, 600 journals
+				t.Errorf("history: %d rows from sse for %d journals, want 1200 for 600", sse, journals)
+			}
+			evs := b.sim.Events()
+			if got, want := b.cursor(t), evs[len(evs)-1].ID; got != want {
+				t.Errorf("cursor %s, want the last event %s", got, want)
+			}
+			var xids int
+			if err := b.db.Get(&xids, `SELECT count(DISTINCT xid) FROM journal_history WHERE source = 'sse'`); err != nil {
+				t.Fatal(err)
+			}
+			if xids != parts {
+				t.Errorf("the moves took %d transactions, want one a part (%d)", xids, parts)
+			}
+		})
+	}
+}

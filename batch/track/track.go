@@ -61,6 +61,10 @@ const (
 // PollEveryDefault is the pause between tracking passes. Defaults to 30s.
 const PollEveryDefault = 30 * time.Second
 
+// ApplyPartsDefault: a flush of stream events is applied in two transactions at once, so that two
+// database connections (two cores of the server) share the night's moves.
+const ApplyPartsDefault = 2
+
 // Config of a tracking session.
 type Config struct {
 	SweepAccount string
@@ -88,6 +92,9 @@ type Config struct {
 	// the ten thousand a second: each transaction is a commit and a statement per step of it).
 	FlushEvents int
 	FlushEvery  time.Duration
+	// ApplyParts is how many transactions, on as many connections, apply a flush of events at
+	// once, each for its share of the journals (ApplyPartsDefault when zero; 1: one transaction).
+	ApplyParts int
 	// ReplayMargin is how much event time a reconnect re-reads before the stored cursor, to recover
 	// events that were re-ordered behind the last one applied; default 5s.
 	ReplayMargin time.Duration
@@ -148,6 +155,9 @@ func (cfg Config) withDefaults() Config {
 	}
 	if cfg.StreamIdle <= 0 {
 		cfg.StreamIdle = 60 * time.Second
+	}
+	if cfg.ApplyParts <= 0 {
+		cfg.ApplyParts = ApplyPartsDefault
 	}
 	if cfg.FlushEvents <= 0 {
 		cfg.FlushEvents = 2000
