@@ -62,10 +62,8 @@ type journalJSON struct {
 
 func (o journalJSON) MarshalJSON() ([]byte, error) { return o.appendJSON(nil), nil }
 
-// appendJSON writes the keys in the order of the schema, then the Travel Rule fields that are set.
-func (o journalJSON) appendJSON(b []byte) []byte {
-	j := o.j
-	x := j.extra()
+// appendHead writes the keys a journal and a ledger row both begin with, up to to_account.
+func appendHead(b []byte, j *journal) []byte {
 	b = append(b, `{"id":"`...)
 	b = appendID(b, j.id)
 	b = append(b, `","entry_type":"`...)
@@ -73,7 +71,14 @@ func (o journalJSON) appendJSON(b []byte) []byte {
 	b = append(b, `","from_account":`...)
 	b = appendString(b, j.from)
 	b = append(b, `,"to_account":`...)
-	b = appendString(b, j.to)
+	return appendString(b, j.to)
+}
+
+// appendJSON writes the keys in the order of the schema, then the Travel Rule fields that are set.
+func (o journalJSON) appendJSON(b []byte) []byte {
+	j := o.j
+	x := j.extra()
+	b = appendHead(b, j)
 	if j.jnls {
 		// The newest JNLS example: symbol, qty and price set, net_amount null.
 		b = append(b, `,"symbol":`...)
@@ -141,14 +146,7 @@ func appendDay(b []byte, d int32) []byte {
 func (r ledgerRow) appendJSON(b []byte) []byte {
 	j := r.j
 	x := j.extra()
-	b = append(b, `{"id":"`...)
-	b = appendID(b, j.id)
-	b = append(b, `","entry_type":"`...)
-	b = append(b, j.entryType()...)
-	b = append(b, `","from_account":`...)
-	b = appendString(b, j.from)
-	b = append(b, `,"to_account":`...)
-	b = appendString(b, j.to)
+	b = appendHead(b, j)
 	b = append(b, `,"amount":"`...)
 	if j.jnls {
 		b = append(b, '0')
