@@ -74,21 +74,7 @@ func BenchmarkNightCalls(b *testing.B) {
 	}
 	bodies := make([]string, batches)
 	for batch := range bodies {
-		var sb strings.Builder
-		fmt.Fprintf(&sb, `{"entry_type":"JNLC","from_account":%q,"entries":[`, sweep)
-		for i := range perBatch {
-			if i > 0 {
-				sb.WriteByte(',')
-			}
-			n := batch*perBatch + i
-			fmt.Fprintf(&sb, `{"to_account":%q,"amount":"%d.%02d","description":"Payroll funding W%09d cp:%08x-1b2c-7d3e-8f40-%012x",`+
-				`"transmitter_name":"Originator W%09d","transmitter_account_number":"ACC%010d",`+
-				`"transmitter_address":"1 Main St, New York, NY 10001, US","transmitter_financial_institution":"First Bank NA",`+
-				`"transmitter_timestamp":"2026-03-02T00:00:00Z"}`,
-				ids[n%accounts], 1+n%5000, n%100, n/10, batch, n, n/10, n/10)
-		}
-		sb.WriteString("]}")
-		bodies[batch] = sb.String()
+		bodies[batch] = nightBatchBody(sweep, ids, batch, perBatch)
 	}
 	for b.Loop() {
 		sim := sandbox.New(sandbox.Options{Seed: seed, Now: func() time.Time { return base }})

@@ -60,22 +60,7 @@ func nightHeap(tb testing.TB, batches int) uint64 {
 	before := heapBytes()
 	sim := sandbox.New(sandbox.Options{Seed: seed, Now: func() time.Time { return base }})
 	for batch := range batches {
-		var sb strings.Builder
-		fmt.Fprintf(&sb, `{"entry_type":"JNLC","from_account":%q,"entries":[`, sweep)
-		for i := range perBatch {
-			if i > 0 {
-				sb.WriteByte(',')
-			}
-			n := batch*perBatch + i
-			// cashpool's Travel Rule fields come from the receipt, ten journals to a receipt.
-			fmt.Fprintf(&sb, `{"to_account":%q,"amount":"%d.%02d","description":"Payroll funding W%09d cp:%08x-1b2c-7d3e-8f40-%012x",`+
-				`"transmitter_name":"Originator W%09d","transmitter_account_number":"ACC%010d",`+
-				`"transmitter_address":"1 Main St, New York, NY 10001, US","transmitter_financial_institution":"First Bank NA",`+
-				`"transmitter_timestamp":"2026-03-02T00:00:00Z"}`,
-				ids[n%accounts], 1+n%5000, n%100, n/10, batch, n, n/10, n/10)
-		}
-		sb.WriteString("]}")
-		req := httptest.NewRequest(http.MethodPost, "/v1/journals/batch", strings.NewReader(sb.String()))
+		req := httptest.NewRequest(http.MethodPost, "/v1/journals/batch", strings.NewReader(nightBatchBody(sweep, ids, batch, perBatch)))
 		req.Header.Set("Idempotency-Key", fmt.Sprintf("0b5c8a5e-8f0a-4c1e-9a63-%012d", batch))
 		rec := httptest.NewRecorder()
 		sim.ServeHTTP(rec, req)
@@ -181,4 +166,25 @@ func TestJournalIDs(t *testing.T) {
 		}
 		b.must(t, 404, "GET", "/v1/journals/"+string(c), nil)
 	}
+}
+
+// nightBatchBody is batch number batch of a night as cashpool sends it: perBatch entries to the
+// accounts ids in turn, each with its key token and the Travel Rule fields of its receipt (ten
+// journals to a receipt).
+func nightBatchBody(sweep string, ids []string, batch, perBatch int) string {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, `{"entry_type":"JNLC","from_account":%q,"entries":[`, sweep)
+	for i := range perBatch {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		n := batch*perBatch + i
+		fmt.Fprintf(&sb, `{"to_account":%q,"amount":"%d.%02d","description":"Payroll funding W%09d cp:%08x-1b2c-7d3e-8f40-%012x",`+
+			`"transmitter_name":"Originator W%09d","transmitter_account_number":"ACC%010d",`+
+			`"transmitter_address":"1 Main St, New York, NY 10001, US","transmitter_financial_institution":"First Bank NA",`+
+			`"transmitter_timestamp":"2026-03-02T00:00:00Z"}`,
+			ids[n%len(ids)], 1+n%5000, n%100, n/10, batch, n, n/10, n/10)
+	}
+	sb.WriteString("]}")
+	return sb.String()
 }
