@@ -65,13 +65,7 @@ func benchCall(b *testing.B, batches int) {
 // stream reading every event from the start. It reports the simulator's time per journal.
 func BenchmarkNightCalls(b *testing.B) {
 	const batches, perBatch, accounts = 20, 500, 2_000
-	seed := testSeed()
-	seed.SweepCash, seed.JournalLimit, seed.DailyLimit = dec("100000000000.00"), dec("0"), dec("0")
-	ids := make([]string, accounts)
-	for i := range ids {
-		ids[i] = fmt.Sprintf("c1000000-0000-4000-8000-%012d", i)
-		seed.Accounts = append(seed.Accounts, sandbox.Account{ID: ids[i], Status: "ACTIVE"})
-	}
+	seed, ids := nightSeed(accounts)
 	bodies := make([]string, batches)
 	for batch := range bodies {
 		bodies[batch] = nightBatchBody(sweep, ids, batch, perBatch)

@@ -49,13 +49,7 @@ func TestNightMemoryPerJournal(t *testing.T) {
 func nightHeap(tb testing.TB, batches int) uint64 {
 	tb.Helper()
 	const perBatch, accounts = 1_000, 10_000
-	seed := testSeed()
-	seed.SweepCash, seed.JournalLimit, seed.DailyLimit = dec("100000000000.00"), dec("0"), dec("0")
-	ids := make([]string, accounts)
-	for i := range ids {
-		ids[i] = fmt.Sprintf("c1000000-0000-4000-8000-%012d", i)
-		seed.Accounts = append(seed.Accounts, sandbox.Account{ID: ids[i], Status: "ACTIVE"})
-	}
+	seed, ids := nightSeed(accounts)
 	runtime.GC()
 	before := heapBytes()
 	sim := sandbox.New(sandbox.Options{Seed: seed, Now: func() time.Time { return base }})
@@ -187,4 +181,17 @@ func nightBatchBody(sweep string, ids []string, batch, perBatch int) string {
 	}
 	sb.WriteString("]}")
 	return sb.String()
+}
+
+// nightSeed is a seed for a night: cash without limits in the sweep account and accounts ACTIVE
+// customer accounts, whose ids it returns.
+func nightSeed(accounts int) (sandbox.Seed, []string) {
+	seed := testSeed()
+	seed.SweepCash, seed.JournalLimit, seed.DailyLimit = dec("100000000000.00"), dec("0"), dec("0")
+	ids := make([]string, accounts)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("c1000000-0000-4000-8000-%012d", i)
+		seed.Accounts = append(seed.Accounts, sandbox.Account{ID: ids[i], Status: "ACTIVE"})
+	}
+	return seed, ids
 }
