@@ -87,7 +87,7 @@ type Config struct {
 	// TrackWait replaces the pauses between ingest scans and between tracking passes (tests).
 	TrackWait func(ctx context.Context, d time.Duration) error
 	// Failpoint, when set, is called at each point where state was just persisted (after-ingest,
-	// after-plan, before-post, after-post, after-store, before-jnls-post, after-jnls-post,
+	// plan-journals-written, after-plan, before-post, after-post, after-store, before-jnls-post, after-jnls-post,
 	// after-jnls-store, after-submit, after-track-pass, after-track); the crash harness kills the
 	// process there.
 	Failpoint func(name string)
@@ -417,6 +417,7 @@ func (r *Runner) Plan(ctx context.Context, date string) (int64, error) {
 	res, err := plan.Plan(ctx, r.DB, plan.Config{
 		SweepAccount: c.SweepAccount, RewardsAccount: c.RewardsAccount, BusinessDate: date, BatchSize: c.BatchSize,
 		JournalLimit: c.JournalLimit, Now: c.Now, AwaitReceiptFor: c.AwaitReceiptFor,
+		JournalsWritten: func() { c.Failpoint("plan-journals-written") },
 	})
 	if err != nil {
 		return 0, fmt.Errorf("plan %s: %w", date, err)

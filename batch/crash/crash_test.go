@@ -40,7 +40,7 @@ const (
 	date  = "2026-11-20"
 )
 
-var points = []string{"after-ingest", "after-plan", "before-post", "after-post", "after-store",
+var points = []string{"after-ingest", "plan-journals-written", "after-plan", "before-post", "after-post", "after-store",
 	"before-jnls-post", "after-jnls-post", "after-jnls-store", "after-submit", "after-track-pass", "after-track", "any"}
 
 // workerPoints are the failpoints a `cashpool work` passes: those of sending.

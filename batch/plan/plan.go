@@ -1,6 +1,8 @@
 // Package plan builds the run of one business date: it matches allocations to receipts, checks the
 // control totals, splits weight allocations to the cent, and writes every journal intent and every
-// batch (with its exact body and Idempotency-Key) in one transaction. Nothing here talks to Alpaca.
+// batch (with its exact body and Idempotency-Key): the run, its batches and receipts in one
+// transaction, its journals beside it on connections of their own (writers.go), committed just
+// before it; the run's reservation clears them if the run never commits. Nothing here talks to Alpaca.
 package plan
 
 import (
@@ -40,6 +42,9 @@ type Config struct {
 	// before it is an exception for a person; AwaitReceiptForDefault when zero.
 	AwaitReceiptFor time.Duration
 	Now             func() time.Time
+	// JournalsWritten, when set, is called once the night's journals are committed, just before the
+	// plan's own transaction (its run) commits: the crash harness kills the process there.
+	JournalsWritten func()
 }
 
 // Result tells what a Plan call did.
@@ -76,55 +81,122 @@ func Plan(ctx context.Context, db *sqlx.DB, cfg Config) (Result, error) {
 		cfg.Now = time.Now
 	}
 	now := cfg.Now().UTC()
-	// One connection holds the transaction and streams the journals' COPY beside it.
-	conn, err := db.Connx(ctx)
-	if err != nil {
-		return Result{}, err
+	for attempt := 1; ; attempt++ {
+		res, retry, err := planOnce(ctx, db, cfg, now)
+		if !retry || attempt == 3 {
+			return res, err
+		}
 	}
-	defer conn.Close()
-	tx, err := conn.BeginTxx(ctx, nil)
-	if err != nil {
-		return Result{}, err
+}
+
+// planOnce plans the run as Plan does; retry when another plan cleared its fresh reservation as
+// dead before its transaction took it (nothing was written).
+func planOnce(ctx context.Context, db *sqlx.DB, cfg Config, now time.Time) (res Result, retry bool, err error) {
+	// Journals of a plan that died between its journals' commits and its run's hold their
+	// allocations' (allocation, attempt) and keys: they go first.
+	if err := clearDeadPlans(ctx, db); err != nil {
+		return res, false, err
 	}
-	defer tx.Rollback()
+	res.RunID, err = store.RunOf(ctx, db, cfg.BusinessDate, cfg.SweepAccount)
+	if err == nil {
+		res.Existed = true
+		return res, false, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return res, false, err
+	}
+	reserved, err := store.ReservePlan(ctx, db, cfg.BusinessDate, cfg.SweepAccount, now)
+	if err != nil {
+		return res, false, fmt.Errorf("reserve the run: %w", err)
+	}
+	p := &planner{db: db, cfg: cfg, now: now, res: &res}
+	defer p.close()
+	// One connection holds the plan's transaction; the journals go through writers of their own.
+	p.conn, err = db.Connx(ctx)
+	if err != nil {
+		return res, false, err
+	}
+	p.tx, err = p.conn.BeginTxx(ctx, nil)
+	if err != nil {
+		return res, false, err
+	}
 	// Each statement here runs once a night over freshly loaded tables whose statistics may be
 	// stale: JIT compiling them cost more than running them (a second at 100,000 journals).
-	if _, err := tx.ExecContext(ctx, `SET LOCAL jit = off`); err != nil {
-		return Result{}, err
+	if _, err := p.tx.ExecContext(ctx, `SET LOCAL jit = off`); err != nil {
+		return res, false, err
 	}
-
-	var res Result
-	res.RunID, err = store.CreateRun(ctx, tx, cfg.BusinessDate, cfg.SweepAccount, now)
+	if taken, err := store.TakeReservation(ctx, p.tx, reserved); err != nil || !taken {
+		return res, err == nil, err
+	}
+	res.RunID, err = store.CreateRun(ctx, p.tx, reserved, cfg.BusinessDate, cfg.SweepAccount, now)
 	if errors.Is(err, sql.ErrNoRows) {
-		res.RunID, err = store.RunOf(ctx, tx, cfg.BusinessDate, cfg.SweepAccount)
+		// Planned meanwhile by another plan (this one waited for it on the run's unique key).
+		p.tx.Rollback()
+		res.RunID, err = store.RunOf(ctx, db, cfg.BusinessDate, cfg.SweepAccount)
 		res.Existed = true
-		return res, err
+		return res, false, err
 	}
 	if err != nil {
-		return res, fmt.Errorf("create run: %w", err)
+		return res, false, fmt.Errorf("create run: %w", err)
 	}
 
-	p := &planner{conn: conn, tx: tx, cfg: cfg, now: now, res: &res}
 	if err := p.holds(ctx); err != nil {
-		return res, err
+		return res, false, err
 	}
 	if !res.NightHeld {
 		if err := p.receipts(ctx); err != nil {
-			return res, err
+			return res, false, err
 		}
 	}
 	if err := p.skipOrphans(ctx); err != nil {
-		return res, err
+		return res, false, err
 	}
 	if !res.NightHeld {
 		if err := p.rewards(ctx); err != nil {
-			return res, err
+			return res, false, err
 		}
 	}
-	if err := tx.Commit(); err != nil {
-		return res, fmt.Errorf("commit plan: %w", err)
+	if p.writers != nil {
+		if err := p.writers.finish(); err != nil {
+			return res, false, err
+		}
 	}
-	return res, nil
+	if cfg.JournalsWritten != nil {
+		cfg.JournalsWritten()
+	}
+	if err := p.tx.Commit(); err != nil {
+		return res, false, fmt.Errorf("commit plan: %w", err)
+	}
+	return res, false, nil
+}
+
+// close ends what the plan left open. A plan that did not commit rolls back; journals a writer
+// committed for it are left to the next plan's clearDeadPlans, as after a crash: they name a run
+// that does not exist, so nothing that reads a run's journals sees them meanwhile.
+func (p *planner) close() {
+	if p.writers != nil {
+		p.writers.abort()
+	}
+	if p.tx != nil {
+		p.tx.Rollback()
+	}
+	if p.conn != nil {
+		p.conn.Close()
+	}
+}
+
+// clearDeadPlans deletes the journals of plans that died before their run was written
+// (store.ClearDeadPlans), in a transaction of its own.
+func clearDeadPlans(ctx context.Context, db *sqlx.DB) error {
+	tx, err := db.BeginTxx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := store.ClearDeadPlans(ctx, tx); err != nil {
+		return fmt.Errorf("clear the journals of unfinished plans: %w", err)
+	}
+	return tx.Commit()
 }
 
 // row is one receipt × allocation row of the plan_rows cursor, its fields in the cursor's column order.
@@ -156,6 +228,7 @@ type intent struct {
 }
 
 type planner struct {
+	db          *sqlx.DB
 	conn        *sqlx.Conn
 	tx          *sqlx.Tx
 	cfg         Config
@@ -165,9 +238,9 @@ type planner struct {
 	seq         int
 	receiptsBuf []runReceipt
 	skipsBuf    []skip
-	// While a chunk of the cursor is planned: the open COPY of journals, the batch ids reserved
-	// for it and the batches filled, written once the COPY has ended.
-	copy       *store.CopyStream
+	// The writers of the night's journals; while a chunk of the cursor is planned, the batch ids
+	// reserved for it and the batches filled, written once it is planned.
+	writers    *journalWriters
 	batchIDs   []int64
 	newBatches []store.NewBatch
 }
@@ -188,7 +261,7 @@ func (p *planner) receipts(ctx context.Context) error {
 			return err
 		}
 		last = len(chunk) < fetchSize
-		err := p.copyJournals(ctx, len(p.batch)+len(group)+len(chunk), func() error {
+		err := p.planChunk(ctx, len(p.batch)+len(group)+len(chunk), func() error {
 			for _, r := range chunk {
 				if len(group) > 0 && group[0].ReceiptID != r.ReceiptID {
 					if err := p.receipt(group); err != nil {
@@ -216,27 +289,22 @@ func (p *planner) receipts(ctx context.Context) error {
 	return err
 }
 
-// copyJournals runs plan, which plans up to intents journals, with one COPY of journals open: the
-// journals of each batch it fills are streamed as they are made, so PostgreSQL stores them while
-// cashpool computes the next. The batches' ids are reserved first (one per BatchSize journals and
-// one for the last, partial batch); the batch rows, run_receipts and skipped allocations are
-// written once the COPY has ended.
-func (p *planner) copyJournals(ctx context.Context, intents int, plan func() error) error {
+// planChunk runs plan, which plans up to intents journals, handing the journals of each batch it
+// fills to the writers as they are made, so PostgreSQL stores them while cashpool computes the next
+// and reads the next rows. The batches' ids are reserved first (one per BatchSize journals and one
+// for the last, partial batch); the batch rows, run_receipts and skipped allocations are written
+// once plan is done.
+func (p *planner) planChunk(ctx context.Context, intents int, plan func() error) error {
 	ids, err := store.ReserveBatchIDs(ctx, p.tx, intents/p.cfg.BatchSize+1)
 	if err != nil {
 		return err
 	}
 	p.batchIDs = ids
-	s, err := store.StreamCopy(ctx, p.conn, store.CopyJournalsSQL, func(s *store.CopyStream) error {
-		p.copy = s
-		defer func() { p.copy = nil }()
-		return plan()
-	})
-	if err != nil {
-		if s.Err != nil {
-			err = s.Err
-		}
-		return fmt.Errorf("copy journals: %w", err)
+	if p.writers == nil {
+		p.writers = startJournalWriters(ctx, p.db, journalWritersDefault)
+	}
+	if err := plan(); err != nil {
+		return err
 	}
 	if len(p.newBatches) > 0 {
 		if err := store.InsertBatches(ctx, p.tx, p.res.RunID, store.EntryJNLC, p.newBatches); err != nil {
@@ -477,8 +545,8 @@ func transmitterTime(d time.Time) time.Time {
 	return time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, time.UTC)
 }
 
-// flushBatch makes the buffered intents one batch, with the next reserved id, and streams its
-// journals into the open COPY.
+// flushBatch makes the buffered intents one batch, with the next reserved id, and hands its
+// journals to a writer.
 func (p *planner) flushBatch() error {
 	if len(p.batch) == 0 {
 		return nil
@@ -498,11 +566,12 @@ func (p *planner) flushBatch() error {
 		return err
 	}
 	p.newBatches = append(p.newBatches, b)
+	lines := p.writers.buffer()
 	for i := range p.batch {
-		p.copy.Buf = p.appendJournal(p.copy.Buf, id, &p.batch[i])
-		if err := p.copy.Row(); err != nil {
-			return err
-		}
+		lines = append(p.appendJournal(lines, id, &p.batch[i]), '\n')
+	}
+	if err := p.writers.send(p.seq, lines); err != nil {
+		return err
 	}
 	p.res.Batches++
 	p.batch = p.batch[:0]

@@ -88,6 +88,15 @@ func (s *CopyStream) Row() error {
 	return s.send()
 }
 
+// Lines appends whole COPY lines (each ending in a newline) and sends the buffer once it holds a chunk.
+func (s *CopyStream) Lines(b []byte) error {
+	s.Buf = append(s.Buf, b...)
+	if len(s.Buf) < copyChunk {
+		return nil
+	}
+	return s.send()
+}
+
 // send hands the buffered lines to the driver. CopyData ends what it is given with a newline, so
 // the last line's own is left off.
 func (s *CopyStream) send() error {

@@ -382,3 +382,15 @@ func UnsentAmount(ctx context.Context, q Querier, runID int64) (decimal.Decimal,
 		WHERE j.run_id = $1 AND j.status = $2 AND b.status = $3`, runID, JournalPlanned, BatchPlanned)
 	return sum, err
 }
+
+// deleteJournalsOfNoRun deletes the journals written under the given run ids that name no run: a
+// plan's, dead before its run committed (ClearDeadPlans). Never sent, they have no history or answer.
+func deleteJournalsOfNoRun(ctx context.Context, q Querier, runIDs []int64) (int64, error) {
+	res, err := q.ExecContext(ctx, `
+		DELETE FROM journals j WHERE j.run_id = ANY($1::bigint[])
+		  AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.id = j.run_id)`, pq.Array(runIDs))
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}

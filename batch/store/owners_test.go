@@ -21,6 +21,7 @@ var tableOwners = map[string]string{
 	"journal_answers":         "batch/store/journals_sql.go",
 	"batches":                 "batch/store/batches_sql.go",
 	"runs":                    "batch/store/runs_sql.go",
+	"plan_reservations":       "batch/store/runs_sql.go",
 	"run_fences":              "batch/store/run_fences_sql.go",
 	"redrive_requests":        "console/sql.go",
 	"run_receipts":            "batch/plan/sql.go",

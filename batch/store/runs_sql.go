@@ -5,21 +5,65 @@ import (
 	"database/sql"
 	"time"
 
+	"github.com/lib/pq"
 	"github.com/shopspring/decimal"
 )
 
-// Every statement against runs (schema: migrations 00001, 00006, 00010, 00016, 00030, 00032). Steps write and read runs only
+// Every statement against runs and plan_reservations (schema: migrations 00001, 00006, 00010, 00016, 00030, 00032, 00033). Steps write and read runs only
 // through these.
 
-// CreateRun writes the planned run of (date, sweep) and returns its id; sql.ErrNoRows when the run
-// exists already (nothing is written).
-func CreateRun(ctx context.Context, q Querier, date, sweep string, now time.Time) (int64, error) {
+// CreateRun writes the planned run of (date, sweep) with the id a plan reserved (ReservePlan) and
+// returns it; sql.ErrNoRows when the run exists already (nothing is written).
+func CreateRun(ctx context.Context, q Querier, id int64, date, sweep string, now time.Time) (int64, error) {
+	err := q.QueryRowxContext(ctx, `
+		INSERT INTO runs (id, business_date, sweep_account, status, planned_at) VALUES ($1, $2, $3, $5, $4)
+		ON CONFLICT (business_date, sweep_account) DO NOTHING RETURNING id`,
+		id, date, sweep, now, RunPlanned).Scan(&id)
+	return id, err
+}
+
+// ReservePlan reserves the id of the run of (date, sweep) a plan is about to write, in a row of
+// plan_reservations (migration 00033) that q, outside the plan's transaction, commits on its own:
+// the plan's journals, committed before its run, are found by it if the run never is.
+func ReservePlan(ctx context.Context, q Querier, date, sweep string, now time.Time) (int64, error) {
 	var id int64
 	err := q.QueryRowxContext(ctx, `
-		INSERT INTO runs (business_date, sweep_account, status, planned_at) VALUES ($1, $2, $4, $3)
-		ON CONFLICT (business_date, sweep_account) DO NOTHING RETURNING id`,
-		date, sweep, now, RunPlanned).Scan(&id)
+		INSERT INTO plan_reservations (run_id, business_date, sweep_account, reserved_at)
+		VALUES (nextval(pg_get_serial_sequence('runs', 'id')), $1, $2, $3) RETURNING run_id`,
+		date, sweep, now).Scan(&id)
 	return id, err
+}
+
+// TakeReservation deletes reservation id in the plan's transaction q, which holds the row's lock
+// until it ends: committed with the run, the reservation is gone; rolled back, it is there again
+// for ClearDeadPlans. False when ClearDeadPlans took it first (the plan starts again).
+func TakeReservation(ctx context.Context, q Querier, id int64) (bool, error) {
+	res, err := q.ExecContext(ctx, `DELETE FROM plan_reservations WHERE run_id = $1`, id)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// ClearDeadPlans deletes, in transaction q, the reservations no live plan holds (a plan's
+// transaction holds its own from TakeReservation to its end) and the journals written under them:
+// their plan was killed or failed after its journals committed and before its run did. The
+// journals of a run that exists are never touched. It returns how many journals it deleted.
+func ClearDeadPlans(ctx context.Context, q Querier) (int64, error) {
+	var ids []int64
+	if err := q.SelectContext(ctx, &ids, `SELECT run_id FROM plan_reservations ORDER BY run_id FOR UPDATE SKIP LOCKED`); err != nil {
+		return 0, err
+	}
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	n, err := deleteJournalsOfNoRun(ctx, q, ids)
+	if err != nil {
+		return 0, err
+	}
+	_, err = q.ExecContext(ctx, `DELETE FROM plan_reservations WHERE run_id = ANY($1::bigint[])`, pq.Array(ids))
+	return n, err
 }
 
 // RunOf is the id of the run of (date, sweep); sql.ErrNoRows when there is none.
