@@ -136,7 +136,12 @@ func TestStatusAgreesWithReportAfterRedrive(t *testing.T) {
 		}
 	}
 	key := func(receipt, ref string, attempt int) string {
-		return pool.JournalKey(b.runner.Config.SweepAccount, date, receipt, ref, attempt)
+		t.Helper()
+		var id int64
+		if err := b.db.Get(&id, `SELECT id FROM allocations WHERE receipt_id = $1 AND client_ref = $2`, receipt, ref); err != nil {
+			t.Fatal(err)
+		}
+		return pool.JournalKey(b.runner.Config.SweepAccount, date, id, attempt)
 	}
 	for ref, w := range map[string]string{
 		"BWP-002": "failed " + key("W1002", "BWP-002", 2),

@@ -2,18 +2,30 @@ package pool
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 )
 
-// JournalKey is the deterministic identity of one journal intent: the same allocation in the same
-// run and attempt always gets the same key, across crashes and restarts. It travels to Alpaca inside
-// the journal's description (see KeyToken) so a journal can be matched back to its intent even
-// when Alpaca's answer was lost.
-func JournalKey(sweepAccount, businessDate, receiptID, clientRef string, attempt int) string {
-	return uuidFrom("journal", sweepAccount, businessDate, receiptID, clientRef, strconv.Itoa(attempt))
+// JournalKey is the deterministic identity of one journal intent: the allocation allocationID (its
+// id in the allocations table, given once when its file is loaded) funded by the run of
+// (sweepAccount, businessDate) at attempt. The same allocation in the same run and attempt always
+// gets the same key, across crashes and restarts. It travels to Alpaca inside the journal's
+// description (see KeyToken) so a journal can be matched back to its intent even when Alpaca's
+// answer was lost.
+//
+// Its first 60 bits are derived (SHA-256) from the sweep account, date and attempt, its last 62 are
+// the allocation's id: a night's keys follow the order its allocations were loaded in, so plan
+// writes them next to each other at one end of the keys' unique index instead of at a random place
+// in it (a page read and, often, split for each journal).
+func JournalKey(sweepAccount, businessDate string, allocationID int64, attempt int) string {
+	sum := digest("journal", sweepAccount, businessDate, strconv.Itoa(attempt))
+	var b [16]byte
+	copy(b[:8], sum[:8])
+	binary.BigEndian.PutUint64(b[8:], uint64(allocationID))
+	return uuidText(b[:])
 }
 
 // BatchKey is the Idempotency-Key of one batch: derived from the run, the batch's place in it and
@@ -58,6 +70,13 @@ func DescriptionText(desc string) string {
 // uuidFrom hashes its parts into a UUID (version 8, RFC 9562: vendor-defined, here SHA-256).
 // Parts are length-prefixed so ("ab","c") and ("a","bc") differ.
 func uuidFrom(parts ...string) string {
+	sum := digest(parts...)
+	return uuidText(sum[:16])
+}
+
+// digest is the SHA-256 of parts, each written with its length so that no two lists of parts
+// read alike.
+func digest(parts ...string) [32]byte {
 	var in []byte
 	for _, p := range parts {
 		in = strconv.AppendInt(in, int64(len(p)), 10)
@@ -65,8 +84,12 @@ func uuidFrom(parts ...string) string {
 		in = append(in, p...)
 		in = append(in, ';')
 	}
-	sum := sha256.Sum256(in)
-	b := sum[:16]
+	return sha256.Sum256(in)
+}
+
+// uuidText writes b (16 bytes) as a version 8 UUID with RFC 9562's variant, overwriting the 6 bits
+// those take (a JournalKey's allocation id keeps its 62 low bits).
+func uuidText(b []byte) string {
 	b[6] = (b[6] & 0x0f) | 0x80 // version 8
 	b[8] = (b[8] & 0x3f) | 0x80 // RFC 9562 variant
 	x := hex.EncodeToString(b)

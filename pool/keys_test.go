@@ -13,16 +13,16 @@ import (
 
 func TestKeysAreDeterministicAndDistinct(t *testing.T) {
 	t.Parallel()
-	a := pool.JournalKey("s", "2026-11-24", "R1", "c1", 1)
-	if a != pool.JournalKey("s", "2026-11-24", "R1", "c1", 1) {
+	a := pool.JournalKey("s", "2026-11-24", 7, 1)
+	if a != pool.JournalKey("s", "2026-11-24", 7, 1) {
 		t.Fatal("same input gave two keys")
 	}
 	seen := map[string]bool{a: true}
 	for _, k := range []string{
-		pool.JournalKey("s", "2026-11-24", "R1", "c1", 2),
-		pool.JournalKey("s", "2026-11-25", "R1", "c1", 1),
-		pool.JournalKey("s", "2026-11-24", "R1c", "1", 1),
-		pool.JournalKey("t", "2026-11-24", "R1", "c1", 1),
+		pool.JournalKey("s", "2026-11-24", 7, 2),
+		pool.JournalKey("s", "2026-11-25", 7, 1),
+		pool.JournalKey("s", "2026-11-24", 8, 1),
+		pool.JournalKey("t", "2026-11-24", 7, 1),
 		pool.BatchKey("s", "2026-11-24", "1", []byte("{}")),
 		pool.BatchKey("s", "2026-11-24", "1", []byte("{ }")),
 	} {
@@ -43,10 +43,45 @@ func TestKeysAreDeterministicAndDistinct(t *testing.T) {
 	}
 }
 
+// A night's keys follow its allocations' ids (plan writes them in that order, at one end of the
+// keys' index), and two allocations, nights, attempts or sweep accounts never share a key. The
+// expected keys' tails are written out by hand: the allocation id in the last 62 bits, under
+// RFC 9562's variant bits.
+func TestJournalKeysFollowTheirAllocations(t *testing.T) {
+	t.Parallel()
+	for id, tail := range map[int64]string{
+		1:          "8000-000000000001",
+		255:        "8000-0000000000ff",
+		1_000_000:  "8000-0000000f4240",
+		1<<62 - 1:  "bfff-ffffffffffff",
+		0x12345678: "8000-000012345678",
+	} {
+		if k := pool.JournalKey("s", "2026-11-24", id, 1); !strings.HasSuffix(k, tail) || k[14] != '8' || !pool.IsUUID(k) {
+			t.Errorf("key of allocation %d is %s, want a version 8 UUID ending %s", id, k, tail)
+		}
+	}
+	rapid.Check(t, func(t *rapid.T) {
+		a := rapid.Int64Range(1, 1<<62-2).Draw(t, "a")
+		b := rapid.Int64Range(a+1, 1<<62-1).Draw(t, "b")
+		attempt := rapid.IntRange(1, 9).Draw(t, "attempt")
+		ka, kb := pool.JournalKey("s", "2026-11-24", a, attempt), pool.JournalKey("s", "2026-11-24", b, attempt)
+		if ka >= kb {
+			t.Fatalf("allocation %d's key %s does not sort before allocation %d's %s", a, ka, b, kb)
+		}
+		other := []string{pool.JournalKey("s", "2026-11-25", a, attempt), pool.JournalKey("s", "2026-11-24", a, attempt+1),
+			pool.JournalKey("t", "2026-11-24", a, attempt)}
+		for _, k := range other {
+			if k == ka {
+				t.Fatalf("allocation %d's key %s is also another night's, attempt's or account's", a, ka)
+			}
+		}
+	})
+}
+
 func TestDescribeFitsAlpacaAndKeepsOperatorText(t *testing.T) {
 	t.Parallel()
-	k1 := pool.JournalKey("s", "d", "R1", "c", 1)
-	k2 := pool.JournalKey("s", "d", "R1", "c", 2)
+	k1 := pool.JournalKey("s", "d", 1, 1)
+	k2 := pool.JournalKey("s", "d", 1, 2)
 	if got := pool.Describe("rent /fixtures/status=rejected/fixtures/", k1); got != "rent /fixtures/status=rejected/fixtures/ cp:"+k1 {
 		t.Fatalf("plain: %q", got)
 	}
@@ -119,7 +154,7 @@ func TestDescribePropertyAnyText(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		parts := rapid.SliceOfN(fragment, 0, 40).Draw(t, "parts")
 		text := strings.Join(parts, "")
-		key := pool.JournalKey("s", "d", rapid.String().Draw(t, "receipt"), "c", rapid.IntRange(1, 9).Draw(t, "attempt"))
+		key := pool.JournalKey("s", "d", rapid.Int64Range(1, 1<<62-1).Draw(t, "allocation"), rapid.IntRange(1, 9).Draw(t, "attempt"))
 		got := pool.Describe(text, key)
 		if k, ok := pool.TokenFromDescription(got); !ok || k != key {
 			t.Fatalf("Describe(%q) = %q: token %q %v, want %s", text, got, k, ok, key)

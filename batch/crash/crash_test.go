@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -77,7 +78,8 @@ func binary(t *testing.T) string {
 // each reward must give.
 type night struct {
 	receipts, allocations, rewards string
-	want                           map[string]want // by journal key
+	want                           map[string]want // rewards by journal key
+	cash                           map[string]want // allocations by receipt_id/client_ref
 	total                          decimal.Decimal
 }
 
@@ -98,7 +100,7 @@ var held = map[string]decimal.Decimal{"AAPL": decimal.NewFromInt(1000), "MSFT": 
 func account(n int) string { return fmt.Sprintf("c0000000-0000-4000-8000-0000000000%02d", n) }
 
 func makeNight(rng *rand.Rand) night {
-	n := night{want: map[string]want{}}
+	n := night{want: map[string]want{}, cash: map[string]want{}}
 	var rb, ab bytes.Buffer
 	rw, aw := csv.NewWriter(&rb), csv.NewWriter(&ab)
 	rw.Write([]string{"receipt_id", "value_date", "amount", "currency", "originator_name", "originator_account", "originator_bank", "originator_address", "reference"})
@@ -113,7 +115,7 @@ func makeNight(rng *rand.Rand) night {
 			acct := account(1 + rng.IntN(30))
 			ref := fmt.Sprintf("%s-%03d", id, a)
 			aw.Write([]string{id, acct, amt.StringFixed(2), "", ref, "harness"})
-			n.want[pool.JournalKey(sweep, date, id, ref, 1)] = want{account: acct, amount: amt}
+			n.cash[id+"/"+ref] = want{account: acct, amount: amt}
 			sum = sum.Add(amt)
 		}
 		n.total = n.total.Add(sum)
@@ -351,11 +353,35 @@ func (r *result) add(o result) {
 func checkBooks(t *testing.T, seed uint64, sim *sandbox.Server, n night, dbURL string) result {
 	t.Helper()
 	var res result
+	db, err := schema.Open(context.Background(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	// An allocation's journal key names its id, which ingest gave it: the key each allocation of
+	// the night must be funded under is made from the id its row got.
+	var loaded []struct {
+		ID        int64  `db:"id"`
+		ReceiptID string `db:"receipt_id"`
+		ClientRef string `db:"client_ref"`
+	}
+	if err := db.Select(&loaded, `SELECT id, receipt_id, client_ref FROM allocations`); err != nil {
+		t.Fatal(err)
+	}
+	wants := maps.Clone(n.want)
+	for _, a := range loaded {
+		if w, ok := n.cash[a.ReceiptID+"/"+a.ClientRef]; ok {
+			wants[pool.JournalKey(sweep, date, a.ID, 1)] = w
+		}
+	}
+	if len(wants) != len(n.want)+len(n.cash) {
+		t.Fatalf("seed %d: %d of the night's %d allocations loaded", seed, len(wants)-len(n.want), len(n.cash))
+	}
 	// The books that count are the broker's.
 	live := map[string]int{}
 	for _, e := range sim.Ledger() {
 		key, ok := pool.TokenFromDescription(e.Description)
-		w, planned := n.want[key]
+		w, planned := wants[key]
 		if !ok || !planned {
 			t.Errorf("seed %d: broker journal %s was never intended: %q", seed, e.ID, e.Description)
 			res.duplicates++
@@ -376,7 +402,7 @@ func checkBooks(t *testing.T, seed uint64, sim *sandbox.Server, n night, dbURL s
 			t.Errorf("seed %d: broker journal %s ended %s, want executed", seed, e.ID, e.Status)
 		}
 	}
-	for key, w := range n.want {
+	for key, w := range wants {
 		switch {
 		case w.refused && live[key] == 0:
 		case w.refused:
@@ -391,11 +417,6 @@ func checkBooks(t *testing.T, seed uint64, sim *sandbox.Server, n night, dbURL s
 			t.Errorf("seed %d: allocation or reward with key %s funded %d times", seed, key, live[key])
 		}
 	}
-	db, err := schema.Open(context.Background(), dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
 	var totals struct {
 		Balanced bool   `db:"balanced"`
 		Executed string `db:"executed"`

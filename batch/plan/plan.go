@@ -515,7 +515,7 @@ func (p *planner) flushRows(ctx context.Context) error {
 }
 
 func (p *planner) addIntent(r *row, amount decimal.Decimal) error {
-	key := pool.JournalKey(p.cfg.SweepAccount, p.cfg.BusinessDate, r.ReceiptID, r.ClientRef.String, 1)
+	key := pool.JournalKey(p.cfg.SweepAccount, p.cfg.BusinessDate, r.AllocID.Int64, 1)
 	desc := pool.Describe(r.Description.String, key)
 	in := intent{
 		allocID: r.AllocID.Int64, key: key, receiptID: r.ReceiptID, clientRef: r.ClientRef.String,

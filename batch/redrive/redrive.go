@@ -399,7 +399,7 @@ func writeBatch(ctx context.Context, tx *sqlx.Tx, cfg Config, runID int64, seq s
 	keys := make([]string, len(chunk))
 	entries := make([]alpaca.BatchEntry, len(chunk))
 	for i, j := range chunk {
-		keys[i] = pool.JournalKey(cfg.SweepAccount, cfg.BusinessDate, j.ReceiptID, j.ClientRef, attempt)
+		keys[i] = pool.JournalKey(cfg.SweepAccount, cfg.BusinessDate, j.AllocationID, attempt)
 		to, desc := strings.ToLower(j.ToAccount), j.Description
 		if j.newAccount != "" {
 			to = j.newAccount

@@ -71,6 +71,16 @@ func setup(t *testing.T, n, batchSize int) (*fixture, int64) {
 	return f, res.RunID
 }
 
+// key is the journal key of allocation ref of R1 at attempt: its allocation id, as loaded, names it.
+func (f *fixture) key(ref string, attempt int) string {
+	f.t.Helper()
+	var id int64
+	if err := f.db.Get(&id, `SELECT id FROM allocations WHERE receipt_id = 'R1' AND client_ref = $1`, ref); err != nil {
+		f.t.Fatal(err)
+	}
+	return pool.JournalKey(sweep, date, id, attempt)
+}
+
 func (f *fixture) exec(q string, args ...any) {
 	f.t.Helper()
 	if _, err := f.db.Exec(q, args...); err != nil {
@@ -200,7 +210,7 @@ func TestRedriveFailedStatuses(t *testing.T) {
 		if old.Status != s {
 			t.Errorf("%s: old attempt now %s, want it left %s", ref, old.Status, s)
 		}
-		wantKey := pool.JournalKey(sweep, date, "R1", ref, 2)
+		wantKey := f.key(ref, 2)
 		if nu.Key != wantKey || nu.Key == old.Key {
 			t.Errorf("%s: new key %s, want %s (old %s)", ref, nu.Key, wantKey, old.Key)
 		}
@@ -248,7 +258,7 @@ func TestRedriveFailedStatuses(t *testing.T) {
 	}
 	for i, e := range req.Entries {
 		ref := fmt.Sprintf("c%02d", i)
-		if k, _ := pool.TokenFromDescription(e.Description); k != pool.JournalKey(sweep, date, "R1", ref, 2) {
+		if k, _ := pool.TokenFromDescription(e.Description); k != f.key(ref, 2) {
 			t.Errorf("entry %d carries key %s, want %s's attempt 2", i, k, ref)
 		}
 		if e.ToAccount != account(i) || e.Amount != decimal.NewFromInt(int64(1000+100*i)).Shift(-2).StringFixed(2) ||
@@ -319,7 +329,7 @@ func TestHighestAttemptCounts(t *testing.T) {
 			t.Fatal(err)
 		}
 		if len(js) != w.attempts || last.Attempt != w.attempts || last.Status != "planned" || seq != w.seq ||
-			last.Key != pool.JournalKey(sweep, date, "R1", ref, w.attempts) {
+			last.Key != f.key(ref, w.attempts) {
 			t.Errorf("%s: %d journals, last attempt %d %s in %s; want %d in %s", ref, len(js), last.Attempt, last.Status, seq, w.attempts, w.seq)
 		}
 		// Each allocation has exactly one live intent: every earlier attempt failed.
@@ -368,8 +378,9 @@ func TestDeterministic(t *testing.T) {
 		Keys     string
 	}
 	var got [2]out
+	var f *fixture
 	for k := range got {
-		f, _ := setup(t, 3, 500)
+		f, _ = setup(t, 3, 500)
 		f.answer("c00", "refused", "")
 		f.answer("c02", "deleted", "")
 		apply(t, f.db, cfg())
@@ -382,7 +393,7 @@ func TestDeterministic(t *testing.T) {
 	if got[0].Seq != got[1].Seq || got[0].Key != got[1].Key || !bytes.Equal(got[0].Body, got[1].Body) || got[0].Keys != got[1].Keys {
 		t.Errorf("two identical redrives differ:\n%+v\n%+v", got[0], got[1])
 	}
-	if want := pool.JournalKey(sweep, date, "R1", "c00", 2) + "," + pool.JournalKey(sweep, date, "R1", "c02", 2); got[0].Keys != want {
+	if want := f.key("c00", 2) + "," + f.key("c02", 2); got[0].Keys != want {
 		t.Errorf("keys %s, want %s", got[0].Keys, want)
 	}
 }
@@ -507,7 +518,7 @@ func TestRunnerResumesRedrivenRun(t *testing.T) {
 	if out.AlreadyRan {
 		t.Fatal("the Runner took the redriven run for finished")
 	}
-	want := []string{pool.JournalKey(sweep, date, "R1", "c00", 2), pool.JournalKey(sweep, date, "R1", "c02", 2)}
+	want := []string{f.key("c00", 2), f.key("c02", 2)}
 	if fmt.Sprint(br.sent) != fmt.Sprint(want) {
 		t.Errorf("sent keys %v, want only the new ones %v", br.sent, want)
 	}
@@ -564,7 +575,7 @@ func (b *broker) CreateBatch(ctx context.Context, key string, body []byte) ([]al
 	for _, e := range req.Entries {
 		k, _ := pool.TokenFromDescription(e.Description)
 		b.sent = append(b.sent, k)
-		j := alpaca.Journal{ID: pool.JournalKey("alpaca", k, "", "", 0), EntryType: "JNLC", FromAccount: req.FromAccount,
+		j := alpaca.Journal{ID: pool.BatchKey("alpaca", k, "", nil), EntryType: "JNLC", FromAccount: req.FromAccount,
 			ToAccount: e.ToAccount, Status: alpaca.StatusExecuted, Description: e.Description,
 			NetAmount: decimal.NewNullDecimal(decimal.RequireFromString(e.Amount))}
 		b.byID[j.ID] = j
@@ -650,7 +661,7 @@ func TestRedriveOneJournalWithCorrections(t *testing.T) {
 		t.Errorf("the failed attempt changed: %s → %s", same(old), same(js[0]))
 	}
 	nu := js[1]
-	key := pool.JournalKey(sweep, date, "R1", "c00", 2)
+	key := f.key("c00", 2)
 	if nu.Key != key || nu.ToAccount != "8e00a1b2-0000-4000-8000-0000000000aa" || !nu.Amount.Equal(old.Amount) ||
 		nu.Description != "funding c00, corrected account "+pool.KeyToken(key) {
 		t.Errorf("new attempt %+v", nu)
@@ -705,7 +716,7 @@ func TestRedriveNamedJournal(t *testing.T) {
 	f.answer("c00", "refused", "") // the second attempt failed too
 
 	for _, tc := range []struct{ journal, why string }{
-		{first, "is attempt 1; the latest attempt is 2 (refused, key " + pool.JournalKey(sweep, date, "R1", "c00", 2) + ")"},
+		{first, "is attempt 1; the latest attempt is 2 (refused, key " + f.key("c00", 2) + ")"},
 		{f.journals("c01")[0].Key, "already funded"},
 	} {
 		c := cfg()

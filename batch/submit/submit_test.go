@@ -209,8 +209,19 @@ func (e *env) journals(t *testing.T) map[string]stored {
 	return out
 }
 
-// key is the journal key plan derives for an allocation of R1 (first attempt).
-func key(ref string) string { return pool.JournalKey(sweep, date, "R1", ref, 1) }
+// key is the journal key plan derives for allocation ref of R1 (first attempt): its allocation id,
+// as ingest gave it, names it.
+func (e *env) key(t *testing.T, ref string) string {
+	t.Helper()
+	var id int64
+	if err := e.db.Get(&id, `SELECT id FROM allocations WHERE receipt_id = 'R1' AND client_ref = $1`, ref); err != nil {
+		t.Fatal(err)
+	}
+	return keyOf(id)
+}
+
+// keyOf is the journal key of allocation id (first attempt), for tokens written into free text.
+func keyOf(id int64) string { return pool.JournalKey(sweep, date, id, 1) }
 
 // checkAgainstLedger is the oracle: every journal at the simulator belongs to exactly one intent
 // (its description ends with that intent's token), for that intent's account and amount, and the
@@ -222,21 +233,21 @@ func (e *env) checkAgainstLedger(t *testing.T, unsent ...string) {
 	for _, l := range e.sim.Ledger() {
 		var owner string
 		for _, a := range e.allocs {
-			if strings.HasSuffix(l.Description, " cp:"+key(a.ref)) || l.Description == "cp:"+key(a.ref) {
+			if strings.HasSuffix(l.Description, " cp:"+e.key(t, a.ref)) || l.Description == "cp:"+e.key(t, a.ref) {
 				owner = a.ref
 			}
 		}
 		if owner == "" {
 			t.Fatalf("journal %s at Alpaca (%q) belongs to no intent", l.ID, l.Description)
 		}
-		if prev, dup := byKey[key(owner)]; dup {
+		if prev, dup := byKey[e.key(t, owner)]; dup {
 			t.Fatalf("intent %s was paid twice: %s and %s", owner, prev.ID, l.ID)
 		}
-		byKey[key(owner)] = l
+		byKey[e.key(t, owner)] = l
 	}
 	for _, a := range e.allocs {
-		j := js[key(a.ref)]
-		l, sent := byKey[key(a.ref)]
+		j := js[e.key(t, a.ref)]
+		l, sent := byKey[e.key(t, a.ref)]
 		isUnsent := false
 		for _, u := range unsent {
 			isUnsent = isUnsent || u == a.ref
@@ -425,7 +436,7 @@ func TestInactiveAccountFailsOnlyItsJournal(t *testing.T) {
 		t.Fatalf("%d POSTs, %d lists: want the batch, Alpaca's books looked at once, then the rest under a new key", len(b.posts), b.lists)
 	}
 	e.checkAgainstLedger(t, "A3")
-	j := e.journals(t)[key("A3")]
+	j := e.journals(t)[e.key(t, "A3")]
 	if j.Status != alpaca.StatusCanceled || !strings.Contains(j.ErrorMessage, account(3)) || !strings.Contains(j.ErrorMessage, "not ACTIVE") {
 		t.Fatalf("inactive account's journal: %+v, want canceled with Alpaca's reason", j)
 	}
@@ -498,8 +509,8 @@ func TestOperatorDescriptionsThroughSubmitAndRecovery(t *testing.T) {
 		{account(1), "10.00", "D1", "tcp: gateway"},
 		{account(2), "20.00", "D2", "see cp: 42"},
 		{account(3), "30.00", "D3", "cp:0C6F2A9E-4B1D-8E3A-9F00-1A2B3C4D5E6F"},
-		{account(4), "40.00", "D4", "refund of cp:" + key("D1")},
-		{account(5), "50.00", "D5", "cp:" + key("D6")},
+		{account(4), "40.00", "D4", "refund of cp:" + keyOf(1)},
+		{account(5), "50.00", "D5", "cp:" + keyOf(6)},
 		{account(6), "60.00", "D6", "ends in cp:"},
 	}
 	e := setup(t, allocs, 3)
@@ -640,7 +651,7 @@ func TestAnswerDisagreeingWithItsIntentsIsNotStored(t *testing.T) {
 		}, "answer entry 1 (journal "},
 		{"account", func(js []alpaca.BatchJournal) []alpaca.BatchJournal { js[2].ToAccount = account(9); return js }, "is for account " + account(9)},
 		{"foreign token", func(js []alpaca.BatchJournal) []alpaca.BatchJournal {
-			js[0].Description = "Payroll cp:" + key("ZZ")
+			js[0].Description = "Payroll cp:" + keyOf(999)
 			return js
 		}, "answer entry 0 (journal "},
 		{"repeated", func(js []alpaca.BatchJournal) []alpaca.BatchJournal { js[3].Description = js[2].Description; return js }, "repeats the key token"},
