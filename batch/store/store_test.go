@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -317,7 +318,7 @@ func TestRunTransitions(t *testing.T) {
 	}
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
@@ -498,5 +499,60 @@ func TestReportWatermarkIsItsRunsHistory(t *testing.T) {
 		var got int64
 		must(t, f.db.Get(&got, `SELECT reported_history_id FROM runs WHERE id = $1`, run))
 		equal(t, w, got, "run %d's watermark", run)
+	}
+}
+
+// nightBody is a batch body the size of a night's (500 entries, ~200 KB), with text a UTF-8 body
+// may hold: operator descriptions in several scripts and escapes JSON writes for control bytes.
+func nightBody() []byte {
+	var b strings.Builder
+	b.WriteString(`{"entry_type":"JNLC","from_account":"8f8c8cee-2591-4f83-be12-82c659b5e748","entries":[`)
+	for i := range 500 {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"to_account":"c0000000-0000-4000-8000-%012d","amount":"%d.%02d","description":"loyer €%d — 家賃 \u0000\t\"%d\" 🏦 cp:8f8c8cee-2591-8f83-be12-%012d","transmitter_name":"Originator %d","transmitter_timestamp":"2026-12-01T00:00:00Z"}`,
+			i%30, 10+i, i%100, i, i, i, i)
+	}
+	b.WriteString(`]}`)
+	return []byte(b.String())
+}
+
+// A batch's body comes back byte for byte as it was stored, whatever its text.
+func TestBatchBodyComesBackByteForByte(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+	body := nightBody()
+	id, err := store.InsertBatch(ctx, f.db, f.runID, store.EntryJNLC, "0001", "0d1c6c3e-2f4f-4f3e-9d7c-3b0b6c3f8a09", body, 500)
+	must(t, err)
+	got, err := store.BatchBody(ctx, f.db, id)
+	must(t, err)
+	if !bytes.Equal(got, body) {
+		t.Fatalf("body of %d bytes came back as %d bytes, not the same", len(body), len(got))
+	}
+	var stored []byte
+	must(t, f.db.Get(&stored, `SELECT body FROM batches WHERE id = $1`, id))
+	if !bytes.Equal(stored, body) {
+		t.Fatal("the stored bytea is not the body")
+	}
+}
+
+// BenchmarkBatchBody reads a night-sized body (~200 KB), as submit does before each POST.
+func BenchmarkBatchBody(b *testing.B) {
+	db := schematest.DB(b)
+	ctx := context.Background()
+	var runID int64
+	must(b, db.Get(&runID, `INSERT INTO runs (business_date, sweep_account, status, planned_at)
+		VALUES ('2026-11-20', '8f8c8cee-2591-4f83-be12-82c659b5e748', 'planned', $1) RETURNING id`, now))
+	body := nightBody()
+	id, err := store.InsertBatch(ctx, db, runID, store.EntryJNLC, "0001", "0d1c6c3e-2f4f-4f3e-9d7c-3b0b6c3f8a09", body, 500)
+	must(b, err)
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		got, err := store.BatchBody(ctx, db, id)
+		if err != nil || len(got) != len(body) {
+			b.Fatalf("%d bytes, %v", len(got), err)
+		}
 	}
 }
