@@ -2,20 +2,14 @@ package bench_test
 
 import (
 	"bufio"
-	"bytes"
 	"database/sql"
 	"encoding/csv"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
-	"log"
-	"maps"
 	"math/rand/v2"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,7 +17,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -103,8 +96,8 @@ type figures struct {
 	rssMB, simRSSMB    float64
 	cpu, simCPU, pgCPU float64 // seconds of CPU: cashpool, the simulator, PostgreSQL's processes
 	walBytes, dbBytes  int64
-	calls              map[string]int // by method and path template
-	broken             []string       // answers that broke off mid-way, and after how long
+	calls              map[string]int // by method and route, as the simulator counted them
+	retries            []string       // the calls cashpool's log says it retried, and why
 }
 
 const tableHeader = "journals     night_s  psql_copy_s  floor_s  night/floor  night/copy  rss_MB  sim_rss_MB  WAL_B/journal  calls/1000  db_MB  cpu_s  pg_cpu_s  sim_cpu_s"
@@ -139,8 +132,8 @@ func (f figures) callsLine() string {
 		parts[i] = fmt.Sprintf("%s %d", k, f.calls[k])
 	}
 	line := fmt.Sprintf("broker calls, %d journals: %s", f.journals, strings.Join(parts, ", "))
-	if len(f.broken) > 0 {
-		line += fmt.Sprintf("; %d answers broke off: %s", len(f.broken), strings.Join(f.broken, ", "))
+	if len(f.retries) > 0 {
+		line += fmt.Sprintf("; %d retried: %s", len(f.retries), strings.Join(f.retries, ", "))
 	}
 	return line
 }
@@ -204,12 +197,11 @@ func runNight(b *testing.B, bin string, n, procs int) figures {
 	}
 
 	sim := startSandbox(b, bin, dir, gen.seed)
-	proxy, counted := countingProxy(b, dir, sim.url)
 
 	progress("cashpool run")
 	postmaster := postmasterPID(b, admin)
 	lsn0, pgCPU0 := walLSN(b, admin), treeCPU(b, postmaster)
-	run := cashpool(bin, cl.URL("night"), proxy.URL, dir, "run", "--date", date)
+	run := cashpool(bin, cl.URL("night"), sim.url, dir, "run", "--date", date)
 	// A size's files are FILE.<journals>, FILE.<journals>.x<processes> for a night of several.
 	suffix := fmt.Sprintf(".%d", n)
 	if procs > 1 {
@@ -227,7 +219,7 @@ func runNight(b *testing.B, bin string, n, procs int) figures {
 	// The workers start first: each waits for the night to be opened for sending.
 	var workers []*exec.Cmd
 	for i := 1; i < procs; i++ {
-		w := cashpool(bin, cl.URL("night"), proxy.URL, dir, "work", "--date", date)
+		w := cashpool(bin, cl.URL("night"), sim.url, dir, "work", "--date", date)
 		w.Stdout, w.Stderr = logFile, logFile
 		if err := w.Start(); err != nil {
 			b.Fatal(err)
@@ -260,11 +252,11 @@ func runNight(b *testing.B, bin string, n, procs int) figures {
 		f.rssMB = max(f.rssMB, float64(p.ProcessState.SysUsage().(*syscall.Rusage).Maxrss)/1024)
 		f.cpu += (p.ProcessState.UserTime() + p.ProcessState.SystemTime()).Seconds()
 	}
-	proxy.Close()
-	f.calls, f.broken = counted.snapshot()
+	f.retries = retriesIn(b, logPath)
 	// The simulator's peak and CPU before the checks below ask it for its whole ledger at once.
 	f.simRSSMB = sim.peakRSSMB(b)
 	f.simCPU = procCPU(b, sim.cmd.Process.Pid).self
+	f.calls = brokerCalls(b, sim.url)
 	progress("night %.1fs, checking the report and the simulator's ledger", f.night.Seconds())
 	checkTotals(b, filepath.Join(dir, "out", date, "totals.csv"), n, gen.total)
 	checkLedger(b, sim.url, n, gen.total)
@@ -505,85 +497,50 @@ func (s *sandbox) stop(b *testing.B) {
 	}
 }
 
-// callCounter counts the calls that pass the proxy by method and path template, the oracle of
-// broker calls that stands apart from cashpool's own metrics.
-type callCounter struct {
-	mu     sync.Mutex
-	calls  map[string]int
-	broken []string
-}
-
-var uuidSegment = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-
-func (c *callCounter) count(r *http.Request) string {
-	segs := strings.Split(r.URL.Path, "/")
-	for i, s := range segs {
-		if uuidSegment.MatchString(s) {
-			segs[i] = "{id}"
-		}
-	}
-	key := r.Method + " " + strings.Join(segs, "/")
-	c.mu.Lock()
-	c.calls[key]++
-	c.mu.Unlock()
-	return key
-}
-
-func (c *callCounter) snapshot() (map[string]int, []string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return maps.Clone(c.calls), slices.Clone(c.broken)
-}
-
-// countingProxy is a reverse proxy on loopback to target that counts every call; event streams
-// pass through unbuffered.
-func countingProxy(b *testing.B, dir, target string) (*httptest.Server, *callCounter) {
-	u, err := url.Parse(target)
+// brokerCalls asks the simulator for the calls its Alpaca API was asked, by route, the oracle of
+// broker calls that stands apart from cashpool's own metrics. A route's wildcard is written {id}
+// ("GET /v1/journals/{id}", "GET /v1/accounts/{id}"), as the calls line always showed them.
+func brokerCalls(b *testing.B, simURL string) map[string]int {
+	req, err := http.NewRequest(http.MethodGet, simURL+"/sandbox/v1/calls", nil)
 	if err != nil {
 		b.Fatal(err)
 	}
-	rp := httputil.NewSingleHostReverseProxy(u)
-	rp.FlushInterval = -1
-	rp.Transport = &http.Transport{MaxIdleConnsPerHost: 32}
-	// A client that hangs up mid-answer (a stream it reconnects, a call past its deadline) is no
-	// error of the proxy's: its word on it goes beside the night's logs, and the table counts it.
-	logFile, err := os.Create(filepath.Join(dir, "proxy.log"))
+	req.SetBasicAuth(keyID, secret)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { logFile.Close() })
-	rp.ErrorLog = log.New(logFile, "", log.LstdFlags)
-	c := &callCounter{calls: map[string]int{}}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		key, t0 := c.count(r), time.Now()
-		// The whole request is read before it is passed on: once the proxy has flushed the
-		// answer's headers, the server may close the request's body, and a simulator that
-		// answers before reading the last bytes of a big batch would see the proxy's own
-		// upstream write fail and the answer break off, a fault that is the proxy's alone.
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			http.Error(w, "bench proxy: reading the request: "+err.Error(), http.StatusBadGateway)
-			return
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b.Fatalf("calls: %s", resp.Status)
+	}
+	var byRoute map[string]int
+	if err := json.NewDecoder(resp.Body).Decode(&byRoute); err != nil {
+		b.Fatal(err)
+	}
+	calls := make(map[string]int, len(byRoute))
+	for route, n := range byRoute {
+		calls[wildcard.ReplaceAllString(route, "{id}")] += n
+	}
+	return calls
+}
+
+var wildcard = regexp.MustCompile(`\{[a-z_]+\}`)
+
+// retriesIn are the broker calls cashpool's log says it retried (a transport error, an answer cut
+// off, a 5xx or a 429), each as the log line's message and fields.
+func retriesIn(b *testing.B, logPath string) []string {
+	raw, err := os.ReadFile(logPath)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var retries []string
+	for _, l := range strings.Split(string(raw), "\n") {
+		if i := strings.Index(l, `msg="broker: `); i >= 0 && strings.Contains(l, "retrying") {
+			retries = append(retries, l[i:])
 		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		// The proxy gives up an answer it cannot finish passing on by panicking with
-		// http.ErrAbortHandler; the server then drops the connection, as the simulator's was. An
-		// event stream never finishes: the client ending it is its normal end.
-		defer func() {
-			if p := recover(); p != nil {
-				if strings.Contains(key, "/events/") {
-					panic(p)
-				}
-				c.mu.Lock()
-				c.broken = append(c.broken, fmt.Sprintf("%s after %s", key, time.Since(t0).Round(100*time.Millisecond)))
-				c.mu.Unlock()
-				panic(p)
-			}
-		}()
-		rp.ServeHTTP(w, r)
-	}))
-	b.Cleanup(srv.Close)
-	return srv, c
+	}
+	return retries
 }
 
 // checkTotals holds the report's totals to the generated night: every journal executed, the

@@ -38,6 +38,9 @@ func (s *Server) adminMux() *http.ServeMux {
 	m.HandleFunc("POST /sandbox/v1/limits", s.handleSetLimits)
 	m.HandleFunc("GET /sandbox/v1/jnlc_version", s.handleJNLCVersion)
 	m.HandleFunc("POST /sandbox/v1/jnlc_version", s.handleSetJNLCVersion)
+	m.HandleFunc("GET /sandbox/v1/calls", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, s.Calls())
+	})
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, codeNotFound, "route not found")
 	})

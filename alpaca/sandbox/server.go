@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -102,7 +103,15 @@ type Server struct {
 	faults    Faults
 	faultRand *rand.Rand
 
+	routes     []*route // the Alpaca API's routes, each with its count of calls
 	api, admin http.Handler
+}
+
+// route is one route of the Alpaca API and the calls it was asked, counted without a lock so that
+// counting costs the hot path nothing.
+type route struct {
+	name  string // the route's pattern, "POST /v1/journals/batch"
+	calls atomic.Int64
 }
 
 // New builds a Server from o.
@@ -206,30 +215,53 @@ func (s *Server) lockAndTick() time.Time {
 	return s.tick()
 }
 
-// ServeHTTP routes a request through authentication, rate limiting and fault injection.
+// ServeHTTP routes a request: an Alpaca API call to its route, which counts it, authenticates it,
+// rate limits it and injects faults; an admin call, once authenticated, to the admin API.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	api := strings.HasPrefix(r.URL.Path, "/v1/") || strings.HasPrefix(r.URL.Path, "/v2/") || strings.HasPrefix(r.URL.Path, "/v2beta1/")
-	admin := strings.HasPrefix(r.URL.Path, "/sandbox/v1/")
-
+	if strings.HasPrefix(r.URL.Path, "/v1/") || strings.HasPrefix(r.URL.Path, "/v2/") || strings.HasPrefix(r.URL.Path, "/v2beta1/") {
+		s.api.ServeHTTP(w, r)
+		return
+	}
+	s.rateHeaders(w, false)
 	if !s.authorized(r) {
-		s.rateHeaders(w, false)
 		writeError(w, http.StatusUnauthorized, codeUnauthorized, "request is not authorized")
 		return
 	}
-	if !api {
-		s.rateHeaders(w, false)
-		if admin {
-			s.admin.ServeHTTP(w, r)
+	if strings.HasPrefix(r.URL.Path, "/sandbox/v1/") {
+		s.admin.ServeHTTP(w, r)
+		return
+	}
+	writeError(w, http.StatusNotFound, codeNotFound, "route not found")
+}
+
+// serveAPI serves one call of route rt through h: counted first, so that a call refused (401,
+// 429) or met by an injected fault counts as asked.
+func (s *Server) serveAPI(rt *route, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rt.calls.Add(1)
+		if !s.authorized(r) {
+			s.rateHeaders(w, false)
+			writeError(w, http.StatusUnauthorized, codeUnauthorized, "request is not authorized")
 			return
 		}
-		writeError(w, http.StatusNotFound, codeNotFound, "route not found")
-		return
+		if !s.rateHeaders(w, true) {
+			writeError(w, http.StatusTooManyRequests, codeTooManyRequests, "rate limit exceeded")
+			return
+		}
+		s.withFaults(w, r, h)
+	})
+}
+
+// Calls returns the calls the Alpaca API was asked since the server started, by route ("GET
+// /v1/journals/{id}"; "no route" for a path it does not serve), routes never called left out.
+func (s *Server) Calls() map[string]int64 {
+	out := make(map[string]int64)
+	for _, rt := range s.routes {
+		if n := rt.calls.Load(); n > 0 {
+			out[rt.name] = n
+		}
 	}
-	if !s.rateHeaders(w, true) {
-		writeError(w, http.StatusTooManyRequests, codeTooManyRequests, "rate limit exceeded")
-		return
-	}
-	s.withFaults(w, r, s.api)
+	return out
 }
 
 func (s *Server) authorized(r *http.Request) bool {
@@ -287,19 +319,31 @@ func (s *Server) rateHeaders(w http.ResponseWriter, consume bool) bool {
 
 func (s *Server) apiMux() *http.ServeMux {
 	m := http.NewServeMux()
-	m.HandleFunc("POST /v1/journals/batch", s.handleBatch)
-	m.HandleFunc("POST /v1/journals/reverse_batch", s.handleReverseBatch)
-	m.HandleFunc("POST /v1/journals", s.handleCreate)
-	m.HandleFunc("GET /v1/journals", s.handleList)
-	m.HandleFunc("GET /v1/journals/{id}", s.handleGet)
-	m.HandleFunc("DELETE /v1/journals/{id}", s.handleDelete)
-	m.HandleFunc("GET /v1/accounts/{account_id}", s.handleGetAccount)
-	m.HandleFunc("GET /v1/trading/accounts/{account_id}/account", s.handleGetTradingAccount)
-	m.HandleFunc("GET /v1/assets/{symbol_or_asset_id}", s.handleGetAsset)
-	m.HandleFunc("GET /v2/events/journals/status", s.handleEventsV2)
-	m.HandleFunc("GET /v1/events/journals/status", s.handleEventsV1)
-	m.HandleFunc("GET /v2beta1/events/activities", s.handleActivities)
-	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	handle := func(pattern, name string, h http.HandlerFunc) {
+		rt := &route{name: name}
+		s.routes = append(s.routes, rt)
+		m.Handle(pattern, s.serveAPI(rt, h))
+	}
+	for _, r := range []struct {
+		pattern string
+		h       http.HandlerFunc
+	}{
+		{"POST /v1/journals/batch", s.handleBatch},
+		{"POST /v1/journals/reverse_batch", s.handleReverseBatch},
+		{"POST /v1/journals", s.handleCreate},
+		{"GET /v1/journals", s.handleList},
+		{"GET /v1/journals/{id}", s.handleGet},
+		{"DELETE /v1/journals/{id}", s.handleDelete},
+		{"GET /v1/accounts/{account_id}", s.handleGetAccount},
+		{"GET /v1/trading/accounts/{account_id}/account", s.handleGetTradingAccount},
+		{"GET /v1/assets/{symbol_or_asset_id}", s.handleGetAsset},
+		{"GET /v2/events/journals/status", s.handleEventsV2},
+		{"GET /v1/events/journals/status", s.handleEventsV1},
+		{"GET /v2beta1/events/activities", s.handleActivities},
+	} {
+		handle(r.pattern, r.pattern, r.h)
+	}
+	handle("/", "no route", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, codeNotFound, "route not found")
 	})
 	return m
