@@ -194,6 +194,8 @@
 //	                                           mirror journal; the original's status is what a client sees)
 //	GET  /sandbox/v1/ledger                    Ledger() as JSON
 //	GET  /sandbox/v1/events                    Events() as JSON
+//	GET  /sandbox/v1/calls                     Calls(): the Alpaca API calls asked so far, by route
+//	                                           pattern ({"POST /v1/journals/batch":3,...})
 //	GET  /sandbox/v1/faults, POST              the Faults as JSON ({"seed":1,"latency":"50ms",
 //	                                           "error_rate":0.1,"lose_response_rate":0.1,...})
 //	GET  /sandbox/v1/limits, POST              {"journal_limit":"10000.00","daily_limit":"1000000.00"}
