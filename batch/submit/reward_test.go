@@ -239,8 +239,15 @@ func TestRewardResentWithSameKeyAfterLostAnswer(t *testing.T) {
 	if _, err := submit.Submit(context.Background(), e.db, b, e.runID, e.config(t)); err != nil {
 		t.Fatal(err)
 	}
-	if len(b.posts) != 3 || b.posts[0].key != b.posts[1].key || string(b.posts[0].body) != string(b.posts[1].body) {
-		t.Fatalf("posts %d; the resend must repeat the first POST's key and bytes", len(b.posts))
+	// The second submit sends the other reward and the resend in either order.
+	resends := 0
+	for _, p := range b.posts[1:] {
+		if p.key == b.posts[0].key && string(p.body) == string(b.posts[0].body) {
+			resends++
+		}
+	}
+	if len(b.posts) != 3 || resends != 1 {
+		t.Fatalf("posts %d, %d repeating the first POST's key and bytes; want 3, and the resend once", len(b.posts), resends)
 	}
 	e.checkRewardsLedger(t, sweep, rewards)
 }
