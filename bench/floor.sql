@@ -34,7 +34,8 @@ CREATE TABLE allocations (
 );
 
 -- A journal's id is its allocation's; its batch is a range of ids. Its key (cashpool's, derived
--- from the allocation, in the description Alpaca echoes) is how an answer finds it. Room on each
+-- from the allocation's id under the night's prefix, so in order; in the description Alpaca echoes)
+-- is how an answer finds it. Room on each
 -- page (fillfactor) keeps the status changes HOT: status is in no index.
 CREATE TABLE journals (
     id          BIGINT        PRIMARY KEY,
@@ -55,7 +56,7 @@ CREATE TABLE journal_history (
 \copy allocations (receipt_id, account_id, amount, weight, client_ref, description) from pstdin with (format csv, header true)
 
 INSERT INTO journals (id, key, to_account, amount, description, status)
-SELECT id, md5(receipt_id || '/' || client_ref)::uuid, account_id, coalesce(amount, 1.00), description, 'planned'
+SELECT id, ('00000000-0000-8000-8000-' || lpad(to_hex(id), 12, '0'))::uuid, account_id, coalesce(amount, 1.00), description, 'planned'
 FROM allocations ORDER BY id;
 
 -- Alpaca's answer to each batch: its ids and status, one statement per batch.
