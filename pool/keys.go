@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -16,16 +17,29 @@ import (
 // description (see KeyToken) so a journal can be matched back to its intent even when Alpaca's
 // answer was lost.
 //
-// Its first 60 bits are derived (SHA-256) from the sweep account, date and attempt, its last 62 are
-// the allocation's id: a night's keys follow the order its allocations were loaded in, so plan
-// writes them next to each other at one end of the keys' unique index instead of at a random place
-// in it (a page read and, often, split for each journal).
+// Its first 16 bits are the business date (days since 2000-01-01), its next 44 are derived (SHA-256)
+// from the sweep account, date and attempt, and its last 62 are the allocation's id: a night's keys
+// follow the order its allocations were loaded in, after every earlier night's, so plan writes them
+// next to each other at the end of the keys' unique index instead of at a random place in it (a page
+// read and, often, split for each journal).
 func JournalKey(sweepAccount, businessDate string, allocationID int64, attempt int) string {
 	sum := digest("journal", sweepAccount, businessDate, strconv.Itoa(attempt))
 	var b [16]byte
-	copy(b[:8], sum[:8])
+	binary.BigEndian.PutUint16(b[:2], keyDay(businessDate))
+	copy(b[2:8], sum[:6])
 	binary.BigEndian.PutUint64(b[8:], uint64(allocationID))
 	return uuidText(b[:])
+}
+
+// keyDay is the business date's day since 2000-01-01 (0 for a date before it or not a date: the
+// hash of the date that follows it in the key still tells such dates apart).
+func keyDay(date string) uint16 {
+	d, err := time.Parse(time.DateOnly, date)
+	if err != nil {
+		return 0
+	}
+	days := d.Sub(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)).Hours() / 24
+	return uint16(min(max(days, 0), 65535))
 }
 
 // BatchKey is the Idempotency-Key of one batch: derived from the run, the batch's place in it and

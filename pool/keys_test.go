@@ -43,10 +43,10 @@ func TestKeysAreDeterministicAndDistinct(t *testing.T) {
 	}
 }
 
-// A night's keys follow its allocations' ids (plan writes them in that order, at one end of the
-// keys' index), and two allocations, nights, attempts or sweep accounts never share a key. The
-// expected keys' tails are written out by hand: the allocation id in the last 62 bits, under
-// RFC 9562's variant bits.
+// A night's keys follow its allocations' ids and come after every earlier night's (plan writes them
+// in that order, at the end of the keys' index), and two allocations, nights, attempts or sweep
+// accounts never share a key. The expected keys' ends are written out by hand: the date's day since
+// 2000-01-01 in the first 16 bits, the allocation id in the last 62, under RFC 9562's variant bits.
 func TestJournalKeysFollowTheirAllocations(t *testing.T) {
 	t.Parallel()
 	for id, tail := range map[int64]string{
@@ -56,8 +56,9 @@ func TestJournalKeysFollowTheirAllocations(t *testing.T) {
 		1<<62 - 1:  "bfff-ffffffffffff",
 		0x12345678: "8000-000012345678",
 	} {
-		if k := pool.JournalKey("s", "2026-11-24", id, 1); !strings.HasSuffix(k, tail) || k[14] != '8' || !pool.IsUUID(k) {
-			t.Errorf("key of allocation %d is %s, want a version 8 UUID ending %s", id, k, tail)
+		// 2026-11-24 is day 9,824 since 2000-01-01: 0x2660.
+		if k := pool.JournalKey("s", "2026-11-24", id, 1); !strings.HasSuffix(k, tail) || !strings.HasPrefix(k, "2660") || k[14] != '8' || !pool.IsUUID(k) {
+			t.Errorf("key of allocation %d is %s, want a version 8 UUID starting 2660, ending %s", id, k, tail)
 		}
 	}
 	rapid.Check(t, func(t *rapid.T) {
@@ -67,6 +68,9 @@ func TestJournalKeysFollowTheirAllocations(t *testing.T) {
 		ka, kb := pool.JournalKey("s", "2026-11-24", a, attempt), pool.JournalKey("s", "2026-11-24", b, attempt)
 		if ka >= kb {
 			t.Fatalf("allocation %d's key %s does not sort before allocation %d's %s", a, ka, b, kb)
+		}
+		if later := pool.JournalKey("s", "2026-11-25", rapid.Int64Range(1, 1<<62-1).Draw(t, "c"), 1); later <= kb {
+			t.Fatalf("the next night's key %s does not sort after %s", later, kb)
 		}
 		other := []string{pool.JournalKey("s", "2026-11-25", a, attempt), pool.JournalKey("s", "2026-11-24", a, attempt+1),
 			pool.JournalKey("t", "2026-11-24", a, attempt)}
