@@ -816,3 +816,73 @@ func TestStreamAppliesInParts(t *testing.T) {
 		})
 	}
 }
+
+// TestStreamPartKeepsGoingWhileAnotherIsHeld: with two parts, a part held up (another transaction
+// holds one of its journals) does not hold the other part up: the other part applies the events
+// of later flushes as they come, while the cursor stays before the held part's event until that
+// part commits; then everything ends at the simulator's statuses.
+func TestStreamPartKeepsGoingWhileAnotherIsHeld(t *testing.T) {
+	t.Parallel()
+	b := setup(t, sandbox.Faults{}, nil)
+	var ids []string
+	for range 2 {
+		ids = append(ids, b.post(t, 250, true, "")...)
+	}
+	held := ids[0]
+	cfg := b.config()
+	cfg.ApplyParts = 2
+	// A step's events come in one flush, big enough to be split in parts.
+	cfg.FlushEvents, cfg.FlushEvery = 10_000, 300*time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	done := b.goTrack(ctx, cfg)
+	created := b.sim.Events()
+	waitFor(t, 20*time.Second, func() bool { return b.cursor(t) >= created[len(created)-1].ID })
+
+	other, err := b.db.Beginx()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Rollback()
+	if _, err := other.Exec(`SELECT 1 FROM journals WHERE alpaca_id = $1 FOR UPDATE`, held); err != nil {
+		t.Fatal(err)
+	}
+	count := func(status string) int {
+		var n int
+		if err := b.db.Get(&n, `SELECT count(*) FROM journals WHERE status = $1`, status); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	b.sim.Advance(time.Second) // queued -> sent_to_clearing: the held journal's part waits for the lock
+	var heldEvent string
+	for _, e := range b.sim.Events() {
+		if e.JournalID == held && e.StatusTo == "sent_to_clearing" {
+			heldEvent = e.ID
+		}
+	}
+	waitFor(t, 20*time.Second, func() bool { return count("sent_to_clearing") > 0 })
+	b.sim.Advance(time.Second) // sent_to_clearing -> executed, in a later flush
+	waitFor(t, 20*time.Second, func() bool { return count("executed") > 0 })
+	if c := b.cursor(t); heldEvent == "" || c >= heldEvent {
+		t.Fatalf("cursor %s passed the held part's event %s before it committed", c, heldEvent)
+	}
+	var status string
+	if err := b.db.Get(&status, `SELECT status FROM journals WHERE alpaca_id = $1`, held); err != nil || status != "queued" {
+		t.Fatalf("held journal %q (%v), want queued", status, err)
+	}
+
+	if err := other.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	o := <-done
+	if o.err != nil || o.res.Open != 0 {
+		t.Fatalf("track: %v (%+v)", o.err, o.res)
+	}
+	b.checkStatusesMatch(t)
+	b.checkHistory(t)
+	evs := b.sim.Events()
+	if got, want := b.cursor(t), evs[len(evs)-1].ID; got != want {
+		t.Errorf("cursor %s, want the last event %s", got, want)
+	}
+}
