@@ -8,10 +8,9 @@
 // The sweep account's stream cursor (event_cursors) passes an event only once it and every event
 // received before it are committed, so the cursor never runs ahead of what was applied. Each
 // journal keeps the newest event seen for it, and an event not newer is not applied: that
-// de-duplicates. A reconnect
-// resumes from the stored cursor rewound by a short replay margin, because an event the stream
-// re-ordered may have been lost with the connection; the replayed overlap is dropped by the
-// de-duplication. Events for journals that are not ours are skipped but still move the cursor.
+// de-duplicates. A reconnect resumes from the stored cursor rewound by a short replay margin,
+// because an event the stream re-ordered may have been lost with the connection; the replayed
+// overlap is dropped by the de-duplication. Events for journals that are not ours are skipped but still move the cursor.
 // Without a stored cursor the stream starts a margin before the run's first batch was sent.
 //
 // Heal passes (Pass: a windowed list call when the run is small, a GET by id per open journal
