@@ -33,6 +33,9 @@ type appliers struct {
 	done    []uint64 // per part: every share below this sequence number is committed
 	safe    string   // the newest event id the cursor may pass: every flush up to it is committed
 	claimed string   // the newest cursor a transaction carries or a statement wrote
+	// carrying: a transaction writing the cursor is under way. One at a time: another would wait
+	// for its row lock, holding its part up.
+	carrying bool
 }
 
 // share is a part's share of one flush.
@@ -156,7 +159,9 @@ func (a *appliers) apply(k int, evs []alpaca.JournalEvent, upTo uint64) error {
 	}
 	var unknown []alpaca.JournalEvent
 	if len(evs) > 0 {
-		changed, unk, err := st.applyTwice(a.ctx, evs, a.claim())
+		cursor := a.claim()
+		changed, unk, err := st.applyTwice(a.ctx, evs, cursor)
+		a.release(cursor)
 		if err != nil {
 			return err
 		}
@@ -170,15 +175,26 @@ func (a *appliers) apply(k int, evs []alpaca.JournalEvent, upTo uint64) error {
 	return nil
 }
 
-// claim returns the cursor a transaction beginning now should write ("" when it is written already).
+// claim returns the cursor a transaction beginning now should write: "" when it is written
+// already or another transaction is writing it. A cursor claimed is released once its
+// transaction has ended.
 func (a *appliers) claim() string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.safe > a.claimed {
-		a.claimed = a.safe
+	if a.safe > a.claimed && !a.carrying {
+		a.claimed, a.carrying = a.safe, true
 		return a.safe
 	}
 	return ""
+}
+
+func (a *appliers) release(cursor string) {
+	if cursor == "" {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.carrying = false
 }
 
 // committed records that part k committed its shares up to upTo, and moves the safe cursor past
@@ -193,13 +209,17 @@ func (a *appliers) committed(k int, upTo uint64) {
 	}
 }
 
+// writeCursor writes the cursor in statements of its own for as long as it is behind and no
+// transaction is writing it.
 func (a *appliers) writeCursor() error {
-	c := a.claim()
-	if c == "" {
-		return nil
+	for c := a.claim(); c != ""; c = a.claim() {
+		_, err := a.st.db.ExecContext(a.ctx, advanceCursor, a.st.cfg.SweepAccount, c, a.st.cfg.Now().UTC())
+		a.release(c)
+		if err != nil {
+			return err
+		}
 	}
-	_, err := a.st.db.ExecContext(a.ctx, advanceCursor, a.st.cfg.SweepAccount, c, a.st.cfg.Now().UTC())
-	return err
+	return nil
 }
 
 // fail stops every part at its first failure.
