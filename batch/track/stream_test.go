@@ -886,3 +886,50 @@ func TestStreamPartKeepsGoingWhileAnotherIsHeld(t *testing.T) {
 		t.Errorf("cursor %s, want the last event %s", got, want)
 	}
 }
+
+// TestStreamApplyFailureStopsTracking: a part whose transaction fails stops tracking with the
+// error (no event is skipped), the other part stops with it, and the cursor stays before the
+// failed event.
+func TestStreamApplyFailureStopsTracking(t *testing.T) {
+	t.Parallel()
+	b := setup(t, sandbox.Faults{}, nil)
+	var ids []string
+	for range 2 {
+		ids = append(ids, b.post(t, 250, true, "")...)
+	}
+	failing := ids[0]
+	if _, err := b.db.Exec(`
+		CREATE FUNCTION refuse_journal() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN RAISE EXCEPTION 'refused for the test'; END $$;
+		CREATE TRIGGER refuse_journal BEFORE UPDATE ON journals FOR EACH ROW
+		WHEN (NEW.alpaca_id = '` + failing + `'::uuid) EXECUTE FUNCTION refuse_journal()`); err != nil {
+		t.Fatal(err)
+	}
+	b.sim.Advance(3 * time.Second)
+	var failedEvent string
+	for _, e := range b.sim.Events() {
+		if e.JournalID == failing && e.StatusFrom != "" && failedEvent == "" {
+			failedEvent = e.ID
+		}
+	}
+	cfg := b.config()
+	cfg.ApplyParts = 2
+	cfg.FlushEvents = 100
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := track.Track(ctx, b.db, b.client, b.runID, b.sim.Now().Add(time.Hour), cfg)
+	if err == nil || !strings.Contains(err.Error(), "refused for the test") || !strings.Contains(err.Error(), "apply stream events") {
+		t.Fatalf("track: %v (%+v), want the apply failure", err, res)
+	}
+	if c := b.cursor(t); failedEvent == "" || c >= failedEvent {
+		t.Fatalf("cursor %s passed the event %s that failed", c, failedEvent)
+	}
+	var status string
+	if err := b.db.Get(&status, `SELECT status FROM journals WHERE alpaca_id = $1`, failing); err != nil || status != "queued" {
+		t.Fatalf("failing journal %q (%v), want queued", status, err)
+	}
+	var runStatus string
+	if err := b.db.Get(&runStatus, `SELECT status FROM runs WHERE id = $1`, b.runID); err != nil || runStatus == "tracked" {
+		t.Fatalf("run %q (%v): tracking that failed marked it tracked", runStatus, err)
+	}
+}
