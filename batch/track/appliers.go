@@ -134,23 +134,28 @@ func (a *appliers) run(k int) {
 				break merge
 			}
 		}
-		if err := a.apply(k, evs, upTo); err != nil {
+		delta, err := a.apply(k, evs, upTo)
+		if err != nil {
 			a.fail(err)
 			return
 		}
 		if held == nil && len(q) == 0 {
-			// Nothing waits for this part: what its commit made safe is written at once.
+			// Nothing waits for this part: what its commit made safe is written at once, before
+			// the tracking loop hears of the moves (and may end tracking).
 			if err := a.writeCursor(); err != nil {
 				a.fail(err)
 				return
 			}
 		}
+		a.st.openDelta.Add(int64(delta))
+		a.st.notify()
 	}
 }
 
 // apply applies part k's events (with the events it kept for journals not known yet) and the
-// cursor as far as it is safe, in one transaction, and marks the shares up to upTo committed.
-func (a *appliers) apply(k int, evs []alpaca.JournalEvent, upTo uint64) error {
+// cursor as far as it is safe, in one transaction, and marks the shares up to upTo committed. It
+// returns how the moves changed the run's open count.
+func (a *appliers) apply(k int, evs []alpaca.JournalEvent, upTo uint64) (delta int, err error) {
 	st := a.st
 	// Judged before the journals are read: once sent is closed, every answer is stored.
 	last := st.allSent()
@@ -160,19 +165,18 @@ func (a *appliers) apply(k int, evs []alpaca.JournalEvent, upTo uint64) error {
 	var unknown []alpaca.JournalEvent
 	if len(evs) > 0 {
 		cursor := a.claim()
-		changed, unk, err := st.applyTwice(a.ctx, evs, cursor)
+		var changed int
+		changed, delta, unknown, err = st.applyTwice(a.ctx, evs, cursor)
 		a.release(cursor)
 		if err != nil {
-			return err
+			return 0, err
 		}
-		unknown = unk
 		st.changed.Add(int64(changed))
 		st.afterPass()
-		st.notify()
 	}
 	st.keepEarly(k, unknown, last)
 	a.committed(k, upTo)
-	return nil
+	return delta, nil
 }
 
 // claim returns the cursor a transaction beginning now should write: "" when it is written

@@ -460,13 +460,13 @@ func partOf(journalID string, parts int) int {
 // While batches are still being sent, the events of journals not known yet are kept (st.early)
 // and applied with the part's next transaction; the first one judged after sending ended is
 // their last try.
-func (st *streamer) applyTwice(ctx context.Context, evs []alpaca.JournalEvent, cursor string) (int, []alpaca.JournalEvent, error) {
-	changed, unknown, err := st.applyOnce(ctx, evs, false, cursor)
+func (st *streamer) applyTwice(ctx context.Context, evs []alpaca.JournalEvent, cursor string) (changed, delta int, unknown []alpaca.JournalEvent, err error) {
+	changed, delta, unknown, err = st.applyOnce(ctx, evs, false, cursor)
 	var pqErr *pq.Error
 	if errors.Is(err, errMovedMeanwhile) || errors.As(err, &pqErr) && (pqErr.Code == lockNotAvailable || pqErr.Code == deadlockDetected) {
-		changed, unknown, err = st.applyOnce(ctx, evs, true, cursor)
+		changed, delta, unknown, err = st.applyOnce(ctx, evs, true, cursor)
 	}
-	return changed, unknown, err
+	return changed, delta, unknown, err
 }
 
 // earlyMax bounds the events kept for journals not known yet while batches are being sent.
@@ -489,8 +489,9 @@ var errMovedMeanwhile = errors.New("a journal moved while its events were judged
 const lockNotAvailable, deadlockDetected = "55P03", "40P01"
 
 // applyOnce is one try of applyTwice, with the journals locked first or not. It returns, besides how
-// many journals moved, the events of journals it does not know.
-func (st *streamer) applyOnce(ctx context.Context, evs []alpaca.JournalEvent, locked bool, cursor string) (changed int, unknown []alpaca.JournalEvent, err error) {
+// many journals moved and how that changed the run's open count (store.OpenDelta), the events of
+// journals it does not know.
+func (st *streamer) applyOnce(ctx context.Context, evs []alpaca.JournalEvent, locked bool, cursor string) (changed, delta int, unknown []alpaca.JournalEvent, err error) {
 	var jids []string
 	seenJ := map[string]bool{}
 	byID := make(map[string]alpaca.JournalEvent, len(evs))
@@ -510,7 +511,7 @@ func (st *streamer) applyOnce(ctx context.Context, evs []alpaca.JournalEvent, lo
 	}
 	tx, err := st.db.BeginTxx(ctx, nil)
 	if err != nil {
-		return 0, nil, err
+		return 0, 0, nil, err
 	}
 	defer tx.Rollback()
 	now := st.cfg.Now().UTC()
@@ -518,12 +519,12 @@ func (st *streamer) applyOnce(ctx context.Context, evs []alpaca.JournalEvent, lo
 	if !locked {
 		// Without locks first, a wait for one is not worth it: the locked try waits in id order.
 		if _, err := tx.ExecContext(ctx, `SET LOCAL lock_timeout = '100ms'`); err != nil {
-			return 0, nil, err
+			return 0, 0, nil, err
 		}
 		// Most events move their journal on from the status the event left: those are applied
 		// without reading the journals. Only what is left is read and judged below.
 		if committed, err = moveInOrder(ctx, tx, byID, now); err != nil {
-			return 0, nil, fmt.Errorf("statuses: %w", err)
+			return 0, 0, nil, fmt.Errorf("statuses: %w", err)
 		}
 	}
 	for _, e := range byID {
@@ -541,7 +542,7 @@ func (st *streamer) applyOnce(ctx context.Context, evs []alpaca.JournalEvent, lo
 	if len(jids) > 0 {
 		read, err := store.JournalsOfEvents(ctx, tx, jids)
 		if err != nil {
-			return 0, nil, fmt.Errorf("our journals: %w", err)
+			return 0, 0, nil, fmt.Errorf("our journals: %w", err)
 		}
 		byAlpaca := make(map[string]*store.EventJournal, len(read))
 		for _, j := range read {
@@ -559,7 +560,7 @@ func (st *streamer) applyOnce(ctx context.Context, evs []alpaca.JournalEvent, lo
 		js = slices.Collect(maps.Values(news))
 		if locked {
 			if js, err = store.LockEventJournals(ctx, tx, slices.Collect(maps.Keys(news))); err != nil {
-				return 0, nil, fmt.Errorf("our journals: %w", err)
+				return 0, 0, nil, fmt.Errorf("our journals: %w", err)
 			}
 		}
 	}
@@ -581,7 +582,7 @@ func (st *streamer) applyOnce(ctx context.Context, evs []alpaca.JournalEvent, lo
 	moves := map[int64]int{}
 	type refusal struct{ event, status string }
 	refused := map[int64]refusal{} // journal -> newest event the guard refused, in which status
-	changed, delta := len(committed), store.OpenDelta(committed, st.runID)
+	changed, delta = len(committed), store.OpenDelta(committed, st.runID)
 	for _, e := range ourEvents {
 		j := mine[e.JournalID]
 		if e.EventID <= j.LastEvent || repeats(j, e) {
@@ -604,11 +605,11 @@ func (st *streamer) applyOnce(ctx context.Context, evs []alpaca.JournalEvent, lo
 	for _, round := range rounds {
 		moved, err := store.MoveSeenJournals(ctx, tx, round, "sse", now)
 		if err != nil {
-			return 0, nil, fmt.Errorf("statuses: %w", err)
+			return 0, 0, nil, fmt.Errorf("statuses: %w", err)
 		}
 		if !locked && len(moved) < len(round) {
 			// Every move was judged allowed from the status read: a journal left out moved since.
-			return 0, nil, errMovedMeanwhile
+			return 0, 0, nil, errMovedMeanwhile
 		}
 		changed += len(moved)
 		delta += store.OpenDelta(moved, st.runID)
@@ -621,23 +622,22 @@ func (st *streamer) applyOnce(ctx context.Context, evs []alpaca.JournalEvent, lo
 		}
 		n, err := store.NoteJournalEvents(ctx, tx, ids, statuses, events)
 		if err != nil {
-			return 0, nil, fmt.Errorf("events seen: %w", err)
+			return 0, 0, nil, fmt.Errorf("events seen: %w", err)
 		}
 		if !locked && n < len(ids) {
-			return 0, nil, errMovedMeanwhile
+			return 0, 0, nil, errMovedMeanwhile
 		}
 	}
 	if cursor != "" {
 		if _, err := tx.ExecContext(ctx, advanceCursor, st.cfg.SweepAccount, cursor, now); err != nil {
-			return 0, nil, fmt.Errorf("cursor: %w", err)
+			return 0, 0, nil, fmt.Errorf("cursor: %w", err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return 0, nil, err
+		return 0, 0, nil, err
 	}
-	st.openDelta.Add(int64(delta))
 	st.cfg.kept.moved(committed)
-	return changed, unknown, nil
+	return changed, delta, unknown, nil
 }
 
 // moveInOrder applies, round by round, each journal's events in ULID order for as long as every

@@ -804,7 +804,7 @@ func TestStreamAppliesInParts(t *testing.T) {
 			}
 			evs := b.sim.Events()
 			if got, want := b.cursor(t), evs[len(evs)-1].ID; got != want {
-				t.Errorf("cursor %s, want the last event %s", got, want)
+				t.Errorf("cursor %s, want the last event %s (%+v)", got, want, res)
 			}
 			var xids int
 			if err := b.db.Get(&xids, `SELECT count(DISTINCT xid) FROM journal_history WHERE source = 'sse'`); err != nil {
