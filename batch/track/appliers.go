@@ -19,7 +19,7 @@ import (
 // as duplicates (an event not newer than its journal's newest changes nothing).
 type appliers struct {
 	st     *streamer
-	ctx    context.Context // ends with the connection, or when a part fails
+	ctx    context.Context // ends when tracking stops or a part fails
 	cancel context.CancelFunc
 	queues []chan share
 	wg     sync.WaitGroup
@@ -53,6 +53,7 @@ type handed struct {
 // queuedShares is how many flushes a part may be behind the connection before it waits.
 const queuedShares = 4
 
+// startAppliers starts one applier a part for a connection; finish stops them.
 func (st *streamer) startAppliers(ctx context.Context) *appliers {
 	parts := len(st.early)
 	actx, cancel := context.WithCancel(ctx)
