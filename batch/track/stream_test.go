@@ -287,11 +287,13 @@ func TestStreamUnknownStatusStoredAndFlagged(t *testing.T) {
 	target = []byte(ids[0])
 	b.sim.Advance(3 * time.Second)
 
-	b.trackUntil(t, b.config(), func() bool {
-		var n int
-		_ = b.db.Get(&n, `SELECT count(*) FROM journals WHERE status = 'executed'`)
-		return n == 2
-	})
+	// Until the cursor passed every event: the parts applying them have all committed.
+	last := b.sim.Events()[len(b.sim.Events())-1].ID
+	b.trackUntil(t, b.config(), func() bool { return b.cursor(t) >= last })
+	var executed int
+	if err := b.db.Get(&executed, `SELECT count(*) FROM journals WHERE status = 'executed'`); err != nil || executed != 2 {
+		t.Errorf("%d journals executed (%v), want the other 2", executed, err)
+	}
 	var row struct {
 		Status  string `db:"status"`
 		Unknown bool   `db:"status_unknown"`
