@@ -32,12 +32,15 @@ type streamer struct {
 	// sent is closed once every batch of the run is sent (at once when tracking began after).
 	sent     chan struct{}
 	sentSeen bool // the connection loop has flushed what it kept since sent closed
-	// early holds, while batches are still being sent, the events of journals not known yet: a
-	// batch's journals move at Alpaca before its answer is stored. Each flush tries them again;
-	// once every answer is stored, what is still unknown is not ours. Beyond earlyMax the rest
-	// are dropped and a heal pass, once everything is sent, finds where those journals stand.
-	early        []alpaca.JournalEvent
-	earlyDropped bool
+	// early holds per part, while batches are still being sent, the events of journals not known
+	// yet: a batch's journals move at Alpaca before its answer is stored. Each of the part's
+	// transactions tries them again; once every answer is stored, what is still unknown is not
+	// ours. Beyond earlyMax the rest are dropped and a heal pass, once everything is sent, finds
+	// where those journals stand. Only the part's applier touches its entries.
+	early        [][]alpaca.JournalEvent
+	earlyDropped []bool
+	// passMu makes the parts' AfterPass calls one at a time.
+	passMu sync.Mutex
 
 	events, connects, dropped, changed atomic.Int64
 	// openDelta is how the committed moves changed the run's open count since the loop last took
@@ -67,7 +70,8 @@ func trackStream(ctx context.Context, db *sqlx.DB, broker Broker, s Streamer, ru
 		first.Time = cfg.Now()
 	}
 	st := &streamer{db: db, s: s, cfg: cfg, runID: runID, start: first.Time.Add(-cfg.SinceMargin),
-		heal: make(chan string, 1), signal: make(chan struct{}, 1), sent: make(chan struct{})}
+		heal: make(chan string, 1), signal: make(chan struct{}, 1), sent: make(chan struct{}),
+		early: make([][]alpaca.JournalEvent, cfg.ApplyParts), earlyDropped: make([]bool, cfg.ApplyParts)}
 	if submitted == nil {
 		close(st.sent)
 	}
@@ -297,9 +301,10 @@ func (st *streamer) cursor(ctx context.Context) (string, error) {
 	return id, err
 }
 
-// connect reads one connection, applying events in transactions of up to FlushEvents events or
-// FlushEvery after the first buffered one. Events buffered when ctx ends are not applied: the
-// cursor did not pass them, so the next session reads them again.
+// connect reads one connection and hands its events to the appliers (appliers.go) in flushes of
+// up to FlushEvents events or FlushEvery after the first buffered one. Events buffered when ctx
+// ends are not applied: the cursor did not pass them, so the next session reads them again. It
+// returns once the appliers have stopped: what they took is applied or was never committed.
 func (st *streamer) connect(ctx context.Context, o alpaca.StreamOptions) (received int, err error) {
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -315,26 +320,28 @@ func (st *streamer) connect(ctx context.Context, o alpaca.StreamOptions) (receiv
 			}
 		})
 	}()
+	parts := st.startAppliers(ctx)
+	defer parts.finish()
 	buf := make([]alpaca.JournalEvent, 0, st.cfg.FlushEvents)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
-	flush := func() error {
+	// flush hands buf to the appliers; force hands even nothing, so that each part tries the
+	// events it kept once more.
+	flush := func(force bool) error {
 		timer.Stop()
-		if len(buf) == 0 && len(st.early) == 0 {
+		if len(buf) == 0 && !force {
 			return nil
 		}
-		changed, err := st.apply(ctx, buf)
-		if err != nil {
-			return &applyError{err}
-		}
+		err := parts.hand(buf)
 		buf = buf[:0]
-		st.changed.Add(int64(changed))
-		if st.cfg.AfterPass != nil {
-			st.cfg.AfterPass()
-		}
-		st.notify()
-		return nil
+		return err
+	}
+	stop := func(err error) (int, error) {
+		cancel()
+		<-streamErr
+		parts.finish()
+		return received, err
 	}
 	var sent <-chan struct{}
 	if !st.sentSeen {
@@ -345,10 +352,8 @@ func (st *streamer) connect(ctx context.Context, o alpaca.StreamOptions) (receiv
 		case <-sent:
 			// Every answer is stored: the events kept for journals not known yet are tried a last time.
 			sent, st.sentSeen = nil, true
-			if err := flush(); err != nil {
-				cancel()
-				<-streamErr
-				return received, err
+			if err := flush(true); err != nil {
+				return stop(err)
 			}
 		case e := <-ch:
 			received++
@@ -358,18 +363,16 @@ func (st *streamer) connect(ctx context.Context, o alpaca.StreamOptions) (receiv
 				timer.Reset(st.cfg.FlushEvery)
 			}
 			if len(buf) >= st.cfg.FlushEvents {
-				if err := flush(); err != nil {
-					cancel()
-					<-streamErr
-					return received, err
+				if err := flush(false); err != nil {
+					return stop(err)
 				}
 			}
 		case <-timer.C:
-			if err := flush(); err != nil {
-				cancel()
-				<-streamErr
-				return received, err
+			if err := flush(false); err != nil {
+				return stop(err)
 			}
+		case <-parts.failed:
+			return stop(parts.failure())
 		case err := <-streamErr:
 			if ctx.Err() != nil {
 				return received, ctx.Err()
@@ -383,7 +386,7 @@ func (st *streamer) connect(ctx context.Context, o alpaca.StreamOptions) (receiv
 					st.events.Add(1)
 					buf = append(buf, e)
 					if len(buf) >= st.cfg.FlushEvents {
-						if ferr := flush(); ferr != nil {
+						if ferr := flush(false); ferr != nil {
 							return received, ferr
 						}
 					}
@@ -391,7 +394,10 @@ func (st *streamer) connect(ctx context.Context, o alpaca.StreamOptions) (receiv
 					more = false
 				}
 			}
-			if ferr := flush(); ferr != nil {
+			if ferr := flush(false); ferr != nil {
+				return received, ferr
+			}
+			if ferr := parts.finish(); ferr != nil {
 				return received, ferr
 			}
 			return received, err
@@ -399,99 +405,35 @@ func (st *streamer) connect(ctx context.Context, o alpaca.StreamOptions) (receiv
 	}
 }
 
-// apply writes one batch of events and moves the cursor past them, in one transaction. An event
-// of one of our journals is applied when it is newer (ULID order) than the newest event seen for
-// that journal and Newer than the journal's status; it is recorded on the history row of its
-// change. An event not newer than the journal's newest is a duplicate or a late one and changes
-// nothing; a newer one the guard refuses becomes the journal's newest seen.
-//
-// The journals are first read and moved without row locks (a lock is a WAL record per journal),
-// each move only from the status it was judged in. When one moved meanwhile (a heal pass beside
-// the stream) or a lock would have to be waited for, the transaction is dropped and the events
-// applied again with their journals locked first.
-//
-// While batches are still being sent, the events of journals not known yet are kept (st.early)
-// and applied with the next batch; the first batch applied after sending ended is their last try.
-func (st *streamer) apply(ctx context.Context, evs []alpaca.JournalEvent) (changed int, err error) {
-	// Judged before the journals are read: once sent is closed, every answer is stored.
-	last := st.allSent()
-	if len(st.early) > 0 {
-		evs = append(st.early[:len(st.early):len(st.early)], evs...)
-	}
-	changed, unknown, err := st.applyParts(ctx, evs)
-	if err != nil {
-		return changed, err
-	}
-	st.early = st.early[:0]
+// keepEarly keeps, after a transaction of part k, the events of journals not known yet (unknown)
+// for the part's next one, unless every answer was stored before it (last).
+func (st *streamer) keepEarly(k int, unknown []alpaca.JournalEvent, last bool) {
+	st.early[k] = st.early[k][:0]
 	if last {
-		st.early = nil
-		if st.earlyDropped {
-			st.earlyDropped = false
+		st.early[k] = nil
+		if st.earlyDropped[k] {
+			st.earlyDropped[k] = false
 			st.requestHeal("early events dropped")
 		}
-		return changed, nil
+		return
 	}
 	for _, e := range unknown {
-		if len(st.early) == earlyMax {
-			st.earlyDropped = true
+		if len(st.early[k]) == earlyMax/len(st.early) {
+			st.earlyDropped[k] = true
 			break
 		}
-		st.early = append(st.early, e)
+		st.early[k] = append(st.early[k], e)
 	}
-	return changed, nil
 }
 
-// applyParts applies evs in applyParts transactions at once, on as many connections, each taking
-// the events of its share of the journals (by journal id, so that a journal's events stay in one
-// transaction, in order); a few events go in one. The cursor passes evs only once every part has
-// committed, in a statement of its own: a part that fails, or a crash between the parts' commits
-// and the cursor's, leaves the cursor behind events already applied, which the next read applies
-// again as duplicates (an event not newer than its journal's newest changes nothing).
-func (st *streamer) applyParts(ctx context.Context, evs []alpaca.JournalEvent) (changed int, unknown []alpaca.JournalEvent, err error) {
-	parts := max(st.cfg.ApplyParts, 1)
-	if parts == 1 || len(evs) < minPartEvents*parts {
-		return st.applyTwice(ctx, evs, true)
+// afterPass runs the AfterPass hook, for one part at a time.
+func (st *streamer) afterPass() {
+	if st.cfg.AfterPass == nil {
+		return
 	}
-	split := make([][]alpaca.JournalEvent, parts)
-	maxID := ""
-	for _, e := range evs {
-		if id := strings.ToUpper(e.EventID); validULID(id) && id > maxID {
-			maxID = id
-		}
-		k := partOf(strings.ToLower(e.JournalID), parts)
-		split[k] = append(split[k], e)
-	}
-	type result struct {
-		changed int
-		unknown []alpaca.JournalEvent
-		err     error
-	}
-	results := make([]result, parts)
-	var wg sync.WaitGroup
-	for k, part := range split {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var r result
-			r.changed, r.unknown, r.err = st.applyTwice(ctx, part, false)
-			results[k] = r
-		}()
-	}
-	wg.Wait()
-	for _, r := range results {
-		changed += r.changed
-		unknown = append(unknown, r.unknown...)
-		if err == nil {
-			err = r.err
-		}
-	}
-	if err != nil || maxID == "" {
-		return changed, unknown, err
-	}
-	if _, err := st.db.ExecContext(ctx, advanceCursor, st.cfg.SweepAccount, maxID, st.cfg.Now().UTC()); err != nil {
-		return changed, unknown, fmt.Errorf("cursor: %w", err)
-	}
-	return changed, unknown, nil
+	st.passMu.Lock()
+	defer st.passMu.Unlock()
+	st.cfg.AfterPass()
 }
 
 // partOf is the part of a journal's events (FNV-1a of its id, without allocating on the hot path).
@@ -503,19 +445,28 @@ func partOf(journalID string, parts int) int {
 	return int(h % uint32(parts))
 }
 
-// minPartEvents: below this many events a part, one transaction applies them all.
-const minPartEvents = 200
-
-// applyTwice is applyOnce without row locks, then, when a journal moved meanwhile or a lock would
-// have to be waited for, again with its journals locked first. With cursor, the cursor passes the
-// events in the same transaction.
-func (st *streamer) applyTwice(ctx context.Context, evs []alpaca.JournalEvent, cursor bool) (int, []alpaca.JournalEvent, error) {
-	changed, unknown, err := st.applyOnce(ctx, evs, false, cursor)
+// applyTwice applies a part's events in one transaction, with the cursor when one is given. An
+// event of one of our journals is applied when it is newer (ULID order) than the newest event
+// seen for that journal and Newer than the journal's status; it is recorded on the history row
+// of its change. An event not newer than the journal's newest is a
+// duplicate or a late one and changes nothing; a newer one the guard refuses becomes the
+// journal's newest seen.
+//
+// The journals are first read and moved without row locks (a lock is a WAL record per journal),
+// each move only from the status it was judged in. When one moved meanwhile (a heal pass beside
+// the stream) or a lock would have to be waited for, the transaction is dropped and the events
+// applied again with their journals locked first.
+//
+// While batches are still being sent, the events of journals not known yet are kept (st.early)
+// and applied with the part's next transaction; the first one judged after sending ended is
+// their last try.
+func (st *streamer) applyTwice(ctx context.Context, evs []alpaca.JournalEvent, cursor string) (changed, delta int, unknown []alpaca.JournalEvent, err error) {
+	changed, delta, unknown, err = st.applyOnce(ctx, evs, false, cursor)
 	var pqErr *pq.Error
 	if errors.Is(err, errMovedMeanwhile) || errors.As(err, &pqErr) && (pqErr.Code == lockNotAvailable || pqErr.Code == deadlockDetected) {
-		changed, unknown, err = st.applyOnce(ctx, evs, true, cursor)
+		changed, delta, unknown, err = st.applyOnce(ctx, evs, true, cursor)
 	}
-	return changed, unknown, err
+	return changed, delta, unknown, err
 }
 
 // earlyMax bounds the events kept for journals not known yet while batches are being sent.
@@ -537,18 +488,15 @@ var errMovedMeanwhile = errors.New("a journal moved while its events were judged
 // PostgreSQL's codes for a lock not granted within lock_timeout and for a deadlock.
 const lockNotAvailable, deadlockDetected = "55P03", "40P01"
 
-// applyOnce is one try of apply, with the journals locked first or not. It returns, besides how
-// many journals moved, the events of journals it does not know.
-func (st *streamer) applyOnce(ctx context.Context, evs []alpaca.JournalEvent, locked, cursor bool) (changed int, unknown []alpaca.JournalEvent, err error) {
-	maxID := ""
+// applyOnce is one try of applyTwice, with the journals locked first or not. It returns, besides how
+// many journals moved and how that changed the run's open count (store.OpenDelta), the events of
+// journals it does not know.
+func (st *streamer) applyOnce(ctx context.Context, evs []alpaca.JournalEvent, locked bool, cursor string) (changed, delta int, unknown []alpaca.JournalEvent, err error) {
 	var jids []string
 	seenJ := map[string]bool{}
 	byID := make(map[string]alpaca.JournalEvent, len(evs))
 	for _, e := range evs {
 		e.EventID = strings.ToUpper(e.EventID)
-		if validULID(e.EventID) && e.EventID > maxID {
-			maxID = e.EventID
-		}
 		e.JournalID = strings.ToLower(e.JournalID)
 		if !validUUID(e.JournalID) {
 			continue // not a journal id we could hold; the cursor still passes it
@@ -563,7 +511,7 @@ func (st *streamer) applyOnce(ctx context.Context, evs []alpaca.JournalEvent, lo
 	}
 	tx, err := st.db.BeginTxx(ctx, nil)
 	if err != nil {
-		return 0, nil, err
+		return 0, 0, nil, err
 	}
 	defer tx.Rollback()
 	now := st.cfg.Now().UTC()
@@ -571,12 +519,12 @@ func (st *streamer) applyOnce(ctx context.Context, evs []alpaca.JournalEvent, lo
 	if !locked {
 		// Without locks first, a wait for one is not worth it: the locked try waits in id order.
 		if _, err := tx.ExecContext(ctx, `SET LOCAL lock_timeout = '100ms'`); err != nil {
-			return 0, nil, err
+			return 0, 0, nil, err
 		}
 		// Most events move their journal on from the status the event left: those are applied
 		// without reading the journals. Only what is left is read and judged below.
 		if committed, err = moveInOrder(ctx, tx, byID, now); err != nil {
-			return 0, nil, fmt.Errorf("statuses: %w", err)
+			return 0, 0, nil, fmt.Errorf("statuses: %w", err)
 		}
 	}
 	for _, e := range byID {
@@ -594,7 +542,7 @@ func (st *streamer) applyOnce(ctx context.Context, evs []alpaca.JournalEvent, lo
 	if len(jids) > 0 {
 		read, err := store.JournalsOfEvents(ctx, tx, jids)
 		if err != nil {
-			return 0, nil, fmt.Errorf("our journals: %w", err)
+			return 0, 0, nil, fmt.Errorf("our journals: %w", err)
 		}
 		byAlpaca := make(map[string]*store.EventJournal, len(read))
 		for _, j := range read {
@@ -612,7 +560,7 @@ func (st *streamer) applyOnce(ctx context.Context, evs []alpaca.JournalEvent, lo
 		js = slices.Collect(maps.Values(news))
 		if locked {
 			if js, err = store.LockEventJournals(ctx, tx, slices.Collect(maps.Keys(news))); err != nil {
-				return 0, nil, fmt.Errorf("our journals: %w", err)
+				return 0, 0, nil, fmt.Errorf("our journals: %w", err)
 			}
 		}
 	}
@@ -634,7 +582,7 @@ func (st *streamer) applyOnce(ctx context.Context, evs []alpaca.JournalEvent, lo
 	moves := map[int64]int{}
 	type refusal struct{ event, status string }
 	refused := map[int64]refusal{} // journal -> newest event the guard refused, in which status
-	changed, delta := len(committed), store.OpenDelta(committed, st.runID)
+	changed, delta = len(committed), store.OpenDelta(committed, st.runID)
 	for _, e := range ourEvents {
 		j := mine[e.JournalID]
 		if e.EventID <= j.LastEvent || repeats(j, e) {
@@ -657,11 +605,11 @@ func (st *streamer) applyOnce(ctx context.Context, evs []alpaca.JournalEvent, lo
 	for _, round := range rounds {
 		moved, err := store.MoveSeenJournals(ctx, tx, round, "sse", now)
 		if err != nil {
-			return 0, nil, fmt.Errorf("statuses: %w", err)
+			return 0, 0, nil, fmt.Errorf("statuses: %w", err)
 		}
 		if !locked && len(moved) < len(round) {
 			// Every move was judged allowed from the status read: a journal left out moved since.
-			return 0, nil, errMovedMeanwhile
+			return 0, 0, nil, errMovedMeanwhile
 		}
 		changed += len(moved)
 		delta += store.OpenDelta(moved, st.runID)
@@ -674,24 +622,22 @@ func (st *streamer) applyOnce(ctx context.Context, evs []alpaca.JournalEvent, lo
 		}
 		n, err := store.NoteJournalEvents(ctx, tx, ids, statuses, events)
 		if err != nil {
-			return 0, nil, fmt.Errorf("events seen: %w", err)
+			return 0, 0, nil, fmt.Errorf("events seen: %w", err)
 		}
 		if !locked && n < len(ids) {
-			return 0, nil, errMovedMeanwhile
+			return 0, 0, nil, errMovedMeanwhile
 		}
 	}
-	if cursor && maxID != "" {
-		if _, err := tx.ExecContext(ctx, advanceCursor,
-			st.cfg.SweepAccount, maxID, now); err != nil {
-			return 0, nil, fmt.Errorf("cursor: %w", err)
+	if cursor != "" {
+		if _, err := tx.ExecContext(ctx, advanceCursor, st.cfg.SweepAccount, cursor, now); err != nil {
+			return 0, 0, nil, fmt.Errorf("cursor: %w", err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return 0, nil, err
+		return 0, 0, nil, err
 	}
-	st.openDelta.Add(int64(delta))
 	st.cfg.kept.moved(committed)
-	return changed, unknown, nil
+	return changed, delta, unknown, nil
 }
 
 // moveInOrder applies, round by round, each journal's events in ULID order for as long as every

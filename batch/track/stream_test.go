@@ -287,11 +287,13 @@ func TestStreamUnknownStatusStoredAndFlagged(t *testing.T) {
 	target = []byte(ids[0])
 	b.sim.Advance(3 * time.Second)
 
-	b.trackUntil(t, b.config(), func() bool {
-		var n int
-		_ = b.db.Get(&n, `SELECT count(*) FROM journals WHERE status = 'executed'`)
-		return n == 2
-	})
+	// Until the cursor passed every event: the parts applying them have all committed.
+	last := b.sim.Events()[len(b.sim.Events())-1].ID
+	b.trackUntil(t, b.config(), func() bool { return b.cursor(t) >= last })
+	var executed int
+	if err := b.db.Get(&executed, `SELECT count(*) FROM journals WHERE status = 'executed'`); err != nil || executed != 2 {
+		t.Errorf("%d journals executed (%v), want the other 2", executed, err)
+	}
 	var row struct {
 		Status  string `db:"status"`
 		Unknown bool   `db:"status_unknown"`
@@ -317,13 +319,15 @@ func TestStreamKilledMidwayResumesFromCursor(t *testing.T) {
 	b.sim.Advance(3 * time.Second)
 	want := b.ourEvents(t)
 
-	// Kill after the third committed transaction of 7 events.
+	// Kill after the third committed transaction of up to 7 events, or the first after it that
+	// finds the cursor stored (it follows the parts' commits).
 	ctx, cancel := context.WithCancel(context.Background())
 	cfg := b.config()
 	cfg.FlushEvents = 7
 	commits := 0
 	cfg.AfterPass = func() {
-		if commits++; commits == 3 {
+		var stored bool
+		if commits++; commits >= 3 && b.db.Get(&stored, `SELECT EXISTS (SELECT 1 FROM event_cursors)`) == nil && stored {
 			cancel()
 		}
 	}
@@ -802,7 +806,7 @@ func TestStreamAppliesInParts(t *testing.T) {
 			}
 			evs := b.sim.Events()
 			if got, want := b.cursor(t), evs[len(evs)-1].ID; got != want {
-				t.Errorf("cursor %s, want the last event %s", got, want)
+				t.Errorf("cursor %s, want the last event %s (%+v)", got, want, res)
 			}
 			var xids int
 			if err := b.db.Get(&xids, `SELECT count(DISTINCT xid) FROM journal_history WHERE source = 'sse'`); err != nil {
@@ -812,5 +816,122 @@ func TestStreamAppliesInParts(t *testing.T) {
 				t.Errorf("the moves took %d transactions, want one a part (%d)", xids, parts)
 			}
 		})
+	}
+}
+
+// TestStreamPartKeepsGoingWhileAnotherIsHeld: with two parts, a part held up (another transaction
+// holds one of its journals) does not hold the other part up: the other part applies the events
+// of later flushes as they come, while the cursor stays before the held part's event until that
+// part commits; then everything ends at the simulator's statuses.
+func TestStreamPartKeepsGoingWhileAnotherIsHeld(t *testing.T) {
+	t.Parallel()
+	b := setup(t, sandbox.Faults{}, nil)
+	var ids []string
+	for range 2 {
+		ids = append(ids, b.post(t, 250, true, "")...)
+	}
+	held := ids[0]
+	cfg := b.config()
+	cfg.ApplyParts = 2
+	// A step's events come in one flush, big enough to be split in parts.
+	cfg.FlushEvents, cfg.FlushEvery = 10_000, 300*time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	done := b.goTrack(ctx, cfg)
+	created := b.sim.Events()
+	waitFor(t, 20*time.Second, func() bool { return b.cursor(t) >= created[len(created)-1].ID })
+
+	other, err := b.db.Beginx()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Rollback()
+	if _, err := other.Exec(`SELECT 1 FROM journals WHERE alpaca_id = $1 FOR UPDATE`, held); err != nil {
+		t.Fatal(err)
+	}
+	count := func(status string) int {
+		var n int
+		if err := b.db.Get(&n, `SELECT count(*) FROM journals WHERE status = $1`, status); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	b.sim.Advance(time.Second) // queued -> sent_to_clearing: the held journal's part waits for the lock
+	var heldEvent string
+	for _, e := range b.sim.Events() {
+		if e.JournalID == held && e.StatusTo == "sent_to_clearing" {
+			heldEvent = e.ID
+		}
+	}
+	waitFor(t, 20*time.Second, func() bool { return count("sent_to_clearing") > 0 })
+	b.sim.Advance(time.Second) // sent_to_clearing -> executed, in a later flush
+	waitFor(t, 20*time.Second, func() bool { return count("executed") > 0 })
+	if c := b.cursor(t); heldEvent == "" || c >= heldEvent {
+		t.Fatalf("cursor %s passed the held part's event %s before it committed", c, heldEvent)
+	}
+	var status string
+	if err := b.db.Get(&status, `SELECT status FROM journals WHERE alpaca_id = $1`, held); err != nil || status != "queued" {
+		t.Fatalf("held journal %q (%v), want queued", status, err)
+	}
+
+	if err := other.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	o := <-done
+	if o.err != nil || o.res.Open != 0 {
+		t.Fatalf("track: %v (%+v)", o.err, o.res)
+	}
+	b.checkStatusesMatch(t)
+	b.checkHistory(t)
+	evs := b.sim.Events()
+	if got, want := b.cursor(t), evs[len(evs)-1].ID; got != want {
+		t.Errorf("cursor %s, want the last event %s", got, want)
+	}
+}
+
+// TestStreamApplyFailureStopsTracking: a part whose transaction fails stops tracking with the
+// error (no event is skipped), the other part stops with it, and the cursor stays before the
+// failed event.
+func TestStreamApplyFailureStopsTracking(t *testing.T) {
+	t.Parallel()
+	b := setup(t, sandbox.Faults{}, nil)
+	var ids []string
+	for range 2 {
+		ids = append(ids, b.post(t, 250, true, "")...)
+	}
+	failing := ids[0]
+	if _, err := b.db.Exec(`
+		CREATE FUNCTION refuse_journal() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN RAISE EXCEPTION 'refused for the test'; END $$;
+		CREATE TRIGGER refuse_journal BEFORE UPDATE ON journals FOR EACH ROW
+		WHEN (NEW.alpaca_id = '` + failing + `'::uuid) EXECUTE FUNCTION refuse_journal()`); err != nil {
+		t.Fatal(err)
+	}
+	b.sim.Advance(3 * time.Second)
+	var failedEvent string
+	for _, e := range b.sim.Events() {
+		if e.JournalID == failing && e.StatusFrom != "" && failedEvent == "" {
+			failedEvent = e.ID
+		}
+	}
+	cfg := b.config()
+	cfg.ApplyParts = 2
+	cfg.FlushEvents = 100
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := track.Track(ctx, b.db, b.client, b.runID, b.sim.Now().Add(time.Hour), cfg)
+	if err == nil || !strings.Contains(err.Error(), "refused for the test") || !strings.Contains(err.Error(), "apply stream events") {
+		t.Fatalf("track: %v (%+v), want the apply failure", err, res)
+	}
+	if c := b.cursor(t); failedEvent == "" || c >= failedEvent {
+		t.Fatalf("cursor %s passed the event %s that failed", c, failedEvent)
+	}
+	var status string
+	if err := b.db.Get(&status, `SELECT status FROM journals WHERE alpaca_id = $1`, failing); err != nil || status != "queued" {
+		t.Fatalf("failing journal %q (%v), want queued", status, err)
+	}
+	var runStatus string
+	if err := b.db.Get(&runStatus, `SELECT status FROM runs WHERE id = $1`, b.runID); err != nil || runStatus == "tracked" {
+		t.Fatalf("run %q (%v): tracking that failed marked it tracked", runStatus, err)
 	}
 }

@@ -3,13 +3,14 @@
 //
 // The primary source is Alpaca's v2 journal event stream (Mode "stream", the default): one long
 // connection carries every status change of the sweep account's journals. Events are applied in
-// batches; each batch commits the journals' new statuses, their history rows (source 'sse', each
-// with its event id, unique) and the sweep account's stream cursor (event_cursors) in one
-// transaction, so the cursor never runs ahead of what was applied. Each journal keeps the newest
-// event seen for it, and an event not newer is not applied: that de-duplicates. A reconnect
-// resumes from the stored cursor rewound by a short replay margin, because an event the stream
-// re-ordered may have been lost with the connection; the replayed overlap is dropped by the
-// de-duplication. Events for journals that are not ours are skipped but still move the cursor.
+// batches, split by journal into parts applied at once on their own connections; each batch commits
+// the journals' new statuses and their history rows (source 'sse', each with its event id, unique).
+// The sweep account's stream cursor (event_cursors) passes an event only once it and every event
+// received before it are committed, so the cursor never runs ahead of what was applied. Each
+// journal keeps the newest event seen for it, and an event not newer is not applied: that
+// de-duplicates. A reconnect resumes from the stored cursor rewound by a short replay margin,
+// because an event the stream re-ordered may have been lost with the connection; the replayed
+// overlap is dropped by the de-duplication. Events for journals that are not ours are skipped but still move the cursor.
 // Without a stored cursor the stream starts a margin before the run's first batch was sent.
 //
 // Heal passes (Pass: a windowed list call when the run is small, a GET by id per open journal
@@ -61,8 +62,8 @@ const (
 // PollEveryDefault is the pause between tracking passes. Defaults to 30s.
 const PollEveryDefault = 30 * time.Second
 
-// ApplyPartsDefault: a flush of stream events is applied in two transactions at once, so that two
-// database connections (two cores of the server) share the night's moves.
+// ApplyPartsDefault: stream events are applied in two parts at once, so that two database
+// connections (two cores of the server) share the night's moves.
 const ApplyPartsDefault = 2
 
 // Config of a tracking session.
@@ -87,13 +88,15 @@ type Config struct {
 	// StreamIdle: a stream that sent nothing, not even a heartbeat, for this long is reconnected;
 	// default 60s (Alpaca sends heartbeats far more often).
 	StreamIdle time.Duration
-	// FlushEvents and FlushEvery bound a transaction of stream events: it commits after this many
-	// events or this long after its first event; defaults 2,000 and 1s (a night's events come by
-	// the ten thousand a second: each transaction is a commit and a statement per step of it).
+	// FlushEvents and FlushEvery bound a flush of stream events: it is handed to the parts after
+	// this many events or this long after its first event, and a part's transaction takes at most
+	// this many; defaults 2,000 and 1s (a night's events come by the ten thousand a second: each
+	// transaction is a commit and a statement per step of it).
 	FlushEvents int
 	FlushEvery  time.Duration
-	// ApplyParts is how many transactions, on as many connections, apply a flush of events at
-	// once, each for its share of the journals (ApplyPartsDefault when zero; 1: one transaction).
+	// ApplyParts is how many appliers, on as many connections, apply the stream's events at once,
+	// each its share of the journals, each without waiting for the others (ApplyPartsDefault when
+	// zero; 1: one applier).
 	ApplyParts int
 	// ReplayMargin is how much event time a reconnect re-reads before the stored cursor, to recover
 	// events that were re-ordered behind the last one applied; default 5s.
