@@ -151,13 +151,7 @@ func TestPlanIsDeterministic(t *testing.T) {
 func TestPlanAcrossCursorChunks(t *testing.T) {
 	t.Parallel()
 	db := schematest.DB(t)
-	db.MustExec(`INSERT INTO files (sha256, name, kind, status, received_at) VALUES ('r', 'r.csv', 'receipts', 'loaded', now()), ('a', 'a.csv', 'allocations', 'loaded', now())`)
-	// 1,430 receipts of 7 allocations of 1.00 to 7.00 (28.00 each): 10,010 journals.
-	db.MustExec(`INSERT INTO receipts SELECT 'R' || lpad(g::text, 5, '0'), 1, g, '2026-11-20', 28.00, 'USD', 'O', 'A', 'B', 'C', 'r' FROM generate_series(1, 1430) g`)
-	db.MustExec(`INSERT INTO allocations (file_id, line, receipt_id, account_id, amount, client_ref, description)
-		SELECT 2, g, 'R' || lpad(((g - 1) / 7 + 1)::text, 5, '0'), ('c0000000-0000-4000-8000-' || lpad((g % 30 + 1)::text, 12, '0'))::uuid,
-		       (g - 1) % 7 + 1, 'ref' || g, 'd'
-		FROM generate_series(1, 10010) g`)
+	loadChunks(db)
 	res, err := plan.Plan(context.Background(), db, plan.Config{SweepAccount: sweep, BusinessDate: "2026-11-20", BatchSize: 333})
 	if err != nil {
 		t.Fatal(err)

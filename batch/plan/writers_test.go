@@ -10,7 +10,8 @@ import (
 	"github.com/cashpool/cashpool/batch/schema/schematest"
 )
 
-// loadChunks loads 1,430 receipts of 7 allocations each (10,010 journals, over two cursor chunks).
+// loadChunks loads 1,430 receipts of 7 allocations of 1.00 to 7.00 (28.00 each): 10,010 journals,
+// over three chunks of the plan's cursor.
 func loadChunks(db *sqlx.DB) {
 	db.MustExec(`INSERT INTO files (sha256, name, kind, status, received_at) VALUES ('r', 'r.csv', 'receipts', 'loaded', now()), ('a', 'a.csv', 'allocations', 'loaded', now())`)
 	db.MustExec(`INSERT INTO receipts SELECT 'R' || lpad(g::text, 5, '0'), 1, g, '2026-11-20', 28.00, 'USD', 'O', 'A', 'B', 'C', 'r' FROM generate_series(1, 1430) g`)
