@@ -21,6 +21,7 @@ import (
 
 	"github.com/cashpool/cashpool/alpaca"
 	"github.com/cashpool/cashpool/batch/jnlc"
+	"github.com/cashpool/cashpool/batch/schema"
 	"github.com/cashpool/cashpool/batch/store"
 	"github.com/cashpool/cashpool/pool"
 )
@@ -81,93 +82,85 @@ func Plan(ctx context.Context, db *sqlx.DB, cfg Config) (Result, error) {
 		cfg.Now = time.Now
 	}
 	now := cfg.Now().UTC()
-	for attempt := 1; ; attempt++ {
-		res, retry, err := planOnce(ctx, db, cfg, now)
-		if !retry || attempt == 3 {
-			return res, err
-		}
-	}
-}
-
-// planOnce plans the run as Plan does; retry when another plan cleared its fresh reservation as
-// dead before its transaction took it (nothing was written).
-func planOnce(ctx context.Context, db *sqlx.DB, cfg Config, now time.Time) (res Result, retry bool, err error) {
-	// Journals of a plan that died between its journals' commits and its run's hold their
-	// allocations' (allocation, attempt) and keys: they go first.
-	if err := clearDeadPlans(ctx, db); err != nil {
-		return res, false, err
-	}
-	res.RunID, err = store.RunOf(ctx, db, cfg.BusinessDate, cfg.SweepAccount)
-	if err == nil {
-		res.Existed = true
-		return res, false, nil
-	}
-	if !errors.Is(err, sql.ErrNoRows) {
-		return res, false, err
-	}
-	reserved, err := store.ReservePlan(ctx, db, cfg.BusinessDate, cfg.SweepAccount, now)
-	if err != nil {
-		return res, false, fmt.Errorf("reserve the run: %w", err)
-	}
+	var res Result
 	p := &planner{db: db, cfg: cfg, now: now, res: &res}
 	defer p.close()
 	// One connection holds the plan's transaction; the journals go through writers of their own.
+	var err error
 	p.conn, err = db.Connx(ctx)
 	if err != nil {
-		return res, false, err
+		return res, err
 	}
 	p.tx, err = p.conn.BeginTxx(ctx, nil)
 	if err != nil {
-		return res, false, err
+		return res, err
+	}
+	// One plan at a time in the database, whatever its night: two plans taking the same receipts
+	// would each hold, in one transaction, a row the other's writers wait for, and each commit
+	// waits for its writers, a wait PostgreSQL cannot see to break.
+	if _, err := p.tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, schema.LockKey("plan")); err != nil {
+		return res, fmt.Errorf("wait for another plan: %w", err)
 	}
 	// Each statement here runs once a night over freshly loaded tables whose statistics may be
 	// stale: JIT compiling them cost more than running them (a second at 100,000 journals).
 	if _, err := p.tx.ExecContext(ctx, `SET LOCAL jit = off`); err != nil {
-		return res, false, err
+		return res, err
+	}
+	// Journals of a plan that died between its journals' commits and its run's hold their
+	// allocations' (allocation, attempt) and keys: they go first.
+	if err := clearDeadPlans(ctx, db); err != nil {
+		return res, err
+	}
+	res.RunID, err = store.RunOf(ctx, db, cfg.BusinessDate, cfg.SweepAccount)
+	if err == nil {
+		res.Existed = true
+		return res, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return res, err
+	}
+	reserved, err := store.ReservePlan(ctx, db, cfg.BusinessDate, cfg.SweepAccount, now)
+	if err != nil {
+		return res, fmt.Errorf("reserve the run: %w", err)
 	}
 	if taken, err := store.TakeReservation(ctx, p.tx, reserved); err != nil || !taken {
-		return res, err == nil, err
+		// Only a plan holding the plan lock clears reservations: gone means the database changed
+		// under it.
+		return res, cmp.Or(err, fmt.Errorf("the reservation of run %d is gone", reserved))
 	}
 	res.RunID, err = store.CreateRun(ctx, p.tx, reserved, cfg.BusinessDate, cfg.SweepAccount, now)
-	if errors.Is(err, sql.ErrNoRows) {
-		// Planned meanwhile by another plan (this one waited for it on the run's unique key).
-		p.tx.Rollback()
-		res.RunID, err = store.RunOf(ctx, db, cfg.BusinessDate, cfg.SweepAccount)
-		res.Existed = true
-		return res, false, err
-	}
 	if err != nil {
-		return res, false, fmt.Errorf("create run: %w", err)
+		return res, fmt.Errorf("create run: %w", err)
 	}
 
 	if err := p.holds(ctx); err != nil {
-		return res, false, err
+		return res, err
 	}
 	if !res.NightHeld {
 		if err := p.receipts(ctx); err != nil {
-			return res, false, err
+			return res, err
 		}
 	}
 	if err := p.skipOrphans(ctx); err != nil {
-		return res, false, err
+		return res, err
 	}
 	if !res.NightHeld {
 		if err := p.rewards(ctx); err != nil {
-			return res, false, err
+			return res, err
 		}
 	}
 	if p.writers != nil {
 		if err := p.writers.finish(); err != nil {
-			return res, false, err
+			return res, err
 		}
 	}
 	if cfg.JournalsWritten != nil {
 		cfg.JournalsWritten()
 	}
 	if err := p.tx.Commit(); err != nil {
-		return res, false, fmt.Errorf("commit plan: %w", err)
+		return res, fmt.Errorf("commit plan: %w", err)
 	}
-	return res, false, nil
+	return res, nil
 }
 
 // close ends what the plan left open. A plan that did not commit rolls back; journals a writer

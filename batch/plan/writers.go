@@ -31,10 +31,9 @@ type journalWriters struct {
 
 	closed bool // finish or abort closed in: the writers are done
 
-	mu      sync.Mutex
-	err     error
-	copied  int // writers whose COPY ended well
-	commits int // writers committed
+	mu     sync.Mutex
+	err    error
+	copied int // writers whose COPY ended well
 }
 
 // startJournalWriters opens n writers on db, each with its transaction begun and its COPY open.
@@ -108,11 +107,7 @@ func (w *journalWriters) run(db *sqlx.DB, in <-chan []byte, copied func()) {
 	}
 	if err := tx.Commit(); err != nil {
 		w.fail(fmt.Errorf("commit journals: %w", err))
-		return
 	}
-	w.mu.Lock()
-	w.commits++
-	w.mu.Unlock()
 }
 
 func (w *journalWriters) fail(err error) {

@@ -3,6 +3,7 @@ package plan_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 
@@ -92,5 +93,67 @@ func TestPlanDiedAfterItsJournalsIsPlannedAgain(t *testing.T) {
 	if res.Existed || res.Journals != 10010 || again.Journals != 10010 || again.Allocations != 10010 ||
 		left.Journals != 0 || left.Runs != 1 || left.Reservations != 0 {
 		t.Fatalf("planned again: %+v, %+v, left %+v; want 10010 journals of 10010 allocations in the one run, nothing left", res, again, left)
+	}
+}
+
+// Two plans of the same receipts at once (two nights run side by side) take turns: the second
+// waits for the first to commit, then finds the receipts taken. Without the turn, the second's
+// writers collide with journals the first's writers committed for the same allocations.
+func TestPlansTakeTurns(t *testing.T) {
+	t.Parallel()
+	db := schematest.DB(t)
+	loadChunks(db)
+	paused, release := make(chan struct{}), make(chan struct{})
+	first := plan.Config{SweepAccount: sweep, BusinessDate: "2026-11-20", BatchSize: 333,
+		JournalsWritten: func() { close(paused); <-release }}
+	firstDone := make(chan error, 1)
+	go func() {
+		_, err := plan.Plan(context.Background(), db, first)
+		firstDone <- err
+	}()
+	<-paused // its journals are committed, its run not yet
+	type result struct {
+		res plan.Result
+		err error
+	}
+	secondDone := make(chan result, 1)
+	go func() {
+		res, err := plan.Plan(context.Background(), db, plan.Config{SweepAccount: sweep, BusinessDate: "2026-11-21", BatchSize: 333})
+		secondDone <- result{res, err}
+	}()
+	// The second plan is waiting for its turn (an advisory lock not granted), not done.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var waiting int
+		if err := db.Get(&waiting, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`); err != nil {
+			t.Fatal(err)
+		}
+		if waiting > 0 {
+			break
+		}
+		select {
+		case r := <-secondDone:
+			t.Fatalf("the second plan did not wait for the first: %+v, %v", r.res, r.err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the second plan never waited for the first")
+		}
+		time.Sleep(10 * time.Millisecond) // polling pg_locks for the state waited on, under the deadline above
+	}
+	close(release)
+	if err := <-firstDone; err != nil {
+		t.Fatal(err)
+	}
+	r := <-secondDone
+	if r.err != nil || r.res.Existed || r.res.Journals != 0 {
+		t.Fatalf("second plan: %+v, %v; want a run of its own with no journals (the receipts are the first's)", r.res, r.err)
+	}
+	var journals, allocations int
+	if err := db.QueryRow(`SELECT count(*), count(DISTINCT allocation_id) FROM journals`).Scan(&journals, &allocations); err != nil {
+		t.Fatal(err)
+	}
+	if journals != 10010 || allocations != 10010 {
+		t.Fatalf("%d journals of %d allocations, want 10010 of 10010", journals, allocations)
 	}
 }
