@@ -540,7 +540,7 @@ func (r *Runner) send(ctx context.Context, date string, runID int64, fence submi
 	// Claims taken under an earlier epoch (a holder that crashed, its workers) can mark nothing
 	// sending any more: they are freed rather than waited out. Then, the cash checked under this
 	// epoch, workers joining the night may send.
-	if err := store.FreeClaims(ctx, r.DB, runID); err != nil {
+	if err := store.FreeClaims(ctx, r.DB, runID, fence.Name, fence.Epoch); err != nil {
 		return fmt.Errorf("submit %s: %w", date, err)
 	}
 	if err := store.OpenForSending(ctx, r.DB, runID, fence.Epoch); err != nil {

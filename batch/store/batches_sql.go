@@ -150,10 +150,14 @@ func ReleaseClaims(ctx context.Context, q Querier, runID int64, worker string) e
 }
 
 // FreeClaims gives up every claim on run runID's batches still to send, whoever holds it: for a new
-// run lock holder, under whose epoch no earlier claimant can mark a batch sending any more.
-func FreeClaims(ctx context.Context, q Querier, runID int64) error {
+// run lock holder, under whose epoch no earlier claimant can mark a batch sending any more. It
+// frees nothing unless epoch is still lock fence's (its row held until the statement's transaction
+// ends): a holder that lost the lock and resumes must not free the claims of the one sending now,
+// whose other senders would then take a batch one of them is POSTing and POST it again.
+func FreeClaims(ctx context.Context, q Querier, runID int64, fence string, epoch int64) error {
 	_, err := q.ExecContext(ctx, `UPDATE batches SET claimed_by = NULL, claimed_until = NULL
-		WHERE run_id = $1 AND `+toSend+` AND claimed_by IS NOT NULL`, runID)
+		WHERE run_id = $1 AND `+toSend+` AND claimed_by IS NOT NULL
+		  AND EXISTS (SELECT 1 FROM run_fences WHERE name = $2 AND epoch = $3 FOR SHARE)`, runID, fence, epoch)
 	return err
 }
 

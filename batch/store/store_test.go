@@ -556,3 +556,24 @@ func BenchmarkBatchBody(b *testing.B) {
 		}
 	}
 }
+
+// Only the run lock's current epoch frees the night's claims: a holder that lost the lock and
+// resumes frees nothing of the claims its successor's senders hold.
+func TestFreeClaimsOnlyUnderTheCurrentEpoch(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+	id := f.batch(t, "sending")
+	must(t, f.db.Get(new(int), `INSERT INTO run_fences (name, epoch, taken_at) VALUES ('run:x', 2, $1) RETURNING epoch`, now))
+	_, err := f.db.Exec(`UPDATE batches SET claimed_by = 'b', claimed_until = $2 WHERE id = $1`, id, now.Add(time.Minute))
+	must(t, err)
+	claimed := func() string {
+		var by string
+		must(t, f.db.Get(&by, `SELECT COALESCE(claimed_by, '') FROM batches WHERE id = $1`, id))
+		return by
+	}
+	must(t, store.FreeClaims(ctx, f.db, f.runID, "run:x", 1))
+	equal(t, "b", claimed(), "claim after a stale epoch's free")
+	must(t, store.FreeClaims(ctx, f.db, f.runID, "run:x", 2))
+	equal(t, "", claimed(), "claim after the current epoch's free")
+}
