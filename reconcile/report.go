@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -236,7 +237,9 @@ func Build(ctx context.Context, db *sqlx.DB, runID int64, now time.Time, opts ..
 		opt(&o)
 	}
 	// One snapshot for every query: the tracker may be updating journals meanwhile, and totals
-	// taken from two moments would not balance.
+	// taken from two moments would not balance. The reads run on several connections at once, each
+	// in a transaction that imports this one's snapshot (pg_export_snapshot), which stays open
+	// until every read is done.
 	tx, err := db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
 	if err != nil {
 		return nil, fmt.Errorf("reconcile run %d: begin: %w", runID, err)
@@ -251,8 +254,8 @@ func Build(ctx context.Context, db *sqlx.DB, runID int64, now time.Time, opts ..
 		return nil, fmt.Errorf("reconcile run %d: read run: %w", runID, err)
 	}
 	// The transaction's snapshot, taken by the first statement above: every read below sees it.
-	var snapshot string
-	if err := tx.GetContext(ctx, &snapshot, `SELECT pg_current_snapshot()::text`); err != nil {
+	var snapshot, exported string
+	if err := tx.QueryRowxContext(ctx, `SELECT pg_current_snapshot()::text, pg_export_snapshot()`).Scan(&snapshot, &exported); err != nil {
 		return nil, fmt.Errorf("reconcile run %d: read the snapshot: %w", runID, err)
 	}
 	r := &Report{
@@ -279,10 +282,50 @@ func Build(ctx context.Context, db *sqlx.DB, runID int64, now time.Time, opts ..
 		{"unfinished earlier runs", readUnfinished},
 		{"sweep account", readSweep},
 	}
-	for _, s := range steps {
-		if err := s.read(ctx, tx, r, run, now); err != nil {
-			return nil, fmt.Errorf("reconcile run %d: read %s: %w", runID, s.what, err)
+	// Each read fills a part of its own; the parts are added up in the order above, so the report
+	// is the one the reads would have made one after another.
+	parts := make([]Report, len(steps))
+	errs := make([]error, len(steps))
+	next := make(chan int, len(steps))
+	for i := range steps {
+		parts[i] = Report{BusinessDate: r.BusinessDate, SweepAccount: r.SweepAccount, RunID: runID, GeneratedAt: r.GeneratedAt}
+		next <- i
+	}
+	close(next)
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	for range min(buildReaders, len(steps)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rtx, err := snapshotTx(rctx, db, exported)
+			if err == nil {
+				defer rtx.Rollback()
+			}
+			for i := range next {
+				if err == nil {
+					err = steps[i].read(rctx, rtx, &parts[i], run, now)
+				}
+				if errs[i] = err; err != nil {
+					cancel() // the steps left fail fast; the first failure is the one told
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	// The failure told is the first read's, in order, that did not fail only because another did.
+	failed := -1
+	for i := range steps {
+		if errs[i] != nil && (failed < 0 || errors.Is(errs[failed], context.Canceled) && !errors.Is(errs[i], context.Canceled)) {
+			failed = i
 		}
+	}
+	if failed >= 0 {
+		return nil, fmt.Errorf("reconcile run %d: read %s: %w", runID, steps[failed].what, errs[failed])
+	}
+	for i := range parts {
+		r.add(&parts[i])
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("reconcile run %d: commit: %w", runID, err)
@@ -304,6 +347,46 @@ func Build(ctx context.Context, db *sqlx.DB, runID int64, now time.Time, opts ..
 	sortExceptions(r.Exceptions)
 	r.Totals.Exceptions = len(r.Exceptions)
 	return r, nil
+}
+
+// buildReaders is how many connections a report's reads share.
+const buildReaders = 3
+
+// snapshotTx begins a read-only transaction on its own connection that sees exactly the snapshot
+// another transaction exported.
+func snapshotTx(ctx context.Context, db *sqlx.DB, exported string) (*sqlx.Tx, error) {
+	tx, err := db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := tx.ExecContext(ctx, `SET TRANSACTION SNAPSHOT `+pq.QuoteLiteral(exported)); err != nil {
+		_ = tx.Rollback()
+		return nil, fmt.Errorf("import the report's snapshot: %w", err)
+	}
+	return tx, nil
+}
+
+// add adds part p, one read's share of the report, to r: each sum and count is added, each list
+// appended, the sweep account's proof taken when p has it.
+func (r *Report) add(p *Report) {
+	t, pt := &r.Totals, &p.Totals
+	for _, f := range []struct{ to, from *decimal.Decimal }{
+		{&t.Receipts, &pt.Receipts}, {&t.Allocated, &pt.Allocated}, {&t.Unallocated, &pt.Unallocated},
+		{&t.Held, &pt.Held}, {&t.Planned, &pt.Planned}, {&t.Executed, &pt.Executed},
+		{&t.Failed, &pt.Failed}, {&t.InFlight, &pt.InFlight},
+	} {
+		*f.to = f.to.Add(*f.from)
+	}
+	t.Journals += pt.Journals
+	t.ExecutedCount += pt.ExecutedCount
+	t.FailedCount += pt.FailedCount
+	t.InFlightCount += pt.InFlightCount
+	t.Rewards = append(t.Rewards, pt.Rewards...)
+	t.Problems = append(t.Problems, pt.Problems...)
+	r.Exceptions = append(r.Exceptions, p.Exceptions...)
+	if p.Sweep != nil {
+		r.Sweep = p.Sweep
+	}
 }
 
 // eachRow streams the rows of query into fn, one struct at a time.
