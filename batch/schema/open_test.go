@@ -32,28 +32,29 @@ func show(t *testing.T, dsn string, names ...string) []string {
 	return out
 }
 
-// Every connection gets the server-side timeouts, in URL and key=value form, unless the URL sets
-// its own.
+// Every connection gets the server-side timeouts and JIT off, in URL and key=value form, unless
+// the URL sets its own.
 func TestOpenSetsTimeouts(t *testing.T) {
 	t.Parallel()
 	u := schematest.URL(t)
-	if got := strings.Join(show(t, u, "statement_timeout", "idle_in_transaction_session_timeout"), " "); got != "30min 10min" {
-		t.Errorf("URL: timeouts %s, want 30min 10min", got)
+	if got := strings.Join(show(t, u, "statement_timeout", "idle_in_transaction_session_timeout", "jit"), " "); got != "30min 10min off" {
+		t.Errorf("URL: timeouts and jit %s, want 30min 10min off", got)
 	}
 	pu, err := url.Parse(u)
 	if err != nil {
 		t.Fatal(err)
 	}
 	kv := "host=" + pu.Hostname() + " port=" + pu.Port() + " user=" + pu.User.Username() + " dbname=" + strings.TrimPrefix(pu.Path, "/") + " sslmode=disable"
-	if got := strings.Join(show(t, kv, "statement_timeout", "idle_in_transaction_session_timeout"), " "); got != "30min 10min" {
-		t.Errorf("key=value: timeouts %s, want 30min 10min", got)
+	if got := strings.Join(show(t, kv, "statement_timeout", "idle_in_transaction_session_timeout", "jit"), " "); got != "30min 10min off" {
+		t.Errorf("key=value: timeouts and jit %s, want 30min 10min off", got)
 	}
 	q := pu.Query()
 	q.Set("statement_timeout", "0")
 	q.Set("idle_in_transaction_session_timeout", "2min")
+	q.Set("jit", "on")
 	pu.RawQuery = q.Encode()
-	if got := strings.Join(show(t, pu.String(), "statement_timeout", "idle_in_transaction_session_timeout"), " "); got != "0 2min" {
-		t.Errorf("set by the URL: timeouts %s, want 0 2min", got)
+	if got := strings.Join(show(t, pu.String(), "statement_timeout", "idle_in_transaction_session_timeout", "jit"), " "); got != "0 2min on" {
+		t.Errorf("set by the URL: timeouts and jit %s, want 0 2min on", got)
 	}
 }
 
