@@ -380,3 +380,31 @@ func TestPlanWritesNoHistory(t *testing.T) {
 		t.Fatalf("history rows after planning: %d (%v), want 0", history, err)
 	}
 }
+
+// A plan that wrote a night's journals leaves their statistics fresh: the reads of the whole
+// night after it (the cash check, counts, the report) are planned on what the table holds.
+func TestPlanRefreshesTheJournalsStatistics(t *testing.T) {
+	t.Parallel()
+	db := schematest.DB(t)
+	var allocs []string
+	for i := range 40 {
+		allocs = append(allocs, fmt.Sprintf("R1:%s:1.00:c%d", acct(i+1), i))
+	}
+	load(t, db, []string{"R1:40.00"}, allocs)
+	tuples := func() (n float64) {
+		t.Helper()
+		if err := db.Get(&n, `SELECT reltuples FROM pg_class WHERE oid = 'journals'::regclass`); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := tuples(); n > 0 {
+		t.Fatalf("journals' statistics know %v rows before any plan", n)
+	}
+	if res := planDate(t, db, "2026-11-20", 500); res.Journals != 40 {
+		t.Fatalf("plan %+v", res)
+	}
+	if n := tuples(); n != 40 {
+		t.Fatalf("journals' statistics know %v rows after a plan of 40 journals, want 40", n)
+	}
+}
