@@ -618,7 +618,8 @@ func (r *Runner) track(ctx context.Context, runID int64, submitted <-chan time.T
 	if err != nil {
 		return err
 	}
-	reversed, err := track.Watch(ctx, r.DB, r.Broker, c.SweepAccount, c.RewardsAccount, date.Add(-c.WatchFor), c.Now())
+	watchFrom := date.Add(-c.WatchFor)
+	reversed, err := track.Watch(ctx, r.DB, r.Broker, c.SweepAccount, c.RewardsAccount, watchFrom, c.Now())
 	if err != nil {
 		// Never only logged: a reversal check that did not happen must stop the night.
 		return fmt.Errorf("track: watching funded journals of earlier runs: %w", err)
@@ -626,7 +627,7 @@ func (r *Runner) track(ctx context.Context, runID int64, submitted <-chan time.T
 	if reversed > 0 {
 		c.Logger.Warn("track: funded journals changed at Alpaca after funding", "journals", reversed)
 	}
-	linked, err := track.LinkCorrections(ctx, r.DB, r.Broker, c.SweepAccount, c.Now())
+	linked, err := track.LinkCorrections(ctx, r.DB, r.Broker, c.SweepAccount, watchFrom, c.Now())
 	if err != nil {
 		return fmt.Errorf("track: %w", err)
 	}

@@ -102,6 +102,35 @@ func TestReversalAndCorrectionReportedTheNextNight(t *testing.T) {
 	}
 }
 
+// A corrected journal of a night older than the watch is no longer looked for: each night reads
+// only the watched runs' journals (not every night the account ever had) and asks Alpaca only
+// for their replacements.
+func TestCorrectionsOutsideTheWatchAreNotLookedFor(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	if _, err := b.runner.Run(ctx, fixtures.BusinessDate); err != nil {
+		t.Fatal(err)
+	}
+	// Alpaca corrects a journal (its replacement is there to be found), and the journal is known as
+	// corrected, but its replacement was never linked while its night was watched.
+	admin(t, b, "journals/"+alpacaID(t, b, "ACME-002")+"/correct", `{"amount":"2999.00"}`)
+	b.db.MustExec(`UPDATE journals SET status = 'correct' WHERE client_ref = 'ACME-002'`)
+
+	b.clock.Advance(reconcile.WatchForDefault + 48*time.Hour)
+	later := b.clock.Now().Format(time.DateOnly)
+	if _, err := b.runner.Run(ctx, later); err != nil {
+		t.Fatal(err)
+	}
+	var linked int
+	if err := b.db.Get(&linked, `SELECT count(*) FROM journal_replacements`); err != nil {
+		t.Fatal(err)
+	}
+	if linked != 0 {
+		t.Fatalf("the night of %s linked %d replacements of a night no longer watched", later, linked)
+	}
+}
+
 // A journal still queued when its night was reported, rejected by Alpaca afterwards, is news for
 // the next night's report, once. A failure the first report already showed is not repeated.
 func TestLateFailureOfAStuckJournalIsReportedOnce(t *testing.T) {

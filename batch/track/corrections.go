@@ -16,11 +16,14 @@ import (
 	"github.com/cashpool/cashpool/pool"
 )
 
-// LinkCorrections finds, for every cash journal Alpaca marked 'correct' that has no known
-// replacement yet (Alpaca corrects an amount; a JNLS has none), the journal that replaced it: the one to the same account that carries the same key token
-// in its description under another id. The list is narrowed to the account and the weeks around
-// the correction, so it stays small. Returns how many were linked.
-func LinkCorrections(ctx context.Context, db *sqlx.DB, broker Broker, sweep string, now time.Time) (int, error) {
+// LinkCorrections finds, for every cash journal of the sweep account's runs from business date
+// from on (the watch, as Watch's) that Alpaca marked 'correct' and that has no known replacement
+// yet (Alpaca corrects an amount; a JNLS has none), the journal that replaced it: the one to the
+// same account that carries the same key token in its description under another id. The list is
+// narrowed to the account and the weeks around the correction, so it stays small. Older runs are
+// not read: their journals are no longer watched, and reading every night the account ever had
+// grew with each night. Returns how many were linked.
+func LinkCorrections(ctx context.Context, db *sqlx.DB, broker Broker, sweep string, from, now time.Time) (int, error) {
 	var corrected []struct {
 		ID        int64     `db:"id"`
 		Key       string    `db:"journal_key"`
@@ -30,9 +33,10 @@ func LinkCorrections(ctx context.Context, db *sqlx.DB, broker Broker, sweep stri
 	}
 	if err := db.SelectContext(ctx, &corrected, `
 		SELECT j.id, j.journal_key::text AS journal_key, j.to_account::text AS to_account, j.alpaca_id::text AS alpaca_id, j.updated_at
-		FROM journals j JOIN runs r ON r.id = j.run_id
-		WHERE j.status = $2 AND r.sweep_account = $1 AND j.entry_type = 'JNLC'
-		  AND NOT EXISTS (SELECT 1 FROM journal_replacements x WHERE x.journal_id = j.id)`, sweep, store.JournalCorrect); err != nil {
+		FROM journals j
+		WHERE j.run_id = ANY(`+watchedRuns+`) AND j.status = $2 AND j.entry_type = 'JNLC'
+		  AND NOT EXISTS (SELECT 1 FROM journal_replacements x WHERE x.journal_id = j.id)`,
+		sweep, store.JournalCorrect, from.Format(time.DateOnly)); err != nil {
 		return 0, fmt.Errorf("corrected journals: %w", err)
 	}
 	linked := 0
@@ -122,11 +126,11 @@ func Watch(ctx context.Context, db *sqlx.DB, broker Broker, sweep, rewards strin
 	}
 	var watched []open
 	if err := db.SelectContext(ctx, &watched, `
-		SELECT j.id, j.alpaca_id::text AS alpaca_id, j.status FROM journals j JOIN runs r ON r.id = j.run_id
-		WHERE r.sweep_account = $1 AND r.business_date >= $2 AND j.alpaca_id IS NOT NULL
+		SELECT j.id, j.alpaca_id::text AS alpaca_id, j.status FROM journals j
+		WHERE j.run_id = ANY(`+watchedRuns+`) AND j.alpaca_id IS NOT NULL
 		  AND j.status NOT IN (`+failedList+`)
-		  AND (j.alpaca_id = ANY($3::uuid[]) OR j.status NOT IN (`+finalList+`))`,
-		sweep, from.Format(time.DateOnly), pq.Array(listed)); err != nil {
+		  AND (j.alpaca_id = ANY($2::uuid[]) OR j.status NOT IN (`+finalList+`))`,
+		sweep, pq.Array(listed), from.Format(time.DateOnly)); err != nil {
 		return 0, fmt.Errorf("funded and open journals: %w", err)
 	}
 	var moved []open
@@ -153,6 +157,10 @@ func Watch(ctx context.Context, db *sqlx.DB, broker Broker, sweep, rewards strin
 	}
 	return applyChanges(ctx, db, nil, moves, "watch", now.UTC())
 }
+
+// watchedRuns are the ids of the sweep account ($1) runs from business date $3 on: the journals
+// read are found by their run (journals_run_batch), never by reading every night the account had.
+const watchedRuns = `ARRAY(SELECT id FROM runs WHERE sweep_account = $1 AND business_date >= $3::date)`
 
 // watchStatuses are what Watch lists: where a funded or open journal can end without being funded,
 // and the open statuses.
