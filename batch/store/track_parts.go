@@ -37,11 +37,12 @@ type TrackClaim struct {
 }
 
 // ClaimTrackParts renews holder's leases on the run's parts and claims more, each for lease. A
-// part is free when nobody holds it or its lease ran out. all (the run's holder): every free part
-// is claimed. Otherwise holder claims up to its fair share, ceil(parts / live trackers) where the
-// live trackers are the other holders with a lease not run out and holder itself: free parts
-// first, then parts of trackers holding more than the share. A part taken from its holder makes
-// that holder's next transaction on it fail; one locked by such a transaction is skipped.
+// part is free when nobody holds it or its lease ran out. holder's fair share is ceil(parts / live
+// trackers), the live trackers being the other holders with a lease not run out and holder itself.
+// all (the run's holder): every free part is claimed; otherwise free parts up to the share. Then,
+// below its share, holder takes parts of trackers holding more than the share. A part taken from
+// its holder makes that holder's next transaction on it fail; one locked by such a transaction is
+// skipped.
 func ClaimTrackParts(ctx context.Context, db *sqlx.DB, runID int64, holder string, lease time.Duration, all bool) (TrackClaim, error) {
 	var c TrackClaim
 	tx, err := db.BeginTxx(ctx, nil)
@@ -84,28 +85,27 @@ func ClaimTrackParts(ctx context.Context, db *sqlx.DB, runID int64, holder strin
 	if c.Closed || !c.Started {
 		return c, tx.Commit()
 	}
+	share := (len(rows) + len(others)) / (len(others) + 1) // ceil(parts / live trackers)
 	want, victims := free, []string{}
 	if !all {
-		share := (len(rows) + len(others)) / (len(others) + 1) // ceil(parts / live trackers)
-		need := max(share-len(c.Mine), 0)
 		// A joining process takes the highest parts, the run's holder claims from the lowest: each
 		// keeps a run of parts, split evenly over its appliers.
 		slices.Reverse(free)
-		want = free[:min(need, len(free))]
-		for need -= len(want); need > 0; need-- {
-			most := ""
-			for h, ps := range others {
-				if len(ps) > share && (most == "" || len(ps) > len(others[most])) {
-					most = h
-				}
+		want = free[:min(max(share-len(c.Mine), 0), len(free))]
+	}
+	for need := share - len(c.Mine) - len(want); need > 0; need-- {
+		most := ""
+		for h, ps := range others {
+			if len(ps) > share && (most == "" || len(ps) > len(others[most])) {
+				most = h
 			}
-			if most == "" {
-				break
-			}
-			ps := others[most]
-			want, others[most] = append(want, ps[len(ps)-1]), ps[:len(ps)-1]
-			victims = append(victims, most)
 		}
+		if most == "" {
+			break
+		}
+		ps := others[most]
+		want, others[most] = append(want, ps[len(ps)-1]), ps[:len(ps)-1]
+		victims = append(victims, most)
 	}
 	if len(want) > 0 {
 		var got []int

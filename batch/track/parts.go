@@ -34,10 +34,11 @@ type partsLost struct{ parts []int }
 
 func (e *partsLost) Error() string { return fmt.Sprintf("track parts %v lost to another tracker", e.parts) }
 
-// keep renews this process's leases and claims parts every Lease/3 until ctx ends, the run's
-// parts are closed, or Until says to stop (errClosed).
+// keep renews this process's leases and claims parts every Lease/3 (at least every second, so
+// that a tracker that joined learns soon that tracking ended) until ctx ends, the run's parts are
+// closed, or Until says to stop (errClosed).
 func (st *streamer) keep(ctx context.Context) error {
-	t := time.NewTicker(st.cfg.Lease / 3)
+	t := time.NewTicker(min(st.cfg.Lease/3, time.Second))
 	defer t.Stop()
 	for {
 		select {
