@@ -32,7 +32,9 @@ var errClosed = errors.New("the run's tracking has ended")
 // it committed; it was rolled back.
 type partsLost struct{ parts []int }
 
-func (e *partsLost) Error() string { return fmt.Sprintf("track parts %v lost to another tracker", e.parts) }
+func (e *partsLost) Error() string {
+	return fmt.Sprintf("track parts %v lost to another tracker", e.parts)
+}
 
 // keep renews this process's leases and claims parts every Lease/3 (at least every second, so
 // that a tracker that joined learns soon that tracking ended) until ctx ends, the run's parts are
