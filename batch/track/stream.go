@@ -344,7 +344,7 @@ func (st *streamer) loop(ctx context.Context) error {
 		if !ok {
 			return nil
 		}
-		cursor, err := st.cursor(ctx, active)
+		cursor, ofParts, err := st.cursor(ctx, active)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -356,10 +356,11 @@ func (st *streamer) loop(ctx context.Context) error {
 		switch {
 		case !ok:
 			o.Since = st.start
-		case attempt == 0 && at.After(st.start):
+		case attempt == 0 && at.After(st.start) && (st.holder == runHolder || !ofParts):
 			// The cursor is past the run's start: events of this run may have come before its
 			// journal ids were stored and been skipped as not ours. Re-read them; de-duplication
-			// drops what was applied.
+			// drops what was applied. (A tracker joining the night starts from its parts' cursors,
+			// which never pass such an event while batches are being sent.)
 			o.Since = st.start
 		case attempt > 0 && cursor == prev:
 			// The replay did not get past the cursor (a connection that breaks at the same point
@@ -407,25 +408,23 @@ func (st *streamer) loop(ctx context.Context) error {
 }
 
 // cursor is where a connection applying the parts active resumes: every event of theirs up to it
-// is committed. The account's cursor passes only what every part committed; a part's own may be
-// ahead of it.
-func (st *streamer) cursor(ctx context.Context, active [TrackParts]bool) (string, error) {
-	var id string
-	err := st.db.GetContext(ctx, &id, queryCursor, st.cfg.SweepAccount)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return "", err
-	}
+// is committed. That is the smallest of the parts' cursors (ofParts) once each has one: the
+// account's cursor may have passed events a tracker kept in memory for a part it has lost since.
+func (st *streamer) cursor(ctx context.Context, active [TrackParts]bool) (id string, ofParts bool, err error) {
 	var parts []int
 	for k, a := range active {
 		if a {
 			parts = append(parts, k)
 		}
 	}
-	ofParts, err := store.TrackPartsCursor(ctx, st.db, st.runID, parts)
-	if err != nil {
-		return "", err
+	if id, err = store.TrackPartsCursor(ctx, st.db, st.runID, parts); err != nil || id != "" {
+		return id, id != "", err
 	}
-	return max(id, ofParts), nil
+	err = st.db.GetContext(ctx, &id, queryCursor, st.cfg.SweepAccount)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, nil
+	}
+	return id, false, err
 }
 
 // errRegain ends a connection when a part was gained: the next reads the part's events.
