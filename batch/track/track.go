@@ -13,6 +13,16 @@
 // overlap is dropped by the de-duplication. Events for journals that are not ours are skipped but still move the cursor.
 // Without a stored cursor the stream starts a margin before the run's first batch was sent.
 //
+// Tracking is shared by the night's processes (parts.go): the run's journals are split into
+// TrackParts parts (track_parts), each applied by the tracker holding its lease. The run's holder
+// (Track) claims every free part; a process that joined the night (Follow) claims its fair share.
+// Each tracker reads its own stream and applies only its parts' events; each transaction writes its
+// parts' cursors and what its moves did to the run's open count, and commits only while the parts
+// are still its own. A part whose holder stopped is taken after its lease, and its taker reads its
+// events again from the part's cursor. The holder alone heals, keeps the deadline and ends
+// tracking, counting the others' moves from the parts' sums; ending closes the parts, after which
+// no tracker commits. Alone, the holder holds every part and tracks as it always did.
+//
 // Heal passes (Pass: a windowed list call when the run is small, a GET by id per open journal
 // otherwise) catch what the stream never delivered: they run after the stream reports dropped
 // messages, after a reconnect, and once when the deadline comes with journals still open. Mode
