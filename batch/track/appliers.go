@@ -350,7 +350,8 @@ func (a *appliers) finish() error {
 
 // writePartCursors writes applier k's track parts' cursors as far as its committed shares let
 // them go (never past an event it keeps for a journal not known yet), then the account's cursor
-// up to the run's smallest part cursor.
+// up to the run's smallest part cursor, in one transaction that commits only while the parts are
+// still its own (after the run's holder closed them, nothing is written).
 func (a *appliers) writePartCursors(k int) error {
 	st := a.st
 	a.mu.Lock()
@@ -361,20 +362,33 @@ func (a *appliers) writePartCursors(k int) error {
 	if c <= a.partWritten[k] || len(parts) == 0 {
 		return nil
 	}
-	kept, err := store.AdvanceTrackParts(a.ctx, st.db, st.runID, st.holder, parts, c, 0, decimal.Zero)
+	tx, err := st.db.BeginTxx(a.ctx, nil)
 	if err != nil {
 		return err
 	}
-	a.partWritten[k] = c
-	if len(kept) < len(parts) {
-		st.lost(lostOf(parts, kept))
-	}
-	acct, err := store.TrackPartsCursor(a.ctx, st.db, st.runID, nil)
-	if err != nil || acct == "" {
+	defer tx.Rollback()
+	kept, err := store.AdvanceTrackParts(a.ctx, tx, st.runID, st.holder, parts, c, 0, decimal.Zero)
+	if err != nil {
 		return err
 	}
-	_, err = st.db.ExecContext(a.ctx, advanceCursor, st.cfg.SweepAccount, acct, st.cfg.Now().UTC())
-	return err
+	if len(kept) < len(parts) {
+		st.lost(lostOf(parts, kept))
+		return nil
+	}
+	acct, err := store.TrackPartsCursor(a.ctx, tx, st.runID, nil)
+	if err != nil {
+		return err
+	}
+	if acct != "" {
+		if _, err := tx.ExecContext(a.ctx, advanceCursor, st.cfg.SweepAccount, acct, st.cfg.Now().UTC()); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	a.partWritten[k] = c
+	return nil
 }
 
 // keptBefore is cursor c held back before the oldest of the events kept (journals not known yet):
