@@ -18,21 +18,43 @@ const workLookEvery = 250 * time.Millisecond
 
 // Work joins the night of date that another process runs (it holds the run lock: ingest, plan,
 // cash check, tracking, report): once the holder has checked the night's cash, this process claims
-// and sends batches beside it, through the same claims, until none is left to send; then it
-// tracks the parts of the night's tracking it can claim beside the holder (track.Follow) until
-// the holder ends tracking or the night is no longer open under the lock's epoch. It sends
+// and sends batches beside it, through the same claims, until none is left to send, and from then
+// on also tracks the parts of the night's tracking it can claim beside the holder (track.Follow),
+// until the holder ends tracking or the night is no longer open under the lock's epoch. It sends
 // nothing while the night is not open under the lock's current fencing epoch (not planned yet,
 // held for cash, or a new holder that has not checked the cash again); it neither heals, marks
 // the run, nor writes the report.
 func (r *Runner) Work(ctx context.Context, date string) (submit.Result, error) {
 	c := r.cfg()
 	worker := submit.NewWorker()
+	// Tracking begins beside sending, as the holder's does: the parts are taken while their
+	// cursors are young, so little is read twice.
+	tctx, stopTracking := context.WithCancel(ctx)
+	defer stopTracking()
+	var tracked chan error
+	opened := func(runID int64) {
+		if tracked == nil {
+			tracked = make(chan error, 1)
+			go func() { tracked <- r.follow(tctx, date, runID, worker) }()
+		}
+	}
 	for {
-		res, runID, done, err := r.joinOnce(ctx, date, worker)
+		res, runID, done, err := r.joinOnce(ctx, date, worker, opened)
 		if err != nil {
+			stopTracking()
+			if tracked != nil {
+				<-tracked
+			}
 			return res, err
 		}
 		if done {
+			if tracked != nil {
+				if err := <-tracked; err != nil {
+					return res, err
+				}
+			}
+			// Tracking beside sending stops when the lock changes hands; a new holder may have
+			// opened the night again since (tracking that ended returns at once).
 			return res, r.follow(ctx, date, runID, worker)
 		}
 		if err := c.TrackWait(ctx, workLookEvery); err != nil {
@@ -59,23 +81,24 @@ func (r *Runner) JoinOpenNights(ctx context.Context) error {
 		if !held {
 			continue
 		}
-		if _, _, _, err := r.joinOnce(ctx, date, submit.NewWorker()); err != nil {
+		if _, _, _, err := r.joinOnce(ctx, date, submit.NewWorker(), func(int64) {}); err != nil {
 			return fmt.Errorf("joining the night of %s: %w", date, err)
 		}
 	}
 	return nil
 }
 
-// joinOnce sends, as worker, the batches of date's night (run runID) while it is open for sending;
-// done when nothing is left to send or the night is past submitting, not done when it is not open
-// (yet, or again: the run lock changed hands since).
-func (r *Runner) joinOnce(ctx context.Context, date, worker string) (_ submit.Result, runID int64, done bool, _ error) {
+// joinOnce sends, as worker, the batches of date's night (run runID) while it is open for sending,
+// after telling opened that it is; done when nothing is left to send or the night is past
+// submitting, not done when it is not open (yet, or again: the run lock changed hands since).
+func (r *Runner) joinOnce(ctx context.Context, date, worker string, opened func(runID int64)) (_ submit.Result, runID int64, done bool, _ error) {
 	c := r.cfg()
 	name := schema.RunLockName(c.SweepAccount, date)
 	runID, epoch, done, err := r.openEpoch(ctx, date, name)
 	if done || err != nil || epoch == 0 {
 		return submit.Result{}, runID, done, err
 	}
+	opened(runID)
 	cfg := r.submitConfig(date, submit.Fence{Name: name, Epoch: epoch}, true)
 	cfg.Worker = worker
 	res, err := submit.Submit(ctx, r.DB, r.Broker, runID, cfg)

@@ -141,10 +141,10 @@ func TestNewRunLockHolderFreesOldClaims(t *testing.T) {
 	checkBrokerLedger(t, b)
 }
 
-// TestWorkTracksBesideTheRun: a second process that joined the night (Work) goes on, once nothing
-// is left to send, to track its share of the run's parts beside the run's holder: both apply
-// events, every journal ends at the broker's status, the night's report is written, and Work
-// returns once the holder has ended tracking. (Before, Work returned after sending and the holder
+// TestWorkTracksBesideTheRun: a second process that joined the night (Work) also tracks its share
+// of the run's parts beside the run's holder: both apply events, every journal ends at the
+// broker's status, the night's report is written, and Work returns once the holder has ended
+// tracking. (Before, Work returned after sending and the holder
 // tracked alone.)
 func TestWorkTracksBesideTheRun(t *testing.T) {
 	t.Parallel()

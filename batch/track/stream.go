@@ -212,8 +212,9 @@ func trackStream(ctx context.Context, db *sqlx.DB, broker Broker, s Streamer, ru
 			return finish(ctx.Err())
 		}
 	}
-	// Shared, the other trackers' moves are read from the parts' sums this often.
-	peek := time.NewTicker(cfg.FlushEvery)
+	// Shared, the other trackers' moves are read from the parts' sums this often (the last of the
+	// night's may be another's: tracking ends at most this long after it).
+	peek := time.NewTicker(min(cfg.FlushEvery, 250*time.Millisecond))
 	defer peek.Stop()
 	for {
 		if openN <= 0 {
