@@ -48,7 +48,8 @@ type appliers struct {
 	// carrying: a transaction writing the cursor is under way. One at a time: another would wait
 	// for its row lock, holding its part up.
 	carrying bool
-	// active: the track parts this connection applies; whole while that is every part.
+	// active: the track parts this connection applies; whole while that is every part (the run's
+	// holder only).
 	active [TrackParts]bool
 	whole  bool
 	// partSafe and partWritten, per applier: the newest event id its track parts' cursors may
@@ -78,7 +79,9 @@ func (st *streamer) startAppliers(ctx context.Context, active [TrackParts]bool) 
 	parts := len(st.early)
 	actx, cancel := context.WithCancel(ctx)
 	a := &appliers{st: st, ctx: actx, cancel: cancel, queues: make([]chan share, parts),
-		failed: make(chan struct{}), done: make([]uint64, parts), active: active, whole: !slices.Contains(active[:], false),
+		failed: make(chan struct{}), done: make([]uint64, parts), active: active,
+		// A tracker that joined the night writes the account's cursor only with its parts' (fenced).
+		whole:    !slices.Contains(active[:], false) && st.holder == runHolder,
 		partSafe: make([]string, parts), partWritten: make([]string, parts)}
 	st.pmu.Lock()
 	st.applying = a

@@ -67,8 +67,12 @@ func (st *streamer) claim(ctx context.Context) error {
 		return errClosed
 	}
 	if st.cfg.Until != nil {
-		if done, err := st.cfg.Until(ctx); err != nil || done {
-			return cmpErr(err, errClosed)
+		done, err := st.cfg.Until(ctx)
+		if err != nil {
+			return err
+		}
+		if done {
+			return errClosed
 		}
 	}
 	if st.holder != runHolder && !st.allSent() {
@@ -80,13 +84,6 @@ func (st *streamer) claim(ctx context.Context) error {
 	}
 	st.setHeld(c.Mine)
 	return nil
-}
-
-func cmpErr(err, otherwise error) error {
-	if err != nil {
-		return err
-	}
-	return otherwise
 }
 
 // setHeld takes in the parts this process holds: the connection's appliers stop applying parts
