@@ -96,7 +96,22 @@ func TestTwoTrackersShareTheRun(t *testing.T) {
 		return h["run"] == track.TrackParts/2 && h["worker-1"] == track.TrackParts/2
 	})
 	b.sim.Advance(3 * time.Second) // queued -> sent_to_clearing -> executed
-	h, w := <-held, <-joined
+	h := <-held
+	// Once the holder's Track returned, the joined tracker writes nothing more.
+	written := func() string {
+		var s string
+		if err := b.db.Get(&s, `SELECT (SELECT count(*) FROM journal_history)::text || ' ' ||
+			(SELECT coalesce(string_agg(last_event_id || updated_at::text, ','), '') FROM event_cursors) || ' ' ||
+			(SELECT string_agg(part || coalesce(holder, '') || coalesce(cursor, '') || open_delta, ',' ORDER BY part) FROM track_parts)`); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	after := written()
+	w := <-joined
+	if now := written(); now != after {
+		t.Errorf("written after the holder's Track returned:\n%s\nthen\n%s", after, now)
+	}
 	if h.err != nil || w.err != nil {
 		t.Fatalf("holder: %v (%+v); joined: %v (%+v)", h.err, h.res, w.err, w.res)
 	}
