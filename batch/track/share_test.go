@@ -3,6 +3,7 @@ package track_test
 import (
 	"context"
 	"hash/fnv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -271,4 +272,33 @@ func TestPartCursorStaysBeforeHeldEvents(t *testing.T) {
 	b.checkPartCursors(t)
 	b.checkStatusesMatch(t)
 	b.checkHistory(t)
+}
+
+// TestProgressCountsEveryTrackersMoves: while the run stays open, the holder's progress (the
+// status line and the progress lines) counts the moves the joined tracker applied too, read from
+// the parts' sums. (Counting only its own, the holder would say about half the run is final.)
+func TestProgressCountsEveryTrackersMoves(t *testing.T) {
+	t.Parallel()
+	b := setup(t, sandbox.Faults{}, nil)
+	for range 4 {
+		b.post(t, 50, true, "")
+	}
+	b.post(t, 2, true, "/fixtures/status=pending/fixtures/") // stays queued: the run stays open
+	cfg := b.config()
+	cfg.Lease = 3 * time.Second
+	cfg.ProgressEvery = 10 * time.Millisecond
+	var final, total atomic.Int64
+	cfg.OnProgress = func(f, n int) { final.Store(int64(f)); total.Store(int64(n)) }
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	held := b.goTrack(ctx, cfg)
+	joined := b.goFollow(ctx, "worker-1", cfg)
+	waitFor(t, 20*time.Second, func() bool { return b.holds(t)["worker-1"] == track.TrackParts/2 })
+	b.sim.Advance(3 * time.Second) // 200 executed, 2 still queued
+	waitFor(t, 20*time.Second, func() bool { return final.Load() == 200 && total.Load() == 202 })
+	cancel()
+	h, w := <-held, <-joined
+	if w.res.Changed == 0 || h.res.Changed == 0 {
+		t.Errorf("the holder applied %d moves, the joined tracker %d: want both some", h.res.Changed, w.res.Changed)
+	}
 }
