@@ -129,7 +129,7 @@ func ClaimTrackParts(ctx context.Context, db *sqlx.DB, runID int64, holder strin
 // moves did to the run's open count and funded amount (added to the first part's row: only the
 // run's sums are read). It returns the parts still holder's, under a lease not run out; the
 // caller commits only when that is every one of parts. A part's row stays locked until the
-// transaction ends, so closing or taking the part waits for it.
+// transaction ends: closing the parts waits for it, a claim passes the part by.
 func AdvanceTrackParts(ctx context.Context, q Querier, runID int64, holder string, parts []int, cursor string, openDelta int, funded decimal.Decimal) ([]int, error) {
 	var kept []int
 	err := q.SelectContext(ctx, &kept, `
