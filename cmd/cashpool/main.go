@@ -45,8 +45,8 @@ Usage: cashpool <command> [flags]
   ingest      take complete files from the drop folder
   plan        plan the run of --date
   submit      send the planned batches of --date
-  work        join the night of --date another process runs: send its batches, then track
-              its share of the journals, beside it
+  work        join the night of --date another process runs: send its batches and track
+              its share of the journals beside it
   track       follow the journals of --date until final or the tracking deadline
   reconcile   write the report of --date and mark the run finished
   report      rewrite the report of --date (--format csv,json,html)
