@@ -10,6 +10,7 @@ import (
 	"github.com/cashpool/cashpool/batch/schema"
 	"github.com/cashpool/cashpool/batch/store"
 	"github.com/cashpool/cashpool/batch/submit"
+	"github.com/cashpool/cashpool/batch/track"
 )
 
 // workLookEvery is how often a joining process looks whether the night is open for sending.
@@ -17,17 +18,44 @@ const workLookEvery = 250 * time.Millisecond
 
 // Work joins the night of date that another process runs (it holds the run lock: ingest, plan,
 // cash check, tracking, report): once the holder has checked the night's cash, this process claims
-// and sends batches beside it, through the same claims, until none is left to send. It returns
-// when the night is submitted; it neither tracks nor writes the report, and sends nothing while
-// the night is not open under the lock's current fencing epoch (not planned yet, held for cash,
-// or a new holder that has not checked the cash again).
+// and sends batches beside it, through the same claims, until none is left to send, and from then
+// on also tracks the parts of the night's tracking it can claim beside the holder (track.Follow),
+// until the holder ends tracking or the night is no longer open under the lock's epoch. It sends
+// nothing while the night is not open under the lock's current fencing epoch (not planned yet,
+// held for cash, or a new holder that has not checked the cash again); it neither heals, marks
+// the run, nor writes the report.
 func (r *Runner) Work(ctx context.Context, date string) (submit.Result, error) {
 	c := r.cfg()
 	worker := submit.NewWorker()
+	// Tracking begins beside sending, as the holder's does: the parts are taken while their
+	// cursors are young, so little is read twice.
+	tctx, stopTracking := context.WithCancel(ctx)
+	defer stopTracking()
+	var tracked chan error
+	opened := func(runID int64) {
+		if tracked == nil {
+			tracked = make(chan error, 1)
+			go func() { tracked <- r.follow(tctx, date, runID, worker) }()
+		}
+	}
 	for {
-		res, done, err := r.joinOnce(ctx, date, worker)
-		if done || err != nil {
+		res, runID, done, err := r.joinOnce(ctx, date, worker, opened)
+		if err != nil {
+			stopTracking()
+			if tracked != nil {
+				<-tracked
+			}
 			return res, err
+		}
+		if done {
+			if tracked != nil {
+				if err := <-tracked; err != nil {
+					return res, err
+				}
+			}
+			// Tracking beside sending stops when the lock changes hands; a new holder may have
+			// opened the night again since (tracking that ended returns at once).
+			return res, r.follow(ctx, date, runID, worker)
 		}
 		if err := c.TrackWait(ctx, workLookEvery); err != nil {
 			return submit.Result{}, err
@@ -53,36 +81,73 @@ func (r *Runner) JoinOpenNights(ctx context.Context) error {
 		if !held {
 			continue
 		}
-		if _, _, err := r.joinOnce(ctx, date, submit.NewWorker()); err != nil {
+		if _, _, _, err := r.joinOnce(ctx, date, submit.NewWorker(), func(int64) {}); err != nil {
 			return fmt.Errorf("joining the night of %s: %w", date, err)
 		}
 	}
 	return nil
 }
 
-// joinOnce sends, as worker, the batches of date's night while it is open for sending; done when
-// nothing is left to send or the night is past submitting, not done when it is not open (yet, or
-// again: the run lock changed hands since).
-func (r *Runner) joinOnce(ctx context.Context, date, worker string) (submit.Result, bool, error) {
+// joinOnce sends, as worker, the batches of date's night (run runID) while it is open for sending,
+// after telling opened that it is; done when nothing is left to send or the night is past
+// submitting, not done when it is not open (yet, or again: the run lock changed hands since).
+func (r *Runner) joinOnce(ctx context.Context, date, worker string, opened func(runID int64)) (_ submit.Result, runID int64, done bool, _ error) {
 	c := r.cfg()
 	name := schema.RunLockName(c.SweepAccount, date)
 	runID, epoch, done, err := r.openEpoch(ctx, date, name)
 	if done || err != nil || epoch == 0 {
-		return submit.Result{}, done, err
+		return submit.Result{}, runID, done, err
 	}
+	opened(runID)
 	cfg := r.submitConfig(date, submit.Fence{Name: name, Epoch: epoch}, true)
 	cfg.Worker = worker
 	res, err := submit.Submit(ctx, r.DB, r.Broker, runID, cfg)
 	if errors.Is(err, submit.ErrLostLock) {
 		// Another process took the run lock: it checks the cash again and opens the night anew.
 		c.Logger.Info("work: the run lock changed hands; waiting for its new holder to open the night", "date", date)
-		return res, false, nil
+		return res, runID, false, nil
 	}
 	if err == nil {
 		c.Logger.Info("work: nothing left to send", "date", date, "worker", worker, "batches_sent", res.Sent,
 			"batches_split", res.Split, "batches_recovered_by_listing", res.Recovered)
 	}
-	return res, true, err
+	return res, runID, true, err
+}
+
+// follow tracks, as worker, the parts of run runID's tracking it can claim beside the run lock's
+// holder, until the holder ends tracking, or the run is past tracking or its lock is no longer held
+// under the epoch the night was opened with (the holder died or lost it: the next holder tracks).
+func (r *Runner) follow(ctx context.Context, date string, runID int64, worker string) error {
+	c := r.cfg()
+	if runID == 0 {
+		return nil
+	}
+	name := schema.RunLockName(c.SweepAccount, date)
+	tcfg := track.Config{
+		SweepAccount: c.SweepAccount, RewardsAccount: c.RewardsAccount, Now: c.Now, Logger: c.Logger,
+		Sleep: c.TrackWait,
+		Until: func(ctx context.Context) (bool, error) {
+			_, status, err := store.RunStatusOf(ctx, r.DB, date, c.SweepAccount)
+			if err != nil || status != store.RunPlanned && status != store.RunSubmitted {
+				return true, err
+			}
+			opened, err := store.SendEpochOf(ctx, r.DB, runID)
+			if err != nil || !opened.Valid {
+				return true, err
+			}
+			var current int64
+			if err := r.DB.QueryRowContext(ctx, store.FenceEpochSQL, name).Scan(&current); err != nil || current != opened.Int64 {
+				return true, err
+			}
+			held, err := schema.LockHeld(ctx, r.DB.DB, name)
+			return !held, err
+		},
+	}
+	// Follow logs the parts it held and the events it applied as it ends.
+	if _, err := track.Follow(ctx, r.DB, r.Broker, runID, worker, tcfg); err != nil {
+		return fmt.Errorf("work: tracking the night of %s: %w", date, err)
+	}
+	return nil
 }
 
 // openEpoch says whether the night of date is open for sending: the run's id and the fencing

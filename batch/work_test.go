@@ -2,6 +2,9 @@ package batch_test
 
 import (
 	"context"
+	"log/slog"
+	"regexp"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -136,4 +139,103 @@ func TestNewRunLockHolderFreesOldClaims(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkBrokerLedger(t, b)
+}
+
+// TestWorkTracksBesideTheRun: a second process that joined the night (Work) also tracks its share
+// of the run's parts beside the run's holder: both apply events, every journal ends at the
+// broker's status, the night's report is written, and Work returns once the holder has ended
+// tracking. (Before, Work returned after sending and the holder
+// tracked alone.)
+func TestWorkTracksBesideTheRun(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var holderLog, workerLog safeLog
+	b.runner.Config.Logger = slog.New(slog.NewTextHandler(&holderLog, nil))
+	// Stuck journals keep tracking to its deadline: the waits to it leave the worker time to apply.
+	b.runner.Config.TrackFor = 4 * time.Hour
+	worker := &batch.Runner{DB: b.db, Broker: b.client, Config: b.runner.Config}
+	worker.Config.Logger = slog.New(slog.NewTextHandler(&workerLog, nil))
+	// The worker's pauses are its own, in real time: the simulator's clock is the run's to move.
+	worker.Config.TrackWait = func(ctx context.Context, d time.Duration) error { return pause(ctx, 10*time.Millisecond) }
+	joined := regexp.MustCompile(`msg="track parts" run=\d+ holder=(\S+) parts=(\d+) events_applied=(\d+)`)
+	// Journals move only when the run's tracking waits (the clock advances there): its first wait
+	// once tracking began lasts until the worker holds parts, so that both have events to apply.
+	var gate sync.Once
+	b.runner.Config.TrackWait = func(ctx context.Context, d time.Duration) error {
+		var parts int
+		if err := b.db.Get(&parts, `SELECT count(*) FROM track_parts`); err != nil {
+			return err
+		}
+		if parts > 0 {
+			gate.Do(func() {
+				end := time.Now().Add(30 * time.Second)
+				for {
+					var shared bool
+					if err := b.db.Get(&shared, `SELECT EXISTS (SELECT FROM track_parts WHERE holder <> 'run')`); err != nil || shared {
+						return
+					}
+					if time.Now().After(end) {
+						t.Error("the worker never claimed parts of the run's tracking")
+						return
+					}
+					_ = pause(ctx, 5*time.Millisecond)
+				}
+			})
+		}
+		b.clock.Advance(d)
+		return pause(ctx, 10*time.Millisecond)
+	}
+	worked := make(chan error, 1)
+	go func() { _, err := worker.Work(ctx, fixtures.BusinessDate); worked <- err }()
+	if _, err := b.runner.Run(ctx, fixtures.BusinessDate); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-worked; err != nil {
+		t.Fatalf("work: %v", err)
+	}
+	applied := map[string]int{}
+	for _, l := range []string{holderLog.String(), workerLog.String()} {
+		for _, m := range joined.FindAllStringSubmatch(l, -1) {
+			n, _ := strconv.Atoi(m[3])
+			applied[m[1]] += n
+		}
+	}
+	if len(applied) != 2 || applied["run"] == 0 {
+		t.Fatalf("events applied per tracker %v, want the run's holder and the worker both to apply some", applied)
+	}
+	for h, n := range applied {
+		if n == 0 {
+			t.Errorf("tracker %s applied no event (%v)", h, applied)
+		}
+	}
+	want := map[string]string{}
+	for _, l := range b.sim.Ledger() {
+		want[l.ID] = l.Status
+	}
+	var rows []struct {
+		AlpacaID string `db:"alpaca_id"`
+		Status   string `db:"status"`
+	}
+	if err := b.db.Select(&rows, `SELECT alpaca_id::text AS alpaca_id, status FROM journals WHERE alpaca_id IS NOT NULL`); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		if want[r.AlpacaID] != r.Status {
+			t.Errorf("journal %s: status %q, the broker says %q", r.AlpacaID, r.Status, want[r.AlpacaID])
+		}
+	}
+	checkBrokerLedger(t, b)
+}
+
+func pause(ctx context.Context, d time.Duration) error {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timer.C:
+		return nil
+	}
 }

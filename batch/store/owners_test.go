@@ -23,6 +23,7 @@ var tableOwners = map[string]string{
 	"runs":                    "batch/store/runs_sql.go",
 	"plan_reservations":       "batch/store/runs_sql.go",
 	"run_fences":              "batch/store/run_fences_sql.go",
+	"track_parts":             "batch/store/track_parts_sql.go",
 	"redrive_requests":        "console/sql.go",
 	"run_receipts":            "batch/plan/sql.go",
 	"run_skipped_allocations": "batch/plan/sql.go",

@@ -14,6 +14,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
+	"github.com/shopspring/decimal"
 
 	"github.com/cashpool/cashpool/alpaca"
 	"github.com/cashpool/cashpool/batch/store"
@@ -41,11 +42,33 @@ type streamer struct {
 	earlyDropped []bool
 	// passMu makes the parts' AfterPass calls one at a time.
 	passMu sync.Mutex
+	// sentOnce closes sent for a joined tracker (parts.go).
+	sentOnce sync.Once
 
 	events, connects, dropped, changed atomic.Int64
 	// openDelta is how the committed moves changed the run's open count since the loop last took
 	// it (store.OpenDelta), so the loop never counts the run again while journals are open.
 	openDelta atomic.Int64
+
+	// holder names this process among the run's trackers (runHolder for Track).
+	holder string
+	// pmu guards held (the run's parts this process holds) and applying (the connection's
+	// appliers, told of parts lost). regain is signalled when a part is gained: the stream
+	// reconnects to read the gained part's events from its cursor.
+	pmu      sync.Mutex
+	held     [TrackParts]bool
+	applying *appliers
+	regain   chan struct{}
+	// shared: another tracker holds or held parts of the run, so this process's own moves are not
+	// all there are: the run's open count is read from the parts' sums (store.TrackPartSums).
+	shared atomic.Bool
+}
+
+func newStreamer(db *sqlx.DB, s Streamer, cfg Config, runID int64, holder string, start time.Time) *streamer {
+	appliers := min(cfg.ApplyParts, TrackParts)
+	return &streamer{db: db, s: s, cfg: cfg, runID: runID, start: start, holder: holder,
+		heal: make(chan string, 1), signal: make(chan struct{}, 1), sent: make(chan struct{}), regain: make(chan struct{}, 1),
+		early: make([][]alpaca.JournalEvent, appliers), earlyDropped: make([]bool, appliers)}
 }
 
 // applyError is a failure to write applied events: tracking stops rather than skip them.
@@ -54,13 +77,13 @@ type applyError struct{ err error }
 func (e *applyError) Error() string { return "apply stream events: " + e.err.Error() }
 func (e *applyError) Unwrap() error { return e.err }
 
-func trackStream(ctx context.Context, db *sqlx.DB, broker Broker, s Streamer, runID int64, deadline time.Time, cfg Config, res Result) (Result, error) {
+func trackStream(ctx context.Context, db *sqlx.DB, broker Broker, s Streamer, runID int64, deadline time.Time, cfg Config, res Result, sums0 partSums) (Result, error) {
 	// Track read where the run stands as it started: its sent journals not final are the open ones.
 	start := cfg.kept.progress()
 	openN := start.Total - start.Final - start.Unsent
 	submitted := cfg.Submitted // nil once every batch is sent
 	if openN == 0 && submitted == nil {
-		return res, markTracked(ctx, db, runID)
+		return res, endTracking(ctx, db, runID, cfg)
 	}
 	first, err := store.FirstSending(ctx, db, runID)
 	if err != nil {
@@ -69,19 +92,23 @@ func trackStream(ctx context.Context, db *sqlx.DB, broker Broker, s Streamer, ru
 	if !first.Valid {
 		first.Time = cfg.Now()
 	}
-	st := &streamer{db: db, s: s, cfg: cfg, runID: runID, start: first.Time.Add(-cfg.SinceMargin),
-		heal: make(chan string, 1), signal: make(chan struct{}, 1), sent: make(chan struct{}),
-		early: make([][]alpaca.JournalEvent, cfg.ApplyParts), earlyDropped: make([]bool, cfg.ApplyParts)}
+	st := newStreamer(db, s, cfg, runID, runHolder, first.Time.Add(-cfg.SinceMargin))
 	if submitted == nil {
 		close(st.sent)
+	}
+	// The holder claims every free part, keeps them, and takes up any another tracker leaves,
+	// while trackers joining the night (Follow) take their share.
+	if err := st.claim(ctx); err != nil {
+		return res, fmt.Errorf("claim track parts: %w", err)
 	}
 
 	sctx, stop := context.WithCancel(ctx)
 	streamDone := make(chan error, 1)
-	go func() { streamDone <- st.loop(sctx) }()
+	go func() { streamDone <- st.run(sctx) }()
 	collect := func() {
 		res.Events, res.Connects = int(st.events.Load()), int(st.connects.Load())
 		res.Dropped, res.Changed = int(st.dropped.Load()), res.Changed+int(st.changed.Load())
+		res.Parts = st.heldCount()
 	}
 	// The stream must be gone before Track returns: nothing may write after the caller moved on.
 	finish := func(err error) (Result, error) {
@@ -95,14 +122,44 @@ func trackStream(ctx context.Context, db *sqlx.DB, broker Broker, s Streamer, ru
 		}
 		collect()
 		res.Open = openN
+		cfg.Logger.Info("track parts", "run", runID, "holder", runHolder, "parts", res.Parts,
+			"events_applied", st.changed.Load(), "events", res.Events)
 		if err == nil {
-			err = markTracked(ctx, db, runID)
+			err = endTracking(ctx, db, runID, cfg)
 		}
 		return res, err
 	}
-	runHeal := func(reason string) error {
-		// The pass reads the open set itself: its count replaces what the stream's moves said so far.
+
+	// The run's open count is base, read from the table, plus what the moves since did: this
+	// process's own (openDelta, summed in own) while it holds every part, every tracker's (the
+	// parts' sums since sums0) once another tracker holds or held some.
+	base, own := openN, 0
+	rebase := func() error { // just before the run is counted again
 		st.openDelta.Swap(0)
+		own = 0
+		var err error
+		sums0, err = st.sums(ctx)
+		return err
+	}
+	follow := func() error {
+		own += int(st.openDelta.Swap(0))
+		if !st.shared.Load() {
+			openN = base + own
+			return nil
+		}
+		sums, err := st.sums(ctx)
+		if err != nil {
+			return err
+		}
+		cfg.kept.table(sums)
+		openN = base + int(sums.open-sums0.open)
+		return nil
+	}
+	runHeal := func(reason string) error {
+		// The pass reads the open set itself: its count replaces what the moves said so far.
+		if err := rebase(); err != nil {
+			return err
+		}
 		n, changed, err := heal(ctx, db, broker, runID, cfg)
 		res.Passes++
 		cfg.OnHeal(reason)
@@ -114,7 +171,7 @@ func trackStream(ctx context.Context, db *sqlx.DB, broker Broker, s Streamer, ru
 		if cfg.AfterPass != nil {
 			cfg.AfterPass()
 		}
-		openN = n
+		openN, base = n, n
 		return nil
 	}
 
@@ -136,15 +193,18 @@ func trackStream(ctx context.Context, db *sqlx.DB, broker Broker, s Streamer, ru
 		case deadline = <-submitted:
 			submitted = nil
 			// The run is counted: the answers stored meanwhile moved journals the stream never saw,
-			// and nothing else tells where they stand. The stream's moves from here on are taken in.
-			st.openDelta.Swap(0)
+			// and nothing else tells where they stand. The moves from here on are taken in.
+			if err := rebase(); err != nil {
+				return finish(err)
+			}
 			res.Counts++
 			p, err := ReadProgress(ctx, db, runID)
 			if err != nil {
 				return finish(err)
 			}
-			cfg.kept.submitted(p, deadline)
+			cfg.kept.submitted(p, deadline, sums0)
 			openN = p.Total - p.Final - p.Unsent
+			base = openN
 			close(st.sent)
 		case err := <-streamDone:
 			return stopped(err)
@@ -152,8 +212,12 @@ func trackStream(ctx context.Context, db *sqlx.DB, broker Broker, s Streamer, ru
 			return finish(ctx.Err())
 		}
 	}
+	// Shared, the other trackers' moves are read from the parts' sums this often (the last of the
+	// night's may be another's: tracking ends at most this long after it).
+	peek := time.NewTicker(min(cfg.FlushEvery, 250*time.Millisecond))
+	defer peek.Stop()
 	for {
-		if openN == 0 {
+		if openN <= 0 {
 			return finish(nil)
 		}
 		if !cfg.Now().Before(deadline) {
@@ -169,6 +233,10 @@ func trackStream(ctx context.Context, db *sqlx.DB, broker Broker, s Streamer, ru
 			continue
 		default:
 		}
+		var peeked <-chan time.Time
+		if st.shared.Load() {
+			peeked = peek.C
+		}
 		// Wait (injectable: tests advance the simulator's clock there) or until events were applied.
 		wctx, wcancel := context.WithCancel(sctx)
 		waited := make(chan error, 1)
@@ -177,6 +245,7 @@ func trackStream(ctx context.Context, db *sqlx.DB, broker Broker, s Streamer, ru
 		waitedOut := false
 		select {
 		case <-st.signal:
+		case <-peeked:
 		case reason := <-st.heal:
 			st.requestHeal(reason) // handled at the top of the loop
 		case werr = <-waited:
@@ -196,14 +265,51 @@ func trackStream(ctx context.Context, db *sqlx.DB, broker Broker, s Streamer, ru
 		if ctx.Err() != nil {
 			return finish(ctx.Err())
 		}
-		// The count follows the stream's moves; it is checked against the table only when it says
-		// none is left (a heal pass running beside the stream may have counted a move twice).
-		if openN += int(st.openDelta.Swap(0)); openN <= 0 {
+		// The count follows the moves; it is checked against the table only when it says none is
+		// left (a heal pass running beside the stream may have counted a move twice).
+		if err := follow(); err != nil {
+			return finish(err)
+		}
+		if openN <= 0 {
+			if err := rebase(); err != nil {
+				return finish(err)
+			}
 			if openN, err = countOpen(ctx, db, runID, &res); err != nil {
 				return finish(err)
 			}
+			base = openN
 		}
 	}
+}
+
+// partSums is what every part's moves did to the run's open count and funded amount.
+type partSums struct {
+	open   int64
+	funded decimal.Decimal
+}
+
+func (st *streamer) sums(ctx context.Context) (partSums, error) {
+	open, funded, err := store.TrackPartSums(ctx, st.db, st.runID)
+	return partSums{open, funded}, err
+}
+
+// endTracking ends the run's tracking: its parts are closed (a tracker that joined the night
+// commits nothing from here on), the account's cursor takes up what every part committed, and the
+// run is marked tracked.
+func endTracking(ctx context.Context, db *sqlx.DB, runID int64, cfg Config) error {
+	if err := store.CloseTrackParts(ctx, db, runID); err != nil {
+		return err
+	}
+	c, err := store.TrackPartsCursor(ctx, db, runID, nil)
+	if err != nil {
+		return err
+	}
+	if c != "" {
+		if _, err := db.ExecContext(ctx, advanceCursor, cfg.SweepAccount, c, cfg.Now().UTC()); err != nil {
+			return fmt.Errorf("cursor: %w", err)
+		}
+	}
+	return markTracked(ctx, db, runID)
 }
 
 // countOpen counts the run's open journals in the table, and counts that it did (Result.Counts).
@@ -235,7 +341,11 @@ func (st *streamer) loop(ctx context.Context) error {
 	bo := alpaca.NewBackOff(st.cfg.ReconnectMax)
 	prev := ""
 	for attempt := 0; ; attempt++ {
-		cursor, err := st.cursor(ctx)
+		active, ok := st.waitParts(ctx)
+		if !ok {
+			return nil
+		}
+		cursor, ofParts, err := st.cursor(ctx, active)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -247,10 +357,11 @@ func (st *streamer) loop(ctx context.Context) error {
 		switch {
 		case !ok:
 			o.Since = st.start
-		case attempt == 0 && at.After(st.start):
+		case attempt == 0 && at.After(st.start) && (st.holder == runHolder || !ofParts):
 			// The cursor is past the run's start: events of this run may have come before its
 			// journal ids were stored and been skipped as not ours. Re-read them; de-duplication
-			// drops what was applied.
+			// drops what was applied. (A tracker joining the night starts from its parts' cursors,
+			// which never pass such an event while batches are being sent.)
 			o.Since = st.start
 		case attempt > 0 && cursor == prev:
 			// The replay did not get past the cursor (a connection that breaks at the same point
@@ -263,13 +374,18 @@ func (st *streamer) loop(ctx context.Context) error {
 		if st.connects.Add(1) > 1 {
 			st.cfg.OnReconnect()
 		}
-		received, err := st.connect(ctx, o)
+		received, err := st.connect(ctx, o, active)
 		if ctx.Err() != nil {
 			return nil
 		}
 		var ae *applyError
 		if errors.As(err, &ae) {
 			return err
+		}
+		if errors.Is(err, errRegain) {
+			// A part was gained: its events are read from its cursor, nothing was lost.
+			prev = ""
+			continue
 		}
 		var dropped *alpaca.DroppedError
 		switch {
@@ -292,20 +408,34 @@ func (st *streamer) loop(ctx context.Context) error {
 	}
 }
 
-func (st *streamer) cursor(ctx context.Context) (string, error) {
-	var id string
-	err := st.db.GetContext(ctx, &id, queryCursor, st.cfg.SweepAccount)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", nil
+// cursor is where a connection applying the parts active resumes: every event of theirs up to it
+// is committed. That is the smallest of the parts' cursors (ofParts) once each has one: the
+// account's cursor may have passed events a tracker kept in memory for a part it has lost since.
+func (st *streamer) cursor(ctx context.Context, active [TrackParts]bool) (id string, ofParts bool, err error) {
+	var parts []int
+	for k, a := range active {
+		if a {
+			parts = append(parts, k)
+		}
 	}
-	return id, err
+	if id, err = store.TrackPartsCursor(ctx, st.db, st.runID, parts); err != nil || id != "" {
+		return id, id != "", err
+	}
+	err = st.db.GetContext(ctx, &id, queryCursor, st.cfg.SweepAccount)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, nil
+	}
+	return id, false, err
 }
+
+// errRegain ends a connection when a part was gained: the next reads the part's events.
+var errRegain = errors.New("a track part was gained")
 
 // connect reads one connection and hands its events to the appliers (appliers.go) in flushes of
 // up to FlushEvents events or FlushEvery after the first buffered one. Events buffered when ctx
 // ends are not applied: the cursor did not pass them, so the next session reads them again. It
 // returns once the appliers have stopped: what they took is applied or was never committed.
-func (st *streamer) connect(ctx context.Context, o alpaca.StreamOptions) (received int, err error) {
+func (st *streamer) connect(ctx context.Context, o alpaca.StreamOptions, active [TrackParts]bool) (received int, err error) {
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	ch := make(chan alpaca.JournalEvent, 2*st.cfg.FlushEvents)
@@ -320,7 +450,7 @@ func (st *streamer) connect(ctx context.Context, o alpaca.StreamOptions) (receiv
 			}
 		})
 	}()
-	parts := st.startAppliers(ctx)
+	parts := st.startAppliers(ctx, active)
 	defer parts.finish()
 	buf := make([]alpaca.JournalEvent, 0, st.cfg.FlushEvents)
 	timer := time.NewTimer(time.Hour)
@@ -373,6 +503,8 @@ func (st *streamer) connect(ctx context.Context, o alpaca.StreamOptions) (receiv
 			}
 		case <-parts.failed:
 			return stop(parts.failure())
+		case <-st.regain:
+			return stop(errRegain)
 		case err := <-streamErr:
 			if ctx.Err() != nil {
 				return received, ctx.Err()
@@ -460,13 +592,22 @@ func partOf(journalID string, parts int) int {
 // While batches are still being sent, the events of journals not known yet are kept (st.early)
 // and applied with the part's next transaction; the first one judged after sending ended is
 // their last try.
-func (st *streamer) applyTwice(ctx context.Context, evs []alpaca.JournalEvent, cursor string) (changed, delta int, unknown []alpaca.JournalEvent, err error) {
-	changed, delta, unknown, err = st.applyOnce(ctx, evs, false, cursor)
+func (st *streamer) applyTwice(ctx context.Context, evs []alpaca.JournalEvent, cursor string, parts []int, top string, last bool) (changed, delta int, unknown []alpaca.JournalEvent, err error) {
+	w := partsWrite{parts, top, last}
+	changed, delta, unknown, err = st.applyOnce(ctx, evs, false, cursor, w)
 	var pqErr *pq.Error
 	if errors.Is(err, errMovedMeanwhile) || errors.As(err, &pqErr) && (pqErr.Code == lockNotAvailable || pqErr.Code == deadlockDetected) {
-		changed, delta, unknown, err = st.applyOnce(ctx, evs, true, cursor)
+		changed, delta, unknown, err = st.applyOnce(ctx, evs, true, cursor, w)
 	}
 	return changed, delta, unknown, err
+}
+
+// partsWrite is what a transaction writes to the track parts it applies: their cursors up to top
+// (held back before events of journals not known yet unless every batch was sent, last).
+type partsWrite struct {
+	parts []int
+	top   string
+	last  bool
 }
 
 // earlyMax bounds the events kept for journals not known yet while batches are being sent.
@@ -491,7 +632,7 @@ const lockNotAvailable, deadlockDetected = "55P03", "40P01"
 // applyOnce is one try of applyTwice, with the journals locked first or not. It returns, besides how
 // many journals moved and how that changed the run's open count (store.OpenDelta), the events of
 // journals it does not know.
-func (st *streamer) applyOnce(ctx context.Context, evs []alpaca.JournalEvent, locked bool, cursor string) (changed, delta int, unknown []alpaca.JournalEvent, err error) {
+func (st *streamer) applyOnce(ctx context.Context, evs []alpaca.JournalEvent, locked bool, cursor string, w partsWrite) (changed, delta int, unknown []alpaca.JournalEvent, err error) {
 	var jids []string
 	seenJ := map[string]bool{}
 	byID := make(map[string]alpaca.JournalEvent, len(evs))
@@ -633,10 +774,22 @@ func (st *streamer) applyOnce(ctx context.Context, evs []alpaca.JournalEvent, lo
 			return 0, 0, nil, fmt.Errorf("cursor: %w", err)
 		}
 	}
+	// Last, the track parts: still ours (else nothing commits), their cursors, and the moves' sums.
+	partCursor := w.top
+	if !w.last {
+		partCursor = keptBefore(partCursor, unknown)
+	}
+	kept, err := store.AdvanceTrackParts(ctx, tx, st.runID, st.holder, w.parts, partCursor, delta, store.FundedDelta(committed, st.runID))
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	if len(kept) < len(w.parts) {
+		return 0, 0, nil, &partsLost{lostOf(w.parts, kept)}
+	}
 	if err := tx.Commit(); err != nil {
 		return 0, 0, nil, err
 	}
-	st.cfg.kept.moved(committed)
+	st.cfg.kept.streamed(committed)
 	return changed, delta, unknown, nil
 }
 

@@ -13,6 +13,16 @@
 // overlap is dropped by the de-duplication. Events for journals that are not ours are skipped but still move the cursor.
 // Without a stored cursor the stream starts a margin before the run's first batch was sent.
 //
+// Tracking is shared by the night's processes (parts.go): the run's journals are split into
+// TrackParts parts (track_parts), each applied by the tracker holding its lease. The run's holder
+// (Track) claims every free part; a process that joined the night (Follow) claims its fair share.
+// Each tracker reads its own stream and applies only its parts' events; each transaction writes its
+// parts' cursors and what its moves did to the run's open count, and commits only while the parts
+// are still its own. A part whose holder stopped is taken after its lease, and its taker reads its
+// events again from the part's cursor. The holder alone heals, keeps the deadline and ends
+// tracking, counting the others' moves from the parts' sums; ending closes the parts, after which
+// no tracker commits. Alone, the holder holds every part and tracks as it always did.
+//
 // Heal passes (Pass: a windowed list call when the run is small, a GET by id per open journal
 // otherwise) catch what the stream never delivered: they run after the stream reports dropped
 // messages, after a reconnect, and once when the deadline comes with journals still open. Mode
@@ -132,6 +142,13 @@ type Config struct {
 	// deadline here, once every batch is sent (Track's own deadline argument is then unused). An
 	// event for a journal whose answer is not stored yet is kept and applied once it is.
 	Submitted <-chan time.Time
+	// Lease is how long a part of the run's tracking stays this process's once claimed or renewed
+	// (renewed every Lease/3); a part whose holder stopped is taken by another tracker after it.
+	// Default LeaseDefault.
+	Lease time.Duration
+	// Until, when set, is asked at every renewal whether a tracker that joined the night (Follow)
+	// should stop: the night is no longer its to work on.
+	Until func(ctx context.Context) (bool, error)
 
 	kept *kept // where the run stands for the progress lines; set by Track
 }
@@ -195,6 +212,9 @@ func (cfg Config) withDefaults() Config {
 	if cfg.OnHeal == nil {
 		cfg.OnHeal = func(string) {}
 	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = LeaseDefault
+	}
 	return cfg
 }
 
@@ -208,6 +228,7 @@ type Result struct {
 	Dropped    int // times the stream reported lost messages
 	Counts     int // times the run's open journals were counted in the table (stream mode)
 	StreamMode bool
+	Parts      int // parts of the run's tracking this process held when it stopped (stream mode)
 }
 
 type open struct {
@@ -233,6 +254,19 @@ func Track(ctx context.Context, db *sqlx.DB, broker Broker, runID int64, deadlin
 			return Result{}, ctx.Err()
 		}
 	}
+	// The run's parts, and what their moves did so far, read before the run is counted: a move
+	// another tracker commits in between is then counted twice, never missed.
+	var sums0 partSums
+	if streams {
+		if err := store.OpenTrackParts(ctx, db, runID, TrackParts); err != nil {
+			return Result{}, err
+		}
+		open, funded, err := store.TrackPartSums(ctx, db, runID)
+		if err != nil {
+			return Result{}, err
+		}
+		sums0 = partSums{open, funded}
+	}
 	// Beside sending, the run is counted once sending ends (the answers move journals tracking
 	// never sees); until then a run nothing of which is sent yet stands where its batches say.
 	var p Progress
@@ -249,14 +283,14 @@ func Track(ctx context.Context, db *sqlx.DB, broker Broker, runID int64, deadlin
 			return Result{}, err
 		}
 	}
-	cfg.kept = &kept{runID: runID, p: p, deadline: deadline}
+	cfg.kept = &kept{runID: runID, p: p, deadline: deadline, sums0: sums0, sums: sums0}
 	defer logProgress(ctx, runID, cfg)()
 	if streams {
 		res := Result{StreamMode: true}
 		if counted {
 			res.Counts++
 		}
-		return trackStream(ctx, db, broker, s, runID, deadline, cfg, res)
+		return trackStream(ctx, db, broker, s, runID, deadline, cfg, res, sums0)
 	}
 	if cfg.Mode != ModePoll {
 		cfg.Logger.Warn("broker has no event stream; tracking by polling", "run", runID)
@@ -496,22 +530,30 @@ func plannedProgress(ctx context.Context, db *sqlx.DB, runID int64) (p Progress,
 
 // kept is where a run stands while it is tracked: read from the table once when tracking starts,
 // then moved by every change tracking commits, so that the progress lines never count the run again.
+// The stream's moves are this process's own (own) while it holds every part of the run, every
+// tracker's (the parts' sums since sums0) once another tracker holds or held some (shared).
 type kept struct {
 	runID int64
 	mu    sync.Mutex
 	p     Progress
 	// deadline is when tracking stops; zero while the run's batches are still being sent.
-	deadline time.Time
+	deadline    time.Time
+	ownOpen     int
+	ownFunded   decimal.Decimal
+	sums, sums0 partSums
+	shared      bool
 }
 
-// submitted takes in where the run stands once every batch is sent, and its deadline.
-func (k *kept) submitted(p Progress, deadline time.Time) {
+// submitted takes in where the run stands once every batch is sent, its deadline, and the parts'
+// sums read just before the run was counted.
+func (k *kept) submitted(p Progress, deadline time.Time, sums partSums) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.p, k.deadline = p, deadline
+	k.ownOpen, k.ownFunded, k.sums0, k.sums = 0, decimal.Zero, sums, sums
 }
 
-// moved takes in committed moves (a nil kept takes nothing: Pass called on its own).
+// moved takes in committed moves of a pass (a nil kept takes nothing: Pass called on its own).
 func (k *kept) moved(ms []store.Moved) {
 	if k == nil || len(ms) == 0 {
 		return
@@ -520,6 +562,24 @@ func (k *kept) moved(ms []store.Moved) {
 	defer k.mu.Unlock()
 	k.p.Final -= store.OpenDelta(ms, k.runID)
 	k.p.Funded = k.p.Funded.Add(store.FundedDelta(ms, k.runID))
+}
+
+// streamed takes in this process's committed stream moves (a tracker that joined keeps none).
+func (k *kept) streamed(ms []store.Moved) {
+	if k == nil || len(ms) == 0 {
+		return
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.ownOpen += store.OpenDelta(ms, k.runID)
+	k.ownFunded = k.ownFunded.Add(store.FundedDelta(ms, k.runID))
+}
+
+// table takes in the parts' sums, read once the run is shared.
+func (k *kept) table(s partSums) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.sums, k.shared = s, true
 }
 
 func (k *kept) progress() Progress {
@@ -531,7 +591,15 @@ func (k *kept) progress() Progress {
 func (k *kept) standing() (Progress, time.Time) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	return k.p, k.deadline
+	p := k.p
+	if k.shared {
+		p.Final -= int(k.sums.open - k.sums0.open)
+		p.Funded = p.Funded.Add(k.sums.funded.Sub(k.sums0.funded))
+	} else {
+		p.Final -= k.ownOpen
+		p.Funded = p.Funded.Add(k.ownFunded)
+	}
+	return p, k.deadline
 }
 
 // logProgress logs where the run stands every cfg.ProgressEvery until the returned stop is called;

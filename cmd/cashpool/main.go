@@ -45,7 +45,8 @@ Usage: cashpool <command> [flags]
   ingest      take complete files from the drop folder
   plan        plan the run of --date
   submit      send the planned batches of --date
-  work        join the night of --date another process runs: send its batches beside it
+  work        join the night of --date another process runs: send its batches and track
+              its share of the journals beside it
   track       follow the journals of --date until final or the tracking deadline
   reconcile   write the report of --date and mark the run finished
   report      rewrite the report of --date (--format csv,json,html)
@@ -259,7 +260,7 @@ func cmdPipeline(ctx context.Context, cmd string, args []string, stdout io.Write
 		if err != nil {
 			return exitFailure, err
 		}
-		fmt.Fprintf(stdout, "%s: nothing left to send; this process sent %d batches (%d split, %d recovered by listing)\n",
+		fmt.Fprintf(stdout, "%s: nothing left to send or track; this process sent %d batches (%d split, %d recovered by listing)\n",
 			cfg.Date, res.Sent, res.Split, res.Recovered)
 		return exitOK, nil
 	case "reconcile", "report":
