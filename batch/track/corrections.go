@@ -22,7 +22,7 @@ import (
 // same account that carries the same key token in its description under another id. The list is
 // narrowed to the account and the weeks around the correction, so it stays small. Older runs are
 // not read: their journals are no longer watched, and reading every night the account ever had
-// grew with each night. Returns how many were linked.
+// grew with each night (and asked Alpaca again for each unlinked one). Returns how many were linked.
 func LinkCorrections(ctx context.Context, db *sqlx.DB, broker Broker, sweep string, from, now time.Time) (int, error) {
 	var corrected []struct {
 		ID        int64     `db:"id"`
@@ -33,8 +33,8 @@ func LinkCorrections(ctx context.Context, db *sqlx.DB, broker Broker, sweep stri
 	}
 	if err := db.SelectContext(ctx, &corrected, `
 		SELECT j.id, j.journal_key::text AS journal_key, j.to_account::text AS to_account, j.alpaca_id::text AS alpaca_id, j.updated_at
-		FROM journals j
-		WHERE j.run_id = ANY(`+watchedRuns+`) AND j.status = $2 AND j.entry_type = 'JNLC'
+		FROM journals j JOIN runs r ON r.id = j.run_id
+		WHERE r.sweep_account = $1 AND r.business_date >= $3 AND j.status = $2 AND j.entry_type = 'JNLC'
 		  AND NOT EXISTS (SELECT 1 FROM journal_replacements x WHERE x.journal_id = j.id)`,
 		sweep, store.JournalCorrect, from.Format(time.DateOnly)); err != nil {
 		return 0, fmt.Errorf("corrected journals: %w", err)
@@ -126,8 +126,8 @@ func Watch(ctx context.Context, db *sqlx.DB, broker Broker, sweep, rewards strin
 	}
 	var watched []open
 	if err := db.SelectContext(ctx, &watched, `
-		SELECT j.id, j.alpaca_id::text AS alpaca_id, j.status FROM journals j
-		WHERE j.run_id = ANY(`+watchedRuns+`) AND j.alpaca_id IS NOT NULL
+		SELECT j.id, j.alpaca_id::text AS alpaca_id, j.status FROM journals j JOIN runs r ON r.id = j.run_id
+		WHERE r.sweep_account = $1 AND r.business_date >= $3 AND j.alpaca_id IS NOT NULL
 		  AND j.status NOT IN (`+failedList+`)
 		  AND (j.alpaca_id = ANY($2::uuid[]) OR j.status NOT IN (`+finalList+`))`,
 		sweep, pq.Array(listed), from.Format(time.DateOnly)); err != nil {
@@ -157,10 +157,6 @@ func Watch(ctx context.Context, db *sqlx.DB, broker Broker, sweep, rewards strin
 	}
 	return applyChanges(ctx, db, nil, moves, "watch", now.UTC())
 }
-
-// watchedRuns are the ids of the sweep account ($1) runs from business date $3 on: the journals
-// read are found by their run (journals_run_batch), never by reading every night the account had.
-const watchedRuns = `ARRAY(SELECT id FROM runs WHERE sweep_account = $1 AND business_date >= $3::date)`
 
 // watchStatuses are what Watch lists: where a funded or open journal can end without being funded,
 // and the open statuses.
