@@ -44,8 +44,10 @@ const (
 var points = []string{"after-ingest", "plan-journals-written", "after-plan", "before-post", "after-post", "after-store",
 	"before-jnls-post", "after-jnls-post", "after-jnls-store", "after-submit", "after-track-pass", "after-track", "any"}
 
-// workerPoints are the failpoints a `cashpool work` passes: those of sending.
-var workerPoints = []string{"before-post", "after-post", "after-store", "before-jnls-post", "after-jnls-post", "after-jnls-store"}
+// workerPoints are the failpoints a `cashpool work` passes: those of sending, and those of the
+// tracking it shares (a worker killed there leaves parts whose lease the run waits out).
+var workerPoints = []string{"before-post", "after-post", "after-store", "before-jnls-post", "after-jnls-post", "after-jnls-store",
+	"after-track-pass"}
 
 var (
 	buildOnce sync.Once
