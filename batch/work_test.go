@@ -11,6 +11,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 
+	"github.com/cashpool/cashpool/alpaca"
 	"github.com/cashpool/cashpool/batch"
 	"github.com/cashpool/cashpool/batch/schema"
 	"github.com/cashpool/cashpool/fixtures"
@@ -158,7 +159,7 @@ func TestWorkTracksBesideTheRun(t *testing.T) {
 	worker := &batch.Runner{DB: b.db, Broker: b.client, Config: b.runner.Config}
 	worker.Config.Logger = slog.New(slog.NewTextHandler(&workerLog, nil))
 	// The worker's pauses are its own, in real time: the simulator's clock is the run's to move.
-	worker.Config.TrackWait = func(ctx context.Context, d time.Duration) error { return pause(ctx, 10*time.Millisecond) }
+	worker.Config.TrackWait = func(ctx context.Context, d time.Duration) error { return alpaca.Sleep(ctx, 10*time.Millisecond) }
 	joined := regexp.MustCompile(`msg="track parts" run=\d+ holder=(\S+) parts=(\d+) events_applied=(\d+)`)
 	// Journals move only when the run's tracking waits (the clock advances there): its first wait
 	// once tracking began lasts until the worker holds parts, so that both have events to apply.
@@ -180,12 +181,12 @@ func TestWorkTracksBesideTheRun(t *testing.T) {
 						t.Error("the worker never claimed parts of the run's tracking")
 						return
 					}
-					_ = pause(ctx, 5*time.Millisecond)
+					_ = alpaca.Sleep(ctx, 5*time.Millisecond)
 				}
 			})
 		}
 		b.clock.Advance(d)
-		return pause(ctx, 10*time.Millisecond)
+		return alpaca.Sleep(ctx, 10*time.Millisecond)
 	}
 	worked := make(chan error, 1)
 	go func() { _, err := worker.Work(ctx, fixtures.BusinessDate); worked <- err }()
@@ -227,15 +228,4 @@ func TestWorkTracksBesideTheRun(t *testing.T) {
 		}
 	}
 	checkBrokerLedger(t, b)
-}
-
-func pause(ctx context.Context, d time.Duration) error {
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-timer.C:
-		return nil
-	}
 }
