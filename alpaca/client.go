@@ -79,10 +79,16 @@ type Options struct {
 }
 
 // NewTransport is the client's default transport: keep-alive, proxies from the environment. A
-// caller that wraps it (metrics) passes the result in Options.HTTPClient.
+// caller that wraps it (metrics) passes the result in Options.HTTPClient. Its connections read and
+// write 64 KB at a time, not net/http's 4 KB: the event stream of a million-journal night is some
+// 750 MB, and a batch's body 128 KB.
 func NewTransport() *http.Transport {
-	return &http.Transport{Proxy: http.ProxyFromEnvironment, MaxIdleConnsPerHost: 32, IdleConnTimeout: 90 * time.Second}
+	return &http.Transport{Proxy: http.ProxyFromEnvironment, MaxIdleConnsPerHost: 32, IdleConnTimeout: 90 * time.Second,
+		ReadBufferSize: connBufferSize, WriteBufferSize: connBufferSize}
 }
+
+// connBufferSize is the size of each connection's read and write buffers.
+const connBufferSize = 64 << 10
 
 // NewClient builds a client. The secret is only ever put in the Authorization header.
 func NewClient(o Options) *Client {

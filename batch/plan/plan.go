@@ -58,6 +58,10 @@ type Result struct {
 	Batches  int
 	Skipped  int
 	Planned  decimal.Decimal
+	// Unsent is the sum of the amounts written on the journals of the run's batches (all planned,
+	// none sent yet) when the plan is new: what the night's cash check needs, known without
+	// reading the journals back. Zero when Existed.
+	Unsent decimal.Decimal
 	// Waiting counts the receipts not planned because an allocations file naming them was refused
 	// or is not complete; NightHeld says nothing was planned because such a file could not be read.
 	Waiting   int
@@ -549,6 +553,7 @@ func (p *planner) addIntent(r *row, amount decimal.Decimal) error {
 	p.batch = append(p.batch, in)
 	p.res.Journals++
 	p.res.Planned = p.res.Planned.Add(amount)
+	p.res.Unsent = p.res.Unsent.Add(amount.Round(2)) // the amount written (entry.Amount, StringFixed(2))
 	if len(p.batch) >= p.cfg.BatchSize {
 		return p.flushBatch()
 	}
