@@ -300,12 +300,12 @@ func MoveByEvents(ctx context.Context, q Querier, evs []EventMove, source string
 		return nil, nil
 	}
 	n := len(evs)
-	ids, froms, tos, ats, events := make([]string, n), make([]string, n), make([]string, n), make([]time.Time, n), make([]string, n)
+	ids, froms, tos, ats, events := make([]string, n), make([]string, n), make([]string, n), make([]int64, n), make([]string, n)
 	for i, e := range evs {
 		if e.EventID == "" {
 			return nil, fmt.Errorf("event for journal %s without an event id", e.AlpacaID)
 		}
-		ids[i], froms[i], tos[i], ats[i], events[i] = e.AlpacaID, e.From, e.To, e.At.UTC(), e.EventID
+		ids[i], froms[i], tos[i], ats[i], events[i] = e.AlpacaID, e.From, e.To, unixMicros(e.At), e.EventID
 	}
 	var moved []EventMoved
 	err := q.SelectContext(ctx, &moved, fmt.Sprintf(queryMoveByEvents, journalGuardSQL("v.status_from", "v.status_to")),
@@ -314,6 +314,16 @@ func MoveByEvents(ctx context.Context, q Querier, evs []EventMove, source string
 		return nil, fmt.Errorf("move journals by their events: %w", err)
 	}
 	return moved, nil
+}
+
+// unixMicros is t in microseconds since the Unix epoch, rounded to the nearest as PostgreSQL rounds
+// a finer time it reads as text (a tie, which its parser settles in floating point, to the even one).
+func unixMicros(t time.Time) int64 {
+	us := t.Unix()*1_000_000 + int64(t.Nanosecond()/1000) // Unix is the floor, Nanosecond never negative
+	if rest := t.Nanosecond() % 1000; rest > 500 || rest == 500 && us%2 != 0 {
+		us++
+	}
+	return us
 }
 
 // moveJournals runs a move statement whose guard judges the status named from.

@@ -75,11 +75,15 @@ SELECT id, run_id, status_from, status_to, amount FROM u`
 // statement and without reading the journals first: an event moves its journal only when the
 // journal still holds the event's status_from, the event is newer than the journal's newest seen,
 // and the guard (%[1]s, journalGuardSQL) allows the move. It returns the moves made with their
-// events; an event it leaves out is judged by the caller against the journal as read.
+// events; an event it leaves out is judged by the caller against the journal as read. Each
+// event's time comes as microseconds since the Unix epoch ($4, PostgreSQL's own resolution):
+// reading a thousand timestamps as text took the server about a millisecond a statement, and
+// the client a third of one to write them.
 const queryMoveByEvents = `
 WITH v AS (
-	SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::text[])
-	  AS v(alpaca_id, status_from, status_to, at, event_id)
+	SELECT v.alpaca_id, v.status_from, v.status_to, timestamptz 'epoch' + v.at_us * interval '1 microsecond' AS at, v.event_id
+	FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::text[])
+	  AS v(alpaca_id, status_from, status_to, at_us, event_id)
 ), u AS (
 	UPDATE journals j SET status = v.status_to, status_unknown = NOT (v.status_to = ANY($6::text[])), updated_at = $7,
 		last_event_id = v.event_id
