@@ -131,6 +131,8 @@ ORDER BY j.reward_id, j.attempt DESC`
 	// correction), or a journal still open then that failed. Listed until a finished report other
 	// than this run's has listed it.
 	// A reward's journal (JNLS) is read beside its reward instead of an allocation.
+	// The status clause is the predicate of the partial index journal_history_late (migration
+	// 00035), through which the rows are read: change both together (TestLateNewsReadOnlyTheirRows).
 	queryLate = `
 SELECT h.id AS history_id, COALESCE(j.receipt_id, '') AS receipt_id, COALESCE(j.client_ref, '') AS client_ref,
        j.to_account::text AS to_account, j.amount, COALESCE(j.reward_id, '') AS reward_id,

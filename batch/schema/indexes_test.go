@@ -18,6 +18,7 @@ func TestNightTablesIndexes(t *testing.T) {
 		"batches.batches_run_id_seq_key",
 		"batches.batches_to_send",
 		"journal_answers.journal_answers_pkey",
+		"journal_history.journal_history_late",
 		"journal_history.journal_history_pkey",
 		"journals.journals_allocation_id_attempt_key",
 		"journals.journals_journal_key_key",
