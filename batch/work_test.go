@@ -130,7 +130,7 @@ func TestNewRunLockHolderFreesOldClaims(t *testing.T) {
 	if _, err := b.runner.Plan(ctx, fixtures.BusinessDate); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.db.Exec(`UPDATE batches SET claimed_by = 'dead', claimed_until = $1`, b.clock.Now().Add(time.Hour)); err != nil {
+	if _, err := b.db.Exec(`UPDATE batches SET claimed_by = 'dead', claimed_until = now() + interval '1 hour'`); err != nil {
 		t.Fatal(err)
 	}
 	// Waiting out the dead claims would take an hour of real time: the run must not need to.

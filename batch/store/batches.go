@@ -60,9 +60,9 @@ func MoveBatch(ctx context.Context, q Querier, id int64, to string, m BatchMove,
 	return moveBatch(ctx, q, id, to, m, sql.NullString{}, now)
 }
 
-// MarkSending moves batch id to sending (one more attempt) only while worker's claim on it holds
-// at now, in the same row-locked statement: a worker whose claim ran out cannot mark it
-// (ErrNotClaimed), whoever holds it now.
+// MarkSending moves batch id to sending (one more attempt, sending_at now) only while worker's
+// claim on it holds on the database's clock, in the same row-locked statement: a worker whose
+// claim ran out cannot mark it (ErrNotClaimed), whoever holds it now.
 func MarkSending(ctx context.Context, q Querier, id int64, worker string, now time.Time) error {
 	err := moveBatch(ctx, q, id, BatchSending, BatchMove{}, sql.NullString{String: worker, Valid: true}, now)
 	if errors.Is(err, ErrBatchMoved) {

@@ -84,7 +84,7 @@ UPDATE batches SET status = $2,
 	sent_at     = CASE WHEN $2 = $8 THEN $6 ELSE sent_at END,
 	http_status = COALESCE($4, http_status),
 	error       = COALESCE($5, error)
-WHERE id = $1 AND status = ANY($3::text[]) AND ($9::text IS NULL OR claimed_by = $9 AND claimed_until > $6)
+WHERE id = $1 AND status = ANY($3::text[]) AND ($9::text IS NULL OR claimed_by = $9 AND claimed_until > now())
 RETURNING id`
 
 // Batch is a batch as submit sends it: its key, where it stands, and its exact body once read
@@ -114,27 +114,30 @@ func BatchesToSendOf(ctx context.Context, q Querier, runID int64) ([]Batch, erro
 // (migration 00030) says it, so that the claim's scan uses the index.
 const toSend = `status IN ('` + BatchPlanned + `', '` + BatchSending + `')`
 
-// ClaimBatches claims for worker, until now+lease, up to n batches of run runID still to send
-// whose claim is free or ran out at now, in seq order, without their bodies. A batch another
-// worker is claiming at this moment is skipped (SKIP LOCKED), never waited for.
-func ClaimBatches(ctx context.Context, q Querier, runID int64, worker string, n int, lease time.Duration, now time.Time) ([]Batch, error) {
+// ClaimBatches claims for worker, for lease, up to n batches of run runID still to send whose
+// claim is free or ran out, in seq order, without their bodies. A batch another worker is claiming
+// at this moment is skipped (SKIP LOCKED), never waited for. Leases are kept on the database's
+// clock, as the tracking parts' are: the processes sharing a night may run on machines whose
+// clocks disagree, and one whose clock ran ahead would take (and POST again) a batch another is
+// still sending.
+func ClaimBatches(ctx context.Context, q Querier, runID int64, worker string, n int, lease time.Duration) ([]Batch, error) {
 	var bs []Batch
 	err := q.SelectContext(ctx, &bs, `
-		UPDATE batches SET claimed_by = $2, claimed_until = $3
+		UPDATE batches SET claimed_by = $2, claimed_until = now() + $3 * interval '1 microsecond'
 		WHERE id IN (SELECT id FROM batches
-			WHERE run_id = $1 AND `+toSend+` AND (claimed_until IS NULL OR claimed_until <= $4)
-			ORDER BY seq LIMIT $5 FOR UPDATE SKIP LOCKED)
+			WHERE run_id = $1 AND `+toSend+` AND (claimed_until IS NULL OR claimed_until <= now())
+			ORDER BY seq LIMIT $4 FOR UPDATE SKIP LOCKED)
 		RETURNING id, seq, idempotency_key, entries, status, sending_at, entry_type`,
-		runID, worker, now.Add(lease), now, n)
+		runID, worker, lease.Microseconds(), n)
 	slices.SortFunc(bs, func(a, b Batch) int { return strings.Compare(a.Seq, b.Seq) })
 	return bs, err
 }
 
-// RenewClaims moves worker's claims on run runID's batches still to send to until, and says how
-// many it holds.
-func RenewClaims(ctx context.Context, q Querier, runID int64, worker string, until time.Time) (int64, error) {
-	res, err := q.ExecContext(ctx, `UPDATE batches SET claimed_until = $3
-		WHERE run_id = $1 AND `+toSend+` AND claimed_by = $2`, runID, worker, until)
+// RenewClaims extends worker's claims on run runID's batches still to send to lease from now (the
+// database's clock), and says how many it holds.
+func RenewClaims(ctx context.Context, q Querier, runID int64, worker string, lease time.Duration) (int64, error) {
+	res, err := q.ExecContext(ctx, `UPDATE batches SET claimed_until = now() + $3 * interval '1 microsecond'
+		WHERE run_id = $1 AND `+toSend+` AND claimed_by = $2`, runID, worker, lease.Microseconds())
 	if err != nil {
 		return 0, err
 	}

@@ -157,32 +157,54 @@ func TestExpiredClaimCannotMarkSending(t *testing.T) {
 	e.checkAgainstLedger(t)
 }
 
-// TestClaimRunsOut: a claim is its worker's until its lease ends; then it can mark nothing, and
-// another worker can claim the batch.
+// TestClaimRunsOut: a claim is its worker's until its lease ends on the database's clock, whatever
+// the workers' own clocks say; then it can mark nothing, and another worker can claim the batch.
 func TestClaimRunsOut(t *testing.T) {
 	t.Parallel()
 	e := setup(t, fourAllocations(), 4)
 	ctx := context.Background()
-	t0 := e.clock.Now()
-	mine, err := store.ClaimBatches(ctx, e.db, e.runID, "a", 5, time.Minute, t0)
+	mine, err := store.ClaimBatches(ctx, e.db, e.runID, "a", 5, time.Hour)
 	if err != nil || len(mine) != 1 {
 		t.Fatalf("claimed %d batches (%v), want the run's one", len(mine), err)
 	}
 	id := mine[0].ID
-	if got, _ := store.ClaimBatches(ctx, e.db, e.runID, "b", 5, time.Minute, t0.Add(30*time.Second)); len(got) != 0 {
+	// b's clock, a day ahead, does not make a's live claim run out.
+	if got, _ := store.ClaimBatches(ctx, e.db, e.runID, "b", 5, time.Hour); len(got) != 0 {
 		t.Fatalf("worker b claimed %d batches under a's live claim", len(got))
 	}
-	if err := store.MarkSending(ctx, e.db, id, "a", t0.Add(61*time.Second)); !errors.Is(err, store.ErrNotClaimed) {
+	if err := store.MarkSending(ctx, e.db, id, "b", e.clock.Now().Add(24*time.Hour)); !errors.Is(err, store.ErrNotClaimed) {
+		t.Fatalf("b marked a's claimed batch sending: %v", err)
+	}
+
+	// a renews for a millisecond only: its claim runs out on the database's clock.
+	if n, err := store.RenewClaims(ctx, e.db, e.runID, "a", time.Millisecond); err != nil || n != 1 {
+		t.Fatalf("a renewed %d claims (%v), want 1", n, err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var out bool
+		if err := e.db.Get(&out, `SELECT claimed_until <= now() FROM batches WHERE id = $1`, id); err != nil {
+			t.Fatal(err)
+		}
+		if out {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a's claim never ran out")
+		}
+	}
+	// a's clock, a day behind, does not keep its claim alive.
+	if err := store.MarkSending(ctx, e.db, id, "a", e.clock.Now().Add(-24*time.Hour)); !errors.Is(err, store.ErrNotClaimed) {
 		t.Fatalf("a marked its batch sending after its claim ran out: %v", err)
 	}
-	got, err := store.ClaimBatches(ctx, e.db, e.runID, "b", 5, time.Minute, t0.Add(61*time.Second))
+	got, err := store.ClaimBatches(ctx, e.db, e.runID, "b", 5, time.Hour)
 	if err != nil || len(got) != 1 || got[0].ID != id {
 		t.Fatalf("worker b claimed %+v (%v) after a's claim ran out, want batch %d", got, err, id)
 	}
-	if err := store.MarkSending(ctx, e.db, id, "a", t0.Add(62*time.Second)); !errors.Is(err, store.ErrNotClaimed) {
+	if err := store.MarkSending(ctx, e.db, id, "a", e.clock.Now()); !errors.Is(err, store.ErrNotClaimed) {
 		t.Fatalf("a marked b's batch sending: %v", err)
 	}
-	if err := store.MarkSending(ctx, e.db, id, "b", t0.Add(62*time.Second)); err != nil {
+	if err := store.MarkSending(ctx, e.db, id, "b", e.clock.Now()); err != nil {
 		t.Fatalf("b could not mark its claimed batch sending: %v", err)
 	}
 }

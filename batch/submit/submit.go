@@ -169,7 +169,7 @@ func (s *submitter) renewClaims(ctx context.Context) func() {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				if _, err := store.RenewClaims(ctx, s.db, s.runID, s.cfg.Worker, s.cfg.Now().UTC().Add(s.cfg.Lease)); err != nil && ctx.Err() == nil {
+				if _, err := store.RenewClaims(ctx, s.db, s.runID, s.cfg.Worker, s.cfg.Lease); err != nil && ctx.Err() == nil {
 					s.cfg.Logger.Warn("submit: renewing this worker's claims failed", "worker", s.cfg.Worker, "err", err)
 				}
 			}
@@ -209,7 +209,7 @@ func (s *submitter) work(ctx context.Context, res *Result) error {
 		s.mu.Lock()
 		woke := s.woke
 		s.mu.Unlock()
-		claimed, err := store.ClaimBatches(ctx, s.db, s.runID, s.cfg.Worker, 1, s.cfg.Lease, s.cfg.Now().UTC())
+		claimed, err := store.ClaimBatches(ctx, s.db, s.runID, s.cfg.Worker, 1, s.cfg.Lease)
 		if err != nil {
 			return fmt.Errorf("claim a batch: %w", err)
 		}
