@@ -76,7 +76,9 @@ func NoteBatchRefusal(ctx context.Context, q Querier, id int64, httpStatus int, 
 	return err
 }
 
-// queryMoveBatch is the one statement that writes batches.status after a batch's creation.
+// queryMoveBatch is the one statement that writes batches.status after a batch's creation. A
+// worker's claim ($9) must hold at this very moment on the database's clock (clock_timestamp, not
+// the transaction's start, now()).
 const queryMoveBatch = `
 UPDATE batches SET status = $2,
 	attempts    = attempts + CASE WHEN $2 = $7 THEN 1 ELSE 0 END,
@@ -84,7 +86,7 @@ UPDATE batches SET status = $2,
 	sent_at     = CASE WHEN $2 = $8 THEN $6 ELSE sent_at END,
 	http_status = COALESCE($4, http_status),
 	error       = COALESCE($5, error)
-WHERE id = $1 AND status = ANY($3::text[]) AND ($9::text IS NULL OR claimed_by = $9 AND claimed_until > now())
+WHERE id = $1 AND status = ANY($3::text[]) AND ($9::text IS NULL OR claimed_by = $9 AND claimed_until > clock_timestamp())
 RETURNING id`
 
 // Batch is a batch as submit sends it: its key, where it stands, and its exact body once read
