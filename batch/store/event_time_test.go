@@ -24,16 +24,13 @@ func TestMoveByEventsKeepsEachEventsTime(t *testing.T) {
 		evs := make([]store.EventMove, n)
 		ids := make([]int64, n)
 		for i := range evs {
-			ids[i] = f.journal(t, "queued")
-			var alpacaID string
-			must(t, f.db.Get(&alpacaID, `UPDATE journals SET alpaca_id = gen_random_uuid() WHERE id = $1 RETURNING alpaca_id::text`, ids[i]))
-			_, err := f.db.Exec(`INSERT INTO journal_answers (alpaca_id, journal_id) VALUES ($1, $2)`, alpacaID, ids[i])
-			must(t, err)
+			j := f.answered(t, "queued", "")
+			ids[i] = j.id
 			nanos := rapid.IntRange(0, 999_999_999).Filter(func(ns int) bool { return ns%1000 != 500 }).Draw(rt, "nanos") // a tie is the text parser's own
 			at := time.Unix(rapid.Int64Range(-2_000_000_000, 4_000_000_000).Draw(rt, "seconds"), int64(nanos)).
 				In(time.FixedZone("", rapid.IntRange(-12, 14).Draw(rt, "zone")*3600))
 			seq++
-			evs[i] = store.EventMove{AlpacaID: alpacaID, From: "queued", To: "pending", At: at, EventID: fmt.Sprintf("01KJR%021d", seq)}
+			evs[i] = store.EventMove{AlpacaID: j.alpaca, From: "queued", To: "pending", At: at, EventID: fmt.Sprintf("01KJR%021d", seq)}
 		}
 		moved, err := store.MoveByEvents(ctx, f.db, evs, "sse", now)
 		if err != nil || len(moved) != n {

@@ -110,6 +110,25 @@ func (f *fixture) journal(t *testing.T, status string) int64 {
 	return id
 }
 
+// answer is a journal Alpaca answered: its id and its Alpaca id.
+type answer struct {
+	id     int64
+	alpaca string
+}
+
+// answered adds a journal in status that Alpaca answered (a new Alpaca id in journal_answers), its
+// newest event seen lastEvent.
+func (f *fixture) answered(t *testing.T, status, lastEvent string) answer {
+	t.Helper()
+	id := f.journal(t, status)
+	var alpacaID string
+	must(t, f.db.Get(&alpacaID, `UPDATE journals SET alpaca_id = gen_random_uuid(), last_event_id = $2
+		WHERE id = $1 RETURNING alpaca_id::text`, id, lastEvent))
+	_, err := f.db.Exec(`INSERT INTO journal_answers (alpaca_id, journal_id) VALUES ($1, $2)`, alpacaID, id)
+	must(t, err)
+	return answer{id, alpacaID}
+}
+
 // TestJournalTransitions moves one journal per (from, to) pair, all in one call, and checks
 // against the hand-written table which moved, with one history row each.
 func TestJournalTransitions(t *testing.T) {
@@ -218,19 +237,7 @@ func TestMoveByEvents(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
 	ctx := context.Background()
-	type answer struct {
-		id     int64
-		alpaca string
-	}
-	answered := func(status, lastEvent string) answer {
-		id := f.journal(t, status)
-		var alpacaID string
-		must(t, f.db.Get(&alpacaID, `UPDATE journals SET alpaca_id = gen_random_uuid(), last_event_id = $2
-			WHERE id = $1 RETURNING alpaca_id::text`, id, lastEvent))
-		_, err := f.db.Exec(`INSERT INTO journal_answers (alpaca_id, journal_id) VALUES ($1, $2)`, alpacaID, id)
-		must(t, err)
-		return answer{id, alpacaID}
-	}
+	answered := func(status, lastEvent string) answer { return f.answered(t, status, lastEvent) }
 	at := now.Add(-time.Minute)
 	moves, froms, tos := answered("queued", ""), answered("queued", "01KJR000000001000000000005"), answered("pending", "")
 	newer, back, unknown := answered("queued", "01KJR000000001000000000002"), answered("executed", ""), answered("queued", "")
