@@ -87,7 +87,7 @@ func Plan(ctx context.Context, db *sqlx.DB, cfg Config) (Result, error) {
 	}
 	now := cfg.Now().UTC()
 	var res Result
-	p := &planner{db: db, cfg: cfg, now: now, res: &res}
+	p := &planner{db: db, cfg: cfg, now: now, res: &res, keys: pool.NightKeys(cfg.SweepAccount, cfg.BusinessDate, 1)}
 	defer p.close()
 	// One connection holds the plan's transaction; the journals go through writers of their own.
 	var err error
@@ -255,6 +255,7 @@ type planner struct {
 	res         *Result
 	batch       []intent
 	seq         int
+	keys        pool.JournalKeys // the night's journal keys (attempt 1)
 	receiptsBuf []runReceipt
 	skipsBuf    []skip
 	// The writers of the night's journals; while a chunk of the cursor is planned, the batch ids
@@ -534,7 +535,7 @@ func (p *planner) flushRows(ctx context.Context) error {
 }
 
 func (p *planner) addIntent(r *row, amount decimal.Decimal) error {
-	key := pool.JournalKey(p.cfg.SweepAccount, p.cfg.BusinessDate, r.AllocID.Int64, 1)
+	key := p.keys.Of(r.AllocID.Int64)
 	desc := pool.Describe(r.Description.String, key)
 	in := intent{
 		allocID: r.AllocID.Int64, key: key, receiptID: r.ReceiptID, clientRef: r.ClientRef.String,

@@ -99,8 +99,9 @@ func (st *streamer) startAppliers(ctx context.Context, active [TrackParts]bool) 
 	return a
 }
 
-// hand splits evs into the parts' shares and queues them (evs may be reused afterwards). It
-// waits while a part's queue is full; it fails once a part has failed.
+// hand splits evs into the parts' shares and queues them (evs may be reused afterwards), each event
+// with its ids in the case the appliers compare them in (event id upper, journal id lower, as
+// PostgreSQL writes a uuid). It waits while a part's queue is full; it fails once a part has failed.
 func (a *appliers) hand(evs []alpaca.JournalEvent) error {
 	parts := len(a.queues)
 	split := make([][]alpaca.JournalEvent, parts)
@@ -109,10 +110,11 @@ func (a *appliers) hand(evs []alpaca.JournalEvent) error {
 	active := a.active
 	a.mu.Unlock()
 	for _, e := range evs {
-		if id := strings.ToUpper(e.EventID); validULID(id) && id > maxID {
-			maxID = id
+		e.EventID, e.JournalID = strings.ToUpper(e.EventID), strings.ToLower(e.JournalID)
+		if validULID(e.EventID) && e.EventID > maxID {
+			maxID = e.EventID
 		}
-		k := partOf(strings.ToLower(e.JournalID), TrackParts)
+		k := partOf(e.JournalID, TrackParts)
 		if !active[k] {
 			continue // another tracker's
 		}

@@ -399,8 +399,8 @@ func (b *bundle) admin(t *testing.T, path, body string) {
 	}
 }
 
-// rewriter passes the event stream through edit, one write (one event or comment) at a time.
-// Admin calls are not touched.
+// rewriter passes the event stream through edit, one message (an event or a comment, with the
+// blank line that ends it) at a time. Admin calls are not touched.
 func rewriter(edit func(conn int, chunk []byte) []byte) func(http.Handler) http.Handler {
 	var mu sync.Mutex
 	conns := 0
@@ -424,8 +424,18 @@ type editWriter struct {
 	edit func([]byte) []byte
 }
 
+// Write edits each whole message of b (the simulator writes several at once, never a part of one).
 func (w *editWriter) Write(b []byte) (int, error) {
-	if _, err := w.ResponseWriter.Write(w.edit(bytes.Clone(b))); err != nil {
+	var out []byte
+	for rest := b; len(rest) > 0; {
+		n := bytes.Index(rest, []byte("\n\n")) + 2
+		if n < 2 {
+			n = len(rest)
+		}
+		out = append(out, w.edit(bytes.Clone(rest[:n]))...)
+		rest = rest[n:]
+	}
+	if _, err := w.ResponseWriter.Write(out); err != nil {
 		return 0, err
 	}
 	return len(b), nil

@@ -631,14 +631,12 @@ const lockNotAvailable, deadlockDetected = "55P03", "40P01"
 
 // applyOnce is one try of applyTwice, with the journals locked first or not. It returns, besides how
 // many journals moved and how that changed the run's open count (store.OpenDelta), the events of
-// journals it does not know.
+// journals it does not know. The events' ids come in the case hand gave them.
 func (st *streamer) applyOnce(ctx context.Context, evs []alpaca.JournalEvent, locked bool, cursor string, w partsWrite) (changed, delta int, unknown []alpaca.JournalEvent, err error) {
 	var jids []string
 	seenJ := map[string]bool{}
 	byID := make(map[string]alpaca.JournalEvent, len(evs))
 	for _, e := range evs {
-		e.EventID = strings.ToUpper(e.EventID)
-		e.JournalID = strings.ToLower(e.JournalID)
 		if !validUUID(e.JournalID) {
 			continue // not a journal id we could hold; the cursor still passes it
 		}
@@ -687,7 +685,7 @@ func (st *streamer) applyOnce(ctx context.Context, evs []alpaca.JournalEvent, lo
 		}
 		byAlpaca := make(map[string]*store.EventJournal, len(read))
 		for _, j := range read {
-			byAlpaca[strings.ToLower(j.AlpacaID)] = j
+			byAlpaca[j.AlpacaID] = j // uuid::text, lower case
 		}
 		news := map[int64]*store.EventJournal{}
 		for _, e := range byID {
@@ -707,7 +705,7 @@ func (st *streamer) applyOnce(ctx context.Context, evs []alpaca.JournalEvent, lo
 	}
 	mine := make(map[string]*store.EventJournal, len(js))
 	for _, j := range js {
-		mine[strings.ToLower(j.AlpacaID)] = j
+		mine[j.AlpacaID] = j
 	}
 	var ourEvents []alpaca.JournalEvent
 	for _, e := range byID {
