@@ -161,9 +161,9 @@ func TestPlanAcrossCursorChunks(t *testing.T) {
 			res.Journals, res.Batches, res.Receipts, res.Planned)
 	}
 	var check struct {
-		Allocations, Journals, Batches, Orphans, Mismatched int
-		FirstSeq, LastSeq                                   string
-		Amount                                              decimal.Decimal
+		Allocations, Journals, Batches, Orphans, Mismatched, RunReceipts int
+		FirstSeq, LastSeq                                                string
+		Amount                                                           decimal.Decimal
 	}
 	if err := db.Get(&check, `SELECT
 		(SELECT count(DISTINCT allocation_id) FROM journals) AS allocations,
@@ -173,11 +173,13 @@ func TestPlanAcrossCursorChunks(t *testing.T) {
 		(SELECT count(*) FROM batches b WHERE b.entries <> (SELECT count(*) FROM journals j WHERE j.batch_id = b.id)
 		    OR b.entries <> jsonb_array_length(convert_from(b.body, 'UTF8')::jsonb -> 'entries')) AS mismatched,
 		(SELECT min(seq) FROM batches) AS firstseq, (SELECT max(seq) FROM batches) AS lastseq,
-		(SELECT sum(amount) FROM journals) AS amount`); err != nil {
+		(SELECT sum(amount) FROM journals) AS amount,
+		(SELECT count(*) FROM run_receipts) AS runreceipts`); err != nil {
 		t.Fatal(err)
 	}
 	if check.Allocations != 10010 || check.Journals != 10010 || check.Batches != 31 || check.Orphans != 0 || check.Mismatched != 0 ||
-		check.FirstSeq != "000001" || check.LastSeq != "000031" || !check.Amount.Equal(decimal.RequireFromString("40040.00")) {
+		check.FirstSeq != "000001" || check.LastSeq != "000031" || !check.Amount.Equal(decimal.RequireFromString("40040.00")) ||
+		check.RunReceipts != 1430 {
 		t.Fatalf("plan across chunks: %+v", check)
 	}
 }
