@@ -11,10 +11,13 @@ import (
 	"github.com/cashpool/cashpool/batch/store"
 )
 
-// journalWritersDefault is how many connections write a night's journals at once: PostgreSQL's
-// work on the COPY (the heap and four indexes a journal) is most of a plan's, and one connection
-// keeps one core busy while the plan's own transaction reads the next rows on another.
-const journalWritersDefault = 2
+// journalWritersDefault is how many connections write a night's journals at once. One: PostgreSQL's
+// COPY of a million journals (the heap and four indexes a journal) takes ~7.5 s of one core alone,
+// and two COPYs into the same table and indexes contend so that they took ~10 s of CPU between
+// them for no shorter wall time. One COPY keeps ahead of the plan, whose own connection reads the
+// cursor and writes the batches meanwhile (a million-journal plan: 11.2–11.6 s with one writer,
+// 13.2–14.3 s with two).
+const journalWritersDefault = 1
 
 // journalWriters stream a night's journals into one COPY each, on connections of their own, each in
 // a transaction of its own. A batch's journals go to one writer, whole. They commit (commit) just
