@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 	"github.com/shopspring/decimal"
 
 	"github.com/cashpool/cashpool/alpaca"
@@ -247,6 +248,38 @@ func Apply(ctx context.Context, db *sqlx.DB, cfg Config) (*Plan, error) {
 	return p, nil
 }
 
+// runLockWait is how long a redrive waits for the run's lock: a Runner holds it for its whole night
+// (the redrive is then refused as busy), another redrive only until its commit ends.
+const runLockWait = "1s"
+
+// lockRun takes the run's lock (schema.RunLockName) for tx, or says schema.ErrBusy. It waits a
+// moment: a redrive that held the run row before this one releases the lock just after the row (the
+// server lets go of an advisory lock after the row's), and refusing in that gap refused the second of
+// two redrives the row had already put one after the other.
+func lockRun(ctx context.Context, tx *sqlx.Tx, cfg Config) error {
+	var prev string
+	if err := tx.GetContext(ctx, &prev, `SELECT current_setting('lock_timeout')`); err != nil {
+		return fmt.Errorf("lock run: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `SELECT set_config('lock_timeout', $1, true)`, runLockWait); err != nil {
+		return fmt.Errorf("lock run: %w", err)
+	}
+	_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, schema.LockKey(schema.RunLockName(cfg.SweepAccount, cfg.BusinessDate)))
+	if pqErr := (*pq.Error)(nil); errors.As(err, &pqErr) && pqErr.Code == lockNotAvailable {
+		return schema.ErrBusy
+	}
+	if err != nil {
+		return fmt.Errorf("lock run: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `SELECT set_config('lock_timeout', $1, true)`, prev); err != nil {
+		return fmt.Errorf("lock run: %w", err)
+	}
+	return nil
+}
+
+// lockNotAvailable is PostgreSQL's code for a lock not granted within lock_timeout.
+const lockNotAvailable = "55P03"
+
 // decideRun finds the run and decides every allocation's highest attempt. With lock it holds the
 // run row (so two redrives serialise and the second sees the first's new attempts) and refuses to
 // go on while a Runner holds the run's advisory lock. It returns the journals to redrive.
@@ -264,12 +297,8 @@ func decideRun(ctx context.Context, tx *sqlx.Tx, cfg Config, lock bool) (*Plan, 
 		return nil, nil, fmt.Errorf("redrive %s: find run: %w", cfg.BusinessDate, err)
 	}
 	if lock {
-		var ok bool
-		if err := tx.GetContext(ctx, &ok, `SELECT pg_try_advisory_xact_lock($1)`, schema.LockKey(schema.RunLockName(cfg.SweepAccount, cfg.BusinessDate))); err != nil {
-			return nil, nil, fmt.Errorf("redrive %s: lock run: %w", cfg.BusinessDate, err)
-		}
-		if !ok {
-			return nil, nil, fmt.Errorf("redrive %s: %w", cfg.BusinessDate, schema.ErrBusy)
+		if err := lockRun(ctx, tx, cfg); err != nil {
+			return nil, nil, fmt.Errorf("redrive %s: %w", cfg.BusinessDate, err)
 		}
 	}
 	var all []journal
