@@ -122,17 +122,8 @@ func digest(parts ...string) [32]byte {
 func uuidText(b []byte) string {
 	b[6] = (b[6] & 0x0f) | 0x80 // version 8
 	b[8] = (b[8] & 0x3f) | 0x80 // RFC 9562 variant
-	var x [36]byte
-	hex.Encode(x[0:8], b[0:4])
-	x[8] = '-'
-	hex.Encode(x[9:13], b[4:6])
-	x[13] = '-'
-	hex.Encode(x[14:18], b[6:8])
-	x[18] = '-'
-	hex.Encode(x[19:23], b[8:10])
-	x[23] = '-'
-	hex.Encode(x[24:36], b[10:16])
-	return string(x[:])
+	x := hex.EncodeToString(b)
+	return x[0:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:32]
 }
 
 // IsUUID reports whether s is a UUID in canonical lowercase form.
