@@ -265,7 +265,7 @@ func lockRun(ctx context.Context, tx *sqlx.Tx, cfg Config) error {
 		return fmt.Errorf("lock run: %w", err)
 	}
 	_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, schema.LockKey(schema.RunLockName(cfg.SweepAccount, cfg.BusinessDate)))
-	if pqErr := (*pq.Error)(nil); errors.As(err, &pqErr) && pqErr.Code == lockNotAvailable {
+	if pqErr := (*pq.Error)(nil); errors.As(err, &pqErr) && pqErr.Code == store.CodeLockNotAvailable {
 		return schema.ErrBusy
 	}
 	if err != nil {
@@ -276,9 +276,6 @@ func lockRun(ctx context.Context, tx *sqlx.Tx, cfg Config) error {
 	}
 	return nil
 }
-
-// lockNotAvailable is PostgreSQL's code for a lock not granted within lock_timeout.
-const lockNotAvailable = "55P03"
 
 // decideRun finds the run and decides every allocation's highest attempt. With lock it holds the
 // run row (so two redrives serialise and the second sees the first's new attempts) and refuses to

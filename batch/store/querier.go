@@ -13,3 +13,9 @@ type Querier interface {
 	SelectContext(ctx context.Context, dest any, query string, args ...any) error
 	GetContext(ctx context.Context, dest any, query string, args ...any) error
 }
+
+// PostgreSQL's codes for a lock not granted within lock_timeout and for a deadlock it broke.
+const (
+	CodeLockNotAvailable = "55P03"
+	CodeDeadlockDetected = "40P01"
+)

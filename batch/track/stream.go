@@ -596,7 +596,7 @@ func (st *streamer) applyTwice(ctx context.Context, evs []alpaca.JournalEvent, c
 	w := partsWrite{parts, top, last}
 	changed, delta, unknown, err = st.applyOnce(ctx, evs, false, cursor, w)
 	var pqErr *pq.Error
-	if errors.Is(err, errMovedMeanwhile) || errors.As(err, &pqErr) && (pqErr.Code == lockNotAvailable || pqErr.Code == deadlockDetected) {
+	if errors.Is(err, errMovedMeanwhile) || errors.As(err, &pqErr) && (pqErr.Code == store.CodeLockNotAvailable || pqErr.Code == store.CodeDeadlockDetected) {
 		changed, delta, unknown, err = st.applyOnce(ctx, evs, true, cursor, w)
 	}
 	return changed, delta, unknown, err
@@ -625,9 +625,6 @@ func (st *streamer) allSent() bool {
 
 // errMovedMeanwhile: a journal no longer held the status its events were judged in.
 var errMovedMeanwhile = errors.New("a journal moved while its events were judged")
-
-// PostgreSQL's codes for a lock not granted within lock_timeout and for a deadlock.
-const lockNotAvailable, deadlockDetected = "55P03", "40P01"
 
 // applyOnce is one try of applyTwice, with the journals locked first or not. It returns, besides how
 // many journals moved and how that changed the run's open count (store.OpenDelta), the events of
