@@ -251,7 +251,7 @@ func (a *appliers) ofActive(k int, evs []alpaca.JournalEvent) ([]int, []alpaca.J
 	}
 	out := evs[:0:0]
 	for _, e := range evs {
-		if a.active[partOf(strings.ToLower(e.JournalID), TrackParts)] {
+		if a.active[partOf(e.JournalID, TrackParts)] { // lower case since hand
 			out = append(out, e)
 		}
 	}
@@ -401,8 +401,8 @@ func (a *appliers) writePartCursors(k int) error {
 func keptBefore(c string, kept []alpaca.JournalEvent) string {
 	oldest := ""
 	for _, e := range kept {
-		if id := strings.ToUpper(e.EventID); validULID(id) && (oldest == "" || id < oldest) {
-			oldest = id
+		if validULID(e.EventID) && (oldest == "" || e.EventID < oldest) { // upper case since hand
+			oldest = e.EventID
 		}
 	}
 	if oldest != "" && c >= oldest {
