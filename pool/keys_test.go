@@ -15,13 +15,13 @@ import (
 // from the release that first sent them, must never change.
 func TestKeysAreTheOnesAlreadySent(t *testing.T) {
 	t.Parallel()
-	for got, want := range map[string]string{
-		pool.JournalKey("8f8c8cee-2591-4f83-be12-82c659b5e748", "2026-12-02", 123456789, 1): "26688034-6aaf-8cc6-8000-0000075bcd15",
-		pool.BatchKey("a", "b", "000001", []byte("x")):                                      "2817358f-de9a-87fe-a900-99328bf3414e",
-		pool.RewardJournalKey("a", "2026-12-02", "r1", 2):                                   "266cd17c-3532-8624-b7d7-b706097f324c",
+	for _, c := range []struct{ what, got, want string }{
+		{"journal", pool.JournalKey("8f8c8cee-2591-4f83-be12-82c659b5e748", "2026-12-02", 123456789, 1), "26688034-6aaf-8cc6-8000-0000075bcd15"},
+		{"batch", pool.BatchKey("a", "b", "000001", []byte("x")), "2817358f-de9a-87fe-a900-99328bf3414e"},
+		{"reward", pool.RewardJournalKey("a", "2026-12-02", "r1", 2), "266cd17c-3532-8624-b7d7-b706097f324c"},
 	} {
-		if got != want {
-			t.Errorf("key %s, want %s", got, want)
+		if c.got != c.want {
+			t.Errorf("%s key %s, want %s", c.what, c.got, c.want)
 		}
 	}
 	keys := pool.NightKeys("8f8c8cee-2591-4f83-be12-82c659b5e748", "2026-12-02", 1)
