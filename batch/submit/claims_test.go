@@ -168,7 +168,7 @@ func TestClaimRunsOut(t *testing.T) {
 		t.Fatalf("claimed %d batches (%v), want the run's one", len(mine), err)
 	}
 	id := mine[0].ID
-	// b's clock, a day ahead, does not make a's live claim run out.
+	// b can neither claim a's batch under a's live claim nor, with its clock a day ahead, mark it.
 	if got, _ := store.ClaimBatches(ctx, e.db, e.runID, "b", 5, time.Hour); len(got) != 0 {
 		t.Fatalf("worker b claimed %d batches under a's live claim", len(got))
 	}
