@@ -10,6 +10,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/cashpool/cashpool/alpaca"
+	"github.com/cashpool/cashpool/pool"
 )
 
 // Journal statuses: ours until Alpaca answers, then Alpaca's, stored raw. A status Alpaca sends
@@ -277,11 +278,13 @@ func MoveSeenJournals(ctx context.Context, q Querier, moves []JournalMove, sourc
 }
 
 // EventMove is one stream event as MoveByEvents applies it: the journal's Alpaca id, the
-// event's status_from and status_to, its time and its id.
+// event's status_from and status_to, its time and its id, and Key, the journal key its
+// description's token names ("" if none; pool.TokenFromDescription gives only a UUID).
 type EventMove struct {
 	AlpacaID, From, To string
 	At                 time.Time
 	EventID            string
+	Key                string
 }
 
 // EventMoved is a move MoveByEvents made, with the event that made it.
@@ -300,16 +303,19 @@ func MoveByEvents(ctx context.Context, q Querier, evs []EventMove, source string
 		return nil, nil
 	}
 	n := len(evs)
-	ids, froms, tos, ats, events := make([]string, n), make([]string, n), make([]string, n), make([]int64, n), make([]string, n)
+	ids, froms, tos, ats, events, keys := make([]string, n), make([]string, n), make([]string, n), make([]int64, n), make([]string, n), make([]string, n)
 	for i, e := range evs {
 		if e.EventID == "" {
 			return nil, fmt.Errorf("event for journal %s without an event id", e.AlpacaID)
 		}
-		ids[i], froms[i], tos[i], ats[i], events[i] = e.AlpacaID, e.From, e.To, unixMicros(e.At), e.EventID
+		if e.Key != "" && !pool.IsUUID(e.Key) {
+			return nil, fmt.Errorf("event for journal %s names key %q, not a UUID", e.AlpacaID, e.Key)
+		}
+		ids[i], froms[i], tos[i], ats[i], events[i], keys[i] = e.AlpacaID, e.From, e.To, unixMicros(e.At), e.EventID, e.Key
 	}
 	// Scanned column by column: the stream's moves are two million rows a million-journal night.
 	rows, err := q.QueryContext(ctx, fmt.Sprintf(queryMoveByEvents, journalGuardSQL("v.status_from", "v.status_to")),
-		pq.Array(ids), pq.Array(froms), pq.Array(tos), pq.Array(ats), pq.Array(events), pq.Array(JournalStatuses), now, source)
+		pq.Array(ids), pq.Array(froms), pq.Array(tos), pq.Array(ats), pq.Array(events), pq.Array(JournalStatuses), now, source, pq.Array(keys))
 	if err != nil {
 		return nil, fmt.Errorf("move journals by their events: %w", err)
 	}

@@ -584,3 +584,57 @@ func TestFreeClaimsOnlyUnderTheCurrentEpoch(t *testing.T) {
 	must(t, store.FreeClaims(ctx, f.db, f.runID, "run:x", 2))
 	equal(t, "", claimed(), "claim after the current epoch's free")
 }
+
+// TestMoveByEventsByKey: an event whose description carries a journal key finds its journal by that
+// key, and moves it only if the journal also carries the event's Alpaca id; an event without one
+// finds its journal by the Alpaca id. A token naming another journal (a replacement Alpaca made by
+// correcting one of ours carries its token under another id), or a journal Alpaca has not answered
+// yet, moves nothing: the caller judges those events against the journals as read.
+func TestMoveByEventsByKey(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+	keyOf := func(id int64) string {
+		var k string
+		must(t, f.db.Get(&k, `SELECT journal_key::text FROM journals WHERE id = $1`, id))
+		return k
+	}
+	byKey, byID, otherToken, tokenOf := f.answered(t, "queued", ""), f.answered(t, "queued", ""), f.answered(t, "queued", ""), f.answered(t, "queued", "")
+	replaced, unanswered, ofUnanswered := f.answered(t, "queued", ""), f.journal(t, "planned"), f.answered(t, "queued", "")
+	at := now.Add(-time.Minute)
+	ev := func(alpacaID, key, id string) store.EventMove {
+		return store.EventMove{AlpacaID: alpacaID, Key: key, From: "queued", To: "sent_to_clearing", At: at, EventID: "01KJR0000000010000000000" + id}
+	}
+	moved, err := store.MoveByEvents(ctx, f.db, []store.EventMove{
+		ev(byKey.alpaca, keyOf(byKey.id), "01"),
+		ev(byID.alpaca, "", "02"),
+		ev(otherToken.alpaca, keyOf(tokenOf.id), "03"),
+		ev("0d1c6c3e-2f4f-4f3e-9d7c-3b0b6c3f8aff", keyOf(replaced.id), "04"), // Alpaca's replacement of replaced
+		ev(ofUnanswered.alpaca, keyOf(unanswered), "05"),
+	}, "sse", now)
+	must(t, err)
+	var got []string
+	for _, m := range moved {
+		got = append(got, fmt.Sprintf("%d:%s", m.ID, m.EventID))
+	}
+	slices.Sort(got)
+	want := []string{fmt.Sprintf("%d:01KJR000000001000000000001", byKey.id), fmt.Sprintf("%d:01KJR000000001000000000002", byID.id)}
+	slices.Sort(want)
+	equal(t, fmt.Sprint(want), fmt.Sprint(got), "moves made")
+	var statuses []string
+	must(t, f.db.Select(&statuses, `SELECT id || ':' || status || ':' || last_event_id || ':' || (SELECT count(*) FROM journal_history h WHERE h.journal_id = j.id)
+		FROM journals j WHERE id = ANY($1) ORDER BY id`,
+		pq.Array([]int64{byKey.id, byID.id, otherToken.id, tokenOf.id, replaced.id, unanswered, ofUnanswered.id})))
+	equal(t, fmt.Sprint([]string{
+		fmt.Sprintf("%d:sent_to_clearing:01KJR000000001000000000001:1", byKey.id),
+		fmt.Sprintf("%d:sent_to_clearing:01KJR000000001000000000002:1", byID.id),
+		fmt.Sprintf("%d:queued::0", otherToken.id),
+		fmt.Sprintf("%d:queued::0", tokenOf.id),
+		fmt.Sprintf("%d:queued::0", replaced.id),
+		fmt.Sprintf("%d:planned::0", unanswered),
+		fmt.Sprintf("%d:queued::0", ofUnanswered.id),
+	}), fmt.Sprint(statuses), "journals")
+	if _, err := store.MoveByEvents(ctx, f.db, []store.EventMove{ev(byID.alpaca, "not-a-key", "06")}, "sse", now); err == nil {
+		t.Fatal("a key that is not a UUID went to the statement")
+	}
+}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/cashpool/cashpool/alpaca"
 	"github.com/cashpool/cashpool/batch/store"
+	"github.com/cashpool/cashpool/pool"
 )
 
 // streamer reads the sweep account's event stream and applies it, reconnecting from the stored
@@ -812,7 +813,8 @@ func moveInOrder(ctx context.Context, tx *sqlx.Tx, byID map[string]alpaca.Journa
 				continue
 			}
 			e := es[k]
-			round = append(round, store.EventMove{AlpacaID: id, From: e.StatusFrom, To: e.StatusTo, At: e.At, EventID: e.EventID})
+			key, _ := pool.TokenFromDescription(e.Description) // a hint the statement checks: "" finds it by Alpaca id
+			round = append(round, store.EventMove{AlpacaID: id, From: e.StatusFrom, To: e.StatusTo, At: e.At, EventID: e.EventID, Key: key})
 		}
 		if len(round) == 0 {
 			break
