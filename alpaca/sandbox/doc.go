@@ -217,7 +217,9 @@
 // connection. The skipped events stay in the log, so a client resuming from the last event id it
 // received gets them. Stream faults draw from a generator seeded with Faults.Seed and the log
 // length at connection time; the slow-reader draw happens only when its rate is non-zero, so
-// enabling it leaves the other stream faults' sequence unchanged.
+// enabling it leaves the other stream faults' sequence unchanged. With Faults.StreamBareRate
+// ("stream_bare_rate"), drawn the same way, a v2 event goes without the fields Alpaca's schema
+// marks optional (description, idempotency_key, idempotency_key_type, batch_error_message).
 //
 // # Seed file
 //

@@ -20,6 +20,9 @@ type Event struct {
 	IdempotencyKey     string    `json:"idempotency_key,omitempty"`
 	IdempotencyKeyType string    `json:"idempotency_key_type,omitempty"` // "batch" or "single"
 	BatchErrorMessage  string    `json:"batch_error_message,omitempty"`
+	// bare: the v2 stream sends the event without its optional fields (description and the
+	// idempotency ones), as Alpaca's schema allows (Faults.StreamBareRate).
+	bare bool
 }
 
 // event is the record of one status change: 32 bytes, three or four of them per journal. The

@@ -41,6 +41,11 @@ type Faults struct {
 	// connection. The events stay in the log, so a client resuming from its cursor gets them.
 	// Drawn only when non-zero, so turning it on leaves the other stream faults' sequence alone.
 	StreamSlowReaderRate float64
+
+	// StreamBareRate: per event sent on the v2 stream, the event goes without the fields Alpaca's
+	// schema marks optional (description, idempotency_key, idempotency_key_type,
+	// batch_error_message). Drawn only when non-zero, as StreamSlowReaderRate.
+	StreamBareRate float64
 }
 
 // faultsJSON is the admin API's form: durations as Go duration strings ("250ms").
@@ -58,6 +63,7 @@ type faultsJSON struct {
 	StreamReorderRate   float64 `json:"stream_reorder_rate"`
 
 	StreamSlowReaderRate float64 `json:"stream_slow_reader_rate"`
+	StreamBareRate       float64 `json:"stream_bare_rate"`
 }
 
 // MarshalJSON writes durations as Go duration strings.
@@ -66,7 +72,7 @@ func (f Faults) MarshalJSON() ([]byte, error) {
 		Seed: f.Seed, Latency: f.Latency.String(), Jitter: f.Jitter.String(), ResetRate: f.ResetRate,
 		ErrorRate: f.ErrorRate, LoseResponseRate: f.LoseResponseRate, LostAs502: f.LostAs502,
 		StreamDropRate: f.StreamDropRate, StreamDuplicateRate: f.StreamDuplicateRate, StreamReorderRate: f.StreamReorderRate,
-		StreamSlowReaderRate: f.StreamSlowReaderRate,
+		StreamSlowReaderRate: f.StreamSlowReaderRate, StreamBareRate: f.StreamBareRate,
 	})
 }
 
@@ -79,7 +85,7 @@ func (f *Faults) UnmarshalJSON(b []byte) error {
 	out := Faults{Seed: in.Seed, ResetRate: in.ResetRate, ErrorRate: in.ErrorRate,
 		LoseResponseRate: in.LoseResponseRate, LostAs502: in.LostAs502, StreamDropRate: in.StreamDropRate,
 		StreamDuplicateRate: in.StreamDuplicateRate, StreamReorderRate: in.StreamReorderRate,
-		StreamSlowReaderRate: in.StreamSlowReaderRate}
+		StreamSlowReaderRate: in.StreamSlowReaderRate, StreamBareRate: in.StreamBareRate}
 	for _, d := range []struct {
 		name, text string
 		dst        *time.Duration
@@ -97,6 +103,7 @@ func (f *Faults) UnmarshalJSON(b []byte) error {
 		"reset_rate": out.ResetRate, "error_rate": out.ErrorRate, "lose_response_rate": out.LoseResponseRate,
 		"stream_drop_rate": out.StreamDropRate, "stream_duplicate_rate": out.StreamDuplicateRate,
 		"stream_reorder_rate": out.StreamReorderRate, "stream_slow_reader_rate": out.StreamSlowReaderRate,
+		"stream_bare_rate": out.StreamBareRate,
 	} {
 		if p < 0 || p > 1 {
 			return fmt.Errorf("%s must be within [0, 1], got %v", name, p)

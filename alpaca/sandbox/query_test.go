@@ -211,18 +211,19 @@ func TestAdminAPI(t *testing.T) {
 func TestFaultSettingsOverHTTP(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
-	in := `{"seed":7,"latency":"5ms","jitter":"1ms","reset_rate":0,"error_rate":0.25,"lose_response_rate":0.5,"lost_as_502":true,"stream_drop_rate":0,"stream_duplicate_rate":0.1,"stream_reorder_rate":0,"stream_slow_reader_rate":0.2}`
+	in := `{"seed":7,"latency":"5ms","jitter":"1ms","reset_rate":0,"error_rate":0.25,"lose_response_rate":0.5,"lost_as_502":true,"stream_drop_rate":0,"stream_duplicate_rate":0.1,"stream_reorder_rate":0,"stream_slow_reader_rate":0.2,"stream_bare_rate":0.3}`
 	r := b.must(t, 200, "POST", "/sandbox/v1/faults", in)
 	if string(r.body) != in {
 		t.Fatalf("faults round trip:\n%s\n%s", r.body, in)
 	}
-	if f := b.sim.Faults(); f.Seed != 7 || f.Latency != 5*time.Millisecond || f.ErrorRate != 0.25 || !f.LostAs502 || f.StreamSlowReaderRate != 0.2 {
+	if f := b.sim.Faults(); f.Seed != 7 || f.Latency != 5*time.Millisecond || f.ErrorRate != 0.25 || !f.LostAs502 || f.StreamSlowReaderRate != 0.2 || f.StreamBareRate != 0.3 {
 		t.Fatalf("faults %+v", f)
 	}
 	if got := b.must(t, 200, "GET", "/sandbox/v1/faults", nil); string(got.body) != in {
 		t.Fatalf("GET faults %s", got.body)
 	}
 	b.must(t, 400, "POST", "/sandbox/v1/faults", `{"error_rate":2}`)
+	b.must(t, 400, "POST", "/sandbox/v1/faults", `{"stream_bare_rate":-0.1}`)
 	b.must(t, 400, "POST", "/sandbox/v1/faults", `{"stream_slow_reader_rate":-0.1}`)
 	b.must(t, 400, "POST", "/sandbox/v1/faults", `{"latency":"soon"}`)
 }

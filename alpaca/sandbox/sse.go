@@ -344,6 +344,9 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, sq streamQuery, 
 				}
 				return
 			}
+			if f.StreamBareRate > 0 && rnd.Float64() < f.StreamBareRate {
+				e.bare = true
+			}
 			copies := 1
 			if rnd.Float64() < f.StreamDuplicateRate {
 				copies = 2

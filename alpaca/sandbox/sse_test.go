@@ -235,6 +235,23 @@ func TestEventStreamFaults(t *testing.T) {
 	if e := s.event(t, r.schema.eventV2); e.ID != want[1].ID {
 		t.Fatalf("reorder fault: first event %s, want the second one %s", e.ID, want[1].ID)
 	}
+
+	// Bare: the event still meets the published schema, without the fields it marks optional.
+	bare := setup(t, func(o *sandbox.Options) { o.Faults = sandbox.Faults{Seed: 3, StreamBareRate: 1} })
+	bare.batch(t, 200, batchOf(entry{ToAccount: cust1, Amount: "1.00", Description: "fund cp:00000000-0000-4000-8000-000000000001"}), "")
+	s = bare.openStream(t, "/v2/events/journals/status?since_id=00000000000000000000000000")
+	if e := s.event(t, bare.schema.eventV2); e.JournalID != bare.sim.Events()[0].JournalID || e.Description != "" || e.IdempotencyKey != "" || e.IdempotencyKeyType != "" {
+		t.Fatalf("bare fault: event %+v", e)
+	}
+	s = bare.openStream(t, "/v2/events/journals/status?since_id=00000000000000000000000000")
+	for l := s.next(t); ; l = s.next(t) {
+		if data, ok := strings.CutPrefix(l, "data: "); ok {
+			if strings.Contains(data, `"description"`) || strings.Contains(data, `"idempotency_key`) || !strings.Contains(data, `"status_to"`) {
+				t.Fatalf("bare fault: event sent as %s", data)
+			}
+			break
+		}
+	}
 }
 
 func TestTooManyStreams(t *testing.T) {

@@ -197,6 +197,9 @@ func appendEventV2(b []byte, e *Event) []byte {
 	b = appendPlain(b, e.StatusFrom)
 	b = append(b, `,"status_to":`...)
 	b = appendPlain(b, e.StatusTo)
+	if e.bare {
+		return append(b, '}')
+	}
 	b = append(b, `,"description":`...)
 	b = appendString(b, e.Description)
 	b = appendOptional(b, "idempotency_key", e.IdempotencyKey)

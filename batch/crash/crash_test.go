@@ -252,6 +252,7 @@ func soakOne(t *testing.T, seed uint64) result {
 		faults.Latency, faults.Jitter = time.Millisecond, 5*time.Millisecond
 		faults.StreamDropRate, faults.StreamDuplicateRate, faults.StreamReorderRate = 0.05, 0.05, 0.05
 		faults.StreamSlowReaderRate = 0.02
+		faults.StreamBareRate = 0.3 // events found by Alpaca's id beside those found by our key token
 	}
 	bin, dbURL, n, sim, env := prepare(t, rng, faults)
 	env = append(env, "CASHPOOL_BATCH_SIZE="+fmt.Sprint(3+rng.IntN(6)), "CASHPOOL_MAX_IN_FLIGHT="+fmt.Sprint(1+rng.IntN(4)))

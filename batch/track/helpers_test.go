@@ -21,6 +21,7 @@ import (
 	"github.com/cashpool/cashpool/alpaca/sandbox"
 	"github.com/cashpool/cashpool/batch/schema/schematest"
 	"github.com/cashpool/cashpool/batch/track"
+	"github.com/cashpool/cashpool/pool"
 )
 
 func TestMain(m *testing.M) { schematest.Main(m) }
@@ -142,9 +143,39 @@ func (b *bundle) create(tb testing.TB, n int, description string) (key string, b
 	return key, body, ids, statuses
 }
 
+// postKeyed posts n journals of ours at the simulator in one batch, each described with its own
+// journal key's token as plan describes them, and returns their Alpaca ids.
+func (b *bundle) postKeyed(tb testing.TB, n int) []string {
+	tb.Helper()
+	req := alpaca.BatchRequest{EntryType: "JNLC", FromAccount: sweep}
+	keys := make([]string, n)
+	for i := range n {
+		keys[i] = fmt.Sprintf("00000000-0000-4000-8000-%012d", b.lines+i+1)
+		req.Entries = append(req.Entries, alpaca.BatchEntry{ToAccount: []string{cust1, cust2}[i%2], Amount: "1.00",
+			Description: "wire of the night " + pool.KeyToken(keys[i])})
+	}
+	body, _ := json.Marshal(req)
+	key := fmt.Sprintf("00000000-0000-4000-9000-%012d", b.lines+1)
+	out, err := b.client.CreateBatch(context.Background(), key, body)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	// Alpaca answers in an order of its own: each journal's key is the one its description names.
+	ids, statuses, answeredKeys := make([]string, len(out)), make([]string, len(out)), make([]string, len(out))
+	for i, j := range out {
+		k, ok := pool.TokenFromDescription(j.Description)
+		if !ok || !slices.Contains(keys, k) {
+			tb.Fatalf("answer %s: description %q names none of the batch's keys", j.ID, j.Description)
+		}
+		ids[i], statuses[i], answeredKeys[i] = j.ID, j.Status, k
+	}
+	b.answered(tb, key, body, ids, statuses, answeredKeys...)
+	return ids
+}
+
 // answered records the answer to the batch of key and body as submit would: batch sent, journals
-// with Alpaca's ids and statuses.
-func (b *bundle) answered(tb testing.TB, key string, body []byte, ids, statuses []string) {
+// with Alpaca's ids and statuses, and the journal keys given (random ones without).
+func (b *bundle) answered(tb testing.TB, key string, body []byte, ids, statuses []string, keys ...string) {
 	tb.Helper()
 	n := len(ids)
 	ctx := context.Background()
@@ -163,11 +194,11 @@ func (b *bundle) answered(tb testing.TB, key string, body []byte, ids, statuses 
 	if _, err := b.db.ExecContext(ctx, `
 		INSERT INTO journals (run_id, batch_id, journal_key, allocation_id, receipt_id, client_ref, to_account, amount,
 		    description, alpaca_id, status, updated_at)
-		SELECT $1, $2, gen_random_uuid(), a.id, a.receipt_id, a.client_ref, a.account_id, a.amount,
+		SELECT $1, $2, COALESCE(($8::uuid[])[v.n], gen_random_uuid()), a.id, a.receipt_id, a.client_ref, a.account_id, a.amount,
 		    '', v.alpaca_id::uuid, v.status, $3
 		FROM unnest($4::text[], $5::text[]) WITH ORDINALITY AS v(alpaca_id, status, n)
 		JOIN allocations a ON a.file_id = $6 AND a.line = $7 + v.n - 1`,
-		b.runID, batchID, now, pq.Array(ids), pq.Array(statuses), b.file, first); err != nil {
+		b.runID, batchID, now, pq.Array(ids), pq.Array(statuses), b.file, first, pq.Array(keys)); err != nil {
 		tb.Fatal(err)
 	}
 	if _, err := b.db.ExecContext(ctx, `INSERT INTO journal_answers (alpaca_id, journal_id)

@@ -935,3 +935,59 @@ func TestStreamApplyFailureStopsTracking(t *testing.T) {
 		t.Fatalf("run %q (%v): tracking that failed marked it tracked", runStatus, err)
 	}
 }
+
+// An event whose description ends with its journal's key token finds the journal by that key. The
+// journals' journal_answers rows are taken away here, so that no event could find them by Alpaca's
+// id: every journal still ends at its status at the simulator, a reversal included, with its whole
+// history.
+func TestStreamFindsJournalsByTheirKeys(t *testing.T) {
+	t.Parallel()
+	b := setup(t, sandbox.Faults{}, nil)
+	ids := b.postKeyed(t, 20)
+	b.sim.Advance(3 * time.Second)
+	b.admin(t, "/sandbox/v1/journals/"+ids[0]+"/reverse", "")
+	if _, err := b.db.Exec(`DELETE FROM journal_answers`); err != nil {
+		t.Fatal(err)
+	}
+	want := b.ourEvents(t)
+	b.trackUntil(t, b.config(), func() bool {
+		got := b.recordedEvents(t)
+		for _, e := range want {
+			if !got[e.ID] && e.StatusFrom != "" { // a journal's first event moves nothing
+				return false
+			}
+		}
+		return true
+	})
+	b.checkStatusesMatch(t)
+	b.checkHistory(t)
+	var moves int
+	if err := b.db.Get(&moves, `SELECT count(*) FROM journal_history WHERE source = 'sse'`); err != nil || moves != 41 {
+		t.Errorf("%d moves from the stream (%v), want 41: two each and the reversal", moves, err)
+	}
+}
+
+// Events that come without their description (Alpaca's schema makes it optional), beside events
+// that carry their journal's key token, and a replacement Alpaca made by correcting one of ours (our
+// token under another Alpaca id): every journal ends at its status at the simulator, each event of
+// ours recorded once.
+func TestStreamWithAndWithoutKeyTokens(t *testing.T) {
+	t.Parallel()
+	b := setup(t, sandbox.Faults{Seed: 11, StreamBareRate: 0.5, StreamDuplicateRate: 0.2}, nil)
+	ids := b.postKeyed(t, 20)
+	b.post(t, 10, true, "")
+	b.post(t, 1, true, "/fixtures/status=pending/fixtures/") // keeps tracking alive until the test stops it
+	b.sim.Advance(3 * time.Second)
+	b.admin(t, "/sandbox/v1/journals/"+ids[0]+"/reverse", "")
+	b.admin(t, "/sandbox/v1/journals/"+ids[1]+"/correct", `{"amount":"0.50"}`)
+	want := b.ourEvents(t)
+	b.trackUntil(t, b.config(), func() bool { return b.cursor(t) >= b.sim.Events()[len(b.sim.Events())-1].ID })
+	b.checkStatusesMatch(t)
+	b.checkHistory(t)
+	got := b.recordedEvents(t)
+	for _, e := range want {
+		if !got[e.ID] && e.StatusFrom != "" {
+			t.Errorf("event %s (%s -> %s) never recorded", e.ID, e.StatusFrom, e.StatusTo)
+		}
+	}
+}
