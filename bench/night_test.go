@@ -747,6 +747,7 @@ func postmasterPID(b *testing.B, db *sql.DB) int {
 // procStat is what the benchmark reads of /proc/PID/stat: the parent, the CPU seconds of the
 // process and of its children that have exited and been waited for.
 type procStat struct {
+	state          byte
 	ppid           int
 	self, children float64
 }
@@ -774,28 +775,41 @@ func readStat(pid int) (procStat, error) {
 		v, _ := strconv.ParseFloat(f[field-3], 64)
 		return v
 	}
-	return procStat{ppid: int(num(4)), self: (num(14) + num(15)) / userHZ, children: (num(16) + num(17)) / userHZ}, nil
+	return procStat{state: f[0][0], ppid: int(num(4)), self: (num(14) + num(15)) / userHZ, children: (num(16) + num(17)) / userHZ}, nil
 }
 
 // treeCPU is the CPU seconds PostgreSQL has used so far: the server's main process, every
-// backend and worker it has waited for, and those still running.
+// backend and worker it has waited for, and those still running. A backend that ends while the
+// children are read (as the night's do when cashpool exits) would be counted by neither the main
+// process's total nor its own: the read is taken again until no child ended meanwhile and none is
+// ended but not yet waited for.
 func treeCPU(b *testing.B, postmaster int) float64 {
-	pm := procCPU(b, postmaster)
-	total := pm.self + pm.children
-	pids, err := filepath.Glob("/proc/[0-9]*")
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, p := range pids {
-		pid, err := strconv.Atoi(filepath.Base(p))
+	deadline := time.Now().Add(time.Minute)
+	for {
+		pm := procCPU(b, postmaster)
+		total, exiting := pm.self+pm.children, false
+		pids, err := filepath.Glob("/proc/[0-9]*")
 		if err != nil {
-			continue
+			b.Fatal(err)
 		}
-		if st, err := readStat(pid); err == nil && st.ppid == postmaster { // one may end meanwhile
-			total += st.self
+		for _, p := range pids {
+			pid, err := strconv.Atoi(filepath.Base(p))
+			if err != nil {
+				continue
+			}
+			if st, err := readStat(pid); err == nil && st.ppid == postmaster { // one may end meanwhile
+				total += st.self
+				exiting = exiting || st.state == 'Z'
+			}
 		}
+		if again := procCPU(b, postmaster); !exiting && again.children == pm.children {
+			return total
+		}
+		if time.Now().After(deadline) {
+			b.Fatal("PostgreSQL's processes kept ending for a minute: its CPU time cannot be read")
+		}
+		time.Sleep(10 * time.Millisecond) // until the server has waited for the backends that ended
 	}
-	return total
 }
 
 func tail(s string, n int) string {
