@@ -126,16 +126,7 @@ func (b *bundle) post(tb testing.TB, n int, ours bool, description string) []str
 // Alpaca's answer: each journal's id and status.
 func (b *bundle) create(tb testing.TB, n int, description string) (key string, body []byte, ids, statuses []string) {
 	tb.Helper()
-	req := alpaca.BatchRequest{EntryType: "JNLC", FromAccount: sweep}
-	for i := range n {
-		req.Entries = append(req.Entries, alpaca.BatchEntry{ToAccount: []string{cust1, cust2}[i%2], Amount: "1.00", Description: description})
-	}
-	body, _ = json.Marshal(req)
-	key = fmt.Sprintf("00000000-0000-4000-8000-%012d", time.Now().UnixNano()%1e12)
-	out, err := b.client.CreateBatch(context.Background(), key, body)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	key, body, out := b.createEach(tb, n, func(int) string { return description })
 	ids, statuses = make([]string, len(out)), make([]string, len(out))
 	for i, j := range out {
 		ids[i], statuses[i] = j.ID, j.Status
@@ -143,23 +134,32 @@ func (b *bundle) create(tb testing.TB, n int, description string) (key string, b
 	return key, body, ids, statuses
 }
 
-// postKeyed posts n journals of ours at the simulator in one batch, each described with its own
-// journal key's token as plan describes them, and returns their Alpaca ids.
-func (b *bundle) postKeyed(tb testing.TB, n int) []string {
+// createEach creates n journals at the simulator in one batch, the i-th described by describe(i),
+// and returns its key and body and Alpaca's answer, in the order Alpaca gave it.
+func (b *bundle) createEach(tb testing.TB, n int, describe func(i int) string) (key string, body []byte, out []alpaca.BatchJournal) {
 	tb.Helper()
 	req := alpaca.BatchRequest{EntryType: "JNLC", FromAccount: sweep}
-	keys := make([]string, n)
 	for i := range n {
-		keys[i] = fmt.Sprintf("00000000-0000-4000-8000-%012d", b.lines+i+1)
-		req.Entries = append(req.Entries, alpaca.BatchEntry{ToAccount: []string{cust1, cust2}[i%2], Amount: "1.00",
-			Description: "wire of the night " + pool.KeyToken(keys[i])})
+		req.Entries = append(req.Entries, alpaca.BatchEntry{ToAccount: []string{cust1, cust2}[i%2], Amount: "1.00", Description: describe(i)})
 	}
-	body, _ := json.Marshal(req)
-	key := fmt.Sprintf("00000000-0000-4000-9000-%012d", b.lines+1)
+	body, _ = json.Marshal(req)
+	key = fmt.Sprintf("00000000-0000-4000-8000-%012d", time.Now().UnixNano()%1e12)
 	out, err := b.client.CreateBatch(context.Background(), key, body)
 	if err != nil {
 		tb.Fatal(err)
 	}
+	return key, body, out
+}
+
+// postKeyed posts n journals of ours at the simulator in one batch, each described with its own
+// journal key's token as plan describes them, and returns their Alpaca ids.
+func (b *bundle) postKeyed(tb testing.TB, n int) []string {
+	tb.Helper()
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("00000000-0000-4000-8000-%012d", b.lines+i+1)
+	}
+	key, body, out := b.createEach(tb, n, func(i int) string { return "wire of the night " + pool.KeyToken(keys[i]) })
 	// Alpaca answers in an order of its own: each journal's key is the one its description names.
 	ids, statuses, answeredKeys := make([]string, len(out)), make([]string, len(out)), make([]string, len(out))
 	for i, j := range out {
