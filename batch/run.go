@@ -71,6 +71,10 @@ type Config struct {
 	// (submit.LeaseDefault when zero): a process that stops, paused or killed, leaves its batches
 	// to another after at most that long.
 	ClaimLease time.Duration
+	// TrackLease is how long a process's part of a run's tracking stays its own unless renewed
+	// (track.LeaseDefault when zero): a tracker that stops, paused or killed, leaves its parts to
+	// another after at most that long.
+	TrackLease time.Duration
 	// WatchFor is how long after its run a funded journal's reversal is still reported.
 	WatchFor time.Duration
 	// AwaitReceiptFor is how long an allocation may wait for its receipt before it is an exception.
@@ -624,7 +628,7 @@ func (r *Runner) track(ctx context.Context, runID int64, submitted <-chan time.T
 	tcfg := track.Config{
 		SweepAccount: c.SweepAccount, RewardsAccount: c.RewardsAccount, PollEvery: c.PollEvery, Now: c.Now,
 		Logger: c.Logger, Wait: c.TrackWait, AfterPass: func() { c.Failpoint("after-track-pass") }, ProgressEvery: c.ProgressEvery,
-		OnReconnect: c.Observer.StreamReconnect, OnHeal: c.Observer.Heal, Submitted: submitted,
+		OnReconnect: c.Observer.StreamReconnect, OnHeal: c.Observer.Heal, Submitted: submitted, Lease: c.TrackLease,
 	}
 	if c.Progress != nil {
 		tcfg.OnProgress = func(final, total int) { c.Progress("track", final, total) }

@@ -125,7 +125,7 @@ func (r *Runner) follow(ctx context.Context, date string, runID int64, worker st
 	name := schema.RunLockName(c.SweepAccount, date)
 	tcfg := track.Config{
 		SweepAccount: c.SweepAccount, RewardsAccount: c.RewardsAccount, Now: c.Now, Logger: c.Logger,
-		Sleep: c.TrackWait, AfterPass: func() { c.Failpoint("after-track-pass") },
+		Sleep: c.TrackWait, AfterPass: func() { c.Failpoint("after-track-pass") }, Lease: c.TrackLease,
 		Until: func(ctx context.Context) (bool, error) {
 			_, status, err := store.RunStatusOf(ctx, r.DB, date, c.SweepAccount)
 			if err != nil || status != store.RunPlanned && status != store.RunSubmitted {

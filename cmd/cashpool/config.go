@@ -78,6 +78,7 @@ type config struct {
 	MaxInFlight  int           `env:"CASHPOOL_MAX_IN_FLIGHT" want:"a positive whole number"`
 	KeyRetention time.Duration `env:"CASHPOOL_KEY_RETENTION" want:"a positive duration such as 24h"`
 	ClaimLease   time.Duration `env:"CASHPOOL_CLAIM_LEASE" want:"a duration of a second or more such as 1m"`
+	TrackLease   time.Duration `env:"CASHPOOL_TRACK_LEASE" want:"a duration of a second or more such as 15s"`
 	TrackFor     time.Duration `env:"CASHPOOL_TRACK_FOR" want:"a duration such as 6h"`
 	PollEvery    time.Duration `env:"CASHPOOL_POLL_EVERY" want:"a duration such as 30s"`
 	SettleFor    time.Duration `env:"CASHPOOL_SETTLE_FOR" want:"a duration such as 10s"`
@@ -133,6 +134,7 @@ func defaultConfig() config {
 		MaxInFlight:  submit.MaxInFlightDefault,
 		KeyRetention: submit.KeyRetentionDefault,
 		ClaimLease:   submit.LeaseDefault,
+		TrackLease:   track.LeaseDefault,
 		TrackFor:     batch.TrackForDefault,
 		PollEvery:    track.PollEveryDefault,
 		SettleFor:    SettleForDefault,
@@ -261,6 +263,9 @@ func (c *config) validate(envErrs map[string]error, environ map[string]string, f
 	}
 	if c.ClaimLease < time.Second {
 		bad("CASHPOOL_CLAIM_LEASE", c.ClaimLease, "a duration of a second or more such as 1m")
+	}
+	if c.TrackLease < time.Second {
+		bad("CASHPOOL_TRACK_LEASE", c.TrackLease, "a duration of a second or more such as 15s")
 	}
 	if c.AwaitFor <= 0 {
 		bad("CASHPOOL_AWAIT_RECEIPT_FOR", c.AwaitFor, "a positive duration such as 72h")

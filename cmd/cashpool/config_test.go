@@ -35,7 +35,7 @@ func TestConfigFromEnvironment(t *testing.T) {
 	defaults := config{
 		DropDir: "drop", ReceiptsPat: "receipts*.csv", AllocPat: "allocations*.csv", OutDir: "out",
 		BAI2Pat: "*.bai*", CAMTPat: "camt05[34]*.xml", RewardsPat: "rewards*.csv",
-		TZName: "America/New_York", BatchSize: 500, MaxInFlight: 4, KeyRetention: 24 * time.Hour, ClaimLease: time.Minute,
+		TZName: "America/New_York", BatchSize: 500, MaxInFlight: 4, KeyRetention: 24 * time.Hour, ClaimLease: time.Minute, TrackLease: 15 * time.Second,
 		TrackFor: 6 * time.Hour, PollEvery: 30 * time.Second, SettleFor: 10 * time.Second,
 		AwaitFor: 72 * time.Hour, WatchDays: 5, WatchFor: 5 * 24 * time.Hour, Formats: []string{"csv"},
 		Schedule: "30 1 * * *", HTTPAddr: "127.0.0.1:8080", ScanEvery: time.Minute, Date: "2026-11-20",
@@ -66,7 +66,8 @@ func TestConfigFromEnvironment(t *testing.T) {
 			"CASHPOOL_REWARDS_PATTERN": "gifts*.csv",
 			"CASHPOOL_OUT_DIR":         "/srv/out", "CASHPOOL_TZ": "UTC", "CASHPOOL_BATCH_SIZE": "250",
 			"CASHPOOL_JOURNAL_LIMIT": "10000.00", "CASHPOOL_MAX_IN_FLIGHT": "8", "CASHPOOL_KEY_RETENTION": "12h",
-			"CASHPOOL_TRACK_FOR": "2h", "CASHPOOL_POLL_EVERY": "5s", "CASHPOOL_SETTLE_FOR": "0s",
+			"CASHPOOL_TRACK_LEASE": "40s",
+			"CASHPOOL_TRACK_FOR":   "2h", "CASHPOOL_POLL_EVERY": "5s", "CASHPOOL_SETTLE_FOR": "0s",
 			"CASHPOOL_AWAIT_RECEIPT_FOR": "24h", "CASHPOOL_WATCH_DAYS": "3", "CASHPOOL_REPORT_FORMATS": "csv, json,html",
 			"CASHPOOL_SCHEDULE": "0 2 * * 1-5", "CASHPOOL_HTTP_ADDR": ":9090", "CASHPOOL_SCAN_EVERY": "30s",
 			"CASHPOOL_RUN_ON_HOLIDAYS": "true",
@@ -75,6 +76,7 @@ func TestConfigFromEnvironment(t *testing.T) {
 			c.SweepAccount, c.DropDir, c.ReceiptsPat, c.AllocPat, c.OutDir = sweep, "/srv/drop", "wires*.csv", "alloc*.csv", "/srv/out"
 			c.RewardsPat = "gifts*.csv"
 			c.TZName, c.BatchSize, c.MaxInFlight, c.KeyRetention = "UTC", 250, 8, 12*time.Hour
+			c.TrackLease = 40 * time.Second
 			c.TrackFor, c.PollEvery, c.SettleFor, c.AwaitFor = 2*time.Hour, 5*time.Second, 0, 24*time.Hour
 			c.WatchDays, c.WatchFor, c.Formats = 3, 3*24*time.Hour, []string{"csv", "json", "html"}
 			c.Schedule, c.HTTPAddr, c.ScanEvery, c.RunHolidays = "0 2 * * 1-5", ":9090", 30*time.Second, true
@@ -115,6 +117,8 @@ func TestConfigFromEnvironment(t *testing.T) {
 			wantErr: `CASHPOOL_KEY_RETENTION "0s": want a positive duration such as 24h`},
 		{name: "claim lease under a second", env: map[string]string{"CASHPOOL_CLAIM_LEASE": "500ms"},
 			wantErr: `CASHPOOL_CLAIM_LEASE "500ms": want a duration of a second or more such as 1m`},
+		{name: "track lease under a second", env: map[string]string{"CASHPOOL_TRACK_LEASE": "900ms"},
+			wantErr: `CASHPOOL_TRACK_LEASE "900ms": want a duration of a second or more such as 15s`},
 		{name: "await receipt negative", env: map[string]string{"CASHPOOL_AWAIT_RECEIPT_FOR": "-72h"},
 			wantErr: `CASHPOOL_AWAIT_RECEIPT_FOR "-72h": want a positive duration such as 72h`},
 		{name: "watch days zero", env: map[string]string{"CASHPOOL_WATCH_DAYS": "0"},

@@ -298,7 +298,7 @@ func newRunner(db *sqlx.DB, cfg *config, logger *slog.Logger, m *metrics.Metrics
 		BAI2Pattern: cfg.BAI2Pat, CAMTPattern: cfg.CAMTPat, BankAccount: cfg.BankAccount,
 		BatchSize: cfg.BatchSize, JournalLimit: cfg.JournalLimit.Decimal, MaxInFlight: cfg.MaxInFlight,
 		TrackFor: cfg.TrackFor, PollEvery: cfg.PollEvery, Logger: logger, Failpoint: failpointFromEnv(),
-		SettleFor: cfg.SettleFor, RequireReady: cfg.RequireReady, KeyRetention: cfg.KeyRetention, ClaimLease: cfg.ClaimLease, AwaitReceiptFor: cfg.AwaitFor,
+		SettleFor: cfg.SettleFor, RequireReady: cfg.RequireReady, KeyRetention: cfg.KeyRetention, ClaimLease: cfg.ClaimLease, TrackLease: cfg.TrackLease, AwaitReceiptFor: cfg.AwaitFor,
 		WatchFor: cfg.WatchFor, Observer: m,
 	}}
 }
