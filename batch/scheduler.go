@@ -154,9 +154,10 @@ func (s *Scheduler) becomeLeader(ctx context.Context) (*sql.Conn, func(), error)
 		if s.OnStandby != nil {
 			s.OnStandby()
 		}
-		// A standby shares the sending of a night the leader (or a `cashpool run`) has open.
+		// A standby shares the sending and tracking of a night the leader (or a `cashpool run`) has
+		// open.
 		if err := s.Runner.JoinOpenNights(ctx); err != nil && ctx.Err() == nil {
-			s.Logger.Warn("standby: joining an open night failed; the night's runner sends it", "err", err)
+			s.Logger.Warn("standby: joining an open night failed; the night's runner sends and tracks it", "err", err)
 		}
 		if err := alpaca.Sleep(ctx, s.LeaderPoll); err != nil {
 			return nil, nil, err

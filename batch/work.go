@@ -63,10 +63,12 @@ func (r *Runner) Work(ctx context.Context, date string) (submit.Result, error) {
 	}
 }
 
-// JoinOpenNights sends, beside the process holding each one's run lock, the batches of every night
-// of the sweep account open for sending now (a standby serve replica's spare work), and returns
-// when none is left to send in any. A night whose lock nobody holds is left alone: its runner
-// stopped, and the next one checks the cash again.
+// JoinOpenNights joins, beside the process holding each one's run lock, every night of the sweep
+// account open for sending now (a standby serve replica's spare work): it sends the night's
+// batches through the same claims as Work, tracks its share of the night's journals from the
+// moment the night is open, as Work does, and returns once each such night's holder has ended
+// tracking (or the night is no longer open under its lock's epoch: its holder stopped, and the
+// next one checks the cash again). A night whose lock nobody holds is left alone.
 func (r *Runner) JoinOpenNights(ctx context.Context) error {
 	c := r.cfg()
 	dates, err := store.DatesOpenForSending(ctx, r.DB, c.SweepAccount)
@@ -81,7 +83,23 @@ func (r *Runner) JoinOpenNights(ctx context.Context) error {
 		if !held {
 			continue
 		}
-		if _, _, _, err := r.joinOnce(ctx, date, submit.NewWorker(), func(int64) {}); err != nil {
+		worker := submit.NewWorker()
+		tctx, stopTracking := context.WithCancel(ctx)
+		var tracked chan error
+		_, _, _, err = r.joinOnce(ctx, date, worker, func(runID int64) {
+			tracked = make(chan error, 1)
+			go func() { tracked <- r.follow(tctx, date, runID, worker) }()
+		})
+		if err != nil {
+			stopTracking()
+		}
+		if tracked != nil {
+			if terr := <-tracked; err == nil {
+				err = terr
+			}
+		}
+		stopTracking()
+		if err != nil {
 			return fmt.Errorf("joining the night of %s: %w", date, err)
 		}
 	}

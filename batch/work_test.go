@@ -149,6 +149,38 @@ func TestNewRunLockHolderFreesOldClaims(t *testing.T) {
 // tracked alone.)
 func TestWorkTracksBesideTheRun(t *testing.T) {
 	t.Parallel()
+	tracksBesideTheRun(t, func(ctx context.Context, worker *batch.Runner) (wait func() error) {
+		worked := make(chan error, 1)
+		go func() { _, err := worker.Work(ctx, fixtures.BusinessDate); worked <- err }()
+		return func() error { return <-worked }
+	})
+}
+
+// TestStandbyReplicaTracksBesideTheRun: a serve replica waiting for the leader lock joins the open
+// night's tracking as a `cashpool work` does, besides its sending: both it and the run's holder
+// apply events, and every journal ends at the broker's status.
+func TestStandbyReplicaTracksBesideTheRun(t *testing.T) {
+	t.Parallel()
+	tracksBesideTheRun(t, func(ctx context.Context, worker *batch.Runner) (wait func() error) {
+		// Another replica leads.
+		_, unlock, err := schema.TryLock(ctx, worker.DB.DB, "serve:"+worker.Config.SweepAccount)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sched, _ := cron.ParseStandard("CRON_TZ=UTC 30 1 1 1 *")
+		sctx, cancel := context.WithCancel(ctx)
+		s := &batch.Scheduler{Runner: worker, Schedule: sched, TZ: time.UTC, LeaderPoll: 10 * time.Millisecond}
+		done := make(chan error, 1)
+		go func() { done <- s.Serve(sctx) }()
+		// Called once the run has finished: the replica has ended its tracking by then.
+		return func() error { cancel(); <-done; unlock(); return nil }
+	})
+}
+
+// tracksBesideTheRun runs the sample night with a second process, started by join before the run,
+// that must take part of the run's tracking; wait returns once the second process is done.
+func tracksBesideTheRun(t *testing.T, join func(ctx context.Context, worker *batch.Runner) (wait func() error)) {
+	t.Helper()
 	b := setup(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -188,13 +220,12 @@ func TestWorkTracksBesideTheRun(t *testing.T) {
 		b.clock.Advance(d)
 		return alpaca.Sleep(ctx, 10*time.Millisecond)
 	}
-	worked := make(chan error, 1)
-	go func() { _, err := worker.Work(ctx, fixtures.BusinessDate); worked <- err }()
+	wait := join(ctx, worker)
 	if _, err := b.runner.Run(ctx, fixtures.BusinessDate); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-worked; err != nil {
-		t.Fatalf("work: %v", err)
+	if err := wait(); err != nil {
+		t.Fatalf("the second process: %v", err)
 	}
 	applied := map[string]int{}
 	for _, l := range []string{holderLog.String(), workerLog.String()} {
