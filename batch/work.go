@@ -29,29 +29,17 @@ func (r *Runner) Work(ctx context.Context, date string) (submit.Result, error) {
 	worker := submit.NewWorker()
 	// Tracking begins beside sending, as the holder's does: the parts are taken while their
 	// cursors are young, so little is read twice.
-	tctx, stopTracking := context.WithCancel(ctx)
-	defer stopTracking()
-	var tracked chan error
-	opened := func(runID int64) {
-		if tracked == nil {
-			tracked = make(chan error, 1)
-			go func() { tracked <- r.follow(tctx, date, runID, worker) }()
-		}
-	}
+	beside := r.trackBeside(ctx, date, worker)
+	defer beside.stop()
 	for {
-		res, runID, done, err := r.joinOnce(ctx, date, worker, opened)
+		res, runID, done, err := r.joinOnce(ctx, date, worker, beside.opened)
 		if err != nil {
-			stopTracking()
-			if tracked != nil {
-				<-tracked
-			}
+			beside.stop()
 			return res, err
 		}
 		if done {
-			if tracked != nil {
-				if err := <-tracked; err != nil {
-					return res, err
-				}
+			if err := beside.wait(); err != nil {
+				return res, err
 			}
 			// Tracking beside sending stops when the lock changes hands; a new holder may have
 			// opened the night again since (tracking that ended returns at once).
@@ -84,27 +72,62 @@ func (r *Runner) JoinOpenNights(ctx context.Context) error {
 			continue
 		}
 		worker := submit.NewWorker()
-		tctx, stopTracking := context.WithCancel(ctx)
-		var tracked chan error
-		_, _, _, err = r.joinOnce(ctx, date, worker, func(runID int64) {
-			tracked = make(chan error, 1)
-			go func() { tracked <- r.follow(tctx, date, runID, worker) }()
-		})
-		if err != nil {
-			stopTracking()
+		beside := r.trackBeside(ctx, date, worker)
+		_, _, _, err = r.joinOnce(ctx, date, worker, beside.opened)
+		if err == nil {
+			err = beside.wait()
 		}
-		if tracked != nil {
-			if terr := <-tracked; err == nil {
-				err = terr
-			}
-		}
-		stopTracking()
+		beside.stop()
 		if err != nil {
 			return fmt.Errorf("joining the night of %s: %w", date, err)
 		}
 	}
 	return nil
 }
+
+// besideSending is a worker's tracking of one night beside its sending: started (follow) the first
+// time the night is found open, and then waited for, or stopped.
+type besideSending struct {
+	r            *Runner
+	ctx          context.Context
+	cancel       context.CancelFunc
+	date, worker string
+	done         chan error // nil until started
+}
+
+func (r *Runner) trackBeside(ctx context.Context, date, worker string) *besideSending {
+	tctx, cancel := context.WithCancel(ctx)
+	return &besideSending{r: r, ctx: tctx, cancel: cancel, date: date, worker: worker}
+}
+
+// opened starts the tracking of run runID unless it is started already (joinOnce's opened: called
+// on the caller's goroutine).
+func (b *besideSending) opened(runID int64) {
+	if b.done == nil {
+		b.done = make(chan error, 1)
+		go func() { b.done <- b.r.follow(b.ctx, b.date, runID, b.worker) }()
+	}
+}
+
+// wait returns once the tracking has ended (the holder ended tracking, or the night is no longer
+// open under its lock's epoch), with its error; at once if it never started.
+func (b *besideSending) wait() error {
+	if b.done == nil {
+		return nil
+	}
+	err := <-b.done
+	b.done = closedDone
+	return err
+}
+
+// stop ends the tracking and waits for it; it may be called again.
+func (b *besideSending) stop() {
+	b.cancel()
+	_ = b.wait()
+}
+
+// closedDone is a finished tracking's channel: a wait on it returns nil at once.
+var closedDone = func() chan error { c := make(chan error); close(c); return c }()
 
 // joinOnce sends, as worker, the batches of date's night (run runID) while it is open for sending,
 // after telling opened that it is; done when nothing is left to send or the night is past

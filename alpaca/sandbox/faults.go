@@ -42,9 +42,9 @@ type Faults struct {
 	// Drawn only when non-zero, so turning it on leaves the other stream faults' sequence alone.
 	StreamSlowReaderRate float64
 
-	// StreamBareRate: per event sent on the v2 stream, the event goes without the fields Alpaca's
-	// schema marks optional (description, idempotency_key, idempotency_key_type,
-	// batch_error_message). Drawn only when non-zero, as StreamSlowReaderRate.
+	// StreamBareRate: per event sent, a v2 stream's event goes without the fields Alpaca's schema
+	// marks optional (description, idempotency_key, idempotency_key_type, batch_error_message); a
+	// v1 stream's is sent as ever. Drawn only when non-zero, as StreamSlowReaderRate.
 	StreamBareRate float64
 }
 
