@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -542,6 +543,79 @@ func TestBatchBodyComesBackByteForByte(t *testing.T) {
 	must(t, f.db.Get(&stored, `SELECT body FROM batches WHERE id = $1`, id))
 	if !bytes.Equal(stored, body) {
 		t.Fatal("the stored bytea is not the body")
+	}
+}
+
+// Bodies stored together are stored byte for byte whatever their bytes, and a batch's body (valid
+// UTF-8 without NUL) comes back so.
+func TestInsertBatchesKeepsEveryBodyByteForByte(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+	bodies := map[string][]byte{
+		"ascii":          []byte(`{"entries":[{"amount":"1.00","description":"rent \u00e9 \"x\""}]}`),
+		"utf-8":          nightBody(),
+		"invalid utf-8":  []byte("{\"description\":\"caf\xe9 \xff\xfe \xc3\"}"),
+		"nul byte":       []byte("{\"description\":\"a\x00b\"}"),
+		"surrogate":      []byte("{\"d\":\"\xed\xa0\x80\"}"),
+		"backslashes":    []byte(`\\x00 \x41 E'\\' $1 '' "`),
+		"empty":          {},
+		"trailing space": []byte("{} \r\n\t "),
+	}
+	// The bodies a batch can have (json.Marshal writes valid UTF-8 and escapes NUL), which
+	// BatchBody reads back.
+	textual := map[string]bool{"ascii": true, "utf-8": true, "backslashes": true, "empty": true, "trailing space": true}
+	names := slices.Sorted(maps.Keys(bodies))
+	ids, err := store.ReserveBatchIDs(ctx, f.db, len(names))
+	must(t, err)
+	var bs []store.NewBatch
+	for i, name := range names {
+		bs = append(bs, store.NewBatch{ID: ids[i], Seq: fmt.Sprintf("%04d", i+1), Key: fmt.Sprintf("0d1c6c3e-2f4f-4f3e-9d7c-3b0b6c3f8a%02d", i), Body: bodies[name], Entries: 1})
+	}
+	tx, err := f.db.BeginTxx(ctx, nil)
+	must(t, err)
+	must(t, store.InsertBatches(ctx, tx, f.runID, store.EntryJNLC, bs))
+	must(t, tx.Commit())
+	for i, name := range names {
+		var stored []byte
+		must(t, f.db.Get(&stored, `SELECT body FROM batches WHERE id = $1`, ids[i]))
+		if !bytes.Equal(stored, bodies[name]) {
+			t.Errorf("%s body of %d bytes is stored as %q", name, len(bodies[name]), stored[:min(len(stored), 80)])
+		}
+		if !textual[name] {
+			continue
+		}
+		got, err := store.BatchBody(ctx, f.db, ids[i])
+		must(t, err)
+		if !bytes.Equal(got, bodies[name]) {
+			t.Errorf("%s body of %d bytes came back as %q", name, len(bodies[name]), got[:min(len(got), 80)])
+		}
+	}
+}
+
+// BenchmarkInsertBatches stores night-sized bodies (~200 KB each) sixteen to a statement, as
+// plan does.
+func BenchmarkInsertBatches(b *testing.B) {
+	db := schematest.DB(b)
+	ctx := context.Background()
+	var runID int64
+	must(b, db.Get(&runID, `INSERT INTO runs (business_date, sweep_account, status, planned_at)
+		VALUES ('2026-11-20', '8f8c8cee-2591-4f83-be12-82c659b5e748', 'planned', $1) RETURNING id`, now))
+	body := nightBody()
+	b.SetBytes(int64(16 * len(body)))
+	seq := 0
+	for b.Loop() {
+		ids, err := store.ReserveBatchIDs(ctx, db, 16)
+		must(b, err)
+		bs := make([]store.NewBatch, 16)
+		for i := range bs {
+			seq++
+			bs[i] = store.NewBatch{ID: ids[i], Seq: fmt.Sprintf("%06d", seq), Key: fmt.Sprintf("0d1c6c3e-2f4f-4f3e-9d7c-%012d", seq), Body: body, Entries: 500}
+		}
+		tx, err := db.BeginTxx(ctx, nil)
+		must(b, err)
+		must(b, store.InsertBatches(ctx, tx, runID, store.EntryJNLC, bs))
+		must(b, tx.Commit())
 	}
 }
 
