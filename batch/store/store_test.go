@@ -593,14 +593,20 @@ func TestInsertBatchesKeepsEveryBodyByteForByte(t *testing.T) {
 	}
 }
 
-// BenchmarkInsertBatches stores night-sized bodies (~200 KB each) sixteen to a statement, as
-// plan does.
-func BenchmarkInsertBatches(b *testing.B) {
+// benchRun is a database with one planned run, for a benchmark's batches.
+func benchRun(b *testing.B) (*sqlx.DB, int64) {
 	db := schematest.DB(b)
-	ctx := context.Background()
 	var runID int64
 	must(b, db.Get(&runID, `INSERT INTO runs (business_date, sweep_account, status, planned_at)
 		VALUES ('2026-11-20', '8f8c8cee-2591-4f83-be12-82c659b5e748', 'planned', $1) RETURNING id`, now))
+	return db, runID
+}
+
+// BenchmarkInsertBatches stores night-sized bodies (~200 KB each) sixteen to a statement, as
+// plan does.
+func BenchmarkInsertBatches(b *testing.B) {
+	db, runID := benchRun(b)
+	ctx := context.Background()
 	body := nightBody()
 	b.SetBytes(int64(16 * len(body)))
 	seq := 0
@@ -621,11 +627,8 @@ func BenchmarkInsertBatches(b *testing.B) {
 
 // BenchmarkBatchBody reads a night-sized body (~200 KB), as submit does before each POST.
 func BenchmarkBatchBody(b *testing.B) {
-	db := schematest.DB(b)
+	db, runID := benchRun(b)
 	ctx := context.Background()
-	var runID int64
-	must(b, db.Get(&runID, `INSERT INTO runs (business_date, sweep_account, status, planned_at)
-		VALUES ('2026-11-20', '8f8c8cee-2591-4f83-be12-82c659b5e748', 'planned', $1) RETURNING id`, now))
 	body := nightBody()
 	id, err := store.InsertBatch(ctx, db, runID, store.EntryJNLC, "0001", "0d1c6c3e-2f4f-4f3e-9d7c-3b0b6c3f8a09", body, 500)
 	must(b, err)
