@@ -510,7 +510,7 @@ func TestReportWatermarkIsItsRunsHistory(t *testing.T) {
 	}
 }
 
-// nightBody is a batch body the size of a night's (500 entries, ~200 KB), with text a UTF-8 body
+// nightBody is a batch body of a night's 500 entries (~128 KB), with text a UTF-8 body
 // may hold: operator descriptions in several scripts and escapes JSON writes for control bytes.
 func nightBody() []byte {
 	var b strings.Builder
@@ -602,7 +602,7 @@ func benchRun(b *testing.B) (*sqlx.DB, int64) {
 	return db, runID
 }
 
-// BenchmarkInsertBatches stores night-sized bodies (~200 KB each) sixteen to a statement, as
+// BenchmarkInsertBatches stores night-sized bodies (~128 KB each) sixteen to a statement, as
 // plan does.
 func BenchmarkInsertBatches(b *testing.B) {
 	db, runID := benchRun(b)
@@ -625,7 +625,7 @@ func BenchmarkInsertBatches(b *testing.B) {
 	}
 }
 
-// BenchmarkBatchBody reads a night-sized body (~200 KB), as submit does before each POST.
+// BenchmarkBatchBody reads a night-sized body (~128 KB), as submit does before each POST.
 func BenchmarkBatchBody(b *testing.B) {
 	db, runID := benchRun(b)
 	ctx := context.Background()
