@@ -216,7 +216,7 @@ func cmdPipeline(ctx context.Context, cmd string, args []string, stdout io.Write
 		if n == 0 {
 			return exitUsage, usageError{fmt.Errorf("no refused allocations file called %q holds anything", releaseFile)}
 		}
-		fmt.Fprintf(stdout, "released %q (%d refused file(s)): the next run plans the receipts it held\n", releaseFile, n)
+		fmt.Fprintf(stdout, "released %q (%d refused file(s)): the next night planned takes the receipts it held (a night already planned is not planned again)\n", releaseFile, n)
 		return exitOK, nil
 	case "ingest":
 		res, err := r.Ingest(ctx)
