@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,9 +11,6 @@ import (
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
-
-	"github.com/cashpool/cashpool/alpaca/sandbox"
-	"github.com/cashpool/cashpool/batch/schema/schematest"
 )
 
 // textSeries reads Prometheus text into "name{label=value,...}" → value (a histogram: its count).
@@ -54,38 +50,15 @@ func textSeries(t *testing.T, text string) map[string]float64 {
 // earlier success and adds its failure.
 func TestRunWritesTheMetricsTextfile(t *testing.T) {
 	const date = "2026-11-20"
-	seed, err := loadSeed("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(sandbox.New(sandbox.Options{Seed: seed, KeyID: "k", Secret: "s", StepEvery: 20 * time.Millisecond}))
-	defer ts.Close()
-	drop, out := t.TempDir(), t.TempDir()
 	prom := filepath.Join(t.TempDir(), "cashpool.prom")
-	for name, body := range map[string]string{
-		"receipts-1.csv": "receipt_id,value_date,amount,currency,originator_name,originator_account,originator_bank,originator_address,reference\n" +
-			"W1," + date + ",1000.00,USD,Acme Corp,123,First Bank,1 Main St,wire 1\n",
+	night := newSimNight(t, map[string]string{
+		"receipts-1.csv": receiptsCSVHeader + "W1," + date + ",1000.00,USD,Acme Corp,123,First Bank,1 Main St,wire 1\n",
 		"allocations-1.csv": "receipt_id,account_id,amount,weight,client_ref,description\n" +
 			"W1,c0000000-0000-4000-8000-000000000001,600.00,,A-001,Funding\n" +
 			"W1,c0000000-0000-4000-8000-000000000002,400.00,,A-002,Funding\n",
-		"receipts-bad.csv": "receipt_id,value_date,amount,currency,originator_name,originator_account,originator_bank,originator_address,reference\n" +
-			"W2," + date + ",\"1,000.00\",USD,A,B,C,D,E\n",
-	} {
-		if err := os.WriteFile(filepath.Join(drop, name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(drop, name+".ready"), nil, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for k, v := range map[string]string{
-		"DATABASE_URL": schematest.URL(t), "APCA_BROKER_URL": ts.URL, "APCA_API_KEY_ID": "k", "APCA_API_SECRET_KEY": "s",
-		"CASHPOOL_SWEEP_ACCOUNT": seed.SweepAccount, "CASHPOOL_DROP_DIR": drop, "CASHPOOL_OUT_DIR": out,
-		"CASHPOOL_TRACK_FOR": "60s", "CASHPOOL_POLL_EVERY": "50ms", "CASHPOOL_SETTLE_FOR": "0s",
-		"CASHPOOL_METRICS_TEXTFILE": prom,
-	} {
-		t.Setenv(k, v)
-	}
+		"receipts-bad.csv": receiptsCSVHeader + "W2," + date + ",\"1,000.00\",USD,A,B,C,D,E\n",
+	}, map[string]string{"CASHPOOL_METRICS_TEXTFILE": prom})
+	seed := night.seed
 	start := float64(time.Now().Unix())
 	var stdout, stderr bytes.Buffer
 	if code := run(context.Background(), []string{"run", "--date", date}, &stdout, &stderr); code != exitExceptions {

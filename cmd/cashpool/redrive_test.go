@@ -1,19 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/csv"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/cashpool/cashpool/alpaca/sandbox"
 	"github.com/cashpool/cashpool/batch/schema"
-	"github.com/cashpool/cashpool/batch/schema/schematest"
 	"github.com/cashpool/cashpool/pool"
 )
 
@@ -30,47 +25,15 @@ func TestRedriveToCorrectedAccountAgainstSimulator(t *testing.T) {
 		fixed2   = "c0000000-0000-4000-8000-000000000002"
 		fixed3   = "c0000000-0000-4000-8000-000000000003"
 	)
-	seed, err := loadSeed("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim := sandbox.New(sandbox.Options{Seed: seed, KeyID: "k", Secret: "s", StepEvery: 20 * time.Millisecond})
-	ts := httptest.NewServer(sim)
-	defer ts.Close()
-	drop, out := t.TempDir(), t.TempDir()
-	files := map[string]string{
-		"receipts-1.csv": "receipt_id,value_date,amount,currency,originator_name,originator_account,originator_bank,originator_address,reference\n" +
-			"W1," + date + ",1000.00,USD,Acme Corp,123,First Bank,1 Main St,wire 1\n",
+	night := newSimNight(t, map[string]string{
+		"receipts-1.csv": receiptsCSVHeader + "W1," + date + ",1000.00,USD,Acme Corp,123,First Bank,1 Main St,wire 1\n",
 		"allocations-1.csv": "receipt_id,account_id,amount,weight,client_ref,description\n" +
 			"W1," + active + ",500.00,,A-001,Funding\n" +
 			"W1," + inactive + ",300.00,,A-002,Funding to a closed account\n" +
 			"W1," + unknown + ",200.00,,A-003,Funding\n",
-	}
-	for name, body := range files {
-		if err := os.WriteFile(filepath.Join(drop, name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(drop, name+".ready"), nil, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	dbURL := schematest.URL(t)
-	for k, v := range map[string]string{
-		"DATABASE_URL": dbURL, "APCA_BROKER_URL": ts.URL, "APCA_API_KEY_ID": "k", "APCA_API_SECRET_KEY": "s",
-		"CASHPOOL_SWEEP_ACCOUNT": seed.SweepAccount, "CASHPOOL_DROP_DIR": drop, "CASHPOOL_OUT_DIR": out,
-		"CASHPOOL_TRACK_FOR": "60s", "CASHPOOL_POLL_EVERY": "50ms", "CASHPOOL_SETTLE_FOR": "0s",
-	} {
-		t.Setenv(k, v)
-	}
+	}, nil)
+	seed, sim, out, dbURL := night.seed, night.sim, night.out, night.dbURL
 	ctx := context.Background()
-	cmd := func(want int, args ...string) string {
-		t.Helper()
-		var stdout, stderr bytes.Buffer
-		if code := run(ctx, args, &stdout, &stderr); code != want {
-			t.Fatalf("%v: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", args, code, want, stdout.String(), stderr.String())
-		}
-		return stdout.String() + stderr.String()
-	}
 	db, err := schema.Open(ctx, dbURL)
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +48,7 @@ func TestRedriveToCorrectedAccountAgainstSimulator(t *testing.T) {
 		return n
 	}
 
-	cmd(exitExceptions, "run", "--date", date)
+	cashpool(t, exitExceptions, "run", "--date", date)
 	key := func(ref string, attempt int) string {
 		t.Helper()
 		var id int64
@@ -100,7 +63,7 @@ func TestRedriveToCorrectedAccountAgainstSimulator(t *testing.T) {
 	}
 
 	// The preview names the correction and changes nothing; the date is the journal's own.
-	preview := cmd(exitOK, "redrive", "--journal", key("A-003", 1), "--account", fixed2, "--by", "alice", "--reason", "typo in the account id")
+	preview := cashpool(t, exitOK, "redrive", "--journal", key("A-003", 1), "--account", fixed2, "--by", "alice", "--reason", "typo in the account id")
 	for _, want := range []string{unknown + " -> " + fixed2, "1 to redrive (200.00)", "Dry run: nothing was changed"} {
 		if !strings.Contains(preview, want) {
 			t.Errorf("preview lacks %q:\n%s", want, preview)
@@ -121,17 +84,17 @@ func TestRedriveToCorrectedAccountAgainstSimulator(t *testing.T) {
 		{"--journal", "A-003", "--by", "alice", "--reason", "not a key"},
 		{"--journal", key("A-404", 1), "--by", "alice", "--reason", "no such journal"},
 	} {
-		cmd(exitUsage, append(append([]string{"redrive"}, args...), "--yes")...)
+		cashpool(t, exitUsage, append(append([]string{"redrive"}, args...), "--yes")...)
 	}
 	if n := count(`SELECT count(*) FROM journals`); n != 3 {
 		t.Fatalf("%d journals after refused redrives, want 3", n)
 	}
 
 	// The unknown account corrected: funded; A-002 is still failed, so exceptions remain.
-	cmd(exitExceptions, "redrive", "--journal", key("A-003", 1), "--account", fixed2, "--by", "alice", "--reason", "typo in the account id", "--yes")
+	cashpool(t, exitExceptions, "redrive", "--journal", key("A-003", 1), "--account", fixed2, "--by", "alice", "--reason", "typo in the account id", "--yes")
 	// The closed account replaced, with a corrected description (named by key: Alpaca gave a
 	// journal of a canceled batch no id). Everything is now funded: exit 0.
-	cmd(exitOK, "redrive", "--journal", key("A-002", 1), "--account", fixed3, "--description", "Funding, account replaced",
+	cashpool(t, exitOK, "redrive", "--journal", key("A-002", 1), "--account", fixed3, "--description", "Funding, account replaced",
 		"--by", "bob", "--reason", "account closed; the customer gave a new one", "--yes")
 
 	// Oracle: the simulator's ledger. Each corrected journal funded once, to its corrected account,

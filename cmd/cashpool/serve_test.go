@@ -134,25 +134,11 @@ func TestServeScansTheDropFolderAndAnswersHealth(t *testing.T) {
 // serveEnv sets what `cashpool serve` needs, against a simulator, with extra settings on top.
 func serveEnv(t *testing.T, extra map[string]string) (drop string) {
 	t.Helper()
-	seed, err := loadSeed("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim := httptest.NewServer(sandbox.New(sandbox.Options{Seed: seed, KeyID: "k", Secret: "s"}))
-	t.Cleanup(sim.Close)
-	drop = t.TempDir()
-	env := map[string]string{
-		"DATABASE_URL": schematest.URL(t), "APCA_BROKER_URL": sim.URL, "APCA_API_KEY_ID": "k", "APCA_API_SECRET_KEY": "s",
-		"CASHPOOL_SWEEP_ACCOUNT": seed.SweepAccount, "CASHPOOL_DROP_DIR": drop, "CASHPOOL_OUT_DIR": t.TempDir(),
-		"CASHPOOL_SCAN_EVERY": "50ms", "CASHPOOL_HTTP_ADDR": "127.0.0.1:0", "CASHPOOL_SCHEDULE": "0 0 1 1 *",
-	}
+	env := map[string]string{"CASHPOOL_SCAN_EVERY": "50ms", "CASHPOOL_HTTP_ADDR": "127.0.0.1:0", "CASHPOOL_SCHEDULE": "0 0 1 1 *"}
 	for k, v := range extra {
 		env[k] = v
 	}
-	for k, v := range env {
-		t.Setenv(k, v)
-	}
-	return drop
+	return newSimNight(t, nil, env).drop
 }
 
 // serveExit runs `cashpool serve` and returns its exit status and output, or fails the test if it
