@@ -84,7 +84,8 @@ func TestReceiptHeldWhileAnAllocationsFileNamingItIsRefused(t *testing.T) {
 	}
 	held, ok := findException(first.Report, reconcile.KindHeldReceipt)
 	if !ok || held.ReceiptID != "R1" || held.File != "allocations-b.csv" || !held.Amount.Equal(decimal.RequireFromString("100.00")) ||
-		!strings.Contains(held.NextAction, "replace allocations-b.csv with a corrected file") {
+		!strings.Contains(held.NextAction, "replace allocations-b.csv with a corrected file") ||
+		!strings.Contains(held.NextAction, "the next night planned takes the receipt") {
 		t.Fatalf("held receipt exception %+v (found %v)", held, ok)
 	}
 	if first.Report.ExitCode() != 3 {
@@ -94,9 +95,16 @@ func TestReceiptHeldWhileAnAllocationsFileNamingItIsRefused(t *testing.T) {
 		t.Fatalf("first night's totals %+v: R1 is not this run's", first.Report.Totals)
 	}
 
-	// The corrected file, under the same name, loads; the next night plans R1 with all four.
+	// The corrected file, under the same name, loads; the night already run is not planned again,
+	// and the next night plans R1 with all four.
 	dropReady(t, b, "allocations-b.csv", allocationsHeader+
 		"R1,"+cust("04")+",,1,B1,d\nR1,"+cust("05")+",10.01,,B2,d\n")
+	if _, err := b.runner.Run(ctx, "2026-11-20"); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(paid(b, 0), " "); got != "03=50.00:executed" {
+		t.Fatalf("the night already run, run again, paid %s, want still only R2's 50.00", got)
+	}
 	b.clock.Advance(24 * time.Hour)
 	before := len(b.sim.Ledger())
 	second, err := b.runner.Run(ctx, "2026-11-21")

@@ -473,16 +473,16 @@ func readHeld(ctx context.Context, tx *sqlx.Tx, r *Report, _ runRow, _ time.Time
 		switch {
 		case h.ReceiptID == "" && h.Waiting:
 			e.Kind = KindHeldNight
-			e.NextAction = fmt.Sprintf("let %s be completed (or remove it from the drop folder), then run again; nothing was sent", h.File)
+			e.NextAction = fmt.Sprintf("let %s be completed (or remove it from the drop folder); the next night planned takes the receipts it names; nothing was sent", h.File)
 		case h.ReceiptID == "":
 			e.Kind = KindHeldNight
 			e.NextAction = fmt.Sprintf("replace %s with a corrected file, then `cashpool release --file %s --reason ...`; nothing was sent", h.File, h.File)
 		case h.Waiting:
-			e.NextAction = fmt.Sprintf("let %s be completed (write %s.ready when it is); the next run plans the receipt", h.File, h.File)
+			e.NextAction = fmt.Sprintf("let %s be completed (write %s.ready when it is); the next night planned takes the receipt", h.File, h.File)
 		case strings.HasPrefix(h.Reason, "bank reference "):
-			e.NextAction = "see ambiguous_reference: once the allocation is named by receipt_id, the next run plans the receipt"
+			e.NextAction = "see ambiguous_reference: once the allocation is named by receipt_id, the next night planned takes the receipt"
 		default:
-			e.NextAction = fmt.Sprintf("replace %s with a corrected file (every allocation it has for this receipt); the next run plans the receipt. If they must not be paid: `cashpool release --file %s --reason ...`", h.File, h.File)
+			e.NextAction = fmt.Sprintf("replace %s with a corrected file (every allocation it has for this receipt); the next night planned takes the receipt. If they must not be paid: `cashpool release --file %s --reason ...`", h.File, h.File)
 		}
 		r.Exceptions = append(r.Exceptions, e)
 		return nil
