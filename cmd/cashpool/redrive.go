@@ -75,7 +75,11 @@ func redriveDate(ctx context.Context, db *sqlx.DB, r *batch.Runner, cfg *config,
 		return exitOK, nil
 	}
 	if !f.act() {
-		fmt.Fprintf(stdout, "\nDry run: nothing was changed. Add --yes to create these %d journals and send them.\n", p.Redrive)
+		what := fmt.Sprintf("these %d journals and send them", p.Redrive)
+		if p.Redrive == 1 {
+			what = "this journal and send it"
+		}
+		fmt.Fprintf(stdout, "\nDry run: nothing was changed. Add --yes to create %s.\n", what)
 		return exitOK, nil
 	}
 	if _, err := redrive.Apply(ctx, db, rcfg); err != nil {

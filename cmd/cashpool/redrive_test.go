@@ -64,7 +64,7 @@ func TestRedriveToCorrectedAccountAgainstSimulator(t *testing.T) {
 
 	// The preview names the correction and changes nothing; the date is the journal's own.
 	preview := cashpool(t, exitOK, "redrive", "--journal", key("A-003", 1), "--account", fixed2, "--by", "alice", "--reason", "typo in the account id")
-	for _, want := range []string{unknown + " -> " + fixed2, "1 to redrive (200.00)", "Dry run: nothing was changed"} {
+	for _, want := range []string{unknown + " -> " + fixed2, "1 to redrive (200.00)", "Dry run: nothing was changed. Add --yes to create this journal and send it."} {
 		if !strings.Contains(preview, want) {
 			t.Errorf("preview lacks %q:\n%s", want, preview)
 		}
