@@ -188,7 +188,29 @@ func tracksBesideTheRun(t *testing.T, join func(ctx context.Context, worker *bat
 	b.runner.Config.Logger = slog.New(slog.NewTextHandler(&holderLog, nil))
 	// Stuck journals keep tracking to its deadline: the waits to it leave the worker time to apply.
 	b.runner.Config.TrackFor = 4 * time.Hour
+	// Batches of 4, so that the night has batches for the second process to send too.
+	b.runner.Config.BatchSize = 4
 	worker := &batch.Runner{DB: b.db, Broker: b.client, Config: b.runner.Config}
+	// The second process joins a night only while it is open for sending: the run's first POST
+	// waits until it has joined (it claimed or sent a batch), so that however slowly it is
+	// scheduled it never finds the night already sent.
+	var sending sync.Once
+	b.runner.Config.BeforePost = func(int64) {
+		sending.Do(func() {
+			end := time.Now().Add(30 * time.Second)
+			for {
+				var joined bool
+				if err := b.db.Get(&joined, `SELECT count(DISTINCT claimed_by) >= 2 OR coalesce(bool_or(status = 'sent'), false) FROM batches`); err != nil || joined {
+					return
+				}
+				if time.Now().After(end) {
+					t.Error("the second process never joined the night's sending")
+					return
+				}
+				_ = alpaca.Sleep(ctx, 5*time.Millisecond)
+			}
+		})
+	}
 	worker.Config.Logger = slog.New(slog.NewTextHandler(&workerLog, nil))
 	// The worker's pauses are its own, in real time: the simulator's clock is the run's to move.
 	worker.Config.TrackWait = func(ctx context.Context, d time.Duration) error { return alpaca.Sleep(ctx, 10*time.Millisecond) }
