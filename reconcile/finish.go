@@ -76,7 +76,7 @@ func WriteSummary(w io.Writer, r *Report) {
 	if len(r.Exceptions) == 0 {
 		fmt.Fprintln(w, "no exceptions")
 	} else {
-		fmt.Fprintf(w, "%d exceptions:\n", len(r.Exceptions))
+		fmt.Fprintf(w, "%s:\n", plural(len(r.Exceptions), "exception"))
 		for _, k := range Kinds {
 			if counts[k] > 0 {
 				fmt.Fprintf(w, "  %-19s %3d\n", k, counts[k])

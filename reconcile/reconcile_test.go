@@ -619,6 +619,13 @@ func TestWriteSummary(t *testing.T) {
 			t.Errorf("summary lacks %q:\n%s", want, out)
 		}
 	}
+	one := *r
+	one.Exceptions = r.Exceptions[:1]
+	b.Reset()
+	reconcile.WriteSummary(&b, &one)
+	if !strings.Contains(b.String(), "\n1 exception:\n") {
+		t.Errorf("a summary of one exception does not say \"1 exception:\":\n%s", b.String())
+	}
 }
 
 func TestFinishStoresTotals(t *testing.T) {
