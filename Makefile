@@ -42,7 +42,8 @@ image: ## container image IMAGE (default cashpool:dev) from the Dockerfile, with
 	exit 1
 
 .PHONY: test
-test: ## every test (starts and stops its own PostgreSQL unless DATABASE_URL is set)
+test: ## every test (starts and stops its own PostgreSQL unless DATABASE_URL is set; installs what is missing, see .ci/test-deps)
+	bash .ci/test-deps
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 9m ./...
 

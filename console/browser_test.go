@@ -24,14 +24,14 @@ const (
 	consoleToken    = "console-token-for-the-test"
 )
 
-// chromium finds Debian's chromium; its absence fails the test (.ci/run installs it).
+// chromium finds Debian's chromium; its absence fails the test (`make test` installs it when it can: .ci/test-deps).
 func chromium(t *testing.T) string {
 	for _, name := range []string{"chromium", "chromium-browser"} {
 		if p, err := exec.LookPath(name); err == nil {
 			return p
 		}
 	}
-	t.Fatal("chromium is not installed: `apt-get install chromium` (.ci/run installs it when missing)")
+	t.Fatal("chromium is not installed: `apt-get install chromium` (`make test` installs it when it can: .ci/test-deps)")
 	return ""
 }
 
