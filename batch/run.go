@@ -684,25 +684,22 @@ func (r *Runner) trackDeadline(ctx context.Context, runID int64) (time.Time, err
 	return deadline, nil
 }
 
-// Report rebuilds and rewrites the report of date without touching the run's state.
+// Report rebuilds and rewrites the report of date without touching the run's state; ErrNoRun
+// when the date has no run.
 func (r *Runner) Report(ctx context.Context, date string) (*Outcome, error) {
-	c := r.cfg()
-	runID, err := store.RunOf(ctx, r.DB, date, c.SweepAccount)
+	runID, err := RunID(ctx, r.DB, r.cfg().SweepAccount, date)
 	if err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, fmt.Errorf("no run for %s", date)
-		}
 		return nil, err
 	}
 	return r.reconcile(ctx, date, runID, false)
 }
 
-// Reconcile writes the report of a tracked run and marks it finished.
+// Reconcile writes the report of a tracked run and marks it finished; ErrNoRun when the date has
+// no run.
 func (r *Runner) Reconcile(ctx context.Context, date string) (*Outcome, error) {
-	c := r.cfg()
-	runID, err := store.RunOf(ctx, r.DB, date, c.SweepAccount)
+	runID, err := RunID(ctx, r.DB, r.cfg().SweepAccount, date)
 	if err != nil {
-		return nil, fmt.Errorf("no run for %s: %w", date, err)
+		return nil, err
 	}
 	return r.reconcile(ctx, date, runID, true)
 }

@@ -234,7 +234,7 @@ func cmdPipeline(ctx context.Context, cmd string, args []string, stdout io.Write
 	case "submit", "track":
 		runID, err := batch.RunID(ctx, db, cfg.SweepAccount, cfg.Date)
 		if errors.Is(err, batch.ErrNoRun) {
-			return exitUsage, usageError{fmt.Errorf("no planned run for %s: run `cashpool plan --date %s` first", cfg.Date, cfg.Date)}
+			return exitUsage, noRun(cfg.Date)
 		}
 		if err != nil {
 			return exitFailure, err
@@ -270,6 +270,9 @@ func cmdPipeline(ctx context.Context, cmd string, args []string, stdout io.Write
 		} else {
 			out, err = r.Reconcile(ctx, cfg.Date)
 		}
+		if errors.Is(err, batch.ErrNoRun) {
+			return exitUsage, noRun(cfg.Date)
+		}
 		if err != nil {
 			return exitFailure, err
 		}
@@ -287,6 +290,11 @@ func cmdPipeline(ctx context.Context, cmd string, args []string, stdout io.Write
 		}
 		return printOutcome(stdout, out), nil
 	}
+}
+
+// noRun is the usage error of a step that needs the date's run when there is none.
+func noRun(date string) error {
+	return usageError{fmt.Errorf("no planned run for %s: run `cashpool plan --date %s` first", date, date)}
 }
 
 func newRunner(db *sqlx.DB, cfg *config, logger *slog.Logger, m *metrics.Metrics) *batch.Runner {

@@ -123,3 +123,15 @@ func TestSecretFileReadableByOthersIsRefused(t *testing.T) {
 		t.Setenv(name+"_FILE", "")
 	}
 }
+
+// A step that needs the date's run, asked of a date without one, is a usage error that says what
+// to run first, never a failure quoting the database.
+func TestStepsWithoutARunAreUsageErrors(t *testing.T) {
+	newSimNight(t, nil, nil)
+	for _, step := range []string{"submit", "track", "reconcile", "report"} {
+		out := cashpool(t, exitUsage, step, "--date", "2026-11-20")
+		if !strings.Contains(out, "no planned run for 2026-11-20: run `cashpool plan --date 2026-11-20` first") || strings.Contains(out, "sql") {
+			t.Errorf("%s without a run says:\n%s", step, out)
+		}
+	}
+}
