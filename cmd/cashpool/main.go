@@ -156,6 +156,11 @@ func cmdPipeline(ctx context.Context, cmd string, args []string, stdout io.Write
 	if err := finish(); err != nil {
 		return exitUsage, usageError{err}
 	}
+	if cmd == "run" || cmd == "plan" {
+		if err := notAhead(cfg.Date, cfg.TZ, time.Now()); err != nil {
+			return exitUsage, usageError{err}
+		}
+	}
 	if cfg.DatabaseURL == "" {
 		return exitUsage, usageError{errors.New("DATABASE_URL is not set (try `make run` for the embedded demo)")}
 	}
@@ -290,6 +295,19 @@ func cmdPipeline(ctx context.Context, cmd string, args []string, stdout io.Write
 		}
 		return printOutcome(stdout, out), nil
 	}
+}
+
+// notAhead refuses to plan a business date after today in tz: a night takes every receipt valued
+// on or before its date, so planning a later date now would fund wires before their value date.
+func notAhead(date string, tz *time.Location, now time.Time) error {
+	if tz == nil {
+		tz = time.UTC
+	}
+	if today := now.In(tz).Format(time.DateOnly); date > today {
+		return fmt.Errorf("--date %s is after today (%s in %s): a night takes every receipt valued up to its date, so it would fund wires before their value date; run it on %s or later",
+			date, today, tz, date)
+	}
+	return nil
 }
 
 // noRun is the usage error of a step that needs the date's run when there is none.

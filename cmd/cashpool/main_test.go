@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestDemo is `make run`: the sample night must come out exactly as the fixtures intend.
@@ -134,4 +135,45 @@ func TestStepsWithoutARunAreUsageErrors(t *testing.T) {
 			t.Errorf("%s without a run says:\n%s", step, out)
 		}
 	}
+}
+
+// A business date after today, where CASHPOOL_TZ says today is, is refused before anything is
+// planned: the night would take receipts valued up to that date and fund wires before they settle.
+func TestNotAheadOfToday(t *testing.T) {
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 12, 3, 3, 0, 0, 0, time.UTC) // 22:00 on 2 December in New York
+	for _, c := range []struct {
+		date string
+		tz   *time.Location
+		ok   bool
+	}{
+		{"2026-12-03", time.UTC, true},
+		{"2026-12-02", time.UTC, true},
+		{"1999-12-31", time.UTC, true},
+		{"2026-12-04", time.UTC, false},
+		{"2026-12-02", ny, true},
+		{"2026-12-03", ny, false},
+		{"2027-01-01", nil, false},
+	} {
+		if err := notAhead(c.date, c.tz, now); (err == nil) != c.ok {
+			t.Errorf("%s in %v: %v, want allowed %v", c.date, c.tz, err, c.ok)
+		}
+	}
+}
+
+// `cashpool run` and `cashpool plan` of a date after today are usage errors, and nothing is planned.
+func TestRunOfAFutureDateIsRefused(t *testing.T) {
+	newSimNight(t, map[string]string{
+		"receipts-1.csv": receiptsCSVHeader + "W1,2026-11-20,250.00,USD,Acme Corp,123,First Bank,1 Main St,wire 1\n",
+	}, nil)
+	later := time.Now().UTC().AddDate(0, 0, 2).Format(time.DateOnly) // after today in every time zone
+	for _, step := range []string{"run", "plan"} {
+		if out := cashpool(t, exitUsage, step, "--date", later); !strings.Contains(out, "is after today") {
+			t.Errorf("%s --date %s says:\n%s", step, later, out)
+		}
+	}
+	cashpool(t, exitUsage, "report", "--date", later) // no run of that date was made
 }
