@@ -164,9 +164,10 @@ func TestNotAheadOfToday(t *testing.T) {
 	}
 }
 
-// `cashpool run` and `cashpool plan` of a date after today are usage errors, and nothing is planned.
+// `cashpool run` and `cashpool plan` of a date after today are usage errors that touch nothing:
+// the dropped file is still where operations left it, and the date has no run.
 func TestRunOfAFutureDateIsRefused(t *testing.T) {
-	newSimNight(t, map[string]string{
+	night := newSimNight(t, map[string]string{
 		"receipts-1.csv": receiptsCSVHeader + "W1,2026-11-20,250.00,USD,Acme Corp,123,First Bank,1 Main St,wire 1\n",
 	}, nil)
 	later := time.Now().UTC().AddDate(0, 0, 2).Format(time.DateOnly) // after today in every time zone
@@ -175,5 +176,13 @@ func TestRunOfAFutureDateIsRefused(t *testing.T) {
 			t.Errorf("%s --date %s says:\n%s", step, later, out)
 		}
 	}
-	cashpool(t, exitUsage, "report", "--date", later) // no run of that date was made
+	if _, err := os.Stat(filepath.Join(night.drop, "receipts-1.csv")); err != nil {
+		t.Errorf("the dropped file was taken by a refused run: %v", err)
+	}
+	if out := cashpool(t, exitUsage, "report", "--date", later); !strings.Contains(out, "no planned run for "+later) {
+		t.Errorf("report of the refused date says:\n%s", out)
+	}
+	if n := len(night.sim.Ledger()); n != 0 {
+		t.Errorf("the simulator holds %d journals after refused runs", n)
+	}
 }
