@@ -73,6 +73,7 @@ func BenchmarkNight(b *testing.B) {
 					fmt.Println(tableHeader)
 					fmt.Println(f.line())
 					fmt.Println(f.callsLine())
+					fmt.Print(f.steps)
 					rows = append(rows, f)
 				}
 			})
@@ -98,6 +99,7 @@ type figures struct {
 	walBytes, dbBytes  int64
 	calls              map[string]int // by method and route, as the simulator counted them
 	retries            []string       // the calls cashpool's log says it retried, and why
+	steps              string         // the night's CPU by step (stepTable), for a night of one process
 }
 
 const tableHeader = "journals     night_s  psql_copy_s  floor_s  night/floor  night/copy  rss_MB  sim_rss_MB  WAL_B/journal  calls/1000  db_MB  cpu_s  pg_cpu_s  sim_cpu_s"
@@ -230,7 +232,16 @@ func runNight(b *testing.B, bin string, n, procs int) figures {
 		workers = append(workers, w)
 	}
 	t0 := time.Now()
-	err = run.Run()
+	var samples []cpuSample
+	if err = run.Start(); err == nil {
+		pids := []int{run.Process.Pid}
+		for _, w := range workers {
+			pids = append(pids, w.Process.Pid)
+		}
+		stopSampling := sampleCPU(postmaster, pids, sim.cmd.Process.Pid, 250*time.Millisecond)
+		err = run.Wait()
+		samples = stopSampling()
+	}
 	for _, w := range workers {
 		if werr := w.Wait(); werr != nil && err == nil {
 			err = fmt.Errorf("cashpool work: %w", werr)
@@ -256,6 +267,13 @@ func runNight(b *testing.B, bin string, n, procs int) figures {
 		f.cpu += (p.ProcessState.UserTime() + p.ProcessState.SystemTime()).Seconds()
 	}
 	f.retries = retriesIn(b, logPath)
+	if procs == 1 { // several processes write one log: their steps' lines interleave
+		steps, err := nightSteps(logPath, t0.Add(f.night))
+		if err != nil {
+			b.Fatalf("the night's steps: %v", err)
+		}
+		f.steps = stepTable(samples, t0, steps)
+	}
 	// The simulator's peak and CPU before the checks below ask it for its whole ledger at once.
 	f.simRSSMB = sim.peakRSSMB(b)
 	f.simCPU = procCPU(b, sim.cmd.Process.Pid).self
