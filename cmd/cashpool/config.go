@@ -291,10 +291,11 @@ func (c *config) validate(envErrs map[string]error, environ map[string]string, f
 			errs = append(errs, fmt.Errorf("report format %q (CASHPOOL_REPORT_FORMATS, --format): want csv, json or html", f))
 		}
 	}
+	// Without a zone there is no today to default --date to: CASHPOOL_TZ's error says why.
 	if c.Date == "" && c.TZ != nil {
 		c.Date = time.Now().In(c.TZ).Format(time.DateOnly)
 	}
-	if _, err := time.Parse(time.DateOnly, c.Date); err != nil {
+	if _, err := time.Parse(time.DateOnly, c.Date); err != nil && (c.Date != "" || c.TZ != nil) {
 		errs = append(errs, fmt.Errorf("--date %q: want YYYY-MM-DD", c.Date))
 	}
 	return errs

@@ -129,6 +129,11 @@ func TestConfigFromEnvironment(t *testing.T) {
 			wantErr: `CASHPOOL_SCAN_EVERY "0s": want a positive duration such as 1m`},
 		{name: "unknown time zone", env: map[string]string{"CASHPOOL_TZ": "Mars/Base"},
 			wantErr: `CASHPOOL_TZ "Mars/Base": unknown time zone Mars/Base`},
+		// No today to default --date to: the zone's error alone, not a second one about the date.
+		{name: "unknown time zone and no --date", env: map[string]string{"CASHPOOL_TZ": "Mars/Base"}, args: []string{"--date", ""},
+			wantErr: `CASHPOOL_TZ "Mars/Base": unknown time zone Mars/Base`},
+		{name: "unknown time zone and a bad --date", env: map[string]string{"CASHPOOL_TZ": "Mars/Base"}, args: []string{"--date", "2026-13-01"},
+			wantErr: "CASHPOOL_TZ \"Mars/Base\": unknown time zone Mars/Base\n--date \"2026-13-01\": want YYYY-MM-DD"},
 		{name: "unknown report format", env: map[string]string{"CASHPOOL_REPORT_FORMATS": "csv, pdf"},
 			wantErr: `report format "pdf" (CASHPOOL_REPORT_FORMATS, --format): want csv, json or html`},
 		{name: "bad date", args: []string{"--date", "20-11-2026"}, wantErr: `--date "20-11-2026": want YYYY-MM-DD`},
