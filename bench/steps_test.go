@@ -8,7 +8,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -29,8 +28,8 @@ type cpuSample struct {
 // sampleCPU reads a cpuSample every period until the returned function is called, which returns
 // the samples, the last one taken at that call. run lists the cashpool processes of the night.
 func sampleCPU(postmaster int, run []int, sim int, period time.Duration) func() []cpuSample {
+	// take runs on one goroutine at a time: before the sampler starts, on it, and after it ended.
 	var (
-		mu      sync.Mutex
 		samples []cpuSample
 		seen    = map[int]float64{} // PostgreSQL's processes seen, their last CPU seconds
 		ours    = map[int]float64{} // cashpool's and the simulator's, the same
@@ -64,9 +63,7 @@ func sampleCPU(postmaster int, run []int, sim int, period time.Duration) func() 
 			s.pg += v
 		}
 		s.machineBusy, s.idle = machineCPU()
-		mu.Lock()
 		samples = append(samples, s)
-		mu.Unlock()
 	}
 	take()
 	stop, done := make(chan struct{}), make(chan struct{})
@@ -87,8 +84,6 @@ func sampleCPU(postmaster int, run []int, sim int, period time.Duration) func() 
 		close(stop)
 		<-done
 		take()
-		mu.Lock()
-		defer mu.Unlock()
 		return samples
 	}
 }
