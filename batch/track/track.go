@@ -76,6 +76,11 @@ const PollEveryDefault = 30 * time.Second
 // connections (two cores of the server) share the night's moves.
 const ApplyPartsDefault = 2
 
+// FlushEventsDefault is how many stream events a flush takes at most. In 1M nights 5,000 left
+// tracking's tail at 11–12 s against 17–21 s with 2,000 (bigger statements keep up during sending),
+// and 10,000 cost cashpool ~15 CPU seconds more, building and freeing statements of megabytes.
+const FlushEventsDefault = 5000
+
 // Config of a tracking session.
 type Config struct {
 	SweepAccount string
@@ -100,8 +105,8 @@ type Config struct {
 	StreamIdle time.Duration
 	// FlushEvents and FlushEvery bound a flush of stream events: it is handed to the parts after
 	// this many events or this long after its first event, and a part's transaction takes at most
-	// this many; defaults 2,000 and 1s (a night's events come by the ten thousand a second: each
-	// transaction is a commit and a statement per step of it).
+	// this many; defaults FlushEventsDefault and 1s (a night's events come by the ten thousand a
+	// second: each transaction is a commit and a statement per step of it).
 	FlushEvents int
 	FlushEvery  time.Duration
 	// ApplyParts is how many appliers, on as many connections, apply the stream's events at once,
@@ -180,7 +185,7 @@ func (cfg Config) withDefaults() Config {
 		cfg.ApplyParts = ApplyPartsDefault
 	}
 	if cfg.FlushEvents <= 0 {
-		cfg.FlushEvents = 2000
+		cfg.FlushEvents = FlushEventsDefault
 	}
 	if cfg.FlushEvery <= 0 {
 		cfg.FlushEvery = time.Second
