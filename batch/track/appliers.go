@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/shopspring/decimal"
 
-	"github.com/cashpool/cashpool/alpaca"
 	"github.com/cashpool/cashpool/batch/store"
 )
 
@@ -60,7 +58,7 @@ type appliers struct {
 // share is a part's share of one flush, and the flush's newest event id.
 type share struct {
 	seq   uint64
-	evs   []alpaca.JournalEvent
+	evs   []event
 	maxID string
 }
 
@@ -99,21 +97,16 @@ func (st *streamer) startAppliers(ctx context.Context, active [TrackParts]bool) 
 	return a
 }
 
-// hand splits evs into the parts' shares and queues them (evs may be reused afterwards), each event
-// with its ids in the case the appliers compare them in (event id upper, journal id lower, as
-// PostgreSQL writes a uuid). It waits while a part's queue is full; it fails once a part has failed.
-func (a *appliers) hand(evs []alpaca.JournalEvent) error {
+// hand splits a flush's events evs into the parts' shares and queues them (evs may be reused
+// afterwards) with the flush's newest event id maxID. It waits while a part's queue is full; it
+// fails once a part has failed.
+func (a *appliers) hand(evs []event, maxID string) error {
 	parts := len(a.queues)
-	split := make([][]alpaca.JournalEvent, parts)
-	maxID := ""
+	split := make([][]event, parts)
 	a.mu.Lock()
 	active := a.active
 	a.mu.Unlock()
 	for _, e := range evs {
-		e.EventID, e.JournalID = strings.ToUpper(e.EventID), strings.ToLower(e.JournalID)
-		if validULID(e.EventID) && e.EventID > maxID {
-			maxID = e.EventID
-		}
 		k := partOf(e.JournalID, TrackParts)
 		if !active[k] {
 			continue // another tracker's
@@ -197,14 +190,14 @@ func (a *appliers) run(k int) {
 // parts' cursors up to top (the shares' newest event) and the account's cursor as far as it is
 // safe, in one transaction, and marks the shares up to upTo committed. It returns how the moves
 // changed the run's open count. A track part found taken is dropped and the rest applied again.
-func (a *appliers) apply(k int, evs []alpaca.JournalEvent, upTo uint64, top string) (delta int, err error) {
+func (a *appliers) apply(k int, evs []event, upTo uint64, top string) (delta int, err error) {
 	st := a.st
 	// Judged before the journals are read: once sent is closed, every answer is stored.
 	last := st.allSent()
 	if early := st.early[k]; len(early) > 0 {
 		evs = append(early[:len(early):len(early)], evs...)
 	}
-	var unknown []alpaca.JournalEvent
+	var unknown []event
 	if parts, evs := a.ofActive(k, evs); len(evs) > 0 {
 		cursor := a.claim()
 		var changed int
@@ -234,7 +227,7 @@ func (a *appliers) apply(k int, evs []alpaca.JournalEvent, upTo uint64, top stri
 
 // ofActive is applier k's track parts this connection still applies, and the events of evs that
 // belong to them.
-func (a *appliers) ofActive(k int, evs []alpaca.JournalEvent) ([]int, []alpaca.JournalEvent) {
+func (a *appliers) ofActive(k int, evs []event) ([]int, []event) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	var parts []int
@@ -251,7 +244,7 @@ func (a *appliers) ofActive(k int, evs []alpaca.JournalEvent) ([]int, []alpaca.J
 	}
 	out := evs[:0:0]
 	for _, e := range evs {
-		if a.active[partOf(e.JournalID, TrackParts)] { // lower case since hand
+		if a.active[partOf(e.JournalID, TrackParts)] { // lower case since eventOf
 			out = append(out, e)
 		}
 	}
@@ -398,10 +391,10 @@ func (a *appliers) writePartCursors(k int) error {
 
 // keptBefore is cursor c held back before the oldest of the events kept (journals not known yet):
 // a track part's cursor never passes an event not committed.
-func keptBefore(c string, kept []alpaca.JournalEvent) string {
+func keptBefore(c string, kept []event) string {
 	oldest := ""
 	for _, e := range kept {
-		if validULID(e.EventID) && (oldest == "" || e.EventID < oldest) { // upper case since hand
+		if validULID(e.EventID) && (oldest == "" || e.EventID < oldest) { // upper case since eventOf
 			oldest = e.EventID
 		}
 	}

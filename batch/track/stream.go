@@ -39,7 +39,7 @@ type streamer struct {
 	// transactions tries them again; once every answer is stored, what is still unknown is not
 	// ours. Beyond earlyMax the rest are dropped and a heal pass, once everything is sent, finds
 	// where those journals stand. Only the part's applier touches its entries.
-	early        [][]alpaca.JournalEvent
+	early        [][]event
 	earlyDropped []bool
 	// passMu makes the parts' AfterPass calls one at a time.
 	passMu sync.Mutex
@@ -69,7 +69,28 @@ func newStreamer(db *sqlx.DB, s Streamer, cfg Config, runID int64, holder string
 	appliers := min(cfg.ApplyParts, TrackParts)
 	return &streamer{db: db, s: s, cfg: cfg, runID: runID, start: start, holder: holder,
 		heal: make(chan string, 1), signal: make(chan struct{}, 1), sent: make(chan struct{}), regain: make(chan struct{}, 1),
-		early: make([][]alpaca.JournalEvent, appliers), earlyDropped: make([]bool, appliers)}
+		early: make([][]event, appliers), earlyDropped: make([]bool, appliers)}
+}
+
+// event is a stream event as tracking holds it until it is applied: what applying it reads, its
+// ids in the case compared (event id upper, journal id lower, as PostgreSQL writes a uuid), and the
+// key token of its description instead of the description. A 1M night holds tens of thousands
+// at a time, queued for its parts or kept for journals not known yet; held as decoded, they kept
+// cashpool's heap near its memory limit at 10,000 events a flush, where collecting and returning
+// memory cost more than the flushes saved.
+type event struct {
+	EventID, JournalID, StatusFrom, StatusTo string
+	// Key is the key token of the event's description (pool.TokenFromDescription), "" without
+	// one: a hint the move statement checks (store.MoveByEvents).
+	Key string
+	At  time.Time
+}
+
+// eventOf keeps what tracking needs of e.
+func eventOf(e alpaca.JournalEvent) event {
+	key, _ := pool.TokenFromDescription(e.Description)
+	return event{EventID: strings.ToUpper(e.EventID), JournalID: strings.ToLower(e.JournalID),
+		StatusFrom: e.StatusFrom, StatusTo: e.StatusTo, Key: strings.Clone(key), At: e.At}
 }
 
 // applyError is a failure to write applied events: tracking stops rather than skip them.
@@ -439,12 +460,12 @@ var errRegain = errors.New("a track part was gained")
 func (st *streamer) connect(ctx context.Context, o alpaca.StreamOptions, active [TrackParts]bool) (received int, err error) {
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	ch := make(chan alpaca.JournalEvent, 2*st.cfg.FlushEvents)
+	ch := make(chan event, 2*st.cfg.FlushEvents)
 	streamErr := make(chan error, 1)
 	go func() {
 		streamErr <- st.s.StreamJournalEvents(cctx, o, func(e alpaca.JournalEvent) error {
 			select {
-			case ch <- e:
+			case ch <- eventOf(e):
 				return nil
 			case <-cctx.Done():
 				return cctx.Err()
@@ -453,7 +474,10 @@ func (st *streamer) connect(ctx context.Context, o alpaca.StreamOptions, active 
 	}()
 	parts := st.startAppliers(ctx, active)
 	defer parts.finish()
-	buf := make([]alpaca.JournalEvent, 0, st.cfg.FlushEvents)
+	// What the next flush takes: pending events received, of which buf holds those that may move
+	// a journal, and top, the newest event id of them all (the cursor passes every one).
+	buf := make([]event, 0, st.cfg.FlushEvents)
+	pending, top := 0, ""
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
@@ -461,12 +485,34 @@ func (st *streamer) connect(ctx context.Context, o alpaca.StreamOptions, active 
 	// events it kept once more.
 	flush := func(force bool) error {
 		timer.Stop()
-		if len(buf) == 0 && !force {
+		if pending == 0 && !force {
 			return nil
 		}
-		err := parts.hand(buf)
-		buf = buf[:0]
+		err := parts.hand(buf, top)
+		buf, pending, top = buf[:0], 0, ""
 		return err
+	}
+	// take adds e to the next flush, and hands the flush over once it is full. A journal's first
+	// event (Alpaca sends status_from "" only there: it tells the status at creation, which the
+	// answer to the POST that created it tells too, or a later one) and an event whose journal id
+	// is no uuid never move a journal: they are not held, but the flush's cursor passes them.
+	take := func(e event) error {
+		received++
+		st.events.Add(1)
+		pending++
+		if validULID(e.EventID) && e.EventID > top {
+			top = e.EventID
+		}
+		if e.StatusFrom != "" && validUUID(e.JournalID) {
+			buf = append(buf, e)
+		}
+		if pending == 1 {
+			timer.Reset(st.cfg.FlushEvery)
+		}
+		if pending >= st.cfg.FlushEvents {
+			return flush(false)
+		}
+		return nil
 	}
 	stop := func(err error) (int, error) {
 		cancel()
@@ -487,16 +533,8 @@ func (st *streamer) connect(ctx context.Context, o alpaca.StreamOptions, active 
 				return stop(err)
 			}
 		case e := <-ch:
-			received++
-			st.events.Add(1)
-			buf = append(buf, e)
-			if len(buf) == 1 {
-				timer.Reset(st.cfg.FlushEvery)
-			}
-			if len(buf) >= st.cfg.FlushEvents {
-				if err := flush(false); err != nil {
-					return stop(err)
-				}
+			if err := take(e); err != nil {
+				return stop(err)
 			}
 		case <-timer.C:
 			if err := flush(false); err != nil {
@@ -515,13 +553,8 @@ func (st *streamer) connect(ctx context.Context, o alpaca.StreamOptions, active 
 			for more := true; more; {
 				select {
 				case e := <-ch:
-					received++
-					st.events.Add(1)
-					buf = append(buf, e)
-					if len(buf) >= st.cfg.FlushEvents {
-						if ferr := flush(false); ferr != nil {
-							return received, ferr
-						}
+					if ferr := take(e); ferr != nil {
+						return received, ferr
 					}
 				default:
 					more = false
@@ -540,7 +573,7 @@ func (st *streamer) connect(ctx context.Context, o alpaca.StreamOptions, active 
 
 // keepEarly keeps, after a transaction of part k, the events of journals not known yet (unknown)
 // for the part's next one, unless every answer was stored before it (last).
-func (st *streamer) keepEarly(k int, unknown []alpaca.JournalEvent, last bool) {
+func (st *streamer) keepEarly(k int, unknown []event, last bool) {
 	st.early[k] = st.early[k][:0]
 	if last {
 		st.early[k] = nil
@@ -593,7 +626,7 @@ func partOf(journalID string, parts int) int {
 // While batches are still being sent, the events of journals not known yet are kept (st.early)
 // and applied with the part's next transaction; the first one judged after sending ended is
 // their last try.
-func (st *streamer) applyTwice(ctx context.Context, evs []alpaca.JournalEvent, cursor string, parts []int, top string, last bool) (changed, delta int, unknown []alpaca.JournalEvent, err error) {
+func (st *streamer) applyTwice(ctx context.Context, evs []event, cursor string, parts []int, top string, last bool) (changed, delta int, unknown []event, err error) {
 	w := partsWrite{parts, top, last}
 	changed, delta, unknown, err = st.applyOnce(ctx, evs, false, cursor, w)
 	var pqErr *pq.Error
@@ -629,21 +662,12 @@ var errMovedMeanwhile = errors.New("a journal moved while its events were judged
 
 // applyOnce is one try of applyTwice, with the journals locked first or not. It returns, besides how
 // many journals moved and how that changed the run's open count (store.OpenDelta), the events of
-// journals it does not know. The events' ids come in the case hand gave them.
-func (st *streamer) applyOnce(ctx context.Context, evs []alpaca.JournalEvent, locked bool, cursor string, w partsWrite) (changed, delta int, unknown []alpaca.JournalEvent, err error) {
+// journals it does not know. The events' ids come in the case eventOf gave them.
+func (st *streamer) applyOnce(ctx context.Context, evs []event, locked bool, cursor string, w partsWrite) (changed, delta int, unknown []event, err error) {
 	var jids []string
 	seenJ := map[string]bool{}
-	byID := make(map[string]alpaca.JournalEvent, len(evs))
-	for _, e := range evs {
-		if !validUUID(e.JournalID) {
-			continue // not a journal id we could hold; the cursor still passes it
-		}
-		if e.StatusFrom == "" {
-			// A journal's first event (Alpaca sends status_from "" only there) tells its status at
-			// creation, which the answer to the POST that created it tells too, or a later one: it
-			// never moves a journal, so its journal is not even read. The cursor still passes it.
-			continue
-		}
+	byID := make(map[string]event, len(evs))
+	for _, e := range evs { // only events that may move a journal: connect's take holds no other
 		byID[e.EventID] = e
 	}
 	tx, err := st.db.BeginTxx(ctx, nil)
@@ -705,13 +729,13 @@ func (st *streamer) applyOnce(ctx context.Context, evs []alpaca.JournalEvent, lo
 	for _, j := range js {
 		mine[j.AlpacaID] = j
 	}
-	var ourEvents []alpaca.JournalEvent
+	var ourEvents []event
 	for _, e := range byID {
 		if mine[e.JournalID] != nil {
 			ourEvents = append(ourEvents, e)
 		}
 	}
-	slices.SortFunc(ourEvents, func(a, b alpaca.JournalEvent) int { return strings.Compare(a.EventID, b.EventID) })
+	slices.SortFunc(ourEvents, func(a, b event) int { return strings.Compare(a.EventID, b.EventID) })
 
 	// rounds[k] holds the k-th applied event of each journal: a journal moves once per statement,
 	// each move from the status the one before left.
@@ -794,15 +818,15 @@ func (st *streamer) applyOnce(ctx context.Context, evs []alpaca.JournalEvent, lo
 // events it applied from byID. A journal's first event not applied so, and every later one, stay
 // in byID to be judged against the journal as read: the applied ones are what that judgment
 // would have applied first, and it now skips them as not newer than the journal's newest.
-func moveInOrder(ctx context.Context, tx *sqlx.Tx, byID map[string]alpaca.JournalEvent, now time.Time) ([]store.Moved, error) {
-	perJournal := map[string][]alpaca.JournalEvent{}
+func moveInOrder(ctx context.Context, tx *sqlx.Tx, byID map[string]event, now time.Time) ([]store.Moved, error) {
+	perJournal := map[string][]event{}
 	for _, e := range byID {
 		if e.EventID != "" { // an event without an id is never newer than anything: judged below
 			perJournal[e.JournalID] = append(perJournal[e.JournalID], e)
 		}
 	}
 	for _, es := range perJournal {
-		slices.SortFunc(es, func(a, b alpaca.JournalEvent) int { return strings.Compare(a.EventID, b.EventID) })
+		slices.SortFunc(es, func(a, b event) int { return strings.Compare(a.EventID, b.EventID) })
 	}
 	var out []store.Moved
 	for k := 0; len(perJournal) > 0; k++ {
@@ -813,8 +837,7 @@ func moveInOrder(ctx context.Context, tx *sqlx.Tx, byID map[string]alpaca.Journa
 				continue
 			}
 			e := es[k]
-			key, _ := pool.TokenFromDescription(e.Description) // a hint the statement checks: "" finds it by Alpaca id
-			round = append(round, store.EventMove{AlpacaID: id, From: e.StatusFrom, To: e.StatusTo, At: e.At, EventID: e.EventID, Key: key})
+			round = append(round, store.EventMove{AlpacaID: id, From: e.StatusFrom, To: e.StatusTo, At: e.At, EventID: e.EventID, Key: e.Key})
 		}
 		if len(round) == 0 {
 			break
@@ -842,7 +865,7 @@ func moveInOrder(ctx context.Context, tx *sqlx.Tx, byID map[string]alpaca.Journa
 // repeats says whether event e only repeats the known status journal j holds: it changes
 // nothing and is not recorded as the journal's newest event seen. Known statuses move only
 // forward along Alpaca's flows, so no event it could have kept out moves the journal back.
-func repeats(j *store.EventJournal, e alpaca.JournalEvent) bool {
+func repeats(j *store.EventJournal, e event) bool {
 	return e.StatusTo == j.Status && store.JournalKnown(j.Status)
 }
 

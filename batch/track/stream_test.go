@@ -274,6 +274,40 @@ func TestStreamSkipsJournalsNotOurs(t *testing.T) {
 	b.checkStatusesMatch(t)
 }
 
+// TestStreamCursorPassesEventsThatMoveNothing: a journal's first event (status_from "") and an
+// event whose journal id is no uuid move nothing and are not held for the appliers, but the cursor
+// still passes them, in flushes of nothing else.
+func TestStreamCursorPassesEventsThatMoveNothing(t *testing.T) {
+	t.Parallel()
+	var script [][]byte
+	b := setup(t, sandbox.Faults{}, scriptedEvents(func() [][]byte { return script }))
+	ids := b.post(t, 2, true, "")
+	event := func(id, journal, from, to string) []byte {
+		data, _ := json.Marshal(alpaca.JournalEvent{EventID: id, JournalID: journal, EntryType: "JNLC",
+			StatusFrom: from, StatusTo: to, At: time.Now().UTC()})
+		return data
+	}
+	script = [][]byte{
+		event("01KJR000000000000000000001", ids[0], "", "queued"),
+		event("01KJR000000000000000000002", "not-a-uuid", "queued", "executed"),
+		event("01KJR000000000000000000003", ids[1], "", "queued"),
+		// Last, the highest id: the cursor standing on it passed every event before it too.
+		event("01kjr000000000000000000004", strings.ToUpper(ids[1]), "", "executed"),
+	}
+	cfg := b.config()
+	cfg.FlushEvents = 1 // each a flush of its own
+	cfg.StreamIdle = time.Minute
+	b.trackUntil(t, cfg, func() bool { return b.cursor(t) == "01KJR000000000000000000004" })
+	var moved int
+	if err := b.db.Get(&moved, `SELECT count(*) FROM journal_history h JOIN journals j ON j.id = h.journal_id
+		WHERE j.alpaca_id IN ($1, $2) AND h.source = 'sse'`, ids[0], ids[1]); err != nil {
+		t.Fatal(err)
+	}
+	if moved != 0 {
+		t.Errorf("%d journals moved by events that move nothing", moved)
+	}
+}
+
 func TestStreamUnknownStatusStoredAndFlagged(t *testing.T) {
 	t.Parallel()
 	var target []byte
