@@ -52,11 +52,11 @@ test: ## every test (starts and stops its own PostgreSQL unless DATABASE_URL is 
 .PHONY: bench
 bench: ## benchmarks: split, ingest against plain COPY, broker calls; then whole nights of 100k and 1M journals
 	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -benchmem $$($(GO) list ./... | grep -v '/bench$$')
-	$(GO) test -run '^$$' -bench '^BenchmarkNight$$' -benchtime 1x -timeout 180m ./bench
+	bash bench/hugepages $(GO) test -run '^$$' -bench '^BenchmarkNight$$' -benchtime 1x -timeout 180m ./bench
 
 .PHONY: bench-night
 bench-night: ## the night benchmark for one size: NIGHT journals (default 100000)
-	$(GO) test -run '^$$' -bench '^BenchmarkNight$$' -benchtime 1x -timeout 180m ./bench -night.journals $(NIGHT)
+	bash bench/hugepages $(GO) test -run '^$$' -bench '^BenchmarkNight$$' -benchtime 1x -timeout 180m ./bench -night.journals $(NIGHT)
 
 .PHONY: fuzz
 fuzz: ## run each parser's fuzz target for a minute

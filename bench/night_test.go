@@ -80,8 +80,8 @@ func BenchmarkNight(b *testing.B) {
 		}
 	}
 	if len(rows) > 0 {
-		fmt.Printf("\nnight benchmark, PostgreSQL with fsync, synchronous_commit and full_page_writes on, %s\n",
-			strings.Join(pgtemp.DurableSettings, " "))
+		fmt.Printf("\nnight benchmark, PostgreSQL with fsync, synchronous_commit and full_page_writes on, %s; %s\n",
+			strings.Join(pgtemp.DurableSettings, " "), sharedMemory(rows[0].hugeMB))
 		fmt.Println(tableHeader)
 		for _, f := range rows {
 			fmt.Println(f.line())
@@ -100,6 +100,16 @@ type figures struct {
 	calls              map[string]int // by method and route, as the simulator counted them
 	retries            []string       // the calls cashpool's log says it retried, and why
 	steps              string         // the night's CPU by step (stepTable), for a night of one process
+	hugeMB             int64          // MB of PostgreSQL's shared memory in huge pages
+}
+
+// sharedMemory says how PostgreSQL's shared memory was mapped: a night's figures depend on it
+// (README, Benchmarks).
+func sharedMemory(hugeMB int64) string {
+	if hugeMB > 0 {
+		return fmt.Sprintf("shared memory in huge pages (%d MB)", hugeMB)
+	}
+	return "shared memory in 4 KB pages (no huge pages were free: vm.nr_hugepages, see README)"
 }
 
 const tableHeader = "journals     night_s  psql_copy_s  floor_s  night/floor  night/copy  rss_MB  sim_rss_MB  WAL_B/journal  calls/1000  db_MB  cpu_s  pg_cpu_s  sim_cpu_s"
@@ -169,7 +179,10 @@ func runNight(b *testing.B, bin string, n, procs int) figures {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { cl.Stop() })
-	progress("PostgreSQL with %s", strings.Join(cl.Settings(), " "))
+	if f.hugeMB, err = cl.SharedHugeMB(); err != nil {
+		b.Fatal(err)
+	}
+	progress("PostgreSQL with %s; %s", strings.Join(cl.Settings(), " "), sharedMemory(f.hugeMB))
 	admin := openDB(b, cl.URL("postgres"))
 	for _, name := range []string{"night", "copy", "floor"} {
 		if _, err := admin.Exec(`CREATE DATABASE ` + name); err != nil {

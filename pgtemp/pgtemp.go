@@ -38,9 +38,11 @@ var testSettings = []string{"fsync=off", "synchronous_commit=off", "full_page_wr
 // DurableSettings are the settings of StartDurable: fsync, synchronous_commit and
 // full_page_writes stay on (PostgreSQL's defaults), as in production; only what README recommends
 // for big nights changes: a WAL budget large enough that a night does not checkpoint every few
-// seconds, and shared buffers that hold a night's hot pages.
+// seconds, shared buffers that hold a night's hot pages, and those in huge pages when the machine
+// has them reserved (huge_pages=try, PostgreSQL's default, named here because the figures depend
+// on it: SharedHugeMB tells whether the server got them).
 var DurableSettings = []string{"max_wal_size=8GB", "min_wal_size=1GB", "checkpoint_timeout=15min",
-	"shared_buffers=512MB"}
+	"shared_buffers=512MB", "huge_pages=try"}
 
 // Start creates and starts a new cluster for tests (fsync off). The caller must call Stop.
 func Start(ctx context.Context) (*Cluster, error) { return start(ctx, testSettings) }
@@ -128,6 +130,44 @@ func (c *Cluster) Stop() error {
 }
 
 func (c *Cluster) cleanup() { os.RemoveAll(c.dir) }
+
+// SharedHugeMB is how many MB of the server's shared memory (shared buffers and the rest) are
+// mapped in huge pages: 0 when the kernel had none free for it (vm.nr_hugepages) and
+// huge_pages=try fell back to ordinary 4 KB pages. It reads the postmaster's memory map.
+func (c *Cluster) SharedHugeMB() (int64, error) {
+	pid, err := os.ReadFile(filepath.Join(c.dir, "data", "postmaster.pid"))
+	if err != nil {
+		return 0, err
+	}
+	first, _, _ := bytes.Cut(pid, []byte("\n"))
+	maps, err := os.ReadFile(filepath.Join("/proc", string(bytes.TrimSpace(first)), "maps"))
+	if err != nil {
+		return 0, err
+	}
+	return hugeMB(maps), nil
+}
+
+// hugeMB sums the MB of a /proc/PID/maps text's anonymous huge-page mappings, the ones
+// mmap(MAP_HUGETLB) makes, which the kernel names /anon_hugepage.
+func hugeMB(maps []byte) int64 {
+	var total uint64
+	for line := range bytes.Lines(maps) {
+		f := bytes.Fields(line)
+		if len(f) < 6 || !bytes.HasPrefix(f[5], []byte("/anon_hugepage")) {
+			continue
+		}
+		lo, hi, ok := bytes.Cut(f[0], []byte("-"))
+		if !ok {
+			continue
+		}
+		a, err1 := strconv.ParseUint(string(lo), 16, 64)
+		b, err2 := strconv.ParseUint(string(hi), 16, 64)
+		if err1 == nil && err2 == nil && b > a {
+			total += b - a
+		}
+	}
+	return int64(total >> 20)
+}
 
 func (c *Cluster) chown(path string) error {
 	if c.asUser == nil {

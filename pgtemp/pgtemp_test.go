@@ -20,7 +20,7 @@ func TestClusterSettings(t *testing.T) {
 	}{
 		{"durable", func(t *testing.T) (*pgtemp.Cluster, error) { return pgtemp.StartDurable(t.Context()) },
 			map[string]string{"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on",
-				"max_wal_size": "8GB", "shared_buffers": "512MB"}},
+				"max_wal_size": "8GB", "shared_buffers": "512MB", "huge_pages": "try"}},
 		{"test", func(t *testing.T) (*pgtemp.Cluster, error) { return pgtemp.Start(t.Context()) },
 			map[string]string{"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}},
 	} {
