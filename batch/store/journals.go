@@ -233,7 +233,7 @@ func AnswerBatch(ctx context.Context, q Querier, batchID int64, answers []BatchA
 		WantAccount, WantAmnt string
 	}
 	err := q.QueryRowxContext(ctx, fmt.Sprintf(queryAnswerBatch, journalGuardSQL("$10", "m.status_to"), pq.QuoteLiteral(JournalQueued)),
-		pq.Array(keys), pq.Array(tos), pq.Array(alpacaIDs), pq.Array(msgs), pq.Array(accounts), pq.Array(amounts),
+		TextArray(keys), TextArray(tos), TextArray(alpacaIDs), TextArray(msgs), TextArray(accounts), TextArray(amounts),
 		batchID, pq.Array(JournalStatuses), now, JournalPlanned, source).Scan(&r.Stored, &r.Journals, &r.N, &r.What, &r.WantAccount, &r.WantAmnt)
 	if err != nil {
 		return fmt.Errorf("store the answer: %w", err)
@@ -315,7 +315,7 @@ func MoveByEvents(ctx context.Context, q Querier, evs []EventMove, source string
 	}
 	// Scanned column by column: the stream's moves are two million rows a million-journal night.
 	rows, err := q.QueryContext(ctx, fmt.Sprintf(queryMoveByEvents, journalGuardSQL("v.status_from", "v.status_to")),
-		pq.Array(ids), pq.Array(froms), pq.Array(tos), pq.Array(ats), pq.Array(events), pq.Array(JournalStatuses), now, source, pq.Array(keys))
+		TextArray(ids), TextArray(froms), TextArray(tos), pq.Array(ats), TextArray(events), pq.Array(JournalStatuses), now, source, TextArray(keys))
 	if err != nil {
 		return nil, fmt.Errorf("move journals by their events: %w", err)
 	}
