@@ -78,7 +78,8 @@ const ApplyPartsDefault = 2
 
 // FlushEventsDefault is how many stream events a flush takes at most. In 1M nights 5,000 left
 // tracking's tail at 11–12 s against 17–21 s with 2,000 (bigger statements keep up during sending);
-// 10,000 cost cashpool ~15 CPU seconds more, for a cause not found yet (README, round 12).
+// 10,000 cost cashpool more CPU than its shorter tail saved: its heap then sits near the soft
+// memory limit and the collector runs almost continually (README, rounds 12 and 13).
 const FlushEventsDefault = 5000
 
 // Config of a tracking session.
