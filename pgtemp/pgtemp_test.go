@@ -2,6 +2,8 @@ package pgtemp_test
 
 import (
 	"database/sql"
+	"os"
+	"regexp"
 	"testing"
 
 	_ "github.com/lib/pq"
@@ -46,5 +48,32 @@ func TestClusterSettings(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// SharedHugeMB reads a running server's memory map: on a machine with no huge pages reserved
+// (/proc/meminfo, the oracle) it is 0; with some, the server has either none of its shared memory
+// in them or all of it, at least its shared buffers.
+func TestSharedHugeMBReadsTheServersMap(t *testing.T) {
+	t.Parallel()
+	cl, err := pgtemp.Start(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cl.Stop() })
+	got, err := cl.SharedHugeMB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	meminfo, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reserved := !regexp.MustCompile(`(?m)^HugePages_Total:\s+0$`).Match(meminfo)
+	switch {
+	case !reserved && got != 0:
+		t.Errorf("%d MB in huge pages on a machine with none reserved", got)
+	case got != 0 && got < 64: // the test cluster's shared_buffers
+		t.Errorf("%d MB in huge pages, less than the server's 64 MB of shared buffers", got)
 	}
 }
