@@ -17,6 +17,8 @@ import (
 	"github.com/lib/pq" // the PostgreSQL driver
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
+
+	"github.com/cashpool/cashpool/batch/prepared"
 )
 
 //go:embed migrations/*.sql
@@ -69,11 +71,13 @@ func Open(ctx context.Context, url string) (*sqlx.DB, error) {
 	// parameters and its execution at once, where otherwise it first asks the server for the
 	// parameter types. []byte parameters (batch bodies) then go as raw bytes, not hex text.
 	cfg.BinaryParameters = true
+	// Results of prepared statements (package prepared) come as text, as every other statement's.
+	cfg.DisablePreparedBinaryResult = true
 	connector, err := pq.NewConnectorConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", redact(err, cfg.Password))
 	}
-	db := sqlx.NewDb(sql.OpenDB(connector), "postgres")
+	db := sqlx.NewDb(sql.OpenDB(prepared.Connector(connector)), "postgres")
 	// Every connection opened stays for the next use: database/sql keeps only two idle by default,
 	// and a night's steps use more at once, so the rest were closed on their return and a new
 	// server process (cold caches, its shared memory faulted in again) started for the next

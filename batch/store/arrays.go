@@ -21,25 +21,25 @@ func (a TextArray) Value() (driver.Value, error) {
 	for _, s := range a {
 		size += len(s)
 	}
-	b := make([]byte, 0, size)
-	b = append(b, '{')
+	var b strings.Builder // its String is the buffer itself, not a copy
+	b.Grow(size)
+	b.WriteByte('{')
 	for i, s := range a {
 		if i > 0 {
-			b = append(b, ',')
+			b.WriteByte(',')
 		}
-		b = append(b, '"')
-		for {
-			j := strings.IndexAny(s, `"\`)
-			if j < 0 {
-				break
+		b.WriteByte('"')
+		start := 0
+		for k := 0; k < len(s); k++ {
+			if c := s[k]; c == '"' || c == '\\' {
+				b.WriteString(s[start:k])
+				b.WriteByte('\\')
+				start = k // the character itself goes with the next run
 			}
-			b = append(b, s[:j]...)
-			b = append(b, '\\', s[j])
-			s = s[j+1:]
 		}
-		b = append(b, s...)
-		b = append(b, '"')
+		b.WriteString(s[start:])
+		b.WriteByte('"')
 	}
-	b = append(b, '}')
-	return string(b), nil
+	b.WriteByte('}')
+	return b.String(), nil
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/lib/pq"
+
+	"github.com/cashpool/cashpool/batch/prepared"
 )
 
 // Every statement against batches (schema: migrations 00001, 00030). Steps write and read batches
@@ -60,19 +62,12 @@ type NewBatch struct {
 func InsertBatches(ctx context.Context, q Querier, runID int64, entryType string, bs []NewBatch) error {
 	for len(bs) > 0 {
 		n := min(len(bs), insertBatchesAtOnce)
-		var sql strings.Builder
-		sql.WriteString(`INSERT INTO batches (id, run_id, seq, idempotency_key, body, entries, status, entry_type) VALUES `)
-		args := make([]any, 0, 6*n+3)
+		args := make([]any, 0, 5*n+3)
 		args = append(args, runID, BatchPlanned, entryType)
-		for i, b := range bs[:n] {
-			if i > 0 {
-				sql.WriteString(", ")
-			}
-			k := len(args)
-			fmt.Fprintf(&sql, "($%d, $1, $%d, $%d, $%d, $%d, $2, $3)", k+1, k+2, k+3, k+4, k+5)
+		for _, b := range bs[:n] {
 			args = append(args, b.ID, b.Seq, b.Key, b.Body, b.Entries)
 		}
-		if _, err := q.ExecContext(ctx, sql.String(), args...); err != nil {
+		if _, err := q.ExecContext(ctx, insertBatchesSQL[n], args...); err != nil {
 			return fmt.Errorf("insert batches %s to %s: %w", bs[0].Seq, bs[n-1].Seq, err)
 		}
 		bs = bs[n:]
@@ -84,6 +79,25 @@ func InsertBatches(ctx context.Context, q Querier, runID int64, entryType string
 // fills about ten, which went in ten round trips.
 const insertBatchesAtOnce = 16
 
+// insertBatchesSQL[n] inserts n batches: $1 the run, $2 the status, $3 the entry type, then five
+// parameters a batch. Each is kept prepared (package prepared): planning one took the server
+// several milliseconds of a plan's main connection.
+var insertBatchesSQL = func() (qs [insertBatchesAtOnce + 1]string) {
+	for n := 1; n <= insertBatchesAtOnce; n++ {
+		var sql strings.Builder
+		sql.WriteString(`INSERT INTO batches (id, run_id, seq, idempotency_key, body, entries, status, entry_type) VALUES `)
+		for i := range n {
+			if i > 0 {
+				sql.WriteString(", ")
+			}
+			k := 3 + 5*i
+			fmt.Fprintf(&sql, "($%d, $1, $%d, $%d, $%d, $%d, $2, $3)", k+1, k+2, k+3, k+4, k+5)
+		}
+		qs[n] = prepared.Statement(sql.String())
+	}
+	return qs
+}()
+
 // NoteBatchRefusal records Alpaca's HTTP status and message on batch id without moving it: the
 // batch stays sending, to be resent with the same key and body.
 func NoteBatchRefusal(ctx context.Context, q Querier, id int64, httpStatus int, msg string) error {
@@ -94,7 +108,7 @@ func NoteBatchRefusal(ctx context.Context, q Querier, id int64, httpStatus int, 
 // queryMoveBatch is the one statement that writes batches.status after a batch's creation. A
 // worker's claim ($9) must hold at this very moment on the database's clock (clock_timestamp, not
 // the transaction's start, now()).
-const queryMoveBatch = `
+var queryMoveBatch = prepared.Statement(`
 UPDATE batches SET status = $2,
 	attempts    = attempts + CASE WHEN $2 = $7 THEN 1 ELSE 0 END,
 	sending_at  = CASE WHEN $2 = $7 THEN COALESCE(sending_at, $6) ELSE sending_at END,
@@ -102,7 +116,7 @@ UPDATE batches SET status = $2,
 	http_status = COALESCE($4, http_status),
 	error       = COALESCE($5, error)
 WHERE id = $1 AND status = ANY($3::text[]) AND ($9::text IS NULL OR claimed_by = $9 AND claimed_until > clock_timestamp())
-RETURNING id`
+RETURNING id`)
 
 // Batch is a batch as submit sends it: its key, where it stands, and its exact body once read
 // (BatchBody: a night's bodies are read one at a time, as each is sent).
@@ -137,15 +151,19 @@ const toSend = `status IN ('` + BatchPlanned + `', '` + BatchSending + `')`
 // clock, as the tracking parts' are: the processes sharing a night may run on machines whose
 // clocks disagree, and one whose clock ran ahead would take (and POST again) a batch another is
 // still sending.
+// The claimed ids are gathered first (an array, not a join), so the update reaches each by its
+// primary key whatever the plan: kept prepared, its generic plan knows no LIMIT and would
+// otherwise hash every batch of every night to join them.
+var claimBatchesSQL = prepared.Statement(`
+		UPDATE batches SET claimed_by = $2, claimed_until = now() + $3 * interval '1 microsecond'
+		WHERE id = ANY(ARRAY(SELECT id FROM batches
+			WHERE run_id = $1 AND ` + toSend + ` AND (claimed_until IS NULL OR claimed_until <= now())
+			ORDER BY seq LIMIT $4 FOR UPDATE SKIP LOCKED))
+		RETURNING id, seq, idempotency_key, entries, status, sending_at, entry_type`)
+
 func ClaimBatches(ctx context.Context, q Querier, runID int64, worker string, n int, lease time.Duration) ([]Batch, error) {
 	var bs []Batch
-	err := q.SelectContext(ctx, &bs, `
-		UPDATE batches SET claimed_by = $2, claimed_until = now() + $3 * interval '1 microsecond'
-		WHERE id IN (SELECT id FROM batches
-			WHERE run_id = $1 AND `+toSend+` AND (claimed_until IS NULL OR claimed_until <= now())
-			ORDER BY seq LIMIT $4 FOR UPDATE SKIP LOCKED)
-		RETURNING id, seq, idempotency_key, entries, status, sending_at, entry_type`,
-		runID, worker, lease.Microseconds(), n)
+	err := q.SelectContext(ctx, &bs, claimBatchesSQL, runID, worker, lease.Microseconds(), n)
 	slices.SortFunc(bs, func(a, b Batch) int { return strings.Compare(a.Seq, b.Seq) })
 	return bs, err
 }
@@ -192,12 +210,14 @@ func BatchesLeftOf(ctx context.Context, q Querier, runID int64) (int, error) {
 // body is JSON, valid UTF-8, and convert_from leaves its bytes as they are): bytea travels as hex,
 // twice its size, written by the server and read back by the driver a character at a time, which
 // was most of the CPU of reading a 200 KB body. Any other encoding reads the bytea itself.
-func BatchBody(ctx context.Context, q Querier, id int64) ([]byte, error) {
-	var text, raw []byte
-	err := q.QueryRowxContext(ctx, `
+var batchBodySQL = prepared.Statement(`
 		SELECT CASE WHEN current_setting('server_encoding') = 'UTF8' THEN convert_from(body, 'UTF8') END,
 		       CASE WHEN current_setting('server_encoding') <> 'UTF8' THEN body END
-		FROM batches WHERE id = $1`, id).Scan(&text, &raw)
+		FROM batches WHERE id = $1`)
+
+func BatchBody(ctx context.Context, q Querier, id int64) ([]byte, error) {
+	var text, raw []byte
+	err := q.QueryRowxContext(ctx, batchBodySQL, id).Scan(&text, &raw)
 	if text != nil {
 		return text, err
 	}

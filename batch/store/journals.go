@@ -10,6 +10,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/cashpool/cashpool/alpaca"
+	"github.com/cashpool/cashpool/batch/prepared"
 	"github.com/cashpool/cashpool/pool"
 )
 
@@ -232,7 +233,7 @@ func AnswerBatch(ctx context.Context, q Querier, batchID int64, answers []BatchA
 		What                  string
 		WantAccount, WantAmnt string
 	}
-	err := q.QueryRowxContext(ctx, fmt.Sprintf(queryAnswerBatch, journalGuardSQL("$10", "m.status_to"), pq.QuoteLiteral(JournalQueued)),
+	err := q.QueryRowxContext(ctx, answerBatchSQL,
 		TextArray(keys), TextArray(tos), TextArray(alpacaIDs), TextArray(msgs), TextArray(accounts), TextArray(amounts),
 		batchID, pq.Array(JournalStatuses), now, JournalPlanned, source).Scan(&r.Stored, &r.Journals, &r.N, &r.What, &r.WantAccount, &r.WantAmnt)
 	if err != nil {
@@ -293,6 +294,13 @@ type EventMoved struct {
 	EventID string `db:"event_id"`
 }
 
+// The statements of AnswerBatch and MoveByEvents, a few thousand calls each a million-journal
+// night: kept prepared on each connection (package prepared).
+var (
+	answerBatchSQL  = prepared.Statement(fmt.Sprintf(queryAnswerBatch, journalGuardSQL("$10", "m.status_to"), pq.QuoteLiteral(JournalQueued)))
+	moveByEventsSQL = prepared.Statement(fmt.Sprintf(queryMoveByEvents, journalGuardSQL("v.status_from", "v.status_to")))
+)
+
 // MoveByEvents applies each event whose journal still holds the event's status_from, has seen no
 // event as new, and may take its status_to, without reading or locking the journals first: the
 // stream's usual event needs no judgment beyond that. Each move records its event on its history
@@ -314,7 +322,7 @@ func MoveByEvents(ctx context.Context, q Querier, evs []EventMove, source string
 		ids[i], froms[i], tos[i], ats[i], events[i], keys[i] = e.AlpacaID, e.From, e.To, unixMicros(e.At), e.EventID, e.Key
 	}
 	// Scanned column by column: the stream's moves are two million rows a million-journal night.
-	rows, err := q.QueryContext(ctx, fmt.Sprintf(queryMoveByEvents, journalGuardSQL("v.status_from", "v.status_to")),
+	rows, err := q.QueryContext(ctx, moveByEventsSQL,
 		TextArray(ids), TextArray(froms), TextArray(tos), pq.Array(ats), TextArray(events), pq.Array(JournalStatuses), now, source, TextArray(keys))
 	if err != nil {
 		return nil, fmt.Errorf("move journals by their events: %w", err)

@@ -4,6 +4,8 @@ package store
 // run lock. The callers run them on the lock's own session or in the transaction that marks a
 // batch sending, so they are statements here rather than functions over a Querier.
 
+import "github.com/cashpool/cashpool/batch/prepared"
+
 // TakeFenceSQL bumps the epoch of lock $1 at time $2 and returns it.
 const TakeFenceSQL = `
 		INSERT INTO run_fences (name, epoch, taken_at) VALUES ($1, 1, $2)
@@ -12,7 +14,7 @@ const TakeFenceSQL = `
 
 // CheckFenceSQL reads the epoch of lock $1 and share-locks its row until the transaction ends, so
 // a new holder's bump waits for it.
-const CheckFenceSQL = `SELECT epoch FROM run_fences WHERE name = $1 FOR SHARE`
+var CheckFenceSQL = prepared.Statement(`SELECT epoch FROM run_fences WHERE name = $1 FOR SHARE`)
 
 // FenceEpochSQL reads the epoch of lock $1.
-const FenceEpochSQL = `SELECT epoch FROM run_fences WHERE name = $1`
+var FenceEpochSQL = prepared.Statement(`SELECT epoch FROM run_fences WHERE name = $1`)
