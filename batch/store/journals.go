@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -306,19 +307,53 @@ var (
 // stream's usual event needs no judgment beyond that. Each move records its event on its history
 // row and as the journal's newest seen. Events of journals not found or not in that case change
 // nothing. A journal's Alpaca id may appear once per call.
+//
+// The events go in statements of up to moveByEventsAtOnce, in the order of their keys, in the
+// caller's transaction: each statement's journals are neighbours in the keys' index, and its
+// message and working memory stay small (see moveByEventsAtOnce).
 func MoveByEvents(ctx context.Context, q Querier, evs []EventMove, source string, now time.Time) ([]EventMoved, error) {
 	if len(evs) == 0 {
 		return nil, nil
 	}
-	n := len(evs)
-	ids, froms, tos, ats, events, keys := make([]string, n), make([]string, n), make([]string, n), make([]int64, n), make([]string, n), make([]string, n)
-	for i, e := range evs {
+	for _, e := range evs {
 		if e.EventID == "" {
 			return nil, fmt.Errorf("event for journal %s without an event id", e.AlpacaID)
 		}
 		if e.Key != "" && !pool.IsUUID(e.Key) {
 			return nil, fmt.Errorf("event for journal %s names key %q, not a UUID", e.AlpacaID, e.Key)
 		}
+	}
+	if len(evs) > moveByEventsAtOnce {
+		evs = slices.Clone(evs)
+		slices.SortFunc(evs, func(a, b EventMove) int {
+			if c := strings.Compare(a.Key, b.Key); c != 0 {
+				return c
+			}
+			return strings.Compare(a.AlpacaID, b.AlpacaID)
+		})
+	}
+	moved := make([]EventMoved, 0, len(evs))
+	for part := range slices.Chunk(evs, moveByEventsAtOnce) {
+		var err error
+		if moved, err = moveByEvents(ctx, q, part, source, now, moved); err != nil {
+			return nil, err
+		}
+	}
+	return moved, nil
+}
+
+// moveByEventsAtOnce is how many events one statement of MoveByEvents applies. A flush of the
+// stream holds up to 5,000 events; in one statement their arrays made a Bind message of some
+// 500 KB, which PostgreSQL reads into memory it takes from the system and gives back each time
+// (measured alone, reading the same arrays: 0.67 µs an element in messages of 3,600 elements, 0.31
+// µs in messages of 300).
+const moveByEventsAtOnce = 500
+
+// moveByEvents is one statement of MoveByEvents, its moves appended to moved.
+func moveByEvents(ctx context.Context, q Querier, evs []EventMove, source string, now time.Time, moved []EventMoved) ([]EventMoved, error) {
+	n := len(evs)
+	ids, froms, tos, ats, events, keys := make([]string, n), make([]string, n), make([]string, n), make([]int64, n), make([]string, n), make([]string, n)
+	for i, e := range evs {
 		ids[i], froms[i], tos[i], ats[i], events[i], keys[i] = e.AlpacaID, e.From, e.To, unixMicros(e.At), e.EventID, e.Key
 	}
 	// Scanned column by column: the stream's moves are two million rows a million-journal night.
@@ -328,7 +363,6 @@ func MoveByEvents(ctx context.Context, q Querier, evs []EventMove, source string
 		return nil, fmt.Errorf("move journals by their events: %w", err)
 	}
 	defer rows.Close()
-	moved := make([]EventMoved, 0, n)
 	for rows.Next() {
 		var m EventMoved
 		if err := rows.Scan(&m.ID, &m.RunID, &m.From, &m.To, &m.Amount, &m.EventID); err != nil {

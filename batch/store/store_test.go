@@ -715,3 +715,82 @@ func TestMoveByEventsByKey(t *testing.T) {
 		t.Fatal("a key that is not a UUID went to the statement")
 	}
 }
+
+// TestMoveByEventsOverSeveralStatements applies more events than one statement takes, in no
+// order, in one transaction: every journal whose event names its status moves once, with one
+// history row, whichever statement its event fell in; every seventh event names a status its
+// journal does not hold and moves nothing. The rule is the oracle, not the function.
+func TestMoveByEventsOverSeveralStatements(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+	const n = 1234 // more than two statements' worth
+	type journal struct {
+		ID       int64  `db:"id"`
+		Key      string `db:"journal_key"`
+		AlpacaID string `db:"alpaca_id"`
+	}
+	var js []journal
+	must(t, f.db.Select(&js, `
+		WITH a AS (
+			INSERT INTO allocations (file_id, line, receipt_id, account_id, amount, client_ref, description)
+			SELECT $1, 1000 + g, 'W1', gen_random_uuid(), 10, 'many' || g, '' FROM generate_series(1, $3) AS g RETURNING id, client_ref
+		), j AS (
+			INSERT INTO journals (run_id, journal_key, allocation_id, receipt_id, client_ref, to_account, amount, description,
+				status, updated_at, alpaca_id)
+			SELECT $2, gen_random_uuid(), a.id, 'W1', a.client_ref, gen_random_uuid(), 10, '', 'queued', $4, gen_random_uuid() FROM a
+			RETURNING id, journal_key, alpaca_id
+		), ans AS (
+			INSERT INTO journal_answers (alpaca_id, journal_id) SELECT alpaca_id, id FROM j
+		)
+		SELECT id, journal_key::text AS journal_key, alpaca_id::text AS alpaca_id FROM j ORDER BY id`, f.file, f.runID, n, now))
+	equal(t, n, len(js), "journals written")
+	evs := make([]store.EventMove, n)
+	want := map[string]int64{} // event id -> journal it moves
+	for i, j := range js {
+		from, key := "queued", ""
+		if i%7 == 0 {
+			from = "pending" // the journal holds queued: refused
+		}
+		if i%2 == 0 {
+			key = j.Key // half found by key, half through their Alpaca id
+		}
+		id := fmt.Sprintf("01KJR%021d", i+1)
+		evs[i] = store.EventMove{AlpacaID: j.AlpacaID, Key: key, From: from, To: "sent_to_clearing", At: now, EventID: id}
+		if i%7 != 0 {
+			want[id] = j.ID
+		}
+	}
+	rand := slices.Clone(evs)
+	for i := range rand { // a fixed shuffle: the events come in no order of key or id
+		k := (i * 7919) % len(rand)
+		rand[i], rand[k] = rand[k], rand[i]
+	}
+	tx, err := f.db.BeginTxx(ctx, nil)
+	must(t, err)
+	defer tx.Rollback()
+	moved, err := store.MoveByEvents(ctx, tx, rand, "sse", now)
+	must(t, err)
+	must(t, tx.Commit())
+	got := map[string]int64{}
+	for _, m := range moved {
+		if _, dup := got[m.EventID]; dup {
+			t.Fatalf("event %s returned twice", m.EventID)
+		}
+		got[m.EventID] = m.ID
+	}
+	equal(t, fmt.Sprint(want), fmt.Sprint(got), "moves made")
+	var counts struct {
+		Moved   int `db:"moved"`
+		History int `db:"history"`
+		Once    int `db:"once"`
+	}
+	must(t, f.db.Get(&counts, `SELECT
+		(SELECT count(*) FROM journals WHERE id = ANY($1) AND status = 'sent_to_clearing') AS moved,
+		(SELECT count(*) FROM journal_history WHERE journal_id = ANY($1)) AS history,
+		(SELECT count(DISTINCT journal_id) FROM journal_history WHERE journal_id = ANY($1) AND event_id IS NOT NULL) AS once`,
+		pq.Array(slices.Collect(maps.Values(got)))))
+	equal(t, len(want), counts.Moved, "journals moved")
+	equal(t, len(want), counts.History, "history rows")
+	equal(t, len(want), counts.Once, "journals with a history row")
+}
