@@ -602,8 +602,8 @@ func benchRun(b *testing.B) (*sqlx.DB, int64) {
 	return db, runID
 }
 
-// BenchmarkInsertBatches stores night-sized bodies (~128 KB each) sixteen to a statement, as
-// plan does.
+// BenchmarkInsertBatches stores sixteen night-sized bodies (~128 KB each) in one transaction, in
+// statements of as many as plan puts in one (insertBatchesAtOnce).
 func BenchmarkInsertBatches(b *testing.B) {
 	db, runID := benchRun(b)
 	ctx := context.Background()
