@@ -18,6 +18,17 @@ var (
 	unnamedSQL = `SELECT $1::bigint + 2 AS n, gen_random_uuid() AS u, $2::text AS t, 100 / $1::bigint AS q`
 )
 
+// oneConn is one connection of a fresh database, closed when the test ends.
+func oneConn(t *testing.T) *sql.Conn {
+	t.Helper()
+	conn, err := schematest.DB(t).Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
 // serverStatements counts the statements with text query prepared on conn's server session, and
 // how many plans PostgreSQL made or reused for them (pg_prepared_statements: generic and custom plans).
 func serverStatements(t *testing.T, conn *sql.Conn, query string) (n, plans int) {
@@ -35,12 +46,7 @@ func serverStatements(t *testing.T, conn *sql.Conn, query string) (n, plans int)
 // without being prepared again; the unnamed one is not there at all.
 func TestNamedStatementsArePreparedOncePerConnection(t *testing.T) {
 	ctx := context.Background()
-	db := schematest.DB(t)
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := oneConn(t)
 	if !prepared.Named(namedSQL) || prepared.Named(unnamedSQL) {
 		t.Fatal("Named does not tell the statements apart")
 	}
@@ -103,12 +109,7 @@ func TestNamedStatementsArePreparedOncePerConnection(t *testing.T) {
 // simple query, and so does the connector, named or not.
 func TestStatementWithoutParametersIsNotPrepared(t *testing.T) {
 	ctx := context.Background()
-	db := schematest.DB(t)
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := oneConn(t)
 	q := prepared.Statement(`SELECT 42`)
 	var v int
 	if err := conn.QueryRowContext(ctx, q).Scan(&v); err != nil || v != 42 {
