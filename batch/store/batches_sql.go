@@ -147,15 +147,9 @@ func BatchesToSendOf(ctx context.Context, q Querier, runID int64) ([]Batch, erro
 // (migration 00030) says it, so that the claim's scan uses the index.
 const toSend = `status IN ('` + BatchPlanned + `', '` + BatchSending + `')`
 
-// ClaimBatches claims for worker, for lease, up to n batches of run runID still to send whose
-// claim is free or ran out, in seq order, without their bodies. A batch another worker is claiming
-// at this moment is skipped (SKIP LOCKED), never waited for. Leases are kept on the database's
-// clock, as the tracking parts' are: the processes sharing a night may run on machines whose
-// clocks disagree, and one whose clock ran ahead would take (and POST again) a batch another is
-// still sending.
-// The claimed ids are gathered first (an array, not a join), so the update reaches each by its
-// primary key whatever the plan: kept prepared, its generic plan knows no LIMIT and would
-// otherwise hash every batch of every night to join them.
+// claimBatchesSQL is ClaimBatches' statement. The claimed ids are gathered first (an array, not a
+// join), so the update reaches each by its primary key whatever the plan: kept prepared, its
+// generic plan knows no LIMIT and would otherwise hash every batch of every night to join them.
 var claimBatchesSQL = prepared.Statement(`
 		UPDATE batches SET claimed_by = $2, claimed_until = now() + $3 * interval '1 microsecond'
 		WHERE id = ANY(ARRAY(SELECT id FROM batches
@@ -163,6 +157,12 @@ var claimBatchesSQL = prepared.Statement(`
 			ORDER BY seq LIMIT $4 FOR UPDATE SKIP LOCKED))
 		RETURNING id, seq, idempotency_key, entries, status, sending_at, entry_type`)
 
+// ClaimBatches claims for worker, for lease, up to n batches of run runID still to send whose
+// claim is free or ran out, in seq order, without their bodies. A batch another worker is claiming
+// at this moment is skipped (SKIP LOCKED), never waited for. Leases are kept on the database's
+// clock, as the tracking parts' are: the processes sharing a night may run on machines whose
+// clocks disagree, and one whose clock ran ahead would take (and POST again) a batch another is
+// still sending.
 func ClaimBatches(ctx context.Context, q Querier, runID int64, worker string, n int, lease time.Duration) ([]Batch, error) {
 	var bs []Batch
 	err := q.SelectContext(ctx, &bs, claimBatchesSQL, runID, worker, lease.Microseconds(), n)
@@ -208,15 +208,16 @@ func BatchesLeftOf(ctx context.Context, q Querier, runID int64) (int, error) {
 	return n, err
 }
 
-// BatchBody reads the exact body stored for batch id. In a UTF8 database it comes as text (a
-// body is JSON, valid UTF-8, and convert_from leaves its bytes as they are): bytea travels as hex,
-// twice its size, written by the server and read back by the driver a character at a time, which
-// was most of the CPU of reading a 200 KB body. Any other encoding reads the bytea itself.
+// batchBodySQL is BatchBody's statement, kept prepared (package prepared).
 var batchBodySQL = prepared.Statement(`
 		SELECT CASE WHEN current_setting('server_encoding') = 'UTF8' THEN convert_from(body, 'UTF8') END,
 		       CASE WHEN current_setting('server_encoding') <> 'UTF8' THEN body END
 		FROM batches WHERE id = $1`)
 
+// BatchBody reads the exact body stored for batch id. In a UTF8 database it comes as text (a
+// body is JSON, valid UTF-8, and convert_from leaves its bytes as they are): bytea travels as hex,
+// twice its size, written by the server and read back by the driver a character at a time, which
+// was most of the CPU of reading a 200 KB body. Any other encoding reads the bytea itself.
 func BatchBody(ctx context.Context, q Querier, id int64) ([]byte, error) {
 	var text, raw []byte
 	err := q.QueryRowxContext(ctx, batchBodySQL, id).Scan(&text, &raw)
