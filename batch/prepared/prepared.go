@@ -10,8 +10,8 @@
 //
 // PostgreSQL plans the first five executions of a prepared statement with their parameter values,
 // as it does an unprepared one, and then keeps one generic plan if that plan is estimated no
-// dearer. TestGenericPlansReadByIndex (./batch/store) holds that each named statement's generic plan reads the journals
-// through their indexes. Prepared statements are never used for results in binary: lib/pq would
+// dearer. TestGenericPlansReadByIndex (./batch/store) holds that each named statement's generic
+// plan reads the night's tables through their indexes. Prepared statements are never used for results in binary: lib/pq would
 // then hand back uuid and bigint columns in another form than an unprepared statement does.
 package prepared
 
