@@ -11,8 +11,9 @@
 // PostgreSQL plans the first five executions of a prepared statement with their parameter values,
 // as it does an unprepared one, and then keeps one generic plan if that plan is estimated no
 // dearer. TestGenericPlansReadByIndex (./batch/store) holds that each named statement's generic
-// plan reads the night's tables through their indexes. Prepared statements are never used for results in binary: lib/pq would
-// then hand back uuid and bigint columns in another form than an unprepared statement does.
+// plan reads the night's tables through their indexes. schema.Open asks lib/pq for the results of
+// prepared statements as text (disable_prepared_binary_result), as every other statement's come:
+// in binary, lib/pq would hand back a uuid column as its 16 bytes.
 package prepared
 
 import (

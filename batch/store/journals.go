@@ -308,8 +308,8 @@ var (
 // row and as the journal's newest seen. Events of journals not found or not in that case change
 // nothing. A journal's Alpaca id may appear once per call.
 //
-// The events go in statements of up to moveByEventsAtOnce, in the order of their keys, in the
-// caller's transaction: each statement's journals are neighbours in the keys' index, and its
+// More events than moveByEventsAtOnce go in several statements, in the caller's transaction and in
+// the order of their keys: each statement's journals are neighbours in the keys' index, and its
 // message and working memory stay small (see moveByEventsAtOnce).
 func MoveByEvents(ctx context.Context, q Querier, evs []EventMove, source string, now time.Time) ([]EventMoved, error) {
 	if len(evs) == 0 {
