@@ -36,7 +36,7 @@ const (
 
 var (
 	sizes      = flag.String("night.journals", "100000,1000000", "the nights to run, in journals, comma separated")
-	cpuProfile = flag.String("night.cpuprofile", "", "write a CPU profile of each night's `cashpool run` to this file (the size appended)")
+	cpuProfile = flag.String("night.cpuprofile", "", "write a CPU profile of each night's `cashpool run` to this file (the size appended), and the simulator's to this file with .sim before the size")
 	keepLog    = flag.String("night.log", "", "copy each night's `cashpool run` log (and its workers') to this file (the size appended)")
 	processes  = flag.Int("night.processes", 1, "with 2 or more, each size runs twice: `cashpool run` alone, then with `cashpool work` processes joining it (this many processes in all)")
 )
@@ -215,7 +215,11 @@ func runNight(b *testing.B, bin string, n, procs int) figures {
 		}
 	}
 
-	sim := startSandbox(b, bin, dir, gen.seed)
+	simProfile := ""
+	if *cpuProfile != "" {
+		simProfile = fmt.Sprintf("%s.sim.%d", *cpuProfile, n)
+	}
+	sim := startSandbox(b, bin, dir, gen.seed, simProfile)
 
 	// Each measured step starts from a checkpoint: none pays for writing back the dirty pages, or
 	// the WAL-driven checkpoint, of the step before it (the floor ran slower after a big night).
@@ -460,9 +464,12 @@ type sandbox struct {
 
 var listening = regexp.MustCompile(`http://(127\.0\.0\.1:[0-9]+)`)
 
-func startSandbox(b *testing.B, bin, dir, seed string) *sandbox {
+func startSandbox(b *testing.B, bin, dir, seed, profile string) *sandbox {
 	cmd := exec.Command(bin, "sandbox", "--addr", "127.0.0.1:0", "--seed", seed)
 	cmd.Env = append(cleanEnv(), "APCA_API_KEY_ID="+keyID, "APCA_API_SECRET_KEY="+secret)
+	if profile != "" { // written when it stops, after the night's checks: they are in it too
+		cmd.Env = append(cmd.Env, "CASHPOOL_CPUPROFILE="+profile)
+	}
 	logFile, err := os.Create(filepath.Join(dir, "sandbox.log"))
 	if err != nil {
 		b.Fatal(err)
