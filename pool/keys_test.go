@@ -1,6 +1,7 @@
 package pool_test
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 	"unicode"
@@ -194,6 +195,32 @@ func TestDescribePropertyAnyText(t *testing.T) {
 		}
 		if len(text)+len(" cp:")+36 <= pool.MaxDescription && back != text {
 			t.Fatalf("operator text %q that fits became %q", text, back)
+		}
+	})
+}
+
+// IsUUID accepts exactly the canonical lowercase form, as a regular expression written apart
+// from it says: strings near a UUID (a byte changed, an upper-case digit, a dash moved, one byte
+// more or less) as often as any.
+func TestIsUUIDIsTheCanonicalForm(t *testing.T) {
+	t.Parallel()
+	canonical := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+	rapid.Check(t, func(t *rapid.T) {
+		b := []byte("2dc1c565-b35d-45be-89ba-068a1894b09c")
+		for _, i := range rapid.SliceOfN(rapid.IntRange(0, len(b)-1), 0, 3).Draw(t, "at") {
+			b[i] = rapid.SampledFrom([]byte("09afAFgG-_ \x00\xff")).Draw(t, "byte")
+		}
+		s := string(b)
+		switch rapid.IntRange(0, 3).Draw(t, "length") {
+		case 1:
+			s = s[:len(s)-1]
+		case 2:
+			s += "0"
+		case 3:
+			s = rapid.String().Draw(t, "any")
+		}
+		if got, want := pool.IsUUID(s), canonical.MatchString(s); got != want {
+			t.Fatalf("IsUUID(%q) = %v, want %v", s, got, want)
 		}
 	})
 }

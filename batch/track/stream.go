@@ -464,8 +464,14 @@ func (st *streamer) connect(ctx context.Context, o alpaca.StreamOptions, active 
 	streamErr := make(chan error, 1)
 	go func() {
 		streamErr <- st.s.StreamJournalEvents(cctx, o, func(e alpaca.JournalEvent) error {
+			ev := eventOf(e)
+			select { // room in the queue, its usual case: no wait
+			case ch <- ev:
+				return nil
+			default:
+			}
 			select {
-			case ch <- eventOf(e):
+			case ch <- ev:
 				return nil
 			case <-cctx.Done():
 				return cctx.Err()
@@ -503,7 +509,7 @@ func (st *streamer) connect(ctx context.Context, o alpaca.StreamOptions, active 
 		if validULID(e.EventID) && e.EventID > top {
 			top = e.EventID
 		}
-		if e.StatusFrom != "" && validUUID(e.JournalID) {
+		if e.StatusFrom != "" && pool.IsUUID(e.JournalID) {
 			buf = append(buf, e)
 		}
 		if pending == 1 {
@@ -535,6 +541,14 @@ func (st *streamer) connect(ctx context.Context, o alpaca.StreamOptions, active 
 		case e := <-ch:
 			if err := take(e); err != nil {
 				return stop(err)
+			}
+			// And what else is queued already, without a select over every case per event (at a
+			// million journals, three million selects were a twentieth of cashpool's CPU). At most
+			// the queue's length: the other cases wait no longer than two flushes.
+			for n := len(ch); n > 0; n-- {
+				if err := take(<-ch); err != nil {
+					return stop(err)
+				}
 			}
 		case <-timer.C:
 			if err := flush(false); err != nil {
@@ -677,6 +691,7 @@ func (st *streamer) applyOnce(ctx context.Context, evs []event, locked bool, cur
 	defer tx.Rollback()
 	now := st.cfg.Now().UTC()
 	var committed []store.Moved // once the transaction commits
+	var left []event            // the events judged below against the journal as read
 	if !locked {
 		// Without locks first, a wait for one is not worth it: the locked try waits in id order.
 		if _, err := tx.ExecContext(ctx, `SET LOCAL lock_timeout = '100ms'`); err != nil {
@@ -684,11 +699,13 @@ func (st *streamer) applyOnce(ctx context.Context, evs []event, locked bool, cur
 		}
 		// Most events move their journal on from the status the event left: those are applied
 		// without reading the journals. Only what is left is read and judged below.
-		if committed, err = moveInOrder(ctx, tx, byID, now); err != nil {
+		if committed, left, err = moveInOrder(ctx, tx, byID, now); err != nil {
 			return 0, 0, nil, fmt.Errorf("statuses: %w", err)
 		}
+	} else {
+		left = slices.Collect(maps.Values(byID))
 	}
-	for _, e := range byID {
+	for _, e := range left {
 		if !seenJ[e.JournalID] {
 			seenJ[e.JournalID] = true
 			jids = append(jids, e.JournalID)
@@ -710,7 +727,7 @@ func (st *streamer) applyOnce(ctx context.Context, evs []event, locked bool, cur
 			byAlpaca[j.AlpacaID] = j // uuid::text, lower case
 		}
 		news := map[int64]*store.EventJournal{}
-		for _, e := range byID {
+		for _, e := range left {
 			j := byAlpaca[e.JournalID]
 			if j == nil {
 				unknown = append(unknown, e)
@@ -730,7 +747,7 @@ func (st *streamer) applyOnce(ctx context.Context, evs []event, locked bool, cur
 		mine[j.AlpacaID] = j
 	}
 	var ourEvents []event
-	for _, e := range byID {
+	for _, e := range left {
 		if mine[e.JournalID] != nil {
 			ourEvents = append(ourEvents, e)
 		}
@@ -814,52 +831,83 @@ func (st *streamer) applyOnce(ctx context.Context, evs []event, locked bool, cur
 }
 
 // moveInOrder applies, round by round, each journal's events in ULID order for as long as every
-// one moves its journal on from the event's own status_from (store.MoveByEvents), and drops the
-// events it applied from byID. A journal's first event not applied so, and every later one, stay
-// in byID to be judged against the journal as read: the applied ones are what that judgment
-// would have applied first, and it now skips them as not newer than the journal's newest.
-func moveInOrder(ctx context.Context, tx *sqlx.Tx, byID map[string]event, now time.Time) ([]store.Moved, error) {
-	perJournal := map[string][]event{}
+// one moves its journal on from the event's own status_from (store.MoveByEvents). It returns the
+// moves made and every event it did not apply: a journal's first event not applied so, and every
+// later one, are to be judged against the journal as read (the applied ones are what that
+// judgment would have applied first, and it now skips them as not newer than the journal's
+// newest), and so is an event without an id. Each journal's events are a run of one slice sorted
+// by journal and event id, not a map of slices: at a million journals the maps' hashing, growth
+// and deletes took a third of this function's own time.
+func moveInOrder(ctx context.Context, tx *sqlx.Tx, byID map[string]event, now time.Time) (out []store.Moved, left []event, err error) {
+	evs := make([]event, 0, len(byID))
 	for _, e := range byID {
 		if e.EventID != "" { // an event without an id is never newer than anything: judged below
-			perJournal[e.JournalID] = append(perJournal[e.JournalID], e)
+			evs = append(evs, e)
+		} else {
+			left = append(left, e)
 		}
 	}
-	for _, es := range perJournal {
-		slices.SortFunc(es, func(a, b event) int { return strings.Compare(a.EventID, b.EventID) })
+	// The events in journal and event id order, as positions in evs (sorting the events
+	// themselves moved a hundred bytes a swap).
+	order := make([]int32, len(evs))
+	for i := range order {
+		order[i] = int32(i)
 	}
-	var out []store.Moved
-	for k := 0; len(perJournal) > 0; k++ {
-		round := make([]store.EventMove, 0, len(perJournal))
-		for id, es := range perJournal {
-			if k == len(es) {
-				delete(perJournal, id)
-				continue
-			}
-			e := es[k]
-			round = append(round, store.EventMove{AlpacaID: id, From: e.StatusFrom, To: e.StatusTo, At: e.At, EventID: e.EventID, Key: e.Key})
+	slices.SortFunc(order, func(a, b int32) int {
+		if c := strings.Compare(evs[a].JournalID, evs[b].JournalID); c != 0 {
+			return c
 		}
-		if len(round) == 0 {
-			break
+		return strings.Compare(evs[a].EventID, evs[b].EventID)
+	})
+	// A journal's events not applied yet are order[next:end]. The journals go in the order of
+	// their first event's key, which MoveByEvents sorts each statement's events by: it then finds
+	// them sorted already.
+	type run struct{ next, end int }
+	runs := make([]run, 0, len(order))
+	for i := 0; i < len(order); {
+		j := i + 1
+		for j < len(order) && evs[order[j]].JournalID == evs[order[i]].JournalID {
+			j++
+		}
+		runs = append(runs, run{i, j})
+		i = j
+	}
+	slices.SortFunc(runs, func(a, b run) int {
+		ea, eb := &evs[order[a.next]], &evs[order[b.next]]
+		if c := strings.Compare(ea.Key, eb.Key); c != 0 {
+			return c
+		}
+		return strings.Compare(ea.JournalID, eb.JournalID)
+	})
+	round := make([]store.EventMove, 0, len(runs))
+	for len(runs) > 0 {
+		round = round[:0]
+		for _, r := range runs {
+			e := &evs[order[r.next]]
+			round = append(round, store.EventMove{AlpacaID: e.JournalID, From: e.StatusFrom, To: e.StatusTo, At: e.At, EventID: e.EventID, Key: e.Key})
 		}
 		moved, err := store.MoveByEvents(ctx, tx, round, "sse", now)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		applied := make(map[string]bool, len(moved))
+		applied := make(map[string]struct{}, len(moved))
 		for _, m := range moved {
-			applied[m.EventID] = true
+			applied[m.EventID] = struct{}{}
 			out = append(out, m.Moved)
 		}
-		for _, m := range round {
-			if applied[m.EventID] {
-				delete(byID, m.EventID)
-			} else {
-				delete(perJournal, m.AlpacaID)
+		kept := runs[:0]
+		for _, r := range runs {
+			if _, ok := applied[evs[order[r.next]].EventID]; !ok {
+				for _, k := range order[r.next:r.end] {
+					left = append(left, evs[k])
+				}
+			} else if r.next+1 < r.end {
+				kept = append(kept, run{r.next + 1, r.end})
 			}
 		}
+		runs = kept
 	}
-	return out, nil
+	return out, left, nil
 }
 
 // repeats says whether event e only repeats the known status journal j holds: it changes
@@ -877,25 +925,6 @@ func validULID(s string) bool {
 	}
 	for i := 0; i < len(s); i++ {
 		if strings.IndexByte(crockford, s[i]) < 0 {
-			return false
-		}
-	}
-	return true
-}
-
-func validUUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case i == 8 || i == 13 || i == 18 || i == 23:
-			if c != '-' {
-				return false
-			}
-		case c >= '0' && c <= '9', c >= 'a' && c <= 'f':
-		default:
 			return false
 		}
 	}
