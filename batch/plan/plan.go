@@ -218,21 +218,20 @@ func clearDeadPlans(ctx context.Context, db *sqlx.DB) error {
 	return tx.Commit()
 }
 
-// row is one receipt × allocation row of the plan_rows cursor, its fields in the cursor's column order.
+// row is one receipt × allocation row of the plan_rows cursor, its fields in the cursor's column
+// order, then its receipt's originator (read apart, originators).
 type row struct {
 	ReceiptID     string
 	ReceiptAmount decimal.Decimal
 	ValueDate     time.Time
-	OrigName      string
-	OrigAccount   string
-	OrigBank      string
-	OrigAddress   string
 	AllocID       sql.NullInt64
 	AccountID     sql.NullString
 	Amount        decimal.NullDecimal
 	Weight        decimal.NullDecimal
 	ClientRef     sql.NullString
 	Description   sql.NullString
+
+	OrigName, OrigAccount, OrigBank, OrigAddress string
 }
 
 // intent is one journal waiting for its batch to fill. It copies what it needs from the row: rows
@@ -383,10 +382,11 @@ func (p *planner) fetch(ctx context.Context, chunk []row) ([]row, error) {
 		return chunk, fmt.Errorf("fetch receipts: %w", err)
 	}
 	defer rows.Close()
+	start := len(chunk)
 	for rows.Next() {
 		var r row
-		if err := rows.Scan(&r.ReceiptID, &r.ReceiptAmount, &r.ValueDate, &r.OrigName, &r.OrigAccount, &r.OrigBank,
-			&r.OrigAddress, &r.AllocID, &r.AccountID, &r.Amount, &r.Weight, &r.ClientRef, &r.Description); err != nil {
+		if err := rows.Scan(&r.ReceiptID, &r.ReceiptAmount, &r.ValueDate,
+			&r.AllocID, &r.AccountID, &r.Amount, &r.Weight, &r.ClientRef, &r.Description); err != nil {
 			return chunk, fmt.Errorf("fetch receipts: %w", err)
 		}
 		chunk = append(chunk, r)
@@ -394,7 +394,50 @@ func (p *planner) fetch(ctx context.Context, chunk []row) ([]row, error) {
 	if err := rows.Err(); err != nil {
 		return chunk, fmt.Errorf("fetch receipts: %w", err)
 	}
-	return chunk, rows.Close()
+	if err := rows.Close(); err != nil {
+		return chunk, fmt.Errorf("fetch receipts: %w", err)
+	}
+	return chunk, p.originators(ctx, chunk[start:])
+}
+
+// originators fills in each row's receipt originator, read once per receipt of the chunk.
+func (p *planner) originators(ctx context.Context, chunk []row) error {
+	var ids []string
+	for i := range chunk {
+		if i == 0 || chunk[i].ReceiptID != chunk[i-1].ReceiptID { // the cursor's rows come by receipt
+			ids = append(ids, chunk[i].ReceiptID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	rows, err := p.tx.QueryContext(ctx, selectOriginators, pq.Array(ids))
+	if err != nil {
+		return fmt.Errorf("read receipts' originators: %w", err)
+	}
+	defer rows.Close()
+	type originator struct{ name, account, bank, address string }
+	of := make(map[string]originator, len(ids))
+	for rows.Next() {
+		var id string
+		var o originator
+		if err := rows.Scan(&id, &o.name, &o.account, &o.bank, &o.address); err != nil {
+			return fmt.Errorf("read receipts' originators: %w", err)
+		}
+		of[id] = o
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read receipts' originators: %w", err)
+	}
+	for i := range chunk {
+		r := &chunk[i]
+		o, ok := of[r.ReceiptID]
+		if !ok {
+			return fmt.Errorf("read receipts' originators: receipt %s is gone", r.ReceiptID)
+		}
+		r.OrigName, r.OrigAccount, r.OrigBank, r.OrigAddress = o.name, o.account, o.bank, o.address
+	}
+	return rows.Close()
 }
 
 // holds records what this run must not plan because an allocations file naming it is not loaded

@@ -410,3 +410,41 @@ func TestPlanRefreshesTheJournalsStatistics(t *testing.T) {
 		t.Fatalf("journals' statistics know %v rows after a plan of 40 journals, want 40", n)
 	}
 }
+
+// Each journal carries its own receipt's originator as its transmitter (the Travel Rule fields),
+// across the cursor's chunks, with receipts of every originator different and some of them
+// holding what a bank's free text may (a tab, a quote, a backslash, a multi-byte character).
+// The oracle is the formula the receipts were written with.
+func TestPlanTransmitterIsEachJournalsOwnReceipt(t *testing.T) {
+	t.Parallel()
+	db := schematest.DB(t)
+	db.MustExec(`INSERT INTO files (sha256, name, kind, status, received_at) VALUES ('r', 'r.csv', 'receipts', 'loaded', now()), ('a', 'a.csv', 'allocations', 'loaded', now())`)
+	db.MustExec(`INSERT INTO receipts SELECT 'R' || lpad(g::text, 5, '0'), 1, g, '2026-11-20', 28.00, 'USD',
+		'Name ' || g || CASE g % 4 WHEN 0 THEN E'\t"x"' WHEN 1 THEN E' \\ é' ELSE '' END, 'Acct ' || g, 'Bank ' || g, 'Addr ' || g, 'r'
+		FROM generate_series(1, 1430) g`)
+	db.MustExec(`INSERT INTO allocations (file_id, line, receipt_id, account_id, amount, client_ref, description)
+		SELECT 2, g, 'R' || lpad(((g - 1) / 7 + 1)::text, 5, '0'), ('c0000000-0000-4000-8000-' || lpad((g % 30 + 1)::text, 12, '0'))::uuid,
+		       (g - 1) % 7 + 1, 'ref' || g, 'd'
+		FROM generate_series(1, 10010) g`)
+	if res := planDate(t, db, "2026-11-20", 333); res.Journals != 10010 {
+		t.Fatalf("planned %d journals, want 10010", res.Journals)
+	}
+	var got struct{ Entries, Wrong int }
+	if err := db.Get(&got, `
+		WITH e AS (
+			SELECT j.receipt_id, ltrim(j.receipt_id, 'R0')::int AS g, v
+			FROM batches b, jsonb_array_elements(convert_from(b.body, 'UTF8')::jsonb -> 'entries') AS v
+			JOIN journals j ON right(v ->> 'description', 36) = j.journal_key::text
+			WHERE j.batch_id = b.id)
+		SELECT count(*) AS entries,
+		       count(*) FILTER (WHERE v ->> 'transmitter_name' <> 'Name ' || g || CASE g % 4 WHEN 0 THEN E'\t"x"' WHEN 1 THEN E' \\ é' ELSE '' END
+		                           OR v ->> 'transmitter_account_number' <> 'Acct ' || g
+		                           OR v ->> 'transmitter_financial_institution' <> 'Bank ' || g
+		                           OR v ->> 'transmitter_address' <> 'Addr ' || g) AS wrong
+		FROM e`); err != nil {
+		t.Fatal(err)
+	}
+	if got.Entries != 10010 || got.Wrong != 0 {
+		t.Fatalf("%d batch entries matched to their journals (want 10010), %d with another receipt's originator", got.Entries, got.Wrong)
+	}
+}

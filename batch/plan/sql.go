@@ -13,11 +13,13 @@ import (
 
 // declarePlanRows opens the cursor over every unplanned receipt of value date $1 or before, with
 // its allocations (receipt_allocations: by receipt_id or by a resolved bank reference), in
-// (receipt_id, client_ref) byte order; run $2's held receipts are left out.
+// (receipt_id, client_ref) byte order; run $2's held receipts are left out. A receipt's
+// originator, the same on each of its allocations' rows, is read apart (selectOriginators): in
+// the cursor it made every row half as wide again, and PostgreSQL sorts and sends the rows whole
+// (1M allocations: the first fetch 1.6 s against 1.2 s without it, the rest 2.1 s against 1.3 s).
 const declarePlanRows = `
 		DECLARE plan_rows NO SCROLL CURSOR FOR
-		SELECT r.receipt_id, r.amount AS receipt_amount, r.value_date, r.originator_name, r.originator_account,
-		       r.originator_bank, r.originator_address,
+		SELECT r.receipt_id, r.amount AS receipt_amount, r.value_date,
 		       a.id AS allocation_id, a.account_id, a.amount, a.weight, a.client_ref, a.description
 		FROM receipts r
 		LEFT JOIN receipt_allocations a ON a.receipt_id = r.receipt_id
@@ -25,6 +27,12 @@ const declarePlanRows = `
 		  AND NOT EXISTS (SELECT 1 FROM run_receipts rr WHERE rr.receipt_id = r.receipt_id)
 		  AND NOT EXISTS (SELECT 1 FROM run_held_receipts h WHERE h.run_id = $2 AND h.receipt_id = r.receipt_id)
 		ORDER BY r.receipt_id COLLATE "C", a.client_ref COLLATE "C"`
+
+// selectOriginators reads the originator of each receipt named in $1. A receipt is never changed
+// once loaded, so this read, in a snapshot later than the cursor's, finds what the cursor would have.
+const selectOriginators = `
+		SELECT receipt_id, originator_name, originator_account, originator_bank, originator_address
+		FROM receipts WHERE receipt_id = ANY($1::text[])`
 
 // fetchPlanRows reads the next rows of plan_rows, fetchSize at a time.
 var fetchPlanRows = fmt.Sprintf(`FETCH %d FROM plan_rows`, fetchSize)
