@@ -259,6 +259,7 @@ type planner struct {
 	// reserved for it, the receipt group it continues, and what it makes (written once it is
 	// planned, beside the next chunk's planning). Only the chunk's goroutine touches them then.
 	writers  *journalWriters
+	aside    receiptsAside // plan_receipts, read on the plan's connection as plan_rows is
 	batchIDs []int64
 	group    []row
 	out      *chunkOut
@@ -276,6 +277,9 @@ func (p *planner) receipts(ctx context.Context) error {
 	_, err := p.tx.ExecContext(ctx, declarePlanRows, p.cfg.BusinessDate, p.res.RunID)
 	if err != nil {
 		return fmt.Errorf("select receipts: %w", err)
+	}
+	if _, err := p.tx.ExecContext(ctx, declarePlanReceipts, p.cfg.BusinessDate, p.res.RunID); err != nil {
+		return fmt.Errorf("select receipts' originators: %w", err)
 	}
 	var bufs [2][]row
 	chunk, err := p.fetch(ctx, bufs[0][:0])
@@ -319,7 +323,7 @@ func (p *planner) receipts(ctx context.Context) error {
 	if err := p.write(ctx, written); err != nil {
 		return err
 	}
-	_, err = p.tx.ExecContext(ctx, `CLOSE plan_rows`)
+	_, err = p.tx.ExecContext(ctx, `CLOSE plan_rows; CLOSE plan_receipts`)
 	return err
 }
 
@@ -400,43 +404,80 @@ func (p *planner) fetch(ctx context.Context, chunk []row) ([]row, error) {
 	return chunk, p.originators(ctx, chunk[start:])
 }
 
-// originators fills in each row's receipt originator, read once per receipt of the chunk.
+// originators fills in each row's receipt originator from plan_receipts, which holds the same
+// receipts in the same order.
 func (p *planner) originators(ctx context.Context, chunk []row) error {
-	var ids []string
-	for i := range chunk {
-		if i == 0 || chunk[i].ReceiptID != chunk[i-1].ReceiptID { // the cursor's rows come by receipt
-			ids = append(ids, chunk[i].ReceiptID)
-		}
-	}
-	if len(ids) == 0 {
-		return nil
-	}
-	rows, err := p.tx.QueryContext(ctx, selectOriginators, pq.Array(ids))
-	if err != nil {
-		return fmt.Errorf("read receipts' originators: %w", err)
-	}
-	defer rows.Close()
-	type originator struct{ name, account, bank, address string }
-	of := make(map[string]originator, len(ids))
-	for rows.Next() {
-		var id string
-		var o originator
-		if err := rows.Scan(&id, &o.name, &o.account, &o.bank, &o.address); err != nil {
-			return fmt.Errorf("read receipts' originators: %w", err)
-		}
-		of[id] = o
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read receipts' originators: %w", err)
-	}
 	for i := range chunk {
 		r := &chunk[i]
-		o, ok := of[r.ReceiptID]
-		if !ok {
-			return fmt.Errorf("read receipts' originators: receipt %s is gone", r.ReceiptID)
+		if r.ReceiptID != p.aside.last.id || !p.aside.matched {
+			if err := p.aside.seek(ctx, p.tx, r.ReceiptID); err != nil {
+				return err
+			}
 		}
+		o := &p.aside.last
 		r.OrigName, r.OrigAccount, r.OrigBank, r.OrigAddress = o.name, o.account, o.bank, o.address
 	}
+	return nil
+}
+
+// receiptsAside walks plan_receipts beside plan_rows: the receipt matched last (whose rows may go
+// on in the next chunk), and the fetched receipts not reached yet.
+type receiptsAside struct {
+	last    receiptRow
+	matched bool
+	buf     []receiptRow
+	next    int
+	done    bool // plan_receipts has no more rows
+}
+
+type receiptRow struct{ id, name, account, bank, address string }
+
+// seek moves on to receipt id, passing over any receipt loaded after plan_rows was opened (not
+// among its rows). Receipt ids compare as the cursors order them, byte by byte.
+func (a *receiptsAside) seek(ctx context.Context, tx *sqlx.Tx, id string) error {
+	for {
+		if a.next == len(a.buf) {
+			if a.done {
+				return fmt.Errorf("plan: receipt %s is not among the receipts read beside the plan's rows", id)
+			}
+			if err := a.fetch(ctx, tx); err != nil {
+				return err
+			}
+			continue
+		}
+		c := a.buf[a.next]
+		switch {
+		case c.id < id:
+			a.next++
+		case c.id == id:
+			a.last, a.matched = c, true
+			a.next++
+			return nil
+		default:
+			return fmt.Errorf("plan: receipt %s is not among the receipts read beside the plan's rows (next: %s)", id, c.id)
+		}
+	}
+}
+
+// fetch reads the next fetchSize receipts of plan_receipts.
+func (a *receiptsAside) fetch(ctx context.Context, tx *sqlx.Tx) error {
+	rows, err := tx.QueryContext(ctx, fetchPlanReceipts)
+	if err != nil {
+		return fmt.Errorf("fetch receipts' originators: %w", err)
+	}
+	defer rows.Close()
+	a.buf, a.next = a.buf[:0], 0
+	for rows.Next() {
+		var c receiptRow
+		if err := rows.Scan(&c.id, &c.name, &c.account, &c.bank, &c.address); err != nil {
+			return fmt.Errorf("fetch receipts' originators: %w", err)
+		}
+		a.buf = append(a.buf, c)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("fetch receipts' originators: %w", err)
+	}
+	a.done = len(a.buf) < fetchSize
 	return rows.Close()
 }
 
