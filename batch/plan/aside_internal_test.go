@@ -1,7 +1,6 @@
 package plan
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -15,7 +14,7 @@ import (
 // oracle is the cursor's own text: receipt i's originator is "name i".
 func TestReceiptsAsideFollowsThePlansReceipts(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
+	ctx := t.Context()
 	db := schematest.DB(t)
 	tx, err := db.BeginTxx(ctx, nil)
 	if err != nil {
