@@ -837,7 +837,7 @@ func (st *streamer) applyOnce(ctx context.Context, evs []event, locked bool, cur
 // judgment would have applied first, and it now skips them as not newer than the journal's
 // newest), and so is an event without an id. Each journal's events are a run of one slice sorted
 // by journal and event id, not a map of slices: at a million journals the maps' hashing, growth
-// and deletes took a third of this function's own time.
+// and deletes took ~1.7 s of the 5.6 s this function took, its statements included.
 func moveInOrder(ctx context.Context, tx *sqlx.Tx, byID map[string]event, now time.Time) (out []store.Moved, left []event, err error) {
 	evs := make([]event, 0, len(byID))
 	for _, e := range byID {
