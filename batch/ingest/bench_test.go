@@ -149,11 +149,10 @@ func sampleHeap() (stop func() uint64) {
 }
 
 // benchRounds is how many times each iteration loads the file both ways, alternating: a single
-// load either way swings by a fifth from one run to the next on a shared machine (round 17's
-// second make bench: psql at 257,095 rows/s against 210,702 in the first), and by half when
-// something else takes the cores for a while (its fourth: Run 4.11, 6.99 and 6.51 s, psql 3.80,
-// 6.60 and 4.19 s at 1M). Each side's fastest load is what is reported and compared: what else
-// runs on the machine only ever slows a load down.
+// load either way swings by a fifth from one run to the next on a shared machine, and by half when
+// something else takes the cores for a while (README, Benchmarks: Run 4.11, 6.99 and 6.51 s, psql
+// 3.80, 6.60 and 4.19 s at 1M in one make bench). Each side's fastest load is what is reported and
+// compared: what else runs on the machine only ever slows a load down.
 const benchRounds = 3
 
 func benchIngest(b *testing.B, n int) {
