@@ -531,13 +531,22 @@ func (st *streamer) connect(ctx context.Context, o alpaca.StreamOptions, active 
 		sent = st.sent
 	}
 	for {
+		// Every answer is stored: the events kept for journals not known yet are tried a last time,
+		// before any event queued meanwhile is taken (else the last try would take a few of them
+		// and split a flush in two for nothing).
+		if sent != nil {
+			select {
+			case <-sent:
+				sent, st.sentSeen = nil, true
+				if err := flush(true); err != nil {
+					return stop(err)
+				}
+			default:
+			}
+		}
 		select {
 		case <-sent:
-			// Every answer is stored: the events kept for journals not known yet are tried a last time.
-			sent, st.sentSeen = nil, true
-			if err := flush(true); err != nil {
-				return stop(err)
-			}
+			continue // taken above, at the top of the loop
 		case e := <-ch:
 			if err := take(e); err != nil {
 				return stop(err)
